@@ -1,0 +1,79 @@
+"""Shared test harness: a real RabbitMQ (a fresh virtual host per run) and a real
+MongoDB-compatible store (an embedded SecantusDB daemon per run unless
+KOHTAAMO_TEST_MONGO_URL is given). Everything a run creates is removed at its end."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import pytest
+from pymongo import MongoClient
+
+from kit import localstore, rabbit_env
+from kit.settings import KitSettings
+
+RUN_ID = uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="session")
+def run_id() -> str:
+    return RUN_ID
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> Iterator[str]:
+    base = os.environ.get("KOHTAAMO_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    vhost = f"kohtaamo-test-{RUN_ID}"
+    rabbit_env.create_vhost(vhost)
+    try:
+        yield rabbit_env.with_vhost(base, vhost)
+    finally:
+        rabbit_env.delete_vhost(vhost)
+
+
+@pytest.fixture(scope="session")
+def mongo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    given = os.environ.get("KOHTAAMO_TEST_MONGO_URL")
+    if given:
+        yield given
+        with MongoClient(given, retryWrites=False) as client:
+            for name in client.list_database_names():
+                if name.startswith(f"t{RUN_ID}_"):
+                    client.drop_database(name)
+        return
+    port = localstore.free_port()
+    data = tmp_path_factory.mktemp("store")
+    process = localstore.start_store(data_dir=data, port=port, log_file=data / "store.log")
+    try:
+        yield localstore.store_url(port)
+    finally:
+        localstore.stop_store(process)
+
+
+@pytest.fixture(scope="session")
+def make_settings(amqp_url: str, mongo_url: str) -> Callable[..., Any]:
+    """Settings for a service under test: this run's vhost and databases, fast retries."""
+
+    def make(service: str, cls: type[KitSettings] = KitSettings, **overrides: Any) -> Any:
+        values: dict[str, Any] = {
+            "service": service,
+            "amqp_url": amqp_url,
+            "mongo_url": mongo_url,
+            "mongo_db_prefix": f"t{RUN_ID}_{uuid.uuid4().hex[:4]}_",
+            "retry_delays_ms": [100, 200],
+            "delivery_limit": 5,
+            "outbox_poll_s": 0.2,
+            "log_format": "json",
+        }
+        values.update(overrides)
+        return cls(**values)
+
+    return make
+
+
+@pytest.fixture
+async def anyio_backend() -> AsyncIterator[str]:
+    yield "asyncio"

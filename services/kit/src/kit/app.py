@@ -1,0 +1,207 @@
+"""The composition root every service uses: one `Service` gives a FastAPI app whose
+lifespan connects the store, declares the topology, starts the consumers and the outbox
+relay, and stops them again (FastStream's deprecated FastAPI plugin is not used)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, FastAPI
+from faststream import AckPolicy
+from faststream.rabbit.annotations import RabbitMessage
+from pydantic import BaseModel
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from contracts import CloudEvent, topology
+from kit.auth import Auth, TokenVerifier
+from kit.bus import Bus, consumer_queue
+from kit.consumer import Consumer, Handler, MessageProcessor
+from kit.events import new_event
+from kit.health import check, health_router
+from kit.http import install_request_context
+from kit.inbox import Inbox
+from kit.logging import configure_logging
+from kit.mongo import Store
+from kit.outbox import Outbox, Relay
+from kit.problems import install_problem_handlers
+from kit.rabbit_admin import RabbitAdmin
+from kit.settings import KitSettings
+
+log = structlog.get_logger("kit.app")
+Hook = Callable[[], Awaitable[None]]
+
+
+async def _raw_body(message: Any) -> bytes:
+    # The kit parses envelopes itself so that a malformed one is dead-lettered, not lost.
+    return message.body  # type: ignore[no-any-return]
+
+
+class Service:
+    def __init__(
+        self,
+        name: str,
+        *,
+        settings: KitSettings | None = None,
+        title: str | None = None,
+        description: str = "",
+        version: str = "0.1.0",
+    ) -> None:
+        self.settings = settings or KitSettings(service=name)
+        self.settings.service = name
+        self.name = name
+        self.title = title or f"Kohtaamo {name}"
+        self.description = description
+        self.version = version
+        self.store = Store(self.settings)
+        self.bus = Bus(self.settings)
+        self.outbox = Outbox(self.store)
+        self.inbox = Inbox(self.store)
+        self.relay = Relay(
+            outbox=self.outbox,
+            bus=self.bus,
+            service=name,
+            poll_s=self.settings.outbox_poll_s,
+            batch=self.settings.outbox_batch,
+        )
+        self.verifier = TokenVerifier(
+            self.settings.trusted_issuers,
+            audience=self.settings.token_audience,
+            cache_s=self.settings.jwks_cache_s,
+            min_refresh_s=self.settings.jwks_min_refresh_s,
+        )
+        self.auth = Auth(self.verifier)
+        self.admin = RabbitAdmin(self.settings.amqp_url.get_secret_value())
+        self.consumers: list[Consumer] = []
+        self.routers: list[APIRouter] = []
+        self._startup: list[Hook] = []
+        self._shutdown: list[Hook] = []
+        self.started = False
+
+    # -- composition -------------------------------------------------------------------
+
+    def consumer(
+        self, purpose: str, event_types: list[str], *, inbox: bool = True, description: str = ""
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            consumer = Consumer(purpose=purpose, event_types=list(event_types), handler=handler,
+                                inbox=inbox, description=description or (handler.__doc__ or ""))
+            consumer.queue = topology.queue(self.name, purpose)
+            self.consumers.append(consumer)
+            return handler
+
+        return register
+
+    def include_router(self, router: APIRouter) -> None:
+        self.routers.append(router)
+
+    def on_startup(self, hook: Hook) -> Hook:
+        self._startup.append(hook)
+        return hook
+
+    def on_shutdown(self, hook: Hook) -> Hook:
+        self._shutdown.append(hook)
+        return hook
+
+    # -- events --------------------------------------------------------------------------
+
+    def event(
+        self, type_: str, data: BaseModel, *, municipality: str, subject: str | None = None
+    ) -> CloudEvent:
+        return new_event(service=self.name, type_=type_, data=data,
+                         municipality=municipality, subject=subject)
+
+    async def emit(self, session: AsyncClientSession | None, *events: CloudEvent) -> None:
+        """Stage events in the outbox inside the caller's transaction."""
+        await self.outbox.stage(session, *events)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.outbox.ensure_indexes()
+        for hook in self._startup:
+            await hook()
+        await self.bus.connect()
+        await self.bus.declare_exchange(topology.exchange(self.name))
+        for consumer in self.consumers:
+            await self.bus.declare_consumer_queue(consumer.queue, consumer.event_types)
+            self._subscribe(consumer)
+        await self.bus.broker.start()
+        self.relay.start()
+        self.started = True
+        log.info("service.started", consumers=[c.queue for c in self.consumers])
+
+    def _subscribe(self, consumer: Consumer) -> None:
+        processor = MessageProcessor(service=self.name, consumer=consumer, bus=self.bus,
+                                     inbox=self.inbox)
+
+        async def handle(body: bytes, message: RabbitMessage) -> None:
+            await processor(message.raw_message)
+
+        handle.__name__ = f"on_{consumer.purpose}"
+        self.bus.broker.subscriber(
+            consumer_queue(consumer.queue, delivery_limit=self.settings.delivery_limit),
+            ack_policy=AckPolicy.MANUAL,
+            decoder=_raw_body,
+            title=consumer.queue,
+            description=consumer.description,
+        )(handle)
+
+    async def stop(self) -> None:
+        self.started = False
+        await self.relay.stop()
+        await self.bus.stop()
+        for hook in reversed(self._shutdown):
+            await hook()
+        await self.admin.close()
+        await self.store.close()
+        log.info("service.stopped")
+
+    async def readiness(self) -> dict[str, dict[str, Any]]:
+        async def store() -> dict[str, Any]:
+            await self.store.ping()
+            return {}
+
+        async def broker() -> bool:
+            return await self.bus.ping(2.0)
+
+        async def consumers() -> dict[str, Any]:
+            attached = {}
+            for consumer in self.consumers:
+                counts = await self.admin.queue_counts(consumer.queue)
+                attached[consumer.queue] = counts[1] if counts else 0
+            if not all(attached.values()):
+                raise RuntimeError(f"consumers not attached: {attached}")
+            return {"attached": attached}
+
+        results = dict([await check("store", store), await check("broker", broker)])
+        if self.consumers:
+            name, detail = await check("consumers", consumers, timeout=4.0)
+            results[name] = detail
+        if not self.started:
+            results["started"] = {"ok": False}
+        return results
+
+    def create_app(self) -> FastAPI:
+        configure_logging(service=self.name, fmt=self.settings.log_format,
+                          level=self.settings.log_level)
+
+        @asynccontextmanager
+        async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            await self.start()
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        app = FastAPI(title=self.title, description=self.description, version=self.version,
+                      lifespan=lifespan)
+        app.state.service = self
+        install_problem_handlers(app)
+        install_request_context(app, service=self.name, municipality=self.settings.municipality)
+        app.include_router(health_router(self))
+        for router in self.routers:
+            app.include_router(router)
+        return app

@@ -1,0 +1,192 @@
+"""Consuming: parse the envelope, apply once through the inbox, retry with backoff, then
+dead-letter with the reason. A malformed message goes straight to the dead-letter queue;
+the consumer keeps going."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from aio_pika.abc import AbstractIncomingMessage
+from pydantic import BaseModel, ValidationError
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from contracts import CloudEvent, model_for, topology
+from kit.bus import Bus
+from kit.context import causation_id, correlation_id
+from kit.inbox import Inbox
+from kit.metrics import CONSUMED, DEAD_LETTERED, RETRIED
+
+log = structlog.get_logger("kit.consumer")
+
+
+class Rejected(Exception):
+    """Raised by a handler for a message that can never succeed: dead-lettered at once."""
+
+
+@dataclass
+class Delivery:
+    """What a handler gets: the envelope, its validated data, and the transaction session
+    of the inbox step (write the effect with it so both commit together)."""
+
+    event: CloudEvent
+    data: BaseModel | dict[str, Any]
+    session: AsyncClientSession | None
+    retries: int = 0
+
+
+Handler = Callable[[Delivery], Awaitable[None]]
+
+
+@dataclass
+class Consumer:
+    """One consumer purpose: one queue bound to the event types it handles."""
+
+    purpose: str
+    event_types: list[str]
+    handler: Handler
+    # False for a handler whose effect is not in this service's store.
+    inbox: bool = True
+    description: str = ""
+    queue: str = field(default="", init=False)
+
+
+class MessageProcessor:
+    """Runs one consumer's messages. Acks only after the effect is stored, or after the
+    message is safely in a retry or dead-letter queue (confirmed)."""
+
+    def __init__(self, *, service: str, consumer: Consumer, bus: Bus, inbox: Inbox | None) -> None:
+        self.service = service
+        self.consumer = consumer
+        self.bus = bus
+        self.inbox = inbox
+        self.queue = consumer.queue
+        self.delays = bus.settings.retry_delays_ms
+
+    async def __call__(self, message: AbstractIncomingMessage) -> None:
+        try:
+            event, data = self._parse(message.body)
+        except (ValidationError, ValueError) as exc:
+            await self._dead_letter(message, reason="malformed", error=_short(exc))
+            return
+        structlog.contextvars.bind_contextvars(
+            municipality=event.municipality,
+            correlation_id=event.correlationid,
+            event_id=event.id,
+            event_type=event.type,
+        )
+        correlation_id.set(event.correlationid)
+        causation_id.set(event.id)
+        retries = int((message.headers or {}).get(topology.HEADER_RETRIES, 0) or 0)
+        delivery = Delivery(event=event, data=data, session=None, retries=retries)
+        try:
+            applied = await self._apply(delivery)
+        except Rejected as exc:
+            await self._dead_letter(message, reason="rejected", error=_short(exc), retries=retries)
+            return
+        except Exception as exc:
+            await self._retry_or_dead_letter(message, exc, retries)
+            return
+        finally:
+            structlog.contextvars.unbind_contextvars("event_id", "event_type")
+        await message.ack()
+        outcome = "applied" if applied else "duplicate"
+        CONSUMED.labels(self.service, self.queue, outcome).inc()
+        if not applied:
+            log.info("message.duplicate_skipped", queue=self.queue)
+
+    def _parse(self, body: bytes) -> tuple[CloudEvent, BaseModel | dict[str, Any]]:
+        event = CloudEvent.model_validate_json(body)
+        if event.type not in self.consumer.event_types:
+            raise ValueError(f"type: {event.type} is not consumed by {self.queue}")
+        model = model_for(event.type)
+        data = model.model_validate(event.data) if model else event.data
+        return event, data
+
+    async def _apply(self, delivery: Delivery) -> bool:
+        if self.inbox is None or not self.consumer.inbox:
+            await self.consumer.handler(delivery)
+            return True
+
+        async def effect(session: AsyncClientSession) -> None:
+            delivery.session = session
+            await self.consumer.handler(delivery)
+
+        return await self.inbox.apply(
+            consumer=self.consumer.purpose, event_id=delivery.event.id, effect=effect
+        )
+
+    async def _retry_or_dead_letter(
+        self, message: AbstractIncomingMessage, exc: Exception, retries: int
+    ) -> None:
+        if retries >= len(self.delays):
+            await self._dead_letter(
+                message, reason="retries_exhausted", error=_short(exc), retries=retries
+            )
+            return
+        delay = self.delays[retries]
+        log.warning("message.retry", queue=self.queue, retries=retries + 1, delay_ms=delay,
+                    error=_short(exc))
+        headers = dict(message.headers or {})
+        headers[topology.HEADER_RETRIES] = retries + 1
+        headers[topology.HEADER_ERROR] = _short(exc)
+        if await self._move(message, routing_key=topology.retry_queue(self.queue, delay),
+                            headers=headers):
+            RETRIED.labels(self.service, self.queue).inc()
+            CONSUMED.labels(self.service, self.queue, "retried").inc()
+
+    async def _dead_letter(
+        self, message: AbstractIncomingMessage, *, reason: str, error: str, retries: int = 0
+    ) -> None:
+        log.error("message.dead_lettered", queue=self.queue, reason=reason, error=error,
+                  message_id=message.message_id)
+        headers = dict(message.headers or {})
+        headers.update({
+            topology.HEADER_REASON: reason,
+            topology.HEADER_ERROR: error,
+            topology.HEADER_QUEUE: self.queue,
+            topology.HEADER_RETRIES: retries,
+            topology.HEADER_DEAD_AT: datetime.now(UTC).isoformat(),
+        })
+        if await self._move(message, routing_key=self.queue, headers=headers,
+                            exchange=topology.DEAD_LETTER_EXCHANGE):
+            DEAD_LETTERED.labels(self.service, self.queue, reason).inc()
+            CONSUMED.labels(self.service, self.queue, "dead_lettered").inc()
+
+    async def _move(
+        self,
+        message: AbstractIncomingMessage,
+        *,
+        routing_key: str,
+        headers: dict[str, Any],
+        exchange: str = "",
+    ) -> bool:
+        """Copy the message elsewhere, confirmed, then ack it here. If the copy fails the
+        message is requeued (the queue's delivery limit bounds that loop)."""
+        try:
+            await self.bus.broker.publish(
+                message.body,
+                exchange=exchange or None,
+                routing_key=routing_key,
+                persist=True,
+                mandatory=True,
+                content_type=message.content_type,
+                message_id=message.message_id,
+                correlation_id=message.correlation_id,
+                message_type=message.type,
+                headers=headers,
+            )
+        except Exception as exc:
+            log.error("message.move_failed", queue=self.queue, target=routing_key, error=_short(exc))
+            await message.nack(requeue=True)
+            return False
+        await message.ack()
+        return True
+
+
+def _short(exc: BaseException, limit: int = 2000) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,51 @@
+"""Inbox: a consumer applies an event at most once.
+
+The processed event id is inserted under the unique `_id` in the same transaction as the
+effect, so a redelivered event fails on the duplicate key and its effect is not repeated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
+
+from kit.mongo import Store
+
+COLLECTION = "inbox"
+
+Effect = Callable[[AsyncClientSession], Awaitable[None]]
+
+
+class _AlreadyApplied(Exception):
+    """Raised inside the transaction so it aborts; a duplicate key from the effect itself
+    is a real error and must not be mistaken for a redelivery."""
+
+
+class Inbox:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.collection = store.db[COLLECTION]
+
+    async def apply(self, *, consumer: str, event_id: str, effect: Effect) -> bool:
+        """Apply `effect` once for (consumer, event id); False if it was already applied."""
+
+        async def work(session: AsyncClientSession) -> None:
+            try:
+                await self.collection.insert_one(
+                    {"_id": f"{consumer}:{event_id}", "at": datetime.now(UTC)}, session=session
+                )
+            except DuplicateKeyError as exc:
+                raise _AlreadyApplied from exc
+            await effect(session)
+
+        try:
+            await self.store.in_transaction(work)
+        except _AlreadyApplied:
+            return False
+        return True
+
+    async def seen(self, *, consumer: str, event_id: str) -> bool:
+        return await self.collection.count_documents({"_id": f"{consumer}:{event_id}"}) > 0

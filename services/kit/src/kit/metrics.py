@@ -1,0 +1,24 @@
+"""Prometheus metrics every service exposes on `/metrics`."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+HTTP_REQUESTS = Counter(
+    "kohtaamo_http_requests_total", "HTTP requests", ["service", "method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "kohtaamo_http_request_seconds", "HTTP request latency", ["service", "method", "route"]
+)
+CONSUMED = Counter(
+    "kohtaamo_messages_consumed_total", "Messages handled", ["service", "queue", "outcome"]
+)
+PUBLISHED = Counter("kohtaamo_messages_published_total", "Messages published", ["service", "exchange"])
+RETRIED = Counter("kohtaamo_messages_retried_total", "Messages sent to a retry queue", ["service", "queue"])
+DEAD_LETTERED = Counter(
+    "kohtaamo_messages_dead_lettered_total", "Messages dead-lettered", ["service", "queue", "reason"]
+)
+OUTBOX_PENDING = Gauge("kohtaamo_outbox_pending", "Outbox entries not yet published", ["service"])
+OUTBOX_LAG = Gauge(
+    "kohtaamo_outbox_lag_seconds", "Age of the oldest unpublished outbox entry", ["service"]
+)

@@ -1,0 +1,168 @@
+"""Outbox: events are stored in the same transaction as the state change that causes
+them; the relay publishes them with confirms and marks them published.
+
+A crash between store and publish loses nothing: the relay finds unpublished entries on
+its next pass (also after a restart). Delivery is at least once; consumers' inboxes drop
+the duplicates a crash between publish and mark can cause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from pymongo import ASCENDING
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from contracts import CloudEvent, topology
+from kit.bus import Bus, Unroutable
+from kit.metrics import OUTBOX_LAG, OUTBOX_PENDING
+from kit.mongo import Store
+
+COLLECTION = "outbox"
+log = structlog.get_logger("kit.outbox")
+
+
+class Outbox:
+    def __init__(self, store: Store) -> None:
+        self.collection = store.db[COLLECTION]
+        self._wake = asyncio.Event()
+
+    async def ensure_indexes(self) -> None:
+        await self.collection.create_index([("published", ASCENDING), ("due", ASCENDING)])
+
+    async def stage(self, session: AsyncClientSession | None, *events: CloudEvent) -> None:
+        """Store events inside the caller's transaction (pass its session)."""
+        now = datetime.now(UTC)
+        docs = [
+            {
+                "_id": e.id,
+                "type": e.type,
+                "exchange": topology.exchange(e.producer),
+                "routing_key": e.routing_key,
+                "correlationid": e.correlationid,
+                "body": e.model_dump_json(),
+                "created": now,
+                "due": now,
+                "attempts": 0,
+                "published": False,
+            }
+            for e in events
+        ]
+        if docs:
+            await self.collection.insert_many(docs, session=session)
+
+    def notify(self) -> None:
+        """Wake the relay right after a commit instead of waiting for its next poll."""
+        self._wake.set()
+
+    async def lag(self) -> dict[str, Any]:
+        pending = await self.collection.count_documents({"published": False})
+        oldest = await self.collection.find_one(
+            {"published": False}, sort=[("created", ASCENDING)], projection={"created": 1}
+        )
+        age = (datetime.now(UTC) - oldest["created"]).total_seconds() if oldest else 0.0
+        return {"pending": pending, "oldest_age_s": round(age, 3)}
+
+
+class Relay:
+    """Publishes pending outbox entries in order of creation, a batch at a time, with the
+    confirms pipelined; failed entries are retried with backoff."""
+
+    def __init__(self, *, outbox: Outbox, bus: Bus, service: str, poll_s: float, batch: int) -> None:
+        self.outbox = outbox
+        self.bus = bus
+        self.service = service
+        self.poll_s = poll_s
+        self.batch = batch
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._gauged_at = 0.0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.service}")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self.outbox.notify()
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                published = await self.publish_pending()
+            except Exception as exc:  # database or broker away: keep trying
+                log.warning("outbox.relay_failed", error=str(exc))
+                published = 0
+            if published >= self.batch:
+                continue  # more may be waiting
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.outbox._wake.wait(), self.poll_s)
+            self.outbox._wake.clear()
+
+    async def publish_pending(self) -> int:
+        """One pass; returns how many entries were published."""
+        now = datetime.now(UTC)
+        entries = await self.outbox.collection.find(
+            {"published": False, "due": {"$lte": now}},
+            sort=[("created", ASCENDING)],
+            limit=self.batch,
+        ).to_list()
+        if not entries:
+            await self._gauge()
+            return 0
+        results = await asyncio.gather(*(self._publish(e) for e in entries), return_exceptions=True)
+        done = [e["_id"] for e, r in zip(entries, results, strict=True) if r is None]
+        if done:
+            await self.outbox.collection.update_many(
+                {"_id": {"$in": done}}, {"$set": {"published": True, "published_at": now}}
+            )
+        for entry, result in zip(entries, results, strict=True):
+            if isinstance(result, BaseException):
+                await self._postpone(entry, result)
+        await self._gauge()
+        return len(done)
+
+    async def _publish(self, entry: dict[str, Any]) -> None:
+        await self.bus.publish(
+            entry["body"].encode(),
+            exchange=entry["exchange"],
+            routing_key=entry["routing_key"],
+            message_id=entry["_id"],
+            correlation_id=entry.get("correlationid"),
+            message_type=entry["type"],
+        )
+
+    async def _postpone(self, entry: dict[str, Any], error: BaseException) -> None:
+        attempts = entry.get("attempts", 0) + 1
+        delay = min(300.0, 0.5 * 2 ** min(attempts, 10))
+        log.warning(
+            "outbox.publish_failed",
+            event_id=entry["_id"],
+            event_type=entry["type"],
+            unroutable=isinstance(error, Unroutable),
+            attempts=attempts,
+            retry_in_s=delay,
+            error=str(error),
+        )
+        await self.outbox.collection.update_one(
+            {"_id": entry["_id"]},
+            {"$set": {"attempts": attempts, "last_error": str(error),
+                      "due": datetime.now(UTC) + timedelta(seconds=delay)}},
+        )
+
+    async def _gauge(self) -> None:
+        # At most once a second: two queries are not free on the hot path.
+        loop_now = asyncio.get_running_loop().time()
+        if loop_now - self._gauged_at < 1.0:
+            return
+        self._gauged_at = loop_now
+        lag = await self.outbox.lag()
+        OUTBOX_PENDING.labels(self.service).set(lag["pending"])
+        OUTBOX_LAG.labels(self.service).set(lag["oldest_age_s"])

@@ -1,0 +1,71 @@
+"""Settings from the environment (`KOHTAAMO_` prefix); secrets never live in code."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Default HTTP port per service on one machine.
+DEFAULT_PORTS = {
+    "gateway": 8000,
+    "identity": 8001,
+    "events": 8002,
+    "bookings": 8003,
+    "notifications": 8004,
+    "analytics": 8005,
+}
+
+
+class TrustedIssuer(BaseSettings):
+    """A token issuer whose tokens this site accepts: its own identity or a partner's."""
+
+    issuer: str
+    jwks_url: str
+
+
+class KitSettings(BaseSettings):
+    """What every service needs. A service subclasses this for its own settings."""
+
+    model_config = SettingsConfigDict(env_prefix="KOHTAAMO_", env_nested_delimiter="__", extra="ignore")
+
+    service: str = "kit"
+    environment: str = "development"
+    # The municipality this site serves by default (records always carry their own).
+    municipality: str = "helsinki"
+    timezone: str = "Europe/Helsinki"
+
+    amqp_url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
+    mongo_url: SecretStr = SecretStr("mongodb://127.0.0.1:27017/")
+    # Database name; empty means `kohtaamo_<service>`. Tests set a prefix per run.
+    mongo_db: str = ""
+    mongo_db_prefix: str = ""
+    mongo_pool_size: int = 8
+    mongo_timeout_ms: int = 3000
+
+    host: str = "127.0.0.1"
+    port: int = 0  # 0: the service's default port
+
+    log_format: str = "auto"  # auto | json | console
+    log_level: str = "INFO"
+
+    prefetch: int = 32
+    retry_delays_ms: list[int] = Field(default_factory=lambda: [1000, 5000, 30000])
+    # Backstop for crash loops (a handler that kills the process): the quorum queue's
+    # delivery limit dead-letters a message redelivered this many times.
+    delivery_limit: int = 10
+    publish_timeout_s: float = 10.0
+
+    outbox_poll_s: float = 0.5
+    outbox_batch: int = 200
+
+    # Token verification: trusted issuers (own identity first, then partners).
+    trusted_issuers: list[TrustedIssuer] = Field(default_factory=list)
+    token_audience: str = "kohtaamo"
+    jwks_cache_s: float = 300.0
+    jwks_min_refresh_s: float = 5.0
+
+    def database_name(self) -> str:
+        return self.mongo_db or f"{self.mongo_db_prefix}kohtaamo_{self.service}"
+
+    def http_port(self) -> int:
+        return self.port or DEFAULT_PORTS.get(self.service, 8080)
