@@ -6,10 +6,10 @@ from typing import Any
 
 import aio_pika
 import pytest
-
-from contracts import topology
 from kit.bus import Bus, Unroutable
 from kit.testing import drain, envelope
+
+from contracts import topology
 
 TYPE = "kohtaamo.kittest.thing.happened.v1"
 
@@ -28,7 +28,7 @@ async def test_published_event_is_confirmed_persistent_and_routed(settings: Any,
         assert message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
         assert message.message_id == event.id
         assert message.content_type == "application/cloudevents+json"
-        got = (await drain_one(message))
+        got = await drain_one(message)
         assert got["type"] == TYPE and got["correlationid"] == "corr-1"
         assert exchange.name == "kohtaamo.kittest.events"
     finally:
@@ -61,11 +61,16 @@ async def test_consumer_queue_topology(settings: Any, amqp: Any) -> None:
         name = topology.queue("kittest", "topology")
         await bus.declare_consumer_queue(name, [TYPE])
         channel = await amqp.channel()
-        for queue_name in (name, topology.dead_letter_queue(name),
-                           *(topology.retry_queue(name, d) for d in settings.retry_delays_ms)):
+        for queue_name in (
+            name,
+            topology.dead_letter_queue(name),
+            *(topology.retry_queue(name, d) for d in settings.retry_delays_ms),
+        ):
             await channel.declare_queue(queue_name, passive=True)  # raises if missing
         # A message whose retry delay passes comes back to the main queue by itself.
-        await bus.publish(b"{}", routing_key=topology.retry_queue(name, settings.retry_delays_ms[0]))
+        await bus.publish(
+            b"{}", routing_key=topology.retry_queue(name, settings.retry_delays_ms[0])
+        )
         main = await channel.declare_queue(name, passive=True)
         got = await drain(main, 1, timeout=5)
         assert got[0]["body"] == {}

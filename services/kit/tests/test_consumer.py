@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-
-from contracts import topology
 from kit.app import Service
 from kit.consumer import Delivery, Rejected
 from kit.testing import drain, envelope, eventually
+
+from contracts import topology
 
 TYPE = "kohtaamo.kittest.thing.happened.v1"
 
@@ -31,7 +31,8 @@ async def service(settings: Any) -> AsyncIterator[Service]:
         if data.thing_id == "reject":  # type: ignore[union-attr]
             raise Rejected("cannot ever apply this")
         await svc.store.db.things.insert_one(
-            {"event_id": delivery.event.id, "n": data.n}, session=delivery.session  # type: ignore[union-attr]
+            {"event_id": delivery.event.id, "n": data.n},
+            session=delivery.session,  # type: ignore[union-attr]
         )
 
     await svc.start()
@@ -39,7 +40,9 @@ async def service(settings: Any) -> AsyncIterator[Service]:
     await svc.stop()
 
 
-async def publish_raw(svc: Service, body: bytes, routing_key: str = "kittest.thing.happened.v1") -> None:
+async def publish_raw(
+    svc: Service, body: bytes, routing_key: str = "kittest.thing.happened.v1"
+) -> None:
     await svc.bus.publish(body, exchange=topology.exchange("kittest"), routing_key=routing_key)
 
 
@@ -66,11 +69,15 @@ async def _inbox_has(svc: Service, event_id: str) -> bool:
     return await svc.inbox.seen(consumer="things", event_id=event_id)
 
 
-async def test_failing_handler_retried_then_dead_lettered_with_reason(service: Service, amqp: Any) -> None:
+async def test_failing_handler_retried_then_dead_lettered_with_reason(
+    service: Service, amqp: Any
+) -> None:
     bad = envelope(TYPE, {"thing_id": "always-fails"})
     await service.bus.publish_event(bad)
     channel = await amqp.channel()
-    dlq = await channel.declare_queue(topology.dead_letter_queue("kohtaamo.kittest.things"), passive=True)
+    dlq = await channel.declare_queue(
+        topology.dead_letter_queue("kohtaamo.kittest.things"), passive=True
+    )
     [letter] = await drain(dlq, 1, timeout=15)
     assert letter["id"] == bad.id
     assert letter["headers"][topology.HEADER_REASON] == "retries_exhausted"
@@ -86,7 +93,9 @@ async def test_rejected_message_dead_lettered_without_retries(service: Service, 
     event = envelope(TYPE, {"thing_id": "reject"})
     await service.bus.publish_event(event)
     channel = await amqp.channel()
-    dlq = await channel.declare_queue(topology.dead_letter_queue("kohtaamo.kittest.things"), passive=True)
+    dlq = await channel.declare_queue(
+        topology.dead_letter_queue("kohtaamo.kittest.things"), passive=True
+    )
     [letter] = await drain(dlq, 1)
     assert letter["headers"][topology.HEADER_REASON] == "rejected"
     assert service.calls.count(event.id) == 1  # type: ignore[attr-defined]
@@ -96,7 +105,10 @@ async def test_rejected_message_dead_lettered_without_retries(service: Service, 
     ("body", "expected"),
     [
         (b"{not json", "malformed"),
-        (b'{"type": "kohtaamo.kittest.thing.happened.v1"}', "malformed"),  # no source, no municipality
+        (
+            b'{"type": "kohtaamo.kittest.thing.happened.v1"}',
+            "malformed",
+        ),  # no source, no municipality
         (envelope(TYPE, {"n": "not a number"}).model_dump_json().encode(), "malformed"),  # bad data
     ],
     ids=["bad-json", "bad-envelope", "bad-payload"],
@@ -108,7 +120,9 @@ async def test_malformed_message_dead_lettered_and_consumer_keeps_going(
     good = envelope(TYPE, {"thing_id": "after", "n": 7})
     await service.bus.publish_event(good)
     channel = await amqp.channel()
-    dlq = await channel.declare_queue(topology.dead_letter_queue("kohtaamo.kittest.things"), passive=True)
+    dlq = await channel.declare_queue(
+        topology.dead_letter_queue("kohtaamo.kittest.things"), passive=True
+    )
     [letter] = await drain(dlq, 1)
     assert letter["headers"][topology.HEADER_REASON] == expected
     assert letter["raw"] == body  # kept byte for byte for the operator

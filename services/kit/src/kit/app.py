@@ -86,8 +86,13 @@ class Service:
         self, purpose: str, event_types: list[str], *, inbox: bool = True, description: str = ""
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
-            consumer = Consumer(purpose=purpose, event_types=list(event_types), handler=handler,
-                                inbox=inbox, description=description or (handler.__doc__ or ""))
+            consumer = Consumer(
+                purpose=purpose,
+                event_types=list(event_types),
+                handler=handler,
+                inbox=inbox,
+                description=description or (handler.__doc__ or ""),
+            )
             consumer.queue = topology.queue(self.name, purpose)
             self.consumers.append(consumer)
             return handler
@@ -110,8 +115,9 @@ class Service:
     def event(
         self, type_: str, data: BaseModel, *, municipality: str, subject: str | None = None
     ) -> CloudEvent:
-        return new_event(service=self.name, type_=type_, data=data,
-                         municipality=municipality, subject=subject)
+        return new_event(
+            service=self.name, type_=type_, data=data, municipality=municipality, subject=subject
+        )
 
     async def emit(self, session: AsyncClientSession | None, *events: CloudEvent) -> None:
         """Stage events in the outbox inside the caller's transaction."""
@@ -134,8 +140,9 @@ class Service:
         log.info("service.started", consumers=[c.queue for c in self.consumers])
 
     def _subscribe(self, consumer: Consumer) -> None:
-        processor = MessageProcessor(service=self.name, consumer=consumer, bus=self.bus,
-                                     inbox=self.inbox)
+        processor = MessageProcessor(
+            service=self.name, consumer=consumer, bus=self.bus, inbox=self.inbox
+        )
 
         async def handle(body: bytes, message: RabbitMessage) -> None:
             await processor(message.raw_message)
@@ -185,8 +192,9 @@ class Service:
         return results
 
     def create_app(self) -> FastAPI:
-        configure_logging(service=self.name, fmt=self.settings.log_format,
-                          level=self.settings.log_level)
+        configure_logging(
+            service=self.name, fmt=self.settings.log_format, level=self.settings.log_level
+        )
 
         @asynccontextmanager
         async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -196,8 +204,9 @@ class Service:
             finally:
                 await self.stop()
 
-        app = FastAPI(title=self.title, description=self.description, version=self.version,
-                      lifespan=lifespan)
+        app = FastAPI(
+            title=self.title, description=self.description, version=self.version, lifespan=lifespan
+        )
         app.state.service = self
         install_problem_handlers(app)
         install_request_context(app, service=self.name, municipality=self.settings.municipality)

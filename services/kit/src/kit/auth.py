@@ -65,9 +65,7 @@ class TokenVerifier:
         self.cache_s = cache_s
         self.min_refresh_s = min_refresh_s
         self._http = http
-        self._sources: dict[str, KeySource] = {
-            i.issuer: self._fetcher(i.jwks_url) for i in issuers
-        }
+        self._sources: dict[str, KeySource] = {i.issuer: self._fetcher(i.jwks_url) for i in issuers}
         self._keysets: dict[str, _KeySet] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
@@ -182,16 +180,25 @@ class Auth:
     async def principal(self, request: Request) -> Principal:
         credentials: HTTPAuthorizationCredentials | None = await _bearer(request)
         if credentials is None:
-            raise Problem(401, "Unauthorized", "A bearer token is required.",
-                          extra={}, type_="https://kohtaamo.fi/problems/unauthorized")
+            raise Problem(
+                401,
+                "Unauthorized",
+                "A bearer token is required.",
+                extra={},
+                type_="https://kohtaamo.fi/problems/unauthorized",
+            )
         return await self._principal(request, credentials.credentials)
 
     async def _principal(self, request: Request, token: str) -> Principal:
         try:
             principal = await self.verifier.verify(token)
         except InvalidToken as exc:
-            raise Problem(401, "Unauthorized", f"Invalid token: {exc}",
-                          type_="https://kohtaamo.fi/problems/invalid-token") from exc
+            raise Problem(
+                401,
+                "Unauthorized",
+                f"Invalid token: {exc}",
+                type_="https://kohtaamo.fi/problems/invalid-token",
+            ) from exc
         request.state.principal = principal
         structlog.contextvars.bind_contextvars(municipality=principal.municipality)
         return principal
@@ -202,19 +209,29 @@ class Auth:
         async def dependency(request: Request) -> Principal:
             principal = await self.principal(request)
             if roles and not principal.has(*roles):
-                raise Problem(403, "Forbidden", f"Requires one of the roles: {', '.join(roles)}.",
-                              type_="https://kohtaamo.fi/problems/forbidden")
+                raise Problem(
+                    403,
+                    "Forbidden",
+                    f"Requires one of the roles: {', '.join(roles)}.",
+                    type_="https://kohtaamo.fi/problems/forbidden",
+                )
             return principal
 
         return dependency
 
 
-def ensure_municipality(principal: Principal, municipality: str, *, network_read: bool = False) -> None:
+def ensure_municipality(
+    principal: Principal, municipality: str, *, network_read: bool = False
+) -> None:
     """Tenant check every service makes itself: staff and users act only within their own
     municipality; the network role may read across municipalities where allowed."""
     if principal.municipality == municipality:
         return
     if network_read and principal.has("analyst"):
         return
-    raise Problem(403, "Forbidden", f"No access to municipality {municipality}.",
-                  type_="https://kohtaamo.fi/problems/other-municipality")
+    raise Problem(
+        403,
+        "Forbidden",
+        f"No access to municipality {municipality}.",
+        type_="https://kohtaamo.fi/problems/other-municipality",
+    )

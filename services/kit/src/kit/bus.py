@@ -15,7 +15,14 @@ from typing import Any
 
 from aio_pika import RobustExchange, RobustQueue
 from aiormq.exceptions import PublishError
-from faststream.rabbit import Channel, ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
+from faststream.rabbit import (
+    Channel,
+    ExchangeType,
+    QueueType,
+    RabbitBroker,
+    RabbitExchange,
+    RabbitQueue,
+)
 
 from contracts import CloudEvent, topology
 from kit.metrics import PUBLISHED

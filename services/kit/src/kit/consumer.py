@@ -128,31 +128,45 @@ class MessageProcessor:
             )
             return
         delay = self.delays[retries]
-        log.warning("message.retry", queue=self.queue, retries=retries + 1, delay_ms=delay,
-                    error=_short(exc))
+        log.warning(
+            "message.retry",
+            queue=self.queue,
+            retries=retries + 1,
+            delay_ms=delay,
+            error=_short(exc),
+        )
         headers = dict(message.headers or {})
         headers[topology.HEADER_RETRIES] = retries + 1
         headers[topology.HEADER_ERROR] = _short(exc)
-        if await self._move(message, routing_key=topology.retry_queue(self.queue, delay),
-                            headers=headers):
+        if await self._move(
+            message, routing_key=topology.retry_queue(self.queue, delay), headers=headers
+        ):
             RETRIED.labels(self.service, self.queue).inc()
             CONSUMED.labels(self.service, self.queue, "retried").inc()
 
     async def _dead_letter(
         self, message: AbstractIncomingMessage, *, reason: str, error: str, retries: int = 0
     ) -> None:
-        log.error("message.dead_lettered", queue=self.queue, reason=reason, error=error,
-                  message_id=message.message_id)
+        log.error(
+            "message.dead_lettered",
+            queue=self.queue,
+            reason=reason,
+            error=error,
+            message_id=message.message_id,
+        )
         headers = dict(message.headers or {})
-        headers.update({
-            topology.HEADER_REASON: reason,
-            topology.HEADER_ERROR: error,
-            topology.HEADER_QUEUE: self.queue,
-            topology.HEADER_RETRIES: retries,
-            topology.HEADER_DEAD_AT: datetime.now(UTC).isoformat(),
-        })
-        if await self._move(message, routing_key=self.queue, headers=headers,
-                            exchange=topology.DEAD_LETTER_EXCHANGE):
+        headers.update(
+            {
+                topology.HEADER_REASON: reason,
+                topology.HEADER_ERROR: error,
+                topology.HEADER_QUEUE: self.queue,
+                topology.HEADER_RETRIES: retries,
+                topology.HEADER_DEAD_AT: datetime.now(UTC).isoformat(),
+            }
+        )
+        if await self._move(
+            message, routing_key=self.queue, headers=headers, exchange=topology.DEAD_LETTER_EXCHANGE
+        ):
             DEAD_LETTERED.labels(self.service, self.queue, reason).inc()
             CONSUMED.labels(self.service, self.queue, "dead_lettered").inc()
 
@@ -180,7 +194,9 @@ class MessageProcessor:
                 headers=headers,
             )
         except Exception as exc:
-            log.error("message.move_failed", queue=self.queue, target=routing_key, error=_short(exc))
+            log.error(
+                "message.move_failed", queue=self.queue, target=routing_key, error=_short(exc)
+            )
             await message.nack(requeue=True)
             return False
         await message.ack()

@@ -21,13 +21,20 @@ def health_router(service: Service) -> APIRouter:
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": service.name}
 
-    @router.get("/readyz", summary="Store, broker and consumers are ready",
-                responses={503: {"description": "Not ready"}})
+    @router.get(
+        "/readyz",
+        summary="Store, broker and consumers are ready",
+        responses={503: {"description": "Not ready"}},
+    )
     async def readyz() -> JSONResponse:
         checks = await service.readiness()
         ready = all(c["ok"] for c in checks.values())
         return JSONResponse(
-            {"status": "ready" if ready else "not_ready", "service": service.name, "checks": checks},
+            {
+                "status": "ready" if ready else "not_ready",
+                "service": service.name,
+                "checks": checks,
+            },
             status_code=200 if ready else 503,
         )
 

@@ -42,6 +42,11 @@ def install_request_context(app: FastAPI, *, service: str, municipality: str) ->
         if principal is not None:
             structlog.contextvars.bind_contextvars(municipality=principal.municipality)
         if path not in {"/healthz", "/readyz", "/metrics"}:
-            log.info("http.request", method=request.method, path=path,
-                     status=response.status_code, ms=round(elapsed * 1000, 1))
+            log.info(
+                "http.request",
+                method=request.method,
+                path=path,
+                status=response.status_code,
+                ms=round(elapsed * 1000, 1),
+            )
         return response

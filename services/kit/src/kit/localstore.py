@@ -39,18 +39,32 @@ def wait_for_store(url: str, timeout: float = 30.0) -> None:
     raise RuntimeError(f"store at {url} did not answer: {last}")
 
 
-def start_store(*, data_dir: str | Path, port: int, log_file: str | Path | None = None,
-                cache_size: str = "256M") -> subprocess.Popen[bytes]:
+def start_store(
+    *, data_dir: str | Path, port: int, log_file: str | Path | None = None, cache_size: str = "256M"
+) -> subprocess.Popen[bytes]:
     """Start `secantusd-py` on 127.0.0.1:`port` with data under `data_dir` (":memory:" for a
     throwaway store). Returns once it answers a ping."""
     exe = shutil.which("secantusd-py") or str(Path(sys.executable).with_name("secantusd-py"))
     if str(data_dir) != ":memory:":
         Path(data_dir).mkdir(parents=True, exist_ok=True)
-    out = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
+    out = open(log_file, "ab") if log_file else subprocess.DEVNULL
     process = subprocess.Popen(
-        [exe, "--host", "127.0.0.1", "--port", str(port), "--storage-path", str(data_dir),
-         "--log-level", "WARNING", "--cache-size", cache_size],
-        stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy(),
+        [
+            exe,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--storage-path",
+            str(data_dir),
+            "--log-level",
+            "WARNING",
+            "--cache-size",
+            cache_size,
+        ],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        env=os.environ.copy(),
     )
     try:
         wait_for_store(store_url(port))

@@ -14,6 +14,7 @@ import structlog
 
 def configure_logging(*, service: str, fmt: str = "auto", level: str = "INFO") -> None:
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+
     def add_service(_: object, __: str, event: dict) -> dict:  # type: ignore[type-arg]
         event.setdefault("service", service)
         return event

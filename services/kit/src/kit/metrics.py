@@ -13,10 +13,16 @@ HTTP_LATENCY = Histogram(
 CONSUMED = Counter(
     "kohtaamo_messages_consumed_total", "Messages handled", ["service", "queue", "outcome"]
 )
-PUBLISHED = Counter("kohtaamo_messages_published_total", "Messages published", ["service", "exchange"])
-RETRIED = Counter("kohtaamo_messages_retried_total", "Messages sent to a retry queue", ["service", "queue"])
+PUBLISHED = Counter(
+    "kohtaamo_messages_published_total", "Messages published", ["service", "exchange"]
+)
+RETRIED = Counter(
+    "kohtaamo_messages_retried_total", "Messages sent to a retry queue", ["service", "queue"]
+)
 DEAD_LETTERED = Counter(
-    "kohtaamo_messages_dead_lettered_total", "Messages dead-lettered", ["service", "queue", "reason"]
+    "kohtaamo_messages_dead_lettered_total",
+    "Messages dead-lettered",
+    ["service", "queue", "reason"],
 )
 OUTBOX_PENDING = Gauge("kohtaamo_outbox_pending", "Outbox entries not yet published", ["service"])
 OUTBOX_LAG = Gauge(

@@ -72,7 +72,9 @@ class Relay:
     """Publishes pending outbox entries in order of creation, a batch at a time, with the
     confirms pipelined; failed entries are retried with backoff."""
 
-    def __init__(self, *, outbox: Outbox, bus: Bus, service: str, poll_s: float, batch: int) -> None:
+    def __init__(
+        self, *, outbox: Outbox, bus: Bus, service: str, poll_s: float, batch: int
+    ) -> None:
         self.outbox = outbox
         self.bus = bus
         self.service = service
@@ -153,8 +155,13 @@ class Relay:
         )
         await self.outbox.collection.update_one(
             {"_id": entry["_id"]},
-            {"$set": {"attempts": attempts, "last_error": str(error),
-                      "due": datetime.now(UTC) + timedelta(seconds=delay)}},
+            {
+                "$set": {
+                    "attempts": attempts,
+                    "last_error": str(error),
+                    "due": datetime.now(UTC) + timedelta(seconds=delay),
+                }
+            },
         )
 
     async def _gauge(self) -> None:

@@ -78,19 +78,31 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         errors = [{"field": exc.field, "message": exc.detail or exc.title}] if exc.field else None
         return problem_response(
-            request, status=exc.status, title=exc.title, detail=exc.detail, type_=exc.type_,
-            errors=errors, **exc.extra,
+            request,
+            status=exc.status,
+            title=exc.title,
+            detail=exc.detail,
+            type_=exc.type_,
+            errors=errors,
+            **exc.extra,
         )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {"field": _field(e.get("loc", ())), "message": e.get("msg", "invalid"), "type": e.get("type")}
+            {
+                "field": _field(e.get("loc", ())),
+                "message": e.get("msg", "invalid"),
+                "type": e.get("type"),
+            }
             for e in exc.errors()
         ]
         fields = ", ".join(sorted({e["field"] for e in errors}))
         return problem_response(
-            request, status=422, title="Invalid request", detail=f"Invalid field(s): {fields}",
+            request,
+            status=422,
+            title="Invalid request",
+            detail=f"Invalid field(s): {fields}",
             errors=errors,
         )
 
@@ -105,7 +117,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _store_down(request: Request, exc: Exception) -> JSONResponse:
         log.error("store.unavailable", error=str(exc)[:500])
         return problem_response(
-            request, status=503, title="Service unavailable",
+            request,
+            status=503,
+            title="Service unavailable",
             detail="The database is not reachable; try again shortly.",
             headers={"Retry-After": "5"},
         )

@@ -118,7 +118,8 @@ class RabbitAdmin:
                     skipped.append(message)
                     continue
                 headers = {
-                    k: v for k, v in (message.headers or {}).items()
+                    k: v
+                    for k, v in (message.headers or {}).items()
                     if not k.startswith("x-")  # drop retry, reason and x-death state
                 }
                 headers["x-kohtaamo-replayed"] = True
@@ -156,8 +157,9 @@ def _letter(position: int, queue: str, message: aio_pika.abc.AbstractIncomingMes
         error=str(headers.get(topology.HEADER_ERROR)) if topology.HEADER_ERROR in headers else None,
         queue=str(headers.get(topology.HEADER_QUEUE, queue)),
         retries=int(headers.get(topology.HEADER_RETRIES, 0) or 0),
-        dead_lettered_at=(str(headers[topology.HEADER_DEAD_AT])
-                          if topology.HEADER_DEAD_AT in headers else None),
+        dead_lettered_at=(
+            str(headers[topology.HEADER_DEAD_AT]) if topology.HEADER_DEAD_AT in headers else None
+        ),
         headers={k: str(v) for k, v in headers.items()},
         body=message.body,
     )

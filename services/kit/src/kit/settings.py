@@ -26,7 +26,9 @@ class TrustedIssuer(BaseSettings):
 class KitSettings(BaseSettings):
     """What every service needs. A service subclasses this for its own settings."""
 
-    model_config = SettingsConfigDict(env_prefix="KOHTAAMO_", env_nested_delimiter="__", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="KOHTAAMO_", env_nested_delimiter="__", extra="ignore"
+    )
 
     service: str = "kit"
     environment: str = "development"

@@ -12,11 +12,17 @@ import aio_pika
 from contracts import CloudEvent
 
 
-def envelope(type_: str, data: dict[str, Any], *, municipality: str = "helsinki",
-             **extra: Any) -> CloudEvent:
+def envelope(
+    type_: str, data: dict[str, Any], *, municipality: str = "helsinki", **extra: Any
+) -> CloudEvent:
     service = type_.split(".")[1]
-    return CloudEvent(source=f"/kohtaamo/{municipality}/{service}", type=type_,
-                      municipality=municipality, data=data, **extra)
+    return CloudEvent(
+        source=f"/kohtaamo/{municipality}/{service}",
+        type=type_,
+        municipality=municipality,
+        data=data,
+        **extra,
+    )
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
@@ -44,6 +50,12 @@ async def drain(queue: aio_pika.abc.AbstractQueue, count: int, timeout: float = 
             body = json.loads(message.body)
         except ValueError:
             body = message.body
-        got.append({"body": body, "raw": message.body, "headers": dict(message.headers or {}),
-                    "id": message.message_id})
+        got.append(
+            {
+                "body": body,
+                "raw": message.body,
+                "headers": dict(message.headers or {}),
+                "id": message.message_id,
+            }
+        )
     return got

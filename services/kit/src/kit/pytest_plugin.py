@@ -1,6 +1,6 @@
-"""Shared test harness: a real RabbitMQ (a fresh virtual host per run) and a real
-MongoDB-compatible store (an embedded SecantusDB daemon per run unless
-KOHTAAMO_TEST_MONGO_URL is given). Everything a run creates is removed at its end."""
+"""Pytest plugin shared by every test suite (enabled in pyproject): a real RabbitMQ (a fresh
+virtual host per run) and a real MongoDB-compatible store (an embedded SecantusDB daemon
+per run unless KOHTAAMO_TEST_MONGO_URL is given). What a run creates is removed at its end."""
 
 from __future__ import annotations
 

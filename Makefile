@@ -1,0 +1,42 @@
+# Kohtaamo — the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+PYTEST_ARGS ?=
+
+.PHONY: run test setup rabbitmq lint format bench fault docs clean
+
+$(UV):
+	python3 -m venv .tools
+	.tools/bin/pip install -q "uv==$(UV_VERSION)"
+
+setup: $(UV)
+	$(UV) sync --frozen
+
+rabbitmq:
+	@scripts/ensure-rabbitmq.sh
+
+## run: everything on one machine, with demo data for Helsinki and Kouvola
+run: setup rabbitmq
+	$(UV) run --frozen kohtaamo run-all
+
+## test: the whole suite against the real broker and the embedded store
+test: setup rabbitmq
+	$(UV) run --frozen pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+format: setup
+	$(UV) run --frozen ruff format .
+	$(UV) run --frozen ruff check --fix .
+
+bench: setup rabbitmq
+	$(UV) run --frozen python bench/run.py
+
+docs: setup
+	$(UV) run --frozen kohtaamo asyncapi --out docs/asyncapi
+
+clean:
+	rm -rf var .tools bench/results test-artifacts

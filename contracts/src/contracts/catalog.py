@@ -1,0 +1,35 @@
+"""Every published event type of every service, and the additive-change rule."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import Any
+
+from pydantic import BaseModel
+
+import contracts
+from contracts.registry import all_types
+from contracts.topology import SERVICES
+
+
+def published_types() -> dict[str, type[BaseModel]]:
+    """Import every `contracts.<service>` module and return the types they register."""
+    for module in pkgutil.iter_modules(contracts.__path__):
+        if module.name in SERVICES:
+            importlib.import_module(f"contracts.{module.name}")
+    return {t: m for t, m in all_types().items() if t.split(".")[1] in SERVICES}
+
+
+def breaking_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """What in `new` breaks consumers of `old` (top-level fields of a JSON schema)."""
+    problems = []
+    old_props, new_props = old.get("properties", {}), new.get("properties", {})
+    for name, spec in old_props.items():
+        if name not in new_props:
+            problems.append(f"removed field {name}")
+        elif spec.get("type") != new_props[name].get("type"):
+            problems.append(f"changed type of {name}")
+    for name in sorted(set(new.get("required", [])) - set(old.get("required", []))):
+        problems.append(f"newly required field {name}")
+    return problems

@@ -1,0 +1,226 @@
+"""`kohtaamo`: run services, seed demo data, and operator commands (dead letters, outbox)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+
+from kit import localstore, registry
+from kit.settings import KitSettings
+
+app = typer.Typer(help="Kohtaamo platform command line.", no_args_is_help=True)
+dlq = typer.Typer(help="Inspect and replay dead-lettered messages.", no_args_is_help=True)
+outbox = typer.Typer(help="Outbox state of services.", no_args_is_help=True)
+app.add_typer(dlq, name="dlq")
+app.add_typer(outbox, name="outbox")
+
+
+def _service(target: str) -> Any:
+    return registry.load_factory(target)()
+
+
+@app.command()
+def run(
+    service: Annotated[str, typer.Argument(help="Installed service name, or module:factory")],
+    host: Annotated[str | None, typer.Option(help="Bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="HTTP port (default per service)")] = None,
+) -> None:
+    """Run one service: its HTTP API, consumers and outbox relay in one process."""
+    svc = _service(service)
+    uvicorn.run(
+        svc.create_app(),
+        host=host or svc.settings.host,
+        port=port or svc.settings.http_port(),
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=20,
+    )
+
+
+@app.command("services")
+def list_services() -> None:
+    """List the services installed in this environment and their default ports."""
+    from kit.settings import DEFAULT_PORTS
+
+    for name in registry.installed():
+        typer.echo(f"{name}\t:{DEFAULT_PORTS.get(name, 8080)}")
+
+
+@app.command("run-all")
+def run_all(
+    only: Annotated[list[str] | None, typer.Option("--only", help="Run just these")] = None,
+    data_dir: Annotated[Path, typer.Option(help="Embedded store data")] = Path("var/store"),
+    store_port: Annotated[int, typer.Option(help="Embedded store port")] = 27018,
+    seed: Annotated[bool, typer.Option(help="Seed demo data once")] = True,
+) -> None:
+    """Run every installed service as its own process (supervised by honcho), with the
+    embedded store unless KOHTAAMO_MONGO_URL is set. Ctrl-C stops everything."""
+    from honcho.manager import Manager
+    from honcho.printer import Printer
+
+    names = only or registry.installed()
+    env = dict(os.environ)
+    manager = Manager(Printer(sys.stdout))
+    store = None
+    if not env.get("KOHTAAMO_MONGO_URL"):
+        data_dir.mkdir(parents=True, exist_ok=True)
+        typer.echo(f"starting the embedded store (SecantusDB) on :{store_port}, data in {data_dir}")
+        store = localstore.start_store(
+            data_dir=data_dir, port=store_port, log_file=data_dir / "secantusd.log"
+        )
+        env["KOHTAAMO_MONGO_URL"] = localstore.store_url(store_port)
+    try:
+        # Seeders are idempotent; with the embedded store a marker saves the work on reruns.
+        marker = data_dir / ".seeded"
+        if seed and (store is None or not marker.exists()):
+            _seed_all(names, env)
+            if store is not None:
+                marker.write_text("seeded\n")
+        exe = shutil.which("kohtaamo") or f"{sys.executable} -m kit.cli"
+        from kit.settings import DEFAULT_PORTS
+
+        for name in names:
+            manager.add_process(name, f"{exe} run {name}", env=env)
+        typer.echo("\nKohtaamo is starting:")
+        for name in names:
+            typer.echo(
+                f"  {name:<14} http://127.0.0.1:{DEFAULT_PORTS.get(name, 8080)}  (/docs, /readyz)"
+            )
+        typer.echo("  store          " + env["KOHTAAMO_MONGO_URL"])
+        typer.echo("  broker         " + KitSettings().amqp_url.get_secret_value().split("@")[-1])
+        typer.echo("Ctrl-C stops everything.\n")
+        manager.loop()
+    finally:
+        if store is not None:
+            localstore.stop_store(store)
+    raise typer.Exit(manager.returncode or 0)
+
+
+def _seed_all(names: list[str], env: dict[str, str]) -> None:
+    os.environ.update(env)
+    for name in names:
+        seeder = registry.seeder(name)
+        if seeder is None:
+            continue
+        result = asyncio.run(_seed_one(name, seeder))
+        typer.echo(f"seeded {name}: {json.dumps(result)}")
+
+
+async def _seed_one(name: str, seeder: Any) -> Any:
+    svc = _service(name)
+    await svc.start()
+    try:
+        result = await seeder(svc)
+        await svc.relay.publish_pending()
+        return result
+    finally:
+        await svc.stop()
+
+
+@app.command()
+def seed(services: Annotated[list[str] | None, typer.Argument()] = None) -> None:
+    """Seed demo data for Helsinki and Kouvola (idempotent)."""
+    _seed_all(services or registry.installed(), dict(os.environ))
+
+
+def _queues(services: list[str] | None) -> list[str]:
+    queues = []
+    for name in services or registry.installed():
+        queues += [c.queue for c in _service(name).consumers]
+    return queues
+
+
+def _admin() -> Any:
+    from kit.rabbit_admin import RabbitAdmin
+
+    return RabbitAdmin(KitSettings().amqp_url.get_secret_value())
+
+
+@dlq.command("list")
+def dlq_list(services: Annotated[list[str] | None, typer.Argument()] = None) -> None:
+    """Dead-letter queues of the installed services and how many messages each holds."""
+
+    async def go() -> None:
+        admin = _admin()
+        try:
+            for queue in _queues(services):
+                counts = await admin.queue_counts(queue + ".dlq")
+                held = "not declared" if counts is None else str(counts[0])
+                typer.echo(f"{queue}.dlq\t{held}")
+        finally:
+            await admin.close()
+
+    asyncio.run(go())
+
+
+@dlq.command("peek")
+def dlq_peek(
+    queue: Annotated[
+        str, typer.Argument(help="The consumer queue, e.g. kohtaamo.notifications.contacts")
+    ],
+    limit: int = 10,
+    body: Annotated[bool, typer.Option(help="Show bodies too")] = False,
+) -> None:
+    """Show dead letters with their reasons, leaving them in place."""
+
+    async def go() -> None:
+        admin = _admin()
+        try:
+            for letter in await admin.peek(queue, limit=limit):
+                row = letter.summary()
+                if body:
+                    row["body"] = letter.body_json()
+                typer.echo(json.dumps(row, default=str, ensure_ascii=False))
+        finally:
+            await admin.close()
+
+    asyncio.run(go())
+
+
+@dlq.command("replay")
+def dlq_replay(
+    queue: Annotated[str, typer.Argument(help="The consumer queue the letters came from")],
+    message_id: Annotated[str | None, typer.Option("--id", help="Only this message")] = None,
+) -> None:
+    """Send dead letters back to their queue (after a fix), retry count reset."""
+
+    async def go() -> int:
+        admin = _admin()
+        try:
+            return await admin.replay(queue, message_id=message_id)  # type: ignore[no-any-return]
+        finally:
+            await admin.close()
+
+    typer.echo(f"replayed {asyncio.run(go())} message(s) to {queue}")
+
+
+@outbox.command("lag")
+def outbox_lag(services: Annotated[list[str] | None, typer.Argument()] = None) -> None:
+    """Unpublished outbox entries and the age of the oldest, per service."""
+
+    async def go() -> None:
+        for name in services or registry.installed():
+            svc = _service(name)
+            try:
+                lag = await svc.outbox.lag()
+            finally:
+                await svc.store.close()
+            typer.echo(json.dumps({"service": name, **lag}))
+
+    asyncio.run(go())
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""A minimal service built with the kit's app factory, for the process-level test."""
+
+from __future__ import annotations
+
+import structlog
+from fastapi import APIRouter
+from kit.app import Service
+from kit.consumer import Delivery
+from pydantic import BaseModel
+
+from contracts import Payload, register
+
+PING_SENT = "kohtaamo.pingsvc.ping.sent.v1"
+log = structlog.get_logger("pingservice")
+
+
+@register(PING_SENT)
+class PingSent(Payload):
+    text: str
+
+
+class PingIn(BaseModel):
+    text: str
+    municipality: str = "helsinki"
+
+
+def build() -> Service:
+    service = Service("pingsvc")
+    router = APIRouter()
+
+    @router.post("/pings", status_code=202)
+    async def send(ping: PingIn) -> dict[str, str]:
+        event = service.event(PING_SENT, PingSent(text=ping.text), municipality=ping.municipality)
+        async with service.store.transaction() as session:
+            await service.store.db.pings.insert_one(
+                {"_id": event.id, "text": ping.text}, session=session
+            )
+            await service.emit(session, event)
+        service.outbox.notify()
+        log.info("ping.accepted", ping_id=event.id)
+        return {"id": event.id}
+
+    @service.consumer("echo", [PING_SENT])
+    async def echo(delivery: Delivery) -> None:
+        log.info("ping.received", text=delivery.data.text)  # type: ignore[union-attr]
+
+    service.include_router(router)
+    return service
