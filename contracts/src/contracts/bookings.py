@@ -1,0 +1,138 @@
+"""The bookings service's published events (locations, resources, bookings)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from enum import StrEnum
+
+from pydantic import Field
+
+from contracts.common import ErasureCompleted, LocalizedText
+from contracts.envelope import Payload
+from contracts.registry import event_type, register
+
+LOCATION_HOURS_CHANGED = event_type("bookings", "location.hours_changed")
+RESOURCE_CHANGED = event_type("bookings", "resource.changed")
+RESOURCE_BLOCKED = event_type("bookings", "resource.blocked")
+MENTOR_HOURS_CLOSED = event_type("bookings", "mentor_hours.closed")
+BOOKING_PENDING = event_type("bookings", "booking.pending_approval")
+BOOKING_CONFIRMED = event_type("bookings", "booking.confirmed")
+BOOKING_DENIED = event_type("bookings", "booking.denied")
+BOOKING_CANCELLED = event_type("bookings", "booking.cancelled")
+BOOKING_CHECKED_IN = event_type("bookings", "booking.checked_in")
+BOOKING_NO_SHOW = event_type("bookings", "booking.no_show")
+ERASURE_COMPLETED = event_type("bookings", "erasure.completed")
+
+
+class ResourceKind(StrEnum):
+    workstation = "workstation"
+    meeting_room = "meeting_room"
+    studio = "studio"
+    equipment = "equipment"
+    mentor_hours = "mentor_hours"
+
+
+class DayHours(Payload):
+    opens: time
+    closes: time
+
+
+class HoursException(Payload):
+    day: date
+    closed: bool = False
+    hours: list[DayHours] = Field(default_factory=list)
+    reason: str | None = None
+
+
+@register(LOCATION_HOURS_CHANGED)
+class LocationHoursChanged(Payload):
+    """Opening hours, for utilisation (booked hours against open hours)."""
+
+    location_id: str
+    name: LocalizedText
+    timezone: str = "Europe/Helsinki"
+    # weekday 0 = Monday .. 6 = Sunday -> opening periods
+    weekly: dict[int, list[DayHours]] = Field(default_factory=dict)
+    exceptions: list[HoursException] = Field(default_factory=list)
+
+
+@register(RESOURCE_CHANGED)
+class ResourceChanged(Payload):
+    resource_id: str
+    location_id: str
+    kind: ResourceKind
+    name: LocalizedText
+    capacity: int = 1
+    mentor_user_id: str | None = None
+    topics: list[str] = Field(default_factory=list)
+    active: bool = True
+
+
+@register(RESOURCE_BLOCKED)
+class ResourceBlocked(Payload):
+    resource_id: str
+    resource_name: LocalizedText
+    starts_at: datetime
+    ends_at: datetime
+    reason: str | None = None
+    cancelled_booking_ids: list[str] = Field(default_factory=list)
+
+
+@register(MENTOR_HOURS_CLOSED)
+class MentorHoursClosed(Payload):
+    resource_id: str
+    mentor_user_id: str
+    reason: str | None = None
+    cancelled_booking_ids: list[str] = Field(default_factory=list)
+
+
+class BookingFacts(Payload):
+    booking_id: str
+    resource_id: str
+    resource_kind: ResourceKind
+    resource_name: LocalizedText
+    location_id: str
+    location_name: LocalizedText = Field(default_factory=dict)
+    user_id: str
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str = "Europe/Helsinki"
+    people: int = 1
+    series_id: str | None = None
+    mentor_user_id: str | None = None
+
+
+@register(BOOKING_PENDING)
+class BookingPendingApproval(BookingFacts):
+    pass
+
+
+@register(BOOKING_CONFIRMED)
+class BookingConfirmed(BookingFacts):
+    access_code: str | None = None
+
+
+@register(BOOKING_DENIED)
+class BookingDenied(BookingFacts):
+    reason: str | None = None
+
+
+@register(BOOKING_CANCELLED)
+class BookingCancelled(BookingFacts):
+    cancelled_by: str = "user"  # user | staff | resource_blocked
+    reason: str | None = None
+
+
+@register(BOOKING_CHECKED_IN)
+class BookingCheckedIn(BookingFacts):
+    checked_in_at: datetime
+
+
+@register(BOOKING_NO_SHOW)
+class BookingNoShow(BookingFacts):
+    pass
+
+
+@register(ERASURE_COMPLETED)
+class BookingsErasureCompleted(ErasureCompleted):
+    pass

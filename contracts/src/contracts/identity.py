@@ -1,0 +1,159 @@
+"""Identity's published events. Personal contact data travels only in
+`contact.changed` (for notifications); analytics binds only to PII-free events."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from enum import StrEnum
+
+from pydantic import Field
+
+from contracts.common import ErasureCompleted, Skill
+from contracts.envelope import Payload
+from contracts.registry import event_type, register
+
+USER_REGISTERED = event_type("identity", "user.registered")
+USER_ROLES_CHANGED = event_type("identity", "user.roles_changed")
+USER_ERASED = event_type("identity", "user.erased")
+CONTACT_CHANGED = event_type("identity", "contact.changed")
+PROFILE_UPDATED = event_type("identity", "profile.updated")
+MENTOR_OFFER_CHANGED = event_type("identity", "mentor.offer_changed")
+CONSENT_CHANGED = event_type("identity", "consent.changed")
+PARTICIPANT_PROFILE_CHANGED = event_type("identity", "participant.profile_changed")
+ORGANISATION_REGISTERED = event_type("identity", "organisation.registered")
+ERASURE_COMPLETED = event_type("identity", "erasure.completed")
+
+
+@register(USER_REGISTERED)
+class UserRegistered(Payload):
+    user_id: str
+    roles: list[str]
+    preferred_language: str = "fi"
+    organisation_id: str | None = None
+    registered_at: datetime
+
+
+@register(USER_ROLES_CHANGED)
+class UserRolesChanged(Payload):
+    user_id: str
+    roles: list[str]
+
+
+@register(USER_ERASED)
+class UserErased(Payload):
+    """Every service erases what it keeps of this user and answers `<svc>.erasure.completed`."""
+
+    user_id: str
+    requested_at: datetime
+
+
+class Channel(StrEnum):
+    email = "email"
+    sms = "sms"
+    inapp = "inapp"
+
+
+class QuietHours(Payload):
+    start: time
+    end: time
+
+
+@register(CONTACT_CHANGED)
+class ContactChanged(Payload):
+    """Contact details and notification preferences, for the notifications service only."""
+
+    user_id: str
+    display_name: str
+    email: str | None = None
+    phone: str | None = None
+    language: str = "fi"
+    # notice kind (e.g. "booking", "registration", "reminder", "digest") -> channels; "*" default
+    channels: dict[str, list[Channel]] = Field(default_factory=lambda: {"*": [Channel.email, Channel.inapp]})
+    quiet_hours: QuietHours | None = None
+    timezone: str = "Europe/Helsinki"
+
+
+@register(PROFILE_UPDATED)
+class ProfileUpdated(Payload):
+    user_id: str
+    skills_offered: list[Skill] = Field(default_factory=list)
+    skills_wanted: list[Skill] = Field(default_factory=list)
+    interests: list[str] = Field(default_factory=list)
+    languages: list[str] = Field(default_factory=list)
+
+
+@register(MENTOR_OFFER_CHANGED)
+class MentorOfferChanged(Payload):
+    user_id: str
+    active: bool
+    kind: str = "peer_mentor"  # peer_mentor | professional
+    topics: list[Skill] = Field(default_factory=list)
+    languages: list[str] = Field(default_factory=list)
+
+
+@register(CONSENT_CHANGED)
+class ConsentChanged(Payload):
+    user_id: str
+    purpose: str  # e.g. "esf_statistics", "esf_sensitive", "marketing"
+    granted: bool
+    changed_at: datetime
+
+
+class Gender(StrEnum):
+    woman = "woman"
+    man = "man"
+    non_binary = "non_binary"
+    not_given = "not_given"
+
+
+class AgeBand(StrEnum):
+    under_18 = "under_18"
+    age_18_29 = "18_29"
+    age_30_54 = "30_54"
+    age_55_plus = "55_plus"
+    not_given = "not_given"
+
+
+class EmploymentStatus(StrEnum):
+    unemployed = "unemployed"
+    long_term_unemployed = "long_term_unemployed"
+    inactive = "inactive"
+    employed = "employed"  # incl. self-employed
+    not_given = "not_given"
+
+
+class Education(StrEnum):
+    isced_0_2 = "isced_0_2"
+    isced_3_4 = "isced_3_4"
+    isced_5_8 = "isced_5_8"
+    not_given = "not_given"
+
+
+@register(PARTICIPANT_PROFILE_CHANGED)
+class ParticipantProfileChanged(Payload):
+    """The ESF participant profile, sent only while the user consents to ESF statistics.
+    No name, email or birth date: the age band is computed by identity. The sensitive
+    groups are filled only with the separate `esf_sensitive` consent."""
+
+    user_id: str
+    gender: Gender = Gender.not_given
+    age_band: AgeBand = AgeBand.not_given
+    employment: EmploymentStatus = EmploymentStatus.not_given
+    education: Education = Education.not_given
+    disability: bool | None = None
+    third_country_national: bool | None = None
+    foreign_background: bool | None = None
+    minority: bool | None = None
+    postcode_area: str | None = None
+
+
+@register(ORGANISATION_REGISTERED)
+class OrganisationRegistered(Payload):
+    organisation_id: str
+    kind: str  # sme | association | ngo | startup | public | other
+    size_band: str | None = None
+
+
+@register(ERASURE_COMPLETED)
+class IdentityErasureCompleted(ErasureCompleted):
+    pass

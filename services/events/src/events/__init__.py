@@ -1,0 +1,1 @@
+"""Kohtaamo events service."""
