@@ -132,10 +132,12 @@ class Education(StrEnum):
 @register(PARTICIPANT_PROFILE_CHANGED)
 class ParticipantProfileChanged(Payload):
     """The ESF participant profile, sent only while the user consents to ESF statistics.
-    No name, email or birth date: the age band is computed by identity. The sensitive
-    groups are filled only with the separate `esf_sensitive` consent."""
+    Pseudonymous: `participant` is the keyed hash (HMAC-SHA256 with the network's
+    `KOHTAAMO_PSEUDONYM_KEY`) of the user id, never the id itself, a name, an email or a
+    birth date. Analytics applies the same keyed hash to user ids in other events.
+    `withdrawn` is true when the consent was withdrawn: drop the attributes."""
 
-    user_id: str
+    participant: str = Field(min_length=16)
     gender: Gender = Gender.not_given
     age_band: AgeBand = AgeBand.not_given
     employment: EmploymentStatus = EmploymentStatus.not_given
@@ -144,7 +146,8 @@ class ParticipantProfileChanged(Payload):
     third_country_national: bool | None = None
     foreign_background: bool | None = None
     minority: bool | None = None
-    postcode_area: str | None = None
+    birth_year: int | None = Field(default=None, ge=1900, le=2100)
+    withdrawn: bool = False
 
 
 @register(ORGANISATION_REGISTERED)
