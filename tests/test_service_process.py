@@ -17,6 +17,7 @@ from typing import Any
 import aio_pika
 import httpx
 import pytest
+
 from kit import localstore
 from kit.testing import drain
 

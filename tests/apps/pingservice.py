@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import structlog
 from fastapi import APIRouter
-from kit.app import Service
-from kit.consumer import Delivery
 from pydantic import BaseModel
 
 from contracts import Payload, register
+from kit.app import Service
+from kit.consumer import Delivery
 
 PING_SENT = "kohtaamo.pingsvc.ping.sent.v1"
 log = structlog.get_logger("pingservice")

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from contracts.catalog import breaking_changes, published_types
 
 from contracts import CloudEvent
+from contracts.catalog import breaking_changes, published_types
 
 SNAPSHOTS = Path(__file__).parents[2] / "contracts" / "snapshots"
 UPDATE = os.environ.get("KOHTAAMO_UPDATE_SNAPSHOTS") == "1"

@@ -68,7 +68,9 @@ class ContactChanged(Payload):
     phone: str | None = None
     language: str = "fi"
     # notice kind (e.g. "booking", "registration", "reminder", "digest") -> channels; "*" default
-    channels: dict[str, list[Channel]] = Field(default_factory=lambda: {"*": [Channel.email, Channel.inapp]})
+    channels: dict[str, list[Channel]] = Field(
+        default_factory=lambda: {"*": [Channel.email, Channel.inapp]}
+    )
     quiet_hours: QuietHours | None = None
     timezone: str = "Europe/Helsinki"
 

@@ -3,69 +3,44 @@ tampered and untrusted tokens refused, and the FastAPI role check."""
 
 from __future__ import annotations
 
-import json
-import time
 from typing import Any
 
 import httpx
-import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import Depends, FastAPI
+
 from kit.auth import Auth, InvalidToken, Principal, TokenVerifier
 from kit.problems import install_problem_handlers
 from kit.settings import TrustedIssuer
+from kit.testing import TestIssuer
 
 ISSUER = "https://identity.helsinki.example"
 
 
-class Issuer:
-    """A key-rotating token issuer serving its JWKS over HTTP (an ASGI app)."""
-
+class Issuer(TestIssuer):
     def __init__(self) -> None:
-        self.keys: dict[str, Any] = {}
-        self.fetches = 0
-        self.app = FastAPI()
+        super().__init__(ISSUER)
 
-        @self.app.get("/jwks")
-        async def jwks() -> dict[str, Any]:
-            self.fetches += 1
-            return {"keys": [self.public_jwk(kid) for kid in self.keys]}
-
-    def add_key(self, kid: str) -> None:
-        self.keys[kid] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-    def public_jwk(self, kid: str) -> dict[str, Any]:
-        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.keys[kid].public_key()))
-        return {**jwk, "kid": kid, "use": "sig", "alg": "RS256"}
-
-    def token(self, kid: str, *, exp_in: int = 300, iss: str = ISSUER, **claims: Any) -> str:
-        now = int(time.time())
-        payload = {
-            "iss": iss,
-            "sub": "user-1",
-            "aud": "kohtaamo",
-            "iat": now,
-            "exp": now + exp_in,
-            "municipality": "helsinki",
-            "roles": ["resident"],
-            **claims,
-        }
-        return jwt.encode(payload, self.keys[kid], algorithm="RS256", headers={"kid": kid})
+    def token(self, kid: str, *, exp_in: int = 300, iss: str = ISSUER, **claims: Any) -> str:  # type: ignore[override]
+        claims.setdefault("sub", "user-1")
+        claims.setdefault("roles", ["resident"])
+        self.issuer = iss
+        try:
+            return super().token(kid=kid, exp_in=exp_in, **claims)
+        finally:
+            self.issuer = ISSUER
 
 
 @pytest.fixture
 def issuer() -> Issuer:
-    issuer = Issuer()
-    issuer.add_key("k1")
-    return issuer
+    return Issuer()
 
 
 @pytest.fixture
 def verifier(issuer: Issuer) -> TokenVerifier:
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=issuer.app), base_url="http://idp")
     return TokenVerifier(
-        [TrustedIssuer(issuer=ISSUER, jwks_url="http://idp/jwks")],
+        [TrustedIssuer(issuer=ISSUER, jwks_url="http://idp/.well-known/jwks.json")],
         audience="kohtaamo",
         http=http,
         min_refresh_s=0.0,
@@ -89,6 +64,7 @@ async def test_unknown_key_id_refetches_jwks(issuer: Issuer, verifier: TokenVeri
     assert issuer.fetches == 2
     with pytest.raises(InvalidToken, match="unknown key id"):
         forged = Issuer()
+        forged.keys = {}
         forged.add_key("k9")
         await verifier.verify(forged.token("k9"))
 
@@ -96,13 +72,14 @@ async def test_unknown_key_id_refetches_jwks(issuer: Issuer, verifier: TokenVeri
 async def test_unknown_kid_refresh_is_rate_limited(issuer: Issuer) -> None:
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=issuer.app), base_url="http://idp")
     verifier = TokenVerifier(
-        [TrustedIssuer(issuer=ISSUER, jwks_url="http://idp/jwks")],
+        [TrustedIssuer(issuer=ISSUER, jwks_url="http://idp/.well-known/jwks.json")],
         audience="kohtaamo",
         http=http,
         min_refresh_s=60.0,
     )
     await verifier.verify(issuer.token("k1"))
     forged = Issuer()
+    forged.keys = {}
     forged.add_key("k9")
     for _ in range(5):
         with pytest.raises(InvalidToken):

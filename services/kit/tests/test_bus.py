@@ -6,10 +6,10 @@ from typing import Any
 
 import aio_pika
 import pytest
-from kit.bus import Bus, Unroutable
-from kit.testing import drain, envelope
 
 from contracts import topology
+from kit.bus import Bus, Unroutable
+from kit.testing import drain, envelope
 
 TYPE = "kohtaamo.kittest.thing.happened.v1"
 

@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+
+from contracts import topology
 from kit.app import Service
 from kit.consumer import Delivery, Rejected
 from kit.testing import drain, envelope, eventually
-
-from contracts import topology
 
 TYPE = "kohtaamo.kittest.thing.happened.v1"
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from contracts import topology
 from kit.app import Service
 from kit.bus import Bus
 from kit.mongo import Store
 from kit.outbox import Outbox, Relay
 from kit.testing import drain, envelope
-
-from contracts import topology
 
 TYPE = "kohtaamo.kittest.thing.happened.v1"
 

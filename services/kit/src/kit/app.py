@@ -67,7 +67,7 @@ class Service:
             batch=self.settings.outbox_batch,
         )
         self.verifier = TokenVerifier(
-            self.settings.trusted_issuers,
+            self.settings.issuers(),
             audience=self.settings.token_audience,
             cache_s=self.settings.jwks_cache_s,
             min_refresh_s=self.settings.jwks_min_refresh_s,

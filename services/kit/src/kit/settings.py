@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Default HTTP port per service on one machine.
@@ -16,7 +16,7 @@ DEFAULT_PORTS = {
 }
 
 
-class TrustedIssuer(BaseSettings):
+class TrustedIssuer(BaseModel):
     """A token issuer whose tokens this site accepts: its own identity or a partner's."""
 
     issuer: str
@@ -60,11 +60,23 @@ class KitSettings(BaseSettings):
     outbox_poll_s: float = 0.5
     outbox_batch: int = 200
 
-    # Token verification: trusted issuers (own identity first, then partners).
+    # This site's identity service: its URL is its token issuer (`iss`), and its JWKS is at
+    # /.well-known/jwks.json. Partner issuers are added in `trusted_issuers`.
+    identity_url: str = "http://127.0.0.1:8001"
     trusted_issuers: list[TrustedIssuer] = Field(default_factory=list)
+    trust_own_identity: bool = True
     token_audience: str = "kohtaamo"
     jwks_cache_s: float = 300.0
     jwks_min_refresh_s: float = 5.0
+
+    def issuers(self) -> list[TrustedIssuer]:
+        """Own identity (unless turned off) and the configured partner issuers."""
+        own = TrustedIssuer(
+            issuer=self.identity_url.rstrip("/"),
+            jwks_url=self.identity_url.rstrip("/") + "/.well-known/jwks.json",
+        )
+        configured = [i for i in self.trusted_issuers if i.issuer != own.issuer]
+        return ([own] if self.trust_own_identity else []) + configured
 
     def database_name(self) -> str:
         return self.mongo_db or f"{self.mongo_db_prefix}kohtaamo_{self.service}"

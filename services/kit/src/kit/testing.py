@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aio_pika
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from contracts import CloudEvent
 
@@ -59,3 +63,63 @@ async def drain(queue: aio_pika.abc.AbstractQueue, count: int, timeout: float = 
             }
         )
     return got
+
+
+class TestIssuer:
+    """A token issuer for tests: RSA keys with key ids, tokens with any claims, and its
+    JWKS as a key source (`service.verifier.trust(issuer.issuer, issuer.jwks)`) or as an
+    HTTP app (`issuer.app`, serving /.well-known/jwks.json)."""
+
+    __test__ = False  # not a pytest class
+
+    def __init__(self, issuer: str = "https://identity.test.kohtaamo") -> None:
+        self.issuer = issuer
+        self.keys: dict[str, Any] = {}
+        self.fetches = 0
+        self.add_key("k1")
+
+    def add_key(self, kid: str) -> None:
+        self.keys[kid] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    def public_jwk(self, kid: str) -> dict[str, Any]:
+        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.keys[kid].public_key()))
+        return {**jwk, "kid": kid, "use": "sig", "alg": "RS256"}
+
+    async def jwks(self) -> dict[str, Any]:
+        self.fetches += 1
+        return {"keys": [self.public_jwk(kid) for kid in self.keys]}
+
+    @property
+    def app(self) -> Any:
+        from fastapi import FastAPI
+
+        app = FastAPI()
+        app.get("/.well-known/jwks.json")(self.jwks)
+        return app
+
+    def token(
+        self,
+        *,
+        sub: str | None = None,
+        municipality: str = "helsinki",
+        roles: list[str] | None = None,
+        kid: str | None = None,
+        exp_in: int = 300,
+        **claims: Any,
+    ) -> str:
+        kid = kid or next(iter(self.keys))
+        now = int(time.time())
+        payload = {
+            "iss": self.issuer,
+            "sub": sub or f"user-{uuid.uuid4().hex[:8]}",
+            "aud": "kohtaamo",
+            "iat": now,
+            "exp": now + exp_in,
+            "municipality": municipality,
+            "roles": roles if roles is not None else ["resident"],
+            **claims,
+        }
+        return jwt.encode(payload, self.keys[kid], algorithm="RS256", headers={"kid": kid})
+
+    def headers(self, **kwargs: Any) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(**kwargs)}"}
