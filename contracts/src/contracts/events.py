@@ -23,6 +23,7 @@ REGISTRATION_CANCELLED = event_type("events", "registration.cancelled")
 ATTENDANCE_RECORDED = event_type("events", "attendance.recorded")
 VISITS_COUNTED = event_type("events", "visits.counted")
 ERASURE_COMPLETED = event_type("events", "erasure.completed")
+FEEDBACK_GIVEN = event_type("events", "feedback.given")
 
 
 class VenueKind(StrEnum):
@@ -52,6 +53,7 @@ class VenueChanged(Payload):
     latitude: float | None = None
     longitude: float | None = None
     active: bool = True
+    created: bool = Field(default=False, description="True when the venue was just created")
 
 
 class EventFacts(Payload):
@@ -159,6 +161,20 @@ class VisitsCounted(Payload):
     venue_kind: VenueKind | None = None
     visits: int = Field(ge=0)
     counted_at: datetime
+
+
+@register(FEEDBACK_GIVEN)
+class FeedbackGiven(Payload):
+    """A participant rated an event afterwards. The free-text comment stays in the events
+    service (it may hold personal data); only whether one was given travels."""
+
+    event_id: str
+    registration_id: str
+    user_id: str
+    kind: EventKind
+    rating: int = Field(ge=1, le=5)
+    has_comment: bool = False
+    given_at: datetime
 
 
 @register(ERASURE_COMPLETED)
