@@ -22,6 +22,8 @@ BOOKING_CANCELLED = event_type("bookings", "booking.cancelled")
 BOOKING_CHECKED_IN = event_type("bookings", "booking.checked_in")
 BOOKING_NO_SHOW = event_type("bookings", "booking.no_show")
 ERASURE_COMPLETED = event_type("bookings", "erasure.completed")
+SERIES_CREATED = event_type("bookings", "series.created")
+SERIES_CANCELLED = event_type("bookings", "series.cancelled")
 
 
 class ResourceKind(StrEnum):
@@ -66,6 +68,8 @@ class ResourceChanged(Payload):
     mentor_user_id: str | None = None
     topics: list[str] = Field(default_factory=list)
     active: bool = True
+    # True on the first event of a resource (created), false on later updates.
+    created: bool = False
 
 
 @register(RESOURCE_BLOCKED)
@@ -76,6 +80,8 @@ class ResourceBlocked(Payload):
     ends_at: datetime
     reason: str | None = None
     cancelled_booking_ids: list[str] = Field(default_factory=list)
+    block_id: str | None = None
+    location_id: str | None = None
 
 
 @register(MENTOR_HOURS_CLOSED)
@@ -136,3 +142,38 @@ class BookingNoShow(BookingFacts):
 @register(ERASURE_COMPLETED)
 class BookingsErasureCompleted(ErasureCompleted):
     pass
+
+
+class SeriesOccurrence(Payload):
+    starts_at: datetime
+    ends_at: datetime
+    booking_id: str | None = None
+    # confirmed | pending | conflict | refused
+    outcome: str
+    reason: str | None = None
+
+
+@register(SERIES_CREATED)
+class SeriesCreated(Payload):
+    """A recurring series and what became of each occurrence; the booked occurrences
+    also publish their own booking.confirmed / booking.pending_approval events."""
+
+    series_id: str
+    resource_id: str
+    resource_name: LocalizedText
+    location_id: str
+    user_id: str
+    timezone: str = "Europe/Helsinki"
+    occurrences: list[SeriesOccurrence] = Field(default_factory=list)
+
+
+@register(SERIES_CANCELLED)
+class SeriesCancelled(Payload):
+    """A whole series cancelled; each cancelled occurrence also publishes booking.cancelled."""
+
+    series_id: str
+    resource_id: str
+    user_id: str
+    cancelled_by: str = "user"
+    reason: str | None = None
+    cancelled_booking_ids: list[str] = Field(default_factory=list)
