@@ -27,6 +27,7 @@ class Problem(Exception):
         field: str | None = None,
         type_: str | None = None,
         extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail or title)
         self.status = status
@@ -35,6 +36,8 @@ class Problem(Exception):
         self.field = field
         self.type_ = type_
         self.extra = extra or {}
+        # Response headers, e.g. Retry-After on a 429.
+        self.headers = headers
 
 
 def problem_response(
@@ -84,6 +87,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             detail=exc.detail,
             type_=exc.type_,
             errors=errors,
+            headers=exc.headers,
             **exc.extra,
         )
 
