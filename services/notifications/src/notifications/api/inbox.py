@@ -1,0 +1,97 @@
+"""The in-app inbox: a user reads only their own notices, within their municipality."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+
+from kit.app import Service
+from kit.auth import Principal
+from kit.problems import Problem
+from notifications.templates import Templates
+
+
+class InboxItem(BaseModel):
+    id: str
+    kind: str
+    text: str
+    subject: str
+    created: datetime
+    read: bool
+
+
+class InboxPage(BaseModel):
+    items: list[InboxItem]
+    unread: int
+
+
+def build_router(svc: Service, templates: Templates) -> APIRouter:
+    router = APIRouter(prefix="/notifications/inbox", tags=["inbox"])
+    me = Depends(svc.auth.principal)
+
+    def own(principal: Principal) -> dict[str, Any]:
+        return {
+            "user_id": principal.subject,
+            "municipality": principal.municipality,
+            "channel": "inapp",
+        }
+
+    @router.get("")
+    async def inbox(
+        principal: Principal = me,
+        unread_only: bool = False,
+        limit: int = Query(50, ge=1, le=200),
+        lang: str | None = Query(None, pattern=r"^[a-z]{2}$"),
+    ) -> InboxPage:
+        query = own(principal)
+        if unread_only:
+            query["read_at"] = None
+        db = svc.store.db
+        found = await db.notices.find(query, sort=[("created", -1)], limit=limit).to_list()
+        unread = await db.notices.count_documents({**own(principal), "read_at": None})
+        contact = await db.contacts.find_one({"_id": principal.subject}) or {}
+        items = []
+        for n in found:
+            # Rendered when read: in the reader's language of today, not of the sending day.
+            r = templates.render(
+                n["kind"],
+                {**n["context"], "name": contact.get("display_name") or "", "app_url": ""},
+                language=lang or contact.get("language"),
+                timezone=contact.get("timezone") or svc.settings.timezone,
+            )
+            items.append(
+                InboxItem(
+                    id=n["_id"],
+                    kind=n["kind"],
+                    text=r.short,
+                    subject=r.subject,
+                    created=n["created"],
+                    read=n.get("read_at") is not None,
+                )
+            )
+        return InboxPage(items=items, unread=unread)
+
+    @router.post("/{notice_id}/read")
+    async def mark_read(notice_id: str, principal: Principal = me) -> dict[str, Any]:
+        result = await svc.store.db.notices.update_one(
+            {"_id": notice_id, **own(principal)},
+            {"$set": {"read_at": datetime.now(UTC)}},
+        )
+        if not result.matched_count:
+            # Someone else's notice looks the same as a missing one.
+            raise Problem(
+                404, "Not found", f"No notice {notice_id} in your inbox.", field="notice_id"
+            )
+        return {"id": notice_id, "read": True}
+
+    @router.post("/read-all")
+    async def mark_all_read(principal: Principal = me) -> dict[str, Any]:
+        result = await svc.store.db.notices.update_many(
+            {**own(principal), "read_at": None}, {"$set": {"read_at": datetime.now(UTC)}}
+        )
+        return {"marked": result.modified_count}
+
+    return router

@@ -1,0 +1,87 @@
+"""A user's own channel preferences and quiet hours (overriding what identity sent)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field, field_validator
+
+from kit.app import Service
+from kit.auth import Principal
+from notifications import preferences
+
+
+class QuietHoursIn(BaseModel):
+    start: time
+    end: time
+
+
+class PreferencesIn(BaseModel):
+    channels: dict[str, list[str]] | None = Field(
+        None, description="kind (or group, or '*') -> channels: email, sms, inapp"
+    )
+    quiet_hours: QuietHoursIn | None = None
+
+    @field_validator("channels")
+    @classmethod
+    def known(cls, value: dict[str, list[str]] | None) -> dict[str, list[str]] | None:
+        for kind, channels in (value or {}).items():
+            if kind not in preferences.PREFERENCE_KINDS:
+                raise ValueError(f"unknown kind {kind!r}")
+            for channel in channels:
+                if channel not in preferences.CHANNELS:
+                    raise ValueError(f"unknown channel {channel!r} for {kind!r}")
+        return value
+
+
+class PreferencesOut(BaseModel):
+    channels: dict[str, list[str]]
+    quiet_hours: dict[str, Any] | None
+    timezone: str
+
+
+def build_router(svc: Service) -> APIRouter:
+    router = APIRouter(prefix="/notifications/preferences", tags=["preferences"])
+    me = Depends(svc.auth.principal)
+
+    async def current(principal: Principal) -> PreferencesOut:
+        db = svc.store.db
+        contact = await db.contacts.find_one(
+            {"_id": principal.subject, "municipality": principal.municipality}
+        )
+        override = await db.preferences.find_one(
+            {"_id": principal.subject, "municipality": principal.municipality}
+        )
+        p = preferences.effective(contact, override)
+        qh = p["quiet_hours"]
+        return PreferencesOut(
+            channels=p["channels"],
+            quiet_hours={"start": str(qh["start"]), "end": str(qh["end"])} if qh else None,
+            timezone=p["timezone"],
+        )
+
+    @router.get("")
+    async def get(principal: Principal = me) -> PreferencesOut:
+        return await current(principal)
+
+    @router.put("")
+    async def put(body: PreferencesIn, principal: Principal = me) -> PreferencesOut:
+        fields: dict[str, Any] = {
+            "municipality": principal.municipality,
+            "updated": datetime.now(UTC),
+        }
+        if "channels" in body.model_fields_set:
+            fields["channels"] = body.channels or preferences.DEFAULT_CHANNELS
+        if "quiet_hours" in body.model_fields_set:
+            q = body.quiet_hours
+            fields["quiet_hours"] = (
+                {"start": q.start.isoformat(), "end": q.end.isoformat()} if q else None
+            )
+        await svc.store.db.preferences.update_one(
+            {"_id": principal.subject}, {"$set": fields}, upsert=True
+        )
+        return await current(principal)
+
+    return router

@@ -1,0 +1,116 @@
+"""The composition root of the notifications service."""
+
+from __future__ import annotations
+
+from contracts import bookings as bc
+from contracts import events as ec
+from contracts import identity as idc
+from kit.app import Service
+from kit.consumer import Delivery
+from notifications import on_bookings, on_events, on_identity, store
+from notifications.api import deliveries, inbox
+from notifications.api import preferences as preferences_api
+from notifications.digest import DigestLoop
+from notifications.email import Mailer
+from notifications.notifier import Notifier
+from notifications.reminders import ReminderLoop
+from notifications.sender import Sender
+from notifications.settings import NotificationsSettings
+from notifications.sms import SmsAdapter
+from notifications.templates import Templates
+
+BOOKINGS = [bc.BOOKING_PENDING, bc.BOOKING_CONFIRMED, bc.BOOKING_DENIED, bc.BOOKING_CANCELLED]
+CLOSURES = [bc.RESOURCE_BLOCKED, bc.MENTOR_HOURS_CLOSED]
+REGISTRATIONS = [
+    ec.REGISTRATION_CONFIRMED,
+    ec.REGISTRATION_WAITLISTED,
+    ec.REGISTRATION_PROMOTED,
+    ec.REGISTRATION_CANCELLED,
+]
+IDENTITY = [idc.CONTACT_CHANGED, idc.USER_REGISTERED, idc.USER_ROLES_CHANGED, idc.USER_ERASED]
+
+
+def service(settings: NotificationsSettings | None = None) -> Service:
+    settings = settings or NotificationsSettings()
+    svc = Service(
+        "notifications",
+        settings=settings,
+        description="Email, SMS and in-app notices, reminders and the staff digest.",
+    )
+    templates = Templates(fallback=settings.fallback_language)
+    notifier = Notifier(svc, settings)
+    mailer = Mailer(settings)
+    sms = SmsAdapter(settings)
+
+    async def settled(session, notices):  # type: ignore[no-untyped-def]
+        await on_identity.finish_erasure(notifier, session, notices)
+
+    sender = Sender(
+        svc=svc, settings=settings, templates=templates, mailer=mailer, sms=sms, on_settled=settled
+    )
+    notifier.wake_sender = sender.notify
+    reminder_loop = ReminderLoop(
+        store=svc.store, poll_s=settings.reminder_poll_s, on_queued=notifier.queued
+    )
+    digest_loop = DigestLoop(
+        store=svc.store,
+        hour=settings.digest_hour,
+        timezone=settings.timezone,
+        poll_s=settings.digest_poll_s,
+        on_queued=notifier.queued,
+    )
+    # For tests and operators: the parts, reachable from the service object.
+    svc.notifications = {  # type: ignore[attr-defined]
+        "sender": sender,
+        "reminders": reminder_loop,
+        "digest": digest_loop,
+        "templates": templates,
+        "notifier": notifier,
+    }
+
+    svc.include_router(inbox.build_router(svc, templates))
+    svc.include_router(preferences_api.build_router(svc))
+    svc.include_router(deliveries.build_router(svc, sender.notify))
+
+    # One queue per producer stream keeps each stream's order (a contact before its
+    # erasure, a registration before its event's cancellation).
+    @svc.consumer("identity", IDENTITY, description="Contact directory, welcome, erasure")
+    async def identity_events(delivery: Delivery) -> None:
+        await on_identity.on_identity(notifier, delivery)
+
+    @svc.consumer("bookings", BOOKINGS + CLOSURES, description="Booking notices and reminders")
+    async def booking_events(delivery: Delivery) -> None:
+        if delivery.event.type in CLOSURES:
+            await on_bookings.on_closure(notifier, delivery)
+        else:
+            await on_bookings.on_booking(notifier, delivery)
+
+    @svc.consumer(
+        "events",
+        [*REGISTRATIONS, ec.EVENT_CANCELLED, ec.EVENT_CHANGED],
+        description="Registration and event notices, reminders",
+    )
+    async def event_events(delivery: Delivery) -> None:
+        if delivery.event.type == ec.EVENT_CANCELLED:
+            await on_events.on_event_cancelled(notifier, delivery)
+        elif delivery.event.type == ec.EVENT_CHANGED:
+            await on_events.on_event_changed(notifier, delivery)
+        else:
+            await on_events.on_registration(notifier, delivery)
+
+    @svc.on_startup
+    async def start_loops() -> None:
+        await store.ensure_indexes(svc.store.db)
+        sender.start()
+        reminder_loop.start()
+        digest_loop.start()
+
+    @svc.on_shutdown
+    async def stop_loops() -> None:
+        await digest_loop.stop()
+        await reminder_loop.stop()
+        await sender.stop()
+        await mailer.close()
+        await sms.close()
+
+    return svc

@@ -1,0 +1,71 @@
+"""What every trigger does once it knows who is told what: store the notices in the
+handler's transaction, publish notice.sent for in-app ones (delivered by being stored)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from contracts import notifications as nc
+from kit.app import Service
+from kit.consumer import Delivery
+from notifications import notices
+from notifications.notices import DELIVERED, Recipient
+from notifications.settings import NotificationsSettings
+
+
+class Notifier:
+    def __init__(self, svc: Service, settings: NotificationsSettings) -> None:
+        self.svc = svc
+        self.settings = settings
+        self.wake_sender = lambda: None
+
+    @property
+    def db(self) -> Any:
+        return self.svc.store.db
+
+    @property
+    def lead(self) -> timedelta:
+        return timedelta(hours=self.settings.reminder_lead_hours)
+
+    async def tell(
+        self,
+        delivery: Delivery,
+        kind: str,
+        recipients: list[Recipient],
+        *,
+        second: bool = False,
+    ) -> list[dict[str, Any]]:
+        """`second`: a further kind for the same cause event (e.g. the staff's approval
+        request beside the booker's notice) needs its own dedupe key."""
+        cause = f"{delivery.event.id}:{kind}" if second else delivery.event.id
+        docs = await notices.queue(
+            self.db,
+            municipality=delivery.event.municipality,
+            cause_event_id=cause,
+            cause_type=delivery.event.type,
+            kind=kind,
+            recipients=recipients,
+            session=delivery.session,
+        )
+        await self.queued(delivery.session, docs)
+        return docs
+
+    async def queued(self, session: AsyncClientSession | None, docs: list[dict[str, Any]]) -> None:
+        events = [
+            self.svc.event(
+                nc.NOTICE_SENT,
+                notices.sent_event(d),
+                municipality=d["municipality"],
+                subject=f"notice/{d['_id']}",
+            )
+            for d in docs
+            if d["status"] == DELIVERED
+        ]
+        await self.svc.emit(session, *events)
+        if events:
+            self.svc.outbox.notify()
+        if len(events) < len(docs):
+            self.wake_sender()

@@ -1,0 +1,115 @@
+"""The contact directory and the identity-caused notices: welcome and erasure.
+
+Erasure order: the confirmation email is queued with the contact still known and the
+contact marked `erasing`; everything else of the user goes at once. When the confirmation
+has been sent (or has finally failed) the sender calls `finish_erasure`, which removes the
+contact, anonymises the last notice and publishes notifications.erasure.completed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from contracts import identity as idc
+from contracts import notifications as nc
+from kit.consumer import Delivery
+from notifications import contacts
+from notifications.notices import Recipient
+from notifications.notifier import Notifier
+
+ERASED = "erased"
+
+
+async def on_identity(n: Notifier, delivery: Delivery) -> None:
+    data: Any = delivery.data
+    m = delivery.event.municipality
+    type_ = delivery.event.type
+    if type_ == idc.CONTACT_CHANGED:
+        await contacts.record_contact(n.db, municipality=m, data=data, session=delivery.session)
+    elif type_ == idc.USER_REGISTERED:
+        await contacts.record_roles(
+            n.db,
+            municipality=m,
+            user_id=data.user_id,
+            roles=data.roles,
+            language=data.preferred_language,
+            session=delivery.session,
+        )
+        await n.tell(delivery, "welcome", [Recipient(data.user_id)])
+    elif type_ == idc.USER_ROLES_CHANGED:
+        await contacts.record_roles(
+            n.db, municipality=m, user_id=data.user_id, roles=data.roles, session=delivery.session
+        )
+    elif type_ == idc.USER_ERASED:
+        await erase(n, delivery, data.user_id)
+
+
+async def _anonymise(n: Notifier, query: dict[str, Any], session: AsyncClientSession | None) -> int:
+    # The delivery log stays for operators and statistics, without who or what.
+    result = await n.db.notices.update_many(
+        query,
+        {"$set": {"user_id": ERASED, "context": {}, "last_error": None}},
+        session=session,
+    )
+    return int(result.modified_count)
+
+
+async def erase(n: Notifier, delivery: Delivery, user_id: str) -> None:
+    session = delivery.session
+    db = n.db
+    count = 0
+    count += (
+        await db.notices.delete_many(
+            {
+                "user_id": user_id,
+                "$or": [{"channel": "inapp"}, {"status": {"$in": ["queued", "sending"]}}],
+            },
+            session=session,
+        )
+    ).deleted_count
+    count += await _anonymise(n, {"user_id": user_id}, session)
+    for name in ("preferences",):
+        count += (await db[name].delete_many({"_id": user_id}, session=session)).deleted_count
+    for name in ("bookings", "registrations", "reminders"):
+        count += (await db[name].delete_many({"user_id": user_id}, session=session)).deleted_count
+    contact = await db.contacts.find_one({"_id": user_id}, session=session)
+    if contact and contact.get("email"):
+        await db.contacts.update_one(
+            {"_id": user_id},
+            {"$set": {"erasing": True, "erased_records": count + 1}},
+            session=session,
+        )
+        await n.tell(delivery, "erasure_confirmed", [Recipient(user_id)])
+        return
+    if contact:
+        await db.contacts.delete_one({"_id": user_id}, session=session)
+        count += 1
+    await _completed(n, session, delivery.event.municipality, user_id, count)
+
+
+async def finish_erasure(
+    n: Notifier, session: AsyncClientSession, settled: list[dict[str, Any]]
+) -> None:
+    """Sender hook: the erasure confirmations in `settled` are done; erase the rest."""
+    for notice in settled:
+        if notice["kind"] != "erasure_confirmed":
+            continue
+        user_id = notice["user_id"]
+        contact = await n.db.contacts.find_one_and_delete({"_id": user_id}, session=session)
+        await _anonymise(n, {"user_id": user_id}, session)
+        records = (contact or {}).get("erased_records", 1)
+        await _completed(n, session, notice["municipality"], user_id, records)
+
+
+async def _completed(
+    n: Notifier, session: AsyncClientSession | None, municipality: str, user_id: str, count: int
+) -> None:
+    event = n.svc.event(
+        nc.ERASURE_COMPLETED,
+        nc.NotificationsErasureCompleted(user_id=user_id, records_erased=count),
+        municipality=municipality,
+        subject=f"user/{user_id}",
+    )
+    await n.svc.emit(session, event)
+    n.svc.outbox.notify()

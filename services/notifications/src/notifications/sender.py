@@ -1,0 +1,244 @@
+"""The sender loop: claims due notices a batch at a time (conditional update), delivers
+them over their channel, and marks each sent or failed with a conditional update in one
+transaction with the notice.sent / notice.failed events (outbox).
+
+A notice is claimed with a lease; a process that dies mid-send leaves it `sending` until
+the lease ends, then it is sent again (the only way an external send can repeat). A
+graceful stop finishes the batch in flight, so a restart never sends twice."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from contracts import notifications as nc
+from kit.app import Service
+from kit.context import causation_id, correlation_id
+from notifications import calendar
+from notifications.contacts import contacts_of
+from notifications.email import Mailer, PermanentFailure, build_message
+from notifications.notices import FAILED, QUEUED, SENDING, SENT, failed_event, log_entry, sent_event
+from notifications.settings import NotificationsSettings
+from notifications.sms import SmsAdapter
+from notifications.templates import Templates
+
+log = structlog.get_logger("notifications.sender")
+Settled = Callable[[AsyncClientSession, list[dict[str, Any]]], Awaitable[None]]
+
+
+class Sender:
+    def __init__(
+        self,
+        *,
+        svc: Service,
+        settings: NotificationsSettings,
+        templates: Templates,
+        mailer: Mailer,
+        sms: SmsAdapter,
+        on_settled: Settled | None = None,
+    ) -> None:
+        self.svc = svc
+        self.settings = settings
+        self.templates = templates
+        self.mailer = mailer
+        self.sms = sms
+        self.on_settled = on_settled
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    @property
+    def db(self) -> Any:
+        return self.svc.store.db
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name="notifications-sender")
+
+    async def stop(self) -> None:
+        """Finish the batch in flight, then stop."""
+        self._stopping = True
+        self._wake.set()
+        if self._task:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), 30.0)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+
+    async def _run(self) -> None:
+        await self.release_expired()
+        while not self._stopping:
+            try:
+                done = await self.run_once()
+            except Exception as exc:  # store or channel away: keep trying
+                log.warning("sender.pass_failed", error=str(exc))
+                done = 0
+            if done >= self.settings.sender_batch or self._stopping:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.settings.sender_poll_s)
+            self._wake.clear()
+
+    async def release_expired(self) -> int:
+        """Notices whose sender died mid-send go back to the queue."""
+        result = await self.db.notices.update_many(
+            {"status": SENDING, "lease_until": {"$lt": datetime.now(UTC)}},
+            {"$set": {"status": QUEUED}, "$unset": {"claim": ""}},
+        )
+        return int(result.modified_count)
+
+    async def run_once(self) -> int:
+        """One batch: claim, send, settle. Returns how many notices were handled."""
+        now = datetime.now(UTC)
+        due = await self.db.notices.find(
+            {"status": QUEUED, "due": {"$lte": now}},
+            projection={"_id": 1},
+            sort=[("due", 1)],
+            limit=self.settings.sender_batch,
+        ).to_list()
+        if not due:
+            return 0
+        claim = uuid.uuid4().hex
+        await self.db.notices.update_many(
+            {"_id": {"$in": [d["_id"] for d in due]}, "status": QUEUED},
+            {
+                "$set": {
+                    "status": SENDING,
+                    "claim": claim,
+                    "lease_until": now + timedelta(seconds=self.settings.sender_lease_s),
+                }
+            },
+        )
+        claimed = await self.db.notices.find({"claim": claim, "status": SENDING}).to_list()
+        if not claimed:
+            return 0
+        contacts = await contacts_of(self.db, [n["user_id"] for n in claimed])
+        results = await asyncio.gather(
+            *(self._deliver(n, contacts.get(n["user_id"])) for n in claimed),
+            return_exceptions=True,
+        )
+        await self._settle(claim, claimed, results)
+        return len(claimed)
+
+    async def _deliver(self, notice: dict[str, Any], contact: dict[str, Any] | None) -> None:
+        if contact is None:
+            raise LookupError("no contact details for the recipient yet")
+        s = self.settings
+        rendered = self.templates.render(
+            notice["kind"],
+            {**notice["context"], "name": contact.get("display_name") or "", "app_url": s.app_url},
+            language=contact.get("language"),
+            timezone=contact.get("timezone") or s.timezone,
+        )
+        if notice["channel"] == "email":
+            if not contact.get("email"):
+                raise PermanentFailure("no email address")
+            ics = calendar.ics_for(
+                notice["kind"],
+                notice["context"],
+                language=rendered.language,
+                fallback=s.fallback_language,
+            )
+            message = build_message(
+                sender=s.mail_from,
+                to=contact["email"],
+                rendered=rendered,
+                notice_id=notice["_id"],
+                ics=ics,
+            )
+            await self.mailer.send(message)
+        elif notice["channel"] == "sms":
+            if not contact.get("phone"):
+                raise PermanentFailure("no phone number")
+            await self.sms.send(to=contact["phone"], text=rendered.short, reference=notice["_id"])
+        else:
+            raise PermanentFailure(f"unknown channel {notice['channel']}")
+
+    async def _settle(self, claim: str, claimed: list[dict[str, Any]], results: list[Any]) -> None:
+        delays = self.settings.notice_retry_delays_s
+        now = datetime.now(UTC)
+        sent = [n for n, r in zip(claimed, results, strict=True) if r is None]
+        failures = [(n, r) for n, r in zip(claimed, results, strict=True) if r is not None]
+        settled: list[dict[str, Any]] = list(sent)
+
+        async def work(session: AsyncClientSession) -> None:
+            settled[:] = list(sent)
+            if sent:
+                await self.db.notices.update_many(
+                    {"_id": {"$in": [n["_id"] for n in sent]}, "claim": claim, "status": SENDING},
+                    {
+                        "$set": {"status": SENT, "sent_at": now},
+                        "$unset": {"claim": "", "lease_until": ""},
+                        "$inc": {"attempts": 1},
+                        "$push": {"log": log_entry(SENT)},
+                    },
+                    session=session,
+                )
+            events = [self._event(nc.NOTICE_SENT, n, sent_event(n)) for n in sent]
+            for notice, error in failures:
+                reason = _reason(error)
+                attempts = notice.get("attempts", 0) + 1
+                final = isinstance(error, PermanentFailure) or attempts > len(delays)
+                update: dict[str, Any] = {
+                    "$set": {"attempts": attempts, "last_error": reason},
+                    "$unset": {"claim": "", "lease_until": ""},
+                }
+                if final:
+                    update["$set"]["status"] = FAILED
+                    update["$push"] = {"log": log_entry(FAILED, reason, attempt=attempts)}
+                    events.append(
+                        self._event(nc.NOTICE_FAILED, notice, failed_event(notice, reason))
+                    )
+                    settled.append(notice)
+                else:
+                    retry_at = now + timedelta(seconds=delays[attempts - 1])
+                    update["$set"].update(status=QUEUED, due=retry_at)
+                    update["$push"] = {
+                        "log": log_entry("retrying", reason, attempt=attempts, retry_at=retry_at)
+                    }
+                await self.db.notices.update_one(
+                    {"_id": notice["_id"], "claim": claim, "status": SENDING},
+                    update,
+                    session=session,
+                )
+            await self.svc.emit(session, *events)
+            if self.on_settled and settled:
+                await self.on_settled(session, settled)
+
+        await self.svc.store.in_transaction(work)
+        self.svc.outbox.notify()
+        for notice, error in failures:
+            log.warning(
+                "notice.delivery_failed",
+                notice_id=notice["_id"],
+                channel=notice["channel"],
+                error=_reason(error),
+            )
+
+    def _event(self, type_: str, notice: dict[str, Any], data: Any) -> Any:
+        correlation_id.set(notice.get("correlation_id"))
+        causation_id.set(notice["cause_event_id"])
+        return self.svc.event(
+            type_, data, municipality=notice["municipality"], subject=f"notice/{notice['_id']}"
+        )
+
+
+def _reason(error: BaseException) -> str:
+    text = (
+        f"{type(error).__name__}: {error}"
+        if not isinstance(error, PermanentFailure)
+        else str(error)
+    )
+    return text[:500]
