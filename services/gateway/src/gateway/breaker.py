@@ -1,0 +1,37 @@
+"""A circuit breaker per upstream service (purgatory): after `threshold` consecutive
+failures the circuit opens and requests fail fast with 503 for `pause_s`; then trial
+requests go through and the first success closes it again (a failure reopens it)."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from purgatory import AsyncCircuitBreakerFactory
+from purgatory.domain.model import OpenedState
+from purgatory.service._async.circuitbreaker import AsyncCircuitBreaker
+
+__all__ = ["Breakers", "OpenedState"]
+
+
+class Breakers:
+    def __init__(self, *, threshold: int, pause_s: float) -> None:
+        self.threshold = threshold
+        self.pause_s = pause_s
+        self._factory = AsyncCircuitBreakerFactory(default_threshold=threshold, default_ttl=pause_s)
+
+    async def get(self, service: str) -> AsyncCircuitBreaker:
+        """`async with await breakers.get(name):` raises OpenedState while open; an
+        exception leaving the block counts as a failure, a normal exit as a success."""
+        return await self._factory.get_breaker(service)
+
+    def retry_after(self, exc: OpenedState) -> int:
+        return max(1, math.ceil(exc.opened_at + self.pause_s - time.time()))
+
+    async def state(self, service: str) -> dict[str, Any]:
+        async with self._factory.uow as uow:
+            context = await uow.contexts.get(service)
+        if context is None:
+            return {"state": "closed", "failures": 0}
+        return {"state": context.state, "failures": context.failure_count or 0}

@@ -1,0 +1,102 @@
+"""The gateway's composition root. It is a kit Service (health, metrics, problem+json,
+correlation ids, token verification) without a store or a broker of its own: it keeps no
+state but its caches, so readiness does not depend on MongoDB or RabbitMQ, nor on any
+optional upstream (their status is at /upstreams)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from gateway.api import proxy_router, signed_in
+from gateway.edge import Edge
+from gateway.errors import install_edge_problems
+from gateway.my_page import my_page_router
+from gateway.openapi import Aggregator, docs_router, drop_default_docs
+from gateway.rate_limits import RateLimits
+from gateway.routes import RouteTable
+from gateway.security_headers import install_browser_protections
+from gateway.settings import GatewaySettings
+from gateway.upstreams import Upstreams
+from kit.app import Service
+
+DESCRIPTION = (
+    "One versioned HTTP API for Kohtaamo frontends. Tokens are checked once here and passed "
+    "on; each service still checks roles and municipality. Errors are RFC 9457 "
+    "problem+json."
+)
+
+
+class GatewayService(Service):
+    settings: GatewaySettings
+
+    def __init__(self, settings: GatewaySettings) -> None:
+        super().__init__(
+            "gateway", settings=settings, title="Kohtaamo API", description=DESCRIPTION
+        )
+        self.table = RouteTable(settings.route_table())
+        self.upstreams = Upstreams(settings)
+        self.limits = RateLimits(settings)
+        self.edge = Edge(self.auth, self.limits, settings.trusted_proxies)
+
+    async def start(self) -> None:
+        # No outbox, consumers or database: the gateway only forwards.
+        self.upstreams.start()
+        for hook in self._startup:
+            await hook()
+        self.started = True
+
+    async def stop(self) -> None:
+        self.started = False
+        for hook in reversed(self._shutdown):
+            await hook()
+        await self.upstreams.stop()
+
+    async def readiness(self) -> dict[str, dict[str, Any]]:
+        return {
+            "started": {"ok": self.started},
+            "routes": {"ok": True, "services": sorted(self.upstreams.urls)},
+        }
+
+    def create_app(self) -> FastAPI:
+        app = super().create_app()
+        # httpx logs every upstream call at INFO: the gateway logs each request once itself.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        drop_default_docs(app)
+        install_edge_problems(app)
+        ops = APIRouter(tags=["operations"])
+
+        @ops.get("/upstreams", summary="Deployed services, their breakers and readiness")
+        async def upstreams() -> dict[str, dict[str, Any]]:
+            return await self.upstreams.status()
+
+        app.include_router(ops)
+        app.include_router(my_page_router(self.upstreams, signed_in(self.edge)))
+        # Last, so the gateway's own /api/v1 routes win over the catch-all.
+        app.include_router(proxy_router(self.upstreams, self.table, self.edge))
+
+        def own() -> dict[str, Any]:
+            return get_openapi(
+                title=self.title,
+                version=self.version,
+                description=self.description,
+                routes=app.routes,
+            )
+
+        aggregator = Aggregator(self.upstreams, self.table, own)
+        app.include_router(docs_router(aggregator, self.title))
+        s = self.settings
+        install_browser_protections(
+            app,
+            cors_origins=s.cors_origins,
+            allow_credentials=s.cors_allow_credentials,
+            hsts_seconds=s.hsts_seconds,
+        )
+        return app
+
+
+def service(settings: GatewaySettings | None = None) -> GatewayService:
+    return GatewayService(settings or GatewaySettings())

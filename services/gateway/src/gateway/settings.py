@@ -1,0 +1,129 @@
+"""Gateway settings (`KOHTAAMO_` environment variables). Where each service lives, which
+paths go to it, limits, breaker and CORS all come from here, so a municipality can point a
+route at a partner's service or leave a service out without touching code."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field, field_validator
+
+from kit.settings import KitSettings
+
+SERVICES = ("identity", "events", "bookings", "notifications", "analytics")
+
+
+class Upstreams(BaseModel):
+    """Base URL per service; empty (or "none") means not deployed at this site. A URL may
+    carry a path prefix (`https://partner.example/events-api`)."""
+
+    identity: str | None = "http://127.0.0.1:8001"
+    events: str | None = "http://127.0.0.1:8002"
+    bookings: str | None = "http://127.0.0.1:8003"
+    notifications: str | None = "http://127.0.0.1:8004"
+    analytics: str | None = "http://127.0.0.1:8005"
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _blank_is_absent(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in {"", "none", "-"}:
+            return None
+        return value.rstrip("/") if isinstance(value, str) else value
+
+    def deployed(self) -> dict[str, str]:
+        return {name: url for name in SERVICES if (url := getattr(self, name))}
+
+
+# Gateway path prefix (after /api/v1/, whole segments) -> owning service. The longest
+# matching prefix wins, so `me/bookings` goes to bookings while `me` goes to identity.
+DEFAULT_ROUTES: dict[str, str] = {
+    # identity
+    "auth": "identity",
+    "users": "identity",
+    "me": "identity",
+    "municipalities": "identity",
+    "organisations": "identity",
+    "profiles": "identity",
+    "mentors": "identity",
+    "consents": "identity",
+    # events
+    "events": "events",
+    "venues": "events",
+    "registrations": "events",
+    "me/registrations": "events",
+    "me/events": "events",
+    # bookings
+    "locations": "bookings",
+    "resources": "bookings",
+    "bookings": "bookings",
+    "me/bookings": "bookings",
+    # notifications
+    "notices": "notifications",
+    "inbox": "notifications",
+    "me/notices": "notifications",
+    "me/inbox": "notifications",
+    "me/preferences": "notifications",
+    # analytics
+    "analytics": "analytics",
+    "reports": "analytics",
+}
+
+
+class MyPagePart(BaseModel):
+    """One part of GET /api/v1/me/overview: a GET on a service, as the caller."""
+
+    service: str
+    path: str
+
+
+DEFAULT_MY_PAGE: dict[str, MyPagePart] = {
+    "bookings": MyPagePart(service="bookings", path="/me/bookings"),
+    "registrations": MyPagePart(service="events", path="/me/registrations"),
+    "notices": MyPagePart(service="notifications", path="/me/notices?unread=true"),
+}
+
+
+class GatewaySettings(KitSettings):
+    service: str = "gateway"
+    upstreams: Upstreams = Field(default_factory=Upstreams)
+    routes: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ROUTES))
+    # Extra routes merged over the defaults (so one can be added without restating all).
+    extra_routes: dict[str, str] = Field(default_factory=dict)
+    my_page: dict[str, MyPagePart] = Field(default_factory=lambda: dict(DEFAULT_MY_PAGE))
+
+    # Upstream HTTP: pooled connections, bounded waits.
+    upstream_connect_timeout_s: float = 2.0
+    upstream_timeout_s: float = 10.0  # the whole exchange, never longer
+    upstream_max_connections: int = 100
+    upstream_keepalive: int = 20
+    max_body_bytes: int = 1_048_576
+
+    # Circuit breaker per upstream: open after this many consecutive failures, let a trial
+    # request through after the pause.
+    breaker_threshold: int = 5
+    breaker_pause_s: float = 15.0
+
+    # Rate limits ("N/second|minute|hour", `;` separated for several). Storage is the
+    # `limits` library's storage URI: memory for one replica, redis:// when replicated.
+    rate_limit_storage: str = "async+memory://"
+    rate_limit_client: str = "300/minute"
+    rate_limit_user: str = "600/minute"
+    rate_limit_auth: str = "10/minute;50/hour"
+    # Requests that get the stricter auth limit: "METHOD path" after /api/v1 (exact).
+    auth_paths: list[str] = Field(
+        default_factory=lambda: ["POST /auth/login", "POST /auth/signup", "POST /auth/token"]
+    )
+    # Addresses of reverse proxies whose X-Forwarded-For is believed; nobody's by default.
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    # Browser access.
+    cors_origins: list[str] = Field(default_factory=list)
+    cors_allow_credentials: bool = False
+    hsts_seconds: int = 0  # set when served over TLS
+
+    openapi_cache_s: float = 60.0
+
+    def route_table(self) -> dict[str, str]:
+        table = {**self.routes, **self.extra_routes}
+        unknown = {s for s in table.values() if s not in SERVICES}
+        if unknown:
+            raise ValueError(f"routes name unknown services: {sorted(unknown)}")
+        return {k.strip("/"): v for k, v in table.items()}

@@ -1,0 +1,78 @@
+"""One pooled HTTP client per deployed upstream service, with bounded timeouts, and the
+breaker that guards it."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from gateway.breaker import Breakers
+from gateway.errors import not_deployed
+from gateway.settings import SERVICES, GatewaySettings
+
+
+@dataclass
+class Upstream:
+    name: str
+    url: str
+    client: httpx.AsyncClient
+
+
+class Upstreams:
+    def __init__(self, settings: GatewaySettings) -> None:
+        self.settings = settings
+        self.urls = settings.upstreams.deployed()
+        self.breakers = Breakers(
+            threshold=settings.breaker_threshold, pause_s=settings.breaker_pause_s
+        )
+        self._clients: dict[str, Upstream] = {}
+
+    def start(self) -> None:
+        s = self.settings
+        timeout = httpx.Timeout(s.upstream_timeout_s, connect=s.upstream_connect_timeout_s)
+        limits = httpx.Limits(
+            max_connections=s.upstream_max_connections,
+            max_keepalive_connections=s.upstream_keepalive,
+        )
+        for name, url in self.urls.items():
+            client = httpx.AsyncClient(
+                base_url=url,
+                timeout=timeout,
+                limits=limits,
+                follow_redirects=False,  # the frontend follows redirects, not the gateway
+                trust_env=False,  # never route internal calls through an env proxy
+            )
+            self._clients[name] = Upstream(name, url, client)
+
+    async def stop(self) -> None:
+        clients, self._clients = self._clients, {}
+        await asyncio.gather(*(u.client.aclose() for u in clients.values()))
+
+    def get(self, service: str) -> Upstream:
+        upstream = self._clients.get(service)
+        if upstream is None:
+            raise not_deployed(service)
+        return upstream
+
+    async def status(self) -> dict[str, dict[str, Any]]:
+        """Each service: deployed or not, breaker state, and its /readyz answer now."""
+
+        async def probe(name: str) -> tuple[str, dict[str, Any]]:
+            upstream = self._clients.get(name)
+            if upstream is None:
+                return name, {"deployed": False}
+            info: dict[str, Any] = {"deployed": True, "url": upstream.url}
+            info["breaker"] = await self.breakers.state(name)
+            try:
+                response = await upstream.client.get("/readyz", timeout=2.0)
+                info["ready"] = response.status_code == 200
+                info["status"] = response.status_code
+            except httpx.HTTPError as exc:
+                info["ready"] = False
+                info["error"] = type(exc).__name__
+            return name, info
+
+        return dict(await asyncio.gather(*(probe(n) for n in SERVICES)))

@@ -1,0 +1,146 @@
+"""Fixtures: small real upstream processes, and gateways built on per-test settings and
+served in this process (started and stopped around each test)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.main import GatewayService
+from gateway.settings import GatewaySettings, Upstreams
+from kit import localstore
+from kit.testing import TestIssuer
+
+APPS = Path(__file__).parent / "apps"
+
+
+def wait_http(
+    url: str, process: subprocess.Popen[bytes] | None = None, timeout: float = 30
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process for {url} exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer")
+
+
+class EchoProcess:
+    """An echo upstream as a real uvicorn process on a free port."""
+
+    def __init__(self, service: str, prefix: str | None = None, port: int | None = None) -> None:
+        self.service = service
+        self.prefix = prefix or service
+        self.port = port or localstore.free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> EchoProcess:
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(APPS),
+            "ECHO_SERVICE": self.service,
+            "ECHO_PREFIX": self.prefix,
+        }
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "echo_upstream:app",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+        )
+        wait_http(self.url + "/readyz", self.process)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+    def hits(self) -> int:
+        return int(httpx.get(self.url + "/__hits").json()["count"])
+
+
+@pytest.fixture(scope="session")
+def echoes() -> Iterator[dict[str, EchoProcess]]:
+    procs = {
+        "identity": EchoProcess("identity", "auth"),
+        "events": EchoProcess("events"),
+        "bookings": EchoProcess("bookings"),
+    }
+    try:
+        for proc in procs.values():
+            proc.start()
+        yield procs
+    finally:
+        for proc in procs.values():
+            proc.stop()
+
+
+@pytest.fixture(scope="session")
+def issuer() -> TestIssuer:
+    return TestIssuer()
+
+
+@pytest.fixture
+def dead_url() -> str:
+    """An address where nothing listens."""
+    return f"http://127.0.0.1:{localstore.free_port()}"
+
+
+GatewayFactory = Callable[..., Any]
+
+
+@pytest.fixture
+def make_gateway(make_settings: Callable[..., Any], issuer: TestIssuer) -> GatewayFactory:
+    """`async with make_gateway(upstreams={...}, **settings) as (client, svc):` — a started
+    gateway with generous limits unless told otherwise, trusting the test issuer."""
+
+    @asynccontextmanager
+    async def make(
+        upstreams: dict[str, str | None], **overrides: Any
+    ) -> AsyncIterator[tuple[httpx.AsyncClient, GatewayService]]:
+        values: dict[str, Any] = {
+            "rate_limit_client": "10000/minute",
+            "rate_limit_user": "10000/minute",
+            "rate_limit_auth": "10000/minute",
+            "trust_own_identity": False,
+            **overrides,
+        }
+        full = {name: None for name in Upstreams.model_fields} | upstreams
+        settings = make_settings(
+            "gateway", cls=GatewaySettings, upstreams=Upstreams(**full), **values
+        )
+        svc = GatewayService(settings)
+        svc.verifier.trust(issuer.issuer, issuer.jwks)
+        app = svc.create_app()
+        await svc.start()
+        transport = httpx.ASGITransport(app=app)
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://gw.test") as client:
+                yield client, svc
+        finally:
+            await svc.stop()
+
+    return make

@@ -1,0 +1,127 @@
+"""Routing by configuration, pass-through of identity and correlation, and the answers for
+paths nobody serves, against real upstream processes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kit.testing import TestIssuer
+
+PROBLEM = "application/problem+json"
+
+
+def urls(echoes: dict[str, Any], *names: str) -> dict[str, str]:
+    return {n: echoes[n].url for n in names}
+
+
+async def test_paths_go_to_their_service_with_token_and_correlation_id(
+    make_gateway: Any, echoes: dict[str, Any], issuer: TestIssuer
+) -> None:
+    async with make_gateway(urls(echoes, "identity", "events", "bookings")) as (client, _):
+        token = issuer.token(sub="u-1", roles=["resident"])
+        response = await client.get(
+            "/api/v1/events/e%2F1?q=avaa+tila&lang=fi&lang=sv",
+            headers={"Authorization": f"Bearer {token}", "X-Correlation-ID": "corr-gw-1"},
+        )
+        assert response.status_code == 200
+        echoed = response.json()
+        assert echoed["service"] == "events"
+        assert echoed["path"] == "/events/e%2F1"  # encoding kept, /api/v1 stripped
+        assert echoed["query"] == "q=avaa+tila&lang=fi&lang=sv"
+        assert echoed["headers"]["authorization"] == f"Bearer {token}"
+        assert echoed["headers"]["x-correlation-id"] == "corr-gw-1"
+        assert echoed["headers"]["x-forwarded-prefix"] == "/api/v1"
+        assert echoed["headers"]["x-forwarded-for"] == "127.0.0.1"
+        assert response.headers["X-Correlation-ID"] == "corr-gw-1"
+
+        # Longest prefix wins: me/bookings belongs to bookings, me to identity.
+        mine = await client.get("/api/v1/me/bookings", headers={"Authorization": f"Bearer {token}"})
+        assert mine.json()["service"] == "bookings" and mine.json()["path"] == "/me/bookings"
+        me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.json()["service"] == "identity" and me.json()["path"] == "/me"
+        # A generated correlation id still reaches the service.
+        generated = me.headers["X-Correlation-ID"]
+        assert me.json()["headers"]["x-correlation-id"] == generated
+
+
+async def test_bodies_status_and_headers_pass_both_ways(
+    make_gateway: Any, echoes: dict[str, Any]
+) -> None:
+    async with make_gateway(urls(echoes, "bookings")) as (client, _):
+        response = await client.post(
+            "/api/v1/bookings",
+            json={"resource": "ws-1", "start": "2026-12-01T09:00:00+02:00"},
+            headers={"X-Forwarded-For": "6.6.6.6", "Connection": "keep-alive"},
+        )
+        assert response.status_code == 201
+        assert response.headers["Location"] == "/bookings/1"
+        assert response.headers["X-Upstream"] == "bookings"
+        echoed = response.json()
+        assert echoed["method"] == "POST"
+        assert '"resource":"ws-1"' in echoed["body"].replace(" ", "")
+        assert echoed["headers"]["content-type"] == "application/json"
+        # A caller cannot forge its address to the services (no trusted proxy configured).
+        assert echoed["headers"]["x-forwarded-for"] == "127.0.0.1"
+
+        for method in ("put", "patch", "delete"):
+            answer = await client.request(method.upper(), "/api/v1/bookings/b-1")
+            assert answer.json()["method"] == method.upper()
+
+        # The service's own problems arrive unchanged.
+        failed = await client.get("/api/v1/bookings/b-1?status=409")
+        assert failed.status_code == 409
+        assert failed.headers["content-type"] == PROBLEM
+        assert failed.json()["title"] == "asked to fail"
+
+
+async def test_not_deployed_service_answers_503_naming_it(
+    make_gateway: Any, echoes: dict[str, Any]
+) -> None:
+    async with make_gateway(urls(echoes, "events")) as (client, _):
+        response = await client.get("/api/v1/reports/esf")
+        assert response.status_code == 503
+        assert response.headers["content-type"] == PROBLEM
+        body = response.json()
+        assert body["service"] == "analytics"
+        assert body["type"].endswith("/service-not-deployed")
+        assert "analytics service is not deployed" in body["detail"]
+        assert body["correlation_id"] == response.headers["X-Correlation-ID"]
+        # Readiness does not depend on optional upstreams; their state is reported apart.
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200
+        status = (await client.get("/upstreams")).json()
+        assert status["analytics"] == {"deployed": False}
+        assert status["events"]["deployed"] and status["events"]["ready"] is True
+
+
+async def test_unknown_and_malformed_paths(make_gateway: Any, echoes: dict[str, Any]) -> None:
+    async with make_gateway(urls(echoes, "events")) as (client, _):
+        unknown = await client.get("/api/v1/nowhere/1")
+        assert unknown.status_code == 404
+        assert unknown.json()["type"].endswith("/no-route")
+        climbing = await client.get("/api/v1/events/%2E%2E/admin")
+        assert climbing.status_code == 400
+        assert climbing.json()["errors"][0]["field"] == "path"
+        assert echoes["events"].hits() >= 0  # the echo is alive
+
+
+async def test_extra_routes_point_a_prefix_at_another_service(
+    make_gateway: Any, echoes: dict[str, Any]
+) -> None:
+    async with make_gateway(
+        urls(echoes, "events", "bookings"), extra_routes={"studios": "bookings"}
+    ) as (client, _):
+        response = await client.get("/api/v1/studios/s-1")
+        assert response.json()["service"] == "bookings"
+        assert response.json()["path"] == "/studios/s-1"
+
+
+async def test_body_over_the_limit_is_refused_at_the_edge(
+    make_gateway: Any, echoes: dict[str, Any]
+) -> None:
+    async with make_gateway(urls(echoes, "events"), max_body_bytes=100) as (client, _):
+        before = echoes["events"].hits()
+        response = await client.post("/api/v1/events", content=b"x" * 500)
+        assert response.status_code == 413
+        assert response.json()["errors"][0]["field"] == "body"
+        assert echoes["events"].hits() == before
