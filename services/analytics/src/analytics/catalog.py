@@ -1,0 +1,23 @@
+"""Every report by name: the API, exports, charts and the dashboard all use this table."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from analytics.esf import esf_report
+from analytics.periods import Period
+from analytics.projections import Db
+from analytics.reports import Report
+from analytics.scope import Scope
+
+Builder = Callable[..., Awaitable[Report]]
+
+REPORTS: dict[str, Builder] = {
+    "esf": esf_report,
+}
+
+
+async def build(
+    name: str, db: Db, *, scope: Scope, period: Period, threshold: int, tz: str
+) -> Report:
+    return await REPORTS[name](db, scope=scope, period=period, threshold=threshold, tz=tz)

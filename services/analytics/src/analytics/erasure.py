@@ -1,0 +1,76 @@
+"""Erasure: after identity.user.erased the user's facts stay only as anonymous counts.
+
+Facts lose the pseudonym (and facts that describe the person - ESF profile, skills,
+mentor offer, consents, registration - lose their data too); projections drop or
+unlink whatever carried the pseudonym. A one-way hash of the erased key is kept so that a
+fact of that user arriving late (from another service's queue) is anonymised on arrival."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from analytics import projections as p
+from analytics.facts import COLLECTION as FACTS
+from analytics.projections import Db
+
+ERASED = "erased_keys"
+
+# Facts about the person rather than about an activity: nothing of them is kept.
+PERSONAL_TYPES = [
+    "identity.participant.profile_changed",
+    "identity.profile.updated",
+    "identity.mentor.offer_changed",
+    "identity.consent.changed",
+    "identity.user.registered",
+    "identity.user.roles_changed",
+]
+
+
+def tombstone(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+async def is_erased(db: Db, key: str | None, session: AsyncClientSession | None) -> bool:
+    if not key:
+        return False
+    return await db[ERASED].find_one({"_id": tombstone(key)}, session=session) is not None
+
+
+def anonymise(fact: dict[str, Any]) -> dict[str, Any]:
+    """A fact as it is kept for an erased user."""
+    out = {**fact, "participant": None, "erased": True}
+    if fact["type"] in PERSONAL_TYPES:
+        out["data"] = None
+    return out
+
+
+async def erase(db: Db, key: str, session: AsyncClientSession | None) -> int:
+    """Anonymise every fact and projection of one participant; returns facts changed."""
+    await db[ERASED].update_one(
+        {"_id": tombstone(key)}, {"$set": {"erased": True}}, upsert=True, session=session
+    )
+    personal = await db[FACTS].update_many(
+        {"participant": key, "type": {"$in": PERSONAL_TYPES}},
+        {"$set": {"participant": None, "erased": True, "data": None}},
+        session=session,
+    )
+    activity = await db[FACTS].update_many(
+        {"participant": key}, {"$set": {"participant": None, "erased": True}}, session=session
+    )
+    as_mentor = await db[FACTS].update_many(
+        {"mentor": key}, {"$set": {"mentor": None}}, session=session
+    )
+    for name in (p.PROFILES, p.SKILLS, p.MENTORS, p.USERS):
+        await db[name].delete_many({"_id": key}, session=session)
+    await db[p.CONSENTS].delete_many({"participant": key}, session=session)
+    await db[p.ENTRIES].delete_many({"participant": key}, session=session)
+    for name in (p.BOOKINGS, p.ATTENDANCE, p.REGISTRATIONS):
+        await db[name].update_many(
+            {"participant": key}, {"$set": {"participant": None}}, session=session
+        )
+    for name in (p.BOOKINGS, p.RESOURCES):
+        await db[name].update_many({"mentor": key}, {"$set": {"mentor": None}}, session=session)
+    return personal.modified_count + activity.modified_count + as_mentor.modified_count

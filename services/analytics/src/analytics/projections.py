@@ -1,0 +1,467 @@
+"""Projections: current state derived from facts, one small collection per question.
+
+Every projection step is idempotent and independent of arrival order (latest version wins
+by (rank, time, fact id); histories are sets), so replaying the facts in any order, or
+applying a fact twice, gives the same projections. That is what makes a rebuild give
+identical answers, and lets a rebuild run while consumers keep consuming."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from analytics.facts import parse_time, to_millis
+from analytics.periods import month_of
+
+Db = AsyncDatabase[dict[str, Any]]
+Session = AsyncClientSession | None
+Projector = Callable[[Db, dict[str, Any], Session, str], Awaitable[None]]
+
+PROFILES = "p_profiles"
+ENTRIES = "p_entries"
+SKILLS = "p_skills"
+MENTORS = "p_mentors"
+USERS = "p_users"
+CONSENTS = "p_consents"
+ORGS = "p_orgs"
+VENUES = "p_venues"
+EVENTS = "p_events"
+REGISTRATIONS = "p_registrations"
+ATTENDANCE = "p_attendance"
+VISITS = "p_visits"
+LOCATIONS = "p_locations"
+RESOURCES = "p_resources"
+BLOCKS = "p_blocks"
+BOOKINGS = "p_bookings"
+
+ALL = [
+    PROFILES, ENTRIES, SKILLS, MENTORS, USERS, CONSENTS, ORGS, VENUES, EVENTS,
+    REGISTRATIONS, ATTENDANCE, VISITS, LOCATIONS, RESOURCES, BLOCKS, BOOKINGS,
+]  # fmt: skip
+
+
+async def ensure_indexes(db: Db) -> None:
+    await db[ENTRIES].create_index([("municipality", 1), ("year", 1)])
+    for name in (EVENTS, REGISTRATIONS, ATTENDANCE, VISITS, BOOKINGS, ORGS):
+        await db[name].create_index([("municipality", 1), ("month", 1)])
+    for name in (BOOKINGS, ATTENDANCE, REGISTRATIONS):
+        await db[name].create_index("participant")
+    await db[RESOURCES].create_index("municipality")
+    await db[LOCATIONS].create_index("municipality")
+
+
+def _version(rank: int, fact: dict[str, Any], at: datetime | None = None) -> list[Any]:
+    return [rank, to_millis(at or fact["at"]), fact["_id"]]
+
+
+def _newer(new: list[Any], old: list[Any] | None) -> bool:
+    return old is None or tuple(new) >= tuple(old)
+
+
+async def latest_wins(
+    db: Db, name: str, key: str, fields: dict[str, Any], version: list[Any], session: Session
+) -> bool:
+    """Write `fields` unless a newer version is already there; True if written."""
+    current = await db[name].find_one({"_id": key}, {"_v": 1}, session=session)
+    if current is not None and not _newer(version, current.get("_v")):
+        return False
+    await db[name].update_one(
+        {"_id": key}, {"$set": {**fields, "_v": version}}, upsert=True, session=session
+    )
+    return True
+
+
+def _safe(key: str) -> str:
+    # Entry sources become field names: no dots or dollars.
+    return key.replace(".", "_").replace("$", "_")
+
+
+async def _set_entry(
+    db: Db, fact: dict[str, Any], participant: str | None, source: str,
+    when: datetime, present: bool, session: Session, tz: str,
+) -> None:  # fmt: skip
+    """A participant's entries: per municipality and year, per month the activities that
+    make them a participant (attendance, check-in). The first entry is the earliest."""
+    if not participant:
+        return
+    month = month_of(when, tz)
+    year, mm = month.split("-")
+    key = f"{fact['municipality']}|{participant}|{year}"
+    path = f"months.{mm}.{_safe(source)}"
+    if present:
+        await db[ENTRIES].update_one(
+            {"_id": key},
+            {
+                "$set": {path: when},
+                "$setOnInsert": {
+                    "municipality": fact["municipality"],
+                    "participant": participant,
+                    "year": int(year),
+                },
+            },
+            upsert=True,
+            session=session,
+        )
+    else:
+        await db[ENTRIES].update_one({"_id": key}, {"$unset": {path: ""}}, session=session)
+
+
+# -- identity -------------------------------------------------------------------------
+
+
+async def participant_profile(db: Db, fact: dict[str, Any], session: Session, tz: str) -> None:
+    d = fact["data"]
+    if not fact["participant"] and not d.get("participant"):
+        return
+    key = fact["participant"] or d["participant"]
+    version = {
+        "fact": fact["_id"],
+        "at": fact["at"],
+        "withdrawn": bool(d.get("withdrawn")),
+        "gender": d.get("gender", "not_given"),
+        "age_band": d.get("age_band", "not_given"),
+        "employment": d.get("employment", "not_given"),
+        "education": d.get("education", "not_given"),
+        "disability": d.get("disability"),
+        "third_country_national": d.get("third_country_national"),
+        "foreign_background": d.get("foreign_background"),
+        "minority": d.get("minority"),
+    }
+    await db[PROFILES].update_one(
+        {"_id": key}, {"$addToSet": {"versions": version}}, upsert=True, session=session
+    )
+
+
+async def profile_updated(db: Db, fact: dict[str, Any], session: Session, tz: str) -> None:
+    if not fact["participant"]:
+        return
+    d = fact["data"]
+    version = {
+        "fact": fact["_id"],
+        "at": fact["at"],
+        "offered": d.get("skills_offered", []),
+        "wanted": d.get("skills_wanted", []),
+    }
+    await db[SKILLS].update_one(
+        {"_id": fact["participant"]},
+        {"$addToSet": {"versions": version}, "$set": {"municipality": fact["municipality"]}},
+        upsert=True,
+        session=session,
+    )
+
+
+async def mentor_offer(db: Db, fact: dict[str, Any], session: Session, tz: str) -> None:
+    if not fact["participant"]:
+        return
+    d = fact["data"]
+    version = {
+        "fact": fact["_id"],
+        "at": fact["at"],
+        "active": bool(d.get("active")),
+        "kind": d.get("kind", "peer_mentor"),
+        "topics": d.get("topics", []),
+    }
+    await db[MENTORS].update_one(
+        {"_id": fact["participant"]},
+        {"$addToSet": {"versions": version}, "$set": {"municipality": fact["municipality"]}},
+        upsert=True,
+        session=session,
+    )
+
+
+async def user_registered(db: Db, fact: dict[str, Any], session: Session, tz: str) -> None:
+    if not fact["participant"]:
+        return
+    d = fact["data"]
+    registered = parse_time(d.get("registered_at")) or fact["at"]
+    fields = {
+        "municipality": fact["municipality"],
+        "roles": d.get("roles", []),
+        "organisation_id": d.get("organisation_id"),
+        "registered_at": registered,
+        "month": month_of(registered, tz),
+    }
+    await latest_wins(db, USERS, fact["participant"], fields, _version(0, fact), session)
+
+
+async def roles_changed(db: Db, fact: dict[str, Any], session: Session, tz: str) -> None:
+    if not fact["participant"]:
+        return
+    fields = {"roles": fact["data"].get("roles", []), "municipality": fact["municipality"]}
+    await latest_wins(db, USERS, fact["participant"], fields, _version(0, fact), session)
+
+
+async def consent(db: Db, fact: dict[str, Any], session: Session, tz: str) -> None:
+    if not fact["participant"]:
+        return
+    d = fact["data"]
+    changed = parse_time(d.get("changed_at")) or fact["at"]
+    fields = {
+        "participant": fact["participant"],
+        "municipality": fact["municipality"],
+        "purpose": d.get("purpose"),
+        "granted": bool(d.get("granted")),
+    }
+    key = f"{fact['participant']}|{d.get('purpose')}"
+    await latest_wins(db, CONSENTS, key, fields, _version(0, fact, changed), session)
+
+
+async def organisation(db: Db, fact: dict[str, Any], session: Session, tz: str) -> None:
+    d = fact["data"]
+    fields = {
+        "municipality": fact["municipality"],
+        "kind": d.get("kind", "other"),
+        "size_band": d.get("size_band"),
+        "month": month_of(fact["at"], tz),
+    }
+    await latest_wins(db, ORGS, d["organisation_id"], fields, _version(0, fact), session)
+
+
+# -- events ---------------------------------------------------------------------------
+
+
+async def venue(db: Db, fact: dict[str, Any], session: Session, tz: str) -> None:
+    d = fact["data"]
+    fields = {
+        "municipality": fact["municipality"],
+        "kind": d.get("kind"),
+        "active": d.get("active"),
+    }
+    await latest_wins(db, VENUES, d["venue_id"], fields, _version(0, fact), session)
+
+
+async def event_facts(db: Db, fact: dict[str, Any], session: Session, tz: str) -> None:
+    d = fact["data"]
+    starts = parse_time(d["starts_at"])
+    ends = parse_time(d["ends_at"])
+    assert starts is not None and ends is not None
+    fields = {
+        "municipality": fact["municipality"],
+        "kind": d["kind"],
+        "venue_id": d.get("venue_id"),
+        "venue_kind": d.get("venue_kind"),
+        "starts_at": starts,
+        "ends_at": ends,
+        "hours": max((ends - starts).total_seconds() / 3600, 0.0),
+        "month": month_of(starts, tz),
+        "capacity": d.get("capacity"),
+        "audiences": d.get("audiences", []),
+        "topics": sorted({t["skill"] for t in d.get("topics", [])}),
+        "languages": d.get("languages", []),
+        "organiser_kind": d.get("organiser_kind", "staff"),
+        "registration_required": d.get("registration_required", True),
+    }
+    await latest_wins(db, EVENTS, d["event_id"], fields, _version(0, fact), session)
+
+
+async def event_cancelled(db: Db, fact: dict[str, Any], session: Session, tz: str) -> None:
+    # Sticky: a cancellation stays whatever order the event's messages arrive in.
+    await db[EVENTS].update_one(
+        {"_id": fact["data"]["event_id"]},
+        {"$set": {"cancelled": True}},
+        upsert=True,
+        session=session,
+    )
+
+
+_REGISTRATION_RANK = {
+    "events.registration.waitlisted": (0, "waitlisted"),
+    "events.registration.confirmed": (1, "confirmed"),
+    "events.registration.promoted": (1, "confirmed"),
+    "events.registration.cancelled": (2, "cancelled"),
+}
+
+
+async def registration(db: Db, fact: dict[str, Any], session: Session, tz: str) -> None:
+    d = fact["data"]
+    rank, status = _REGISTRATION_RANK[fact["type"]]
+    starts = parse_time(d["starts_at"])
+    assert starts is not None
+    fields = {
+        "municipality": fact["municipality"],
+        "event_id": d["event_id"],
+        "participant": fact["participant"],
+        "kind": d["kind"],
+        "seats": d.get("seats", 1),
+        "status": status,
+        "was_waitlisted": bool(d.get("was_waitlisted")),
+        "starts_at": starts,
+        "month": month_of(starts, tz),
+    }
+    await latest_wins(
+        db, REGISTRATIONS, d["registration_id"], fields, _version(rank, fact), session
+    )
+
+
+async def attendance(db: Db, fact: dict[str, Any], session: Session, tz: str) -> None:
+    d = fact["data"]
+    starts = parse_time(d["starts_at"])
+    assert starts is not None
+    # Keyed by registration (or by the fact itself): never by the pseudonym, which an
+    # erasure must be able to remove completely.
+    key = f"{d['event_id']}|{d.get('registration_id') or fact['_id']}"
+    fields = {
+        "municipality": fact["municipality"],
+        "event_id": d["event_id"],
+        "participant": fact["participant"],
+        "kind": d["kind"],
+        "attended": bool(d["attended"]),
+        "seats": d.get("seats", 1),
+        "hours": float(d.get("hours", 0.0)),
+        "starts_at": starts,
+        "month": month_of(starts, tz),
+    }
+    if await latest_wins(db, ATTENDANCE, key, fields, _version(0, fact), session):
+        await _set_entry(
+            db, fact, fact["participant"], f"a:{key}", starts, bool(d["attended"]), session, tz
+        )
+
+
+async def visits(db: Db, fact: dict[str, Any], session: Session, tz: str) -> None:
+    d = fact["data"]
+    counted = parse_time(d["counted_at"]) or fact["at"]
+    fields = {
+        "municipality": fact["municipality"],
+        "kind": d["kind"],
+        "venue_kind": d.get("venue_kind"),
+        "visits": int(d["visits"]),
+        "counted_at": counted,
+        "month": month_of(counted, tz),
+    }
+    # A later count of the same event corrects the earlier one (it is not added to it).
+    await latest_wins(db, VISITS, d["event_id"], fields, _version(0, fact, counted), session)
+
+
+# -- bookings -------------------------------------------------------------------------
+
+
+async def location_hours(db: Db, fact: dict[str, Any], session: Session, tz: str) -> None:
+    d = fact["data"]
+    fields = {
+        "municipality": fact["municipality"],
+        "name": d.get("name", {}),
+        "timezone": d.get("timezone", tz),
+        "weekly": {str(k): v for k, v in (d.get("weekly") or {}).items()},
+        "exceptions": d.get("exceptions", []),
+    }
+    await latest_wins(db, LOCATIONS, d["location_id"], fields, _version(0, fact), session)
+
+
+async def resource(db: Db, fact: dict[str, Any], session: Session, tz: str) -> None:
+    d = fact["data"]
+    fields = {
+        "municipality": fact["municipality"],
+        "location_id": d["location_id"],
+        "kind": d["kind"],
+        "name": d.get("name", {}),
+        "capacity": d.get("capacity", 1),
+        "mentor": fact["mentor"],
+        "topics": d.get("topics", []),
+        "active": d.get("active", True),
+    }
+    await latest_wins(db, RESOURCES, d["resource_id"], fields, _version(0, fact), session)
+
+
+async def mentor_hours_closed(db: Db, fact: dict[str, Any], session: Session, tz: str) -> None:
+    await db[RESOURCES].update_one(
+        {"_id": fact["data"]["resource_id"]},
+        {"$min": {"closed_at": fact["at"]}},
+        upsert=True,
+        session=session,
+    )
+
+
+async def resource_blocked(db: Db, fact: dict[str, Any], session: Session, tz: str) -> None:
+    d = fact["data"]
+    await db[BLOCKS].update_one(
+        {"_id": fact["_id"]},
+        {
+            "$set": {
+                "municipality": fact["municipality"],
+                "resource_id": d["resource_id"],
+                "starts_at": parse_time(d["starts_at"]),
+                "ends_at": parse_time(d["ends_at"]),
+            }
+        },
+        upsert=True,
+        session=session,
+    )
+
+
+_BOOKING_RANK = {
+    "bookings.booking.pending_approval": (0, "pending"),
+    "bookings.booking.confirmed": (1, "confirmed"),
+    "bookings.booking.denied": (2, "denied"),
+    "bookings.booking.cancelled": (2, "cancelled"),
+    "bookings.booking.checked_in": (3, "checked_in"),
+    "bookings.booking.no_show": (3, "no_show"),
+}
+
+
+async def booking(db: Db, fact: dict[str, Any], session: Session, tz: str) -> None:
+    d = fact["data"]
+    rank, status = _BOOKING_RANK[fact["type"]]
+    starts = parse_time(d["starts_at"])
+    ends = parse_time(d["ends_at"])
+    assert starts is not None and ends is not None
+    fields = {
+        "municipality": fact["municipality"],
+        "resource_id": d["resource_id"],
+        "resource_kind": d["resource_kind"],
+        "location_id": d["location_id"],
+        "participant": fact["participant"],
+        "mentor": fact["mentor"],
+        "starts_at": starts,
+        "ends_at": ends,
+        "timezone": d.get("timezone", tz),
+        "people": d.get("people", 1),
+        "status": status,
+        "month": month_of(starts, tz),
+    }
+    key = d["booking_id"]
+    if await latest_wins(db, BOOKINGS, key, fields, _version(rank, fact), session):
+        present = status == "checked_in"
+        await _set_entry(db, fact, fact["participant"], f"b:{key}", starts, present, session, tz)
+
+
+PROJECTORS: dict[str, Projector] = {
+    "identity.participant.profile_changed": participant_profile,
+    "identity.profile.updated": profile_updated,
+    "identity.mentor.offer_changed": mentor_offer,
+    "identity.user.registered": user_registered,
+    "identity.user.roles_changed": roles_changed,
+    "identity.consent.changed": consent,
+    "identity.organisation.registered": organisation,
+    "events.venue.changed": venue,
+    "events.event.published": event_facts,
+    "events.event.changed": event_facts,
+    "events.event.cancelled": event_cancelled,
+    "events.registration.confirmed": registration,
+    "events.registration.waitlisted": registration,
+    "events.registration.promoted": registration,
+    "events.registration.cancelled": registration,
+    "events.attendance.recorded": attendance,
+    "events.visits.counted": visits,
+    "bookings.location.hours_changed": location_hours,
+    "bookings.resource.changed": resource,
+    "bookings.resource.blocked": resource_blocked,
+    "bookings.mentor_hours.closed": mentor_hours_closed,
+    "bookings.booking.pending_approval": booking,
+    "bookings.booking.confirmed": booking,
+    "bookings.booking.denied": booking,
+    "bookings.booking.cancelled": booking,
+    "bookings.booking.checked_in": booking,
+    "bookings.booking.no_show": booking,
+}
+
+
+async def project(db: Db, fact: dict[str, Any], session: Session, tz: str) -> None:
+    """Apply one fact to the projections (facts of erased users carry no data)."""
+    projector = PROJECTORS.get(fact["type"])
+    if projector is None or fact.get("data") is None:
+        return
+    await projector(db, fact, session, tz)

@@ -1,0 +1,17 @@
+"""Analytics settings (`KOHTAAMO_` environment variables)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+
+from kit.settings import KitSettings
+
+
+class AnalyticsSettings(KitSettings):
+    service: str = "analytics"
+    # The network's pseudonym key (shared with identity only). No default: a site that
+    # has not configured it must not start and silently produce unlinkable statistics.
+    pseudonym_key: SecretStr
+    # Counts of people (or of their actions) below this are suppressed in every report,
+    # export, chart and dashboard figure.
+    suppression_threshold: int = Field(default=5, ge=1)
