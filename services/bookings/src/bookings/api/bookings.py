@@ -1,0 +1,129 @@
+"""HTTP: booking, cancelling, approving, checking in; series."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+
+from bookings.booking import (
+    BookingIn,
+    Reason,
+    booking_out,
+    cancel,
+    change_status,
+    check_in,
+    load_booking,
+    place_booking,
+)
+from bookings.rules import BOOKER_ROLES, STAFF_ROLES
+from bookings.series import SeriesIn, cancel_series, create_series, load_series, series_out
+from kit.app import Service
+from kit.auth import Principal, ensure_municipality
+from kit.problems import Problem
+
+
+def build_router(svc: Service) -> APIRouter:
+    router = APIRouter(tags=["bookings"])
+    booker = Depends(svc.auth.require(*BOOKER_ROLES))
+    staff = Depends(svc.auth.require(*STAFF_ROLES))
+
+    @router.post("/bookings", status_code=201)
+    async def book(data: BookingIn, principal: Principal = booker) -> dict[str, Any]:
+        return booking_out(await place_booking(svc, principal=principal, data=data))
+
+    @router.get("/bookings/mine")
+    async def mine(
+        include_past: bool = False, principal: Principal = booker
+    ) -> list[dict[str, Any]]:
+        query: dict[str, Any] = {
+            "user_id": principal.subject,
+            "kind": "booking",
+            "user_municipality": principal.municipality,
+        }
+        if not include_past:
+            query["ends_at"] = {"$gte": datetime.now(UTC)}
+        docs = await svc.store.db.bookings.find(query, sort=[("starts_at", 1)], limit=500).to_list()
+        return [booking_out(d) for d in docs]
+
+    @router.get("/bookings/pending")
+    async def pending(
+        location_id: str | None = Query(None, max_length=100), principal: Principal = staff
+    ) -> list[dict[str, Any]]:
+        """Staff: bookings waiting for approval in their municipality."""
+        query: dict[str, Any] = {"municipality": principal.municipality, "status": "pending"}
+        if location_id:
+            query["location_id"] = location_id
+        docs = await svc.store.db.bookings.find(query, sort=[("starts_at", 1)], limit=500).to_list()
+        return [booking_out(d) for d in docs]
+
+    @router.get("/bookings/{booking_id}")
+    async def get(booking_id: str, principal: Principal = booker) -> dict[str, Any]:
+        return booking_out(await load_booking(svc, booking_id, principal))
+
+    @router.post("/bookings/{booking_id}/cancel")
+    async def cancel_booking(
+        booking_id: str, data: Reason | None = None, principal: Principal = booker
+    ) -> dict[str, Any]:
+        booking = await load_booking(svc, booking_id, principal)
+        reason = data.reason if data else None
+        return booking_out(await cancel(svc, booking, principal, reason))
+
+    @router.post("/bookings/{booking_id}/approve")
+    async def approve(booking_id: str, principal: Principal = staff) -> dict[str, Any]:
+        booking = await load_booking(svc, booking_id, principal)
+        ensure_municipality(principal, booking["municipality"])
+        doc = await change_status(
+            svc,
+            booking,
+            allowed_from=["pending"],
+            status="confirmed",
+            changes={
+                "access_code": f"{secrets.randbelow(10**6):06d}",
+                "approved_by": principal.subject,
+            },
+        )
+        return booking_out(doc)
+
+    @router.post("/bookings/{booking_id}/deny")
+    async def deny(
+        booking_id: str, data: Reason | None = None, principal: Principal = staff
+    ) -> dict[str, Any]:
+        booking = await load_booking(svc, booking_id, principal)
+        ensure_municipality(principal, booking["municipality"])
+        doc = await change_status(
+            svc,
+            booking,
+            allowed_from=["pending"],
+            status="denied",
+            changes={"reason": data.reason if data else None, "denied_by": principal.subject},
+        )
+        return booking_out(doc)
+
+    @router.post("/bookings/{booking_id}/check-in")
+    async def check_in_booking(booking_id: str, principal: Principal = booker) -> dict[str, Any]:
+        booking = await load_booking(svc, booking_id, principal)
+        return booking_out(await check_in(svc, booking))
+
+    @router.post("/series", status_code=201)
+    async def new_series(data: SeriesIn, principal: Principal = booker) -> dict[str, Any]:
+        return series_out(await create_series(svc, principal=principal, data=data))
+
+    @router.get("/series/{series_id}")
+    async def get_series(series_id: str, principal: Principal = booker) -> dict[str, Any]:
+        return series_out(await load_series(svc, series_id, principal))
+
+    @router.post("/series/{series_id}/cancel")
+    async def cancel_whole_series(
+        series_id: str, data: Reason | None = None, principal: Principal = booker
+    ) -> dict[str, Any]:
+        series = await load_series(svc, series_id, principal)
+        if series["status"] != "active":
+            raise Problem(409, "Conflict", "The series is already cancelled.", field="series_id")
+        return await cancel_series(
+            svc, series=series, principal=principal, reason=data.reason if data else None
+        )
+
+    return router

@@ -1,0 +1,35 @@
+"""HTTP: the personal calendar feed (secret URL; the secret is the credential)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from bookings.feed import feed_ics, issue_feed, revoke_feed
+from bookings.rules import BOOKER_ROLES
+from kit.app import Service
+from kit.auth import Principal
+
+
+def build_router(svc: Service) -> APIRouter:
+    router = APIRouter(tags=["feed"])
+    booker = Depends(svc.auth.require(*BOOKER_ROLES))
+
+    @router.post("/me/feed", status_code=201)
+    async def issue(request: Request, principal: Principal = booker) -> dict[str, Any]:
+        """A new secret feed URL; any earlier URL stops working."""
+        token = await issue_feed(svc, principal)
+        base = getattr(svc.settings, "public_url", "") or str(request.base_url).rstrip("/")
+        return {"url": f"{base}/feeds/{token}.ics", "token": token}
+
+    @router.delete("/me/feed", status_code=204)
+    async def revoke(principal: Principal = booker) -> Response:
+        await revoke_feed(svc, principal)
+        return Response(status_code=204)
+
+    @router.get("/feeds/{token}.ics")
+    async def ics(token: str) -> Response:
+        return Response(await feed_ics(svc, token), media_type="text/calendar; charset=utf-8")
+
+    return router

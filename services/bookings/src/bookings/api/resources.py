@@ -1,0 +1,107 @@
+"""HTTP: resources, their availability and maintenance blocks."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from bookings.block import BlockIn, block_out, block_resource, lift_block
+from bookings.booking import is_staff_of
+from bookings.location import load_location
+from bookings.resource import (
+    ResourceIn,
+    ResourcePatch,
+    create_resource,
+    load_resource,
+    resource_out,
+    update_resource,
+)
+from bookings.rules import BOOKER_ROLES, STAFF_ROLES
+from bookings.search import availability
+from contracts.bookings import ResourceKind
+from kit.app import Service
+from kit.auth import Principal, ensure_municipality
+from kit.problems import Problem
+
+
+def build_router(svc: Service) -> APIRouter:
+    router = APIRouter(tags=["resources"])
+    staff = Depends(svc.auth.require(*STAFF_ROLES))
+    anyone = Depends(svc.auth.require(*BOOKER_ROLES, "analyst"))
+    staff_or_mentor = Depends(svc.auth.require(*STAFF_ROLES, "mentor"))
+
+    @router.post("/resources", status_code=201)
+    async def create(data: ResourceIn, principal: Principal = staff_or_mentor) -> dict[str, Any]:
+        # A mentor may open office hours for themselves only.
+        if not principal.has(*STAFF_ROLES) and (
+            data.kind != ResourceKind.mentor_hours or data.mentor_user_id != principal.subject
+        ):
+            raise Problem(
+                403, "Forbidden", "Mentors may only create their own office hours.", field="kind"
+            )
+        location = await load_location(svc, data.location_id, principal)
+        return resource_out(await create_resource(svc, data=data, location=location))
+
+    @router.get("/resources")
+    async def list_resources(
+        location_id: str | None = None,
+        kind: ResourceKind | None = None,
+        principal: Principal = anyone,
+    ) -> list[dict[str, Any]]:
+        query: dict[str, Any] = {"municipality": principal.municipality}
+        if location_id:
+            query["location_id"] = location_id
+        if kind:
+            query["kind"] = kind.value
+        docs = await svc.store.db.resources.find(query, sort=[("_id", 1)]).to_list()
+        return [resource_out(d) for d in docs]
+
+    @router.get("/resources/{resource_id}")
+    async def get(resource_id: str, principal: Principal = anyone) -> dict[str, Any]:
+        return resource_out(await load_resource(svc, resource_id, principal))
+
+    @router.patch("/resources/{resource_id}")
+    async def patch(
+        resource_id: str, data: ResourcePatch, principal: Principal = staff
+    ) -> dict[str, Any]:
+        resource = await load_resource(svc, resource_id)
+        ensure_municipality(principal, resource["municipality"])
+        return resource_out(await update_resource(svc, resource=resource, patch=data))
+
+    @router.get("/resources/{resource_id}/availability")
+    async def resource_availability(
+        resource_id: str,
+        from_: date = Query(alias="from"),
+        to: date = Query(),
+        principal: Principal = anyone,
+    ) -> dict[str, Any]:
+        resource = await load_resource(svc, resource_id, principal)
+        location = await load_location(svc, resource["location_id"])
+        [result] = await availability(
+            svc,
+            location=location,
+            resources=[resource],
+            first=from_,
+            last=to,
+            staff=is_staff_of(principal, resource["municipality"]),
+        ) or [{"resource_id": resource_id, "kind": resource["kind"], "slots": []}]
+        return {**result, "timezone": location["timezone"]}
+
+    @router.post("/resources/{resource_id}/blocks", status_code=201)
+    async def block(
+        resource_id: str, data: BlockIn, principal: Principal = staff
+    ) -> dict[str, Any]:
+        resource = await load_resource(svc, resource_id)
+        ensure_municipality(principal, resource["municipality"])
+        return block_out(
+            await block_resource(svc, resource=resource, data=data, principal=principal)
+        )
+
+    @router.delete("/blocks/{block_id}", status_code=204)
+    async def lift(block_id: str, principal: Principal = staff) -> Response:
+        await lift_block(svc, block_id=block_id, principal=principal)
+        return Response(status_code=204)
+
+    return router

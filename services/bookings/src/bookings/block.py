@@ -1,0 +1,147 @@
+"""Staff block a resource (maintenance): overlapping bookings are cancelled and their
+people told (booking.cancelled with cancelled_by=resource_blocked), or, with
+`on_conflict=refuse`, the block is refused while bookings overlap."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from bookings.booking import transition
+from bookings.calendar import atomically, claim
+from bookings.store import HOLDING
+from contracts import bookings as ev
+from kit.app import Service
+from kit.auth import Principal
+from kit.problems import Problem
+
+
+class BlockIn(BaseModel):
+    starts_at: datetime
+    ends_at: datetime
+    reason: str | None = Field(None, max_length=500)
+    on_conflict: Literal["cancel", "refuse"] = "cancel"
+
+
+async def block_resource(
+    svc: Service, *, resource: dict[str, Any], data: BlockIn, principal: Principal
+) -> dict[str, Any]:
+    if data.starts_at.tzinfo is None or data.ends_at.tzinfo is None:
+        raise Problem(422, "Invalid block", "times need a time zone", field="starts_at")
+    start, end = data.starts_at.astimezone(UTC), data.ends_at.astimezone(UTC)
+    if end <= start:
+        raise Problem(422, "Invalid block", "ends_at must be after starts_at", field="ends_at")
+    now = datetime.now(UTC)
+    block = {
+        "_id": f"blk-{uuid.uuid4().hex}",
+        "kind": "block",
+        "status": "blocked",
+        "municipality": resource["municipality"],
+        "resource_id": resource["_id"],
+        "location_id": resource["location_id"],
+        "user_id": None,
+        "booked_by": principal.subject,
+        "starts_at": start,
+        "ends_at": end,
+        "held_from": start,
+        "held_until": end,
+        "reason": data.reason,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+    async def work(session: AsyncClientSession) -> dict[str, Any]:
+        await claim(svc.store, session, resource["_id"])
+        overlapping = await svc.store.db.bookings.find(
+            {
+                "resource_id": resource["_id"],
+                "status": {"$in": HOLDING},
+                "held_from": {"$lt": end},
+                "held_until": {"$gt": start},
+            },
+            session=session,
+        ).to_list()
+        if any(b["kind"] == "block" for b in overlapping):
+            raise Problem(
+                409, "Conflict", "Already blocked for part of that time.", field="starts_at"
+            )
+        if overlapping and data.on_conflict == "refuse":
+            raise Problem(
+                409,
+                "Conflict",
+                f"{len(overlapping)} bookings overlap the block.",
+                field="starts_at",
+                extra={"booking_ids": [b["_id"] for b in overlapping]},
+            )
+        cancelled = []
+        for booking in overlapping:
+            done = await transition(
+                svc,
+                session,
+                booking,
+                allowed_from=HOLDING,
+                status="cancelled",
+                changes={
+                    "cancelled_by": "resource_blocked",
+                    "reason": data.reason,
+                    "cancelled_at": now,
+                },
+            )
+            if done:
+                cancelled.append(booking["_id"])
+        block["cancelled_booking_ids"] = cancelled
+        await svc.store.db.bookings.insert_one(block, session=session)
+        payload = ev.ResourceBlocked(
+            resource_id=resource["_id"],
+            resource_name=resource["name"],
+            starts_at=start,
+            ends_at=end,
+            reason=data.reason,
+            cancelled_booking_ids=cancelled,
+            block_id=block["_id"],
+            location_id=resource["location_id"],
+        )
+        await svc.emit(
+            session,
+            svc.event(
+                ev.RESOURCE_BLOCKED,
+                payload,
+                municipality=resource["municipality"],
+                subject=f"resource/{resource['_id']}",
+            ),
+        )
+        return block
+
+    result = await atomically(svc.store, work)
+    svc.outbox.notify()
+    return result
+
+
+async def lift_block(svc: Service, *, block_id: str, principal: Principal) -> None:
+    result = await svc.store.db.bookings.update_one(
+        {
+            "_id": block_id,
+            "kind": "block",
+            "status": "blocked",
+            "municipality": principal.municipality,
+        },
+        {"$set": {"status": "lifted", "updated_at": datetime.now(UTC)}},
+    )
+    if result.modified_count != 1:
+        raise Problem(404, "Not found", f"No active block {block_id}.", field="block_id")
+
+
+def block_out(doc: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": doc["_id"],
+        "resource_id": doc["resource_id"],
+        "status": doc["status"],
+        "starts_at": doc["starts_at"].isoformat(),
+        "ends_at": doc["ends_at"].isoformat(),
+        "reason": doc.get("reason"),
+        "cancelled_booking_ids": doc.get("cancelled_booking_ids", []),
+    }

@@ -1,0 +1,371 @@
+"""Bookings: request (confirmed at once or pending approval), approve, deny, cancel,
+check in, no-show. Every change and its event commit together through the outbox."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, Field, model_validator
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
+
+from bookings import rules as rule
+from bookings.calendar import atomically, claim, first_overlap
+from bookings.facts import booking_event
+from bookings.location import hours_of, load_location, zone_of
+from bookings.opening_hours import Hours, local_day
+from bookings.resource import load_resource, own_hours, rules_of
+from bookings.store import HOLDING
+from kit.app import Service
+from kit.auth import Principal, ensure_municipality
+from kit.problems import Problem
+
+
+class BookingIn(BaseModel):
+    """Timed booking (`starts_at`/`ends_at`; without an offset they are the location's
+    local time) or, for loan resources, whole days (`start_date`/`end_date`)."""
+
+    resource_id: str = Field(min_length=1)
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+    people: int = Field(1, ge=1, le=1000)
+    purpose: str | None = Field(None, max_length=500)
+    # Staff booking on behalf of a user.
+    user_id: str | None = Field(None, min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _shape(self) -> BookingIn:
+        timed = self.starts_at is not None and self.ends_at is not None
+        loan = self.start_date is not None and self.end_date is not None
+        if timed == loan:
+            raise ValueError("give either starts_at and ends_at, or start_date and end_date")
+        return self
+
+
+class Reason(BaseModel):
+    reason: str | None = Field(None, max_length=500)
+
+
+def _localize(at: datetime, zone: ZoneInfo) -> datetime:
+    return at.replace(tzinfo=zone).astimezone(UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def effective_hours(resource: dict[str, Any], location: dict[str, Any]) -> Hours:
+    return own_hours(resource) or hours_of(location)
+
+
+def is_staff_of(principal: Principal, municipality: str) -> bool:
+    return principal.has(*rule.STAFF_ROLES) and principal.municipality == municipality
+
+
+async def place_booking(
+    svc: Service,
+    *,
+    principal: Principal,
+    data: BookingIn,
+    series_id: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    now = now or datetime.now(UTC)
+    resource = await load_resource(svc, data.resource_id, principal)
+    location = await load_location(svc, resource["location_id"])
+    municipality = resource["municipality"]
+    staff = is_staff_of(principal, municipality)
+    on_behalf = data.user_id is not None and data.user_id != principal.subject
+    if on_behalf and not staff:
+        raise Problem(403, "Forbidden", "Only staff book on behalf of others.", field="user_id")
+    if not resource.get("active", True):
+        raise rule.refuse("this resource is not bookable now", "resource_id", 409)
+    rules = rules_of(resource)
+    zone = zone_of(location)
+    hours = effective_hours(resource, location)
+    rule.check_eligibility(
+        rules, principal, municipality, local_day(now, zone), on_behalf=on_behalf
+    )
+    if data.people > resource.get("capacity", 1):
+        raise rule.refuse(f"capacity is {resource.get('capacity', 1)} people", "people")
+    if data.starts_at is not None and data.ends_at is not None:
+        if rules.loan:
+            raise rule.refuse("this resource is lent by whole days", "start_date")
+        start, end = _localize(data.starts_at, zone), _localize(data.ends_at, zone)
+        rule.check_times(rules, hours, zone, start, end, now, staff=staff)
+    else:
+        assert data.start_date is not None and data.end_date is not None
+        start, end = rule.check_loan(
+            rules, hours, data.start_date, data.end_date, now, zone, staff=staff
+        )
+    held_from, held_until = rules.blocked(start, end)
+    status = "pending" if rules.approval_required and not staff else "confirmed"
+    doc: dict[str, Any] = {
+        "_id": f"bkg-{uuid.uuid4().hex}",
+        "kind": "booking",
+        "municipality": municipality,
+        "resource_id": resource["_id"],
+        "location_id": location["_id"],
+        "user_id": data.user_id or principal.subject,
+        "user_municipality": municipality if on_behalf else principal.municipality,
+        "booked_by": principal.subject,
+        "status": status,
+        "starts_at": start,
+        "ends_at": end,
+        "held_from": held_from,
+        "held_until": held_until,
+        "people": data.people,
+        "purpose": data.purpose,
+        "series_id": series_id,
+        "loan": rules.loan,
+        "access_code": f"{secrets.randbelow(10**6):06d}" if status == "confirmed" else None,
+        "no_show_at": (
+            start + timedelta(minutes=rules.no_show_grace_minutes)
+            if rules.check_in_required and not rules.loan
+            else None
+        ),
+        "facts": {
+            "resource_kind": resource["kind"],
+            "resource_name": resource["name"],
+            "location_name": location["name"],
+            "timezone": location["timezone"],
+            "mentor_user_id": resource.get("mentor_user_id"),
+        },
+        "created_at": now,
+        "updated_at": now,
+    }
+
+    async def work(session: AsyncClientSession) -> dict[str, Any]:
+        await claim(svc.store, session, resource["_id"])
+        # Re-read inside the claim: a resource closed or re-ruled meanwhile is seen here.
+        current = await svc.store.db.resources.find_one({"_id": resource["_id"]}, session=session)
+        if current is None or not current.get("active", True):
+            raise rule.refuse("this resource is not bookable now", "resource_id", 409)
+        clash = await first_overlap(svc.store, session, resource["_id"], held_from, held_until)
+        if clash is not None:
+            raise Problem(
+                409,
+                "Conflict",
+                "The resource is already booked for part of that time.",
+                field="starts_at",
+                type_="https://kohtaamo.fi/problems/booking-conflict",
+                extra={
+                    "conflict": {
+                        "starts_at": clash["held_from"].isoformat(),
+                        "ends_at": clash["held_until"].isoformat(),
+                    }
+                },
+            )
+        if _has_quota(rules):
+            mine = await _users_bookings_near(svc, session, doc, zone)
+            rule.check_quota(rules, zone, start, end, mine)
+        await svc.store.db.bookings.insert_one(doc, session=session)
+        type_, payload = booking_event(doc, **_status_extra(doc))
+        await svc.emit(
+            session,
+            svc.event(type_, payload, municipality=municipality, subject=f"booking/{doc['_id']}"),
+        )
+        return doc
+
+    try:
+        result = await atomically(svc.store, work, attempts=_attempts(svc))
+    except DuplicateKeyError:
+        # An earlier attempt did commit (its commit answer was lost): same booking.
+        result = await svc.store.db.bookings.find_one({"_id": doc["_id"]}) or doc
+    svc.outbox.notify()
+    return result
+
+
+def _attempts(svc: Service) -> int:
+    return int(getattr(svc.settings, "booking_attempts", 200))
+
+
+def _has_quota(rules: rule.Rules) -> bool:
+    return any(
+        v is not None
+        for v in (
+            rules.max_bookings_per_day,
+            rules.max_bookings_per_week,
+            rules.max_hours_per_day,
+            rules.max_hours_per_week,
+        )
+    )
+
+
+async def _users_bookings_near(
+    svc: Service, session: AsyncClientSession, doc: dict[str, Any], zone: ZoneInfo
+) -> list[tuple[datetime, datetime]]:
+    day = local_day(doc["starts_at"], zone)
+    monday = day - timedelta(days=day.weekday())
+    window_from = datetime.combine(monday - timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    window_to = window_from + timedelta(days=9)
+    cursor = svc.store.db.bookings.find(
+        {
+            "resource_id": doc["resource_id"],
+            "user_id": doc["user_id"],
+            "status": {"$in": HOLDING},
+            "starts_at": {"$gte": window_from, "$lt": window_to},
+        },
+        projection={"starts_at": 1, "ends_at": 1},
+        session=session,
+    )
+    return [(b["starts_at"], b["ends_at"]) async for b in cursor]
+
+
+def _status_extra(doc: dict[str, Any]) -> dict[str, Any]:
+    status = doc["status"]
+    if status == "confirmed":
+        return {"access_code": doc.get("access_code")}
+    if status == "cancelled":
+        return {"cancelled_by": doc.get("cancelled_by", "user"), "reason": doc.get("reason")}
+    if status == "denied":
+        return {"reason": doc.get("reason")}
+    if status == "checked_in":
+        return {"checked_in_at": doc["checked_in_at"]}
+    return {}
+
+
+async def transition(
+    svc: Service,
+    session: AsyncClientSession,
+    booking: dict[str, Any],
+    *,
+    allowed_from: list[str],
+    status: str,
+    changes: dict[str, Any] | None = None,
+) -> dict[str, Any] | None:
+    """Conditional status change plus its event, inside the caller's transaction. None
+    when the booking was no longer in `allowed_from` (another actor or replica won)."""
+    now = datetime.now(UTC)
+    update = {"status": status, "updated_at": now, **(changes or {})}
+    result = await svc.store.db.bookings.update_one(
+        {"_id": booking["_id"], "status": {"$in": allowed_from}},
+        {"$set": update},
+        session=session,
+    )
+    if result.modified_count != 1:
+        return None
+    doc = {**booking, **update}
+    type_, payload = booking_event(doc, **_status_extra(doc))
+    await svc.emit(
+        session,
+        svc.event(
+            type_, payload, municipality=doc["municipality"], subject=f"booking/{doc['_id']}"
+        ),
+    )
+    return doc
+
+
+async def change_status(
+    svc: Service,
+    booking: dict[str, Any],
+    *,
+    allowed_from: list[str],
+    status: str,
+    changes: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    async with svc.store.transaction() as session:
+        doc = await transition(
+            svc, session, booking, allowed_from=allowed_from, status=status, changes=changes
+        )
+    if doc is None:
+        raise Problem(
+            409,
+            "Conflict",
+            f"The booking is no longer {' or '.join(allowed_from)}.",
+            field="status",
+        )
+    svc.outbox.notify()
+    return doc
+
+
+async def load_booking(svc: Service, booking_id: str, principal: Principal) -> dict[str, Any]:
+    """The booking if the caller is its user or staff of its municipality."""
+    doc = await svc.store.db.bookings.find_one({"_id": booking_id, "kind": "booking"})
+    if doc is None:
+        raise Problem(404, "Not found", f"No booking {booking_id}.", field="booking_id")
+    if doc["user_id"] == principal.subject and principal.municipality == doc.get(
+        "user_municipality", doc["municipality"]
+    ):
+        return doc
+    ensure_municipality(principal, doc["municipality"])
+    if not principal.has(*rule.STAFF_ROLES):
+        raise Problem(403, "Forbidden", "Not your booking.")
+    return doc
+
+
+async def cancel(
+    svc: Service, booking: dict[str, Any], principal: Principal, reason: str | None
+) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    staff = is_staff_of(principal, booking["municipality"])
+    if not staff:
+        resource = await svc.store.db.resources.find_one({"_id": booking["resource_id"]})
+        rules = rules_of(resource or {})
+        if not rule.can_cancel(rules, booking["starts_at"], now):
+            raise rule.refuse(
+                f"cancel at least {rules.cancel_deadline_minutes} minutes before the start; "
+                "ask the staff",
+                "booking_id",
+                409,
+            )
+    return await change_status(
+        svc,
+        booking,
+        allowed_from=["pending", "confirmed"],
+        status="cancelled",
+        changes={
+            "cancelled_by": "staff"
+            if staff and booking["user_id"] != principal.subject
+            else "user",
+            "reason": reason,
+            "cancelled_at": now,
+        },
+    )
+
+
+async def check_in(svc: Service, booking: dict[str, Any]) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    resource = await svc.store.db.resources.find_one({"_id": booking["resource_id"]})
+    rules = rules_of(resource or {})
+    if now < booking["starts_at"] - timedelta(minutes=rules.check_in_opens_minutes):
+        raise rule.refuse(
+            f"check-in opens {rules.check_in_opens_minutes} minutes before the start",
+            "booking_id",
+            409,
+        )
+    if now >= booking["ends_at"]:
+        raise rule.refuse("the booking has ended", "booking_id", 409)
+    return await change_status(
+        svc,
+        booking,
+        allowed_from=["confirmed"],
+        status="checked_in",
+        changes={"checked_in_at": now},
+    )
+
+
+def booking_out(doc: dict[str, Any], *, with_code: bool = True) -> dict[str, Any]:
+    facts = doc.get("facts", {})
+    return {
+        "id": doc["_id"],
+        "municipality": doc["municipality"],
+        "resource_id": doc["resource_id"],
+        "resource_name": facts.get("resource_name", {}),
+        "resource_kind": facts.get("resource_kind"),
+        "location_id": doc["location_id"],
+        "user_id": doc.get("user_id"),
+        "status": doc["status"],
+        "starts_at": doc["starts_at"].isoformat(),
+        "ends_at": doc["ends_at"].isoformat(),
+        "timezone": facts.get("timezone"),
+        "people": doc.get("people", 1),
+        "purpose": doc.get("purpose"),
+        "series_id": doc.get("series_id"),
+        "loan": doc.get("loan", False),
+        "access_code": doc.get("access_code") if with_code else None,
+        "reason": doc.get("reason"),
+        "checked_in_at": doc["checked_in_at"].isoformat() if doc.get("checked_in_at") else None,
+    }

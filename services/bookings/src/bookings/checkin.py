@@ -1,0 +1,64 @@
+"""The no-show sweep: confirmed bookings nobody checked in to by the end of the grace
+period become no-shows (and free the rest of their time). Every replica runs the sweep;
+the conditional update in `transition` lets exactly one of them change each booking."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime
+
+import structlog
+
+from bookings.booking import transition
+from kit.app import Service
+
+log = structlog.get_logger("bookings.checkin")
+
+
+async def sweep_no_shows(svc: Service, *, now: datetime | None = None, limit: int = 200) -> int:
+    now = now or datetime.now(UTC)
+    due = await svc.store.db.bookings.find(
+        {"status": "confirmed", "no_show_at": {"$ne": None, "$lte": now}}, limit=limit
+    ).to_list()
+    marked = 0
+    for booking in due:
+        async with svc.store.transaction() as session:
+            done = await transition(
+                svc,
+                session,
+                booking,
+                allowed_from=["confirmed"],
+                status="no_show",
+                changes={"no_show_marked_at": now},
+            )
+        marked += done is not None
+    if marked:
+        svc.outbox.notify()
+    return marked
+
+
+class NoShowSweeper:
+    def __init__(self, svc: Service, interval_s: float) -> None:
+        self.svc = svc
+        self.interval_s = interval_s
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._run(), name="bookings-no-show-sweep")
+
+    async def stop(self) -> None:
+        if self.task:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                marked = await sweep_no_shows(self.svc)
+                if marked:
+                    log.info("no_show.marked", count=marked)
+            except Exception as exc:  # store away: try again next round
+                log.warning("no_show.sweep_failed", error=str(exc))
+            await asyncio.sleep(self.interval_s)

@@ -1,0 +1,88 @@
+"""Personal iCalendar feed at a secret URL. Only a hash of the secret is stored; a new
+secret replaces the old one, and revoking deletes it, so old links stop working."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from icalendar import Calendar, Event
+
+from kit.app import Service
+from kit.auth import Principal
+from kit.problems import Problem
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def issue_feed(svc: Service, principal: Principal) -> str:
+    token = secrets.token_urlsafe(32)
+    await svc.store.db.feeds.update_one(
+        {"user_id": principal.subject},
+        {
+            "$set": {
+                "digest": _digest(token),
+                "municipality": principal.municipality,
+                "created_at": datetime.now(UTC),
+            }
+        },
+        upsert=True,
+    )
+    return token
+
+
+async def revoke_feed(svc: Service, principal: Principal) -> bool:
+    result = await svc.store.db.feeds.delete_one({"user_id": principal.subject})
+    return result.deleted_count == 1
+
+
+async def feed_ics(svc: Service, token: str) -> bytes:
+    feed = await svc.store.db.feeds.find_one({"digest": _digest(token)})
+    if feed is None:
+        raise Problem(404, "Not found", "No such feed (revoked or never issued).", field="token")
+    since = datetime.now(UTC) - timedelta(days=30)
+    bookings = await svc.store.db.bookings.find(
+        {
+            "user_id": feed["user_id"],
+            "municipality": feed["municipality"],
+            "kind": "booking",
+            "ends_at": {"$gte": since},
+        },
+        sort=[("starts_at", 1)],
+        limit=1000,
+    ).to_list()
+    return calendar(bookings)
+
+
+def calendar(bookings: list[dict[str, Any]]) -> bytes:
+    cal = Calendar()
+    cal.add("prodid", "-//Kohtaamo//bookings//FI")
+    cal.add("version", "2.0")
+    cal.add("x-wr-calname", "Kohtaamo")
+    for doc in bookings:
+        name = doc.get("facts", {}).get("resource_name", {})
+        title = name.get("fi") or name.get("en") or next(iter(name.values()), "Varaus")
+        event = Event()
+        event.add("uid", f"{doc['_id']}@kohtaamo")
+        event.add("summary", title)
+        event.add("dtstart", doc["starts_at"])
+        event.add("dtend", doc["ends_at"])
+        event.add("dtstamp", doc.get("updated_at") or doc["starts_at"])
+        location = doc.get("facts", {}).get("location_name", {})
+        if location:
+            event.add("location", location.get("fi") or next(iter(location.values())))
+        cancelled = doc["status"] in ("cancelled", "denied", "no_show")
+        event.add(
+            "status",
+            "CANCELLED"
+            if cancelled
+            else "TENTATIVE"
+            if doc["status"] == "pending"
+            else "CONFIRMED",
+        )
+        cal.add_component(event)
+    return cal.to_ical()

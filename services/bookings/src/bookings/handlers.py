@@ -1,0 +1,131 @@
+"""What bookings does with identity's events."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from bookings.booking import transition
+from bookings.calendar import claim
+from bookings.facts import resource_changed
+from contracts import bookings as ev
+from contracts import identity as idc
+from kit.app import Service
+from kit.consumer import Delivery
+
+ERASED = "erased"
+
+
+def register_handlers(svc: Service) -> None:
+    @svc.consumer("identity-users", [idc.USER_ERASED])
+    async def on_user_erased(delivery: Delivery) -> None:
+        """Anonymise an erased user's bookings and series; drop their feed."""
+        data: Any = delivery.data
+        session = delivery.session
+        municipality = delivery.event.municipality
+        db = svc.store.db
+        who = {"user_id": data.user_id, "municipality": municipality}
+        bookings = await db.bookings.update_many(
+            who,
+            {
+                "$set": {
+                    "user_id": ERASED,
+                    "purpose": None,
+                    "booked_by": ERASED,
+                    "access_code": None,
+                    "erased_at": datetime.now(UTC),
+                }
+            },
+            session=session,
+        )
+        series = await db.series.update_many(
+            who, {"$set": {"user_id": ERASED, "booked_by": ERASED}}, session=session
+        )
+        feeds = await db.feeds.delete_many({"user_id": data.user_id}, session=session)
+        count = bookings.modified_count + series.modified_count + feeds.deleted_count
+        await svc.emit(
+            session,
+            svc.event(
+                ev.ERASURE_COMPLETED,
+                ev.BookingsErasureCompleted(user_id=data.user_id, records_erased=count),
+                municipality=municipality,
+                subject=f"user/{data.user_id}",
+            ),
+        )
+        svc.outbox.notify()
+
+    @svc.consumer("identity-mentors", [idc.MENTOR_OFFER_CHANGED])
+    async def on_mentor_offer(delivery: Delivery) -> None:
+        """A withdrawn offer closes the mentor's office hours and cancels future bookings."""
+        data: Any = delivery.data
+        if data.active:
+            return
+        await close_mentor_hours(svc, delivery.session, data.user_id, delivery.event.municipality)
+        svc.outbox.notify()
+
+
+async def close_mentor_hours(svc: Service, session: Any, mentor: str, municipality: str) -> int:
+    db = svc.store.db
+    now = datetime.now(UTC)
+    reason = "mentor_offer_withdrawn"
+    closed = 0
+    resources = await db.resources.find(
+        {
+            "mentor_user_id": mentor,
+            "municipality": municipality,
+            "kind": "mentor_hours",
+            "active": True,
+        },
+        session=session,
+    ).to_list()
+    for resource in resources:
+        await claim(svc.store, session, resource["_id"])  # no booking slips in meanwhile
+        await db.resources.update_one(
+            {"_id": resource["_id"]},
+            {"$set": {"active": False, "updated_at": now}},
+            session=session,
+        )
+        future = await db.bookings.find(
+            {
+                "resource_id": resource["_id"],
+                "kind": "booking",
+                "status": {"$in": ["pending", "confirmed"]},
+                "starts_at": {"$gt": now},
+            },
+            session=session,
+        ).to_list()
+        cancelled = []
+        for booking in future:
+            done = await transition(
+                svc,
+                session,
+                booking,
+                allowed_from=["pending", "confirmed"],
+                status="cancelled",
+                changes={"cancelled_by": "staff", "reason": reason, "cancelled_at": now},
+            )
+            if done:
+                cancelled.append(booking["_id"])
+        subject = f"resource/{resource['_id']}"
+        await svc.emit(
+            session,
+            svc.event(
+                ev.MENTOR_HOURS_CLOSED,
+                ev.MentorHoursClosed(
+                    resource_id=resource["_id"],
+                    mentor_user_id=mentor,
+                    reason=reason,
+                    cancelled_booking_ids=cancelled,
+                ),
+                municipality=municipality,
+                subject=subject,
+            ),
+            svc.event(
+                ev.RESOURCE_CHANGED,
+                resource_changed({**resource, "active": False}),
+                municipality=municipality,
+                subject=subject,
+            ),
+        )
+        closed += 1
+    return closed

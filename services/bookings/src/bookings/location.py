@@ -1,0 +1,126 @@
+"""Locations: an Urban Office, a Mediamaja or a branch, with opening hours in its zone."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo, available_timezones
+
+from pydantic import BaseModel, Field, field_validator
+
+from bookings.opening_hours import Hours
+from contracts import bookings as ev
+from contracts.common import LocalizedText
+from kit.app import Service
+from kit.auth import Principal, ensure_municipality
+from kit.problems import Problem
+
+
+class LocationKind(StrEnum):
+    urban_office = "urban_office"
+    mediamaja = "mediamaja"
+    branch = "branch"
+
+
+class LocationIn(BaseModel):
+    name: LocalizedText = Field(min_length=1)
+    kind: LocationKind = LocationKind.branch
+    address: str | None = Field(None, max_length=200)
+    timezone: str = "Europe/Helsinki"
+    hours: Hours = Field(default_factory=Hours)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        if value not in available_timezones():
+            raise ValueError(f"unknown time zone {value!r}")
+        return value
+
+
+class HoursIn(BaseModel):
+    hours: Hours
+
+
+def zone_of(location: dict[str, Any]) -> ZoneInfo:
+    return ZoneInfo(location.get("timezone", "Europe/Helsinki"))
+
+
+def hours_of(doc: dict[str, Any]) -> Hours:
+    return Hours.model_validate(doc.get("hours") or {})
+
+
+def _hours_event(svc: Service, doc: dict[str, Any]) -> Any:
+    hours = hours_of(doc)
+    payload = ev.LocationHoursChanged(
+        location_id=doc["_id"],
+        name=doc["name"],
+        timezone=doc["timezone"],
+        weekly={k: [ev.DayHours(**p.model_dump()) for p in v] for k, v in hours.weekly.items()},
+        exceptions=[ev.HoursException(**e.model_dump()) for e in hours.exceptions],
+    )
+    return svc.event(
+        ev.LOCATION_HOURS_CHANGED,
+        payload,
+        municipality=doc["municipality"],
+        subject=f"location/{doc['_id']}",
+    )
+
+
+async def create_location(
+    svc: Service, *, data: LocationIn, municipality: str, location_id: str | None = None
+) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    doc = {
+        "_id": location_id or f"loc-{uuid.uuid4().hex[:12]}",
+        "municipality": municipality,
+        "name": data.name,
+        "kind": data.kind.value,
+        "address": data.address,
+        "timezone": data.timezone,
+        "hours": data.hours.to_doc(),
+        "created_at": now,
+        "updated_at": now,
+    }
+    async with svc.store.transaction() as session:
+        await svc.store.db.locations.insert_one(doc, session=session)
+        await svc.emit(session, _hours_event(svc, doc))
+    svc.outbox.notify()
+    return doc
+
+
+async def set_hours(svc: Service, *, location: dict[str, Any], hours: Hours) -> dict[str, Any]:
+    doc = {**location, "hours": hours.to_doc(), "updated_at": datetime.now(UTC)}
+    async with svc.store.transaction() as session:
+        await svc.store.db.locations.update_one(
+            {"_id": location["_id"]},
+            {"$set": {"hours": doc["hours"], "updated_at": doc["updated_at"]}},
+            session=session,
+        )
+        await svc.emit(session, _hours_event(svc, doc))
+    svc.outbox.notify()
+    return doc
+
+
+async def load_location(
+    svc: Service, location_id: str, principal: Principal | None = None
+) -> dict[str, Any]:
+    doc = await svc.store.db.locations.find_one({"_id": location_id})
+    if doc is None:
+        raise Problem(404, "Not found", f"No location {location_id}.", field="location_id")
+    if principal is not None:
+        ensure_municipality(principal, doc["municipality"])
+    return doc
+
+
+def location_out(doc: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": doc["_id"],
+        "municipality": doc["municipality"],
+        "name": doc["name"],
+        "kind": doc["kind"],
+        "address": doc.get("address"),
+        "timezone": doc["timezone"],
+        "hours": hours_of(doc).model_dump(mode="json"),
+    }

@@ -1,0 +1,36 @@
+"""Composition root of the bookings service."""
+
+from __future__ import annotations
+
+from bookings.api import bookings as bookings_api
+from bookings.api import feeds, locations, resources
+from bookings.checkin import NoShowSweeper
+from bookings.handlers import register_handlers
+from bookings.settings import BookingsSettings
+from bookings.store import ensure_indexes
+from kit.app import Service
+
+
+def service(settings: BookingsSettings | None = None) -> Service:
+    settings = settings or BookingsSettings()
+    svc = Service(
+        "bookings",
+        settings=settings,
+        description="Urban Office and Mediamaja: locations, resources, rules, availability, "
+        "bookings without double booking, series, loans, check-in and calendar feeds.",
+    )
+    for module in (locations, resources, bookings_api, feeds):
+        svc.include_router(module.build_router(svc))
+    register_handlers(svc)
+    sweeper = NoShowSweeper(svc, settings.no_show_sweep_s)
+
+    @svc.on_startup
+    async def prepare() -> None:
+        await ensure_indexes(svc.store)
+        sweeper.start()
+
+    @svc.on_shutdown
+    async def stop_sweeper() -> None:
+        await sweeper.stop()
+
+    return svc

@@ -1,0 +1,150 @@
+"""Resources: workstations, meeting rooms, studios, equipment and mentors' office hours."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field, model_validator
+
+from bookings.facts import resource_changed
+from bookings.opening_hours import Hours
+from bookings.rules import Rules
+from contracts import bookings as ev
+from contracts.bookings import ResourceKind
+from contracts.common import LocalizedText
+from kit.app import Service
+from kit.auth import Principal, ensure_municipality
+from kit.problems import Problem
+
+
+class ResourceIn(BaseModel):
+    location_id: str = Field(min_length=1)
+    kind: ResourceKind
+    name: LocalizedText = Field(min_length=1)
+    description: LocalizedText = Field(default_factory=dict)
+    capacity: int = Field(1, ge=1, le=1000)
+    equipment: list[str] = Field(default_factory=list, max_length=50)
+    accessibility: list[str] = Field(default_factory=list, max_length=20)
+    topics: list[str] = Field(default_factory=list, max_length=20)
+    mentor_user_id: str | None = None
+    rules: Rules = Field(default_factory=Rules)
+    # Own hours (a mentor's office hours); none: the location's opening hours.
+    hours: Hours | None = None
+
+    @model_validator(mode="after")
+    def _mentor(self) -> ResourceIn:
+        if (self.kind == ResourceKind.mentor_hours) != (self.mentor_user_id is not None):
+            raise ValueError("mentor_user_id is required for, and only for, mentor_hours")
+        return self
+
+
+class ResourcePatch(BaseModel):
+    name: LocalizedText | None = None
+    description: LocalizedText | None = None
+    capacity: int | None = Field(None, ge=1, le=1000)
+    equipment: list[str] | None = None
+    accessibility: list[str] | None = None
+    topics: list[str] | None = None
+    rules: Rules | None = None
+    hours: Hours | None = None
+    active: bool | None = None
+
+
+def rules_of(resource: dict[str, Any]) -> Rules:
+    return Rules.model_validate(resource.get("rules") or {})
+
+
+def own_hours(resource: dict[str, Any]) -> Hours | None:
+    return Hours.model_validate(resource["hours"]) if resource.get("hours") else None
+
+
+async def create_resource(
+    svc: Service, *, data: ResourceIn, location: dict[str, Any], resource_id: str | None = None
+) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    doc: dict[str, Any] = {
+        "_id": resource_id or f"res-{uuid.uuid4().hex[:12]}",
+        "municipality": location["municipality"],
+        **data.model_dump(mode="json", exclude={"rules", "hours"}),
+        "kind": data.kind.value,
+        "rules": data.rules.model_dump(mode="json"),
+        "hours": data.hours.to_doc() if data.hours else None,
+        "active": True,
+        "created_at": now,
+        "updated_at": now,
+    }
+    event = svc.event(
+        ev.RESOURCE_CHANGED,
+        resource_changed(doc, created=True),
+        municipality=doc["municipality"],
+        subject=f"resource/{doc['_id']}",
+    )
+    async with svc.store.transaction() as session:
+        await svc.store.db.resources.insert_one(doc, session=session)
+        await svc.store.db.calendars.insert_one({"_id": doc["_id"], "version": 0}, session=session)
+        await svc.emit(session, event)
+    svc.outbox.notify()
+    return doc
+
+
+async def update_resource(
+    svc: Service, *, resource: dict[str, Any], patch: ResourcePatch
+) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    for key, value in patch.model_dump(mode="json", exclude_unset=True).items():
+        if key == "hours" and patch.hours is not None:
+            value = patch.hours.to_doc()
+        changes[key] = value
+    changes["updated_at"] = datetime.now(UTC)
+    doc = {**resource, **changes}
+    event = svc.event(
+        ev.RESOURCE_CHANGED,
+        resource_changed(doc),
+        municipality=doc["municipality"],
+        subject=f"resource/{doc['_id']}",
+    )
+    async with svc.store.transaction() as session:
+        # bump the calendar so a booking racing a rule change re-reads the new rules
+        await svc.store.db.calendars.update_one(
+            {"_id": doc["_id"]}, {"$inc": {"version": 1}}, upsert=True, session=session
+        )
+        await svc.store.db.resources.update_one(
+            {"_id": doc["_id"]}, {"$set": changes}, session=session
+        )
+        await svc.emit(session, event)
+    svc.outbox.notify()
+    return doc
+
+
+async def load_resource(
+    svc: Service, resource_id: str, principal: Principal | None = None, *, session: Any = None
+) -> dict[str, Any]:
+    doc = await svc.store.db.resources.find_one({"_id": resource_id}, session=session)
+    if doc is None:
+        raise Problem(404, "Not found", f"No resource {resource_id}.", field="resource_id")
+    if principal is not None:
+        allowed = rules_of(doc).allowed_municipalities
+        if principal.municipality not in allowed:
+            ensure_municipality(principal, doc["municipality"])
+    return doc
+
+
+def resource_out(doc: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": doc["_id"],
+        "municipality": doc["municipality"],
+        "location_id": doc["location_id"],
+        "kind": doc["kind"],
+        "name": doc["name"],
+        "description": doc.get("description", {}),
+        "capacity": doc.get("capacity", 1),
+        "equipment": doc.get("equipment", []),
+        "accessibility": doc.get("accessibility", []),
+        "topics": doc.get("topics", []),
+        "mentor_user_id": doc.get("mentor_user_id"),
+        "active": doc.get("active", True),
+        "rules": rules_of(doc).model_dump(mode="json"),
+        "hours": own_hours(doc).model_dump(mode="json") if doc.get("hours") else None,
+    }

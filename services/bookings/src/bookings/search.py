@@ -1,0 +1,92 @@
+"""Availability search over the store: one query for the held time of all resources in
+the range, then the pure sweep in `availability.py` per resource."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from bookings.availability import free_slots
+from bookings.booking import effective_hours
+from bookings.location import zone_of
+from bookings.opening_hours import Interval, is_open_day, open_intervals
+from bookings.resource import rules_of
+from bookings.store import HOLDING
+from kit.app import Service
+from kit.problems import Problem
+
+MAX_DAYS = 62
+
+
+async def held_by_resource(
+    svc: Service, resource_ids: list[str], start: datetime, end: datetime
+) -> dict[str, list[Interval]]:
+    held: dict[str, list[Interval]] = defaultdict(list)
+    cursor = svc.store.db.bookings.find(
+        {
+            "resource_id": {"$in": resource_ids},
+            "status": {"$in": HOLDING},
+            "held_from": {"$lt": end},
+            "held_until": {"$gt": start},
+        },
+        projection={"resource_id": 1, "held_from": 1, "held_until": 1},
+    )
+    async for doc in cursor:
+        held[doc["resource_id"]].append((doc["held_from"], doc["held_until"]))
+    return held
+
+
+async def availability(
+    svc: Service,
+    *,
+    location: dict[str, Any],
+    resources: list[dict[str, Any]],
+    first: date,
+    last: date,
+    staff: bool = False,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    if last < first:
+        raise Problem(422, "Invalid range", "to must not be before from", field="to")
+    if (last - first).days + 1 > MAX_DAYS:
+        raise Problem(422, "Invalid range", f"at most {MAX_DAYS} days at a time", field="to")
+    now = now or datetime.now(UTC)
+    zone = zone_of(location)
+    start = datetime.combine(first, datetime.min.time(), tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=zone)
+    active = [r for r in resources if r.get("active", True)]
+    held = await held_by_resource(svc, [r["_id"] for r in active], start - _PAD, end + _PAD)
+    out = []
+    for resource in active:
+        rules = rules_of(resource)
+        hours = effective_hours(resource, location)
+        entry: dict[str, Any] = {"resource_id": resource["_id"], "kind": resource["kind"]}
+        if rules.loan:
+            entry["days"] = _free_days(hours, zone, first, last, held[resource["_id"]], now)
+        else:
+            periods = open_intervals(hours, zone, first, last)
+            slots = free_slots(rules, periods, held[resource["_id"]], now=now, staff=staff)
+            entry["slots"] = [
+                {"starts_at": s.isoformat(), "ends_at": e.isoformat()} for s, e in slots
+            ]
+        out.append(entry)
+    return out
+
+
+# Buffers reach a little outside the range.
+_PAD = timedelta(hours=5)
+
+
+def _free_days(
+    hours: Any, zone: Any, first: date, last: date, held: list[Interval], now: datetime
+) -> list[str]:
+    days = []
+    day = max(first, now.astimezone(zone).date())
+    while day <= last:
+        a = datetime.combine(day, datetime.min.time(), tzinfo=zone).astimezone(UTC)
+        b = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=zone)
+        if is_open_day(hours, day) and not any(s < b and a < e for s, e in held):
+            days.append(day.isoformat())
+        day += timedelta(days=1)
+    return days

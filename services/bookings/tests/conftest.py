@@ -1,0 +1,112 @@
+"""Fixtures: one bookings service per test session on the real broker and store, an
+HTTP client on its app, a token issuer, and helpers that create locations and resources."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import aio_pika
+import httpx
+import pytest
+
+from bookings.main import service
+from bookings.settings import BookingsSettings
+from bookings.testing import Actors
+from kit.app import Service
+from kit.testing import TestIssuer
+
+WEEK = {str(d): [{"opens": "08:00", "closes": "20:00"}] for d in range(7)}
+
+
+@pytest.fixture(scope="session")
+def issuer() -> TestIssuer:
+    return TestIssuer()
+
+
+@pytest.fixture(scope="session")
+async def svc(make_settings: Callable[..., Any], issuer: TestIssuer) -> AsyncIterator[Service]:
+    settings = make_settings("bookings", cls=BookingsSettings, no_show_sweep_s=3600.0)
+    svc = service(settings)
+    svc.verifier.trust(issuer.issuer, issuer.jwks)
+    app = svc.create_app()
+    svc.app = app  # type: ignore[attr-defined]
+    await svc.start()
+    try:
+        yield svc
+    finally:
+        await svc.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def published(amqp_url: str, svc: Service) -> AsyncIterator[aio_pika.abc.AbstractQueue]:
+    """A queue bound to every bookings event, as consumers would be (publishes are
+    mandatory: an unbound exchange would make the relay retry)."""
+    connection = await aio_pika.connect_robust(amqp_url)
+    channel = await connection.channel()
+    queue = await channel.declare_queue(f"bookings-test-{uuid.uuid4().hex[:6]}", auto_delete=True)
+    await queue.bind("kohtaamo.bookings.events", routing_key="bookings.#")
+    try:
+        yield queue
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+async def client(svc: Service) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=svc.app)  # type: ignore[attr-defined]
+    async with httpx.AsyncClient(transport=transport, base_url="http://bookings") as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def actors(issuer: TestIssuer) -> Actors:
+    return Actors(issuer)
+
+
+@pytest.fixture
+def make_location(client: httpx.AsyncClient, actors: Actors) -> Callable[..., Any]:
+    async def make(
+        municipality: str = "helsinki", weekly: dict[str, Any] | None = None, **extra: Any
+    ) -> dict[str, Any]:
+        body = {
+            "name": {"fi": "Testitoimisto", "en": "Test office"},
+            "kind": "urban_office",
+            "hours": {"weekly": weekly or WEEK, "exceptions": extra.pop("exceptions", [])},
+            **extra,
+        }
+        response = await client.post("/locations", json=body, headers=actors.staff(municipality))
+        assert response.status_code == 201, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    return make
+
+
+@pytest.fixture
+def make_resource(
+    client: httpx.AsyncClient, actors: Actors, make_location: Callable[..., Any]
+) -> Callable[..., Any]:
+    async def make(
+        rules: dict[str, Any] | None = None,
+        *,
+        location: dict[str, Any] | None = None,
+        kind: str = "meeting_room",
+        **extra: Any,
+    ) -> dict[str, Any]:
+        location = location or await make_location()
+        body = {
+            "location_id": location["id"],
+            "kind": kind,
+            "name": {"fi": "Huone", "en": "Room"},
+            "capacity": 6,
+            "rules": {"slot_minutes": 30, "min_minutes": 30, "max_minutes": 240, **(rules or {})},
+            **extra,
+        }
+        response = await client.post(
+            "/resources", json=body, headers=actors.staff(location["municipality"])
+        )
+        assert response.status_code == 201, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    return make
