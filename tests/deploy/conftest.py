@@ -1,0 +1,143 @@
+"""Helpers for the deployment tests: the repository's deploy files, and RabbitMQ vhosts and
+users of this test run on the local broker (created fresh, removed at the end)."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+SERVICES = ("identity", "events", "bookings", "notifications", "analytics", "gateway")
+
+
+def load_apply() -> ModuleType:
+    """deploy/rabbitmq/apply.py as a module (it is a script, not a package)."""
+    spec = importlib.util.spec_from_file_location(
+        "kohtaamo_apply", DEPLOY / "rabbitmq" / "apply.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def ctl(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("rabbitmqctl")
+    if exe is None:
+        pytest.skip("rabbitmqctl is not installed")
+    return subprocess.run(
+        [exe, "-q", *args], check=check, capture_output=True, text=True, timeout=60
+    )
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached in {timeout} s")
+        time.sleep(0.2)
+
+
+def policies(vhost: str) -> dict[str, str]:
+    """Queue name -> the policy RabbitMQ applies to it ('' when none)."""
+    out = ctl("list_queues", "-p", vhost, "--no-table-headers", "name", "policy").stdout
+    rows = [line.split("\t") for line in out.splitlines() if line.strip()]
+    return {row[0]: (row[1] if len(row) > 1 else "") for row in rows}
+
+
+class Broker:
+    """Vhosts and users made by this run; all removed by the fixture's teardown."""
+
+    def __init__(self) -> None:
+        self.run = uuid.uuid4().hex[:8]
+        self.vhosts: list[str] = []
+        self.users: list[str] = []
+
+    def vhost(self, label: str) -> str:
+        name = f"kohtaamo-deploy-{label}-{self.run}"
+        ctl("add_vhost", name)
+        self.vhosts.append(name)
+        return name
+
+    def user(self, name: str) -> str:
+        """A run-unique name for a user a site file declares (users are broker-wide)."""
+        unique = f"{name}-{self.run}"
+        self.users.append(unique)
+        return unique
+
+    def load(self, definitions: dict[str, Any]) -> None:
+        """Import and wait until the asynchronous import has created what it lists."""
+        apply = load_apply()
+        apply.import_definitions(definitions)
+        for vh in definitions["vhosts"]:
+            wanted = {p["name"] for p in definitions["policies"] if p["vhost"] == vh["name"]}
+            wait_for(
+                lambda vh=vh, wanted=wanted: (
+                    wanted
+                    <= set(
+                        line.split("\t")[1]
+                        for line in ctl(
+                            "list_policies", "-p", vh["name"], "--no-table-headers"
+                        ).stdout.splitlines()
+                        if "\t" in line
+                    )
+                ),
+                what=f"policies in {vh['name']}",
+            )
+
+    def cleanup(self) -> None:
+        for vh in self.vhosts:
+            ctl("delete_vhost", vh, check=False)
+        for user in self.users:
+            ctl("delete_user", user, check=False)
+
+
+@pytest.fixture
+def broker() -> Iterator[Broker]:
+    if shutil.which("rabbitmqctl") is None:
+        pytest.skip("rabbitmqctl is not installed")
+    made = Broker()
+    try:
+        yield made
+    finally:
+        made.cleanup()
+
+
+def site_definitions(
+    site_file: Path,
+    broker: Broker,
+    *,
+    vhost: str,
+    passwords: dict[str, str],
+    env: dict[str, str] | None = None,
+    federation: bool = True,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """A site's rendered definitions for a test vhost, its users renamed run-unique and
+    given passwords. Returns the definitions and the map site user -> test user."""
+    apply = load_apply()
+    site = apply.load(site_file)
+    names = {u["name"]: broker.user(u["name"]) for u in site.get("users", [])}
+    values = dict(env or {})
+    for user in site.get("users", []):
+        values[user["password_env"]] = passwords[user["name"]]
+    if not federation:
+        site = {**site, "upstreams": [], "federation": []}
+    definitions = apply.render(site, vhost=vhost, env=values)
+    for entry in definitions["users"]:
+        entry["name"] = names[entry["name"]]
+    for entry in definitions["permissions"]:
+        entry["user"] = names[entry["user"]]
+    return definitions, names

@@ -1,0 +1,231 @@
+"""The RabbitMQ definitions and policies in deploy/ against the kit's topology and against
+the real broker: they load, a kit service runs on them with the site's least-privilege
+user, consumes and dead-letters, and the policies do what docs/operations.md says."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+import aio_pika
+import pytest
+
+from contracts import Payload, register, topology
+from kit.app import Service
+from kit.consumer import Delivery, Rejected
+from kit.rabbit_admin import RabbitAdmin
+
+from .conftest import DEPLOY, SERVICES, Broker, ctl, load_apply, policies, site_definitions
+
+TOPOLOGY = json.loads((DEPLOY / "rabbitmq" / "topology.json").read_text())
+POLICY = {p["name"]: p for p in TOPOLOGY["policies"]}
+# A test-only event type under a real producer, so the kit re-declares an exchange that the
+# definitions created: a mismatch in type or durability would fail the declaration.
+LETTER = "kohtaamo.gateway.deploycheck.letter.v1"
+
+
+@register(LETTER)
+class Letter(Payload):
+    text: str
+
+
+def test_topology_exchanges_are_the_kits() -> None:
+    exchanges = {x["name"]: x for x in TOPOLOGY["exchanges"]}
+    expected = {topology.exchange(s) for s in SERVICES} | {topology.DEAD_LETTER_EXCHANGE}
+    assert set(exchanges) == expected
+    assert set(SERVICES) == set(topology.SERVICES)
+    for name, x in exchanges.items():
+        assert x["durable"] and not x["auto_delete"]
+        assert x["type"] == ("direct" if name == topology.DEAD_LETTER_EXCHANGE else "topic")
+
+
+def test_policies_match_consumer_queues_but_not_their_helpers() -> None:
+    consumer = re.compile(POLICY["kohtaamo-consumer-queues"]["pattern"])
+    dead = re.compile(POLICY["kohtaamo-dead-letter-queues"]["pattern"])
+    names = [topology.queue(s, p) for s in SERVICES for p in ("identity-users", "facts")]
+    for name in names:
+        assert consumer.search(name) and not dead.search(name)
+        dlq = topology.dead_letter_queue(name)
+        assert dead.search(dlq) and not consumer.search(dlq)
+        # Retry queues are classic queues with their own TTL and dead-lettering; neither
+        # policy may touch them.
+        retry = topology.retry_queue(name, 1000)
+        assert not consumer.search(retry) and not dead.search(retry)
+    # The dead-letter queues must never get a delivery limit: `kohtaamo dlq peek` requeues,
+    # and every peek would count as a delivery.
+    assert "delivery-limit" not in POLICY["kohtaamo-dead-letter-queues"]["definition"]
+    assert POLICY["kohtaamo-consumer-queues"]["definition"]["dead-letter-exchange"] == (
+        topology.DEAD_LETTER_EXCHANGE
+    )
+
+
+def test_installed_services_queue_names_get_the_policies(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every consumer queue the installed services declare falls under the consumer policy."""
+    from kit import registry
+
+    # Services that need a secret to start get a throwaway one; nothing connects here.
+    monkeypatch.setenv("KOHTAAMO_PSEUDONYM_KEY", "deploy-test-only-key-0123456789abcdef")
+    monkeypatch.setenv("KOHTAAMO_KEY_ENCRYPTION_SECRET", "deploy-test-only-0123456789abcdef")
+    consumer = re.compile(POLICY["kohtaamo-consumer-queues"]["pattern"])
+    installed = registry.installed()
+    queues = []
+    for name in installed:
+        svc = registry.load_factory(name)()
+        queues += [c.queue for c in svc.consumers]
+    if not queues:
+        pytest.skip(f"no installed service declares consumers yet ({installed})")
+    assert [q for q in queues if not consumer.search(q)] == []
+
+
+def test_local_definitions_are_rendered_from_the_site_file() -> None:
+    apply = load_apply()
+    rendered = apply.render(apply.load(DEPLOY / "rabbitmq" / "local.site.json"), env={})
+    committed = json.loads((DEPLOY / "rabbitmq" / "definitions.json").read_text())
+    assert committed == rendered, "re-render deploy/rabbitmq/definitions.json (see its site file)"
+
+
+def test_site_files_render_and_demand_their_secrets() -> None:
+    apply = load_apply()
+    for site in ("helsinki", "kouvola"):
+        data = apply.load(DEPLOY / "sites" / site / "rabbitmq.site.json")
+        with pytest.raises(apply.SiteError, match="KOHTAAMO_FEDERATION_"):
+            apply.render(data, env={})
+        env = {
+            u["uri_env"]: "amqps://u:p@rabbitmq.example:5671/kohtaamo" for u in data["upstreams"]
+        }
+        rendered = apply.render(data, env=env)
+        # No password in the file: without the variable a new user cannot log in at all.
+        assert all(u["password_hash"] == "" for u in rendered["users"])
+        assert all(u.get("password_env") for u in data["users"])
+        assert not re.search(r"password_hash", json.dumps(data))
+
+
+def test_dev_user_password_hash_is_what_compose_documents(broker: Broker) -> None:
+    definitions = json.loads((DEPLOY / "rabbitmq" / "definitions.json").read_text())
+    [user] = definitions["users"]
+    name = broker.user("kohtaamo")
+    only_user = {"users": [{**user, "name": name}]}
+    apply = load_apply()
+    apply.import_definitions(only_user)
+    for _ in range(100):
+        if ctl("authenticate_user", name, "kohtaamo", check=False).returncode == 0:
+            break
+        asyncio.run(asyncio.sleep(0.1))
+    assert ctl("authenticate_user", name, "kohtaamo", check=False).returncode == 0
+    assert ctl("authenticate_user", name, "wrong", check=False).returncode != 0
+
+
+async def nack_until_gone(channel: aio_pika.abc.AbstractChannel, queue: str) -> int:
+    """Take the message and put it back until the broker dead-letters it: deliveries seen."""
+    q = await channel.declare_queue(queue, passive=True)
+    deliveries = 0
+    idle = 0
+    while idle < 8:
+        message = await q.get(no_ack=False, fail=False)
+        if message is None:
+            idle += 1
+            await asyncio.sleep(0.1)
+            continue
+        idle = 0
+        deliveries += 1
+        await message.nack(requeue=True)
+    return deliveries
+
+
+async def dead_letter_count(channel: aio_pika.abc.AbstractChannel, queue: str) -> int:
+    for _ in range(50):
+        q = await channel.declare_queue(topology.dead_letter_queue(queue), passive=True)
+        if q.declaration_result.message_count:
+            return int(q.declaration_result.message_count)
+        await asyncio.sleep(0.1)
+    return 0
+
+
+async def test_kit_service_runs_on_the_site_definitions(
+    broker: Broker, make_settings: Callable[..., Any]
+) -> None:
+    vhost = broker.vhost("site")
+    definitions, users = site_definitions(
+        DEPLOY / "sites" / "helsinki" / "rabbitmq.site.json",
+        broker,
+        vhost=vhost,
+        passwords={"kohtaamo-services": "svc-secret", "federation-kouvola": "fed-secret"},
+        federation=False,
+    )
+    broker.load(definitions)
+    # The service connects as the site's services user: its permissions must be enough.
+    url = f"amqp://{users['kohtaamo-services']}:svc-secret@127.0.0.1:5672/{quote(vhost, safe='')}"
+    settings = make_settings("deploycheck", amqp_url=url, delivery_limit=5)
+    svc = Service("deploycheck", settings=settings)
+    seen: list[str] = []
+
+    @svc.consumer("letters", [LETTER], inbox=False)
+    async def on_letter(delivery: Delivery) -> None:
+        text = delivery.data.text  # type: ignore[union-attr]
+        if text == "poison":
+            raise Rejected("a letter that can never be handled")
+        seen.append(text)
+
+    await svc.start()
+    admin = RabbitAdmin(url)
+    connection = await aio_pika.connect(url)
+    try:
+        queue = "kohtaamo.deploycheck.letters"
+        applied = policies(vhost)
+        assert applied[queue] == "kohtaamo-consumer-queues"
+        assert applied[topology.dead_letter_queue(queue)] == "kohtaamo-dead-letter-queues"
+        for delay in settings.retry_delays_ms:
+            assert applied[topology.retry_queue(queue, delay)] == ""
+
+        for text in ("hello", "poison"):
+            await svc.bus.publish_event(
+                svc.event(LETTER, Letter(text=text), municipality="helsinki")
+            )
+        for _ in range(100):
+            if seen:
+                break
+            await asyncio.sleep(0.1)
+        assert seen == ["hello"]
+        channel = await connection.channel()
+        assert await dead_letter_count(channel, queue) == 1
+        [letter] = await admin.peek(queue)
+        assert letter.reason == "rejected" and letter.event_type == LETTER
+
+        # Peeking requeues; with no delivery limit on the dead-letter queue the letter stays
+        # however often an operator looks.
+        for _ in range(25):
+            assert len(await admin.peek(queue)) == 1
+
+        # The broker's own backstop (a handler that crashes the process): a queue declared
+        # by the kit with x-delivery-limit 5 under the policy's 20 dead-letters after the
+        # smaller limit, through the definitions' kohtaamo.dlx into its own .dlq.
+        crash = "kohtaamo.deploycheck.crashloop"
+        await svc.bus.declare_consumer_queue(crash, [])
+        await channel.default_exchange.publish(aio_pika.Message(b"{}"), routing_key=crash)
+        assert await nack_until_gone(channel, crash) == 6
+        assert await dead_letter_count(channel, crash) == 1
+        [dead] = await admin.peek(crash)
+        assert dead.reason == "broker:delivery_limit"
+
+        # A queue declared with no arguments at all still gets the policy's limit and
+        # dead-letter exchange (the routing key stays the queue's name on the default exchange).
+        bare = "kohtaamo.deploycheck.bare"
+        dlq = await channel.declare_queue(
+            topology.dead_letter_queue(bare), durable=True, arguments={"x-queue-type": "quorum"}
+        )
+        await dlq.bind(topology.DEAD_LETTER_EXCHANGE, routing_key=bare)
+        await channel.declare_queue(bare, durable=True, arguments={"x-queue-type": "quorum"})
+        await channel.default_exchange.publish(aio_pika.Message(b"{}"), routing_key=bare)
+        limit = POLICY["kohtaamo-consumer-queues"]["definition"]["delivery-limit"]
+        assert await nack_until_gone(channel, bare) == limit + 1
+        assert await dead_letter_count(channel, bare) == 1
+    finally:
+        await connection.close()
+        await admin.close()
+        await svc.stop()
