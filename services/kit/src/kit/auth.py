@@ -149,6 +149,9 @@ class TokenVerifier:
             raise InvalidToken("token expired") from exc
         except jwt.PyJWTError as exc:
             raise InvalidToken(str(exc)) from exc
+        except (TypeError, ValueError) as exc:
+            # The header names an algorithm of another key type than the key with that id.
+            raise InvalidToken("token algorithm does not match its key") from exc
         municipality = claims.get("municipality")
         if not isinstance(municipality, str) or not municipality:
             raise InvalidToken("token has no municipality")
