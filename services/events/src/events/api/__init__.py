@@ -1,0 +1,1 @@
+"""HTTP routers: parse, check role and tenant, call the domain."""

@@ -1,0 +1,185 @@
+"""Events API: listing and search (public), drafts by organisers, workflow by staff."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+
+from contracts.common import Audience
+from contracts.events import EventKind, VenueKind
+from events import access, event, search
+from events.api.deps import Who
+from events.errors import forbidden
+from kit.app import Service
+from kit.auth import Principal, ensure_municipality
+
+
+class CancelIn(BaseModel):
+    reason: str | None = Field(default=None, max_length=500)
+
+
+def organiser_kind(principal: Principal) -> str:
+    if principal.has(*access.MANAGERS):
+        return "staff"
+    return "partner" if principal.has("partner") else "mentor"
+
+
+def filters_from(
+    *,
+    municipality: str,
+    statuses: tuple[str, ...],
+    start: datetime | None,
+    end: datetime | None,
+    kind: list[EventKind] | None,
+    audience: list[Audience] | None,
+    topic: list[str] | None,
+    language: list[str] | None,
+    venue_kind: list[VenueKind] | None,
+    venue_id: str | None,
+    series_id: str | None,
+    parent_event_id: str | None,
+    q: str | None,
+) -> search.Filters:
+    return search.Filters(
+        municipality=municipality,
+        statuses=statuses,
+        start=start,
+        end=end,
+        kinds=[k.value for k in kind or []],
+        audiences=[a.value for a in audience or []],
+        topics=topic or [],
+        languages=language or [],
+        venue_kinds=[v.value for v in venue_kind or []],
+        venue_id=venue_id,
+        series_id=series_id,
+        parent_event_id=parent_event_id,
+        text=q,
+    )
+
+
+class ListParams:
+    """Query parameters of a listing (shared with the iCalendar feed)."""
+
+    def __init__(
+        self,
+        municipality: str | None = None,
+        start: datetime | None = Query(default=None, alias="from"),
+        end: datetime | None = Query(default=None, alias="to"),
+        kind: list[EventKind] | None = Query(default=None),
+        audience: list[Audience] | None = Query(default=None),
+        topic: list[str] | None = Query(default=None),
+        language: list[str] | None = Query(default=None),
+        venue_kind: list[VenueKind] | None = Query(default=None),
+        venue_id: str | None = None,
+        series_id: str | None = None,
+        parent_event_id: str | None = None,
+        q: str | None = Query(default=None, max_length=200),
+        status: list[str] | None = Query(default=None),
+    ) -> None:
+        self.values = {
+            "start": start, "end": end, "kind": kind, "audience": audience, "topic": topic,
+            "language": language, "venue_kind": venue_kind, "venue_id": venue_id,
+            "series_id": series_id, "parent_event_id": parent_event_id, "q": q,
+        }  # fmt: skip
+        self.municipality = municipality
+        self.status = status
+
+    def filters(self, svc: Service, principal: Principal | None) -> search.Filters:
+        municipality = self.municipality or (
+            principal.municipality if principal else svc.settings.municipality
+        )
+        wanted = tuple(self.status or ("published",))
+        for status in wanted:
+            if status not in (*search.PUBLIC, "draft"):
+                from events.errors import invalid
+
+                raise invalid("status", f"Unknown status {status!r}.")
+        created_by = None
+        if "draft" in wanted and not access.is_manager(principal, municipality):
+            # Organisers see only their own drafts; the public sees none.
+            if principal is None or not principal.has("partner", "mentor"):
+                raise forbidden("Drafts are visible to staff and their authors only.")
+            ensure_municipality(principal, municipality)
+            created_by = principal.subject
+        f = filters_from(municipality=municipality, statuses=wanted, **self.values)
+        f.created_by = created_by
+        return f
+
+
+def router(svc: Service, who: Who) -> APIRouter:
+    api = APIRouter(prefix="/events", tags=["events"])
+    managers = Depends(who.require(*access.MANAGERS))
+    organisers = Depends(who.require(*access.ORGANISERS))
+    anyone = Depends(who.optional)
+    page_max = svc.settings.page_max  # type: ignore[attr-defined]
+
+    @api.get("")
+    async def listing(
+        params: ListParams = Depends(),
+        limit: int = Query(default=20, ge=1, le=100),
+        offset: int = Query(default=0, ge=0, le=100_000),
+        principal: Principal | None = anyone,
+    ) -> dict[str, Any]:
+        docs, next_offset = await search.find(
+            svc, params.filters(svc, principal), limit=min(limit, page_max), offset=offset
+        )
+        return {"items": [event.out(d) for d in docs], "next_offset": next_offset}
+
+    @api.post("", status_code=201)
+    async def create(data: event.EventIn, principal: Principal = organisers) -> dict[str, Any]:
+        doc = await event.create(
+            svc,
+            data=data,
+            municipality=principal.municipality,
+            created_by=principal.subject,
+            organiser_kind=organiser_kind(principal),
+        )
+        return event.out(doc, detail=True)
+
+    @api.get("/{event_id}")
+    async def get(event_id: str, principal: Principal | None = anyone) -> dict[str, Any]:
+        doc = await event.get(svc, event_id)
+        access.ensure_visible(principal, doc)
+        view = event.out(doc, detail=access.is_manager(principal, doc["municipality"]))
+        subs, _ = await search.find(
+            svc,
+            search.Filters(municipality=doc["municipality"], statuses=search.PUBLIC,
+                           parent_event_id=event_id),
+            limit=100,
+        )  # fmt: skip
+        view["sub_events"] = [{"id": s["_id"], "title": s["title"]} for s in subs]
+        return view
+
+    @api.patch("/{event_id}")
+    async def update(
+        event_id: str, patch: event.EventPatch, principal: Principal = organisers
+    ) -> dict[str, Any]:
+        doc = await event.get(svc, event_id)
+        access.ensure_can_edit(principal, doc)
+        return event.out(await event.update(svc, event=doc, patch=patch), detail=True)
+
+    @api.post("/{event_id}/publish")
+    async def publish(event_id: str, principal: Principal = managers) -> dict[str, Any]:
+        doc = await event.get(svc, event_id)
+        access.ensure_manager(principal, doc["municipality"])
+        return event.out(await event.publish(svc, event=doc), detail=True)
+
+    @api.post("/{event_id}/cancel")
+    async def cancel(
+        event_id: str, body: CancelIn | None = None, principal: Principal = organisers
+    ) -> dict[str, Any]:
+        doc = await event.get(svc, event_id)
+        access.ensure_can_edit(principal, doc)  # organisers may withdraw their own drafts
+        reason = body.reason if body else None
+        return event.out(await event.cancel(svc, event=doc, reason=reason), detail=True)
+
+    @api.post("/{event_id}/complete")
+    async def complete(event_id: str, principal: Principal = managers) -> dict[str, Any]:
+        doc = await event.get(svc, event_id)
+        access.ensure_manager(principal, doc["municipality"])
+        return event.out(await event.complete(svc, event=doc), detail=True)
+
+    return api

@@ -1,0 +1,80 @@
+"""Public feeds: iCalendar for a filtered list and for one event; JSON-LD per event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse, Response
+
+from events import access, event, feed, search, store
+from events.api.deps import Who
+from events.api.events import ListParams
+from kit.app import Service
+from kit.auth import Principal
+
+ICS = "text/calendar; charset=utf-8"
+
+
+def router(svc: Service, who: Who) -> APIRouter:
+    api = APIRouter(tags=["feeds"])
+    anyone = Depends(who.optional)
+    base = svc.settings.public_url.rstrip("/")  # type: ignore[attr-defined]
+
+    async def venues_of(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        ids = list({d["venue_id"] for d in docs if d.get("venue_id")})
+        found = await svc.store.db[store.VENUES].find({"_id": {"$in": ids}}).to_list(None)
+        return {v["_id"]: v for v in found}
+
+    @api.get("/feeds/events.ics")
+    async def list_feed(
+        params: ListParams = Depends(),
+        lang: str = Query(default="fi", pattern="^[a-z]{2,3}$"),
+        limit: int = Query(default=200, ge=1, le=500),
+        principal: Principal | None = anyone,
+    ) -> Response:
+        filters = params.filters(svc, principal)
+        docs, _ = await search.find(svc, filters, limit=limit)
+        body = feed.calendar(
+            docs, await venues_of(docs), name=f"Kohtaamo {filters.municipality}", lang=lang,
+            base_url=base,
+        )  # fmt: skip
+        return Response(body, media_type=ICS)
+
+    @api.get("/events/{event_id}/event.ics")
+    async def one_feed(
+        event_id: str,
+        lang: str = Query(default="fi", pattern="^[a-z]{2,3}$"),
+        principal: Principal | None = anyone,
+    ) -> Response:
+        doc = await event.get(svc, event_id)
+        access.ensure_visible(principal, doc)
+        body = feed.calendar(
+            [doc], await venues_of([doc]), name=feed.text(doc["title"], lang), lang=lang,
+            base_url=base,
+        )  # fmt: skip
+        return Response(
+            body,
+            media_type=ICS,
+            headers={"Content-Disposition": f'attachment; filename="{event_id}.ics"'},
+        )
+
+    @api.get("/events/{event_id}/jsonld")
+    async def json_ld(
+        event_id: str,
+        lang: str = Query(default="fi", pattern="^[a-z]{2,3}$"),
+        principal: Principal | None = anyone,
+    ) -> JSONResponse:
+        doc = await event.get(svc, event_id)
+        access.ensure_visible(principal, doc)
+        venue = (await venues_of([doc])).get(doc.get("venue_id") or "")
+        subs, _ = await search.find(
+            svc,
+            search.Filters(municipality=doc["municipality"], statuses=search.PUBLIC,
+                           parent_event_id=event_id),
+            limit=100,
+        )  # fmt: skip
+        ld = feed.json_ld(doc, venue, lang=lang, base_url=base, sub_events=subs)
+        return JSONResponse(ld, media_type="application/ld+json")
+
+    return api

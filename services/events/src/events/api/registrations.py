@@ -1,0 +1,139 @@
+"""Registrations, attendance and feedback API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import Response
+
+from events import access, attendance, event, export, feedback, registration, store
+from events.api.deps import Who
+from events.errors import forbidden, not_found
+from kit.app import Service
+from kit.auth import Principal, ensure_municipality
+
+
+def router(svc: Service, who: Who, registrar: registration.Registrar) -> APIRouter:
+    api = APIRouter(tags=["registrations"])
+    managers = Depends(who.require(*access.MANAGERS))
+    signed_in = Depends(who.principal)
+    regs = svc.store.db[store.REGISTRATIONS]
+
+    async def managed_event(event_id: str, principal: Principal) -> dict[str, Any]:
+        doc = await event.get(svc, event_id)
+        access.ensure_manager(principal, doc["municipality"])
+        return doc
+
+    async def own_or_managed(registration_id: str, principal: Principal) -> dict[str, Any]:
+        reg = await regs.find_one({"_id": registration_id})
+        if reg is None:
+            raise not_found("registration", registration_id)
+        ensure_municipality(principal, reg["municipality"])
+        if reg["user_id"] != principal.subject and not principal.has(*access.MANAGERS):
+            raise forbidden("This is someone else's registration.")
+        return reg
+
+    @api.post("/events/{event_id}/registrations", status_code=201)
+    async def register(
+        event_id: str, data: registration.RegistrationIn, principal: Principal = signed_in
+    ) -> dict[str, Any]:
+        doc = await event.get(svc, event_id)
+        access.ensure_visible(principal, doc)
+        ensure_municipality(principal, doc["municipality"])
+        registration.check_open(doc, data)
+        name = data.name or principal.claims.get("name")
+        signup = registration.SignUp(user_id=principal.subject, data=data, name=name)
+        reg = await registrar.submit(event_id, signup)
+        return registration.out(reg, doc["timezone"])
+
+    @api.get("/events/{event_id}/registrations")
+    async def check_in_list(event_id: str, principal: Principal = managers) -> dict[str, Any]:
+        doc = await managed_event(event_id, principal)
+        items = await attendance.check_in_list(svc, event_id)
+        waiting = 0
+        out = []
+        for reg in items:
+            place = None
+            if reg["status"] == "waitlisted":
+                waiting += 1
+                place = waiting
+            out.append(registration.out(reg, doc["timezone"], place=place))
+        return {"items": out, "seats_taken": doc["seats_taken"], "capacity": doc.get("capacity")}
+
+    @api.get("/events/{event_id}/registrations.csv")
+    async def export_csv(event_id: str, principal: Principal = managers) -> Response:
+        doc = await managed_event(event_id, principal)
+        rows = await export.rows(svc, doc)
+        return Response(
+            export.to_csv(rows),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{event_id}.csv"'},
+        )
+
+    @api.get("/events/{event_id}/registrations.xlsx")
+    async def export_xlsx(event_id: str, principal: Principal = managers) -> Response:
+        doc = await managed_event(event_id, principal)
+        rows = await export.rows(svc, doc)
+        return Response(
+            export.to_xlsx(rows, title=export.sheet_title(doc)),
+            media_type=export.XLSX,
+            headers={"Content-Disposition": f'attachment; filename="{event_id}.xlsx"'},
+        )
+
+    @api.get("/registrations/mine")
+    async def mine(principal: Principal = signed_in) -> dict[str, Any]:
+        found = await regs.find({"user_id": principal.subject}, sort=[("created_at", -1)]).to_list(
+            200
+        )
+        tz = svc.settings.timezone_of(principal.municipality)  # type: ignore[attr-defined]
+        items = [registration.out(r, tz, place=await registration.place(svc, r)) for r in found]
+        return {"items": items}
+
+    @api.get("/registrations/{registration_id}")
+    async def get(registration_id: str, principal: Principal = signed_in) -> dict[str, Any]:
+        reg = await own_or_managed(registration_id, principal)
+        tz = svc.settings.timezone_of(reg["municipality"])  # type: ignore[attr-defined]
+        return registration.out(reg, tz, place=await registration.place(svc, reg))
+
+    @api.post("/registrations/{registration_id}/cancel")
+    async def cancel(registration_id: str, principal: Principal = signed_in) -> dict[str, Any]:
+        reg = await own_or_managed(registration_id, principal)
+        by = "user" if reg["user_id"] == principal.subject else "staff"
+        done = await registration.cancel(svc, registration_id=registration_id, by=by)
+        tz = svc.settings.timezone_of(reg["municipality"])  # type: ignore[attr-defined]
+        return registration.out(done, tz)
+
+    @api.post("/registrations/{registration_id}/feedback", status_code=201)
+    async def give_feedback(
+        registration_id: str, data: feedback.FeedbackIn, principal: Principal = signed_in
+    ) -> dict[str, Any]:
+        reg = await own_or_managed(registration_id, principal)
+        if reg["user_id"] != principal.subject:
+            raise forbidden("Feedback is given by the participant.")
+        doc = await event.get(svc, reg["event_id"])
+        given = await feedback.give(svc, event=doc, reg=reg, data=data)
+        return {"rating": given["rating"], "comment": given["comment"]}
+
+    @api.get("/events/{event_id}/feedback")
+    async def feedback_summary(event_id: str, principal: Principal = managers) -> dict[str, Any]:
+        await managed_event(event_id, principal)
+        return await feedback.summary(svc, event_id)
+
+    @api.post("/events/{event_id}/attendance")
+    async def mark(
+        event_id: str, data: attendance.Mark, principal: Principal = managers
+    ) -> dict[str, Any]:
+        doc = await managed_event(event_id, principal)
+        reg = await attendance.mark(svc, event=doc, data=data)
+        return registration.out(reg, doc["timezone"])
+
+    @api.post("/events/{event_id}/visits")
+    async def visits(
+        event_id: str, data: attendance.Visits, principal: Principal = managers
+    ) -> dict[str, Any]:
+        doc = await managed_event(event_id, principal)
+        updated = await attendance.count_visits(svc, event=doc, data=data)
+        return {"event_id": event_id, "visits": updated["visits"]}
+
+    return api

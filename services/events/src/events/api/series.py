@@ -1,0 +1,68 @@
+"""Series API: create a recurring series of drafts, publish or cancel it as a whole."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+from events import access, event, series
+from events.api.deps import Who
+from events.api.events import CancelIn, organiser_kind
+from kit.app import Service
+from kit.auth import Principal
+
+
+def _out(doc: dict[str, Any], members: list[dict[str, Any]]) -> dict[str, Any]:
+    view = {k: v for k, v in doc.items() if k != "_id"} | {"id": doc["_id"]}
+    view["occurrences"] = [event.out(m) for m in members]
+    return view
+
+
+def router(svc: Service, who: Who) -> APIRouter:
+    api = APIRouter(prefix="/series", tags=["series"])
+    managers = Depends(who.require(*access.MANAGERS))
+    organisers = Depends(who.require(*access.ORGANISERS))
+    anyone = Depends(who.optional)
+
+    @api.post("", status_code=201)
+    async def create(data: series.SeriesIn, principal: Principal = organisers) -> dict[str, Any]:
+        doc, members = await series.create(
+            svc,
+            data=data,
+            municipality=principal.municipality,
+            created_by=principal.subject,
+            organiser_kind=organiser_kind(principal),
+        )
+        return _out(doc, members)
+
+    @api.get("/{series_id}")
+    async def get(series_id: str, principal: Principal | None = anyone) -> dict[str, Any]:
+        doc = await series.get(svc, series_id)
+        visible = []
+        for member in await series.members(svc, series_id):
+            try:
+                access.ensure_visible(principal, member)
+            except Exception:
+                continue
+            visible.append(member)
+        if not visible and not access.is_manager(principal, doc["municipality"]):
+            access.ensure_visible(principal, {"_id": series_id, "status": "draft", **doc})
+        return _out(doc, visible)
+
+    @api.post("/{series_id}/publish")
+    async def publish(series_id: str, principal: Principal = managers) -> dict[str, Any]:
+        doc = await series.get(svc, series_id)
+        access.ensure_manager(principal, doc["municipality"])
+        return {"published": await series.publish(svc, series=doc)}
+
+    @api.post("/{series_id}/cancel")
+    async def cancel(
+        series_id: str, body: CancelIn | None = None, principal: Principal = managers
+    ) -> dict[str, Any]:
+        doc = await series.get(svc, series_id)
+        access.ensure_manager(principal, doc["municipality"])
+        reason = body.reason if body else None
+        return {"cancelled": await series.cancel(svc, series=doc, reason=reason)}
+
+    return api

@@ -1,0 +1,64 @@
+"""Venues API: public search; staff and admins create and change their municipality's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+
+from contracts.events import VenueKind
+from events import access, venue
+from events.api.deps import Who
+from events.errors import invalid
+from kit.app import Service
+from kit.auth import Principal, ensure_municipality
+
+
+def router(svc: Service, who: Who) -> APIRouter:
+    api = APIRouter(prefix="/venues", tags=["venues"])
+    managers = Depends(who.require(*access.MANAGERS))
+    anyone = Depends(who.optional)
+
+    @api.post("", status_code=201)
+    async def create(data: venue.VenueIn, principal: Principal = managers) -> dict[str, Any]:
+        return venue.out(await venue.create(svc, data=data, municipality=principal.municipality))
+
+    @api.get("")
+    async def search(
+        municipality: str | None = None,
+        kind: VenueKind | None = None,
+        near: str | None = Query(default=None, description="lat,lon", examples=["60.17,24.94"]),
+        within_km: float | None = Query(default=None, gt=0, le=1000),
+        limit: int = Query(default=50, ge=1, le=200),
+        principal: Principal | None = anyone,
+    ) -> dict[str, Any]:
+        point = None
+        if near is not None:
+            try:
+                lat, lon = (float(x) for x in near.split(","))
+            except ValueError as exc:
+                raise invalid("near", "Give the point as 'latitude,longitude'.") from exc
+            if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+                raise invalid("near", "The point is off the map.")
+            point = (lat, lon)
+        chosen = municipality or (
+            principal.municipality if principal else svc.settings.municipality
+        )
+        items = await venue.search(
+            svc, municipality=chosen, kind=kind, near=point, within_km=within_km, limit=limit
+        )
+        return {"items": items}
+
+    @api.get("/{venue_id}")
+    async def get(venue_id: str) -> dict[str, Any]:
+        return venue.out(await venue.get(svc, venue_id))
+
+    @api.patch("/{venue_id}")
+    async def update(
+        venue_id: str, patch: venue.VenuePatch, principal: Principal = managers
+    ) -> dict[str, Any]:
+        found = await venue.get(svc, venue_id)
+        ensure_municipality(principal, found["municipality"])
+        return venue.out(await venue.update(svc, venue=found, patch=patch))
+
+    return api

@@ -1,0 +1,120 @@
+"""Attendance: staff mark presence from the check-in list or by the code the attendee
+shows; every mark counts as learning hours (the event's duration) for ESF statistics.
+Open events without registration (Avaa tila pop-ups) record a head count instead."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from contracts import events as ev
+from events import clock, store
+from events.errors import conflict, not_found
+from kit.app import Service
+
+
+class Mark(BaseModel):
+    registration_id: str | None = None
+    code: str | None = Field(default=None, min_length=4, max_length=16)
+    attended: bool = True
+
+
+class Visits(BaseModel):
+    visits: int = Field(ge=0, le=1_000_000)
+
+
+def hours(event: dict[str, Any]) -> float:
+    return round((event["ends_at"] - event["starts_at"]).total_seconds() / 3600, 2)
+
+
+def _ensure_running(event: dict[str, Any]) -> None:
+    if event["status"] not in ("published", "completed"):
+        raise conflict(f"A {event['status']} event has no attendance.", field="status")
+
+
+async def mark(svc: Service, *, event: dict[str, Any], data: Mark) -> dict[str, Any]:
+    _ensure_running(event)
+    regs = svc.store.db[store.REGISTRATIONS]
+    if data.registration_id:
+        query = {"_id": data.registration_id, "event_id": event["_id"]}
+        what, ident = "registration", data.registration_id
+    elif data.code:
+        query = {"code": data.code.strip().upper(), "event_id": event["_id"]}
+        what, ident = "check-in code", data.code
+    else:
+        from events.errors import invalid
+
+        raise invalid("registration_id", "Give a registration id or a check-in code.")
+    reg = await regs.find_one(query)
+    if reg is None:
+        raise not_found(what, ident)
+    if reg["status"] != "confirmed":
+        raise conflict(f"The registration is {reg['status']}, not confirmed.", field="status")
+    if reg.get("attended") is data.attended:
+        return reg  # already so: nothing new to tell
+    payload = ev.AttendanceRecorded(
+        event_id=event["_id"],
+        registration_id=reg["_id"],
+        user_id=reg["user_id"],
+        kind=event["kind"],
+        attended=data.attended,
+        seats=reg["seats"],
+        hours=hours(event),
+        starts_at=event["starts_at"],
+    )
+    envelope = svc.event(
+        ev.ATTENDANCE_RECORDED,
+        payload,
+        municipality=event["municipality"],
+        subject=f"registration/{reg['_id']}",
+    )
+    async with svc.store.transaction() as session:
+        reg = await regs.find_one_and_update(
+            {"_id": reg["_id"]},
+            {"$set": {"attended": data.attended, "attended_at": clock.now()}},
+            session=session,
+            return_document=True,
+        )
+        await svc.emit(session, envelope)
+    svc.outbox.notify()
+    return reg  # type: ignore[return-value]
+
+
+async def count_visits(svc: Service, *, event: dict[str, Any], data: Visits) -> dict[str, Any]:
+    _ensure_running(event)
+    now = clock.now()
+    payload = ev.VisitsCounted(
+        event_id=event["_id"],
+        kind=event["kind"],
+        venue_kind=event.get("venue_kind"),
+        visits=data.visits,
+        counted_at=now,
+    )
+    envelope = svc.event(
+        ev.VISITS_COUNTED,
+        payload,
+        municipality=event["municipality"],
+        subject=f"event/{event['_id']}",
+    )
+    async with svc.store.transaction() as session:
+        doc = await svc.store.db[store.EVENTS].find_one_and_update(
+            {"_id": event["_id"]},
+            {"$set": {"visits": data.visits, "visits_counted_at": now}},
+            session=session,
+            return_document=True,
+        )
+        await svc.emit(session, envelope)
+    svc.outbox.notify()
+    return doc  # type: ignore[return-value]
+
+
+async def check_in_list(svc: Service, event_id: str) -> list[dict[str, Any]]:
+    """Confirmed registrations, waiting list after them, in order."""
+    docs = (
+        await svc.store.db[store.REGISTRATIONS]
+        .find({"event_id": event_id, "status": {"$in": ["confirmed", "waitlisted"]}})
+        .to_list(None)
+    )
+    docs.sort(key=lambda r: (r["status"] != "confirmed", r.get("sequence") or 0, r["created_at"]))
+    return docs

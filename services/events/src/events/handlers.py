@@ -1,0 +1,71 @@
+"""Consumers of identity's events: erasure and role changes."""
+
+from __future__ import annotations
+
+import uuid
+
+from contracts import events as ev
+from contracts import identity as idc
+from events import store
+from kit.app import Service
+from kit.consumer import Delivery
+
+
+def register(svc: Service) -> None:
+    db = svc.store.db
+
+    @svc.consumer("identity-erasure", [idc.USER_ERASED])
+    async def on_user_erased(delivery: Delivery) -> None:
+        """Anonymise the user's registrations and authored events; tell identity."""
+        data: idc.UserErased = delivery.data  # type: ignore[assignment]
+        session = delivery.session
+        # One random stand-in per erasure: the registrations stay countable (seats,
+        # attendance statistics) but lead to nobody.
+        stand_in = f"erased-{uuid.uuid4().hex[:12]}"
+        regs = await db[store.REGISTRATIONS].update_many(
+            {"user_id": data.user_id},
+            {
+                "$set": {
+                    "user_id": stand_in,
+                    "name": None,
+                    "group_name": None,
+                    "code": None,
+                    "feedback.comment": None,
+                    "anonymised": True,
+                }
+            },
+            session=session,
+        )
+        authored = await db[store.EVENTS].update_many(
+            {"created_by": data.user_id}, {"$set": {"created_by": stand_in}}, session=session
+        )
+        await db[store.ROLES].delete_one({"_id": data.user_id}, session=session)
+        done = ev.EventsErasureCompleted(
+            user_id=data.user_id, records_erased=regs.modified_count + authored.modified_count
+        )
+        await svc.emit(
+            session,
+            svc.event(
+                ev.ERASURE_COMPLETED,
+                done,
+                municipality=delivery.event.municipality,
+                subject=f"user/{data.user_id}",
+            ),
+        )
+        svc.outbox.notify()
+
+    @svc.consumer("identity-roles", [idc.USER_ROLES_CHANGED])
+    async def on_roles_changed(delivery: Delivery) -> None:
+        """Remember the user's current roles: a token issued before a role was taken
+        away no longer grants it here."""
+        data: idc.UserRolesChanged = delivery.data  # type: ignore[assignment]
+        at = delivery.event.time
+        known = await db[store.ROLES].find_one({"_id": data.user_id}, session=delivery.session)
+        if known is not None and known["changed_at"].replace(tzinfo=at.tzinfo) >= at:
+            return  # an older change arriving late
+        await db[store.ROLES].replace_one(
+            {"_id": data.user_id},
+            {"_id": data.user_id, "roles": data.roles, "changed_at": at},
+            upsert=True,
+            session=delivery.session,
+        )

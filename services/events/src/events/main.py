@@ -1,0 +1,33 @@
+"""The composition root of the events service."""
+
+from __future__ import annotations
+
+from events import handlers, registration, store
+from events.api import deps, events, feeds, registrations, series, venues
+from events.settings import EventsSettings
+from kit.app import Service
+
+
+def service(settings: EventsSettings | None = None) -> Service:
+    settings = settings or EventsSettings()
+    svc = Service(
+        "events",
+        settings=settings,
+        description="Venues, learning events, registrations with waiting lists, attendance, "
+        "series, iCalendar and JSON-LD feeds.",
+    )
+    who = deps.Who(svc)
+    registrar = registration.Registrar(svc, batch=settings.registration_batch)
+    svc.registrar = registrar  # type: ignore[attr-defined]
+    svc.include_router(venues.router(svc, who))
+    svc.include_router(series.router(svc, who))
+    svc.include_router(feeds.router(svc, who))  # before /events/{id} routes of the same shape
+    svc.include_router(registrations.router(svc, who, registrar))
+    svc.include_router(events.router(svc, who))
+    handlers.register(svc)
+
+    @svc.on_startup
+    async def indexes() -> None:
+        await store.ensure_indexes(svc.store.db)
+
+    return svc

@@ -1,0 +1,373 @@
+"""Registrations: sign-ups (individual or group) with a waiting list, automatic promotion
+when seats free up, and cancellation by the user, by staff or with the event.
+
+Capacity is enforced inside a transaction that updates the event's seat counters on the
+condition that they are still what was read. Concurrent sign-ups for one event in this
+process are written in batches (group commit): one transaction for a batch instead of one
+per sign-up, which avoids a storm of write conflicts on the event document. Sign-ups from
+other processes conflict and are retried by the driver, so the counters stay exact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from contracts import events as ev
+from events import clock, store
+from events.errors import conflict, invalid
+from events.waitlist import Seats, allocate, promotable
+from kit.app import Service
+from kit.problems import Problem
+
+ACTIVE = ("confirmed", "waitlisted")
+
+
+class RegistrationIn(BaseModel):
+    seats: int = Field(default=1, ge=1, le=100, description="More than one: a group sign-up")
+    group_name: str | None = Field(default=None, max_length=200)
+    name: str | None = Field(default=None, max_length=200, description="Shown on the list")
+    age: int | None = Field(default=None, ge=0, le=130)
+
+
+@dataclass(frozen=True)
+class SignUp:
+    user_id: str
+    data: RegistrationIn
+    name: str | None
+
+
+def check_open(event: dict[str, Any], data: RegistrationIn) -> None:
+    """Rules a sign-up must pass before it is queued (re-checked in the transaction)."""
+    if event["status"] != "published":
+        raise conflict("The event is not open for registration.", field="event_id")
+    if not event.get("registration_required", True):
+        raise conflict("This event needs no registration: just come.", field="event_id")
+    now = clock.now()
+    opens, closes = event.get("registration_opens_at"), event.get("registration_closes_at")
+    if opens and now < _aware(opens):
+        raise conflict("Registration has not opened yet.", field="registration_opens_at")
+    if now > _aware(closes or event["starts_at"]):
+        raise conflict("Registration has closed.", field="registration_closes_at")
+    if data.seats > event.get("max_group_size", 10):
+        raise invalid("seats", f"At most {event.get('max_group_size', 10)} seats per sign-up.")
+    low, high = event.get("min_age"), event.get("max_age")
+    if low is not None or high is not None:
+        if data.age is None:
+            raise invalid("age", "This event has an age limit: give the participant's age.")
+        if (low is not None and data.age < low) or (high is not None and data.age > high):
+            raise invalid("age", f"The event is for ages {low or 0}-{high or ''}.")
+
+
+def _aware(value: Any) -> Any:
+    return clock.local(value, "UTC")
+
+
+def facts(
+    reg: dict[str, Any], event: dict[str, Any], model: type[ev.RegistrationFacts], **extra: Any
+) -> Any:
+    return model(
+        registration_id=reg["_id"],
+        event_id=event["_id"],
+        user_id=reg["user_id"],
+        seats=reg["seats"],
+        group_name=reg.get("group_name"),
+        kind=event["kind"],
+        title=event["title"],
+        venue_name=event.get("venue_name") or {},
+        starts_at=event["starts_at"],
+        ends_at=event["ends_at"],
+        timezone=event["timezone"],
+        **extra,
+    )
+
+
+def _emit_for(svc: Service, reg: dict[str, Any], event: dict[str, Any], type_: str, payload: Any):  # type: ignore[no-untyped-def]
+    return svc.event(
+        type_, payload, municipality=event["municipality"], subject=f"registration/{reg['_id']}"
+    )
+
+
+class Registrar:
+    """Batches concurrent sign-ups per event into one transaction each."""
+
+    def __init__(self, svc: Service, batch: int = 64) -> None:
+        self.svc = svc
+        self.batch = batch
+        self._pending: dict[str, list[tuple[SignUp, asyncio.Future[dict[str, Any]]]]] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
+
+    async def submit(self, event_id: str, signup: SignUp) -> dict[str, Any]:
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending.setdefault(event_id, []).append((signup, future))
+        if event_id not in self._workers:
+            self._workers[event_id] = asyncio.create_task(self._drain(event_id))
+        return await future
+
+    async def _drain(self, event_id: str) -> None:
+        try:
+            while queue := self._pending.get(event_id):
+                batch, queue[:] = queue[: self.batch], queue[self.batch :]
+                try:
+                    results = await write_batch(self.svc, event_id, [s for s, _ in batch])
+                except Exception as exc:  # the whole batch failed: every caller hears why
+                    results = [exc] * len(batch)
+                for (_, future), result in zip(batch, results, strict=True):
+                    if future.done():
+                        continue  # the caller went away
+                    if isinstance(result, BaseException):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+        finally:
+            self._workers.pop(event_id, None)
+            if not self._pending.get(event_id):
+                self._pending.pop(event_id, None)
+
+
+async def write_batch(
+    svc: Service, event_id: str, signups: list[SignUp]
+) -> list[dict[str, Any] | Exception]:
+    db = svc.store.db
+    sent: list[Any] = []
+
+    async def work(session: Any) -> list[dict[str, Any] | Exception]:
+        sent.clear()
+        event = await db[store.EVENTS].find_one({"_id": event_id}, session=session)
+        assert event is not None
+        results: list[dict[str, Any] | Exception] = []
+        accepted: list[int] = []
+        users = [s.user_id for s in signups]
+        taken_by = {
+            r["user_id"]
+            async for r in db[store.REGISTRATIONS].find(
+                {"event_id": event_id, "user_id": {"$in": users}, "status": {"$in": ACTIVE}},
+                projection={"user_id": 1},
+                session=session,
+            )
+        }
+        for i, signup in enumerate(signups):
+            try:
+                check_open(event, signup.data)
+                if signup.user_id in taken_by:
+                    raise conflict(
+                        "You are already registered.", field="event_id", kind="duplicate"
+                    )
+            except Problem as exc:
+                results.append(exc)
+                continue
+            taken_by.add(signup.user_id)
+            accepted.append(i)
+            results.append({})
+        if not accepted:
+            return results
+        before = Seats(
+            event.get("capacity"), event["seats_taken"], event["waiting"], event["waitlist_seq"]
+        )
+        outcomes, after = allocate(before, [signups[i].data.seats for i in accepted])
+        changed = await db[store.EVENTS].update_one(
+            {
+                "_id": event_id,
+                "status": "published",
+                "capacity": before.capacity,
+                "seats_taken": before.taken,
+                "waiting": before.waiting,
+                "waitlist_seq": before.sequence,
+            },
+            {
+                "$set": {
+                    "seats_taken": after.taken,
+                    "waiting": after.waiting,
+                    "waitlist_seq": after.sequence,
+                }
+            },
+            session=session,
+        )
+        if changed.matched_count != 1:
+            raise RuntimeError("event seats changed during the transaction")
+        now = clock.now()
+        docs, events = [], []
+        for i, outcome in zip(accepted, outcomes, strict=True):
+            signup = signups[i]
+            doc = {
+                "_id": f"reg-{uuid.uuid4().hex[:16]}",
+                "event_id": event_id,
+                "municipality": event["municipality"],
+                "user_id": signup.user_id,
+                "name": signup.name,
+                "seats": signup.data.seats,
+                "group_name": signup.data.group_name,
+                "status": "confirmed" if outcome.confirmed else "waitlisted",
+                "sequence": outcome.sequence,
+                "code": secrets.token_hex(4).upper(),
+                "attended": None,
+                "created_at": now,
+                "confirmed_at": now if outcome.confirmed else None,
+            }
+            docs.append(doc)
+            results[i] = doc | {"place": outcome.place}
+            if outcome.confirmed:
+                payload = facts(doc, event, ev.RegistrationConfirmed)
+                events.append(_emit_for(svc, doc, event, ev.REGISTRATION_CONFIRMED, payload))
+            else:
+                payload = facts(doc, event, ev.RegistrationWaitlisted, position=outcome.place)
+                events.append(_emit_for(svc, doc, event, ev.REGISTRATION_WAITLISTED, payload))
+        await db[store.REGISTRATIONS].insert_many(docs, session=session)
+        await svc.emit(session, *events)
+        return results
+
+    results = await svc.store.in_transaction(work)
+    svc.outbox.notify()
+    return results
+
+
+async def promote(svc: Service, session: Any, event: dict[str, Any]) -> dict[str, Any]:
+    """Give free seats to the head of the waiting list, in order; returns the event."""
+    if event["status"] != "published" or not event["waiting"]:
+        return event
+    db = svc.store.db
+    waiting = (
+        await db[store.REGISTRATIONS]
+        .find(
+            {"event_id": event["_id"], "status": "waitlisted"},
+            sort=[("sequence", 1)],
+            session=session,
+        )
+        .to_list(None)
+    )
+    count = promotable(event.get("capacity"), event["seats_taken"], [w["seats"] for w in waiting])
+    if count == 0:
+        return event
+    now = clock.now()
+    lucky = waiting[:count]
+    await db[store.REGISTRATIONS].update_many(
+        {"_id": {"$in": [r["_id"] for r in lucky]}},
+        {"$set": {"status": "confirmed", "confirmed_at": now, "promoted_at": now}},
+        session=session,
+    )
+    seats = sum(r["seats"] for r in lucky)
+    updated = await db[store.EVENTS].find_one_and_update(
+        {"_id": event["_id"]},
+        {"$inc": {"seats_taken": seats, "waiting": -count}},
+        session=session,
+        return_document=True,
+    )
+    await svc.emit(
+        session,
+        *(
+            _emit_for(
+                svc, r, event, ev.REGISTRATION_PROMOTED, facts(r, event, ev.RegistrationPromoted)
+            )
+            for r in lucky
+        ),
+    )
+    return updated  # type: ignore[no-any-return]
+
+
+async def cancel(
+    svc: Service, *, registration_id: str, by: str, reason: str | None = None
+) -> dict[str, Any]:
+    db = svc.store.db
+
+    async def work(session: Any) -> dict[str, Any]:
+        reg = await db[store.REGISTRATIONS].find_one({"_id": registration_id}, session=session)
+        assert reg is not None
+        if reg["status"] not in ACTIVE:
+            raise conflict("The registration is already cancelled.", field="status")
+        was_waiting = reg["status"] == "waitlisted"
+        now = clock.now()
+        updated = await db[store.REGISTRATIONS].find_one_and_update(
+            {"_id": registration_id},
+            {"$set": {"status": "cancelled", "cancelled_at": now, "cancelled_by": by}},
+            session=session,
+            return_document=True,
+        )
+        change = {"waiting": -1} if was_waiting else {"seats_taken": -reg["seats"]}
+        event = await db[store.EVENTS].find_one_and_update(
+            {"_id": reg["event_id"]}, {"$inc": change}, session=session, return_document=True
+        )
+        payload = facts(
+            reg,
+            event,
+            ev.RegistrationCancelled,
+            cancelled_by=by,
+            reason=reason,
+            was_waitlisted=was_waiting,
+        )
+        await svc.emit(session, _emit_for(svc, reg, event, ev.REGISTRATION_CANCELLED, payload))
+        await promote(svc, session, event)
+        return updated  # type: ignore[no-any-return]
+
+    result = await svc.store.in_transaction(work)
+    svc.outbox.notify()
+    return result
+
+
+async def cancel_all(
+    svc: Service, session: Any, event: dict[str, Any], *, reason: str | None
+) -> int:
+    """The event is cancelled: so are its registrations (each one told)."""
+    db = svc.store.db
+    regs = (
+        await db[store.REGISTRATIONS]
+        .find({"event_id": event["_id"], "status": {"$in": ACTIVE}}, session=session)
+        .to_list(None)
+    )
+    if not regs:
+        return 0
+    now = clock.now()
+    await db[store.REGISTRATIONS].update_many(
+        {"_id": {"$in": [r["_id"] for r in regs]}},
+        {"$set": {"status": "cancelled", "cancelled_at": now, "cancelled_by": "event_cancelled"}},
+        session=session,
+    )
+    await svc.emit(
+        session,
+        *(
+            _emit_for(
+                svc,
+                r,
+                event,
+                ev.REGISTRATION_CANCELLED,
+                facts(
+                    r,
+                    event,
+                    ev.RegistrationCancelled,
+                    cancelled_by="event_cancelled",
+                    reason=reason,
+                    was_waitlisted=r["status"] == "waitlisted",
+                ),
+            )
+            for r in regs
+        ),
+    )
+    return len(regs)
+
+
+async def place(svc: Service, reg: dict[str, Any]) -> int | None:
+    """Current place on the waiting list (1 = next in line)."""
+    if reg["status"] != "waitlisted":
+        return None
+    ahead = await svc.store.db[store.REGISTRATIONS].count_documents(
+        {"event_id": reg["event_id"], "status": "waitlisted", "sequence": {"$lt": reg["sequence"]}}
+    )
+    return ahead + 1
+
+
+def out(
+    reg: dict[str, Any], tz: str, *, place: int | None = None, code: bool = True
+) -> dict[str, Any]:
+    view = {k: v for k, v in reg.items() if k not in {"_id", "sequence", "place"}}
+    view["id"] = reg["_id"]
+    view["place"] = place if place is not None else reg.get("place")
+    for key in ("created_at", "confirmed_at", "promoted_at", "cancelled_at", "attended_at"):
+        if view.get(key) is not None:
+            view[key] = clock.local(view[key], tz).isoformat()  # type: ignore[union-attr]
+    if not code:
+        view.pop("code", None)
+    return view

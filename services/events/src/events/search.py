@@ -1,0 +1,88 @@
+"""Listing and search of events: every filter maps onto the indexed
+(municipality, status, starts_at) range, narrowed by the others; paginated."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from events import clock, store
+from kit.app import Service
+
+PUBLIC = ("published", "cancelled", "completed")
+
+
+@dataclass
+class Filters:
+    municipality: str
+    statuses: tuple[str, ...] = ("published",)
+    start: datetime | None = None  # events ending at/after this
+    end: datetime | None = None  # events starting before this
+    kinds: list[str] = field(default_factory=list)
+    audiences: list[str] = field(default_factory=list)
+    topics: list[str] = field(default_factory=list)
+    languages: list[str] = field(default_factory=list)
+    venue_kinds: list[str] = field(default_factory=list)
+    venue_id: str | None = None
+    series_id: str | None = None
+    parent_event_id: str | None = None
+    text: str | None = None
+    created_by: str | None = None
+
+
+def query(f: Filters, tz: str) -> dict[str, Any]:
+    q: dict[str, Any] = {"municipality": f.municipality, "status": {"$in": list(f.statuses)}}
+    starts: dict[str, Any] = {}
+    if f.start is not None:
+        # Ongoing events count too: an event is "in range" when it has not ended; the
+        # starts_at bound keeps the index range tight (no event is longer than a week).
+        start = clock.to_utc(f.start, tz)
+        starts["$gte"] = start - timedelta(days=7)
+        q["ends_at"] = {"$gte": start}
+    if f.end is not None:
+        starts["$lt"] = clock.to_utc(f.end, tz)
+    if starts:
+        q["starts_at"] = starts
+    for key, values in (
+        ("kind", f.kinds),
+        ("audiences", f.audiences),
+        ("topics.skill", [t.lower() for t in f.topics]),
+        ("languages", f.languages),
+        ("venue_kind", f.venue_kinds),
+    ):
+        if values:
+            q[key] = {"$in": values}
+    for key, value in (
+        ("venue_id", f.venue_id),
+        ("series_id", f.series_id),
+        ("parent_event_id", f.parent_event_id),
+        ("created_by", f.created_by),
+    ):
+        if value:
+            q[key] = value
+    if f.text:
+        words = [re.escape(w) for w in f.text.lower().split()[:8]]
+        q["$and"] = [{"search_text": {"$regex": w}} for w in words]
+    return q
+
+
+async def find(
+    svc: Service, f: Filters, *, limit: int, offset: int = 0
+) -> tuple[list[dict[str, Any]], int | None]:
+    """One page and the offset of the next one (None at the end)."""
+    tz = svc.settings.timezone_of(f.municipality)  # type: ignore[attr-defined]
+    docs = (
+        await svc.store.db[store.EVENTS]
+        .find(
+            query(f, tz),
+            sort=[("starts_at", 1), ("_id", 1)],
+            skip=offset,
+            limit=limit + 1,
+            projection={"search_text": 0},
+        )
+        .to_list(None)
+    )
+    more = len(docs) > limit
+    return docs[:limit], (offset + limit if more else None)

@@ -1,0 +1,23 @@
+"""Settings of the events service (`KOHTAAMO_` environment variables)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from kit.settings import KitSettings
+
+
+class EventsSettings(KitSettings):
+    service: str = "events"
+    # Municipality -> IANA time zone; others fall back to `timezone`.
+    municipality_timezones: dict[str, str] = Field(
+        default_factory=lambda: {"helsinki": "Europe/Helsinki", "kouvola": "Europe/Helsinki"}
+    )
+    # Base URL of the public pages, used in JSON-LD `url` and ICS `URL`.
+    public_url: str = "http://127.0.0.1:8002"
+    # Concurrent sign-ups for one event are written in batches of at most this many.
+    registration_batch: int = 64
+    page_max: int = 100
+
+    def timezone_of(self, municipality: str) -> str:
+        return self.municipality_timezones.get(municipality, self.timezone)

@@ -1,0 +1,165 @@
+"""Venues: library spaces (branches and their rooms) and Avaa tila pop-up places."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, Field, model_validator
+
+from contracts import events as ev
+from contracts.common import LocalizedText
+from events import clock, store
+from events.errors import invalid, not_found
+from kit.app import Service
+
+
+class Address(BaseModel):
+    street: str = Field(default="", max_length=200)
+    postal_code: str = Field(default="", max_length=20)
+    city: str = Field(default="", max_length=100)
+
+
+class VenueIn(BaseModel):
+    kind: ev.VenueKind
+    name: LocalizedText = Field(min_length=1)
+    address: Address | None = None
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    accessibility: LocalizedText = Field(default_factory=dict)
+    description: LocalizedText = Field(default_factory=dict)
+    url: str | None = Field(default=None, max_length=500)
+    parent_venue_id: str | None = None  # a room inside a library branch
+    active: bool = True
+
+    @model_validator(mode="after")
+    def _coordinates_together(self) -> VenueIn:
+        if (self.latitude is None) != (self.longitude is None):
+            field = "longitude" if self.longitude is None else "latitude"
+            raise invalid(field, "Give both latitude and longitude, or neither.")
+        return self
+
+
+class VenuePatch(BaseModel):
+    kind: ev.VenueKind | None = None
+    name: LocalizedText | None = None
+    address: Address | None = None
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    accessibility: LocalizedText | None = None
+    description: LocalizedText | None = None
+    url: str | None = Field(default=None, max_length=500)
+    active: bool | None = None
+
+
+def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle (haversine) distance."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 6371.0088 * 2 * math.asin(math.sqrt(a))
+
+
+def out(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k not in {"_id"}} | {"id": doc["_id"]}
+
+
+def _changed(doc: dict[str, Any], *, created: bool) -> ev.VenueChanged:
+    return ev.VenueChanged(
+        venue_id=doc["_id"],
+        kind=doc["kind"],
+        name=doc["name"],
+        latitude=doc.get("latitude"),
+        longitude=doc.get("longitude"),
+        active=doc.get("active", True),
+        created=created,
+    )
+
+
+async def get(svc: Service, venue_id: str) -> dict[str, Any]:
+    doc = await svc.store.db[store.VENUES].find_one({"_id": venue_id})
+    if doc is None:
+        raise not_found("venue", venue_id)
+    return doc
+
+
+async def create(
+    svc: Service, *, data: VenueIn, municipality: str, venue_id: str | None = None
+) -> dict[str, Any]:
+    if data.parent_venue_id:
+        parent = await get(svc, data.parent_venue_id)
+        if parent["municipality"] != municipality:
+            raise invalid("parent_venue_id", "The parent venue is in another municipality.")
+    now = clock.now()
+    doc = {
+        "_id": venue_id or f"ven-{uuid.uuid4().hex[:12]}",
+        "municipality": municipality,
+        **data.model_dump(mode="json"),
+        "created_at": now,
+        "updated_at": now,
+    }
+    event = svc.event(
+        ev.VENUE_CHANGED,
+        _changed(doc, created=True),
+        municipality=municipality,
+        subject=f"venue/{doc['_id']}",
+    )
+    async with svc.store.transaction() as session:
+        await svc.store.db[store.VENUES].insert_one(doc, session=session)
+        await svc.emit(session, event)
+    svc.outbox.notify()
+    return doc
+
+
+async def update(svc: Service, *, venue: dict[str, Any], patch: VenuePatch) -> dict[str, Any]:
+    changes = patch.model_dump(mode="json", exclude_unset=True)
+    merged = {**venue, **changes}
+    if (merged.get("latitude") is None) != (merged.get("longitude") is None):
+        raise invalid("latitude", "Give both latitude and longitude, or neither.")
+    if not merged.get("name"):
+        raise invalid("name", "A venue needs a name.")
+    merged["updated_at"] = clock.now()
+    event = svc.event(
+        ev.VENUE_CHANGED,
+        _changed(merged, created=False),
+        municipality=venue["municipality"],
+        subject=f"venue/{venue['_id']}",
+    )
+    async with svc.store.transaction() as session:
+        await svc.store.db[store.VENUES].replace_one({"_id": venue["_id"]}, merged, session=session)
+        await svc.emit(session, event)
+    svc.outbox.notify()
+    return merged
+
+
+async def search(
+    svc: Service,
+    *,
+    municipality: str,
+    kind: ev.VenueKind | None = None,
+    near: tuple[float, float] | None = None,
+    within_km: float | None = None,
+    include_inactive: bool = False,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
+    """Venues of a municipality, nearest first when a point is given. A municipality has
+    hundreds of venues at most, so distances are computed here after the indexed filter."""
+    query: dict[str, Any] = {"municipality": municipality}
+    if kind:
+        query["kind"] = kind.value
+    if not include_inactive:
+        query["active"] = True
+    docs = await svc.store.db[store.VENUES].find(query).to_list(None)
+    if near is None:
+        docs.sort(key=lambda d: d["name"].get("fi") or next(iter(d["name"].values()), ""))
+        return [out(d) for d in docs[:limit]]
+    found = []
+    for doc in docs:
+        if doc.get("latitude") is None:
+            continue
+        km = distance_km(near[0], near[1], doc["latitude"], doc["longitude"])
+        if within_km is None or km <= within_km:
+            found.append(out(doc) | {"distance_km": round(km, 3)})
+    found.sort(key=lambda d: d["distance_km"])
+    return found[:limit]
