@@ -49,7 +49,7 @@ class EchoProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> EchoProcess:
+    def start(self, wait: bool = True) -> EchoProcess:
         env = {
             **os.environ,
             "PYTHONPATH": str(APPS),
@@ -69,8 +69,12 @@ class EchoProcess:
             ],
             env=env,
         )
-        wait_http(self.url + "/readyz", self.process)
+        if wait:
+            self.wait()
         return self
+
+    def wait(self) -> None:
+        wait_http(self.url + "/readyz", self.process)
 
     def stop(self) -> None:
         if self.process is not None:
@@ -91,7 +95,9 @@ def echoes() -> Iterator[dict[str, EchoProcess]]:
     }
     try:
         for proc in procs.values():
-            proc.start()
+            proc.start(wait=False)  # start together: each takes a while to import
+        for proc in procs.values():
+            proc.wait()
         yield procs
     finally:
         for proc in procs.values():
@@ -129,9 +135,8 @@ def make_gateway(make_settings: Callable[..., Any], issuer: TestIssuer) -> Gatew
             **overrides,
         }
         full = {name: None for name in Upstreams.model_fields} | upstreams
-        settings = make_settings(
-            "gateway", cls=GatewaySettings, upstreams=Upstreams(**full), **values
-        )
+        # The gateway needs neither broker nor store, so no per-run vhost or database.
+        settings = GatewaySettings(upstreams=Upstreams(**full), log_format="json", **values)
         svc = GatewayService(settings)
         svc.verifier.trust(issuer.issuer, issuer.jwks)
         app = svc.create_app()

@@ -34,9 +34,21 @@ async def test_paths_go_to_their_service_with_token_and_correlation_id(
         assert echoed["headers"]["x-forwarded-for"] == "127.0.0.1"
         assert response.headers["X-Correlation-ID"] == "corr-gw-1"
 
-        # Longest prefix wins: me/bookings belongs to bookings, me to identity.
-        mine = await client.get("/api/v1/me/bookings", headers={"Authorization": f"Bearer {token}"})
-        assert mine.json()["service"] == "bookings" and mine.json()["path"] == "/me/bookings"
+        # Longest prefix wins: me/feed belongs to bookings, me to identity, and
+        # feeds/events.ics to events while other feeds are bookings'.
+        auth = {"Authorization": f"Bearer {token}"}
+        feed = await client.post("/api/v1/me/feed", headers=auth)
+        assert feed.json()["service"] == "bookings" and feed.json()["path"] == "/me/feed"
+        ics = await client.get("/api/v1/feeds/events.ics")
+        assert ics.json()["service"] == "events"
+        personal = await client.get("/api/v1/feeds/tok123.ics")
+        assert personal.json()["service"] == "bookings"
+        # A rewritten prefix: both services have /series; bookings' is booking-series here.
+        series = await client.get("/api/v1/booking-series/s%201/x")
+        assert series.json()["service"] == "bookings"
+        assert series.json()["path"] == "/series/s%201/x"
+        events_series = await client.get("/api/v1/series/s1")
+        assert events_series.json()["service"] == "events"
         me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
         assert me.json()["service"] == "identity" and me.json()["path"] == "/me"
         # A generated correlation id still reaches the service.
@@ -78,7 +90,7 @@ async def test_not_deployed_service_answers_503_naming_it(
     make_gateway: Any, echoes: dict[str, Any]
 ) -> None:
     async with make_gateway(urls(echoes, "events")) as (client, _):
-        response = await client.get("/api/v1/reports/esf")
+        response = await client.get("/api/v1/analytics/reports/esf")
         assert response.status_code == 503
         assert response.headers["content-type"] == PROBLEM
         body = response.json()

@@ -226,7 +226,8 @@ def merge(
         for name, scheme in up_components.get("securitySchemes", {}).items():
             security.setdefault(name, scheme)
         for path, item in up.get("paths", {}).items():
-            if table.service_for(path) != service:
+            routed = table.gateway_path(service, path)
+            if routed is None:
                 continue  # health, metrics and anything the gateway does not route
             item = _rewrite_refs(item, renames)
             for method, operation in item.items():
@@ -240,7 +241,7 @@ def merge(
                     operation["operationId"] = f"{service}_{op_id}"
                 operation_ids.add(operation.get("operationId"))
                 _with_gateway_answers(operation)
-            doc.setdefault("paths", {})[API_PREFIX + path] = item
+            doc.setdefault("paths", {})[API_PREFIX + routed] = item
     if tags:
         doc["tags"] = list(tags.values())
     if not security:

@@ -33,37 +33,33 @@ class Upstreams(BaseModel):
 
 
 # Gateway path prefix (after /api/v1/, whole segments) -> owning service. The longest
-# matching prefix wins, so `me/bookings` goes to bookings while `me` goes to identity.
+# matching prefix wins, so `feeds/events.ics` goes to events while `feeds` goes to bookings.
+# "service:/prefix" rewrites the matched prefix for paths two services both use.
 DEFAULT_ROUTES: dict[str, str] = {
     # identity
     "auth": "identity",
-    "users": "identity",
     "me": "identity",
     "municipalities": "identity",
-    "organisations": "identity",
-    "profiles": "identity",
-    "mentors": "identity",
-    "consents": "identity",
+    "admin/keys": "identity",
+    ".well-known/jwks.json": "identity",
     # events
     "events": "events",
+    "series": "events",
     "venues": "events",
     "registrations": "events",
-    "me/registrations": "events",
-    "me/events": "events",
+    "feeds/events.ics": "events",
     # bookings
+    "bookings": "bookings",
+    "booking-series": "bookings:/series",
     "locations": "bookings",
     "resources": "bookings",
-    "bookings": "bookings",
-    "me/bookings": "bookings",
+    "blocks": "bookings",
+    "feeds": "bookings",
+    "me/feed": "bookings",
     # notifications
-    "notices": "notifications",
-    "inbox": "notifications",
-    "me/notices": "notifications",
-    "me/inbox": "notifications",
-    "me/preferences": "notifications",
+    "notifications": "notifications",
     # analytics
     "analytics": "analytics",
-    "reports": "analytics",
 }
 
 
@@ -75,9 +71,9 @@ class MyPagePart(BaseModel):
 
 
 DEFAULT_MY_PAGE: dict[str, MyPagePart] = {
-    "bookings": MyPagePart(service="bookings", path="/me/bookings"),
-    "registrations": MyPagePart(service="events", path="/me/registrations"),
-    "notices": MyPagePart(service="notifications", path="/me/notices?unread=true"),
+    "bookings": MyPagePart(service="bookings", path="/bookings/mine"),
+    "registrations": MyPagePart(service="events", path="/registrations/mine"),
+    "notices": MyPagePart(service="notifications", path="/notifications/inbox?unread=true"),
 }
 
 
@@ -109,7 +105,7 @@ class GatewaySettings(KitSettings):
     rate_limit_auth: str = "10/minute;50/hour"
     # Requests that get the stricter auth limit: "METHOD path" after /api/v1 (exact).
     auth_paths: list[str] = Field(
-        default_factory=lambda: ["POST /auth/login", "POST /auth/signup", "POST /auth/token"]
+        default_factory=lambda: ["POST /auth/login", "POST /auth/signup", "POST /auth/refresh"]
     )
     # Addresses of reverse proxies whose X-Forwarded-For is believed; nobody's by default.
     trusted_proxies: list[str] = Field(default_factory=list)
@@ -123,7 +119,7 @@ class GatewaySettings(KitSettings):
 
     def route_table(self) -> dict[str, str]:
         table = {**self.routes, **self.extra_routes}
-        unknown = {s for s in table.values() if s not in SERVICES}
+        unknown = {v.partition(":")[0] for v in table.values()} - set(SERVICES)
         if unknown:
             raise ValueError(f"routes name unknown services: {sorted(unknown)}")
         return {k.strip("/"): v for k, v in table.items()}
