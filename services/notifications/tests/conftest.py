@@ -35,13 +35,13 @@ class Mailbox:
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
-    ) -> str:  # noqa: N802, E501
+    ) -> str:
         if address in self.refuse:
             return "550 no such user"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=policy.default)
         with self._lock:
             self.messages.append(message)  # type: ignore[arg-type]
@@ -96,7 +96,7 @@ def sms_gateway() -> Iterator[tuple[SmsGateway, str]]:
     gateway = SmsGateway()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", 0))
             body = json.loads(self.rfile.read(length))
             gateway.tokens.append(self.headers.get("Authorization"))
@@ -227,3 +227,16 @@ async def mails_for(
 
 async def settle(seconds: float = 0.5) -> None:
     await asyncio.sleep(seconds)
+
+
+async def published(svc: Service, type_: str, count: int = 1, timeout: float = 10.0) -> list[Any]:
+    """Envelopes of `type_` the service published (read from the broker)."""
+    seen: list[Any] = svc.__dict__.setdefault("_seen", [])
+
+    async def enough() -> bool:
+        while (message := await svc.published.get(no_ack=True, fail=False)) is not None:  # type: ignore[attr-defined]
+            seen.append(json.loads(message.body))
+        return len([e for e in seen if e["type"] == type_]) >= count
+
+    await eventually(enough, timeout=timeout)
+    return [e for e in seen if e["type"] == type_]

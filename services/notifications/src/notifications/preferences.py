@@ -40,8 +40,7 @@ def effective(contact: dict[str, Any] | None, override: dict[str, Any] | None) -
 
 
 def channels_for(kind: str, prefs: dict[str, Any], contact: dict[str, Any] | None) -> list[str]:
-    """Channels for a notice kind: the kind's own setting, else its group's, else "*";
-    email/sms only where the contact has an address/number."""
+    """Channels for a notice kind: the kind's own setting, else its group's, else "*"."""
     if kind in MANDATORY:
         wanted = list(MANDATORY[kind])
     else:
@@ -52,9 +51,10 @@ def channels_for(kind: str, prefs: dict[str, Any], contact: dict[str, Any] | Non
     for channel in wanted:
         if channel not in CHANNELS or channel in result:
             continue
-        if contact is not None and channel == "email" and not contact.get("email"):
-            continue
-        if channel == "sms" and not (contact or {}).get("phone"):
+        # Skip a channel only when identity told us there is no address for it; before
+        # the first contact.changed arrives the notice waits for one (sender retries).
+        field = {"email": "email", "sms": "phone"}.get(channel)
+        if field and contact is not None and field in contact and not contact[field]:
             continue
         result.append(channel)
     return result

@@ -133,7 +133,8 @@ class Sender:
         return len(claimed)
 
     async def _deliver(self, notice: dict[str, Any], contact: dict[str, Any] | None) -> None:
-        if contact is None:
+        if contact is None or "display_name" not in contact:
+            # Registration can come before identity's contact.changed: wait for it.
             raise LookupError("no contact details for the recipient yet")
         s = self.settings
         rendered = self.templates.render(
