@@ -211,3 +211,184 @@ def esf_stream() -> list[CloudEvent]:
     out.append(visits("E3", 40, "2026-05-20T13:00:00"))
     out.append(visits("E3", 42, "2026-05-20T14:30:00"))  # a corrected count replaces it
     return out
+
+
+def local(day: int, hour: int) -> str:
+    """A March 2026 moment in Helsinki time, as ISO with its offset (DST starts 29 March)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime(2026, 3, day, hour, tzinfo=ZoneInfo("Europe/Helsinki")).isoformat()
+
+
+MONDAYS = [2, 9, 16, 23, 30]
+TUESDAYS = [3, 10, 17, 24, 31]
+WEEKDAYS_8_16 = {str(d): [{"opens": "08:00:00", "closes": "16:00:00"}] for d in range(5)}
+
+
+def _t(text: str) -> str:
+    return text[:19]
+
+
+def march_stream() -> list[CloudEvent]:
+    """Usage, utilisation and network figures for Helsinki, March 2026 (and a Kouvola
+    location and event that must stay out of Helsinki's figures)."""
+    out: list[CloudEvent] = []
+    lib, sc = "library", "shopping_centre"
+    ev_ = [
+        ("W1", "workshop", local(3, 10), local(3, 12), ["immigrants", "students"], ["python"],
+         ["fi", "en"], lib),
+        ("W2", "workshop", local(10, 10), local(10, 12), ["students"], ["python"], ["fi"], lib),
+        ("C1", "course", local(11, 10), local(11, 12), ["everyone"], ["design"], ["en"], "online"),
+        ("A1", "avaa_tila", local(14, 10), local(14, 14), [], [], [], "park"),
+        ("A2", "meetup", local(20, 10), local(20, 12), ["everyone"], ["design"], ["fi"], sc),
+        ("S1", "staff_training", local(18, 9), local(18, 12), [], [], [], lib),
+        ("X1", "workshop", local(25, 10), local(25, 12), ["students"], ["python"], ["fi"], lib),
+    ]  # fmt: skip
+    for eid, kind, s, e, aud, topics, langs, vk in ev_:
+        out.append(
+            event(eid, kind, s, e, audiences=aud, topics=[{"skill": t} for t in topics],
+                  languages=langs, venue_id=f"V-{vk}", venue_kind=vk,
+                  registration_required=eid != "A1")
+        )  # fmt: skip
+    out.append(
+        _ev(evc.EVENT_CANCELLED,
+            {"event_id": "X1", "title": {"fi": "x"}, "starts_at": local(25, 10)},
+            "helsinki", "2026-03-01T09:00:00")
+    )  # fmt: skip
+    out.append(event("K9", "workshop", local(5, 10), local(5, 12), m="kouvola"))
+    ends = {e[0]: (e[1], e[2], e[3]) for e in ev_}
+
+    def reg(type_: str, eid: str, uid: str, time: str) -> CloudEvent:
+        kind, s, e = ends[eid]
+        return registration(type_, eid, uid, kind, s, e, time=time)
+
+    w = [f"w{i}" for i in range(1, 22)]
+    out += [reg(evc.REGISTRATION_CONFIRMED, "W1", u, "2026-02-20T09:00:00") for u in w[:7]]
+    out += [reg(evc.REGISTRATION_CONFIRMED, "W2", u, "2026-02-20T09:00:00") for u in w[:5]]
+    for u in w[15:20]:  # w16..w20 registered for W2 and cancelled
+        out.append(reg(evc.REGISTRATION_CONFIRMED, "W2", u, "2026-02-20T09:00:00"))
+        out.append(reg(evc.REGISTRATION_CANCELLED, "W2", u, "2026-02-25T09:00:00"))
+    out.append(
+        registration(evc.REGISTRATION_WAITLISTED, "W1", "w21", *ends["W1"], position=1,
+                     time="2026-02-21T09:00:00")
+    )  # fmt: skip
+
+    def att(eid: str, uid: str, attended: bool = True, m: str = "helsinki") -> CloudEvent:
+        kind, s, _ = ends.get(eid, ("workshop", local(5, 10), local(5, 12)))
+        hours = 3.0 if eid == "S1" else 2.0
+        return attend(eid, uid, kind, s, hours, m=m, attended=attended)
+
+    out += [att("W1", u) for u in w[:6]] + [att("W1", "w7", attended=False)]
+    out += [att("W2", u) for u in w[:5]]
+    out += [att("C1", u) for u in ["w8", "w9", "w10"]]
+    out += [att("A2", u) for u in ["w11", "w12", "w13", "w14", "w15"]]
+    out += [att("S1", u) for u in ["s1", "s2", "s3", "s4", "s5"]]
+    out += [att("K9", f"k{i}", m="kouvola") for i in range(7)]
+    out.append(visits("A1", 30, "2026-03-14T12:00:00"))
+
+    # Opening hours: L2 weekdays 8-16 but closed on Friday 20 March; L3 weekdays 12-14.
+    def hours(
+        loc: str, weekly: dict[str, Any], m: str = "helsinki", exceptions: Any = ()
+    ) -> CloudEvent:
+        data = {
+            "location_id": loc,
+            "name": {"fi": loc},
+            "weekly": weekly,
+            "exceptions": list(exceptions),
+        }
+        return _ev(bk.LOCATION_HOURS_CHANGED, data, m, "2026-01-01T00:00:00")
+
+    out.append(hours("L2", WEEKDAYS_8_16, exceptions=[{"day": "2026-03-20", "closed": True}]))
+    out.append(
+        hours("L3", {str(d): [{"opens": "12:00:00", "closes": "14:00:00"}] for d in range(5)})
+    )
+    out.append(hours("KL", {"0": [{"opens": "08:00:00", "closes": "10:00:00"}]}, m="kouvola"))
+
+    def res(rid: str, loc: str, kind: str, m: str = "helsinki", **more: Any) -> CloudEvent:
+        data = {"resource_id": rid, "location_id": loc, "kind": kind, "name": {"fi": rid}, **more}
+        return _ev(bk.RESOURCE_CHANGED, data, m, "2026-01-01T00:00:00")
+
+    out += [res("R2", "L2", "meeting_room"), res("R3", "L2", "studio"),
+            res("MH1", "L3", "mentor_hours", mentor_user_id="m1"),
+            res("KR", "KL", "workstation", m="kouvola")]  # fmt: skip
+
+    def bkg(final: str, bid: str, rid: str, kind: str, loc: str, s: str, e: str,
+            m: str = "helsinki", **more: Any) -> list[CloudEvent]:  # fmt: skip
+        first = booking(bk.BOOKING_CONFIRMED, bid, f"b-{bid}", rid, kind, loc, s, e, m=m,
+                        time="2026-02-01T09:00:00", **more)  # fmt: skip
+        if final == bk.BOOKING_CONFIRMED:
+            return [first]
+        return [
+            first,
+            booking(final, bid, f"b-{bid}", rid, kind, loc, s, e, m=m, time=_t(s), **more),
+        ]
+
+    for d in MONDAYS:
+        out += bkg(
+            bk.BOOKING_CHECKED_IN, f"A{d}", "R2", "meeting_room", "L2", local(d, 10), local(d, 12)
+        )
+        out += bkg(
+            bk.BOOKING_NO_SHOW, f"B{d}", "R2", "meeting_room", "L2", local(d, 12), local(d, 14)
+        )
+    for d in TUESDAYS:
+        out += bkg(
+            bk.BOOKING_CANCELLED, f"C{d}", "R2", "meeting_room", "L2", local(d, 10), local(d, 12)
+        )
+        out += bkg(bk.BOOKING_CHECKED_IN, f"M{d}", "MH1", "mentor_hours", "L3", local(d, 12),
+                   local(d, 13), mentor_user_id="m1")  # fmt: skip
+    out += bkg(bk.BOOKING_CONFIRMED, "S4", "R3", "studio", "L2", local(4, 10), local(4, 12))
+    out += bkg(bk.BOOKING_CONFIRMED, "S11", "R3", "studio", "L2", local(11, 10), local(11, 12))
+    for d in [*MONDAYS, 31]:
+        out += bkg(bk.BOOKING_CONFIRMED, f"K{d}", "KR", "workstation", "KL", local(d, 8),
+                   local(d, 9), m="kouvola")  # fmt: skip
+
+    # Profiles: p1..p5 offer python (beginner, then intermediate from 15 March) and ask for
+    # design; p6..p10 offer design (advanced) and ask for python.
+    def skills(uid: str, time: str, offered: list[dict[str, Any]], wanted: list[str]) -> CloudEvent:
+        data = {
+            "user_id": uid,
+            "skills_offered": offered,
+            "skills_wanted": [{"skill": s} for s in wanted],
+        }
+        return _ev(idc.PROFILE_UPDATED, data, "helsinki", time)
+
+    for i in range(1, 6):
+        out.append(
+            skills(
+                f"p{i}",
+                "2026-01-10T09:00:00",
+                [{"skill": "python", "level": "beginner"}],
+                ["design"],
+            )
+        )
+        out.append(
+            skills(
+                f"p{i}",
+                "2026-03-15T09:00:00",
+                [{"skill": "python", "level": "intermediate"}],
+                ["design"],
+            )
+        )
+    for i in range(6, 11):
+        out.append(
+            skills(
+                f"p{i}",
+                "2026-01-10T09:00:00",
+                [{"skill": "design", "level": "advanced"}],
+                ["python"],
+            )
+        )
+    # m1..m6 offer peer mentoring on python; m6 stops on 10 March.
+    for i in range(1, 7):
+        data = {"user_id": f"m{i}", "active": True, "topics": [{"skill": "python"}]}
+        out.append(_ev(idc.MENTOR_OFFER_CHANGED, data, "helsinki", "2026-01-10T09:00:00"))
+    out.append(
+        _ev(
+            idc.MENTOR_OFFER_CHANGED,
+            {"user_id": "m6", "active": False},
+            "helsinki",
+            "2026-03-10T09:00:00",
+        )
+    )
+    return out

@@ -20,6 +20,9 @@ from kit.problems import Problem
 
 class ReportName(StrEnum):
     esf = "esf"
+    usage = "usage"
+    utilisation = "utilisation"
+    network = "network"
 
 
 def build_router(svc: Service, settings: AnalyticsSettings) -> APIRouter:

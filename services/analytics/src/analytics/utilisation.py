@@ -1,0 +1,182 @@
+"""Resource utilisation: booked and checked-in hours against open hours, per resource,
+kind and location and by hour of the week; no-show and cancellation rates."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from analytics import suppression as sup
+from analytics.openhours import HourOfWeek, clip, open_intervals, spread
+from analytics.periods import Period
+from analytics.projections import BOOKINGS, LOCATIONS, RESOURCES, Db
+from analytics.reports import Report, Table
+from analytics.scope import Scope
+
+BOOKED = {"confirmed", "checked_in", "no_show"}
+DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class Tally:
+    """Hours and booking counts of one resource, kind, location or hour of the week."""
+
+    def __init__(self) -> None:
+        self.open = 0.0
+        self.booked = 0.0
+        self.checked_in = 0.0
+        self.status: defaultdict[str, int] = defaultdict(int)
+
+    def add(self, other: Tally) -> None:
+        self.open += other.open
+        self.booked += other.booked
+        self.checked_in += other.checked_in
+        for k, v in other.status.items():
+            self.status[k] += v
+
+    @property
+    def bookings(self) -> int:
+        return sum(self.status[s] for s in BOOKED)
+
+    def row(self, threshold: int) -> list[Any]:
+        """open, booked, checked-in hours, utilisation, bookings, no-show and cancellation
+        rates; what rests on fewer bookings than the threshold is suppressed."""
+        n = self.bookings
+        came, missed = self.status["checked_in"], self.status["no_show"]
+        cancelled = self.status["cancelled"]
+        booked = sup.guarded(self.booked, n, threshold)
+        return [
+            round(self.open, 2),
+            booked,
+            sup.guarded(self.checked_in, n, threshold),
+            None if booked is None or self.open <= 0 else round(self.booked / self.open, 4),
+            sup.count(n, threshold),
+            sup.rate(missed, came + missed, threshold),
+            sup.rate(cancelled, n + cancelled, threshold),
+        ]
+
+
+COLUMNS = [
+    "open_hours",
+    "booked_hours",
+    "checked_in_hours",
+    "utilisation",
+    "bookings",
+    "no_show_rate",
+    "cancellation_rate",
+]
+
+
+async def utilisation_report(
+    db: Db, *, scope: Scope, period: Period, threshold: int, tz: str = "Europe/Helsinki"
+) -> Report:
+    locations = {d["_id"]: d async for d in db[LOCATIONS].find(scope.match)}
+    resources = {
+        d["_id"]: d async for d in db[RESOURCES].find({**scope.match, "kind": {"$exists": True}})
+    }
+    bookings = [
+        d async for d in db[BOOKINGS].find({**scope.match, "month": {"$in": period.months}})
+    ]
+    per_resource: defaultdict[str, Tally] = defaultdict(Tally)
+    per_hour: defaultdict[HourOfWeek, Tally] = defaultdict(Tally)
+
+    open_cache: dict[str, dict[HourOfWeek, float]] = {}
+    for rid, res in resources.items():
+        location = locations.get(res.get("location_id"))
+        if location is None or not res.get("active", True):
+            continue
+        if location["_id"] not in open_cache:
+            hours: defaultdict[HourOfWeek, float] = defaultdict(float)
+            for start, end in open_intervals(location, period):
+                for slot, h in spread(start, end, location.get("timezone") or tz).items():
+                    hours[slot] += h
+            open_cache[location["_id"]] = hours
+        for slot, h in open_cache[location["_id"]].items():
+            per_resource[rid].open += h
+            per_hour[slot].open += h
+
+    for b in bookings:
+        tally = per_resource[b["resource_id"]]
+        tally.status[b["status"]] += 1
+        span = clip(b["starts_at"], b["ends_at"], period)
+        if span is None or b["status"] not in BOOKED:
+            continue
+        slots = spread(*span, b.get("timezone") or tz)
+        hours = sum(slots.values())
+        tally.booked += hours
+        if b["status"] == "checked_in":
+            tally.checked_in += hours
+        for slot, h in slots.items():
+            per_hour[slot].booked += h
+            if b["status"] == "checked_in":
+                per_hour[slot].checked_in += h
+            per_hour[slot].status[b["status"]] += 1
+        resources.setdefault(
+            b["resource_id"],
+            {"kind": b["resource_kind"], "location_id": b["location_id"], "name": {}},
+        )
+
+    by_kind: defaultdict[str, Tally] = defaultdict(Tally)
+    by_location: defaultdict[str, Tally] = defaultdict(Tally)
+    for rid, tally in per_resource.items():
+        res = resources.get(rid, {})
+        by_kind[res.get("kind", "unknown")].add(tally)
+        by_location[res.get("location_id", "unknown")].add(tally)
+    total = Tally()
+    for tally in per_resource.values():
+        total.add(tally)
+
+    report = Report("utilisation", scope.name, period.label, threshold)
+    report.tables.append(
+        Table("summary", "All resources", ["scope", *COLUMNS], [["all", *total.row(threshold)]])
+    )
+    report.tables.append(
+        Table(
+            "by_resource",
+            "Per resource",
+            ["resource", "name", "kind", "location", *COLUMNS],
+            [
+                [
+                    rid,
+                    _name(resources.get(rid, {})),
+                    resources.get(rid, {}).get("kind"),
+                    resources.get(rid, {}).get("location_id"),
+                    *tally.row(threshold),
+                ]
+                for rid, tally in sorted(per_resource.items())
+            ],
+        )
+    )
+    report.tables.append(
+        Table("by_kind", "Per resource kind", ["kind", *COLUMNS],
+              [[k, *t.row(threshold)] for k, t in sorted(by_kind.items())])
+    )  # fmt: skip
+    report.tables.append(
+        Table(
+            "by_location",
+            "Per location",
+            ["location", "name", *COLUMNS],
+            [
+                [k, _name(locations.get(k, {})), *t.row(threshold)]
+                for k, t in sorted(by_location.items())
+            ],
+        )
+    )
+    report.tables.append(
+        Table(
+            "by_hour_of_week",
+            "By hour of the week (local time)",
+            ["slot", "weekday", "hour", *COLUMNS],
+            [
+                [f"{DAYS[d]} {h:02d}", DAYS[d], h, *per_hour[(d, h)].row(threshold)]
+                for d in range(7)
+                for h in range(24)
+                if (d, h) in per_hour
+            ],
+        )
+    )
+    return report
+
+
+def _name(doc: dict[str, Any]) -> str:
+    names = doc.get("name") or {}
+    return names.get("fi") or names.get("en") or next(iter(names.values()), "")
