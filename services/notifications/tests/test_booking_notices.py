@@ -33,9 +33,17 @@ def booking(user_id: str, **extra: Any) -> dict[str, Any]:
 
 
 CONFIRMED = {
-    "fi": ("Varaus vahvistettu: Mediamaja-studio", "4.3.2030 klo 12.00–14.00", "Ovikoodi: 4711"),
-    "sv": ("Bokningen bekräftad: Mediastudio", "4.3.2030 kl. 12:00–14:00", "Dörrkod: 4711"),
-    "en": ("Booking confirmed: Media studio", "4 Mar 2030 at 12:00–14:00", "Access code: 4711"),
+    "fi": (
+        "Varaus vahvistettu: Mediamaja-studio",
+        "4.3.2030 klo 12.00\u201314.00",
+        "Ovikoodi: 4711",
+    ),
+    "sv": ("Bokningen bekräftad: Mediastudio", "4.3.2030 kl. 12:00\u201314:00", "Dörrkod: 4711"),
+    "en": (
+        "Booking confirmed: Media studio",
+        "4 Mar 2030 at 12:00\u201314:00",
+        "Access code: 4711",
+    ),
 }
 
 
