@@ -12,7 +12,7 @@ from contracts import bookings as bc
 from contracts import notifications as nc
 from kit.testing import eventually
 
-from .conftest import add_contact, client, mails_for, publish, published, settle
+from .conftest import add_contact, client, publish, published, settle
 from .test_booking_notices import booking
 
 
