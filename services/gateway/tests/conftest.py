@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from gateway.main import GatewayService
 from gateway.settings import GatewaySettings, Upstreams
@@ -102,6 +103,62 @@ def echoes() -> Iterator[dict[str, EchoProcess]]:
     finally:
         for proc in procs.values():
             proc.stop()
+
+
+@pytest.fixture
+def spawn_echo() -> Iterator[Callable[..., EchoProcess]]:
+    """Start (and at the end stop) an extra echo upstream: `spawn_echo("events", port=p)`."""
+    started: list[EchoProcess] = []
+
+    def spawn(service: str, port: int | None = None) -> EchoProcess:
+        proc = EchoProcess(service, port=port).start()
+        started.append(proc)
+        return proc
+
+    yield spawn
+    for proc in started:
+        proc.stop()
+
+
+@pytest.fixture
+def partner_issuer(tmp_path: Path) -> Iterator[tuple[TestIssuer, str]]:
+    """A partner's issuer whose JWKS is served by its own process; yields it and the URL."""
+    partner = TestIssuer("https://identity.kouvola.example")
+    key_file = tmp_path / "partner.pem"
+    key_file.write_bytes(
+        partner.keys["k1"].private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    port = localstore.free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(APPS),
+        "PARTNER_ISSUER": partner.issuer,
+        "PARTNER_KEY_FILE": str(key_file),
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "partner_issuer:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}/.well-known/jwks.json"
+    try:
+        wait_http(url, process)
+        yield partner, url
+    finally:
+        process.terminate()
+        process.wait(10)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,88 @@
+"""Upstream failures become clear problems within a deadline, and the breaker stops
+sending to a failing service until it recovers. All against real processes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kit.testing import eventually
+
+PROBLEM = "application/problem+json"
+
+
+async def test_upstream_down_is_502_naming_the_service(make_gateway: Any, dead_url: str) -> None:
+    async with make_gateway({"events": dead_url}) as (client, _):
+        response = await client.get("/api/v1/events")
+        assert response.status_code == 502
+        assert response.headers["content-type"] == PROBLEM
+        body = response.json()
+        assert body["service"] == "events"
+        assert body["type"].endswith("/upstream-unreachable")
+        status = (await client.get("/upstreams")).json()["events"]
+        assert status["ready"] is False and status["breaker"]["failures"] == 1
+
+
+async def test_slow_upstream_is_504_not_a_hang(make_gateway: Any, echoes: dict[str, Any]) -> None:
+    async with make_gateway({"events": echoes["events"].url}, upstream_timeout_s=0.5) as (
+        client,
+        _,
+    ):
+        response = await client.get("/api/v1/events?sleep=5")
+        assert response.status_code == 504
+        assert response.json()["type"].endswith("/upstream-timeout")
+        assert response.json()["service"] == "events"
+        # The pooled client is still usable afterwards.
+        assert (await client.get("/api/v1/events")).status_code == 200
+
+
+async def test_breaker_opens_on_failures_then_recovers(
+    make_gateway: Any, echoes: dict[str, Any]
+) -> None:
+    echo = echoes["bookings"]
+    async with make_gateway({"bookings": echo.url}, breaker_threshold=3, breaker_pause_s=1.0) as (
+        client,
+        svc,
+    ):
+        for _ in range(3):
+            failing = await client.get("/api/v1/bookings?status=503")
+            # The service's own 503 is passed on, and counted against its breaker.
+            assert failing.status_code == 503 and failing.json()["title"] == "asked to fail"
+        before = echo.hits()
+        paused = await client.get("/api/v1/bookings")
+        assert paused.status_code == 503
+        assert paused.json()["type"].endswith("/circuit-open")
+        assert int(paused.headers["Retry-After"]) >= 1
+        assert echo.hits() == before  # failed fast: the service was not called
+        assert (await svc.upstreams.breakers.state("bookings"))["state"] == "opened"
+
+        async def recovered() -> bool:
+            return (await client.get("/api/v1/bookings")).status_code == 200
+
+        await eventually(recovered, timeout=15)
+        assert (await svc.upstreams.breakers.state("bookings"))["state"] == "closed"
+
+
+async def test_client_errors_do_not_trip_the_breaker(
+    make_gateway: Any, echoes: dict[str, Any]
+) -> None:
+    async with make_gateway({"events": echoes["events"].url}, breaker_threshold=2) as (client, svc):
+        for _ in range(4):
+            assert (await client.get("/api/v1/events?status=404")).status_code == 404
+        assert (await svc.upstreams.breakers.state("events"))["state"] == "closed"
+        assert (await client.get("/api/v1/events")).status_code == 200
+
+
+async def test_service_that_dies_and_comes_back(make_gateway: Any, spawn_echo: Any) -> None:
+    echo = spawn_echo("events")
+    async with make_gateway({"events": echo.url}, breaker_pause_s=0.5) as (client, _):
+        assert (await client.get("/api/v1/events")).status_code == 200
+        echo.stop()
+        down = await client.get("/api/v1/events")
+        assert down.status_code == 502
+        assert down.json()["service"] == "events"
+        spawn_echo("events", port=echo.port)  # back at the same address
+
+        async def back() -> bool:
+            return (await client.get("/api/v1/events")).status_code == 200
+
+        await eventually(back, timeout=20)
