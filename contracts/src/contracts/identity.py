@@ -22,6 +22,8 @@ CONSENT_CHANGED = event_type("identity", "consent.changed")
 PARTICIPANT_PROFILE_CHANGED = event_type("identity", "participant.profile_changed")
 ORGANISATION_REGISTERED = event_type("identity", "organisation.registered")
 ERASURE_COMPLETED = event_type("identity", "erasure.completed")
+ROLE_GRANTED = event_type("identity", "role.granted")
+ROLE_REVOKED = event_type("identity", "role.revoked")
 
 
 @register(USER_REGISTERED)
@@ -161,4 +163,25 @@ class OrganisationRegistered(Payload):
 
 @register(ERASURE_COMPLETED)
 class IdentityErasureCompleted(ErasureCompleted):
+    pass
+
+
+class RoleChange(Payload):
+    """One role given to or taken from a user in the event's municipality; `roles` is the
+    user's full set afterwards (as in `user.roles_changed`, which is published alongside)."""
+
+    user_id: str
+    role: str
+    roles: list[str]
+    changed_by: str | None = None  # the admin's user id
+    changed_at: datetime
+
+
+@register(ROLE_GRANTED)
+class RoleGranted(RoleChange):
+    pass
+
+
+@register(ROLE_REVOKED)
+class RoleRevoked(RoleChange):
     pass

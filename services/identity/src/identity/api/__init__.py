@@ -1,0 +1,15 @@
+"""Identity's HTTP API: thin routers that parse, check role and tenant, and call the domain."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from identity.api import auth, keys, municipalities, users
+from identity.core import Identity
+
+
+def build(ctx: Identity) -> APIRouter:
+    router = APIRouter()
+    for module in (keys, municipalities, auth, users):
+        router.include_router(module.router(ctx))
+    return router

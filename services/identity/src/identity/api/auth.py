@@ -1,0 +1,45 @@
+"""Sign-up, login, refresh, logout."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field
+
+from identity import user as users
+from identity.api.deps import caller_address
+from identity.core import Identity
+from identity.user import Login, SignedUp, SignUp, Tokens
+
+
+class RefreshIn(BaseModel):
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+def router(ctx: Identity) -> APIRouter:
+    api = APIRouter(prefix="/auth", tags=["auth"])
+
+    @api.post("/signup", status_code=201, summary="Create a resident account")
+    async def sign_up(data: SignUp) -> SignedUp:
+        user, tokens = await users.sign_up(ctx, data)
+        return SignedUp(user=users.to_out(user), tokens=users.tokens_out(tokens))
+
+    @api.post(
+        "/login",
+        summary="Log in (rate-limited per account and per client address)",
+        responses={429: {"description": "Too many failed logins; see Retry-After"}},
+    )
+    async def login(data: Login, request: Request) -> Tokens:
+        pair = await users.login(ctx, data, address=caller_address(ctx, request))
+        return users.tokens_out(pair)
+
+    @api.post("/refresh", summary="Swap a refresh token for new tokens (rotating)")
+    async def refresh(data: RefreshIn) -> Tokens:
+        return users.tokens_out(await ctx.sessions.refresh(data.refresh_token))
+
+    @api.post("/logout", status_code=204, summary="End the session of a refresh token")
+    async def logout(data: RefreshIn) -> Response:
+        # Holding the refresh token is the credential; an unknown token changes nothing.
+        await ctx.sessions.logout(data.refresh_token)
+        return Response(status_code=204)
+
+    return api

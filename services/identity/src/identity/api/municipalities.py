@@ -1,0 +1,31 @@
+"""Municipalities (tenants)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from identity import municipality as municipalities
+from identity.core import Identity
+from identity.municipality import MunicipalityIn, MunicipalityOut
+from kit.auth import Principal
+
+
+def router(ctx: Identity) -> APIRouter:
+    api = APIRouter(prefix="/municipalities", tags=["municipalities"])
+    platform_admin = Depends(ctx.svc.auth.require("platform_admin"))
+
+    @api.get("", summary="Municipalities on this site (public)")
+    async def list_all() -> list[MunicipalityOut]:
+        return [municipalities.to_out(d) for d in await municipalities.list_all(ctx)]
+
+    @api.get("/{slug}", summary="One municipality (public)")
+    async def get(slug: str) -> MunicipalityOut:
+        return municipalities.to_out(await municipalities.get(ctx, slug, field="slug"))
+
+    @api.post("", status_code=201, summary="Add a municipality (platform admin)")
+    async def create(
+        data: MunicipalityIn, principal: Principal = platform_admin
+    ) -> MunicipalityOut:
+        return municipalities.to_out(await municipalities.create(ctx, data))
+
+    return api

@@ -1,0 +1,84 @@
+"""The caller's account, and users of a municipality for its staff and admins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from identity import role as roles
+from identity import user as users
+from identity.api.deps import own_account
+from identity.core import Identity
+from identity.user import ContactIn, PasswordChange, UserOut
+from kit.auth import Principal, ensure_municipality
+
+
+def router(ctx: Identity) -> APIRouter:
+    api = APIRouter(tags=["users"])
+    signed_in = Depends(ctx.svc.auth.principal)
+    staff = Depends(ctx.svc.auth.require("staff", "admin"))
+    admin = Depends(ctx.svc.auth.require("admin", "platform_admin"))
+
+    @api.get("/me", summary="My account")
+    async def me(principal: Principal = signed_in) -> UserOut:
+        return users.to_out(await own_account(ctx, principal))
+
+    @api.patch("/me/contact", summary="Change my contact details and notification preferences")
+    async def contact(data: ContactIn, principal: Principal = signed_in) -> UserOut:
+        account = await own_account(ctx, principal)
+        return users.to_out(await users.update_contact(ctx, account["_id"], data))
+
+    @api.put("/me/password", status_code=204, summary="Change my password (ends other sessions)")
+    async def password(data: PasswordChange, principal: Principal = signed_in) -> Response:
+        account = await own_account(ctx, principal)
+        await users.change_password(ctx, account["_id"], data)
+        return Response(status_code=204)
+
+    @api.get("/municipalities/{municipality}/users", summary="Users of a municipality (staff)")
+    async def list_users(
+        municipality: str,
+        role: str | None = Query(default=None, max_length=40),
+        limit: int = Query(default=50, ge=1, le=200),
+        offset: int = Query(default=0, ge=0),
+        principal: Principal = staff,
+    ) -> list[UserOut]:
+        ensure_municipality(principal, municipality)
+        query: dict[str, Any] = {"municipality": municipality, "status": "active"}
+        if role:
+            query["roles"] = role
+        found = ctx.db.users.find(query, sort=[("created_at", 1)], skip=offset, limit=limit)
+        return [users.to_out(u) for u in await found.to_list()]
+
+    @api.get("/municipalities/{municipality}/users/{user_id}", summary="One user (staff)")
+    async def get_user(municipality: str, user_id: str, principal: Principal = staff) -> UserOut:
+        ensure_municipality(principal, municipality)
+        return users.to_out(await users.get_active(ctx, user_id, municipality))
+
+    @api.put(
+        "/municipalities/{municipality}/users/{user_id}/roles/{role}",
+        summary="Grant a role (admins, in their own municipality)",
+    )
+    async def grant(
+        municipality: str, user_id: str, role: str, principal: Principal = admin
+    ) -> UserOut:
+        return users.to_out(
+            await roles.change_role(
+                ctx, principal, municipality=municipality, user_id=user_id, role=role, grant=True
+            )
+        )
+
+    @api.delete(
+        "/municipalities/{municipality}/users/{user_id}/roles/{role}",
+        summary="Revoke a role (admins, in their own municipality)",
+    )
+    async def revoke(
+        municipality: str, user_id: str, role: str, principal: Principal = admin
+    ) -> UserOut:
+        return users.to_out(
+            await roles.change_role(
+                ctx, principal, municipality=municipality, user_id=user_id, role=role, grant=False
+            )
+        )
+
+    return api

@@ -1,0 +1,112 @@
+"""Consents with timestamps and history. Withdrawing ESF consent withdraws the
+pseudonymous participant profile from statistics."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from contracts import identity as idc
+from identity.core import Identity
+from kit.problems import Problem
+
+
+class Purpose(StrEnum):
+    terms = "terms"
+    marketing = "marketing"
+    # Pseudonymous ESF participant statistics, and its sensitive groups (disability,
+    # minority, foreign background) which need their own, explicit consent.
+    esf_statistics = "esf_statistics"
+    esf_sensitive = "esf_sensitive"
+
+
+class ConsentIn(BaseModel):
+    granted: bool
+
+
+class ConsentOut(BaseModel):
+    purpose: str
+    granted: bool
+    changed_at: datetime
+    history: list[dict[str, Any]]
+
+
+def to_out(doc: dict[str, Any]) -> ConsentOut:
+    return ConsentOut(
+        purpose=doc["purpose"],
+        granted=doc["granted"],
+        changed_at=doc["changed_at"],
+        history=[{"granted": h["granted"], "at": h["at"]} for h in doc.get("history", [])],
+    )
+
+
+async def record(
+    ctx: Identity,
+    session: AsyncClientSession,
+    user: dict[str, Any],
+    purpose: str,
+    granted: bool,
+    now: datetime,
+) -> None:
+    await ctx.db.consents.update_one(
+        {"_id": f"{user['_id']}:{purpose}"},
+        {
+            "$set": {
+                "user_id": user["_id"],
+                "municipality": user["municipality"],
+                "purpose": purpose,
+                "granted": granted,
+                "changed_at": now,
+            },
+            "$push": {"history": {"granted": granted, "at": now}},
+        },
+        upsert=True,
+        session=session,
+    )
+    await ctx.emit(
+        session,
+        idc.CONSENT_CHANGED,
+        idc.ConsentChanged(user_id=user["_id"], purpose=purpose, granted=granted, changed_at=now),
+        municipality=user["municipality"],
+        subject=f"user/{user['_id']}",
+    )
+
+
+async def granted(
+    ctx: Identity, user_id: str, purpose: str, session: AsyncClientSession | None = None
+) -> bool:
+    doc = await ctx.db.consents.find_one({"_id": f"{user_id}:{purpose}"}, session=session)
+    return bool(doc and doc["granted"])
+
+
+async def list_for(ctx: Identity, user_id: str) -> list[dict[str, Any]]:
+    return await ctx.db.consents.find({"user_id": user_id}, sort=[("purpose", 1)]).to_list()
+
+
+async def change(
+    ctx: Identity, user: dict[str, Any], purpose: Purpose, grant: bool
+) -> dict[str, Any]:
+    from identity import participant  # the ESF profile follows its consents
+
+    if purpose is Purpose.terms and not grant:
+        raise Problem(
+            409,
+            "Terms are required",
+            "The terms cannot be withdrawn while the account exists; erase the account instead.",
+            field="granted",
+        )
+    key = {"_id": f"{user['_id']}:{purpose}"}
+    current = await ctx.db.consents.find_one(key)
+    if current is not None and current["granted"] == grant:
+        return current  # no change, no event
+    now = datetime.now(UTC)
+    async with ctx.svc.store.transaction() as session:
+        await record(ctx, session, user, purpose, grant, now)
+        if purpose in (Purpose.esf_statistics, Purpose.esf_sensitive):
+            await participant.publish(ctx, session, user)
+    ctx.svc.outbox.notify()
+    return await ctx.db.consents.find_one(key) or {}

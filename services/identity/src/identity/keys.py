@@ -1,0 +1,164 @@
+"""Token signing keys: Ed25519 key pairs with key ids, kept in identity's database with the
+private half encrypted; rotation adds a new active key while older public keys stay in the
+JWKS until every token they signed has expired.
+
+Run `python -m identity.keys rotate` to rotate from the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+import structlog
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pymongo import DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+from identity.settings import IdentitySettings
+
+ALGORITHM = "EdDSA"
+# Verifiers allow this much clock skew; a retired key stays published that much longer.
+LEEWAY_S = 60
+log = structlog.get_logger("identity.keys")
+
+
+class KeyConfigurationError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    private_key: Ed25519PrivateKey
+
+
+def _encryption(settings: IdentitySettings) -> serialization.KeySerializationEncryption:
+    secret = settings.key_encryption_secret
+    if secret is not None and secret.get_secret_value():
+        return serialization.BestAvailableEncryption(secret.get_secret_value().encode())
+    if settings.environment != "development":
+        raise KeyConfigurationError(
+            "KOHTAAMO_KEY_ENCRYPTION_SECRET is required outside development"
+        )
+    return serialization.NoEncryption()
+
+
+def _password(settings: IdentitySettings) -> bytes | None:
+    secret = settings.key_encryption_secret
+    return secret.get_secret_value().encode() if secret and secret.get_secret_value() else None
+
+
+def new_key_document(settings: IdentitySettings, now: datetime) -> dict[str, Any]:
+    private_key = Ed25519PrivateKey.generate()
+    kid = f"{now:%Y%m%d}-{secrets.token_hex(4)}"
+    pem = private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, _encryption(settings)
+    )
+    public = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(private_key.public_key()))
+    return {
+        "_id": kid,
+        "alg": ALGORITHM,
+        "private_pem": pem,
+        "encrypted": _password(settings) is not None,
+        "public_jwk": {**public, "kid": kid, "use": "sig", "alg": ALGORITHM},
+        "created_at": now,
+        "active": True,
+        "retired_at": None,
+    }
+
+
+def load_private(doc: dict[str, Any], settings: IdentitySettings) -> SigningKey:
+    password = _password(settings) if doc.get("encrypted") else None
+    if doc.get("encrypted") and password is None:
+        raise KeyConfigurationError(
+            "signing keys are encrypted: set KOHTAAMO_KEY_ENCRYPTION_SECRET"
+        )
+    key = serialization.load_pem_private_key(doc["private_pem"], password=password)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise KeyConfigurationError(f"key {doc['_id']} is not an Ed25519 key")
+    return SigningKey(kid=doc["_id"], private_key=key)
+
+
+class KeyRing:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], settings: IdentitySettings) -> None:
+        self.keys = db.signing_keys
+        self.settings = settings
+        self._active: SigningKey | None = None
+        self._loaded_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def ensure(self) -> None:
+        """At least one active key (first start of a site)."""
+        await self.keys.create_index([("active", DESCENDING), ("created_at", DESCENDING)])
+        if await self.keys.find_one({"active": True}) is None:
+            await self.keys.insert_one(new_key_document(self.settings, datetime.now(UTC)))
+
+    async def active(self) -> SigningKey:
+        async with self._lock:
+            fresh = time.monotonic() - self._loaded_at < self.settings.signing_key_cache_s
+            if self._active is None or not fresh:
+                # Newest active key wins, should two replicas ever have created one each.
+                doc = await self.keys.find_one({"active": True}, sort=[("created_at", DESCENDING)])
+                if doc is None:
+                    raise KeyConfigurationError("no active signing key")
+                self._active = load_private(doc, self.settings)
+                self._loaded_at = time.monotonic()
+            return self._active
+
+    async def rotate(self) -> str:
+        """A new active key; the previous ones retire but stay in the JWKS for a while."""
+        now = datetime.now(UTC)
+        doc = new_key_document(self.settings, now)
+        await self.keys.insert_one(doc)
+        await self.keys.update_many(
+            # Only older keys: of two concurrent rotations the newer key stays active.
+            {"active": True, "created_at": {"$lt": now}},
+            {"$set": {"active": False, "retired_at": now}},
+        )
+        async with self._lock:
+            self._active = load_private(doc, self.settings)
+            self._loaded_at = time.monotonic()
+        log.info("keys.rotated", kid=doc["_id"])
+        return str(doc["_id"])
+
+    async def jwks(self) -> dict[str, Any]:
+        """Active keys and retired keys whose tokens may still be valid."""
+        horizon = datetime.now(UTC) - timedelta(seconds=self.settings.access_token_ttl_s + LEEWAY_S)
+        docs = await self.keys.find(
+            {"$or": [{"active": True}, {"retired_at": {"$gt": horizon}}]},
+            projection={"public_jwk": 1},
+            sort=[("created_at", DESCENDING)],
+        ).to_list()
+        return {"keys": [d["public_jwk"] for d in docs]}
+
+
+def main() -> None:
+    import sys
+
+    from kit.mongo import Store
+
+    if sys.argv[1:] != ["rotate"]:
+        raise SystemExit("usage: python -m identity.keys rotate")
+
+    async def go() -> str:
+        settings = IdentitySettings()
+        store = Store(settings)
+        try:
+            ring = KeyRing(store.db, settings)
+            await ring.ensure()
+            return await ring.rotate()
+        finally:
+            await store.close()
+
+    print(f"new active signing key: {asyncio.run(go())}")
+
+
+if __name__ == "__main__":
+    main()

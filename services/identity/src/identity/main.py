@@ -1,0 +1,33 @@
+"""The composition root of the identity service."""
+
+from __future__ import annotations
+
+from identity import api, handlers
+from identity.core import Identity, attach
+from identity.settings import IdentitySettings
+from identity.store import ensure_indexes
+from kit.app import Service
+
+DESCRIPTION = (
+    "Municipalities, users, roles, sign-up and login, token issuing (JWKS), profiles, mentor "
+    "offers, organisations, consents, the ESF participant profile, GDPR export and erasure."
+)
+
+
+def service(settings: IdentitySettings | None = None) -> Service:
+    settings = settings or IdentitySettings()
+    svc = Service("identity", settings=settings, description=DESCRIPTION)
+    ctx = Identity.build(svc, settings)
+    attach(svc, ctx)
+    # Identity checks its own tokens against its own keys, without an HTTP call to itself.
+    svc.verifier.trust(ctx.sessions.issuer, ctx.keys.jwks)
+    svc.include_router(api.build(ctx))
+    handlers.register(svc, ctx)
+
+    @svc.on_startup
+    async def prepare() -> None:
+        await ensure_indexes(svc.store.db)
+        await ctx.sessions.ensure_indexes()
+        await ctx.keys.ensure()
+
+    return svc

@@ -1,0 +1,45 @@
+"""Identity's settings (`KOHTAAMO_` environment variables). Secrets have no value in code."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+
+from kit.settings import KitSettings
+
+# Only for `kohtaamo seed`: the demo accounts' password on a development machine.
+DEVELOPMENT_DEMO_PASSWORD = "kohtaamo-demo-2026"
+
+
+class IdentitySettings(KitSettings):
+    service: str = "identity"
+
+    # Keyed hash of user ids for the ESF participant profile (shared with analytics only).
+    # Without it identity refuses to publish participant profiles.
+    pseudonym_key: SecretStr | None = None
+    # Encrypts the stored private signing keys. Required outside development.
+    key_encryption_secret: SecretStr | None = None
+
+    access_token_ttl_s: int = 900
+    refresh_token_ttl_s: int = 30 * 24 * 3600
+    # Signers' cache of the active key, so that a rotation on one replica reaches the others.
+    signing_key_cache_s: float = 30.0
+
+    # Argon2id cost (RFC 9106 second recommendation by default; tests lower it).
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    argon2_parallelism: int = 1
+
+    # Failed logins per window before 429, per account and per client address.
+    login_window_s: int = 900
+    login_max_failures_per_account: int = 5
+    login_max_failures_per_address: int = 50
+    # Peers (e.g. the gateway) whose X-Forwarded-For names the real client address.
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+
+    # Services that answer user.erased with `<svc>.erasure.completed`.
+    erasure_services: list[str] = Field(
+        default_factory=lambda: ["events", "bookings", "notifications", "analytics"]
+    )
+
+    # Demo accounts' password for `kohtaamo seed` only; real accounts choose their own.
+    demo_password: SecretStr = SecretStr(DEVELOPMENT_DEMO_PASSWORD)

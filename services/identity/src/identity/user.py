@@ -1,0 +1,263 @@
+"""Users: sign-up, login, contact details and preferences, password change."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pymongo import ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
+
+from contracts import identity as idc
+from identity import municipality as municipalities
+from identity.core import Identity
+from identity.fields import Email, Language, Name, Phone, TimeZone
+from identity.passwords import hash_password, password_problem, verify_password
+from identity.ratelimit import account_key, address_key
+from identity.session import TokenPair
+from kit.problems import Problem
+
+
+class SignUp(BaseModel):
+    municipality: str
+    email: Email
+    password: str = Field(max_length=256)
+    display_name: Name
+    language: Language = "fi"
+    phone: Phone | None = None
+    accept_terms: bool
+    marketing: bool = False
+
+
+class Login(BaseModel):
+    municipality: str
+    email: Email
+    password: str = Field(max_length=256)
+
+
+class PasswordChange(BaseModel):
+    current_password: str = Field(max_length=256)
+    new_password: str = Field(max_length=256)
+
+
+class ContactIn(BaseModel):
+    """Fields left out stay as they are."""
+
+    display_name: Name | None = None
+    phone: Phone | None = None
+    language: Language | None = None
+    channels: dict[str, list[idc.Channel]] | None = None
+    quiet_hours: idc.QuietHours | None = None
+    timezone: TimeZone | None = None
+
+
+class UserOut(BaseModel):
+    id: str
+    municipality: str
+    email: str
+    display_name: str
+    language: str
+    phone: str | None
+    roles: list[str]
+    created_at: datetime
+
+
+class Tokens(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str
+    expires_in: int
+
+
+class SignedUp(BaseModel):
+    user: UserOut
+    tokens: Tokens
+
+
+def to_out(user: dict[str, Any]) -> UserOut:
+    return UserOut(
+        id=user["_id"],
+        municipality=user["municipality"],
+        email=user["email"],
+        display_name=user["display_name"],
+        language=user["language"],
+        phone=user.get("phone"),
+        roles=sorted(user["roles"]),
+        created_at=user["created_at"],
+    )
+
+
+def tokens_out(pair: TokenPair) -> Tokens:
+    return Tokens(
+        access_token=pair.access_token,
+        refresh_token=pair.refresh_token,
+        token_type=pair.token_type,
+        expires_in=pair.expires_in,
+    )
+
+
+def contact_of(user: dict[str, Any]) -> idc.ContactChanged:
+    prefs = user.get("preferences", {})
+    return idc.ContactChanged(
+        user_id=user["_id"],
+        display_name=user["display_name"],
+        email=user["email"],
+        phone=user.get("phone"),
+        language=user["language"],
+        **{k: v for k, v in prefs.items() if v is not None},
+    )
+
+
+async def emit_contact(ctx: Identity, session: AsyncClientSession, user: dict[str, Any]) -> None:
+    await ctx.emit(
+        session,
+        idc.CONTACT_CHANGED,
+        contact_of(user),
+        municipality=user["municipality"],
+        subject=f"user/{user['_id']}",
+    )
+
+
+async def sign_up(
+    ctx: Identity, data: SignUp, *, roles: list[str] | None = None
+) -> tuple[dict[str, Any], TokenPair]:
+    from identity import consent  # consents are part of signing up
+
+    await municipalities.get(ctx, data.municipality, status=422)
+    if not data.accept_terms:
+        raise Problem(
+            422, "Terms not accepted", "Accept the terms to sign up.", field="accept_terms"
+        )
+    if reason := password_problem(data.password, email=data.email):
+        raise Problem(422, "Weak password", f"The password {reason}.", field="password")
+    now = datetime.now(UTC)
+    user = {
+        "_id": uuid.uuid4().hex,
+        "municipality": data.municipality,
+        "email": data.email,
+        "password_hash": await hash_password(ctx.passwords, data.password),
+        "display_name": data.display_name,
+        "language": data.language,
+        "phone": data.phone,
+        "roles": sorted(set(roles or ["resident"])),
+        "status": "active",
+        "preferences": {},
+        "created_at": now,
+        "updated_at": now,
+    }
+    subject = f"user/{user['_id']}"
+    try:
+        async with ctx.svc.store.transaction() as session:
+            await ctx.db.users.insert_one(user, session=session)
+            await ctx.emit(
+                session,
+                idc.USER_REGISTERED,
+                idc.UserRegistered(
+                    user_id=user["_id"],
+                    roles=user["roles"],
+                    preferred_language=data.language,
+                    registered_at=now,
+                ),
+                municipality=data.municipality,
+                subject=subject,
+            )
+            await emit_contact(ctx, session, user)
+            await consent.record(ctx, session, user, "terms", True, now)
+            if data.marketing:
+                await consent.record(ctx, session, user, "marketing", True, now)
+            tokens = await ctx.sessions.start(user, session)
+    except DuplicateKeyError as exc:
+        raise Problem(
+            409, "Already registered", "This email already has an account here.", field="email"
+        ) from exc
+    ctx.svc.outbox.notify()
+    return user, tokens
+
+
+async def login(ctx: Identity, data: Login, *, address: str) -> TokenPair:
+    keys = (account_key(data.municipality, data.email), address_key(address))
+    await ctx.throttle.check(*keys)
+    user = await ctx.db.users.find_one(
+        {"municipality": data.municipality, "email": data.email, "status": "active"}
+    )
+    hashed = user["password_hash"] if user else None
+    if user is None or not await verify_password(ctx.passwords, hashed, data.password):
+        await ctx.throttle.failed(*keys)
+        raise Problem(
+            401,
+            "Login failed",
+            "Wrong email or password.",
+            type_="https://kohtaamo.fi/problems/login-failed",
+        )
+    await ctx.throttle.succeeded(keys[0])
+    if ctx.passwords.needs_rehash(user["password_hash"]):
+        new_hash = await hash_password(ctx.passwords, data.password)
+        await ctx.db.users.update_one({"_id": user["_id"]}, {"$set": {"password_hash": new_hash}})
+    return await ctx.sessions.start(user)
+
+
+async def get_active(
+    ctx: Identity, user_id: str, municipality: str | None = None
+) -> dict[str, Any]:
+    query: dict[str, Any] = {"_id": user_id, "status": "active"}
+    if municipality is not None:
+        query["municipality"] = municipality
+    user = await ctx.db.users.find_one(query)
+    if user is None:
+        raise Problem(404, "Not found", "No such user.")
+    return user
+
+
+async def change_password(ctx: Identity, user_id: str, data: PasswordChange) -> None:
+    user = await get_active(ctx, user_id)
+    if not await verify_password(ctx.passwords, user["password_hash"], data.current_password):
+        raise Problem(
+            403, "Wrong password", "The current password is wrong.", field="current_password"
+        )
+    if reason := password_problem(data.new_password, email=user["email"]):
+        raise Problem(422, "Weak password", f"The password {reason}.", field="new_password")
+    new_hash = await hash_password(ctx.passwords, data.new_password)
+    async with ctx.svc.store.transaction() as session:
+        await ctx.db.users.update_one(
+            {"_id": user_id},
+            {"$set": {"password_hash": new_hash, "updated_at": datetime.now(UTC)}},
+            session=session,
+        )
+        # Every other session ends: a changed password must lock out whoever knew the old one.
+        await ctx.sessions.revoke_all(user_id, session)
+
+
+async def update_contact(ctx: Identity, user_id: str, data: ContactIn) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    for name in ("display_name", "phone", "language"):
+        if name in data.model_fields_set:
+            value = getattr(data, name)
+            if value is None and name != "phone":
+                raise Problem(422, "Invalid field", f"{name} cannot be empty.", field=name)
+            changes[name] = value
+    for name in ("channels", "quiet_hours", "timezone"):
+        if name in data.model_fields_set:
+            value = getattr(data, name)
+            if isinstance(value, BaseModel):
+                value = value.model_dump(mode="json")
+            elif name == "channels" and value is not None:
+                value = {kind: [str(c) for c in chans] for kind, chans in value.items()}
+            changes[f"preferences.{name}"] = value
+    if not changes:
+        return await get_active(ctx, user_id)
+    changes["updated_at"] = datetime.now(UTC)
+    async with ctx.svc.store.transaction() as session:
+        user = await ctx.db.users.find_one_and_update(
+            {"_id": user_id, "status": "active"},
+            {"$set": changes},
+            session=session,
+            return_document=ReturnDocument.AFTER,
+        )
+        if user is None:
+            raise Problem(404, "Not found", "No such user.")
+        await emit_contact(ctx, session, user)
+    ctx.svc.outbox.notify()
+    return user
