@@ -144,7 +144,12 @@ class Service:
             service=self.name, consumer=consumer, bus=self.bus, inbox=self.inbox
         )
 
-        async def handle(body: bytes, message: RabbitMessage) -> None:
+        context = self.bus.broker.context
+
+        async def handle(body: bytes) -> None:
+            # No dependency injection on the hot path (apply_types=False): it cost more
+            # than the rest of the consume path together. The raw message is in context.
+            message: RabbitMessage = context.get_local("message")
             await processor(message.raw_message)
 
         handle.__name__ = f"on_{consumer.purpose}"

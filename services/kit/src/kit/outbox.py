@@ -1,10 +1,10 @@
 """Outbox: events are stored in the same transaction as the state change that causes
-them; the relay publishes them with confirms and marks them published.
+them; the relay publishes them with confirms and then deletes them.
 
 A crash between store and publish loses nothing: the relay finds unpublished entries on
-its next pass (also after a restart). Delivery is at least once; consumers' inboxes drop
-the duplicates a crash between publish and mark can cause.
-"""
+its next pass (also after a restart); an entry is deleted only after the broker confirmed
+it. Delivery is at least once; consumers' inboxes drop the duplicates that a crash between
+publish and delete can cause."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from pymongo import ASCENDING
+from pymongo import ASCENDING, DeleteOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from contracts import CloudEvent, topology
@@ -83,6 +83,11 @@ class Relay:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._gauged_at = 0.0
+        # Marking a batch published overlaps with publishing the next one (a per-document
+        # write is as slow as a publish on the embedded store); ids published but not yet
+        # marked are skipped when the next batch is read.
+        self._marking: asyncio.Task[None] | None = None
+        self._unmarked: set[str] = set()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.service}")
@@ -94,6 +99,14 @@ class Relay:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        with contextlib.suppress(Exception):
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Wait until every published entry is also marked published."""
+        if self._marking is not None:
+            task, self._marking = self._marking, None
+            await task
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -114,22 +127,37 @@ class Relay:
         entries = await self.outbox.collection.find(
             {"published": False, "due": {"$lte": now}},
             sort=[("created", ASCENDING)],
-            limit=self.batch,
+            limit=self.batch + len(self._unmarked),
         ).to_list()
+        entries = [e for e in entries if e["_id"] not in self._unmarked][: self.batch]
         if not entries:
+            await self.flush()
             await self._gauge()
             return 0
         results = await asyncio.gather(*(self._publish(e) for e in entries), return_exceptions=True)
         done = [e["_id"] for e, r in zip(entries, results, strict=True) if r is None]
+        failed = [
+            (e, r) for e, r in zip(entries, results, strict=True) if isinstance(r, BaseException)
+        ]
+        await self.flush()  # at most one marking in flight
         if done:
-            await self.outbox.collection.update_many(
-                {"_id": {"$in": done}}, {"$set": {"published": True, "published_at": now}}
-            )
-        for entry, result in zip(entries, results, strict=True):
-            if isinstance(result, BaseException):
-                await self._postpone(entry, result)
+            self._unmarked.update(done)
+            self._marking = asyncio.create_task(self._mark(done))
+        if failed:
+            await self._postpone(failed)
         await self._gauge()
         return len(done)
+
+    async def _mark(self, ids: list[str]) -> None:
+        # Published entries are deleted: one write per entry either way, and deleting by
+        # _id was the cheapest write on the embedded store (an `$in` update the slowest).
+        try:
+            await self.outbox.collection.bulk_write(
+                [DeleteOne({"_id": i}) for i in ids], ordered=False
+            )
+        finally:
+            # Unmarked after a failure: they are published again (consumers dedupe).
+            self._unmarked.difference_update(ids)
 
     async def _publish(self, entry: dict[str, Any]) -> None:
         await self.bus.publish(
@@ -141,28 +169,28 @@ class Relay:
             message_type=entry["type"],
         )
 
-    async def _postpone(self, entry: dict[str, Any], error: BaseException) -> None:
-        attempts = entry.get("attempts", 0) + 1
-        delay = min(300.0, 0.5 * 2 ** min(attempts, 10))
-        log.warning(
-            "outbox.publish_failed",
-            event_id=entry["_id"],
-            event_type=entry["type"],
-            unroutable=isinstance(error, Unroutable),
-            attempts=attempts,
-            retry_in_s=delay,
-            error=str(error),
-        )
-        await self.outbox.collection.update_one(
-            {"_id": entry["_id"]},
-            {
-                "$set": {
-                    "attempts": attempts,
-                    "last_error": str(error),
-                    "due": datetime.now(UTC) + timedelta(seconds=delay),
-                }
-            },
-        )
+    async def _postpone(self, failed: list[tuple[dict[str, Any], BaseException]]) -> None:
+        updates = []
+        for entry, error in failed:
+            attempts = entry.get("attempts", 0) + 1
+            delay = min(300.0, 0.5 * 2 ** min(attempts, 10))
+            log.warning(
+                "outbox.publish_failed",
+                event_id=entry["_id"],
+                event_type=entry["type"],
+                unroutable=isinstance(error, Unroutable),
+                attempts=attempts,
+                retry_in_s=delay,
+                error=str(error),
+            )
+            due = datetime.now(UTC) + timedelta(seconds=delay)
+            updates.append(
+                UpdateOne(
+                    {"_id": entry["_id"]},
+                    {"$set": {"attempts": attempts, "last_error": str(error), "due": due}},
+                )
+            )
+        await self.outbox.collection.bulk_write(updates, ordered=False)
 
     async def _gauge(self) -> None:
         # At most once a second: two queries are not free on the hot path.

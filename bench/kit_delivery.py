@@ -1,0 +1,248 @@
+"""Kit delivery benchmarks (issue 2 targets), each against a baseline in the same run:
+
+- consume+inbox: a kit consumer that applies each event with its inbox record, against
+  the raw single-insert rate of the same store            (target >= 0.3)
+- consume only: the kit's consume path without database work, against raw aio-pika
+  consume with the same prefetch                            (target >= 0.6)
+- relay: the outbox relay publishing staged events, against raw confirmed publish,
+  pipelined                                                 (target >= 0.5)
+
+Run: `uv run python bench/kit_delivery.py` (or `make bench`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from common import environment, write
+
+from contracts import CloudEvent, Payload, register, topology
+from kit.app import Service
+from kit.consumer import Delivery
+from kit.mongo import Store
+from kit.settings import KitSettings
+
+TYPE = "kohtaamo.benchkit.tick.happened.v1"
+N_DB = 600
+N_MSG = 5000
+N_RELAY = 3000
+
+
+@register(TYPE)
+class Tick(Payload):
+    n: int
+
+
+def settings(env: dict[str, str], db: str) -> KitSettings:
+    return KitSettings(
+        service="benchkit",
+        amqp_url=env["amqp_url"],
+        mongo_url=env["mongo_url"],
+        mongo_db=db,
+        log_level="WARNING",
+        log_format="json",
+        prefetch=64,
+        outbox_batch=500,
+        outbox_poll_s=0.05,
+    )
+
+
+def ticks(n: int) -> list[CloudEvent]:
+    return [
+        CloudEvent(
+            source="/kohtaamo/helsinki/benchkit", type=TYPE, municipality="helsinki", data={"n": i}
+        )
+        for i in range(n)
+    ]
+
+
+async def prefill(env: dict[str, str], queue: str, events: list[CloudEvent]) -> None:
+    connection = await aio_pika.connect(env["amqp_url"])
+    channel = await connection.channel(publisher_confirms=True)
+    exchange = await channel.declare_exchange(topology.exchange("benchkit"), "topic", durable=True)
+    for start in range(0, len(events), 500):
+        await asyncio.gather(
+            *(
+                exchange.publish(
+                    aio_pika.Message(
+                        e.model_dump_json().encode(),
+                        message_id=e.id,
+                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    ),
+                    routing_key=e.routing_key,
+                )
+                for e in events[start : start + 500]
+            )
+        )
+    await connection.close()
+
+
+async def raw_insert_rate(env: dict[str, str]) -> float:
+    store = Store(settings(env, "bench_raw"))
+    collection = store.db.raw
+    await collection.insert_one({"warm": True})
+    started = time.perf_counter()
+    for i in range(N_DB):
+        await collection.insert_one({"n": i})
+    rate = N_DB / (time.perf_counter() - started)
+    await store.close()
+    return rate
+
+
+async def kit_consume_rate(env: dict[str, str], *, with_db: bool, n: int, db: str) -> float:
+    svc = Service("benchkit", settings=settings(env, db))
+    done = asyncio.Event()
+    count = 0
+    first = 0.0  # timed from the first message: service start-up is not the consume path
+    purpose = "applied" if with_db else "noop"
+
+    @svc.consumer(purpose, [TYPE], inbox=with_db)
+    async def handle(delivery: Delivery) -> None:
+        nonlocal count, first
+        first = first or time.perf_counter()
+        if with_db:
+            await svc.store.db.ticks.insert_one(
+                {"n": delivery.data.n},  # type: ignore[union-attr]
+                session=delivery.session,
+            )
+        count += 1
+        if count >= n:
+            done.set()
+
+    # Declare the queue first (start/stop), fill it, then time a cold drain.
+    await svc.start()
+    await svc.stop()
+    await prefill(env, topology.queue("benchkit", purpose), ticks(n))
+    svc = _rebuild(svc, env, db, purpose, with_db, handle)
+    await svc.start()
+    await asyncio.wait_for(done.wait(), 600)
+    elapsed = time.perf_counter() - first
+    await svc.stop()
+    return n / elapsed
+
+
+def _rebuild(
+    old: Service, env: dict[str, str], db: str, purpose: str, with_db: bool, handle: Any
+) -> Service:
+    svc = Service("benchkit", settings=settings(env, db))
+    svc.consumer(purpose, [TYPE], inbox=with_db)(handle)
+    # the handler closes over the first service's store: point it at the new one
+    old.store = svc.store
+    old.inbox = svc.inbox
+    return svc
+
+
+async def raw_consume_rate(env: dict[str, str], n: int) -> float:
+    connection = await aio_pika.connect(env["amqp_url"])
+    channel = await connection.channel()
+    await channel.set_qos(prefetch_count=64)
+    exchange = await channel.declare_exchange(topology.exchange("benchkit"), "topic", durable=True)
+    queue = await channel.declare_queue(
+        "bench.raw", durable=True, arguments={"x-queue-type": "quorum"}
+    )
+    await queue.bind(exchange, routing_key="benchkit.#")
+    await prefill(env, "bench.raw", ticks(n))
+    await queue.unbind(exchange, routing_key="benchkit.#")
+    count = 0
+    done = asyncio.Event()
+
+    async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        nonlocal count
+        CloudEvent.model_validate_json(message.body)  # the same parse work as the kit
+        await message.ack()
+        count += 1
+        if count >= n:
+            done.set()
+
+    started = time.perf_counter()
+    await queue.consume(on_message)
+    await asyncio.wait_for(done.wait(), 600)
+    elapsed = time.perf_counter() - started
+    await connection.close()
+    return n / elapsed
+
+
+async def raw_publish_rate(env: dict[str, str], n: int) -> float:
+    connection = await aio_pika.connect(env["amqp_url"])
+    channel = await connection.channel(publisher_confirms=True)
+    exchange = await channel.declare_exchange(topology.exchange("benchkit"), "topic", durable=True)
+    queue = await channel.declare_queue("bench.sink", durable=True)
+    await queue.bind(exchange, routing_key="benchkit.#")
+    events = ticks(n)
+    bodies = [e.model_dump_json().encode() for e in events]
+    started = time.perf_counter()
+    for start in range(0, n, 500):  # pipelined: a window of confirms in flight
+        await asyncio.gather(
+            *(
+                exchange.publish(
+                    aio_pika.Message(b, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                    routing_key="benchkit.tick.happened.v1",
+                    mandatory=True,
+                )
+                for b in bodies[start : start + 500]
+            )
+        )
+    elapsed = time.perf_counter() - started
+    await queue.purge()
+    await connection.close()
+    return n / elapsed
+
+
+async def relay_rate(env: dict[str, str], n: int) -> float:
+    svc = Service("benchkit", settings=settings(env, "bench_relay"))
+    await svc.start()
+    await svc.relay.stop()  # stage everything first, then time the relay alone
+    events = ticks(n)
+    for start in range(0, n, 500):
+        await svc.outbox.stage(None, *events[start : start + 500])
+    started = time.perf_counter()
+    published = 0
+    while published < n:
+        published += await svc.relay.publish_pending()
+    elapsed = time.perf_counter() - started
+    await svc.stop()
+    return n / elapsed
+
+
+async def main() -> None:
+    with environment() as env:
+        # Baselines and kit paths alternate in one run on the same broker and store.
+        raw_insert = await raw_insert_rate(env)
+        kit_inbox = await kit_consume_rate(env, with_db=True, n=N_DB, db="bench_kit_inbox")
+        raw_consume = await raw_consume_rate(env, N_MSG)
+        kit_consume = await kit_consume_rate(env, with_db=False, n=N_MSG, db="bench_kit_noop")
+        raw_publish = await raw_publish_rate(env, N_RELAY)
+        relay = await relay_rate(env, N_RELAY)
+    figures = {
+        "consume_with_inbox": {
+            "kit_per_s": round(kit_inbox, 1),
+            "baseline_raw_insert_per_s": round(raw_insert, 1),
+            "ratio": round(kit_inbox / raw_insert, 3),
+            "target": 0.3,
+        },
+        "consume_only": {
+            "kit_per_s": round(kit_consume, 1),
+            "baseline_raw_aiopika_per_s": round(raw_consume, 1),
+            "ratio": round(kit_consume / raw_consume, 3),
+            "target": 0.6,
+        },
+        "outbox_relay": {
+            "relay_per_s": round(relay, 1),
+            "baseline_raw_confirmed_publish_per_s": round(raw_publish, 1),
+            "ratio": round(relay / raw_publish, 3),
+            "target": 0.5,
+        },
+    }
+    write("kit_delivery", figures)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
