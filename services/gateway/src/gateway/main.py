@@ -75,8 +75,6 @@ class GatewayService(Service):
 
         app.include_router(ops)
         app.include_router(my_page_router(self.upstreams, signed_in(self.edge)))
-        # Last, so the gateway's own /api/v1 routes win over the catch-all.
-        app.include_router(proxy_router(self.upstreams, self.table, self.edge))
 
         def own() -> dict[str, Any]:
             return get_openapi(
@@ -88,6 +86,8 @@ class GatewayService(Service):
 
         aggregator = Aggregator(self.upstreams, self.table, own)
         app.include_router(docs_router(aggregator, self.title))
+        # Last, so the gateway's own /api/v1 routes win over the catch-all.
+        app.include_router(proxy_router(self.upstreams, self.table, self.edge))
         s = self.settings
         install_browser_protections(
             app,
