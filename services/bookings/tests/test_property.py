@@ -60,8 +60,6 @@ def test_confirmed_never_overlap_and_stay_inside_hours(
     held: list[tuple[datetime, datetime]] = []  # the in-memory calendar
     confirmed: list[tuple[datetime, datetime]] = []
     for day, quarter, length in requests:
-        local = datetime.combine(FIRST_DAY + timedelta(days=day), time(0), tzinfo=HEL)
-        start = (local + timedelta(minutes=15 * quarter)).astimezone(UTC)
         start = datetime.combine(
             FIRST_DAY + timedelta(days=day), time(quarter // 4, 15 * (quarter % 4)), tzinfo=HEL
         ).astimezone(UTC)
