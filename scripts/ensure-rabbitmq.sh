@@ -5,8 +5,19 @@ set -euo pipefail
 
 port_open() { (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; }
 
+# Sites federate their event exchanges (deploy/sites) and tests/deploy checks that on this
+# broker. Enabling a plugin does not restart the node; `federation_status` exists only while
+# the plugin runs, a cheap check first. Not fatal: only the federation test needs it.
+enable_federation() {
+  command -v rabbitmq-plugins >/dev/null 2>&1 || return 0
+  rabbitmqctl -q federation_status >/dev/null 2>&1 && return 0
+  rabbitmq-plugins -q enable rabbitmq_federation >/dev/null 2>&1 \
+    || echo "rabbitmq: could not enable rabbitmq_federation (tests/deploy will try again)" >&2
+}
+
 if port_open; then
   echo "rabbitmq: already running on :5672"
+  enable_federation
   exit 0
 fi
 
@@ -31,4 +42,5 @@ rabbitmq-server -detached
 rabbitmqctl await_startup --timeout 120 >/dev/null
 for _ in $(seq 1 60); do port_open && break; sleep 1; done
 port_open || { echo "rabbitmq: did not open :5672" >&2; exit 1; }
+enable_federation
 echo "rabbitmq: started on :5672"
