@@ -18,4 +18,4 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     await db.organisations.create_index([("municipality", ASCENDING)])
     await db.organisations.create_index([("members.user_id", ASCENDING)])
     await db.consents.create_index([("user_id", ASCENDING)])
-    await db.erasures.create_index([("user_id", ASCENDING)])
+    await db.erasures.create_index([("receipt", ASCENDING)])

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from identity.api import auth, keys, municipalities, users
+from identity.api import (
+    auth,
+    consents,
+    gdpr,
+    keys,
+    municipalities,
+    organisations,
+    profiles,
+    users,
+)
 from identity.core import Identity
 
 
 def build(ctx: Identity) -> APIRouter:
     router = APIRouter()
-    for module in (keys, municipalities, auth, users):
+    for module in (keys, municipalities, auth, users, profiles, organisations, consents, gdpr):
         router.include_router(module.router(ctx))
     return router

@@ -1,0 +1,59 @@
+"""Consents and the ESF participant profile."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Response
+
+from identity import consent as consents
+from identity import participant as participants
+from identity.api.deps import own_account
+from identity.consent import ConsentIn, ConsentOut, Purpose
+from identity.core import Identity
+from identity.participant import ParticipantIn
+from kit.auth import Principal
+from kit.problems import Problem
+
+
+def router(ctx: Identity) -> APIRouter:
+    api = APIRouter(tags=["consents"])
+    signed_in = Depends(ctx.svc.auth.principal)
+
+    @api.get("/me/consents", summary="My consents with their history")
+    async def my_consents(principal: Principal = signed_in) -> list[ConsentOut]:
+        account = await own_account(ctx, principal)
+        return [consents.to_out(c) for c in await consents.list_for(ctx, account["_id"])]
+
+    @api.put("/me/consents/{purpose}", summary="Give or withdraw a consent")
+    async def set_consent(
+        purpose: Purpose, data: ConsentIn, principal: Principal = signed_in
+    ) -> ConsentOut:
+        account = await own_account(ctx, principal)
+        return consents.to_out(await consents.change(ctx, account, purpose, data.granted))
+
+    @api.get("/me/participant-profile", summary="My ESF participant profile")
+    async def my_participant(principal: Principal = signed_in) -> dict[str, Any]:
+        account = await own_account(ctx, principal)
+        doc = await ctx.db.participant_profiles.find_one({"_id": account["_id"]})
+        if doc is None:
+            raise Problem(404, "Not found", "You have not filled in the ESF profile.")
+        return {**doc["answers"], "shared": doc.get("published", False)}
+
+    @api.put(
+        "/me/participant-profile",
+        summary="Fill in the ESF profile (shared pseudonymously only with ESF consent)",
+    )
+    async def set_participant(
+        data: ParticipantIn, principal: Principal = signed_in
+    ) -> dict[str, Any]:
+        doc = await participants.save(ctx, await own_account(ctx, principal), data)
+        return {**doc["answers"], "shared": doc.get("published", False)}
+
+    @api.delete("/me/participant-profile", status_code=204, summary="Delete my ESF profile")
+    async def delete_participant(principal: Principal = signed_in) -> Response:
+        if not await participants.remove(ctx, await own_account(ctx, principal)):
+            raise Problem(404, "Not found", "You have no ESF profile.")
+        return Response(status_code=204)
+
+    return api

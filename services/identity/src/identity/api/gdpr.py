@@ -1,0 +1,72 @@
+"""GDPR: download my data, erase my account, follow an erasure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.encoders import jsonable_encoder
+from pydantic import BaseModel, Field
+
+from identity import gdpr
+from identity import user as users
+from identity.api.deps import own_account
+from identity.core import Identity
+from identity.gdpr import ErasureStatus
+from identity.passwords import verify_password
+from kit.auth import Principal, ensure_municipality
+from kit.problems import Problem
+
+
+class EraseIn(BaseModel):
+    password: str = Field(max_length=256)
+
+
+class Erased(BaseModel):
+    receipt: str
+    status: ErasureStatus
+
+
+def router(ctx: Identity) -> APIRouter:
+    api = APIRouter(tags=["gdpr"])
+    signed_in = Depends(ctx.svc.auth.principal)
+    admin = Depends(ctx.svc.auth.require("admin"))
+
+    @api.get("/me/export", summary="Everything identity holds about me")
+    async def export(principal: Principal = signed_in) -> dict[str, Any]:
+        return jsonable_encoder(await gdpr.export(ctx, await own_account(ctx, principal)))
+
+    @api.post("/me/erase", summary="Erase my account here and in every service")
+    async def erase_me(data: EraseIn, principal: Principal = signed_in) -> Erased:
+        account = await own_account(ctx, principal)
+        if not await verify_password(ctx.passwords, account["password_hash"], data.password):
+            raise Problem(403, "Wrong password", "Confirm with your password.", field="password")
+        receipt, doc = await gdpr.erase(ctx, account)
+        return Erased(receipt=receipt, status=gdpr.status_of(ctx, doc))
+
+    @api.get("/erasures/{receipt}", summary="Erasure progress per service, by receipt")
+    async def by_receipt(receipt: str) -> ErasureStatus:
+        # The receipt is an unguessable secret given only to the person who erased.
+        return await gdpr.status_by_receipt(ctx, receipt)
+
+    @api.post(
+        "/municipalities/{municipality}/users/{user_id}/erase",
+        summary="Erase a user's account (admins, in their own municipality)",
+    )
+    async def erase_user(municipality: str, user_id: str, principal: Principal = admin) -> Erased:
+        ensure_municipality(principal, municipality)
+        account = await users.get_active(ctx, user_id, municipality)
+        receipt, doc = await gdpr.erase(ctx, account)
+        return Erased(receipt=receipt, status=gdpr.status_of(ctx, doc))
+
+    @api.get(
+        "/municipalities/{municipality}/users/{user_id}/erasure",
+        summary="Erasure progress per service (admins)",
+    )
+    async def erasure_status(
+        municipality: str, user_id: str, principal: Principal = admin
+    ) -> ErasureStatus:
+        ensure_municipality(principal, municipality)
+        return await gdpr.status_for_user(ctx, municipality, user_id)
+
+    return api

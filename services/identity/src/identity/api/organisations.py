@@ -1,0 +1,55 @@
+"""Organisations and their members."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query
+
+from identity import organisation as orgs
+from identity.core import Identity
+from identity.organisation import MemberIn, OrganisationIn, OrganisationKind, OrganisationOut
+from kit.auth import Principal
+
+
+def router(ctx: Identity) -> APIRouter:
+    api = APIRouter(prefix="/organisations", tags=["organisations"])
+    signed_in = Depends(ctx.svc.auth.principal)
+
+    @api.post("", status_code=201, summary="Register an organisation (I become its contact)")
+    async def register(data: OrganisationIn, principal: Principal = signed_in) -> OrganisationOut:
+        return await orgs.to_out(ctx, await orgs.register(ctx, principal, data), principal)
+
+    @api.get("", summary="Organisations of my municipality")
+    async def list_all(
+        kind: OrganisationKind | None = Query(default=None),
+        limit: int = Query(default=50, ge=1, le=200),
+        offset: int = Query(default=0, ge=0),
+        principal: Principal = signed_in,
+    ) -> list[OrganisationOut]:
+        query: dict[str, str] = {"municipality": principal.municipality}
+        if kind:
+            query["kind"] = kind.value
+        found = await ctx.db.organisations.find(
+            query, sort=[("name", 1)], skip=offset, limit=limit
+        ).to_list()
+        return [await orgs.to_out(ctx, o, principal) for o in found]
+
+    @api.get("/{org_id}", summary="One organisation (members for members and staff)")
+    async def get(org_id: str, principal: Principal = signed_in) -> OrganisationOut:
+        return await orgs.to_out(ctx, await orgs.get(ctx, principal, org_id), principal)
+
+    @api.post("/{org_id}/members", summary="Add or change a member (contacts and staff)")
+    async def add_member(
+        org_id: str, data: MemberIn, principal: Principal = signed_in
+    ) -> OrganisationOut:
+        return await orgs.to_out(
+            ctx, await orgs.add_member(ctx, principal, org_id, data), principal
+        )
+
+    @api.delete("/{org_id}/members/{user_id}", summary="Remove a member, or leave")
+    async def remove_member(
+        org_id: str, user_id: str, principal: Principal = signed_in
+    ) -> OrganisationOut:
+        org = await orgs.remove_member(ctx, principal, org_id, user_id)
+        return await orgs.to_out(ctx, org, principal)
+
+    return api

@@ -1,0 +1,70 @@
+"""Profiles and the mentor directory."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from identity import mentor as mentors
+from identity import profile as profiles
+from identity.api.deps import own_account
+from identity.core import Identity
+from identity.fields import Language
+from identity.mentor import OfferIn, OfferOut
+from identity.profile import ProfileIn, ProfileOut, Visibility
+from kit.auth import Principal
+from kit.problems import Problem
+
+
+def router(ctx: Identity) -> APIRouter:
+    api = APIRouter(tags=["profiles"])
+    signed_in = Depends(ctx.svc.auth.principal)
+    anyone = Depends(ctx.svc.auth.optional)
+
+    @api.get("/me/profile", summary="My profile")
+    async def my_profile(principal: Principal = signed_in) -> ProfileOut:
+        return await profiles.get(ctx, await own_account(ctx, principal))
+
+    @api.put("/me/profile", summary="Set my languages, skills, interests and visibility")
+    async def set_profile(data: ProfileIn, principal: Principal = signed_in) -> ProfileOut:
+        return await profiles.save(ctx, await own_account(ctx, principal), data)
+
+    @api.get("/users/{user_id}/profile", summary="Someone's profile, as its visibility allows")
+    async def someone(user_id: str, principal: Principal | None = anyone) -> ProfileOut:
+        owner = await ctx.db.users.find_one({"_id": user_id, "status": "active"})
+        doc = await ctx.db.profiles.find_one({"_id": user_id}) if owner else None
+        visibility = Visibility(doc["visibility"]) if doc else Visibility.municipality
+        if owner is None or not profiles.can_see(principal, owner, visibility):
+            # Not found rather than forbidden: do not reveal that a hidden profile exists.
+            raise Problem(404, "Not found", "No such profile.")
+        return profiles.to_out(owner, doc)
+
+    @api.put("/me/mentor-offer", summary="Publish my mentor offer (lists me in the directory)")
+    async def offer(data: OfferIn, principal: Principal = signed_in) -> OfferOut:
+        return await mentors.publish(ctx, await own_account(ctx, principal), data)
+
+    @api.delete(
+        "/me/mentor-offer", status_code=204, summary="Withdraw my offer (leaves the directory)"
+    )
+    async def withdraw(principal: Principal = signed_in) -> Response:
+        if await mentors.withdraw(ctx, await own_account(ctx, principal)) is None:
+            raise Problem(404, "Not found", "You have no active mentor offer.")
+        return Response(status_code=204)
+
+    @api.get("/mentors", summary="Mentor directory of my municipality: who can help with X")
+    async def directory(
+        skill: str | None = Query(default=None, min_length=1, max_length=80),
+        language: Language | None = Query(default=None),
+        limit: int = Query(default=50, ge=1, le=200),
+        offset: int = Query(default=0, ge=0),
+        principal: Principal = signed_in,
+    ) -> list[OfferOut]:
+        return await mentors.directory(
+            ctx,
+            principal.municipality,
+            skill=skill,
+            language=language,
+            limit=limit,
+            offset=offset,
+        )
+
+    return api

@@ -1,0 +1,152 @@
+"""GDPR: everything identity holds about a user as one download, and erasure. Erasure
+removes the personal data here, keeps a tombstone without it, and publishes user.erased;
+each other service answers with `<svc>.erasure.completed`, recorded per service so the user
+(with the receipt) or an admin can see that erasure reached every service."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from contracts import identity as idc
+from identity.core import Identity
+from kit.problems import Problem
+
+HIDDEN = {"password_hash"}
+
+
+def _digest(receipt: str) -> str:
+    return hashlib.sha256(receipt.encode()).hexdigest()
+
+
+def _clean(doc: dict[str, Any] | None, *drop: str) -> dict[str, Any] | None:
+    if doc is None:
+        return None
+    return {k: v for k, v in doc.items() if k not in HIDDEN and k not in drop}
+
+
+async def export(ctx: Identity, user: dict[str, Any]) -> dict[str, Any]:
+    uid = user["_id"]
+    db = ctx.db
+    organisations = await db.organisations.find({"members.user_id": uid}).to_list()
+    tokens = await db.refresh_tokens.find(
+        {"user_id": uid}, projection={"_id": 0, "family": 0}
+    ).to_list()
+    return {
+        "exported_at": datetime.now(UTC),
+        "account": _clean(user),
+        "profile": _clean(await db.profiles.find_one({"_id": uid})),
+        "mentor_offer": _clean(await db.mentor_offers.find_one({"_id": uid})),
+        "consents": [_clean(c) for c in await db.consents.find({"user_id": uid}).to_list()],
+        "participant_profile": _clean(await db.participant_profiles.find_one({"_id": uid})),
+        "organisations": [
+            {
+                "id": o["_id"],
+                "name": o["name"],
+                "role": next(m["role"] for m in o["members"] if m["user_id"] == uid),
+            }
+            for o in organisations
+        ],
+        "sessions": tokens,
+    }
+
+
+class ErasureStatus(BaseModel):
+    user_id: str
+    requested_at: datetime
+    services: dict[str, datetime | None]
+    complete: bool
+
+
+def status_of(ctx: Identity, doc: dict[str, Any]) -> ErasureStatus:
+    done = doc.get("services", {})
+    expected = ["identity", *ctx.settings.erasure_services]
+    services = {s: (done[s]["completed_at"] if s in done else None) for s in expected}
+    return ErasureStatus(
+        user_id=doc["_id"],
+        requested_at=doc["requested_at"],
+        services=services,
+        complete=all(services.values()),
+    )
+
+
+async def erase(ctx: Identity, user: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Erase the user's data here and ask every service to do the same. Returns a receipt
+    (shown once) that lets the former user follow the erasure without an account."""
+    uid, municipality = user["_id"], user["municipality"]
+    now = datetime.now(UTC)
+    receipt = secrets.token_urlsafe(24)
+    db = ctx.db
+    async with ctx.svc.store.transaction() as session:
+        erased = 0
+        for collection in (db.profiles, db.mentor_offers, db.participant_profiles):
+            erased += (await collection.delete_many({"_id": uid}, session=session)).deleted_count
+        erased += (await db.consents.delete_many({"user_id": uid}, session=session)).deleted_count
+        erased += (
+            await db.refresh_tokens.delete_many({"user_id": uid}, session=session)
+        ).deleted_count
+        erased += (
+            await db.organisations.update_many(
+                {"members.user_id": uid},
+                {"$pull": {"members": {"user_id": uid}}},
+                session=session,
+            )
+        ).modified_count
+        # A tombstone: the id stays (for the erasure status), the person does not.
+        await db.users.replace_one(
+            {"_id": uid},
+            {
+                "_id": uid,
+                "municipality": municipality,
+                "email": f"erased:{uid}",
+                "status": "erased",
+                "roles": [],
+                "erased_at": now,
+            },
+            session=session,
+        )
+        erased += 1
+        status = {
+            "requested_at": now,
+            "receipt": _digest(receipt),
+            "municipality": municipality,
+            "services.identity": {"completed_at": now, "records_erased": erased},
+        }
+        await db.erasures.update_one({"_id": uid}, {"$set": status}, upsert=True, session=session)
+        subject = f"user/{uid}"
+        await ctx.emit(
+            session,
+            idc.USER_ERASED,
+            idc.UserErased(user_id=uid, requested_at=now),
+            municipality=municipality,
+            subject=subject,
+        )
+        await ctx.emit(
+            session,
+            idc.ERASURE_COMPLETED,
+            idc.IdentityErasureCompleted(user_id=uid, records_erased=erased),
+            municipality=municipality,
+            subject=subject,
+        )
+    ctx.svc.outbox.notify()
+    doc = await db.erasures.find_one({"_id": uid})
+    assert doc is not None
+    return receipt, doc
+
+
+async def status_by_receipt(ctx: Identity, receipt: str) -> ErasureStatus:
+    doc = await ctx.db.erasures.find_one({"receipt": _digest(receipt)})
+    if doc is None:
+        raise Problem(404, "Not found", "No erasure with this receipt.", field="receipt")
+    return status_of(ctx, doc)
+
+
+async def status_for_user(ctx: Identity, municipality: str, user_id: str) -> ErasureStatus:
+    doc = await ctx.db.erasures.find_one({"_id": user_id, "municipality": municipality})
+    if doc is None or "requested_at" not in doc:
+        raise Problem(404, "Not found", "No erasure for this user.")
+    return status_of(ctx, doc)

@@ -1,0 +1,198 @@
+"""Organisations (associations, NGOs, start-ups, companies) and their members. The person
+who registers one becomes its contact; contacts and the municipality's staff manage members."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, Field
+
+from contracts import identity as idc
+from identity.core import Identity
+from identity.fields import Name
+from kit.auth import Principal, ensure_municipality
+from kit.problems import Problem
+
+WEIGHTS = (7, 9, 10, 5, 8, 4, 2)
+
+
+class OrganisationKind(StrEnum):
+    association = "association"
+    ngo = "ngo"
+    startup = "startup"
+    sme = "sme"  # a company
+    public = "public"
+    other = "other"
+
+
+class MemberRole(StrEnum):
+    contact = "contact"
+    member = "member"
+
+
+def business_id_valid(value: str) -> bool:
+    """Finnish business id (Y-tunnus): seven digits, a dash and a modulus-11 check digit."""
+    if len(value) != 9 or value[7] != "-" or not (value[:7] + value[8]).isdigit():
+        return False
+    remainder = sum(int(d) * w for d, w in zip(value[:7], WEIGHTS, strict=True)) % 11
+    if remainder == 1:
+        return False
+    return int(value[8]) == (0 if remainder == 0 else 11 - remainder)
+
+
+def _business_id(value: str | None) -> str | None:
+    if value is not None and not business_id_valid(value.strip()):
+        raise ValueError("not a valid Finnish business id (1234567-8)")
+    return value.strip() if value else None
+
+
+class OrganisationIn(BaseModel):
+    name: Name
+    kind: OrganisationKind
+    business_id: Annotated[str | None, AfterValidator(_business_id)] = None
+    size_band: str | None = Field(default=None, pattern=r"^(1|2-9|10-49|50-249|250\+)$")
+    description: str = Field(default="", max_length=2000)
+
+
+class MemberIn(BaseModel):
+    user_id: str = Field(min_length=1, max_length=64)
+    role: MemberRole = MemberRole.member
+
+
+class Member(BaseModel):
+    user_id: str
+    role: MemberRole
+    display_name: str | None = None
+
+
+class OrganisationOut(BaseModel):
+    id: str
+    municipality: str
+    name: str
+    kind: OrganisationKind
+    business_id: str | None
+    size_band: str | None
+    description: str
+    members: list[Member] | None = None  # only for members and staff
+
+
+def may_manage(principal: Principal, org: dict[str, Any]) -> bool:
+    if principal.municipality != org["municipality"]:
+        return False
+    if principal.has("staff", "admin"):
+        return True
+    return any(
+        m["user_id"] == principal.subject and m["role"] == MemberRole.contact
+        for m in org["members"]
+    )
+
+
+def may_see_members(principal: Principal, org: dict[str, Any]) -> bool:
+    return may_manage(principal, org) or any(
+        m["user_id"] == principal.subject for m in org["members"]
+    )
+
+
+async def to_out(ctx: Identity, org: dict[str, Any], principal: Principal) -> OrganisationOut:
+    members = None
+    if may_see_members(principal, org):
+        ids = [m["user_id"] for m in org["members"]]
+        names = {
+            u["_id"]: u["display_name"]
+            for u in await ctx.db.users.find(
+                {"_id": {"$in": ids}, "status": "active"}, projection={"display_name": 1}
+            ).to_list()
+        }
+        members = [
+            Member(user_id=m["user_id"], role=m["role"], display_name=names.get(m["user_id"]))
+            for m in org["members"]
+        ]
+    return OrganisationOut(
+        id=org["_id"],
+        municipality=org["municipality"],
+        name=org["name"],
+        kind=org["kind"],
+        business_id=org.get("business_id"),
+        size_band=org.get("size_band"),
+        description=org.get("description", ""),
+        members=members,
+    )
+
+
+async def register(ctx: Identity, principal: Principal, data: OrganisationIn) -> dict[str, Any]:
+    municipality = principal.municipality
+    if data.business_id and await ctx.db.organisations.find_one(
+        {"municipality": municipality, "business_id": data.business_id}
+    ):
+        raise Problem(
+            409, "Already registered", "This business id is registered here.", field="business_id"
+        )
+    org = {
+        "_id": uuid.uuid4().hex,
+        "municipality": municipality,
+        "name": data.name,
+        "kind": data.kind.value,
+        "business_id": data.business_id,
+        "size_band": data.size_band,
+        "description": data.description,
+        "members": [{"user_id": principal.subject, "role": MemberRole.contact.value}],
+        "created_by": principal.subject,
+        "created_at": datetime.now(UTC),
+    }
+    async with ctx.svc.store.transaction() as session:
+        await ctx.db.organisations.insert_one(org, session=session)
+        await ctx.emit(
+            session,
+            idc.ORGANISATION_REGISTERED,
+            idc.OrganisationRegistered(
+                organisation_id=org["_id"], kind=org["kind"], size_band=org["size_band"]
+            ),
+            municipality=municipality,
+            subject=f"organisation/{org['_id']}",
+        )
+    ctx.svc.outbox.notify()
+    return org
+
+
+async def get(ctx: Identity, principal: Principal, org_id: str) -> dict[str, Any]:
+    org = await ctx.db.organisations.find_one({"_id": org_id})
+    if org is None:
+        raise Problem(404, "Not found", "No such organisation.")
+    ensure_municipality(principal, org["municipality"])
+    return org
+
+
+async def add_member(
+    ctx: Identity, principal: Principal, org_id: str, data: MemberIn
+) -> dict[str, Any]:
+    org = await get(ctx, principal, org_id)
+    if not may_manage(principal, org):
+        raise Problem(403, "Forbidden", "Only the organisation's contacts or staff add members.")
+    member = await ctx.db.users.find_one(
+        {"_id": data.user_id, "municipality": org["municipality"], "status": "active"}
+    )
+    if member is None:
+        raise Problem(422, "Unknown user", "No such user in this municipality.", field="user_id")
+    members = [m for m in org["members"] if m["user_id"] != data.user_id]
+    members.append({"user_id": data.user_id, "role": data.role.value})
+    await ctx.db.organisations.update_one({"_id": org_id}, {"$set": {"members": members}})
+    return {**org, "members": members}
+
+
+async def remove_member(
+    ctx: Identity, principal: Principal, org_id: str, user_id: str
+) -> dict[str, Any]:
+    org = await get(ctx, principal, org_id)
+    leaving_self = principal.subject == user_id
+    if not (leaving_self or may_manage(principal, org)):
+        raise Problem(403, "Forbidden", "Only the organisation's contacts or staff remove members.")
+    members = [m for m in org["members"] if m["user_id"] != user_id]
+    if len(members) == len(org["members"]):
+        raise Problem(404, "Not found", "Not a member.")
+    if not any(m["role"] == MemberRole.contact for m in members):
+        raise Problem(409, "Last contact", "An organisation needs at least one contact.")
+    await ctx.db.organisations.update_one({"_id": org_id}, {"$set": {"members": members}})
+    return {**org, "members": members}

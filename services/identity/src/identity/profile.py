@@ -1,0 +1,126 @@
+"""Profiles: languages, skills and interests with a level, and who may see them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from contracts import identity as idc
+from contracts.common import Skill, SkillLevel
+from identity.core import Identity
+from identity.fields import Languages, SkillName
+from kit.auth import Principal
+
+
+class Visibility(StrEnum):
+    private = "private"  # only the user and the municipality's staff
+    municipality = "municipality"  # signed-in people of the same municipality
+    public = "public"  # anyone
+
+
+class SkillIn(BaseModel):
+    skill: SkillName
+    level: SkillLevel | None = None
+
+
+class ProfileIn(BaseModel):
+    languages: Languages = Field(default_factory=list)
+    skills: list[SkillIn] = Field(default_factory=list, max_length=50)
+    # What the user wants to learn or get help with.
+    wants: list[SkillIn] = Field(default_factory=list, max_length=50)
+    interests: list[SkillName] = Field(default_factory=list, max_length=50)
+    visibility: Visibility = Visibility.municipality
+
+
+class ProfileOut(ProfileIn):
+    user_id: str
+    display_name: str
+    municipality: str
+
+
+def dedupe(skills: list[SkillIn]) -> list[SkillIn]:
+    """One entry per skill; the last level given wins."""
+    by_name = {s.skill: s for s in skills}
+    return list(by_name.values())
+
+
+def can_see(viewer: Principal | None, owner: dict[str, Any], visibility: Visibility) -> bool:
+    if visibility is Visibility.public:
+        return True
+    if viewer is None:
+        return False
+    if viewer.subject == owner["_id"]:
+        return True
+    same_place = viewer.municipality == owner["municipality"]
+    if visibility is Visibility.municipality:
+        return same_place
+    return same_place and viewer.has("staff", "admin")
+
+
+def default_profile(user: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "_id": user["_id"],
+        "municipality": user["municipality"],
+        "languages": [user["language"]],
+        "skills": [],
+        "wants": [],
+        "interests": [],
+        "visibility": Visibility.municipality.value,
+    }
+
+
+def to_out(user: dict[str, Any], doc: dict[str, Any] | None) -> ProfileOut:
+    doc = doc or default_profile(user)
+    return ProfileOut(
+        user_id=user["_id"],
+        display_name=user["display_name"],
+        municipality=user["municipality"],
+        languages=doc["languages"],
+        skills=[SkillIn.model_validate(s) for s in doc["skills"]],
+        wants=[SkillIn.model_validate(s) for s in doc["wants"]],
+        interests=doc["interests"],
+        visibility=Visibility(doc["visibility"]),
+    )
+
+
+async def get(ctx: Identity, user: dict[str, Any]) -> ProfileOut:
+    return to_out(user, await ctx.db.profiles.find_one({"_id": user["_id"]}))
+
+
+async def save(ctx: Identity, user: dict[str, Any], data: ProfileIn) -> ProfileOut:
+    skills, wants = dedupe(data.skills), dedupe(data.wants)
+    interests = list(dict.fromkeys(data.interests))
+    languages = list(dict.fromkeys(data.languages))
+    doc = {
+        "municipality": user["municipality"],
+        "languages": languages,
+        "skills": [s.model_dump(mode="json") for s in skills],
+        "wants": [s.model_dump(mode="json") for s in wants],
+        "interests": interests,
+        "visibility": data.visibility.value,
+        "updated_at": datetime.now(UTC),
+    }
+    # Skills and languages only: no name, no free text about the person.
+    event = idc.ProfileUpdated(
+        user_id=user["_id"],
+        skills_offered=[Skill(skill=s.skill, level=s.level) for s in skills],
+        skills_wanted=[Skill(skill=s.skill, level=s.level) for s in wants],
+        interests=interests,
+        languages=languages,
+    )
+    async with ctx.svc.store.transaction() as session:
+        await ctx.db.profiles.update_one(
+            {"_id": user["_id"]}, {"$set": doc}, upsert=True, session=session
+        )
+        await ctx.emit(
+            session,
+            idc.PROFILE_UPDATED,
+            event,
+            municipality=user["municipality"],
+            subject=f"user/{user['_id']}",
+        )
+    ctx.svc.outbox.notify()
+    return to_out(user, {"_id": user["_id"], **doc})
