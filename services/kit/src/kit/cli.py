@@ -202,6 +202,21 @@ def dlq_replay(
     typer.echo(f"replayed {asyncio.run(go())} message(s) to {queue}")
 
 
+@app.command()
+def asyncapi(
+    services: Annotated[list[str] | None, typer.Argument()] = None,
+    out: Annotated[Path, typer.Option(help="Folder for <service>.json")] = Path("docs/asyncapi"),
+) -> None:
+    """Write each service's AsyncAPI document, generated from its code."""
+    from kit.asyncapi import specification
+
+    out.mkdir(parents=True, exist_ok=True)
+    for name in services or registry.installed():
+        path = out / f"{name}.json"
+        path.write_text(json.dumps(specification(_service(name)), indent=2, sort_keys=True) + "\n")
+        typer.echo(f"wrote {path}")
+
+
 @outbox.command("lag")
 def outbox_lag(services: Annotated[list[str] | None, typer.Argument()] = None) -> None:
     """Unpublished outbox entries and the age of the oldest, per service."""
