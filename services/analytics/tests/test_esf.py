@@ -5,12 +5,15 @@ analytics_stream.esf_stream()."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 from analytics_stream import esf_stream
 from conftest import Harness, start_harness, table
+from openpyxl import load_workbook
 
 from analytics.esf import esf_report
 from analytics.periods import parse_period
@@ -134,3 +137,43 @@ async def test_threshold_is_configurable(fed: Harness) -> None:
         "woman": None, "man": None, "non_binary": None, "not_given": 0
     }  # fmt: skip
     assert strict.table("summary").column("value")["participants"] == 12
+
+
+async def test_csv_and_xlsx_exports_keep_suppression(fed: Harness) -> None:
+    response = await fed.get("/analytics/exports/esf.csv", {"period": "2026-Q1"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert "kohtaamo-esf-helsinki-2026-Q1.csv" in response.headers["content-disposition"]
+    lines = list(csv.DictReader(io.StringIO(response.text)))
+    cells = {(r["table"], r["row"], r["column"]): r for r in lines}
+    assert cells[("summary", "participants", "value")]["value"] == "12"
+    assert cells[("gender", "woman", "participants")]["value"] == "6"
+    suppressed = cells[("gender", "non_binary", "participants")]
+    assert suppressed["value"] == "" and suppressed["suppressed"] == "true"
+    assert cells[("gender", "man", "participants")]["suppressed"] == "true"
+    assert {r["scope"] for r in lines} == {"helsinki"}
+
+    response = await fed.get("/analytics/exports/esf.xlsx", {"period": "2026-Q1"})
+    assert response.status_code == 200
+    book = load_workbook(io.BytesIO(response.content))
+    assert book.sheetnames[:3] == ["report", "summary", "gender"]
+    gender = {row[0]: row[1] for row in book["gender"].iter_rows(min_row=3, values_only=True)}
+    assert gender == {"woman": 6, "man": "<5", "non_binary": "<5", "not_given": 0}
+    # Exports obey the same tenancy as the reports.
+    denied = await fed.get("/analytics/exports/esf.csv", {"municipality": "kouvola"})
+    assert denied.status_code == 403
+    bad = await fed.get("/analytics/exports/esf.pdf", {"period": "2026"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "fmt"
+
+
+async def test_esf_charts_png_and_svg(fed: Harness) -> None:
+    png = await fed.get("/analytics/charts/esf.png", {"period": "2026-Q1"})
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    assert png.content.startswith(b"\x89PNG\r\n\x1a\n") and len(png.content) > 10_000
+    svg = await fed.get("/analytics/charts/esf.svg", {"period": "2026-Q1"})
+    assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
+    text = svg.text
+    assert text.lstrip().startswith("<?xml") and "<svg" in text
+    # The chart is titled with its scope and period, and labels the suppressed bars.
+    assert "helsinki" in text and "2026-Q1" in text and "&lt;5" in text
+    assert (await fed.get("/analytics/charts/esf.svg", roles=["resident"])).status_code == 403

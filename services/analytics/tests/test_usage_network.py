@@ -151,3 +151,36 @@ async def test_reports_isolated_by_municipality(fed: Harness) -> None:
     for name in ("usage", "utilisation", "network"):
         denied = await fed.get(f"/analytics/reports/{name}", {"municipality": "kouvola"})
         assert denied.status_code == 403
+
+
+async def test_dashboard_and_charts_of_the_other_reports(fed: Harness) -> None:
+    response = await fed.get("/analytics/dashboard", {"period": "2026-03"})
+    assert response.status_code == 200
+    data = response.json()
+    assert data["scope"] == "helsinki" and data["period"] == "2026-03"
+    assert data["kpis"] == {
+        "participants": 0,  # nobody in this stream has an ESF profile
+        "visits_without_registration": 30,
+        "supported_organisations": 0,
+        "events_held": 6,
+        "attendances": 24,
+        "utilisation": 0.0763,
+        "booked_hours": 29.0,
+        "mentors_with_active_offer": 5,
+        "mentor_meetings_held": 5,
+        "staff_learning_hours": 15.0,
+    }
+    by_kind = data["series"]["attendances_by_kind"]
+    assert dict(zip(by_kind["labels"], by_kind["values"], strict=True))["course"] is None
+    for name in ("usage", "utilisation", "network"):
+        for fmt, magic in (("png", b"\x89PNG"), ("svg", b"<?xml")):
+            chart = await fed.get(f"/analytics/charts/{name}.{fmt}", {"period": "2026-03"})
+            assert chart.status_code == 200, (name, fmt)
+            assert chart.content.lstrip().startswith(magic)
+        export = await fed.get(f"/analytics/exports/{name}.csv", {"period": "2026-03"})
+        assert export.status_code == 200 and export.text.count("\n") > 5
+    denied = await fed.get("/analytics/dashboard", {"municipality": "network"})
+    assert denied.status_code == 403
+    query = {"period": "2026-03", "municipality": "network"}
+    network = await fed.get("/analytics/dashboard", query, roles=["analyst"])
+    assert network.json()["kpis"]["attendances"] == 31  # Helsinki 24 + Kouvola 7

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -9,13 +10,15 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from analytics import catalog
+from analytics import catalog, charts, exports
+from analytics.dashboard import dashboard
 from analytics.periods import parse_period
+from analytics.rebuild import rebuild
+from analytics.reports import Report
 from analytics.scope import READERS, resolve
 from analytics.settings import AnalyticsSettings
 from kit.app import Service
-from kit.auth import Principal
-from kit.problems import Problem
+from kit.auth import Principal, ensure_municipality
 
 
 class ReportName(StrEnum):
@@ -25,46 +28,108 @@ class ReportName(StrEnum):
     network = "network"
 
 
+class ExportFormat(StrEnum):
+    csv = "csv"
+    xlsx = "xlsx"
+
+
+class ChartFormat(StrEnum):
+    png = "png"
+    svg = "svg"
+
+
+MEDIA = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "png": "image/png",
+    "svg": "image/svg+xml",
+}
+
+
 def build_router(svc: Service, settings: AnalyticsSettings) -> APIRouter:
     router = APIRouter(prefix="/analytics", tags=["analytics"])
     reader = Depends(svc.auth.require(*READERS))
+    admin = Depends(svc.auth.require("admin"))
     db = svc.store.db
     tz = settings.timezone
 
-    PeriodQuery = Query(
+    period_query = Query(
         default=None,
         description="2026, 2026-H1, 2026-Q2 or 2026-05; default the current year",
         max_length=16,
     )
-    MunicipalityQuery = Query(
+    municipality_query = Query(
         default=None,
         description="Default your own; another one or `network` needs the analyst role",
         max_length=64,
     )
 
-    async def report(
+    async def build(
         name: str, principal: Principal, period: str | None, municipality: str | None
-    ) -> Any:
+    ) -> Report:
         scope = resolve(principal, municipality)
         parsed = parse_period(period or str(datetime.now(UTC).year), tz)
         return await catalog.build(
-            name,
-            db,
-            scope=scope,
-            period=parsed,
-            threshold=settings.suppression_threshold,
-            tz=tz,
+            name, db, scope=scope, period=parsed, threshold=settings.suppression_threshold, tz=tz
+        )
+
+    def download(body: bytes | str, fmt: str, report: Report) -> Response:
+        filename = f"kohtaamo-{report.report}-{report.scope}-{report.period}.{fmt}"
+        return Response(
+            body,
+            media_type=MEDIA[fmt],
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
 
     @router.get("/reports/{name}", summary="A report as JSON (suppressed cells are null)")
     async def get_report(
         name: ReportName,
         principal: Principal = reader,
-        period: str | None = PeriodQuery,
-        municipality: str | None = MunicipalityQuery,
+        period: str | None = period_query,
+        municipality: str | None = municipality_query,
     ) -> dict[str, Any]:
-        built = await report(name.value, principal, period, municipality)
-        return built.as_dict()  # type: ignore[no-any-return]
+        return (await build(name.value, principal, period, municipality)).as_dict()
 
-    _ = (Response, Problem)
+    @router.get("/exports/{name}.{fmt}", summary="A report as CSV (long format) or XLSX")
+    async def export(
+        name: ReportName,
+        fmt: ExportFormat,
+        principal: Principal = reader,
+        period: str | None = period_query,
+        municipality: str | None = municipality_query,
+    ) -> Response:
+        report = await build(name.value, principal, period, municipality)
+        if fmt is ExportFormat.csv:
+            return download(exports.to_csv(report), fmt.value, report)
+        return download(await asyncio.to_thread(exports.to_xlsx, report), fmt.value, report)
+
+    @router.get("/charts/{name}.{fmt}", summary="The main chart of a report as PNG or SVG")
+    async def chart(
+        name: ReportName,
+        fmt: ChartFormat,
+        principal: Principal = reader,
+        period: str | None = period_query,
+        municipality: str | None = municipality_query,
+    ) -> Response:
+        report = await build(name.value, principal, period, municipality)
+        body = await asyncio.to_thread(charts.render, report, fmt.value)
+        return Response(body, media_type=MEDIA[fmt.value])
+
+    @router.get("/dashboard", summary="Headline figures and chart series for the web UI")
+    async def get_dashboard(
+        principal: Principal = reader,
+        period: str | None = period_query,
+        municipality: str | None = municipality_query,
+    ) -> dict[str, Any]:
+        reports = {
+            name: await build(name, principal, period, municipality) for name in catalog.REPORTS
+        }
+        return dashboard(reports)
+
+    @router.post("/rebuild", summary="Drop the projections and rebuild them from the facts")
+    async def post_rebuild(principal: Principal = admin) -> dict[str, Any]:
+        # Projections hold every municipality this site serves: only its own admins.
+        ensure_municipality(principal, settings.municipality)
+        return await rebuild(db, tz=tz)
+
     return router

@@ -1,0 +1,123 @@
+"""Erasure (a user's facts stay only as anonymous counts; analytics.erasure.completed is
+published through the outbox) and rebuild (drop projections, replay facts, identical
+reports), on the real broker and store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import aio_pika
+import pytest
+from analytics_stream import E2, KEY, attend, esf_stream
+from conftest import Harness, start_harness, table
+
+from analytics import projections
+from contracts import identity as idc
+from contracts import topology
+from contracts.analytics import ERASURE_COMPLETED
+from contracts.pseudonym import participant_key
+from kit.testing import TestIssuer, drain, envelope
+
+VIEWS = [
+    (name, period, scope)
+    for name in ("esf", "usage", "utilisation", "network")
+    for period in ("2026-Q1", "2026")
+    for scope in ("helsinki", "kouvola", "network")
+]
+
+
+@pytest.fixture(scope="module")
+async def fed(analytics_settings: Callable[..., Any], issuer: TestIssuer) -> AsyncIterator[Harness]:
+    h, client = await start_harness(analytics_settings(), issuer)
+    try:
+        await h.feed(esf_stream())
+        yield h
+    finally:
+        await client.aclose()
+        await h.svc.stop()
+
+
+async def snapshot(h: Harness) -> dict[tuple[str, str, str], Any]:
+    return {(n, p, s): await h.report(n, p, scope=s, roles=["analyst"]) for n, p, s in VIEWS}
+
+
+async def test_rebuild_gives_identical_reports(fed: Harness) -> None:
+    before = await snapshot(fed)
+    assert table(before[("esf", "2026-Q1", "helsinki")], "summary")["participants"] == 12
+    for name in projections.ALL:
+        await fed.db[name].drop()
+    emptied = await fed.report("esf", "2026-Q1")
+    assert table(emptied, "summary")["participants"] == 0  # the projections really went
+    denied = await fed.client.post("/analytics/rebuild", headers=fed.headers(roles=["staff"]))
+    assert denied.status_code == 403
+    other = await fed.client.post(
+        "/analytics/rebuild", headers=fed.headers("kouvola", roles=["admin"])
+    )
+    assert other.status_code == 403
+    response = await fed.client.post("/analytics/rebuild", headers=fed.headers(roles=["admin"]))
+    assert response.status_code == 200
+    assert response.json()["facts_replayed"] == await fed.db.facts.count_documents({})
+    assert await snapshot(fed) == before
+
+
+async def test_erasure_keeps_only_anonymous_counts(fed: Harness, amqp_url: str) -> None:
+    connection = await aio_pika.connect_robust(amqp_url)
+    try:
+        channel = await connection.channel()
+        done = await channel.declare_queue("", exclusive=True)
+        await done.bind(
+            topology.exchange("analytics"), routing_key=topology.routing_key(ERASURE_COMPLETED)
+        )
+        key = participant_key("u1", KEY)
+        usage_before = await fed.report("usage", "2026-Q1")
+        held = await fed.db.facts.count_documents({"participant": key})
+        assert held == 6  # 2 profiles, 2 attendances, a booking confirmed and checked in
+
+        erased = envelope(
+            idc.USER_ERASED, {"user_id": "u1", "requested_at": "2026-06-01T10:00:00Z"}
+        )
+        await fed.feed([erased])
+        [message] = await drain(done, 1, timeout=20)
+        assert message["body"]["type"] == ERASURE_COMPLETED
+        assert message["body"]["data"] == {"user_id": "u1", "records_erased": 6}
+        assert message["body"]["causationid"] == erased.id
+
+        assert await fed.db.facts.count_documents({"participant": key}) == 0
+        stored = await fed.db.facts.find_one({"_id": erased.id})
+        assert stored["participant"] is None and stored["data"] == {
+            "requested_at": "2026-06-01T10:00:00Z"
+        }
+        profiles = fed.db.facts.find(
+            {"erased": True, "type": "identity.participant.profile_changed"}
+        )
+        assert [f["data"] async for f in profiles] == [None, None]  # attributes dropped
+        # No projection keeps the key, nor a fact anything that names the user.
+        for name in projections.ALL:
+            assert await fed.db[name].count_documents({"participant": key}) == 0
+            assert await fed.db[name].count_documents({"_id": key}) == 0
+        # (No fact holds a user id at all: they are replaced by keys on arrival.)
+        async for f in fed.db.facts.find({}):
+            assert "u1" not in (f.get("data") or {}).values()
+
+        # u1 is no longer an ESF participant; the attendances stay as anonymous counts.
+        q1 = await fed.report("esf", "2026-Q1")
+        assert table(q1, "summary")["participants"] == 11
+        assert table(q1, "gender")["woman"] == 5
+        assert await fed.report("usage", "2026-Q1") == usage_before
+
+        # A late fact of the erased user (another queue) is anonymised on arrival.
+        late = attend(E2[0], "u1", E2[1], E2[2], 3.0, time="2026-03-05T12:00:00")
+        late.data["registration_id"] = "r-late"
+        await fed.feed([late])
+        stored_late = await fed.db.facts.find_one({"_id": late.id})
+        assert stored_late["participant"] is None and stored_late["erased"] is True
+        assert table(await fed.report("esf", "2026-Q1"), "summary")["participants"] == 11
+
+        # And a rebuild from the anonymised facts answers the same as before it.
+        after = await snapshot(fed)
+        response = await fed.client.post("/analytics/rebuild", headers=fed.headers(roles=["admin"]))
+        assert response.status_code == 200
+        assert await snapshot(fed) == after
+    finally:
+        await connection.close()
