@@ -1,0 +1,64 @@
+# syntax=docker/dockerfile:1
+# One image for every Kohtaamo service. The service is chosen when the container starts:
+#   docker run kohtaamo events              a service by name (identity, events, bookings,
+#                                          notifications, analytics, gateway)
+#   docker run -e KOHTAAMO_RUN=events ...   the same through the environment
+#   docker run kohtaamo dlq list            any other `kohtaamo` command (operators)
+#   docker build --build-arg SERVICE=events bakes a default into a per-service tag
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS build
+# The same uv as the Makefile, from PyPI, so the image resolves exactly like a developer.
+ARG UV_VERSION=0.13.9
+RUN pip install --no-cache-dir "uv==${UV_VERSION}"
+ENV UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_PROJECT_ENVIRONMENT=/app/.venv
+WORKDIR /src
+# Third-party dependencies first, from the lockfile alone: this layer is rebuilt only when
+# uv.lock or a manifest changes, not on every source edit.
+COPY pyproject.toml uv.lock ./
+COPY contracts/pyproject.toml contracts/
+COPY services/kit/pyproject.toml services/kit/
+COPY services/identity/pyproject.toml services/identity/
+COPY services/events/pyproject.toml services/events/
+COPY services/bookings/pyproject.toml services/bookings/
+COPY services/notifications/pyproject.toml services/notifications/
+COPY services/analytics/pyproject.toml services/analytics/
+COPY services/gateway/pyproject.toml services/gateway/
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --frozen --no-dev --no-install-workspace
+# Then our own packages, installed as regular (non-editable) packages: the runtime stage
+# needs the virtual environment only, not the sources.
+COPY contracts/ contracts/
+COPY services/ services/
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --frozen --no-dev --no-editable
+
+FROM ${PYTHON_IMAGE} AS runtime
+RUN groupadd --system --gid 10001 kohtaamo \
+ && useradd --system --uid 10001 --gid kohtaamo --no-create-home \
+      --home-dir /nonexistent --shell /usr/sbin/nologin kohtaamo
+# Same path as in the build stage: the venv's scripts name their interpreter by path.
+COPY --from=build /app/.venv /app/.venv
+COPY deploy/docker/entrypoint.sh deploy/docker/healthcheck.py /app/
+ARG SERVICE=""
+# Every container listens on 8080 inside; compose and Kubernetes map it. JSON logs.
+ENV PATH=/app/.venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    KOHTAAMO_ENVIRONMENT=production \
+    KOHTAAMO_HOST=0.0.0.0 \
+    KOHTAAMO_PORT=8080 \
+    KOHTAAMO_LOG_FORMAT=json \
+    KOHTAAMO_RUN=${SERVICE}
+# Numeric, so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
+USER 10001:10001
+WORKDIR /tmp
+EXPOSE 8080
+# Liveness only (is the process serving HTTP); compose and Kubernetes ask /readyz themselves.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "/app/healthcheck.py", "/healthz"]
+ENTRYPOINT ["/app/entrypoint.sh"]
+CMD []

@@ -1,0 +1,166 @@
+"""docker-compose.yml and the Dockerfile, checked without a Docker engine: the compose file
+is interpolated and merged as compose does, then validated by a Compose Specification
+parser; every service's environment is fed to that service's own settings class."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+from compose_spec import PyCompose
+
+from kit.settings import KitSettings
+
+from .conftest import DEPLOY, ROOT, SERVICES
+
+INFRA = ("rabbitmq", "mongo", "mailpit")
+
+
+def interpolate(text: str, env: dict[str, str] | None = None) -> str:
+    """Compose's ${VAR}, ${VAR:-default} and ${VAR-default}, with an empty environment."""
+    env = env or {}
+
+    def value(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(3)
+        return env.get(name) or (default if default is not None else "")
+
+    return re.sub(r"\$\{([A-Za-z0-9_]+)(:?-([^}]*))?\}", value, text)
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    raw = (ROOT / "docker-compose.yml").read_text()
+    assert not re.search(r"\$\{[^}]*:\?", raw), "no variable may be required for a local run"
+    data: dict[str, Any] = yaml.safe_load(interpolate(raw))  # merge keys applied here
+    return data
+
+
+def test_compose_file_is_valid_compose_specification(compose: dict[str, Any]) -> None:
+    parsed = PyCompose.from_yaml(yaml.safe_dump(compose))
+    parsed.validate()
+    assert set(parsed.service_names()) == {*SERVICES, *INFRA, "seed"}
+
+
+def test_every_service_is_the_one_image_with_profile_and_readiness_check(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    images = {services[name]["image"] for name in (*SERVICES, "seed")}
+    assert len(images) == 1
+    for name in SERVICES:
+        svc = services[name]
+        assert svc["command"] == [name]
+        assert svc["build"]["context"] == "."
+        assert {"all", name} <= set(svc["profiles"])
+        assert svc["healthcheck"]["test"][-1] == "/readyz"
+        for infra in ("rabbitmq", "mongo"):
+            assert svc["depends_on"][infra]["condition"] == "service_healthy"
+        for other, dep in svc["depends_on"].items():
+            assert other in services
+            # A profile that leaves a service out must not stop the ones that use it.
+            if other in SERVICES:
+                assert dep.get("required") is False
+    for infra in INFRA:
+        assert "profiles" not in services[infra]
+        assert services[infra]["healthcheck"]["test"]
+    dotenv = (ROOT / ".env").read_text()
+    assert re.search(r"^COMPOSE_PROFILES=all$", dotenv, re.M)
+
+
+def test_rabbitmq_gets_plugins_config_and_definitions(compose: dict[str, Any]) -> None:
+    rabbit = compose["services"]["rabbitmq"]
+    mounts = {
+        v.split(":")[1]: ROOT / v.split(":")[0] for v in rabbit["volumes"] if v.startswith(".")
+    }
+    for target, source in mounts.items():
+        assert source.is_file(), f"{source} mounted at {target} does not exist"
+    plugins = mounts["/etc/rabbitmq/enabled_plugins"].read_text()
+    for plugin in ("rabbitmq_management", "rabbitmq_prometheus", "rabbitmq_federation"):
+        assert plugin in plugins
+    conf = mounts["/etc/rabbitmq/conf.d/20-kohtaamo.conf"].read_text()
+    assert "definitions.local.path = /etc/rabbitmq/definitions.json" in conf
+    # Services log in with the user the loaded definitions create (no guest at boot).
+    import json
+
+    users = {
+        u["name"]
+        for u in json.loads((DEPLOY / "rabbitmq" / "definitions.json").read_text())["users"]
+    }
+    amqp = urlsplit(compose["x-kohtaamo-env"]["KOHTAAMO_AMQP_URL"])
+    assert amqp.username in users and amqp.hostname == "rabbitmq"
+    mongo = compose["services"]["mongo"]
+    assert "--replSet" in mongo["command"]
+    assert "replicaSet=rs0" in compose["x-kohtaamo-env"]["KOHTAAMO_MONGO_URL"]
+
+
+def settings_class(service: str) -> type[KitSettings]:
+    module = importlib.import_module(f"{service}.settings")
+    classes = [
+        c
+        for _, c in inspect.getmembers(module, inspect.isclass)
+        if issubclass(c, KitSettings) and c is not KitSettings and c.__module__ == module.__name__
+    ]
+    assert len(classes) == 1, f"{service}.settings: {classes}"
+    return classes[0]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_service_settings_load_from_its_compose_environment(
+    compose: dict[str, Any], service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("KOHTAAMO_"):
+            monkeypatch.delenv(key)
+    env = compose["services"][service]["environment"]
+    for key, value in env.items():
+        monkeypatch.setenv(key, str(value))
+    # Construction fails on a missing required setting (analytics' pseudonym key).
+    settings = settings_class(service)(service=service)
+    services = compose["services"]
+    assert urlsplit(settings.amqp_url.get_secret_value()).hostname == "rabbitmq"
+    assert urlsplit(settings.mongo_url.get_secret_value()).hostname == "mongo"
+    assert settings.http_port() == 8080 and settings.environment == "development"
+    identity = urlsplit(settings.identity_url)
+    assert identity.hostname == "identity" and identity.port == 8080
+    if service == "notifications":
+        assert settings.smtp_host == "mailpit" and settings.smtp_port == 1025  # type: ignore[attr-defined]
+    if service == "gateway":
+        routed = settings.upstreams.deployed()  # type: ignore[attr-defined]
+        assert set(routed) == set(SERVICES) - {"gateway"}
+        for name, url in routed.items():
+            assert urlsplit(url).hostname == name and urlsplit(url).port == 8080
+            assert name in services
+
+
+def test_dockerfile_builds_every_workspace_member_non_root_with_healthcheck() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    workspace = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["uv"]["workspace"]
+    members = [
+        p.relative_to(ROOT).as_posix()
+        for pattern in workspace["members"]
+        for p in sorted(ROOT.glob(pattern))
+        if (p / "pyproject.toml").is_file()
+    ]
+    assert members
+    for member in members:
+        # The dependency layer needs every member's manifest, or `uv sync --frozen` fails.
+        assert f"COPY {member}/pyproject.toml {member}/" in dockerfile, member
+    assert "uv sync --frozen --no-dev" in dockerfile
+    assert re.search(r"^USER 10001:10001$", dockerfile, re.M)
+    assert re.search(r"^HEALTHCHECK .*\n.*healthcheck\.py", dockerfile, re.M)
+    assert dockerfile.count("FROM ") == 2  # build and runtime stages
+    for script in re.findall(r"COPY (deploy/docker/\S+) (deploy/docker/\S+) /app/", dockerfile)[0]:
+        assert (ROOT / script).is_file()
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    for needed in ("contracts", "services", "deploy/docker", "uv.lock", "pyproject.toml"):
+        assert needed not in ignored
+    assert Path(ROOT / "deploy" / "docker" / "entrypoint.sh").stat().st_mode & 0o111
