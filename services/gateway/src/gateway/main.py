@@ -21,6 +21,7 @@ from gateway.routes import RouteTable
 from gateway.security_headers import install_browser_protections
 from gateway.settings import GatewaySettings
 from gateway.upstreams import Upstreams
+from gateway.web_mount import mount_web
 from kit.app import Service
 
 DESCRIPTION = (
@@ -95,6 +96,7 @@ class GatewayService(Service):
             allow_credentials=s.cors_allow_credentials,
             hsts_seconds=s.hsts_seconds,
         )
+        mount_web(app)  # the reference web UI at /app (after the API routes)
         return app
 
 

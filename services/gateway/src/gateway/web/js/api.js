@@ -1,0 +1,142 @@
+// The one way to the gateway: /api/v1 with the bearer token, a single refresh on 401,
+// and RFC 9457 problem+json turned into ApiError.
+
+const BASE = "/api/v1";
+const KEY = "kohtaamo.session";
+
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem.detail || problem.title || `HTTP ${status}`);
+    this.status = status;
+    this.problem = problem;
+  }
+}
+
+function decode(token) {
+  try {
+    const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    const json = decodeURIComponent(
+      Array.from(atob(part), (c) => "%" + c.charCodeAt(0).toString(16).padStart(2, "0")).join(""),
+    );
+    return JSON.parse(json);
+  } catch {
+    return {};
+  }
+}
+
+export const session = {
+  load() {
+    try {
+      return JSON.parse(sessionStorage.getItem(KEY)) || null;
+    } catch {
+      return null;
+    }
+  },
+  save(tokens) {
+    sessionStorage.setItem(
+      KEY,
+      JSON.stringify({ access: tokens.access_token, refresh: tokens.refresh_token }),
+    );
+  },
+  clear() {
+    sessionStorage.removeItem(KEY);
+  },
+  claims() {
+    const s = this.load();
+    return s ? decode(s.access) : null;
+  },
+  user() {
+    const c = this.claims();
+    if (!c || !c.sub) return null;
+    return { id: c.sub, municipality: c.municipality, roles: c.roles || [], name: c.name };
+  },
+  has(...roles) {
+    const u = this.user();
+    return !!u && roles.some((r) => u.roles.includes(r));
+  },
+};
+
+let language = "fi";
+export function setApiLanguage(lang) {
+  language = lang;
+}
+
+export function url(path, query) {
+  const u = new URL(BASE + path, location.origin);
+  for (const [k, v] of Object.entries(query || {})) {
+    if (v === undefined || v === null || v === "") continue;
+    for (const item of Array.isArray(v) ? v : [v]) u.searchParams.append(k, item);
+  }
+  return u.pathname + u.search;
+}
+
+async function send(method, path, { body, query } = {}) {
+  const headers = { Accept: "application/json", "Accept-Language": language };
+  const s = session.load();
+  if (s) headers.Authorization = `Bearer ${s.access}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  return fetch(url(path, query), {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
+async function refresh() {
+  const s = session.load();
+  if (!s) return false;
+  const response = await fetch(url("/auth/refresh"), {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify({ refresh_token: s.refresh }),
+  });
+  if (!response.ok) {
+    session.clear();
+    return false;
+  }
+  session.save(await response.json());
+  return true;
+}
+
+export async function raw(method, path, options = {}) {
+  let response = await send(method, path, options);
+  if (response.status === 401 && session.load() && (await refresh())) {
+    response = await send(method, path, options);
+  }
+  if (!response.ok) {
+    let problem = { title: response.statusText };
+    try {
+      problem = await response.json();
+    } catch {
+      /* not JSON */
+    }
+    throw new ApiError(response.status, problem);
+  }
+  return response;
+}
+
+export async function api(method, path, options = {}) {
+  const response = await raw(method, path, options);
+  if (response.status === 204) return null;
+  return response.json();
+}
+
+export const get = (path, query) => api("GET", path, { query });
+export const post = (path, body) => api("POST", path, { body: body ?? {} });
+export const put = (path, body) => api("PUT", path, { body });
+export const patch = (path, body) => api("PATCH", path, { body });
+export const del = (path) => api("DELETE", path);
+
+// Downloads a file that needs the token (exports): fetched, then saved from a blob URL.
+export async function download(path, query, filename) {
+  const response = await raw("GET", path, { query });
+  const blob = await response.blob();
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(blob);
+  link.download = filename;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+  return blob;
+}

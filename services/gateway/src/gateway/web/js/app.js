@@ -1,0 +1,161 @@
+// The shell: language, navigation by role, hash routes, focus and status messages.
+import { session, setApiLanguage, post, get } from "./api.js";
+import { h, clear, select } from "./dom.js";
+import { LANGUAGES, setLang, t, preferredLang, currentLang } from "./i18n.js";
+import { eventsView } from "./views/events.js";
+import { eventView } from "./views/event.js";
+import { bookView } from "./views/book.js";
+import { meView } from "./views/me.js";
+import { loginView, signupView } from "./views/auth.js";
+import { staffView } from "./views/staff.js";
+import { checkinView } from "./views/checkin.js";
+import { dashboardView } from "./views/dashboard.js";
+
+const main = document.getElementById("main");
+
+const ROUTES = [
+  [/^#?\/?$/, () => eventsView({})],
+  [/^#\/events(?:\?(.*))?$/, (m) => eventsView(Object.fromEntries(new URLSearchParams(m[1])))],
+  [/^#\/events\/([\w-]+)$/, (m) => eventView(m[1])],
+  [/^#\/book$/, () => bookView()],
+  [/^#\/me$/, () => meView()],
+  [/^#\/login$/, () => loginView()],
+  [/^#\/signup$/, () => signupView()],
+  [/^#\/staff(?:\/(\w+))?$/, (m) => staffView(m[1] || "events")],
+  [/^#\/staff\/checkin\/([\w-]+)$/, (m) => checkinView(m[1])],
+  [/^#\/dashboard$/, () => dashboardView()],
+];
+
+export function announce(message, kind = "info") {
+  const box = document.getElementById("status");
+  clear(box);
+  box.className = `status status-${kind}`;
+  if (message) box.append(h("p", { text: message }));
+  clearTimeout(announce.timer);
+  announce.timer = setTimeout(() => clear(box), kind === "error" ? 12000 : 6000);
+}
+
+// Explains a failed call: the problem's detail, with the field it names.
+export function problemText(error) {
+  const p = error.problem || {};
+  if (error.status === 401) return t("error.signin");
+  if (error.status === 403) return t("error.forbidden");
+  const fields = (p.errors || []).map((e) => `${e.field}: ${e.message}`).join("; ");
+  return [p.detail || p.title || error.message, fields].filter(Boolean).join(" — ");
+}
+
+function navLinks() {
+  const links = [
+    ["#/events", t("nav.events")],
+    ["#/book", t("nav.book")],
+  ];
+  if (session.user()) links.push(["#/me", t("nav.me")]);
+  if (session.has("staff", "admin")) links.push(["#/staff", t("nav.staff")]);
+  if (session.has("staff", "admin", "analyst")) links.push(["#/dashboard", t("nav.dashboard")]);
+  return links;
+}
+
+function renderChrome() {
+  document.title = "Kohtaamo";
+  document.getElementById("skip-link").textContent = t("skip");
+  document.getElementById("lang-label").textContent = t("language");
+  document.getElementById("nav").setAttribute("aria-label", t("nav.label"));
+  document.getElementById("footer-text").textContent = t("footer");
+  const list = clear(document.getElementById("nav-list"));
+  const here = location.hash || "#/events";
+  for (const [href, label] of navLinks()) {
+    const current = here === href || here.startsWith(href + "/") || here.startsWith(href + "?");
+    list.append(
+      h("li", {}, h("a", { href, "aria-current": current ? "page" : null, text: label })),
+    );
+  }
+  const account = clear(document.getElementById("account"));
+  const user = session.user();
+  if (user) {
+    account.append(
+      h("button", {
+        type: "button",
+        class: "link-button",
+        text: t("auth.logout"),
+        onclick: logout,
+      }),
+    );
+  } else {
+    account.append(h("a", { href: "#/login", text: t("auth.login") }));
+  }
+}
+
+async function logout() {
+  const s = session.load();
+  try {
+    if (s) await post("/auth/logout", { refresh_token: s.refresh });
+  } catch {
+    /* the session ends here either way */
+  }
+  session.clear();
+  announce(t("auth.loggedOut"));
+  location.hash = "#/events";
+  renderChrome();
+}
+
+let rendering = 0;
+export async function route() {
+  const ticket = ++rendering;
+  renderChrome();
+  const hash = location.hash || "#/events";
+  if (hash === "#main") return;
+  const match = ROUTES.map(([re, view]) => [hash.match(re), view]).find(([m]) => m);
+  const content = h("div", { class: "view" });
+  try {
+    const built = match ? await match[1](match[0]) : h("h1", { text: t("notFound") });
+    if (ticket !== rendering) return;
+    content.append(built);
+  } catch (error) {
+    if (ticket !== rendering) return;
+    content.append(h("h1", { text: t("error.title") }), h("p", { text: problemText(error) }));
+  }
+  clear(main).append(content);
+  const heading = main.querySelector("h1");
+  if (heading) {
+    heading.tabIndex = -1;
+    document.title = `${heading.textContent} – Kohtaamo`;
+    if (document.activeElement !== document.body || ticket > 1) heading.focus();
+  }
+}
+
+export function navigate(hash) {
+  if (location.hash === hash) route();
+  else location.hash = hash;
+}
+
+// Municipalities (public) for sign-up and for browsing without an account.
+let municipalities = null;
+export async function listMunicipalities() {
+  if (!municipalities) {
+    try {
+      const found = await get("/municipalities");
+      municipalities = Array.isArray(found) ? found : found.items || [];
+    } catch {
+      municipalities = [];
+    }
+  }
+  return municipalities;
+}
+
+async function start() {
+  await setLang(preferredLang());
+  setApiLanguage(currentLang());
+  const langSelect = document.getElementById("lang-select");
+  const choices = select(LANGUAGES, currentLang());
+  langSelect.replaceChildren(...choices.children);
+  langSelect.value = currentLang();
+  langSelect.addEventListener("change", async () => {
+    await setLang(langSelect.value);
+    setApiLanguage(currentLang());
+    await route();
+  });
+  window.addEventListener("hashchange", route);
+  await route();
+}
+
+start();

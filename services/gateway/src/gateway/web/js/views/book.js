@@ -1,0 +1,208 @@
+// Residents: find a free slot of a workstation, room, studio, equipment or mentor hours,
+// and book it.
+import { get, post, session } from "../api.js";
+import { h, field, select, clear } from "../dom.js";
+import { t, loc, locLang, fmtTime, fmtDate } from "../i18n.js";
+import { announce, problemText } from "../app.js";
+import { rememberReturn } from "./auth.js";
+
+export const RESOURCE_KINDS = ["workstation", "meeting_room", "studio", "equipment", "mentor_hours"];
+
+function today() {
+  return new Date().toISOString().slice(0, 10);
+}
+
+// Durations that fit: whole slots from the minimum up to the maximum, while consecutive
+// slots are free.
+function durations(resource, slots, index) {
+  const rules = resource.rules;
+  const step = rules.slot_minutes;
+  const out = [];
+  let minutes = 0;
+  for (let i = index; i < slots.length; i++) {
+    if (i > index && slots[i].starts_at !== slots[i - 1].ends_at) break;
+    minutes += step;
+    if (minutes > rules.max_minutes) break;
+    if (minutes >= rules.min_minutes) out.push([minutes, slots[i].ends_at]);
+  }
+  return out;
+}
+
+function bookingForm(resource, slots, index, tz, area) {
+  const slot = slots[index];
+  const options = durations(resource, slots, index);
+  clear(area);
+  if (!options.length) {
+    area.append(h("p", { role: "alert", text: t("book.tooShort") }));
+    return;
+  }
+  const length = select(
+    options.map(([m, end]) => [end, `${m} min (${fmtTime(slot.starts_at, tz)}–${fmtTime(end, tz)})`]),
+    options[0][1],
+    { name: "duration" },
+  );
+  const purpose = h("input", { name: "purpose", maxlength: 500 });
+  const people = h("input", { type: "number", name: "people", min: 1, max: resource.capacity, value: 1 });
+  const error = h("div", { class: "form-error", role: "alert" });
+  const form = h(
+    "form",
+    {
+      class: "card booking-form",
+      "aria-label": t("book.confirmTitle"),
+      onsubmit: async (e) => {
+        e.preventDefault();
+        error.textContent = "";
+        try {
+          const made = await post("/bookings", {
+            resource_id: resource.id,
+            starts_at: slot.starts_at,
+            ends_at: length.value,
+            people: Number(people.value) || 1,
+            purpose: purpose.value.trim() || null,
+          });
+          clear(area).append(
+            h(
+              "div",
+              { class: "card success", role: "status", tabindex: "-1" },
+              h("p", {
+                text: t(made.status === "pending" ? "book.pending" : "book.confirmed", {
+                  what: loc(resource.name),
+                  when: `${fmtDate(made.starts_at, tz)} ${fmtTime(made.starts_at, tz)}–${fmtTime(made.ends_at, tz)}`,
+                }),
+              }),
+              made.access_code ? h("p", {}, t("book.code"), " ", h("strong", { text: made.access_code })) : null,
+              h("p", {}, h("a", { href: "#/me", text: t("book.seeMine") })),
+            ),
+          );
+          area.firstChild.focus();
+          announce(t("book.done"));
+        } catch (err) {
+          error.textContent = problemText(err);
+        }
+      },
+    },
+    h("h3", { text: `${loc(resource.name)}: ${fmtDate(slot.starts_at, tz)} ${fmtTime(slot.starts_at, tz)}` }),
+    field(t("book.duration"), length),
+    resource.capacity > 1 ? field(t("book.people"), people) : null,
+    field(t("book.purpose"), purpose),
+    resource.rules.approval_required ? h("p", { class: "hint", text: t("book.needsApproval") }) : null,
+    error,
+    h("button", { type: "submit", class: "primary", text: t("book.confirm") }),
+  );
+  area.append(form);
+  form.querySelector("select").focus();
+}
+
+function loanForm(resource, day, area) {
+  clear(area);
+  const error = h("div", { class: "form-error", role: "alert" });
+  area.append(
+    h(
+      "form",
+      {
+        class: "card booking-form",
+        onsubmit: async (e) => {
+          e.preventDefault();
+          try {
+            const made = await post("/bookings", { resource_id: resource.id, start_date: day, end_date: day });
+            clear(area).append(h("p", { class: "card success", role: "status", text: t(made.status === "pending" ? "book.pending" : "book.confirmed", { what: loc(resource.name), when: day }) }));
+            announce(t("book.done"));
+          } catch (err) {
+            error.textContent = problemText(err);
+          }
+        },
+      },
+      h("h3", { text: `${loc(resource.name)}: ${day}` }),
+      error,
+      h("button", { type: "submit", class: "primary", text: t("book.confirm") }),
+    ),
+  );
+}
+
+function resourceBlock(resource, entry, tz) {
+  const area = h("div", { class: "booking-area" });
+  const titleId = `res-${resource.id}`;
+  const block = h(
+    "section",
+    { class: "card resource", "aria-labelledby": titleId },
+    h("h2", { id: titleId, lang: locLang(resource.name), text: loc(resource.name) }),
+    h("p", { class: "meta" }, h("span", { class: "tag", text: t(`rkind.${resource.kind}`) }),
+      resource.capacity > 1 ? ` · ${t("book.capacity", { n: resource.capacity })}` : "",
+      resource.equipment?.length ? ` · ${resource.equipment.join(", ")}` : ""),
+    resource.description && loc(resource.description) ? h("p", { text: loc(resource.description) }) : null,
+  );
+  if (entry.days) {
+    const free = entry.days.filter((d) => d.free !== false).map((d) => d.day || d);
+    block.append(
+      free.length
+        ? h("ul", { class: "slots", "aria-label": t("book.freeDays") },
+            free.map((d) => h("li", {}, h("button", { type: "button", class: "slot", text: String(d), onclick: () => loanForm(resource, String(d), area) }))))
+        : h("p", { text: t("book.noSlots") }),
+    );
+  } else {
+    const slots = entry.slots || [];
+    block.append(
+      slots.length
+        ? h(
+            "ul",
+            { class: "slots", "aria-label": t("book.freeSlots", { name: loc(resource.name) }) },
+            slots.map((s, i) =>
+              h("li", {}, h("button", {
+                type: "button",
+                class: "slot",
+                "aria-label": t("book.slotLabel", { time: `${fmtTime(s.starts_at, tz)}–${fmtTime(s.ends_at, tz)}`, name: loc(resource.name) }),
+                text: fmtTime(s.starts_at, tz),
+                onclick: () => bookingForm(resource, slots, i, tz, area),
+              })),
+            ),
+          )
+        : h("p", { text: t("book.noSlots") }),
+    );
+  }
+  block.append(area);
+  return block;
+}
+
+export async function bookView() {
+  const intro = h("h1", { text: t("book.title") });
+  if (!session.user()) {
+    return h("section", {}, intro, h("p", {}, h("a", { href: "#/login", onclick: rememberReturn, text: t("book.loginFirst") })));
+  }
+  const locations = await get("/locations");
+  if (!locations.length) return h("section", {}, intro, h("p", { text: t("book.noLocations") }));
+  const saved = JSON.parse(sessionStorage.getItem("kohtaamo.bookFilters") || "{}");
+  const location = select(locations.map((l) => [l.id, loc(l.name)]), saved.location || locations[0].id, { name: "location" });
+  const kind = select(RESOURCE_KINDS.map((k) => [k, t(`rkind.${k}`)]), saved.kind || "workstation", { name: "kind" });
+  const date = h("input", { type: "date", name: "date", value: saved.date && saved.date >= today() ? saved.date : today(), min: today() });
+  const results = h("div", { class: "results", "aria-live": "polite" });
+
+  async function search() {
+    sessionStorage.setItem("kohtaamo.bookFilters", JSON.stringify({ location: location.value, kind: kind.value, date: date.value }));
+    clear(results).append(h("p", { text: t("loading") }));
+    try {
+      const [avail, resources] = await Promise.all([
+        get(`/locations/${location.value}/availability`, { from: date.value, to: date.value, kind: kind.value }),
+        get("/resources", { location_id: location.value, kind: kind.value }),
+      ]);
+      const byId = Object.fromEntries(resources.map((r) => [r.id, r]));
+      const blocks = avail.resources.filter((e) => byId[e.resource_id]).map((e) => resourceBlock(byId[e.resource_id], e, avail.timezone));
+      clear(results).append(
+        h("h2", { class: "visually-hidden", text: t("book.results") }),
+        blocks.length ? blocks : h("p", { text: t("book.noResources") }),
+      );
+    } catch (err) {
+      clear(results).append(h("p", { role: "alert", text: problemText(err) }));
+    }
+  }
+
+  const form = h(
+    "form",
+    { class: "filters", onsubmit: (e) => { e.preventDefault(); search(); } },
+    field(t("book.location"), location),
+    field(t("book.kind"), kind),
+    field(t("book.date"), date),
+    h("button", { type: "submit", class: "primary", text: t("book.search") }),
+  );
+  search();
+  return h("section", {}, intro, h("p", { text: t("book.intro") }), form, results);
+}

@@ -1,0 +1,153 @@
+// One event: details, register or cancel, and add to a calendar (.ics).
+import { get, post, session, url } from "../api.js";
+import { h, field } from "../dom.js";
+import { t, loc, locLang, fmtDateTime, fmtTime, currentLang } from "../i18n.js";
+import { announce, problemText, route } from "../app.js";
+import { rememberReturn } from "./auth.js";
+
+const ACTIVE = ["confirmed", "waitlisted"];
+
+export function registrationText(reg) {
+  if (reg.status === "waitlisted") return t("reg.waitlisted", { place: reg.place ?? "?" });
+  return t(`reg.${reg.status}`);
+}
+
+async function myRegistration(eventId) {
+  if (!session.user()) return null;
+  const mine = await get("/registrations/mine");
+  return mine.items.find((r) => r.event_id === eventId && ACTIVE.includes(r.status)) || null;
+}
+
+function registrationPanel(ev, reg) {
+  const panel = h("section", { class: "card", "aria-labelledby": "reg-title" });
+  panel.append(h("h2", { id: "reg-title", text: t("event.registration") }));
+  if (!ev.registration_required) {
+    panel.append(h("p", { text: t("event.justCome") }));
+    return panel;
+  }
+  if (ev.status !== "published") {
+    panel.append(h("p", { text: t(`status.${ev.status}`) }));
+    return panel;
+  }
+  if (!session.user()) {
+    panel.append(
+      h("p", {}, h("a", { href: "#/login", onclick: rememberReturn, text: t("event.loginToRegister") })),
+    );
+    return panel;
+  }
+  if (reg) {
+    panel.append(
+      h("p", { class: `reg-status reg-${reg.status}`, text: registrationText(reg) }),
+      reg.status === "confirmed" && reg.code
+        ? h("p", {}, t("reg.code"), " ", h("strong", { class: "code", text: reg.code }))
+        : null,
+      h("button", {
+        type: "button",
+        class: "secondary",
+        text: t("reg.cancel"),
+        onclick: async () => {
+          try {
+            await post(`/registrations/${reg.id}/cancel`);
+            announce(t("reg.cancelled"));
+            await route();
+          } catch (err) {
+            announce(problemText(err), "error");
+          }
+        },
+      }),
+    );
+    return panel;
+  }
+  const seats = h("input", {
+    type: "number", min: 1, max: ev.max_group_size || 10, value: 1, name: "seats",
+  });
+  const error = h("div", { class: "form-error", role: "alert" });
+  const full = ev.capacity != null && ev.seats_free === 0;
+  panel.append(
+    full ? h("p", { class: "notice", text: t("event.fullWaitlist") }) : null,
+    h(
+      "form",
+      {
+        onsubmit: async (e) => {
+          e.preventDefault();
+          error.textContent = "";
+          try {
+            const made = await post(`/events/${ev.id}/registrations`, {
+              seats: Number(seats.value) || 1,
+            });
+            announce(registrationText(made));
+            await route();
+          } catch (err) {
+            error.textContent = problemText(err);
+          }
+        },
+      },
+      field(t("reg.seats"), seats),
+      error,
+      h("button", {
+        type: "submit",
+        class: "primary",
+        text: full ? t("reg.joinWaitlist") : t("reg.register"),
+      }),
+    ),
+  );
+  return panel;
+}
+
+export async function eventView(id) {
+  const [ev, reg] = await Promise.all([get(`/events/${id}`), myRegistration(id)]);
+  const tz = ev.timezone;
+  const sameDay = ev.starts_at.slice(0, 10) === ev.ends_at.slice(0, 10);
+  const when = `${fmtDateTime(ev.starts_at, tz)} – ${
+    sameDay ? fmtTime(ev.ends_at, tz) : fmtDateTime(ev.ends_at, tz)
+  }`;
+  const facts = h(
+    "dl",
+    { class: "facts" },
+    h("dt", { text: t("event.when") }),
+    h("dd", {}, h("time", { datetime: ev.starts_at, text: when })),
+    h("dt", { text: t("event.where") }),
+    h("dd", { text: loc(ev.venue_name) || t("event.noVenue") }),
+    h("dt", { text: t("event.kind") }),
+    h("dd", { text: t(`kind.${ev.kind}`) }),
+    h("dt", { text: t("event.seats") }),
+    h("dd", {
+      text:
+        ev.capacity == null
+          ? t("event.noLimit")
+          : `${t("event.seatsFree", { n: ev.seats_free })} / ${ev.capacity}` +
+            (ev.waiting ? ` · ${t("event.waiting", { n: ev.waiting })}` : ""),
+    }),
+    ev.languages?.length ? [h("dt", { text: t("event.languages") }), h("dd", { text: ev.languages.join(", ") })] : null,
+    ev.audiences?.length
+      ? [h("dt", { text: t("event.audiences") }), h("dd", { text: ev.audiences.map((a) => t(`audience.${a}`)).join(", ") })]
+      : null,
+    ev.topics?.length
+      ? [h("dt", { text: t("event.topics") }), h("dd", { text: ev.topics.map((x) => x.skill).join(", ") })]
+      : null,
+  );
+  const ics = url(`/events/${ev.id}/event.ics`, { lang: currentLang() });
+  return h(
+    "article",
+    { class: "event" },
+    h("p", {}, h("a", { href: "#/events", text: `← ${t("nav.events")}` })),
+    h("h1", { lang: locLang(ev.title), text: loc(ev.title) }),
+    ev.status !== "published" ? h("p", { class: "notice", text: t(`status.${ev.status}`) }) : null,
+    facts,
+    ev.description && loc(ev.description)
+      ? h("p", { class: "description", lang: locLang(ev.description), text: loc(ev.description) })
+      : null,
+    registrationPanel(ev, reg),
+    h(
+      "p",
+      {},
+      h("a", { class: "button secondary", href: ics, download: `${ev.id}.ics`, text: t("event.addToCalendar") }),
+    ),
+    ev.sub_events?.length
+      ? [
+          h("h2", { text: t("event.subEvents") }),
+          h("ul", {}, ev.sub_events.map((s) => h("li", {}, h("a", { href: `#/events/${s.id}`, text: loc(s.title) })))),
+        ]
+      : null,
+  );
+}
