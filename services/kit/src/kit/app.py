@@ -129,15 +129,22 @@ class Service:
         await self.outbox.ensure_indexes()
         for hook in self._startup:
             await hook()
-        await self.bus.connect()
-        await self.bus.declare_exchange(topology.exchange(self.name))
+        await self.declare_topology()
         for consumer in self.consumers:
-            await self.bus.declare_consumer_queue(consumer.queue, consumer.event_types)
             self._subscribe(consumer)
         await self.bus.broker.start()
         self.relay.start()
         self.started = True
         log.info("service.started", consumers=[c.queue for c in self.consumers])
+
+    async def declare_topology(self) -> None:
+        """The service's exchange and its consumers' queues, bindings, retry and dead-letter
+        queues (idempotent). Declared before anything is published, so nothing this
+        service consumes is unroutable while it is down."""
+        await self.bus.connect()
+        await self.bus.declare_exchange(topology.exchange(self.name))
+        for consumer in self.consumers:
+            await self.bus.declare_consumer_queue(consumer.queue, consumer.event_types)
 
     def _subscribe(self, consumer: Consumer) -> None:
         processor = MessageProcessor(

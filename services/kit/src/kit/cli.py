@@ -67,7 +67,7 @@ def run_all(
     from honcho.printer import Printer
 
     names = only or registry.installed()
-    env = dict(os.environ)
+    env = {**_local_secrets(data_dir.parent / "secrets.env"), **os.environ}
     manager = Manager(Printer(sys.stdout))
     store = None
     if not env.get("KOHTAAMO_MONGO_URL"):
@@ -89,11 +89,18 @@ def run_all(
 
         for name in names:
             manager.add_process(name, f"{exe} run {name}", env=env)
+        if "notifications" in names and not env.get("KOHTAAMO_SMTP_HOST"):
+            # A local SMTP catcher that prints every mail, where notifications sends by default.
+            manager.add_process(
+                "smtp", f"{sys.executable} -m aiosmtpd -n -u -l 127.0.0.1:8025", env=env
+            )
         typer.echo("\nKohtaamo is starting:")
         for name in names:
             typer.echo(
                 f"  {name:<14} http://127.0.0.1:{DEFAULT_PORTS.get(name, 8080)}  (/docs, /readyz)"
             )
+        if "notifications" in names and not env.get("KOHTAAMO_SMTP_HOST"):
+            typer.echo("  smtp catcher   127.0.0.1:8025 (mails are printed here)")
         typer.echo("  store          " + env["KOHTAAMO_MONGO_URL"])
         typer.echo("  broker         " + KitSettings().amqp_url.get_secret_value().split("@")[-1])
         typer.echo("Ctrl-C stops everything.\n")
@@ -104,8 +111,43 @@ def run_all(
     raise typer.Exit(manager.returncode or 0)
 
 
+# Secrets a local run needs; generated once into a git-ignored file, never kept in code.
+LOCAL_SECRETS = ("KOHTAAMO_PSEUDONYM_KEY", "KOHTAAMO_KEY_ENCRYPTION_SECRET")
+
+
+def _local_secrets(path: Path) -> dict[str, str]:
+    import secrets
+
+    values: dict[str, str] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            key, _, value = line.partition("=")
+            if key and value:
+                values[key.strip()] = value.strip()
+    missing = [k for k in LOCAL_SECRETS if k not in values]
+    if missing:
+        values.update({k: secrets.token_urlsafe(32) for k in missing})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+        path.chmod(0o600)
+        typer.echo(f"generated local secrets in {path}")
+    return values
+
+
 def _seed_all(names: list[str], env: dict[str, str]) -> None:
     os.environ.update(env)
+
+    async def declare() -> None:
+        # Every consumer's queue exists before any seeder publishes.
+        for name in registry.installed():
+            svc = _service(name)
+            try:
+                await svc.declare_topology()
+            finally:
+                await svc.bus.stop()
+                await svc.store.close()
+
+    asyncio.run(declare())
     for name in names:
         seeder = registry.seeder(name)
         if seeder is None:
