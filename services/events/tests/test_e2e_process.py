@@ -1,0 +1,155 @@
+"""End to end: the events service as its own process (`kohtaamo run events`), tokens from
+an issuer it trusts by configuration (JWKS over HTTP), and a consumer bound to its
+exchange the way another service binds: a published event and a sign-up arrive there
+through the real RabbitMQ, carrying the request's correlation id."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import httpx
+import pytest
+
+from contracts import events as ev
+from contracts import topology
+from kit import localstore
+from kit.testing import TestIssuer, drain
+
+
+@pytest.fixture
+def jwks_url(issuer: TestIssuer) -> Iterator[str]:
+    body = json.dumps({"keys": [issuer.public_jwk(kid) for kid in issuer.keys]}).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/.well-known/jwks.json"
+    server.shutdown()
+
+
+@pytest.fixture
+def events_process(
+    make_settings: Any, issuer: TestIssuer, jwks_url: str, tmp_path: Path
+) -> Iterator[str]:
+    settings = make_settings("events")
+    port = localstore.free_port()
+    env = {
+        **os.environ,
+        "KOHTAAMO_AMQP_URL": settings.amqp_url.get_secret_value(),
+        "KOHTAAMO_MONGO_URL": settings.mongo_url.get_secret_value(),
+        "KOHTAAMO_MONGO_DB_PREFIX": settings.mongo_db_prefix,
+        "KOHTAAMO_LOG_FORMAT": "json",
+        "KOHTAAMO_TRUST_OWN_IDENTITY": "false",
+        "KOHTAAMO_TRUSTED_ISSUERS": json.dumps([{"issuer": issuer.issuer, "jwks_url": jwks_url}]),
+    }
+    exe = shutil.which("kohtaamo", path=str(Path(sys.executable).parent))
+    command = [exe] if exe else [sys.executable, "-m", "kit.cli"]
+    log = (tmp_path / "events.log").open("wb")
+    process = subprocess.Popen(
+        [*command, "run", "events", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield {"url": f"http://127.0.0.1:{port}", "log": tmp_path / "events.log"}
+    finally:
+        process.terminate()
+        process.wait(20)
+        log.close()
+
+
+def wait_ready(url: str, log: Path, timeout: float = 120.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            response = httpx.get(f"{url}/readyz", timeout=5)
+            last = response.json()
+            if response.status_code == 200:
+                return last  # type: ignore[no-any-return]
+        except httpx.HTTPError as exc:
+            last = exc
+        time.sleep(0.3)
+    tail = log.read_text(errors="replace")[-3000:]
+    raise AssertionError(f"events service not ready: {last}\n{tail}")
+
+
+async def test_published_event_reaches_another_service(
+    events_process: dict[str, Any], issuer: TestIssuer, amqp_url: str
+) -> None:
+    ready = wait_ready(events_process["url"], events_process["log"])
+    assert ready["checks"]["consumers"]["attached"] == {
+        "kohtaamo.events.identity-erasure": 1,
+        "kohtaamo.events.identity-roles": 1,
+    }
+    connection = await aio_pika.connect_robust(amqp_url)
+    try:
+        channel = await connection.channel()
+        # bound as a consuming service would bind: its own durable queue, by routing key
+        queue = await channel.declare_queue("kohtaamo.e2etest.learning-events", durable=True)
+        exchange = topology.exchange("events")
+        for type_ in (ev.EVENT_PUBLISHED, ev.REGISTRATION_CONFIRMED):
+            await queue.bind(exchange, routing_key=topology.routing_key(type_))
+
+        staff = issuer.headers(roles=["staff"], municipality="kouvola")
+        resident = issuer.headers(roles=["resident"], municipality="kouvola", sub="e2e-user")
+        async with httpx.AsyncClient(base_url=events_process["url"], timeout=20) as client:
+            venue = await client.post(
+                "/venues", json={"kind": "cafe", "name": {"fi": "Kahvila"}}, headers=staff
+            )
+            assert venue.status_code == 201, venue.text
+            body = {
+                "kind": "avaa_tila",
+                "title": {"fi": "Kirjasto kahvilassa"},
+                "venue_id": venue.json()["id"],
+                "capacity": 10,
+                "starts_at": "2027-02-01T12:00:00",
+                "ends_at": "2027-02-01T14:00:00",
+            }
+            created = await client.post("/events", json=body, headers=staff)
+            event_id = created.json()["id"]
+            r = await client.post(
+                f"/events/{event_id}/publish", headers={**staff, "X-Correlation-ID": "e2e-corr-1"}
+            )
+            assert r.status_code == 200
+            r = await client.post(f"/events/{event_id}/registrations", json={}, headers=resident)
+            assert r.status_code == 201 and r.json()["status"] == "confirmed"
+            got = await drain(queue, 2, timeout=20)
+            assert (
+                await client.get("/events", params={"municipality": "kouvola"})
+            ).status_code == 200
+            bad = await client.post("/events", json={**body, "kind": "rave"}, headers=staff)
+            assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "kind"
+            assert (await client.post("/venues", json={}, headers=resident)).status_code == 403
+        by_type = {g["body"]["type"]: g["body"] for g in got}
+        publish = by_type[ev.EVENT_PUBLISHED]
+        assert publish["data"]["event_id"] == event_id and publish["municipality"] == "kouvola"
+        assert publish["correlationid"] == "e2e-corr-1"
+        assert publish["data"]["starts_at"].startswith("2027-02-01T10:00:00")  # UTC
+        signup = by_type[ev.REGISTRATION_CONFIRMED]
+        assert signup["data"]["user_id"] == "e2e-user" and signup["data"]["event_id"] == event_id
+        await queue.delete(if_unused=False, if_empty=False)
+    finally:
+        await connection.close()

@@ -1,0 +1,94 @@
+"""Identity's events through the real broker: erasure anonymises registrations (once,
+even when the message is delivered twice) and role changes take effect at once."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import aio_pika
+
+from contracts import events as ev
+from contracts import identity as idc
+from contracts import topology
+from events import store
+from kit.testing import envelope, eventually
+
+
+async def _publish(amqp_url: str, event: Any) -> None:
+    connection = await aio_pika.connect_robust(amqp_url)
+    try:
+        channel = await connection.channel()
+        exchange = await channel.get_exchange(topology.exchange("identity"))
+        await exchange.publish(
+            aio_pika.Message(event.model_dump_json().encode(), message_id=event.id),
+            routing_key=event.routing_key,
+        )
+    finally:
+        await connection.close()
+
+
+async def test_erasure_anonymises_registrations(
+    api: Any, svc: Any, published: Any, amqp_url: str
+) -> None:
+    event = await api.event(capacity=1)
+    first = (await api.register(event["id"], "erase-me", name="Maija", group_name="Perhe")).json()
+    second = (await api.register(event["id"], "erase-me-not")).json()
+    other = await api.event(capacity=3)
+    third = (await api.register(other["id"], "erase-me")).json()
+    erased = envelope(
+        idc.USER_ERASED, {"user_id": "erase-me", "requested_at": "2026-11-25T00:00:00Z"}
+    )
+    await _publish(amqp_url, erased)
+    [done] = await published.wait(ev.ERASURE_COMPLETED, user_id="erase-me")
+    assert done["data"]["records_erased"] == 2 and done["causationid"] == erased.id
+
+    regs = svc.store.db[store.REGISTRATIONS]
+    assert await regs.count_documents({"user_id": "erase-me"}) == 0
+    for reg_id in (first["id"], third["id"]):
+        doc = await regs.find_one({"_id": reg_id})
+        assert doc["user_id"].startswith("erased-") and doc["name"] is None
+        assert doc["group_name"] is None and doc["code"] is None and doc["anonymised"] is True
+        assert doc["status"] == "confirmed"  # seats and statistics stay whole
+    untouched = await regs.find_one({"_id": second["id"]})
+    assert untouched["user_id"] == "erase-me-not"
+
+    # The same message again (a redelivery) is not applied a second time.
+    await _publish(amqp_url, erased)
+
+    async def handled_twice() -> bool:
+        counts = await svc.admin.queue_counts("kohtaamo.events.identity-erasure")
+        return counts is not None and counts[0] == 0
+
+    await eventually(handled_twice)
+    nobody = {"user_id": "nobody-here", "requested_at": "2026-11-25T00:00:00Z"}
+    await _publish(amqp_url, envelope(idc.USER_ERASED, nobody))
+    await published.wait(ev.ERASURE_COMPLETED, user_id="nobody-here")
+    assert len(published.of(ev.ERASURE_COMPLETED, user_id="erase-me")) == 1
+
+
+async def test_role_taken_away_is_respected_before_token_expiry(
+    api: Any, published: Any, amqp_url: str
+) -> None:
+    old_token = api.issuer.headers(
+        sub="ex-partner", roles=["partner"], municipality="helsinki", iat=int(time.time()) - 60
+    )
+    body = {"kind": "meetup", "title": {"fi": "Tapaaminen"},
+            "starts_at": "2027-06-01T10:00:00", "ends_at": "2027-06-01T11:00:00"}  # fmt: skip
+    assert (await api.client.post("/events", json=body, headers=old_token)).status_code == 201
+    await _publish(
+        amqp_url, envelope(idc.USER_ROLES_CHANGED, {"user_id": "ex-partner", "roles": ["resident"]})
+    )
+
+    async def refused() -> bool:
+        r = await api.client.post("/events", json=body, headers=old_token)
+        return r.status_code == 403
+
+    await eventually(refused)
+    # residents' rights are untouched: the same token still registers for events
+    event = await api.event(capacity=2)
+    r = await api.client.post(f"/events/{event['id']}/registrations", json={}, headers=old_token)
+    assert r.status_code == 201
+    # a token issued after the change carries the new roles and is taken as it is
+    fresh = api.issuer.headers(sub="ex-partner", roles=["partner"], iat=int(time.time()) + 2)
+    assert (await api.client.post("/events", json=body, headers=fresh)).status_code == 201
