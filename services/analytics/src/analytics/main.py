@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 from analytics import erasure, facts, projections
 from analytics.api import build_router
 from analytics.settings import AnalyticsSettings
@@ -12,8 +14,20 @@ from kit.app import Service
 from kit.consumer import Delivery
 
 
+def _settings() -> AnalyticsSettings:
+    try:
+        return AnalyticsSettings()  # type: ignore[call-arg]
+    except ValidationError as exc:
+        if any(e["loc"] == ("pseudonym_key",) for e in exc.errors()):
+            raise SystemExit(
+                "analytics: set KOHTAAMO_PSEUDONYM_KEY (the network's pseudonym key, shared "
+                "with identity); analytics never stores a user id without it."
+            ) from exc
+        raise
+
+
 def service(settings: AnalyticsSettings | None = None) -> Service:
-    settings = settings or AnalyticsSettings()  # type: ignore[call-arg]
+    settings = settings or _settings()
     svc = Service(
         "analytics",
         settings=settings,
