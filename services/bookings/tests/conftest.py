@@ -13,7 +13,7 @@ import pytest
 
 from bookings.main import service
 from bookings.settings import BookingsSettings
-from bookings.testing import Actors
+from bookings.testing import Actors, EventLog
 from kit.app import Service
 from kit.testing import TestIssuer
 
@@ -39,22 +39,23 @@ async def svc(make_settings: Callable[..., Any], issuer: TestIssuer) -> AsyncIte
         await svc.stop()
 
 
-@pytest.fixture(scope="session", autouse=True)
-async def published(amqp_url: str, svc: Service) -> AsyncIterator[aio_pika.abc.AbstractQueue]:
-    """A queue bound to every bookings event, as consumers would be (publishes are
-    mandatory: an unbound exchange would make the relay retry)."""
+@pytest.fixture(scope="session")
+async def events(amqp_url: str, svc: Service) -> AsyncIterator[EventLog]:
+    """Every event the service publishes, read from the real broker."""
+    log = EventLog()
     connection = await aio_pika.connect_robust(amqp_url)
     channel = await connection.channel()
     queue = await channel.declare_queue(f"bookings-test-{uuid.uuid4().hex[:6]}", auto_delete=True)
     await queue.bind("kohtaamo.bookings.events", routing_key="bookings.#")
+    await queue.consume(log.on_message)
     try:
-        yield queue
+        yield log
     finally:
         await connection.close()
 
 
 @pytest.fixture(scope="session")
-async def client(svc: Service) -> AsyncIterator[httpx.AsyncClient]:
+async def client(svc: Service, events: EventLog) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=svc.app)  # type: ignore[attr-defined]
     async with httpx.AsyncClient(transport=transport, base_url="http://bookings") as c:
         yield c

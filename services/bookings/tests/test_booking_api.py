@@ -1,5 +1,5 @@
 """Booking over HTTP against the real store and broker: confirm, conflicts, rules, roles,
-tenants, bad input, and the events staged through the outbox."""
+tenants, bad input, and the events published through the outbox."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from bookings.testing import Actors, at, future_day, staged
+from bookings.testing import Actors, EventLog, at, future_day
 from kit.app import Service
 
 
@@ -26,7 +26,7 @@ async def book(
 
 
 async def test_booking_is_confirmed_and_overlap_is_409(
-    client: httpx.AsyncClient, actors: Actors, svc: Service, make_resource: Any
+    client: httpx.AsyncClient, actors: Actors, svc: Service, events: EventLog, make_resource: Any
 ) -> None:
     room = await make_resource()
     day = future_day()
@@ -44,7 +44,7 @@ async def test_booking_is_confirmed_and_overlap_is_409(
     touching = await book(client, actors.user("ben"), room, at(day, "11:00"), at(day, "12:00"))
     assert touching.status_code == 201
 
-    [event] = await staged(svc, "booking.confirmed", f"booking/{body['id']}")
+    [event] = await events.find("booking.confirmed", f"booking/{body['id']}")
     assert event["data"]["user_id"] == "anna" and event["municipality"] == "helsinki"
     assert event["data"]["resource_name"] == {"fi": "Huone", "en": "Room"}
 
@@ -246,7 +246,7 @@ async def test_quota_per_user(
 
 
 async def test_approval_deny_and_cancel_flow(
-    client: httpx.AsyncClient, actors: Actors, svc: Service, make_resource: Any
+    client: httpx.AsyncClient, actors: Actors, svc: Service, events: EventLog, make_resource: Any
 ) -> None:
     studio = await make_resource(
         {"approval_required": True, "cancel_deadline_minutes": 60 * 24 * 30}, kind="studio"
@@ -280,9 +280,9 @@ async def test_approval_deny_and_cancel_flow(
         json={"reason": "studio flooded"},
     )
     assert by_staff.json()["status"] == "cancelled"
-    [event] = await staged(svc, "booking.cancelled", f"booking/{pending['id']}")
+    [event] = await events.find("booking.cancelled", f"booking/{pending['id']}")
     assert event["data"]["cancelled_by"] == "staff" and event["data"]["reason"] == "studio flooded"
-    assert await staged(svc, "booking.pending_approval", f"booking/{pending['id']}")
+    assert await events.find("booking.pending_approval", f"booking/{pending['id']}")
 
     second = (await book(client, user, studio, at(day, "12:00"), at(day, "13:00"))).json()
     denied = await client.post(
@@ -291,7 +291,7 @@ async def test_approval_deny_and_cancel_flow(
         json={"reason": "not for commercial use"},
     )
     assert denied.json()["status"] == "denied"
-    [event] = await staged(svc, "booking.denied", f"booking/{second['id']}")
+    [event] = await events.find("booking.denied", f"booking/{second['id']}")
     assert event["data"]["reason"] == "not for commercial use"
     # denied time is free again
     assert (

@@ -266,10 +266,12 @@ async def change_status(
     status: str,
     changes: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    async with svc.store.transaction() as session:
-        doc = await transition(
+    async def work(session: AsyncClientSession) -> dict[str, Any] | None:
+        return await transition(
             svc, session, booking, allowed_from=allowed_from, status=status, changes=changes
         )
+
+    doc = await atomically(svc.store, work)  # a racing change conflicts, then finds it done
     if doc is None:
         raise Problem(
             409,

@@ -7,10 +7,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
+from pymongo.asynchronous.client_session import AsyncClientSession
 
 from bookings.booking import transition
+from bookings.calendar import atomically
 from kit.app import Service
 
 log = structlog.get_logger("bookings.checkin")
@@ -23,8 +26,9 @@ async def sweep_no_shows(svc: Service, *, now: datetime | None = None, limit: in
     ).to_list()
     marked = 0
     for booking in due:
-        async with svc.store.transaction() as session:
-            done = await transition(
+
+        async def mark(session: AsyncClientSession, booking: dict[str, Any] = booking) -> Any:
+            return await transition(
                 svc,
                 session,
                 booking,
@@ -32,7 +36,9 @@ async def sweep_no_shows(svc: Service, *, now: datetime | None = None, limit: in
                 status="no_show",
                 changes={"no_show_marked_at": now},
             )
-        marked += done is not None
+
+        # another replica marking the same booking conflicts; the retry finds it changed
+        marked += await atomically(svc.store, mark) is not None
     if marked:
         svc.outbox.notify()
     return marked

@@ -3,12 +3,12 @@ Not used at run time."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from kit.app import Service
 from kit.testing import TestIssuer
 
 
@@ -50,8 +50,32 @@ def at(day: date, hhmm: str) -> str:
     return f"{day.isoformat()}T{hhmm}:00"
 
 
-async def staged(svc: Service, type_suffix: str, subject: str) -> list[dict[str, Any]]:
-    """Events staged in the outbox (same transaction as the change) for one subject."""
-    docs = await svc.store.db.outbox.find({"type": {"$regex": f"{type_suffix}\\.v1$"}}).to_list()
-    bodies = [json.loads(d["body"]) for d in docs]
-    return [b for b in bodies if b.get("subject") == subject]
+class EventLog:
+    """Every bookings event that reached the broker during the test session (a queue bound
+    to the exchange, as a consumer's would be)."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+
+    async def on_message(self, message: Any) -> None:
+        async with message.process():
+            self.bodies.append(json.loads(message.body))
+
+    def matching(self, type_suffix: str, subject: str) -> list[dict[str, Any]]:
+        return [
+            b
+            for b in self.bodies
+            if b["type"].endswith(f".{type_suffix}.v1") and b.get("subject") == subject
+        ]
+
+    async def find(
+        self, type_suffix: str, subject: str, *, count: int = 1, timeout: float = 15.0
+    ) -> list[dict[str, Any]]:
+        """Wait until `count` such events arrived; then return all of them."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(self.matching(type_suffix, subject)) < count:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"no {type_suffix} event for {subject}")
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)  # let any duplicate arrive too, so counts can be checked
+        return self.matching(type_suffix, subject)

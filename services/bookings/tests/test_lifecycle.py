@@ -1,0 +1,320 @@
+"""Check-in, no-show sweep (safe with several replicas), loans, blocks, series and the
+calendar feed, over HTTP against the real store."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from bookings.checkin import sweep_no_shows
+from bookings.testing import Actors, EventLog, at, future_day
+from kit.app import Service
+
+HEL = ZoneInfo("Europe/Helsinki")
+ALL_DAY = {str(d): [{"opens": "00:00", "closes": "23:45"}] for d in range(7)}
+
+
+def next_quarter(minutes_ahead: int = 0) -> datetime:
+    now = datetime.now(HEL) + timedelta(minutes=minutes_ahead)
+    return (now + timedelta(minutes=15 - now.minute % 15)).replace(second=0, microsecond=0)
+
+
+async def test_check_in_and_no_show_sweep(
+    client: httpx.AsyncClient,
+    actors: Actors,
+    svc: Service,
+    events: EventLog,
+    make_location: Any,
+    make_resource: Any,
+) -> None:
+    location = await make_location(weekly=ALL_DAY)
+    desk = await make_resource(
+        {
+            "slot_minutes": 15,
+            "min_minutes": 15,
+            "max_minutes": 60,
+            "check_in_opens_minutes": 60,
+            "no_show_grace_minutes": 10,
+        },
+        location=location,
+        kind="workstation",
+    )
+    start = next_quarter()
+    user = actors.user("checker")
+    made = []
+    for offset in (0, 15):
+        s = start + timedelta(minutes=offset)
+        response = await client.post(
+            "/bookings",
+            headers=actors.staff(),
+            json={
+                "resource_id": desk["id"],
+                "starts_at": s.isoformat(),
+                "ends_at": (s + timedelta(minutes=15)).isoformat(),
+                "user_id": "checker",
+            },
+        )
+        assert response.status_code == 201, response.text
+        made.append(response.json())
+    checked = await client.post(f"/bookings/{made[0]['id']}/check-in", headers=user)
+    assert checked.status_code == 200 and checked.json()["status"] == "checked_in"
+    assert (
+        await client.post(f"/bookings/{made[0]['id']}/check-in", headers=user)
+    ).status_code == 409
+    assert await events.find("booking.checked_in", f"booking/{made[0]['id']}")
+    # far-future bookings cannot be checked in yet
+    later = future_day(3)
+    far = await client.post(
+        "/bookings",
+        headers=user,
+        json={
+            "resource_id": desk["id"],
+            "starts_at": at(later, "10:00"),
+            "ends_at": at(later, "10:15"),
+        },
+    )
+    assert (
+        await client.post(f"/bookings/{far.json()['id']}/check-in", headers=user)
+    ).status_code == 409
+
+    # two replicas sweeping at once: the second booking becomes a no-show exactly once
+    when = datetime.fromisoformat(made[1]["starts_at"]) + timedelta(minutes=11)
+    marked = await asyncio.gather(sweep_no_shows(svc, now=when), sweep_no_shows(svc, now=when))
+    assert sum(marked) >= 1
+    booking = await svc.store.db.bookings.find_one({"_id": made[1]["id"]})
+    assert booking is not None and booking["status"] == "no_show"
+    assert len(await events.find("booking.no_show", f"booking/{made[1]['id']}")) == 1
+    first = await svc.store.db.bookings.find_one({"_id": made[0]["id"]})
+    assert first is not None and first["status"] == "checked_in"
+
+
+async def test_multi_day_loans(
+    client: httpx.AsyncClient, actors: Actors, make_resource: Any
+) -> None:
+    camera = await make_resource(
+        {"loan": True, "max_loan_days": 5, "check_in_required": False}, kind="equipment"
+    )
+    first = future_day(3)
+    user = actors.user("lender")
+
+    async def loan(start: Any, end: Any, who: dict[str, str] = user) -> httpx.Response:
+        return await client.post(
+            "/bookings",
+            headers=who,
+            json={
+                "resource_id": camera["id"],
+                "start_date": start.isoformat(),
+                "end_date": end.isoformat(),
+            },
+        )
+
+    made = await loan(first, first + timedelta(days=2))
+    assert made.status_code == 201, made.text
+    body = made.json()
+    assert body["loan"] and datetime.fromisoformat(body["ends_at"]) - datetime.fromisoformat(
+        body["starts_at"]
+    ) in (timedelta(days=3), timedelta(days=3, hours=1), timedelta(days=3, hours=-1))
+    clash = await loan(first + timedelta(days=2), first + timedelta(days=4), actors.user())
+    assert clash.status_code == 409
+    ok = await loan(first + timedelta(days=3), first + timedelta(days=4), actors.user())
+    assert ok.status_code == 201
+    too_long = await loan(first + timedelta(days=10), first + timedelta(days=16))
+    assert too_long.status_code == 422 and too_long.json()["errors"][0]["field"] == "end_date"
+    timed = await client.post(
+        "/bookings",
+        headers=user,
+        json={
+            "resource_id": camera["id"],
+            "starts_at": at(first, "10:00"),
+            "ends_at": at(first, "11:00"),
+        },
+    )
+    assert timed.status_code == 422
+    days = await client.get(
+        f"/resources/{camera['id']}/availability",
+        headers=user,
+        params={"from": first.isoformat(), "to": (first + timedelta(days=6)).isoformat()},
+    )
+    assert days.json()["days"] == [(first + timedelta(days=d)).isoformat() for d in (5, 6)]
+
+
+async def test_block_cancels_overlapping_bookings_and_tells_them(
+    client: httpx.AsyncClient, actors: Actors, svc: Service, events: EventLog, make_resource: Any
+) -> None:
+    room = await make_resource()
+    day = future_day(4)
+    victim = await client.post(
+        "/bookings",
+        headers=actors.user("victim"),
+        json={
+            "resource_id": room["id"],
+            "starts_at": at(day, "12:00"),
+            "ends_at": at(day, "13:00"),
+        },
+    )
+    span = {
+        "starts_at": datetime.fromisoformat(at(day, "11:00")).replace(tzinfo=HEL).isoformat(),
+        "ends_at": datetime.fromisoformat(at(day, "15:00")).replace(tzinfo=HEL).isoformat(),
+        "reason": "projector repair",
+    }
+    refused = await client.post(
+        f"/resources/{room['id']}/blocks",
+        headers=actors.staff(),
+        json={**span, "on_conflict": "refuse"},
+    )
+    assert refused.status_code == 409 and refused.json()["booking_ids"] == [victim.json()["id"]]
+    assert (
+        await client.post(f"/resources/{room['id']}/blocks", headers=actors.user(), json=span)
+    ).status_code == 403
+    assert (
+        await client.post(
+            f"/resources/{room['id']}/blocks", headers=actors.staff("kouvola"), json=span
+        )
+    ).status_code == 403
+    block = await client.post(f"/resources/{room['id']}/blocks", headers=actors.staff(), json=span)
+    assert block.status_code == 201 and block.json()["cancelled_booking_ids"] == [
+        victim.json()["id"]
+    ]
+    [cancelled] = await events.find("booking.cancelled", f"booking/{victim.json()['id']}")
+    assert cancelled["data"]["cancelled_by"] == "resource_blocked"
+    assert cancelled["data"]["reason"] == "projector repair"
+    [blocked] = await events.find("resource.blocked", f"resource/{room['id']}")
+    assert blocked["data"]["cancelled_booking_ids"] == [victim.json()["id"]]
+    inside = await client.post(
+        "/bookings",
+        headers=actors.user(),
+        json={
+            "resource_id": room["id"],
+            "starts_at": at(day, "14:00"),
+            "ends_at": at(day, "14:30"),
+        },
+    )
+    assert inside.status_code == 409
+    assert (
+        await client.delete(f"/blocks/{block.json()['id']}", headers=actors.staff())
+    ).status_code == 204
+    after = await client.post(
+        "/bookings",
+        headers=actors.user(),
+        json={
+            "resource_id": room["id"],
+            "starts_at": at(day, "14:00"),
+            "ends_at": at(day, "14:30"),
+        },
+    )
+    assert after.status_code == 201
+
+
+async def test_series_reports_conflicts_and_cancels(
+    client: httpx.AsyncClient, actors: Actors, svc: Service, events: EventLog, make_resource: Any
+) -> None:
+    room = await make_resource()
+    first = future_day(2, weekday=1)  # a Tuesday
+    blocker = await client.post(
+        "/bookings",
+        headers=actors.user(),
+        json={
+            "resource_id": room["id"],
+            "starts_at": at(first + timedelta(weeks=1), "11:00"),
+            "ends_at": at(first + timedelta(weeks=1), "11:30"),
+        },
+    )
+    assert blocker.status_code == 201
+    user = actors.user("serial")
+    made = await client.post(
+        "/series",
+        headers=user,
+        json={
+            "resource_id": room["id"],
+            "starts_at": at(first, "10:00"),
+            "ends_at": at(first, "12:00"),
+            "count": 4,
+        },
+    )
+    assert made.status_code == 201, made.text
+    series = made.json()
+    outcomes = [o["outcome"] for o in series["occurrences"]]
+    assert outcomes == ["confirmed", "conflict", "confirmed", "confirmed"]
+    [created] = await events.find("series.created", f"series/{series['id']}")
+    assert [o["outcome"] for o in created["data"]["occurrences"]] == outcomes
+    ids = [o["booking_id"] for o in series["occurrences"] if o.get("booking_id")]
+    one = await client.post(f"/bookings/{ids[0]}/cancel", headers=user)
+    assert one.json()["status"] == "cancelled"
+    assert (
+        await client.post(f"/series/{series['id']}/cancel", headers=actors.user())
+    ).status_code == 403
+    whole = await client.post(f"/series/{series['id']}/cancel", headers=user)
+    assert sorted(whole.json()["cancelled_booking_ids"]) == sorted(ids[1:])
+    [event] = await events.find("series.cancelled", f"series/{series['id']}")
+    assert sorted(event["data"]["cancelled_booking_ids"]) == sorted(ids[1:])
+    assert (await client.post(f"/series/{series['id']}/cancel", headers=user)).status_code == 409
+    bad = await client.post(
+        "/series",
+        headers=user,
+        json={
+            "resource_id": room["id"],
+            "starts_at": at(first, "10:00"),
+            "ends_at": at(first, "12:00"),
+            "count": 1,
+        },
+    )
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "count"
+
+
+async def test_series_across_dst_keeps_local_time(
+    client: httpx.AsyncClient, actors: Actors, make_resource: Any
+) -> None:
+    room = await make_resource()
+    # Tuesdays around Helsinki's spring change (28 March 2027); staff may book that far.
+    made = await client.post(
+        "/series",
+        headers=actors.staff(),
+        json={
+            "resource_id": room["id"],
+            "starts_at": "2027-03-23T10:00:00",
+            "ends_at": "2027-03-23T12:00:00",
+            "count": 2,
+            "user_id": "far-ahead",
+        },
+    )
+    assert made.status_code == 201, made.text
+    before, after = made.json()["occurrences"]
+    assert before["outcome"] == after["outcome"] == "confirmed"
+    assert datetime.fromisoformat(before["starts_at"]).hour == 8  # UTC+2
+    assert datetime.fromisoformat(after["starts_at"]).hour == 7  # UTC+3
+    for occurrence in (before, after):
+        assert datetime.fromisoformat(occurrence["starts_at"]).astimezone(HEL).hour == 10
+
+
+async def test_personal_feed_is_secret_and_revocable(
+    client: httpx.AsyncClient, actors: Actors, make_resource: Any
+) -> None:
+    room = await make_resource()
+    day = future_day(5)
+    user = actors.user("feeder")
+    booking = await client.post(
+        "/bookings",
+        headers=user,
+        json={
+            "resource_id": room["id"],
+            "starts_at": at(day, "10:00"),
+            "ends_at": at(day, "11:00"),
+        },
+    )
+    assert (await client.post("/me/feed")).status_code == 401
+    issued = (await client.post("/me/feed", headers=user)).json()
+    path = issued["url"].split("://", 1)[1].split("/", 1)[1]
+    ics = await client.get(f"/{path}")
+    assert ics.status_code == 200 and ics.headers["content-type"].startswith("text/calendar")
+    assert f"UID:{booking.json()['id']}@kohtaamo" in ics.text and "SUMMARY:Huone" in ics.text
+    assert "STATUS:CONFIRMED" in ics.text
+    reissued = (await client.post("/me/feed", headers=user)).json()
+    assert (await client.get(f"/{path}")).status_code == 404
+    new_path = reissued["url"].split("://", 1)[1].split("/", 1)[1]
+    assert (await client.get(f"/{new_path}")).status_code == 200
+    assert (await client.delete("/me/feed", headers=user)).status_code == 204
+    assert (await client.get(f"/{new_path}")).status_code == 404
