@@ -30,9 +30,9 @@ async def test_organisation_with_members(
     created = await client.post(
         "/organisations",
         json={
-            "name": "Maker Start-up Oy",
+            "name": "Testipaja Oy",
             "kind": "startup",
-            "business_id": "0737546-2",
+            "business_id": "1572860-0",
             "size_band": "2-9",
         },
         headers=founder["headers"],
@@ -87,7 +87,7 @@ async def test_organisation_with_members(
 
     duplicate = await client.post(
         "/organisations",
-        json={"name": "Copy Oy", "kind": "sme", "business_id": "0737546-2"},
+        json={"name": "Copy Oy", "kind": "sme", "business_id": "1572860-0"},
         headers=outsider["headers"],
     )
     assert duplicate.status_code == 409 and duplicate.json()["errors"][0]["field"] == "business_id"

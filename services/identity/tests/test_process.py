@@ -69,7 +69,7 @@ def process(make_settings: Callable[..., Any], tmp_path: Path) -> Iterator[dict[
             proc.wait(20)
 
 
-def wait_ready(url: str, log: Path, timeout: float = 40.0) -> dict[str, Any]:
+def wait_ready(url: str, log: Path, timeout: float = 90.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
@@ -129,7 +129,7 @@ async def test_identity_process_end_to_end(process: dict[str, Any], amqp_url: st
             user_id = response.json()["user"]["id"]
             access = response.json()["tokens"]["access_token"]
 
-            got = [m["body"] for m in await drain(queue, 3, timeout=20)]
+            got = [m["body"] for m in await drain(queue, 3, timeout=40)]
             [registered] = [e for e in got if e["type"] == "kohtaamo.identity.user.registered.v1"]
             assert registered["specversion"] == "1.0"
             assert registered["source"] == "/kohtaamo/helsinki/identity"
