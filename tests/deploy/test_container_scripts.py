@@ -50,9 +50,14 @@ def test_entrypoint_runs_a_service_and_healthcheck_follows_it(
     assert subprocess.run(["sh", str(ENTRYPOINT)], env=bare, capture_output=True).returncode == 64
     # An operator command passes through to the kohtaamo CLI.
     listed = subprocess.run(
-        ["sh", str(ENTRYPOINT), "services"], env=env, capture_output=True, text=True, timeout=60
+        ["sh", str(ENTRYPOINT), "dlq", "--help"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert listed.returncode == 0, listed.stderr
+    assert "replay" in listed.stdout  # the dlq group's help, not `kohtaamo run dlq`
 
     assert health("/healthz", env) == 1  # nothing listens yet
     log = (tmp_path / "service.log").open("wb")
