@@ -1,0 +1,174 @@
+"""Identity's events arrive over the real broker: erasure anonymises a user's bookings and
+answers bookings.erasure.completed; a withdrawn mentor offer closes the mentor's office
+hours, cancels future bookings and tells the people (booking.cancelled)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import aio_pika
+import httpx
+
+from bookings.testing import Actors, EventLog, at, future_day
+from contracts import identity as idc
+from contracts import topology
+from kit.app import Service
+from kit.testing import envelope, eventually
+
+MENTOR_HOURS = {"weekly": {str(d): [{"opens": "14:00", "closes": "16:00"}] for d in range(7)}}
+
+
+async def publish(amqp_url: str, type_: str, data: dict[str, Any]) -> str:
+    event = envelope(type_, data, municipality="helsinki")
+    connection = await aio_pika.connect_robust(amqp_url)
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(topology.exchange("identity"))
+        await exchange.publish(
+            aio_pika.Message(
+                event.model_dump_json().encode(),
+                message_id=event.id,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key=event.routing_key,
+            mandatory=True,
+        )
+        # the same event again: the inbox applies it once
+        await exchange.publish(
+            aio_pika.Message(event.model_dump_json().encode(), message_id=event.id),
+            routing_key=event.routing_key,
+            mandatory=True,
+        )
+    finally:
+        await connection.close()
+    return event.id
+
+
+async def test_erased_user_bookings_are_anonymised(
+    client: httpx.AsyncClient,
+    actors: Actors,
+    svc: Service,
+    events: EventLog,
+    make_resource: Any,
+    amqp_url: str,
+) -> None:
+    room = await make_resource()
+    day = future_day(6)
+    user = actors.user("to-be-erased")
+    made = await client.post(
+        "/bookings",
+        headers=user,
+        json={
+            "resource_id": room["id"],
+            "starts_at": at(day, "10:00"),
+            "ends_at": at(day, "11:00"),
+            "purpose": "job interview",
+        },
+    )
+    assert made.status_code == 201
+    await client.post("/me/feed", headers=user)
+    await publish(
+        amqp_url,
+        idc.USER_ERASED,
+        {"user_id": "to-be-erased", "requested_at": datetime.now(UTC).isoformat()},
+    )
+    [done] = await events.find("erasure.completed", "user/to-be-erased")
+    assert done["data"]["records_erased"] == 2  # the booking and the feed
+    doc = await svc.store.db.bookings.find_one({"_id": made.json()["id"]})
+    assert doc is not None and doc["user_id"] == "erased" and doc["purpose"] is None
+    assert await svc.store.db.feeds.count_documents({"user_id": "to-be-erased"}) == 0
+    # the time stays held: anonymising is not cancelling
+    again = await client.post(
+        "/bookings",
+        headers=actors.user(),
+        json={
+            "resource_id": room["id"],
+            "starts_at": at(day, "10:00"),
+            "ends_at": at(day, "11:00"),
+        },
+    )
+    assert again.status_code == 409
+
+
+async def test_withdrawn_mentor_offer_closes_office_hours(
+    client: httpx.AsyncClient,
+    actors: Actors,
+    svc: Service,
+    events: EventLog,
+    make_location: Any,
+    amqp_url: str,
+) -> None:
+    location = await make_location()
+    mentor = actors.user("mentor-42", roles=["mentor"])
+    created = await client.post(
+        "/resources",
+        headers=mentor,
+        json={
+            "location_id": location["id"],
+            "kind": "mentor_hours",
+            "mentor_user_id": "mentor-42",
+            "name": {"fi": "Yrittäjyysneuvonta"},
+            "hours": MENTOR_HOURS,
+            "rules": {"slot_minutes": 30, "min_minutes": 30, "max_minutes": 60},
+        },
+    )
+    assert created.status_code == 201, created.text
+    hours = created.json()
+    # a mentor cannot open office hours for someone else
+    other = await client.post(
+        "/resources",
+        headers=mentor,
+        json={
+            "location_id": location["id"],
+            "kind": "mentor_hours",
+            "mentor_user_id": "mentor-43",
+            "name": {"fi": "x"},
+        },
+    )
+    assert other.status_code == 403
+    day = future_day(3)
+    outside = await client.post(
+        "/bookings",
+        headers=actors.user(),
+        json={
+            "resource_id": hours["id"],
+            "starts_at": at(day, "10:00"),
+            "ends_at": at(day, "10:30"),
+        },
+    )
+    assert outside.status_code == 422  # the mentor's own hours, not the library's
+    booked = await client.post(
+        "/bookings",
+        headers=actors.user("mentee"),
+        json={
+            "resource_id": hours["id"],
+            "starts_at": at(day, "14:00"),
+            "ends_at": at(day, "14:30"),
+        },
+    )
+    assert booked.status_code == 201
+    booking_id = booked.json()["id"]
+
+    await publish(amqp_url, idc.MENTOR_OFFER_CHANGED, {"user_id": "mentor-42", "active": False})
+    [closed] = await events.find("mentor_hours.closed", f"resource/{hours['id']}")
+    assert closed["data"]["cancelled_booking_ids"] == [booking_id]
+    [cancelled] = await events.find("booking.cancelled", f"booking/{booking_id}")
+    assert cancelled["data"]["user_id"] == "mentee"
+    assert cancelled["data"]["mentor_user_id"] == "mentor-42"
+
+    async def inactive() -> bool:
+        doc = await svc.store.db.resources.find_one({"_id": hours["id"]})
+        return doc is not None and doc["active"] is False
+
+    await eventually(inactive)
+    late = await client.post(
+        "/bookings",
+        headers=actors.user(),
+        json={
+            "resource_id": hours["id"],
+            "starts_at": at(day, "15:00"),
+            "ends_at": at(day, "15:30"),
+        },
+    )
+    assert late.status_code == 409
