@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 import subprocess
+from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 
@@ -26,3 +30,86 @@ def create_vhost(vhost: str, user: str = "guest") -> None:
 
 def delete_vhost(vhost: str) -> None:
     _ctl("delete_vhost", vhost)
+
+
+class PrivateBroker:
+    """A RabbitMQ node of our own (own name, ports and data directory), for tests that
+    restart the broker: the shared broker of the machine is never stopped."""
+
+    def __init__(self, base: Path, *, name: str = "kohtaamo-fault") -> None:
+        import socket
+
+        def free() -> int:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                return int(s.getsockname()[1])
+
+        self.base = base
+        self.node = f"{name}-{os.getpid()}@localhost"
+        self.port = free()
+        self.dist_port = free()
+        home = base / "home"
+        home.mkdir(parents=True, exist_ok=True)
+        (base / "enabled_plugins").write_text("[].\n")
+        self.env = {
+            **os.environ,
+            "HOME": str(home),  # the node's own Erlang cookie
+            "RABBITMQ_NODENAME": self.node,
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_MNESIA_BASE": str(base / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(base / "log"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
+            "RABBITMQ_PID_FILE": str(base / "pid"),
+            "RABBITMQ_CONFIG_FILE": str(base / "rabbitmq"),
+        }
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}/"
+
+    def _bin(self, name: str) -> str:
+        # The raw scripts, not Debian's wrappers that switch to the rabbitmq user (and its
+        # cookie): this node runs as the caller with its own HOME.
+        raw = Path("/usr/lib/rabbitmq/bin") / name
+        found = str(raw) if raw.exists() else shutil.which(name)
+        if not found:
+            raise RuntimeError(f"{name} not found; install rabbitmq-server")
+        return found
+
+    def ctl(self, *args: str, timeout: float = 180) -> None:
+        subprocess.run(
+            [self._bin("rabbitmqctl"), "-n", self.node, *args],
+            env=self.env,
+            check=True,
+            capture_output=True,
+            timeout=timeout,
+        )
+
+    def start(self) -> None:
+        subprocess.run(
+            [self._bin("rabbitmq-server"), "-detached"],
+            env=self.env,
+            check=True,
+            capture_output=True,
+            timeout=60,
+            cwd=self.base,
+        )
+        self.ctl("await_startup", "--timeout", "170")
+
+    def stop_app(self) -> None:
+        """Stop the broker (every connection dropped), keeping the node for a restart."""
+        self.ctl("stop_app")
+
+    def start_app(self) -> None:
+        self.ctl("start_app")
+        self.ctl("await_startup", "--timeout", "170")
+
+    def stop(self) -> None:
+        try:
+            self.ctl("stop", timeout=60)
+        except (subprocess.SubprocessError, OSError):
+            pid_file = self.base / "pid"
+            if pid_file.exists():
+                with contextlib.suppress(ProcessLookupError, ValueError):
+                    os.kill(int(pid_file.read_text().strip()), signal.SIGKILL)
