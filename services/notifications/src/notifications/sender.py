@@ -81,11 +81,11 @@ class Sender:
         await self.release_expired()
         while not self._stopping:
             try:
-                done = await self.run_once()
+                done = await self.drain()
             except Exception as exc:  # store or channel away: keep trying
                 log.warning("sender.pass_failed", error=str(exc))
                 done = 0
-            if done >= self.settings.sender_batch or self._stopping:
+            if done or self._stopping:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.settings.sender_poll_s)
@@ -99,8 +99,38 @@ class Sender:
         )
         return int(result.modified_count)
 
+    async def drain(self) -> int:
+        """Send until nothing is due. Pipelined: the next batch is claimed while this one
+        is sent, and a sent batch is settled while the next one is sent, so the store's
+        work and the SMTP conversations overlap. Returns how many notices were handled."""
+        handled = 0
+        settling: asyncio.Task[None] | None = None
+        batch = await self._claim()
+        try:
+            while batch:
+                claim, claimed = batch
+                following = None if self._stopping else asyncio.create_task(self._claim())
+                results = await self._send(claimed)
+                if settling:
+                    await settling
+                settling = asyncio.create_task(self._settle(claim, claimed, results))
+                handled += len(claimed)
+                batch = await following if following else None
+        finally:
+            if settling:
+                await settling
+        return handled
+
     async def run_once(self) -> int:
         """One batch: claim, send, settle. Returns how many notices were handled."""
+        batch = await self._claim()
+        if not batch:
+            return 0
+        claim, claimed = batch
+        await self._settle(claim, claimed, await self._send(claimed))
+        return len(claimed)
+
+    async def _claim(self) -> tuple[str, list[dict[str, Any]]] | None:
         now = datetime.now(UTC)
         due = await self.db.notices.find(
             {"status": QUEUED, "due": {"$lte": now}},
@@ -109,10 +139,11 @@ class Sender:
             limit=self.settings.sender_batch,
         ).to_list()
         if not due:
-            return 0
+            return None
+        ids = [d["_id"] for d in due]
         claim = uuid.uuid4().hex
         await self.db.notices.update_many(
-            {"_id": {"$in": [d["_id"] for d in due]}, "status": QUEUED},
+            {"_id": {"$in": ids}, "status": QUEUED},
             {
                 "$set": {
                     "status": SENDING,
@@ -121,16 +152,15 @@ class Sender:
                 }
             },
         )
-        claimed = await self.db.notices.find({"claim": claim, "status": SENDING}).to_list()
-        if not claimed:
-            return 0
+        claimed = await self.db.notices.find({"_id": {"$in": ids}, "claim": claim}).to_list()
+        return (claim, claimed) if claimed else None
+
+    async def _send(self, claimed: list[dict[str, Any]]) -> list[Any]:
         contacts = await contacts_of(self.db, [n["user_id"] for n in claimed])
-        results = await asyncio.gather(
+        return await asyncio.gather(
             *(self._deliver(n, contacts.get(n["user_id"])) for n in claimed),
             return_exceptions=True,
         )
-        await self._settle(claim, claimed, results)
-        return len(claimed)
 
     async def _deliver(self, notice: dict[str, Any], contact: dict[str, Any] | None) -> None:
         if contact is None or "display_name" not in contact:

@@ -20,8 +20,7 @@ async def ensure_indexes(db: AsyncDatabase) -> None:  # type: ignore[type-arg]
     await db.notices.create_index(
         [("user_id", ASCENDING), ("channel", ASCENDING), ("created", DESCENDING)]
     )
-    await db.notices.create_index([("municipality", ASCENDING), ("status", ASCENDING)])
-    await db.notices.create_index([("claim", ASCENDING)])
+    # Few indexes on notices on purpose: every status change of a fan-out rewrites them.
     await db.notices.create_index(
         [("cause_event_id", ASCENDING), ("user_id", ASCENDING), ("channel", ASCENDING)],
         unique=True,
