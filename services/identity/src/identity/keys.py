@@ -47,6 +47,7 @@ def _encryption(settings: IdentitySettings) -> serialization.KeySerializationEnc
         raise KeyConfigurationError(
             "KOHTAAMO_KEY_ENCRYPTION_SECRET is required outside development"
         )
+    log.warning("keys.stored_unencrypted", hint="set KOHTAAMO_KEY_ENCRYPTION_SECRET")
     return serialization.NoEncryption()
 
 
