@@ -4,11 +4,13 @@ tokens valid, municipality administration by a platform admin, and foreign token
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import jwt
 
+from identity.session import Sessions
 from kit.testing import TestIssuer
 
 
@@ -89,3 +91,24 @@ async def test_municipalities_are_created_by_a_platform_admin(
     assert {"helsinki", "kouvola", "tampere"} <= {m["slug"] for m in listed}
     assert (await client.get("/municipalities/tampere")).json()["name"]["sv"] == "Tammerfors"
     assert (await client.get("/municipalities/nowhere")).status_code == 404
+
+
+async def test_expired_access_and_refresh_tokens_are_refused(
+    client: httpx.AsyncClient, signup: Callable[..., Any], ctx: Any
+) -> None:
+    out = await signup()
+    user = await ctx.db.users.find_one({"_id": out["user"]["id"]})
+    # The same keys with a lifetime already over (beyond the verifiers' clock-skew leeway).
+    past = Sessions(ctx.db, ctx.keys, ctx.settings.model_copy(update={"access_token_ttl_s": -60}))
+    expired = await past.access_token(user)
+    refused = await client.get("/me", headers={"Authorization": f"Bearer {expired}"})
+    assert refused.status_code == 401 and "expired" in refused.json()["detail"]
+
+    await ctx.db.refresh_tokens.update_many(
+        {"user_id": user["_id"]},
+        {"$set": {"expires_at": datetime.now(UTC) - timedelta(seconds=1)}},
+    )
+    stale = await client.post(
+        "/auth/refresh", json={"refresh_token": out["tokens"]["refresh_token"]}
+    )
+    assert stale.status_code == 401
