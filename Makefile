@@ -38,5 +38,9 @@ bench: setup rabbitmq
 docs: setup
 	$(UV) run --frozen kohtaamo asyncapi --out docs/asyncapi
 
+## fault: the long form of the fault suite (ten times the message streams)
+fault: setup rabbitmq
+	KOHTAAMO_FAULT_SCALE=10 $(UV) run --frozen pytest tests/faults $(PYTEST_ARGS)
+
 clean:
 	rm -rf var .tools bench/results test-artifacts

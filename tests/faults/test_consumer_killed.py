@@ -1,0 +1,95 @@
+"""A consumer process killed with SIGKILL mid-stream: the messages it had not acked are
+redelivered to its successor and every event is applied exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from faultapp import TICK
+
+from kit.bus import Bus
+from kit.localstore import free_port
+from kit.mongo import Store
+from kit.testing import envelope, eventually
+
+N = 150 * int(os.environ.get("KOHTAAMO_FAULT_SCALE", "1"))
+APPS = Path(__file__).parents[1] / "apps"
+
+
+async def start_consumer(settings: Any, log: Path) -> asyncio.subprocess.Process:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(APPS),
+        "KOHTAAMO_AMQP_URL": settings.amqp_url.get_secret_value(),
+        "KOHTAAMO_MONGO_URL": settings.mongo_url.get_secret_value(),
+        "KOHTAAMO_MONGO_DB": settings.database_name(),
+        "KOHTAAMO_PREFETCH": "20",
+        "KOHTAAMO_LOG_FORMAT": "json",
+    }
+    with log.open("ab") as out:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "kit.cli",
+            "run",
+            "faultapp:build_consumer",
+            "--port",
+            str(free_port()),
+            env=env,
+            stdout=out,
+            stderr=out,
+        )
+
+
+async def test_sigkill_mid_stream_applies_each_event_once(
+    make_settings: Callable[..., Any], tmp_path: Path
+) -> None:
+    settings = make_settings("faultcons")
+    store = Store(settings)
+    applied = store.db.applied
+    first = await start_consumer(settings, tmp_path / "consumer-1.log")
+    second = None
+    try:
+        bus = Bus(settings)
+        await bus.connect()
+
+        async def queue_ready() -> bool:
+            try:
+                await bus.publish_event(envelope(TICK, {"n": -1}))
+                return True
+            except Exception:
+                return False  # the consumer has not declared its queue yet
+
+        await eventually(queue_ready, timeout=120)
+        for i in range(N):
+            await bus.publish_event(envelope(TICK, {"n": i}))
+        await bus.stop()
+
+        await eventually(lambda: _at_least(applied, N // 3), timeout=120)
+        first.send_signal(signal.SIGKILL)  # mid-stream, with up to 20 messages unacked
+        await first.wait()
+        killed_at = await applied.count_documents({})
+        assert killed_at < N + 1, "the kill came too late to prove anything"
+
+        second = await start_consumer(settings, tmp_path / "consumer-2.log")
+        await eventually(lambda: _at_least(applied, N + 1), timeout=180)
+        await asyncio.sleep(1)  # a doubly applied redelivery would show now
+        assert await applied.count_documents({}) == N + 1
+        assert sorted(await applied.distinct("n")) == list(range(-1, N))
+        assert len(await applied.distinct("event_id")) == N + 1
+    finally:
+        for process in (first, second):
+            if process is not None and process.returncode is None:
+                process.terminate()
+                await process.wait()
+        await store.close()
+
+
+async def _at_least(collection: Any, n: int) -> bool:
+    return await collection.count_documents({}) >= n
