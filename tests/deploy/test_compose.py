@@ -67,6 +67,9 @@ def test_every_service_is_the_one_image_with_profile_and_readiness_check(
             # A profile that leaves a service out must not stop the ones that use it.
             if other in SERVICES:
                 assert dep.get("required") is False
+    for name, svc in services.items():
+        limits = svc["deploy"]["resources"]["limits"]
+        assert {"cpus", "memory"} <= set(limits), name
     for infra in INFRA:
         assert "profiles" not in services[infra]
         assert services[infra]["healthcheck"]["test"]
