@@ -80,9 +80,10 @@ async def test_failing_sms_channel_retries_then_fails_and_operator_retries(
     gateway.status = 503
     user = f"u-{uuid.uuid4().hex[:6]}"
     await add_contact(svc, user, phone="+358401111111", channels={"*": ["sms"]})
-    await publish(svc, bc.BOOKING_CONFIRMED, booking(user))
+    cause = await publish(svc, bc.BOOKING_CONFIRMED, booking(user))
     [failed] = await published(svc, nc.NOTICE_FAILED)
     assert failed["data"]["user_id"] == user and "503" in failed["data"]["reason"]
+    assert failed["data"]["attempts"] == 3 and failed["data"]["cause_event_id"] == cause
 
     staff = issuer.headers(roles=["staff"])
     async with client(svc) as http:

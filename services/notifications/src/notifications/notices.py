@@ -104,6 +104,7 @@ def sent_event(notice: dict[str, Any]) -> nc.NoticeSent:
         kind=notice["kind"],
         channel=notice["channel"],
         cause_event_id=notice["cause_event_id"],
+        attempts=notice.get("attempts", 0) + (0 if notice["channel"] == "inapp" else 1),
     )
 
 
@@ -114,4 +115,6 @@ def failed_event(notice: dict[str, Any], reason: str) -> nc.NoticeFailed:
         kind=notice["kind"],
         channel=notice["channel"],
         reason=reason,
+        cause_event_id=notice["cause_event_id"],
+        attempts=notice.get("attempts", 0) + 1,
     )
