@@ -151,6 +151,16 @@ def esf_stream() -> list[CloudEvent]:
         profile("u1", "2026-03-01T09:00:00", gender="woman", age_band="18_29",
                 employment="employed", education="isced_3_4", foreign_background=True)
     )  # fmt: skip
+    for i in range(7, 13):
+        consent = {"user_id": f"u{i}", "purpose": "esf_statistics", "granted": True,
+                   "changed_at": "2026-01-05T09:00:00Z"}  # fmt: skip
+        out.append(_ev(idc.CONSENT_CHANGED, consent, "helsinki", hel))
+    revoked = {"user_id": "u12", "purpose": "esf_statistics", "granted": False,
+               "changed_at": "2026-02-01T09:00:00Z"}  # fmt: skip
+    sensitive = {"user_id": "u7", "purpose": "esf_sensitive", "granted": True,
+                 "changed_at": "2026-01-05T09:00:00Z"}  # fmt: skip
+    out.append(_ev(idc.CONSENT_CHANGED, revoked, "helsinki", "2026-02-01T09:00:00"))
+    out.append(_ev(idc.CONSENT_CHANGED, sensitive, "helsinki", hel))
     out.append(profile("u14", hel, gender="man"))
     out.append(profile("u14", "2026-02-01T09:00:00", withdrawn=True))
     out.append(profile("u15", hel, gender="man"))
@@ -264,6 +274,10 @@ def march_stream() -> list[CloudEvent]:
         return registration(type_, eid, uid, kind, s, e, time=time)
 
     w = [f"w{i}" for i in range(1, 22)]
+    for i, u in enumerate(w[:7]):  # six registered in March, one in February
+        when = "2026-02-27T10:00:00Z" if i == 6 else "2026-03-01T10:00:00Z"
+        data = {"user_id": u, "roles": ["resident"], "registered_at": when}
+        out.append(_ev(idc.USER_REGISTERED, data, "helsinki", when[:19]))
     out += [reg(evc.REGISTRATION_CONFIRMED, "W1", u, "2026-02-20T09:00:00") for u in w[:7]]
     out += [reg(evc.REGISTRATION_CONFIRMED, "W2", u, "2026-02-20T09:00:00") for u in w[:5]]
     for u in w[15:20]:  # w16..w20 registered for W2 and cancelled

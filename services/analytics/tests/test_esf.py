@@ -60,6 +60,8 @@ async def test_q1_helsinki_counts_each_participant_once_with_first_entry_data(fe
     assert table(report, "summary")["supported_organisations"] == 11
     assert table(report, "organisations") == {"association": 5, "sme": 6}
     assert table(report, "summary")["visits_without_registration"] == 0
+    # u7..u12 granted ESF statistics consent, u12 withdrew it; only u7 the sensitive one.
+    assert table(report, "consents") == {"esf_sensitive": None, "esf_statistics": 5}
 
 
 async def test_periods_count_once_and_visits_are_not_participants(fed: Harness) -> None:

@@ -40,6 +40,7 @@ async def test_usage_by_kind_venue_audience_topic_language(fed: Harness) -> None
         "events_cancelled": 1,
         "attendances": 24,
         "visits_without_registration": 30,
+        "users_registered": 6,  # w1..w6 in March (w7 in February)
     }
     # course 3 is suppressed and the smallest other (meetup 5) with it.
     assert rows(r, "by_kind") == {
@@ -146,8 +147,12 @@ async def test_network_mentoring_skills_progression_staff_learning(fed: Harness)
 async def test_reports_isolated_by_municipality(fed: Harness) -> None:
     kouvola = await fed.report("usage", "2026-03", municipality="kouvola")
     assert table(kouvola, "summary") == {
-        "events_held": 1, "events_cancelled": 0, "attendances": 7, "visits_without_registration": 0
-    }  # fmt: skip
+        "events_held": 1,
+        "events_cancelled": 0,
+        "attendances": 7,
+        "visits_without_registration": 0,
+        "users_registered": 0,
+    }
     for name in ("usage", "utilisation", "network"):
         denied = await fed.get(f"/analytics/reports/{name}", {"municipality": "kouvola"})
         assert denied.status_code == 403

@@ -8,7 +8,7 @@ from typing import Any
 from analytics import suppression as sup
 from analytics.participants import participants
 from analytics.periods import Period
-from analytics.projections import ORGS, VISITS, Db
+from analytics.projections import CONSENTS, ORGS, VISITS, Db
 from analytics.reports import Report, Table
 from analytics.scope import Scope
 
@@ -111,6 +111,17 @@ async def esf_report(
             "Supported organisations by kind",
             ["category", "organisations"],
             [[k, v] for k, v in sorted(sup.breakdown(orgs, threshold).items())],
+        )
+    )
+    consents = Counter(
+        [c["purpose"] async for c in db[CONSENTS].find({**scope.match, "granted": True})]
+    )
+    report.tables.append(
+        Table(
+            "consents",
+            "People whose latest consent is granted, by purpose (current, not per period)",
+            ["purpose", "people"],
+            [[k, sup.count(v, threshold)] for k, v in sorted(consents.items())],
         )
     )
     return report

@@ -9,7 +9,7 @@ from typing import Any
 
 from analytics import suppression as sup
 from analytics.periods import Period
-from analytics.projections import ATTENDANCE, EVENTS, REGISTRATIONS, VISITS, Db
+from analytics.projections import ATTENDANCE, EVENTS, REGISTRATIONS, USERS, VISITS, Db
 from analytics.reports import Report, Table
 from analytics.scope import Scope
 
@@ -86,6 +86,10 @@ async def usage_report(
                 ["events_cancelled", await _cancelled(db, in_period)],
                 ["attendances", sup.count(sum(attended.values()), threshold)],
                 ["visits_without_registration", sup.count(sum(visited.values()), threshold)],
+                [
+                    "users_registered",
+                    sup.count(await db[USERS].count_documents(in_period), threshold),
+                ],
             ],
         )
     )
