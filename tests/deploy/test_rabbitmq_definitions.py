@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -19,7 +23,16 @@ from kit.app import Service
 from kit.consumer import Delivery, Rejected
 from kit.rabbit_admin import RabbitAdmin
 
-from .conftest import DEPLOY, SERVICES, Broker, ctl, load_apply, policies, site_definitions
+from .conftest import (
+    DEPLOY,
+    SERVICES,
+    Broker,
+    ctl,
+    load_apply,
+    policies,
+    site_definitions,
+    wait_for,
+)
 
 TOPOLOGY = json.loads((DEPLOY / "rabbitmq" / "topology.json").read_text())
 POLICY = {p["name"]: p for p in TOPOLOGY["policies"]}
@@ -229,3 +242,42 @@ async def test_kit_service_runs_on_the_site_definitions(
         await connection.close()
         await admin.close()
         await svc.stop()
+
+
+def test_apply_command_creates_users_and_keeps_passwords_it_is_not_given(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """`apply.py apply` as an operator runs it: a second run without the password variable
+    leaves the user's password alone instead of locking the user out."""
+    vhost = broker.vhost("apply")
+    user = broker.user("kohtaamo-services")
+    site = {
+        "vhost": "ignored-by-the-vhost-option",
+        "users": [{"name": user, "tags": [], "password_env": "TEST_APPLY_PASSWORD"}],
+        "permissions": [{"user": user, "configure": "^kohtaamo\\.", "write": ".*", "read": ".*"}],
+    }
+    site_file = tmp_path / "site.json"
+    site_file.write_text(json.dumps(site))
+    script = str(DEPLOY / "rabbitmq" / "apply.py")
+
+    def run(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, script, "apply", str(site_file), "--vhost", vhost],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    first = run({"TEST_APPLY_PASSWORD": "first-secret"})
+    assert first.returncode == 0, first.stderr
+    assert f"vhost {vhost}" in first.stdout
+    wait_for(
+        lambda: ctl("authenticate_user", user, "first-secret", check=False).returncode == 0,
+        what="user created",
+    )
+    second = run({})
+    assert second.returncode == 0, second.stderr
+    assert "password unchanged" in second.stderr
+    assert ctl("authenticate_user", user, "first-secret", check=False).returncode == 0
+    assert "kohtaamo-consumer-queues" in ctl("list_policies", "-p", vhost).stdout
