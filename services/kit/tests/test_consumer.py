@@ -128,3 +128,19 @@ async def test_malformed_message_dead_lettered_and_consumer_keeps_going(
     assert letter["raw"] == body  # kept byte for byte for the operator
     await eventually(lambda: _inbox_has(service, good.id))
     assert await service.store.db.things.count_documents({"event_id": good.id}) == 1
+
+
+async def test_oversized_message_dead_lettered_unread(service: Service, amqp: Any) -> None:
+    big = envelope(TYPE, {"thing_id": "x" * (service.settings.max_message_bytes + 10)})
+    await service.bus.publish_event(big)
+    after = envelope(TYPE, {"thing_id": "small", "n": 1})
+    await service.bus.publish_event(after)
+    channel = await amqp.channel()
+    dlq = await channel.declare_queue(
+        topology.dead_letter_queue("kohtaamo.kittest.things"), passive=True
+    )
+    [letter] = await drain(dlq, 1)
+    assert letter["headers"][topology.HEADER_REASON] == "oversized"
+    assert letter["id"] == big.id
+    assert big.id not in service.calls  # type: ignore[attr-defined]
+    await eventually(lambda: _inbox_has(service, after.id))

@@ -65,8 +65,16 @@ class MessageProcessor:
         self.inbox = inbox
         self.queue = consumer.queue
         self.delays = bus.settings.retry_delays_ms
+        self.max_bytes = bus.settings.max_message_bytes
 
     async def __call__(self, message: AbstractIncomingMessage) -> None:
+        if len(message.body) > self.max_bytes:
+            await self._dead_letter(
+                message,
+                reason="oversized",
+                error=f"body of {len(message.body)} bytes exceeds {self.max_bytes}",
+            )
+            return
         try:
             event, data = self._parse(message.body)
         except (ValidationError, ValueError) as exc:

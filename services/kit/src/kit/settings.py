@@ -56,6 +56,8 @@ class KitSettings(BaseSettings):
     # delivery limit dead-letters a message redelivered this many times.
     delivery_limit: int = 10
     publish_timeout_s: float = 10.0
+    # Larger messages are dead-lettered unread (reason "oversized"): no event needs more.
+    max_message_bytes: int = 1_000_000
 
     outbox_poll_s: float = 0.5
     outbox_batch: int = 200

@@ -1,0 +1,81 @@
+"""Malformed and oversized messages published straight to every queue of every installed
+service: each is dead-lettered with its reason, nothing crashes, nothing is lost, and the
+consumers stay attached."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from contracts import CloudEvent, topology
+from kit import registry
+from kit.testing import drain, eventually
+
+BAD = {
+    "bad-json": b"{this is not json",
+    "no-envelope": b'{"hello": "world"}',
+    "wrong-type": CloudEvent(
+        source="/kohtaamo/helsinki/nobody",
+        type="kohtaamo.nobody.thing.done.v1",
+        municipality="helsinki",
+    )
+    .model_dump_json()
+    .encode(),
+    "oversized": b'{"pad": "' + b"x" * 1_100_000 + b'"}',
+}
+
+
+@pytest.mark.parametrize("name", [n for n in registry.installed() if n != "gateway"])
+async def test_every_queue_dead_letters_bad_messages(
+    name: str, make_settings: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, amqp_url: str
+) -> None:
+    base = make_settings(name)
+    for key, value in {
+        "KOHTAAMO_AMQP_URL": amqp_url,
+        "KOHTAAMO_MONGO_URL": base.mongo_url.get_secret_value(),
+        "KOHTAAMO_MONGO_DB_PREFIX": base.mongo_db_prefix,
+        "KOHTAAMO_PSEUDONYM_KEY": "test-pseudonym-key-not-secret",
+        "KOHTAAMO_KEY_ENCRYPTION_SECRET": "test-key-encryption-secret",
+        "KOHTAAMO_LOG_FORMAT": "json",
+    }.items():
+        monkeypatch.setenv(key, value)
+    svc = registry.load_factory(name)()
+    assert svc.consumers, f"{name} consumes nothing?"
+    await svc.start()
+    try:
+        import aio_pika
+
+        connection = await aio_pika.connect(amqp_url)
+        channel = await connection.channel(publisher_confirms=True)
+        for consumer in svc.consumers:
+            for label, body in BAD.items():
+                await channel.default_exchange.publish(
+                    aio_pika.Message(body, message_id=f"{label}-{consumer.queue}"),
+                    routing_key=consumer.queue,
+                )
+        for consumer in svc.consumers:
+            dlq = await channel.declare_queue(
+                topology.dead_letter_queue(consumer.queue), passive=True
+            )
+            letters = await drain(dlq, len(BAD), timeout=60)
+            reasons = {
+                x["id"].split("-kohtaamo.")[0]: x["headers"][topology.HEADER_REASON]
+                for x in letters
+            }
+            assert reasons == {
+                "bad-json": "malformed",
+                "no-envelope": "malformed",
+                "wrong-type": "malformed",
+                "oversized": "oversized",
+            }, consumer.queue
+        await connection.close()
+
+        async def still_ready() -> bool:
+            checks = await svc.readiness()
+            return all(c["ok"] for c in checks.values())
+
+        await eventually(still_ready, timeout=30)
+    finally:
+        await svc.stop()
