@@ -40,10 +40,11 @@ async def schedule(
     session: AsyncClientSession | None,
     event_id: str | None = None,
 ) -> bool:
-    """(Re)schedule the reminder `ref`; none when it would already be due at start."""
+    """(Re)schedule the reminder `ref`; none for a booking made within the lead time
+    (its confirmation is reminder enough)."""
     starts_at = _dt(context["starts_at"])
     due = starts_at - lead
-    if starts_at <= datetime.now(UTC):
+    if due <= datetime.now(UTC):
         return False
     await db.reminders.update_one(
         {"_id": ref},
