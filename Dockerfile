@@ -4,7 +4,8 @@
 #                                          notifications, analytics, gateway)
 #   docker run -e KOHTAAMO_RUN=events ...   the same through the environment
 #   docker run kohtaamo dlq list            any other `kohtaamo` command (operators)
-#   docker build --build-arg SERVICE=events bakes a default into a per-service tag
+#   docker build --build-arg SERVICE=events   a per-service image: only that service
+#                                           installed, and run by default
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
@@ -27,14 +28,17 @@ COPY services/bookings/pyproject.toml services/bookings/
 COPY services/notifications/pyproject.toml services/notifications/
 COPY services/analytics/pyproject.toml services/analytics/
 COPY services/gateway/pyproject.toml services/gateway/
+# With --build-arg SERVICE=<name> only that service and its dependencies are installed (a
+# smaller per-service image: no plotting libraries in events, say); without it, all.
+ARG SERVICE=""
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-install-workspace
+    uv sync --frozen --no-dev --no-install-workspace ${SERVICE:+--package kohtaamo-$SERVICE}
 # Then our own packages, installed as regular (non-editable) packages: the runtime stage
 # needs the virtual environment only, not the sources.
 COPY contracts/ contracts/
 COPY services/ services/
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-editable
+    uv sync --frozen --no-dev --no-editable ${SERVICE:+--package kohtaamo-$SERVICE}
 
 FROM ${PYTHON_IMAGE} AS runtime
 RUN groupadd --system --gid 10001 kohtaamo \
