@@ -162,6 +162,32 @@ def partner_issuer(tmp_path: Path) -> Iterator[tuple[TestIssuer, str]]:
 
 
 @pytest.fixture(scope="session")
+def platform(
+    make_settings: Callable[..., Any], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
+    """The real services as processes with a gateway process in front (see live_platform.py)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("live_platform", APPS.parent / "live_platform.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    settings = make_settings("platform")
+    logs = tmp_path_factory.mktemp("platform")
+    gateway_env = {
+        "KOHTAAMO_RATE_LIMIT_CLIENT": "100000/minute",
+        "KOHTAAMO_RATE_LIMIT_USER": "100000/minute",
+        "KOHTAAMO_RATE_LIMIT_AUTH": "1000/minute",
+    }
+    running = module.start_platform(settings, logs, gateway_env)
+    try:
+        yield running
+    finally:
+        module.stop_platform(running)
+
+
+@pytest.fixture(scope="session")
 def issuer() -> TestIssuer:
     return TestIssuer()
 

@@ -40,6 +40,10 @@ DEFAULT_ROUTES: dict[str, str] = {
     "auth": "identity",
     "me": "identity",
     "municipalities": "identity",
+    "organisations": "identity",
+    "users": "identity",
+    "mentors": "identity",
+    "erasures": "identity",
     "admin/keys": "identity",
     ".well-known/jwks.json": "identity",
     # events

@@ -1,7 +1,7 @@
 // Residents: find a free slot of a workstation, room, studio, equipment or mentor hours,
 // and book it.
 import { get, post, session } from "../api.js";
-import { h, field, select, clear } from "../dom.js";
+import { h, field, select, clear, append } from "../dom.js";
 import { t, loc, locLang, fmtTime, fmtDate } from "../i18n.js";
 import { announce, problemText } from "../app.js";
 import { rememberReturn } from "./auth.js";
@@ -176,7 +176,9 @@ export async function bookView() {
   const date = h("input", { type: "date", name: "date", value: saved.date && saved.date >= today() ? saved.date : today(), min: today() });
   const results = h("div", { class: "results", "aria-live": "polite" });
 
+  let searches = 0;
   async function search() {
+    const ticket = ++searches; // only the latest search may render
     sessionStorage.setItem("kohtaamo.bookFilters", JSON.stringify({ location: location.value, kind: kind.value, date: date.value }));
     clear(results).append(h("p", { text: t("loading") }));
     try {
@@ -184,13 +186,15 @@ export async function bookView() {
         get(`/locations/${location.value}/availability`, { from: date.value, to: date.value, kind: kind.value }),
         get("/resources", { location_id: location.value, kind: kind.value }),
       ]);
+      if (ticket !== searches) return;
       const byId = Object.fromEntries(resources.map((r) => [r.id, r]));
       const blocks = avail.resources.filter((e) => byId[e.resource_id]).map((e) => resourceBlock(byId[e.resource_id], e, avail.timezone));
-      clear(results).append(
+      append(clear(results),
         h("h2", { class: "visually-hidden", text: t("book.results") }),
         blocks.length ? blocks : h("p", { text: t("book.noResources") }),
       );
     } catch (err) {
+      if (ticket !== searches) return;
       clear(results).append(h("p", { role: "alert", text: problemText(err) }));
     }
   }

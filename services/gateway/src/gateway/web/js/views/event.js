@@ -1,6 +1,6 @@
 // One event: details, register or cancel, and add to a calendar (.ics).
 import { get, post, session, url } from "../api.js";
-import { h, field } from "../dom.js";
+import { h, field, append } from "../dom.js";
 import { t, loc, locLang, fmtDateTime, fmtTime, currentLang } from "../i18n.js";
 import { announce, problemText, route } from "../app.js";
 import { rememberReturn } from "./auth.js";
@@ -36,7 +36,7 @@ function registrationPanel(ev, reg) {
     return panel;
   }
   if (reg) {
-    panel.append(
+    append(panel,
       h("p", { class: `reg-status reg-${reg.status}`, text: registrationText(reg) }),
       reg.status === "confirmed" && reg.code
         ? h("p", {}, t("reg.code"), " ", h("strong", { class: "code", text: reg.code }))
@@ -63,7 +63,7 @@ function registrationPanel(ev, reg) {
   });
   const error = h("div", { class: "form-error", role: "alert" });
   const full = ev.capacity != null && ev.seats_free === 0;
-  panel.append(
+  append(panel,
     full ? h("p", { class: "notice", text: t("event.fullWaitlist") }) : null,
     h(
       "form",
@@ -72,8 +72,11 @@ function registrationPanel(ev, reg) {
           e.preventDefault();
           error.textContent = "";
           try {
+            // The name shown on the staff's check-in list.
+            const me = await get("/me").catch(() => null);
             const made = await post(`/events/${ev.id}/registrations`, {
               seats: Number(seats.value) || 1,
+              name: me ? me.display_name : undefined,
             });
             announce(registrationText(made));
             await route();

@@ -1,7 +1,7 @@
 // Staff console: events (create, publish, series, check-in lists), bookings (approve or
 // deny, the day's bookings per location, blocks) and resources (rules, opening hours).
 import { get, post, put, patch } from "../api.js";
-import { h, field, select, clear } from "../dom.js";
+import { h, field, select, clear, append } from "../dom.js";
 import { t, loc, locLang, fmtDateTime, fmtTime, fmtDate } from "../i18n.js";
 import { announce, problemText, route } from "../app.js";
 import { EVENT_KINDS } from "./events.js";
@@ -140,7 +140,7 @@ async function dayView(locations) {
   async function show() {
     try {
       const day = await get(`/locations/${location.value}/day`, { date: date.value });
-      clear(out).append(
+      append(clear(out),
         day.bookings.length ? h("ul", { class: "rows", id: "day-bookings" }, day.bookings.map((b) => h("li", { class: "row" }, bookingLine(b)))) : h("p", { text: t("staff.noBookingsDay") }),
         day.blocks.length ? [h("h3", { text: t("staff.blocks") }), h("ul", { class: "rows" }, day.blocks.map((b) => h("li", { class: "row", text: `${fmtTime(b.starts_at)}–${fmtTime(b.ends_at)} ${b.reason || ""}` })))] : null);
     } catch (err) { clear(out).append(h("p", { role: "alert", text: problemText(err) })); }
