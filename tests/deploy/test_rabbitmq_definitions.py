@@ -13,10 +13,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import aio_pika
 import pytest
+import yaml
 
 from contracts import Payload, register, topology
 from kit.app import Service
@@ -25,6 +26,7 @@ from kit.rabbit_admin import RabbitAdmin
 
 from .conftest import (
     DEPLOY,
+    ROOT,
     SERVICES,
     Broker,
     ctl,
@@ -120,8 +122,13 @@ def test_site_files_render_and_demand_their_secrets() -> None:
 
 
 def test_dev_user_password_hash_is_what_compose_documents(broker: Broker) -> None:
+    """The hash in the compose broker's definitions accepts the password that the services'
+    KOHTAAMO_AMQP_URL in docker-compose.yml uses."""
     definitions = json.loads((DEPLOY / "rabbitmq" / "definitions.json").read_text())
     [user] = definitions["users"]
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    amqp = urlsplit(compose["x-kohtaamo-env"]["KOHTAAMO_AMQP_URL"])
+    assert (amqp.username, amqp.password) == (user["name"], "kohtaamo")
     name = broker.user("kohtaamo")
     only_user = {"users": [{**user, "name": name}]}
     apply = load_apply()
