@@ -11,14 +11,15 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, model_validator
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import DuplicateKeyError
 
+from bookings import recent
 from bookings import rules as rule
-from bookings.calendar import atomically, claim, first_overlap
+from bookings.calendar import atomically
+from bookings.desk import desk_for
 from bookings.facts import booking_event
-from bookings.location import hours_of, load_location, zone_of
+from bookings.location import hours_of, zone_of
 from bookings.opening_hours import Hours, local_day
-from bookings.resource import load_resource, own_hours, rules_of
+from bookings.resource import own_hours, rules_of
 from bookings.store import HOLDING
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
@@ -73,8 +74,8 @@ async def place_booking(
     now: datetime | None = None,
 ) -> dict[str, Any]:
     now = now or datetime.now(UTC)
-    resource = await load_resource(svc, data.resource_id, principal)
-    location = await load_location(svc, resource["location_id"])
+    resource = await recent.resource(svc, data.resource_id, principal)
+    location = await recent.location(svc, resource["location_id"])
     municipality = resource["municipality"]
     staff = is_staff_of(principal, municipality)
     on_behalf = data.user_id is not None and data.user_id != principal.subject
@@ -137,45 +138,8 @@ async def place_booking(
         "updated_at": now,
     }
 
-    async def work(session: AsyncClientSession) -> dict[str, Any]:
-        await claim(svc.store, session, resource["_id"])
-        # Re-read inside the claim: a resource closed or re-ruled meanwhile is seen here.
-        current = await svc.store.db.resources.find_one({"_id": resource["_id"]}, session=session)
-        if current is None or not current.get("active", True):
-            raise rule.refuse("this resource is not bookable now", "resource_id", 409)
-        clash = await first_overlap(svc.store, session, resource["_id"], held_from, held_until)
-        if clash is not None:
-            raise Problem(
-                409,
-                "Conflict",
-                "The resource is already booked for part of that time.",
-                field="starts_at",
-                type_="https://kohtaamo.fi/problems/booking-conflict",
-                extra={
-                    "conflict": {
-                        "starts_at": clash["held_from"].isoformat(),
-                        "ends_at": clash["held_until"].isoformat(),
-                    }
-                },
-            )
-        if _has_quota(rules):
-            mine = await _users_bookings_near(svc, session, doc, zone)
-            rule.check_quota(rules, zone, start, end, mine)
-        await svc.store.db.bookings.insert_one(doc, session=session)
-        type_, payload = booking_event(doc, **_status_extra(doc))
-        await svc.emit(
-            session,
-            svc.event(type_, payload, municipality=municipality, subject=f"booking/{doc['_id']}"),
-        )
-        return doc
-
-    try:
-        result = await atomically(svc.store, work, attempts=_attempts(svc))
-    except DuplicateKeyError:
-        # An earlier attempt did commit (its commit answer was lost): same booking.
-        result = await svc.store.db.bookings.find_one({"_id": doc["_id"]}) or doc
-    svc.outbox.notify()
-    return result
+    extra = {"quota": _has_quota(rules), "event": _status_extra(doc)}
+    return await desk_for(svc).submit(doc, rules, zone, extra)
 
 
 def _attempts(svc: Service) -> int:
@@ -194,7 +158,7 @@ def _has_quota(rules: rule.Rules) -> bool:
     )
 
 
-async def _users_bookings_near(
+async def users_bookings_near(
     svc: Service, session: AsyncClientSession, doc: dict[str, Any], zone: ZoneInfo
 ) -> list[tuple[datetime, datetime]]:
     day = local_day(doc["starts_at"], zone)

@@ -13,44 +13,29 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable
-from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import PyMongoError
 
-from bookings.store import HOLDING
 from kit.mongo import Store
 from kit.problems import Problem
 
 T = TypeVar("T")
 
 
-async def claim(store: Store, session: AsyncClientSession, resource_id: str) -> None:
-    """Take the resource's calendar for this transaction (first write: conflicts early)."""
-    await store.db.calendars.update_one(
-        {"_id": resource_id}, {"$inc": {"version": 1}}, upsert=True, session=session
+async def claim(store: Store, session: AsyncClientSession, *resource_ids: str) -> None:
+    """Take the resources' calendars for this transaction (the first write, so a competing
+    transaction conflicts early). One write for any number of resources."""
+    ids = sorted(set(resource_ids))
+    result = await store.db.calendars.update_many(
+        {"_id": {"$in": ids}}, {"$inc": {"version": 1}}, session=session
     )
-
-
-async def first_overlap(
-    store: Store,
-    session: AsyncClientSession | None,
-    resource_id: str,
-    held_from: datetime,
-    held_until: datetime,
-    *,
-    exclude: list[str] | None = None,
-) -> dict[str, Any] | None:
-    query: dict[str, Any] = {
-        "resource_id": resource_id,
-        "status": {"$in": HOLDING},
-        "held_from": {"$lt": held_until},
-        "held_until": {"$gt": held_from},
-    }
-    if exclude:
-        query["_id"] = {"$nin": exclude}
-    return await store.db.bookings.find_one(query, session=session)
+    if result.matched_count < len(ids):  # calendars are made with resources; just in case
+        for resource_id in ids:
+            await store.db.calendars.update_one(
+                {"_id": resource_id}, {"$inc": {"version": 1}}, upsert=True, session=session
+            )
 
 
 async def atomically(

@@ -100,6 +100,9 @@ async def set_hours(svc: Service, *, location: dict[str, Any], hours: Hours) -> 
         )
         await svc.emit(session, _hours_event(svc, doc))
     svc.outbox.notify()
+    from bookings import recent  # recent imports the resource module, which imports this
+
+    recent.forget(svc, "locations", doc["_id"])
     return doc
 
 

@@ -115,6 +115,9 @@ async def update_resource(
         )
         await svc.emit(session, event)
     svc.outbox.notify()
+    from bookings import recent  # recent imports this module
+
+    recent.forget(svc, "resources", doc["_id"])
     return doc
 
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from bookings.booking import BookingIn, is_staff_of, load_location, place_booking, transition
-from bookings.location import zone_of
+from bookings.booking import BookingIn, is_staff_of, place_booking, transition
+from bookings.location import load_location, zone_of
 from bookings.resource import load_resource
 from contracts import bookings as ev
 from kit.app import Service

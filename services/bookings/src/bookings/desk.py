@@ -1,0 +1,197 @@
+"""The booking desk: booking requests of one process are written in batches.
+
+Requests that arrive while a batch is being written wait for the next one; each batch is
+ONE transaction that claims the calendars of its resources (see `calendar.py`), reads
+their held time once, decides every request in arrival order against the stored and the
+newly accepted time, and writes the accepted bookings and their events together. The
+guarantee is the store's, as for a single booking: another replica's batch touching the
+same resource conflicts and retries. Batching only saves round trips under load; a lone
+request is written at once, without waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
+
+from bookings import rules as rule
+from bookings.availability import overlaps
+from bookings.calendar import atomically, claim
+from bookings.facts import booking_event
+from bookings.store import HOLDING
+from kit.app import Service
+from kit.problems import Problem
+
+log = structlog.get_logger("bookings.desk")
+MAX_BATCH = 64
+
+
+@dataclass
+class Request:
+    doc: dict[str, Any]
+    rules: rule.Rules
+    zone: ZoneInfo
+    extra: dict[str, Any]
+    future: asyncio.Future[dict[str, Any]] = field(repr=False)
+
+
+class Desk:
+    """Requests go to one of a few lanes by resource; each lane writes one batch at a
+    time, so lanes never compete for a calendar and their batches run side by side."""
+
+    def __init__(self, svc: Service, attempts: int = 200, lanes: int = 4) -> None:
+        self.svc = svc
+        self.attempts = attempts
+        self.lanes = [Lane(self) for _ in range(lanes)]
+
+    async def submit(
+        self, doc: dict[str, Any], rules: rule.Rules, zone: ZoneInfo, extra: dict[str, Any]
+    ) -> dict[str, Any]:
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        lane = self.lanes[zlib.crc32(doc["resource_id"].encode()) % len(self.lanes)]
+        lane.pending.append(Request(doc, rules, zone, extra, future))
+        if lane.task is None or lane.task.done():
+            lane.task = asyncio.create_task(lane.drain(), name="bookings-desk-lane")
+        return await future
+
+
+class Lane:
+    def __init__(self, desk: Desk) -> None:
+        self.svc = desk.svc
+        self.attempts = desk.attempts
+        self.pending: list[Request] = []
+        self.task: asyncio.Task[None] | None = None
+
+    async def drain(self) -> None:
+        while self.pending:
+            batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
+            try:
+                outcomes = await atomically(
+                    self.svc.store, partial(self._write, batch=batch), attempts=self.attempts
+                )
+            except DuplicateKeyError:
+                # an earlier attempt committed but its answer was lost: read what is stored
+                outcomes = {}
+                for r in batch:
+                    stored = await self.svc.store.db.bookings.find_one({"_id": r.doc["_id"]})
+                    outcomes[r.doc["_id"]] = stored or Problem(503, "Busy", "Try again.")
+            except Exception as exc:
+                log.warning("desk.batch_failed", size=len(batch), error=str(exc))
+                for r in batch:
+                    if not r.future.done():
+                        r.future.set_exception(exc)
+                continue
+            for r in batch:
+                outcome = outcomes[r.doc["_id"]]
+                if r.future.done():
+                    continue
+                if isinstance(outcome, BaseException):
+                    r.future.set_exception(outcome)
+                else:
+                    r.future.set_result(outcome)
+            self.svc.outbox.notify()
+
+    async def _write(self, session: AsyncClientSession, batch: list[Request]) -> dict[str, Any]:
+        db = self.svc.store.db
+        ids = sorted({r.doc["resource_id"] for r in batch})
+        await claim(self.svc.store, session, *ids)
+        # Re-read inside the claim: a resource closed or re-ruled meanwhile is seen here.
+        resources = {
+            d["_id"]: d
+            async for d in db.resources.find(
+                {"_id": {"$in": ids}}, projection={"active": 1}, session=session
+            )
+        }
+        low = min(r.doc["held_from"] for r in batch)
+        high = max(r.doc["held_until"] for r in batch)
+        held: dict[str, list[tuple[Any, Any]]] = defaultdict(list)
+        async for d in db.bookings.find(
+            {
+                "resource_id": {"$in": ids},
+                "status": {"$in": HOLDING},
+                "held_from": {"$lt": high},
+                "held_until": {"$gt": low},
+            },
+            projection={"resource_id": 1, "held_from": 1, "held_until": 1},
+            session=session,
+        ):
+            held[d["resource_id"]].append((d["held_from"], d["held_until"]))
+        outcomes: dict[str, Any] = {}
+        accepted: list[Request] = []
+        for r in batch:
+            doc = r.doc
+            wanted = (doc["held_from"], doc["held_until"])
+            resource = resources.get(doc["resource_id"])
+            if resource is None or not resource.get("active", True):
+                outcomes[doc["_id"]] = rule.refuse(
+                    "this resource is not bookable now", "resource_id", 409
+                )
+                continue
+            clash = next((h for h in held[doc["resource_id"]] if overlaps(wanted, h)), None)
+            if clash is not None:
+                outcomes[doc["_id"]] = conflict(clash)
+                continue
+            if r.extra.get("quota"):
+                from bookings.booking import users_bookings_near
+
+                mine = await users_bookings_near(self.svc, session, doc, r.zone)
+                mine += [
+                    (a.doc["starts_at"], a.doc["ends_at"])
+                    for a in accepted
+                    if a.doc["user_id"] == doc["user_id"]
+                    and a.doc["resource_id"] == doc["resource_id"]
+                ]
+                try:
+                    rule.check_quota(r.rules, r.zone, doc["starts_at"], doc["ends_at"], mine)
+                except Problem as problem:
+                    outcomes[doc["_id"]] = problem
+                    continue
+            held[doc["resource_id"]].append(wanted)
+            accepted.append(r)
+            outcomes[doc["_id"]] = doc
+        if accepted:
+            await db.bookings.insert_many([r.doc for r in accepted], session=session)
+            events = []
+            for r in accepted:
+                type_, payload = booking_event(r.doc, **r.extra.get("event", {}))
+                events.append(
+                    self.svc.event(
+                        type_,
+                        payload,
+                        municipality=r.doc["municipality"],
+                        subject=f"booking/{r.doc['_id']}",
+                    )
+                )
+            await self.svc.emit(session, *events)
+        return outcomes
+
+
+def conflict(clash: tuple[Any, Any]) -> Problem:
+    return Problem(
+        409,
+        "Conflict",
+        "The resource is already booked for part of that time.",
+        field="starts_at",
+        type_="https://kohtaamo.fi/problems/booking-conflict",
+        extra={"conflict": {"starts_at": clash[0].isoformat(), "ends_at": clash[1].isoformat()}},
+    )
+
+
+_desks: dict[int, Desk] = {}
+
+
+def desk_for(svc: Service) -> Desk:
+    desk = _desks.get(id(svc))
+    if desk is None or desk.svc is not svc:
+        attempts = int(getattr(svc.settings, "booking_attempts", 200))
+        desk = _desks[id(svc)] = Desk(svc, attempts)
+    return desk
