@@ -70,7 +70,7 @@ class Published:
         async def enough() -> bool:
             return len(self.of(type_, **data)) >= count
 
-        await eventually(enough, timeout=15)
+        await eventually(enough, timeout=60)  # the relay lags on a busy machine
         return self.of(type_, **data)
 
 

@@ -24,7 +24,7 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     await db[EVENTS].create_index([("parent_event_id", ASCENDING)])
     await db[EVENTS].create_index([("created_by", ASCENDING), ("status", ASCENDING)])
     await db[REGISTRATIONS].create_index(
-        [("event_id", ASCENDING), ("status", ASCENDING), ("position", ASCENDING)]
+        [("event_id", ASCENDING), ("status", ASCENDING), ("sequence", ASCENDING)]
     )
     await db[REGISTRATIONS].create_index([("event_id", ASCENDING), ("user_id", ASCENDING)])
     await db[REGISTRATIONS].create_index([("user_id", ASCENDING), ("created_at", DESCENDING)])
