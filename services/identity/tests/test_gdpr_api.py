@@ -4,12 +4,15 @@ have answered with their erasure.completed events (sent here over the real broke
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aio_pika
 import httpx
 
+from identity.user import contact_of
 from kit.testing import envelope, eventually
 
 PASSWORD = "correct horse battery"
@@ -68,6 +71,17 @@ async def test_export_then_erase_reaches_every_service(
     assert len(data["sessions"]) == 1 and "family" not in data["sessions"][0]
     assert "_id" not in data["sessions"][0]  # the refresh token hash stays inside
 
+    # Contact details still waiting in the outbox (as while the broker is away).
+    account = await ctx.db.users.find_one({"_id": uid})
+    pending = ctx.svc.event(
+        "kohtaamo.identity.contact.changed.v1", contact_of(account), municipality="helsinki"
+    )
+    await ctx.svc.outbox.stage(None, pending)
+    await ctx.db.outbox.update_one(
+        {"_id": pending.id}, {"$set": {"due": datetime.now(UTC) + timedelta(hours=1)}}
+    )
+    assert await ctx.db.outbox.find_one({"_id": pending.id}) is not None
+
     wrong = await client.post("/me/erase", json={"password": "not my password"}, headers=headers)
     assert wrong.status_code == 403 and wrong.json()["errors"][0]["field"] == "password"
     erased = await client.post("/me/erase", json={"password": PASSWORD}, headers=headers)
@@ -90,6 +104,9 @@ async def test_export_then_erase_reaches_every_service(
     assert await ctx.db.consents.count_documents({"user_id": uid}) == 0
     assert await ctx.db.refresh_tokens.count_documents({"user_id": uid}) == 0
     assert await ctx.db.organisations.count_documents({"members.user_id": uid}) == 0
+    # No copy of the email is left in the outbox.
+    assert await ctx.db.outbox.find_one({"_id": pending.id}) is None
+    assert await ctx.db.outbox.count_documents({"body": {"$regex": re.escape(out["email"])}}) == 0
     login = {"municipality": "helsinki", "email": out["email"], "password": PASSWORD}
     assert (await client.post("/auth/login", json=login)).status_code == 401
     assert (await client.get("/me", headers=headers)).status_code == 404

@@ -21,7 +21,7 @@ async def test_profile_update_publishes_skills_without_personal_data(
             {"skill": "3d printing", "level": "advanced"},
         ],
         "wants": [{"skill": "Podcasting"}],
-        "interests": ["Board Games"],
+        "interests": [{"skill": "Board Games", "level": "beginner"}],
         "visibility": "private",
     }
     saved = await client.put("/me/profile", json=body, headers=out["headers"])
@@ -29,10 +29,11 @@ async def test_profile_update_publishes_skills_without_personal_data(
     profile = saved.json()
     assert profile["languages"] == ["fi", "en"]
     assert profile["skills"] == [{"skill": "3d printing", "level": "advanced"}]
-    assert profile["interests"] == ["board games"]
+    assert profile["interests"] == [{"skill": "board games", "level": "beginner"}]
     [event] = await published.wait("kohtaamo.identity.profile.updated.v1", user_id=uid)
     assert event["data"]["skills_offered"] == [{"skill": "3d printing", "level": "advanced"}]
     assert event["data"]["skills_wanted"] == [{"skill": "podcasting", "level": None}]
+    assert event["data"]["interests"] == ["board games"]
     assert "display_name" not in event["data"] and "email" not in event["data"]
 
     bad = await client.put(

@@ -6,6 +6,7 @@ each other service answers with `<svc>.erasure.completed`, recorded per service 
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +15,7 @@ from pydantic import BaseModel
 
 from contracts import identity as idc
 from identity.core import Identity
+from identity.ratelimit import account_key
 from kit.problems import Problem
 
 HIDDEN = {"password_hash"}
@@ -96,6 +98,23 @@ async def erase(ctx: Identity, user: dict[str, Any]) -> tuple[str, dict[str, Any
                 session=session,
             )
         ).modified_count
+        # Copies of personal data outside identity's own records: outbox entries naming the
+        # user that are published (the relay deletes those soon anyway) or still carry
+        # unsent contact details, and the login-failure counter keyed by the email. The
+        # erasure events staged below are not affected.
+        mentions = {"$regex": re.escape(uid)}
+        erased += (
+            await db.outbox.delete_many(
+                {
+                    "body": mentions,
+                    "$or": [{"published": True}, {"type": idc.CONTACT_CHANGED}],
+                },
+                session=session,
+            )
+        ).deleted_count
+        await db.login_failures.delete_one(
+            {"_id": account_key(municipality, user["email"])}, session=session
+        )
         # A tombstone: the id stays (for the erasure status), the person does not.
         await db.users.replace_one(
             {"_id": uid},

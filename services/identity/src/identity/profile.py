@@ -31,7 +31,8 @@ class ProfileIn(BaseModel):
     skills: list[SkillIn] = Field(default_factory=list, max_length=50)
     # What the user wants to learn or get help with.
     wants: list[SkillIn] = Field(default_factory=list, max_length=50)
-    interests: list[SkillName] = Field(default_factory=list, max_length=50)
+    # Interests carry a level too (hobbyist "beginner" ... "professional").
+    interests: list[SkillIn] = Field(default_factory=list, max_length=50)
     visibility: Visibility = Visibility.municipality
 
 
@@ -81,7 +82,7 @@ def to_out(user: dict[str, Any], doc: dict[str, Any] | None) -> ProfileOut:
         languages=doc["languages"],
         skills=[SkillIn.model_validate(s) for s in doc["skills"]],
         wants=[SkillIn.model_validate(s) for s in doc["wants"]],
-        interests=doc["interests"],
+        interests=[SkillIn.model_validate(i) for i in doc["interests"]],
         visibility=Visibility(doc["visibility"]),
     )
 
@@ -92,14 +93,14 @@ async def get(ctx: Identity, user: dict[str, Any]) -> ProfileOut:
 
 async def save(ctx: Identity, user: dict[str, Any], data: ProfileIn) -> ProfileOut:
     skills, wants = dedupe(data.skills), dedupe(data.wants)
-    interests = list(dict.fromkeys(data.interests))
+    interests = dedupe(data.interests)
     languages = list(dict.fromkeys(data.languages))
     doc = {
         "municipality": user["municipality"],
         "languages": languages,
         "skills": [s.model_dump(mode="json") for s in skills],
         "wants": [s.model_dump(mode="json") for s in wants],
-        "interests": interests,
+        "interests": [i.model_dump(mode="json") for i in interests],
         "visibility": data.visibility.value,
         "updated_at": datetime.now(UTC),
     }
@@ -108,7 +109,7 @@ async def save(ctx: Identity, user: dict[str, Any], data: ProfileIn) -> ProfileO
         user_id=user["_id"],
         skills_offered=[Skill(skill=s.skill, level=s.level) for s in skills],
         skills_wanted=[Skill(skill=s.skill, level=s.level) for s in wants],
-        interests=interests,
+        interests=[i.skill for i in interests],  # the contract carries names only
         languages=languages,
     )
     async with ctx.svc.store.transaction() as session:
