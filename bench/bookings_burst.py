@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -141,7 +142,7 @@ async def main() -> None:
             held = await svc.store.db.bookings.find(
                 {"resource_id": resource["_id"], "status": "confirmed"}, sort=[("held_from", 1)]
             ).to_list()
-            double += sum(1 for a, b in zip(held, held[1:]) if b["held_from"] < a["held_until"])
+            double += sum(1 for a, b in pairwise(held) if b["held_from"] < a["held_until"])
         await svc.store.close()
 
     base_rate, book_rate = n / base_s, n / book_s
