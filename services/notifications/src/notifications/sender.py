@@ -134,7 +134,6 @@ class Sender:
         now = datetime.now(UTC)
         due = await self.db.notices.find(
             {"status": QUEUED, "due": {"$lte": now}},
-            projection={"_id": 1},
             sort=[("due", 1)],
             limit=self.settings.sender_batch,
         ).to_list()
@@ -142,7 +141,7 @@ class Sender:
             return None
         ids = [d["_id"] for d in due]
         claim = uuid.uuid4().hex
-        await self.db.notices.update_many(
+        result = await self.db.notices.update_many(
             {"_id": {"$in": ids}, "status": QUEUED},
             {
                 "$set": {
@@ -152,7 +151,10 @@ class Sender:
                 }
             },
         )
-        claimed = await self.db.notices.find({"_id": {"$in": ids}, "claim": claim}).to_list()
+        if result.modified_count == len(ids):
+            claimed = due  # all ours: no competing sender took any of them
+        else:
+            claimed = await self.db.notices.find({"_id": {"$in": ids}, "claim": claim}).to_list()
         return (claim, claimed) if claimed else None
 
     async def _send(self, claimed: list[dict[str, Any]]) -> list[Any]:
