@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from kit import localstore
 
 from .conftest import DEPLOY, ROOT
@@ -27,6 +29,8 @@ def health(path: str, env: dict[str, str]) -> int:
     ).returncode
 
 
+@pytest.mark.broker
+@pytest.mark.store
 def test_entrypoint_runs_a_service_and_healthcheck_follows_it(
     make_settings: Callable[..., Any], tmp_path: Path
 ) -> None:

@@ -25,6 +25,8 @@ from kit.testing import envelope
 from .conftest import DEPLOY, Broker, ctl, site_definitions
 
 # Both sites name their services user alike; in one broker that is one user, one password.
+pytestmark = pytest.mark.broker
+
 PASSWORDS = {
     "helsinki": {"kohtaamo-services": "svc", "federation-kouvola": "hki-fed"},
     "kouvola": {"kohtaamo-services": "svc", "federation-helsinki": "kvl-fed"},

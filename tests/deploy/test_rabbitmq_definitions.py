@@ -121,6 +121,7 @@ def test_site_files_render_and_demand_their_secrets() -> None:
         assert not re.search(r"password_hash", json.dumps(data))
 
 
+@pytest.mark.broker
 def test_dev_user_password_hash_is_what_compose_documents(broker: Broker) -> None:
     """The hash in the compose broker's definitions accepts the password that the services'
     KOHTAAMO_AMQP_URL in docker-compose.yml uses."""
@@ -167,6 +168,8 @@ async def dead_letter_count(channel: aio_pika.abc.AbstractChannel, queue: str) -
     return 0
 
 
+@pytest.mark.broker
+@pytest.mark.store
 async def test_kit_service_runs_on_the_site_definitions(
     broker: Broker, make_settings: Callable[..., Any]
 ) -> None:
@@ -251,6 +254,7 @@ async def test_kit_service_runs_on_the_site_definitions(
         await svc.stop()
 
 
+@pytest.mark.broker
 def test_apply_command_creates_users_and_keeps_passwords_it_is_not_given(
     broker: Broker, tmp_path: Path
 ) -> None:
