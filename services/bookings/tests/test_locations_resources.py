@@ -1,0 +1,157 @@
+"""Locations, opening hours and resources over HTTP: events, exceptions, validation."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+
+from bookings.testing import Actors, EventLog, at, future_day
+
+
+async def test_hours_change_is_published_and_closes_days(
+    client: httpx.AsyncClient,
+    actors: Actors,
+    events: EventLog,
+    make_resource: Any,
+    make_location: Any,
+) -> None:
+    location = await make_location()
+    room = await make_resource(location=location)
+    desk = await make_resource(location=location, kind="workstation")
+    [created] = await events.find("location.hours_changed", f"location/{location['id']}")
+    assert created["data"]["weekly"]["0"] == [{"opens": "08:00:00", "closes": "20:00:00"}]
+    [changed] = await events.find("resource.changed", f"resource/{room['id']}")
+    assert changed["data"]["created"] is True and changed["data"]["kind"] == "meeting_room"
+
+    holiday = future_day(3)
+    short = holiday + timedelta(days=1)
+    hours = {
+        "weekly": location["hours"]["weekly"],
+        "exceptions": [
+            {"day": holiday.isoformat(), "closed": True, "reason": "holiday"},
+            {"day": short.isoformat(), "hours": [{"opens": "10:00", "closes": "12:00"}]},
+        ],
+    }
+    assert (
+        await client.put(
+            f"/locations/{location['id']}/hours", json={"hours": hours}, headers=actors.user()
+        )
+    ).status_code == 403
+    assert (
+        await client.put(
+            f"/locations/{location['id']}/hours",
+            json={"hours": hours},
+            headers=actors.staff("kouvola"),
+        )
+    ).status_code == 403
+    put = await client.put(
+        f"/locations/{location['id']}/hours", json={"hours": hours}, headers=actors.staff()
+    )
+    assert put.status_code == 200
+    updates = await events.find("location.hours_changed", f"location/{location['id']}", count=2)
+    assert updates[-1]["data"]["exceptions"][0]["closed"] is True
+
+    closed = await client.post(
+        "/bookings",
+        headers=actors.user(),
+        json={
+            "resource_id": room["id"],
+            "starts_at": at(holiday, "10:00"),
+            "ends_at": at(holiday, "11:00"),
+        },
+    )
+    assert closed.status_code == 422 and closed.json()["errors"][0]["field"] == "starts_at"
+    free = await client.get(
+        f"/locations/{location['id']}/availability",
+        headers=actors.user(),
+        params={"from": holiday.isoformat(), "to": short.isoformat(), "kind": "workstation"},
+    )
+    assert free.status_code == 200
+    [only] = free.json()["resources"]
+    assert only["resource_id"] == desk["id"] and len(only["slots"]) == 4  # 10-12 in 30 min
+    too_long = await client.get(
+        f"/locations/{location['id']}/availability",
+        headers=actors.user(),
+        params={"from": holiday.isoformat(), "to": (holiday + timedelta(days=90)).isoformat()},
+    )
+    assert too_long.status_code == 422 and too_long.json()["errors"][0]["field"] == "to"
+    other = await client.get(
+        f"/locations/{location['id']}/availability",
+        headers=actors.user(municipality="kouvola"),
+        params={"from": holiday.isoformat(), "to": short.isoformat()},
+    )
+    assert other.status_code == 403
+
+
+async def test_location_and_resource_validation(
+    client: httpx.AsyncClient, actors: Actors, events: EventLog, make_resource: Any
+) -> None:
+    staff = actors.staff()
+    bad_zone = await client.post(
+        "/locations", headers=staff, json={"name": {"fi": "x"}, "timezone": "Mars/Olympus"}
+    )
+    assert bad_zone.status_code == 422 and bad_zone.json()["errors"][0]["field"] == "timezone"
+    bad_hours = await client.post(
+        "/locations",
+        headers=staff,
+        json={
+            "name": {"fi": "x"},
+            "hours": {"weekly": {"0": [{"opens": "18:00", "closes": "09:00"}]}},
+        },
+    )
+    assert bad_hours.status_code == 422
+    assert bad_hours.json()["errors"][0]["field"].startswith("hours.weekly")
+    bad_lang = await client.post("/locations", headers=staff, json={"name": {"1x": "x"}})
+    assert bad_lang.status_code == 422 and bad_lang.json()["errors"][0]["field"] == "name"
+    room = await make_resource()
+    no_mentor = await client.post(
+        "/resources",
+        headers=staff,
+        json={"location_id": room["location_id"], "kind": "mentor_hours", "name": {"fi": "x"}},
+    )
+    assert no_mentor.status_code == 422
+    missing = await client.post(
+        "/resources",
+        headers=staff,
+        json={"location_id": "loc-none", "kind": "studio", "name": {"fi": "x"}},
+    )
+    assert missing.status_code == 404 and missing.json()["errors"][0]["field"] == "location_id"
+    patched = await client.patch(
+        f"/resources/{room['id']}",
+        headers=staff,
+        json={"capacity": 2, "rules": {"approval_required": True}},
+    )
+    assert patched.status_code == 200 and patched.json()["rules"]["approval_required"] is True
+    changes = await events.find("resource.changed", f"resource/{room['id']}", count=2)
+    assert changes[-1]["data"]["created"] is False and changes[-1]["data"]["capacity"] == 2
+    day = future_day(2)
+    pending = await client.post(
+        "/bookings",
+        headers=actors.user(),
+        json={
+            "resource_id": room["id"],
+            "starts_at": at(day, "10:00"),
+            "ends_at": at(day, "11:00"),
+        },
+    )
+    assert pending.json()["status"] == "pending"  # the new rule applies at once
+    listed = await client.get(
+        "/resources", headers=actors.user(), params={"location_id": room["location_id"]}
+    )
+    assert [r["id"] for r in listed.json()] == [room["id"]]
+    deactivated = await client.patch(
+        f"/resources/{room['id']}", headers=staff, json={"active": False}
+    )
+    assert deactivated.json()["active"] is False
+    refused = await client.post(
+        "/bookings",
+        headers=actors.user(),
+        json={
+            "resource_id": room["id"],
+            "starts_at": at(day, "12:00"),
+            "ends_at": at(day, "13:00"),
+        },
+    )
+    assert refused.status_code == 409
