@@ -13,7 +13,7 @@ from contracts import bookings as bc
 from contracts import identity as idc
 from kit.testing import eventually
 
-from .conftest import add_contact, calendar_of, html_of, mails_for, publish, text_of
+from .conftest import add_contact, calendar_of, html_of, mails_for, publish, settle, text_of
 
 
 def booking(user_id: str, **extra: Any) -> dict[str, Any]:
@@ -144,23 +144,36 @@ async def test_cancelled_and_resource_blocked_tell_the_owner_once(
     assert {r["status"] for r in reminders} == {"cancelled"}
 
 
-async def test_mentor_hours_closed_tells_each_booker(started: Any, mailbox: Any) -> None:
+async def test_mentor_hours_closed_tells_each_booker_once(started: Any, mailbox: Any) -> None:
     svc = await started()
     box, _ = mailbox
     user = f"u-{uuid.uuid4().hex[:6]}"
     address = await add_contact(svc, user, language="sv")
-    data = booking(user, resource_kind="mentor_hours", mentor_user_id="m1")
-    await publish(svc, bc.BOOKING_CONFIRMED, data)
-    await mails_for(box, address)
+    first = booking(user, resource_kind="mentor_hours", mentor_user_id="m1")
+    second = booking(user, resource_kind="mentor_hours", mentor_user_id="m1")
+    for data in (first, second):
+        await publish(svc, bc.BOOKING_CONFIRMED, data)
+    await mails_for(box, address, 2)
+    closed = {"resource_id": "r1", "mentor_user_id": "m1"}
+    # The closure first: its own notice; the booking's cancellation (by staff) is quiet.
     await publish(
-        svc,
-        bc.MENTOR_HOURS_CLOSED,
-        {
-            "resource_id": "r1",
-            "mentor_user_id": "m1",
-            "cancelled_booking_ids": [data["booking_id"]],
-        },
+        svc, bc.MENTOR_HOURS_CLOSED, {**closed, "cancelled_booking_ids": [first["booking_id"]]}
     )
-    mails = await mails_for(box, address, 2)
-    assert mails[1]["Subject"] == "Mentorns mottagning inställd"
-    assert "- Mediastudio 4.3.2030 kl. 12:00" in text_of(mails[1])
+    await publish(svc, bc.BOOKING_CANCELLED, {**first, "cancelled_by": "staff"})
+    mails = await mails_for(box, address, 3)
+    assert mails[2]["Subject"] == "Mentorns mottagning inställd"
+    assert "- Mediastudio 4.3.2030 kl. 12:00" in text_of(mails[2])
+    # The cancellation first (as the bookings service sends them): told by it, once.
+    await publish(svc, bc.BOOKING_CANCELLED, {**second, "cancelled_by": "staff"})
+    await publish(
+        svc, bc.MENTOR_HOURS_CLOSED, {**closed, "cancelled_booking_ids": [second["booking_id"]]}
+    )
+    mails = await mails_for(box, address, 4)
+    assert mails[3]["Subject"] == "Bokningen avbokad: Mediastudio"
+
+    async def both_handled() -> bool:
+        return await svc.store.db.inbox.count_documents({}) >= 7  # contact + 6
+
+    await eventually(both_handled)
+    await settle(1.0)
+    assert len(box.to(address)) == 4

@@ -86,11 +86,22 @@ async def on_booking(n: Notifier, delivery: Delivery) -> None:
         await reminders.cancel(n.db, [ref], delivery.session)
         await n.tell(delivery, "booking_denied", me)
     elif type_ == bc.BOOKING_CANCELLED:
+        known = await n.db.bookings.find_one({"_id": data.booking_id}, session=delivery.session)
         await _remember(n, delivery, data, "cancelled")
         await _settle_approval(n, delivery, data.booking_id)
         await reminders.cancel(n.db, [ref], delivery.session)
-        if data.cancelled_by not in TOLD_ELSEWHERE:
+        told = bool(known and known.get("cancel_told"))
+        if data.cancelled_by not in TOLD_ELSEWHERE and not told:
             await n.tell(delivery, "booking_cancelled", me)
+            await _mark_told(n, delivery, [data.booking_id])
+
+
+async def _mark_told(n: Notifier, delivery: Delivery, booking_ids: list[str]) -> None:
+    # Closing mentor hours cancels bookings with cancelled_by=staff beside its own event:
+    # whichever message comes first tells the booker, the other one stays quiet.
+    await n.db.bookings.update_many(
+        {"_id": {"$in": booking_ids}}, {"$set": {"cancel_told": True}}, session=delivery.session
+    )
 
 
 async def on_closure(n: Notifier, delivery: Delivery) -> None:
@@ -99,7 +110,10 @@ async def on_closure(n: Notifier, delivery: Delivery) -> None:
     data: Any = delivery.data
     ids = list(data.cancelled_booking_ids)
     await reminders.cancel(n.db, [f"booking:{b}" for b in ids], delivery.session)
-    found = await n.db.bookings.find({"_id": {"$in": ids}}, session=delivery.session).to_list()
+    found = await n.db.bookings.find(
+        {"_id": {"$in": ids}, "cancel_told": {"$ne": True}}, session=delivery.session
+    ).to_list()
+    await _mark_told(n, delivery, ids)
     by_user: dict[str, list[dict[str, Any]]] = {}
     for booking in found:
         by_user.setdefault(booking["user_id"], []).append(booking["context"])
