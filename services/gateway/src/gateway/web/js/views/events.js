@@ -159,7 +159,7 @@ async function calendar(params) {
   const table = h(
     "table",
     { class: "calendar" },
-    h("caption", { text: caption }),
+    h("caption", { class: "visually-hidden", text: caption }),
     h("thead", {}, h("tr", {}, weekdayNames().map((d) => h("th", { scope: "col", text: d })))),
   );
   const body = h("tbody");

@@ -1,0 +1,197 @@
+"""Fixtures for the browser tests: the real platform (processes), users made through the
+gateway's API, and headless Chromium (Debian's) driven by Playwright, with axe-core."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, async_playwright
+from pymongo import MongoClient
+
+HERE = Path(__file__).parent
+
+
+def _load_live() -> ModuleType:
+    # Tests import with --import-mode=importlib: load the sibling module by its path.
+    spec = importlib.util.spec_from_file_location("kohtaamo_ui_live", HERE / "live.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+live = _load_live()
+ROOT = HERE.parents[1]
+ARTIFACTS = ROOT / "test-artifacts" / "ui"
+AXE = HERE / "vendor" / "axe-core" / "axe.min.js"
+PASSWORD = "kirjasto-Kohtaamo-2026!"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@dataclass
+class User:
+    id: str
+    email: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+class Api:
+    """The gateway's /api/v1, as any frontend calls it."""
+
+    def __init__(self, base: str) -> None:
+        self.client = httpx.Client(base_url=base + "/api/v1", timeout=30)
+
+    def call(self, method: str, path: str, user: User | None = None, **kw: Any) -> Any:
+        response = self.client.request(method, path, headers=user.headers if user else {}, **kw)
+        assert response.is_success, f"{method} {path}: {response.status_code} {response.text}"
+        return response.json() if response.content else None
+
+    def sign_up(self, name: str, municipality: str = "helsinki") -> User:
+        email = f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.fi"
+        out = self.call(
+            "POST",
+            "/auth/signup",
+            json={
+                "municipality": municipality,
+                "email": email,
+                "password": PASSWORD,
+                "display_name": name,
+                "language": "fi",
+                "accept_terms": True,
+            },
+        )
+        return User(out["user"]["id"], email, out["tokens"]["access_token"])
+
+    def log_in(self, user: User, municipality: str = "helsinki") -> User:
+        tokens = self.call(
+            "POST",
+            "/auth/login",
+            json={"municipality": municipality, "email": user.email, "password": PASSWORD},
+        )
+        return User(user.id, user.email, tokens["access_token"])
+
+
+@pytest.fixture(scope="session")
+def platform(
+    make_settings: Callable[..., Any], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
+    settings = make_settings("ui")
+    started = live.start(settings, tmp_path_factory.mktemp("ui-platform"))
+    try:
+        yield started
+    finally:
+        live.stop(started)
+
+
+@pytest.fixture(scope="session")
+def api(platform: Any) -> Iterator[Api]:
+    client = Api(platform.gateway)
+    yield client
+    client.client.close()
+
+
+@pytest.fixture(scope="session")
+def staff(api: Api, platform: Any) -> User:
+    """A staff member of Helsinki. The site's first admin is made in identity's store (as an
+    operator does on a fresh site); that admin grants the staff role through the API."""
+    admin = api.sign_up("Admin")
+    with MongoClient(platform.mongo_url, retryWrites=False) as client:
+        client[platform.database("identity")].users.update_one(
+            {"_id": admin.id}, {"$set": {"roles": ["admin", "resident"]}}
+        )
+    admin = api.log_in(admin)
+    person = api.sign_up("Staff")
+    api.call("PUT", f"/municipalities/helsinki/users/{person.id}/roles/staff", admin)
+    return api.log_in(person)
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert executable, "Chromium is not installed: run scripts/ensure-chromium.sh"
+    async with async_playwright() as pw:
+        # launch() gives every run a fresh temporary user data directory.
+        chromium = await pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield chromium
+        await chromium.close()
+
+
+@pytest.fixture
+async def new_page(browser: Browser) -> AsyncIterator[Callable[..., Any]]:
+    """Pages in their own browser contexts (own storage), with axe-core preloaded."""
+    contexts = []
+
+    async def make(width: int = 1280, height: int = 900, language: str = "fi") -> Page:
+        context = await browser.new_context(
+            viewport={"width": width, "height": height},
+            locale={"fi": "fi-FI", "sv": "sv-FI", "en": "en-GB"}[language],
+            timezone_id="Europe/Helsinki",
+            accept_downloads=True,
+        )
+        context.set_default_timeout(30_000)
+        await context.add_init_script(path=str(AXE))
+        contexts.append(context)
+        return await context.new_page()
+
+    yield make
+    for context in contexts:
+        await context.close()
+
+
+async def _shot(page: Page, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+async def _serious_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core (WCAG 2.0/2.1 A and AA plus best practices) on the page as it is now."""
+    violations = await page.evaluate(
+        """async () => {
+            const result = await axe.run(document, {
+                runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'],
+            });
+            return result.violations.map(v => ({
+                id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ')),
+            }));
+        }"""
+    )
+    return [v for v in violations if v["impact"] in ("serious", "critical")]
+
+
+@pytest.fixture
+def shot() -> Callable[..., Any]:
+    """`await shot(page, name)`: a full-page screenshot in test-artifacts/ui/."""
+    return _shot
+
+
+@pytest.fixture
+def axe() -> Callable[..., Any]:
+    """`await axe(page)`: the serious and critical axe-core violations on the page."""
+    return _serious_violations

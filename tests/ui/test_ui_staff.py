@@ -1,0 +1,191 @@
+"""Staff and dashboard journeys in headless Chromium against the real platform: require
+approval for a room and approve a booking of it, see the day's bookings, block a
+resource, publish an event and check people in (by row and by code); the dashboard
+shows charts and downloads an export."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from playwright.async_api import expect
+
+# Generous: the first test also waits for the whole platform to start on a busy machine.
+pytestmark = pytest.mark.timeout(900)
+
+OFFICE = "loc-hki-oodi-uo"
+ROOM = "res-hki-room-a"
+
+
+async def log_in(page: Any, app: str, email: str) -> None:
+    await page.goto(app + "#/login")
+    await page.get_by_label("Kunta").select_option("helsinki")
+    await page.get_by_label("Sähköposti").fill(email)
+    await page.get_by_label("Salasana").fill("kirjasto-Kohtaamo-2026!")
+    await page.get_by_role("button", name="Kirjaudu").click()
+    await expect(page.locator("h1")).to_have_text("Omat tiedot")
+
+
+def free_room_slot(api: Any, user: Any) -> dict[str, str]:
+    for ahead in range(1, 8):
+        day = (date.today() + timedelta(days=ahead)).isoformat()
+        found = api.call(
+            "GET", f"/resources/{ROOM}/availability", user, params={"from": day, "to": day}
+        )
+        if found["slots"]:
+            return {"day": day, **found["slots"][0]}
+    raise AssertionError("Room A has no free slot in the next week")
+
+
+async def test_staff_manage_bookings_resources_and_check_people_in(
+    platform: Any, api: Any, staff: Any, new_page: Any, shot: Any, axe: Any
+) -> None:
+    app = platform.gateway + "/app/"
+    page = await new_page()
+    await log_in(page, app, staff.email)
+    nav = page.get_by_role("navigation", name="Päävalikko")
+    await expect(nav.get_by_role("link", name="Henkilökunnalle")).to_be_visible()
+    await expect(nav.get_by_role("link", name="Tilastot")).to_be_visible()
+
+    # Resources: Room A now needs approval.
+    await page.goto(app + "#/staff/resources")
+    room = page.locator("li.row", has_text="Neuvotteluhuone A")
+    await room.get_by_label("Vaatii hyväksynnän").check()
+    await room.get_by_role("button", name="Tallenna").click()
+    await expect(page.locator("#status")).to_contain_text("Tallennettu.")
+    assert api.call("GET", f"/resources/{ROOM}", staff)["rules"]["approval_required"] is True
+    await expect(page.locator("table.hours")).to_be_visible()
+    await shot(page, "11-staff-resources")
+    assert await axe(page) == []
+
+    # A resident asks for the room; staff approve it, and it is on that day's list.
+    resident = api.sign_up("Vuokraaja")
+    slot = free_room_slot(api, resident)
+    asked = api.call(
+        "POST",
+        "/bookings",
+        resident,
+        json={"resource_id": ROOM, "starts_at": slot["starts_at"], "ends_at": slot["ends_at"]},
+    )
+    assert asked["status"] == "pending"
+    await page.goto(app + "#/staff/bookings")
+    pending = page.locator("#pending-bookings li.row", has_text="Neuvotteluhuone A")
+    await expect(pending).to_have_count(1)
+    await shot(page, "12-staff-bookings")
+    assert await axe(page) == []
+    await pending.get_by_role("button", name="Hyväksy").click()
+    await expect(page.locator("#status")).to_contain_text("Varaus hyväksytty.")
+    assert api.call("GET", f"/bookings/{asked['id']}", staff)["status"] == "confirmed"
+    await expect(
+        page.locator("#pending-bookings li.row", has_text="Neuvotteluhuone A")
+    ).to_have_count(0)
+    day_card = page.locator("section.card", has_text="Päivän varaukset")
+    await day_card.get_by_label("Toimipiste").select_option(OFFICE)
+    await day_card.get_by_label("Päivä").fill(slot["day"])
+    await day_card.get_by_role("button", name="Näytä").click()
+    await expect(page.locator("#day-bookings")).to_contain_text("Neuvotteluhuone A")
+    await expect(page.locator("#day-bookings")).to_contain_text("Vahvistettu")
+
+    # Block workstation 2 for an hour the day after tomorrow.
+    block_day = (date.today() + timedelta(days=2)).isoformat()
+    block = page.locator("section.card", has_text="Estä resurssi")
+    await block.get_by_label("Resurssi").select_option("res-hki-desk-2")
+    await block.get_by_label("Alkaa").fill(f"{block_day}T07:00")
+    await block.get_by_label("Päättyy").fill(f"{block_day}T08:00")
+    await block.get_by_label("Syy").fill("Huolto")
+    await block.get_by_role("button", name="Estä", exact=True).click()
+    await expect(page.locator("#status")).to_contain_text("Resurssi estetty.")
+    blocks = api.call("GET", f"/locations/{OFFICE}/day", staff, params={"date": block_day})
+    assert [b["reason"] for b in blocks["blocks"]] == ["Huolto"]
+
+    # Publish an event from the console.
+    title = f"Kirjastoilta {uuid.uuid4().hex[:6]}"
+    when = (date.today() + timedelta(days=3)).isoformat()
+    await page.goto(app + "#/staff/events")
+    await page.get_by_label("Otsikko suomeksi").fill(title)
+    await page.get_by_label("Otsikko englanniksi").fill("Library evening")
+    await page.locator("select[name=venue_id]").select_option("ven-hki-kallio")
+    await page.get_by_label("Alkaa").fill(f"{when}T17:00")
+    await page.get_by_label("Päättyy").fill(f"{when}T19:00")
+    await page.get_by_label("Paikkamäärä").fill("10")
+    await shot(page, "13-staff-new-event")
+    assert await axe(page) == []
+    await page.get_by_role("button", name="Julkaise", exact=True).click()
+    upcoming = page.locator("section.card", has_text="Tulevat julkaistut tapahtumat")
+    await expect(upcoming.get_by_role("link", name=title)).to_be_visible()
+    [made] = api.call("GET", "/events", params={"q": title})["items"]
+    assert made["status"] == "published" and made["capacity"] == 10
+
+    # A weekly series of two, saved as drafts.
+    series_title = f"Sarja {uuid.uuid4().hex[:6]}"
+    await page.get_by_label("Otsikko suomeksi").fill(series_title)
+    await page.get_by_label("Alkaa").fill(f"{when}T10:00")
+    await page.get_by_label("Päättyy").fill(f"{when}T11:00")
+    await page.get_by_label("Kertoja (viikoittain)").fill("2")
+    await page.get_by_role("button", name="Tallenna luonnoksena").click()
+    drafts = page.locator("section.card", has_text="Luonnokset")
+    await expect(drafts.get_by_role("link", name=series_title)).to_have_count(2)
+
+    # Two residents register; staff check one in by the list and one by code.
+    people = [api.sign_up(name) for name in ("Bertta", "Cecilia")]
+    regs = [
+        api.call("POST", f"/events/{made['id']}/registrations", p, json={"name": n})
+        for p, n in zip(people, ("Bertta", "Cecilia"), strict=True)
+    ]
+    await page.reload()
+    row = page.locator("li.row", has_text=title)
+    await row.get_by_role("link", name="Osallistujalista").click()
+    await expect(page.locator("h1")).to_contain_text(title)
+    table = page.locator("#checkin-table")
+    await expect(table.locator("tbody tr")).to_have_count(2)
+    await table.get_by_role("button", name="Merkitse paikalle: Bertta").click()
+    await expect(table.get_by_role("button", name="Peru: Bertta")).to_be_visible()
+    await page.get_by_label("Osallistujan koodi").fill(regs[1]["code"])
+    await page.get_by_role("button", name="Kirjaa koodilla").click()
+    await expect(table.get_by_role("button", name="Peru: Cecilia")).to_be_visible()
+    await expect(page.locator("main")).to_contain_text("2 saapunut")
+    await shot(page, "14-staff-check-in")
+    assert await axe(page) == []
+    listed = api.call("GET", f"/events/{made['id']}/registrations", staff)["items"]
+    assert sorted((r["name"], r["attended"]) for r in listed) == [
+        ("Bertta", True),
+        ("Cecilia", True),
+    ]
+
+
+async def test_dashboard_shows_charts_and_downloads_an_export(
+    platform: Any, api: Any, staff: Any, new_page: Any, shot: Any, axe: Any
+) -> None:
+    app = platform.gateway + "/app/"
+    page = await new_page()
+    await log_in(page, app, staff.email)
+    await page.goto(app + "#/dashboard")
+    await expect(page.locator("h1")).to_have_text("Tilastot")
+    await expect(page.locator(".kpi").first).to_be_visible()
+    # Analytics fills its facts from the services' events: wait for a chart with bars.
+    deadline = time.monotonic() + 90
+    while await page.locator("svg.chart g").count() == 0 and time.monotonic() < deadline:
+        await page.wait_for_timeout(2000)
+        await page.reload()
+        await expect(page.locator("h1")).to_have_text("Tilastot")
+    charts = page.locator("figure.chart-card", has=page.locator("svg.chart"))
+    assert await charts.count() >= 1
+    first = charts.first
+    rows = await first.locator("svg.chart g").count()
+    assert rows >= 1
+    # The same figures as a table for screen readers and keyboard users.
+    await first.locator("summary").click()
+    await expect(first.locator("table tbody tr")).to_have_count(rows)
+    await shot(page, "15-dashboard")
+    assert await axe(page) == []
+
+    async with page.expect_download() as info:
+        await page.get_by_role("button", name="Tapahtumat ja osallistuminen CSV").click()
+    download = await info.value
+    assert download.suggested_filename.startswith("kohtaamo-usage-helsinki-")
+    path = await download.path()
+    text = path.read_text(encoding="utf-8-sig")
+    assert "," in text.splitlines()[0]
