@@ -12,7 +12,7 @@ from notifications.settings import NotificationsSettings
 class SmsAdapter:
     def __init__(self, settings: NotificationsSettings) -> None:
         self.settings = settings
-        self._client = httpx.AsyncClient(timeout=settings.sms_timeout_s)
+        self._client: httpx.AsyncClient | None = None  # made on first use, inside the loop
 
     async def send(self, *, to: str, text: str, reference: str) -> None:
         if not self.settings.sms_url:
@@ -21,6 +21,8 @@ class SmsAdapter:
         token = self.settings.sms_token.get_secret_value()
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self.settings.sms_timeout_s)
         response = await self._client.post(
             self.settings.sms_url,
             json={"to": to, "text": text, "reference": reference},
@@ -31,4 +33,6 @@ class SmsAdapter:
         response.raise_for_status()
 
     async def close(self) -> None:
-        await self._client.aclose()
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
