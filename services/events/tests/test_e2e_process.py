@@ -80,7 +80,7 @@ def events_process(
         log.close()
 
 
-def wait_ready(url: str, log: Path, timeout: float = 120.0) -> dict[str, Any]:
+def wait_ready(url: str, log: Path, timeout: float = 240.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
@@ -96,6 +96,7 @@ def wait_ready(url: str, log: Path, timeout: float = 120.0) -> dict[str, Any]:
     raise AssertionError(f"events service not ready: {last}\n{tail}")
 
 
+@pytest.mark.timeout(300)  # a process start is slow on a busy machine
 async def test_published_event_reaches_another_service(
     events_process: dict[str, Any], issuer: TestIssuer, amqp_url: str
 ) -> None:
