@@ -57,7 +57,7 @@ def base_env(settings: Any, identity_url: str) -> dict[str, str]:
 
 
 def wait_ready(
-    url: str, process: subprocess.Popen[bytes], name: str, logs: Path, timeout: float = 120
+    url: str, process: subprocess.Popen[bytes], name: str, logs: Path, timeout: float = 300
 ) -> None:
     deadline = time.monotonic() + timeout
     last: Any = None

@@ -64,7 +64,8 @@ class Upstreams:
             upstream = self._clients.get(name)
             if upstream is None:
                 return name, {"deployed": False}
-            info: dict[str, Any] = {"deployed": True, "url": upstream.url}
+            # Internal addresses are not shown: this endpoint is as public as /metrics.
+            info: dict[str, Any] = {"deployed": True}
             info["breaker"] = await self.breakers.state(name)
             try:
                 response = await upstream.client.get("/readyz", timeout=2.0)

@@ -10,6 +10,7 @@ import { loginView, signupView } from "./views/auth.js";
 import { staffView } from "./views/staff.js";
 import { checkinView } from "./views/checkin.js";
 import { dashboardView } from "./views/dashboard.js";
+import { mentorsView } from "./views/mentors.js";
 
 const main = document.getElementById("main");
 
@@ -18,6 +19,7 @@ const ROUTES = [
   [/^#\/events(?:\?(.*))?$/, (m) => eventsView(Object.fromEntries(new URLSearchParams(m[1])))],
   [/^#\/events\/([\w-]+)$/, (m) => eventView(m[1])],
   [/^#\/book$/, () => bookView()],
+  [/^#\/mentors(?:\?(.*))?$/, (m) => mentorsView(Object.fromEntries(new URLSearchParams(m[1])))],
   [/^#\/me$/, () => meView()],
   [/^#\/login$/, () => loginView()],
   [/^#\/signup$/, () => signupView()],
@@ -49,7 +51,7 @@ function navLinks() {
     ["#/events", t("nav.events")],
     ["#/book", t("nav.book")],
   ];
-  if (session.user()) links.push(["#/me", t("nav.me")]);
+  if (session.user()) links.push(["#/mentors", t("nav.mentors")], ["#/me", t("nav.me")]);
   if (session.has("staff", "admin")) links.push(["#/staff", t("nav.staff")]);
   if (session.has("staff", "admin", "analyst")) links.push(["#/dashboard", t("nav.dashboard")]);
   return links;

@@ -1,0 +1,42 @@
+// "Who can help me with X": the mentor directory of the signed-in person's municipality.
+import { get, session } from "../api.js";
+import { h, field, select } from "../dom.js";
+import { t } from "../i18n.js";
+import { navigate } from "../app.js";
+import { rememberReturn } from "./auth.js";
+
+export async function mentorsView(params) {
+  const title = h("h1", { text: t("mentors.title") });
+  if (!session.user()) {
+    return h("section", {}, title, h("p", {}, h("a", { href: "#/login", onclick: rememberReturn, text: t("auth.login") })));
+  }
+  const skill = h("input", { type: "search", name: "skill", value: params.skill || "" });
+  const language = select(
+    [["", t("mentors.anyLanguage")], ["fi", "Suomi"], ["sv", "Svenska"], ["en", "English"]],
+    params.language || "",
+    { name: "language" },
+  );
+  const found = await get("/mentors", {
+    skill: (params.skill || "").trim().toLowerCase() || undefined,
+    language: params.language || undefined,
+  });
+  const list = found.length
+    ? h("ul", { class: "cards", id: "mentor-list" }, found.map((m) => h("li", { class: "card" },
+        h("h2", { text: m.display_name }),
+        h("p", { class: "meta" }, h("span", { class: "tag", text: t(m.kind === "professional" ? "mentor.professional" : "mentor.peer") })),
+        h("p", {}, h("strong", { text: `${t("mentor.topics")}: ` }), m.topics.map((s) => s.skill).join(", ")),
+        h("p", {}, h("strong", { text: `${t("me.languages")}: ` }), m.languages.join(", ")),
+        m.bio ? h("p", { text: m.bio }) : null)))
+    : h("p", { text: t("mentors.none") });
+  return h("section", {}, title,
+    h("p", { text: t("mentors.intro") }),
+    h("form", { class: "filters", role: "search", "aria-label": t("mentors.title"), onsubmit: (e) => {
+      e.preventDefault();
+      const qs = new URLSearchParams(Object.entries({ skill: skill.value.trim(), language: language.value }).filter(([, v]) => v));
+      navigate(`#/mentors${qs.toString() ? `?${qs}` : ""}`);
+    } },
+      field(t("mentors.skill"), skill), field(t("me.languages"), language),
+      h("button", { type: "submit", class: "primary", text: t("filter.apply") })),
+    list,
+    h("p", {}, h("a", { href: "#/book", text: t("mentors.book") })));
+}
