@@ -1,5 +1,6 @@
 """Fan-out: an event with 500 registrants is cancelled; exactly 500 emails arrive, none
-twice, although the service is stopped and started again halfway through the sending."""
+twice, although the service is stopped and started again while the consumer stores the
+notices and again halfway through the sending."""
 
 from __future__ import annotations
 
@@ -81,11 +82,19 @@ async def test_500_registrants_500_emails_none_twice_across_a_restart(
         },
     )
 
+    # First restart while the consumer is storing the 1000 notices (one transaction):
+    # either it finishes before the stop or it is rolled back and redelivered.
+    await settle(0.5)
+    await svc.stop()
+    svc = await started(settings)
+
     async def some_sent() -> bool:
         return len(box.messages) >= 100
 
     await eventually(some_sent, timeout=60)
-    await svc.stop()  # halfway: the batch in flight is finished and marked, then it stops
+    # Second restart halfway through the sending: the batch in flight is finished and
+    # marked, then the sender stops; the new one carries on from the queued notices.
+    await svc.stop()
     stopped_at = len(box.messages)
     assert stopped_at < REGISTRANTS
 
