@@ -148,6 +148,18 @@ async def test_series_validation_and_draft_feeds(api: Any) -> None:
     body["recurrence"] = {"frequency": "weekly", "count": 2}
     r = await api.client.post("/series", json=body, headers=api.auth("resident"))
     assert r.status_code == 403
+    r = await api.client.post("/series", json=body, headers=api.auth("mentor", sub="m-9"))
+    hidden = r.json()["id"]
+    assert (await api.client.get(f"/series/{hidden}")).status_code == 404
+    assert (
+        await api.client.get(f"/series/{hidden}", headers=api.auth("resident"))
+    ).status_code == 404
+    r = await api.client.get(f"/series/{hidden}", headers=api.auth("mentor", sub="m-9"))
+    assert r.status_code == 200 and len(r.json()["occurrences"]) == 2
+    r = await api.client.get(f"/series/{hidden}", headers=api.auth())
+    assert r.status_code == 200 and len(r.json()["occurrences"]) == 2
+    r = await api.client.post(f"/series/{hidden}/cancel", headers=api.auth("staff", "kouvola"))
+    assert r.status_code == 403
     draft = await api.event(publish=False)
     assert (await api.client.get(f"/events/{draft['id']}/event.ics")).status_code == 404
     assert (await api.client.get(f"/events/{draft['id']}/jsonld")).status_code == 404

@@ -48,7 +48,8 @@ def router(svc: Service, who: Who) -> APIRouter:
                 continue
             visible.append(member)
         if not visible and not access.is_manager(principal, doc["municipality"]):
-            access.ensure_visible(principal, {"_id": series_id, "status": "draft", **doc})
+            # only drafts so far: as hidden as a draft event
+            access.ensure_visible(principal, {**doc, "_id": series_id, "status": "draft"})
         return _out(doc, visible)
 
     @api.post("/{series_id}/publish")
