@@ -16,6 +16,7 @@ from conftest import Harness, start_harness, table
 from openpyxl import load_workbook
 
 from analytics.esf import esf_report
+from analytics.participants import participants
 from analytics.periods import parse_period
 from analytics.scope import Scope
 from kit.testing import TestIssuer
@@ -179,3 +180,17 @@ async def test_esf_charts_png_and_svg(fed: Harness) -> None:
     # The chart is titled with its scope and period, and labels the suppressed bars.
     assert "helsinki" in text and "2026-Q1" in text and "&lt;5" in text
     assert (await fed.get("/analytics/charts/esf.svg", roles=["resident"])).status_code == 403
+
+
+async def test_counters_agree_with_direct_computation(fed: Harness) -> None:
+    """The report reads incrementally kept counters; recomputing the participants from
+    entries and profiles directly must give the same figures."""
+    for scope in ("helsinki", "kouvola", "network"):
+        for label in ("2026", "2026-H1", "2026-Q1", "2026-Q2", "2026-02", "2026-04"):
+            period = parse_period(label, "Europe/Helsinki")
+            people = await participants(fed.db, Scope(scope), period)
+            report = await esf_report(fed.db, scope=Scope(scope), period=period, threshold=1)
+            assert report.table("summary").column("value")["participants"] == len(people)
+            genders = report.table("gender").column("participants")
+            for g in ("woman", "man", "non_binary", "not_given"):
+                assert genders[g] == sum(1 for p in people if p["gender"] == g), (scope, label)

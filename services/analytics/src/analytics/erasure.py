@@ -12,6 +12,7 @@ from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
+from analytics import esf_counts
 from analytics import projections as p
 from analytics.facts import COLLECTION as FACTS
 from analytics.projections import Db
@@ -73,4 +74,7 @@ async def erase(db: Db, key: str, session: AsyncClientSession | None) -> int:
         )
     for name in (p.BOOKINGS, p.RESOURCES):
         await db[name].update_many({"mentor": key}, {"$set": {"mentor": None}}, session=session)
+    # With entries and profile gone the person contributes nothing to the ESF counters.
+    await esf_counts.refresh_participant(db, key, session)
+    await db[p.ESF_SERIAL].delete_many({"_id": key}, session=session)
     return personal.modified_count + activity.modified_count + as_mentor.modified_count

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
+from analytics import esf_counts
 from analytics import suppression as sup
-from analytics.participants import participants
 from analytics.periods import Period
-from analytics.projections import CONSENTS, ORGS, VISITS, Db
+from analytics.projections import CONSENTS, Db
 from analytics.reports import Report, Table
 from analytics.scope import Scope
 
@@ -31,17 +30,21 @@ def _breakdown_table(
 async def esf_report(
     db: Db, *, scope: Scope, period: Period, threshold: int, tz: str = "Europe/Helsinki"
 ) -> Report:
-    people = await participants(db, scope, period)
-    gender = Counter(p["gender"] for p in people)
-    age = Counter(p["age_band"] for p in people)
-    education = Counter(p["education"] for p in people)
-    employment_raw = Counter(p["employment"] for p in people)
-    groups = Counter(g for p in people for g in GROUPS if p.get(g) is True)
+    # One counters document per scope and period (see esf_counts.py): no scan of
+    # participants at report time.
+    c = await esf_counts.counts(db, scope.name, period.label)
 
+    def group(prefix: str) -> Counter[str]:
+        return Counter(
+            {k.removeprefix(prefix): v for k, v in c.items() if k.startswith(prefix) and v}
+        )
+
+    gender, age, education = group("gender__"), group("age_band__"), group("education__")
+    employment_raw, groups = group("employment__"), group("groups__")
+    visits_by_kind, orgs = dict(group("visits__")), dict(group("orgs__"))
+    visits = sum(visits_by_kind.values())
+    total = c.get("participants", 0)
     report = Report("esf", scope.name, period.label, threshold)
-    total = len(people)
-    visits, visits_by_kind = await _visits(db, scope, period)
-    orgs = await _organisations(db, scope, period)
     report.tables.append(
         Table(
             "summary",
@@ -125,19 +128,3 @@ async def esf_report(
         )
     )
     return report
-
-
-async def _visits(db: Db, scope: Scope, period: Period) -> tuple[int, dict[str, int]]:
-    by_kind: Counter[str] = Counter()
-    query: dict[str, Any] = {**scope.match, "month": {"$in": period.months}}
-    async for doc in db[VISITS].find(query, {"visits": 1, "venue_kind": 1}):
-        by_kind[doc.get("venue_kind") or "unknown"] += int(doc["visits"])
-    return sum(by_kind.values()), dict(by_kind)
-
-
-async def _organisations(db: Db, scope: Scope, period: Period) -> dict[str, int]:
-    by_kind: Counter[str] = Counter()
-    query: dict[str, Any] = {**scope.match, "month": {"$in": period.months}}
-    async for doc in db[ORGS].find(query, {"kind": 1}):
-        by_kind[doc.get("kind") or "other"] += 1
-    return dict(by_kind)

@@ -38,9 +38,14 @@ RESOURCES = "p_resources"
 BLOCKS = "p_blocks"
 BOOKINGS = "p_bookings"
 
+ESF_COUNTS = "p_esf_counts"  # see esf_counts.py
+ESF_CONTRIB = "p_esf_contrib"
+ESF_SERIAL = "p_esf_serial"
+
 ALL = [
     PROFILES, ENTRIES, SKILLS, MENTORS, USERS, CONSENTS, ORGS, VENUES, EVENTS,
     REGISTRATIONS, ATTENDANCE, VISITS, LOCATIONS, RESOURCES, BLOCKS, BOOKINGS,
+    ESF_COUNTS, ESF_CONTRIB, ESF_SERIAL,
 ]  # fmt: skip
 
 
@@ -52,6 +57,7 @@ async def ensure_indexes(db: Db) -> None:
         await db[name].create_index("participant")
     await db[RESOURCES].create_index("municipality")
     await db[LOCATIONS].create_index("municipality")
+    await esf_counts.ensure_indexes(db)
 
 
 def _version(rank: int, fact: dict[str, Any], at: datetime | None = None) -> list[Any]:
@@ -108,6 +114,7 @@ async def _set_entry(
         )
     else:
         await db[ENTRIES].update_one({"_id": key}, {"$unset": {path: ""}}, session=session)
+    await esf_counts.refresh_participant(db, participant, session)
 
 
 # -- identity -------------------------------------------------------------------------
@@ -134,6 +141,7 @@ async def participant_profile(db: Db, fact: dict[str, Any], session: Session, tz
     await db[PROFILES].update_one(
         {"_id": key}, {"$addToSet": {"versions": version}}, upsert=True, session=session
     )
+    await esf_counts.refresh_participant(db, key, session)
 
 
 async def profile_updated(db: Db, fact: dict[str, Any], session: Session, tz: str) -> None:
@@ -218,7 +226,17 @@ async def organisation(db: Db, fact: dict[str, Any], session: Session, tz: str) 
         "size_band": d.get("size_band"),
         "month": month_of(fact["at"], tz),
     }
-    await latest_wins(db, ORGS, d["organisation_id"], fields, _version(0, fact), session)
+    old = await db[ORGS].find_one({"_id": d["organisation_id"]}, session=session)
+    if await latest_wins(db, ORGS, d["organisation_id"], fields, _version(0, fact), session):
+        await esf_counts.recount_entity(
+            db, fact["municipality"], _org_counts(old), _org_counts(fields), session
+        )
+
+
+def _org_counts(doc: dict[str, Any] | None) -> tuple[str, dict[str, int]] | None:
+    if not doc or "month" not in doc:
+        return None
+    return doc["month"], {f"orgs__{doc.get('kind') or 'other'}": 1}
 
 
 # -- events ---------------------------------------------------------------------------
@@ -333,7 +351,17 @@ async def visits(db: Db, fact: dict[str, Any], session: Session, tz: str) -> Non
         "month": month_of(counted, tz),
     }
     # A later count of the same event corrects the earlier one (it is not added to it).
-    await latest_wins(db, VISITS, d["event_id"], fields, _version(0, fact, counted), session)
+    old = await db[VISITS].find_one({"_id": d["event_id"]}, session=session)
+    if await latest_wins(db, VISITS, d["event_id"], fields, _version(0, fact, counted), session):
+        await esf_counts.recount_entity(
+            db, fact["municipality"], _visit_counts(old), _visit_counts(fields), session
+        )
+
+
+def _visit_counts(doc: dict[str, Any] | None) -> tuple[str, dict[str, int]] | None:
+    if not doc or "month" not in doc:
+        return None
+    return doc["month"], {f"visits__{doc.get('venue_kind') or 'unknown'}": int(doc["visits"])}
 
 
 # -- bookings -------------------------------------------------------------------------
@@ -465,3 +493,7 @@ async def project(db: Db, fact: dict[str, Any], session: Session, tz: str) -> No
     if projector is None or fact.get("data") is None:
         return
     await projector(db, fact, session, tz)
+
+
+# Imported last: esf_counts reads the collection names defined above.
+from analytics import esf_counts  # noqa: E402
