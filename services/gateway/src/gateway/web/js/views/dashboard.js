@@ -32,20 +32,21 @@ function label(l) {
 function barChart(name, series) {
   const rows = series.labels.map((l, i) => [label(l), series.values[i]]);
   const max = Math.max(1, ...rows.map(([, v]) => v || 0));
-  const rowH = 28;
-  const W = 560;
-  const labelW = 180;
+  // Drawn at about the size it is shown, so its text stays as large as the page's.
+  const rowH = 30;
+  const W = 420;
+  const labelW = 170;
   const H = rows.length * rowH + 10;
   const titleId = `chart-${name}`;
   const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-labelledby": titleId },
     svg("title", { id: titleId, text: t(`chart.${name}`) }),
     rows.map(([l, v], i) => {
       const y = i * rowH + 5;
-      const width = v ? ((W - labelW - 70) * v) / max : 0;
+      const width = v ? ((W - labelW - 60) * v) / max : 0;
       return svg("g", {},
-        svg("text", { x: labelW - 8, y: y + 17, "text-anchor": "end", class: "chart-label", text: l }),
+        svg("text", { x: labelW - 8, y: y + 19, "text-anchor": "end", class: "chart-label", text: l }),
         svg("rect", { x: labelW, y: y + 3, width: Math.max(width, v ? 2 : 0), height: rowH - 8, class: v == null ? "bar suppressed" : "bar" }),
-        svg("text", { x: labelW + width + 6, y: y + 17, class: "chart-value", text: value(name, v) }));
+        svg("text", { x: labelW + width + 6, y: y + 19, class: "chart-value", text: value(name, v) }));
     }));
   const table = h("table", { class: "data" },
     h("caption", { text: t("dash.asTable") }),
