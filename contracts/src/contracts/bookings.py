@@ -24,6 +24,7 @@ BOOKING_NO_SHOW = event_type("bookings", "booking.no_show")
 ERASURE_COMPLETED = event_type("bookings", "erasure.completed")
 SERIES_CREATED = event_type("bookings", "series.created")
 SERIES_CANCELLED = event_type("bookings", "series.cancelled")
+BOOKING_FLAGGED = event_type("bookings", "booking.flagged")
 
 
 class ResourceKind(StrEnum):
@@ -82,6 +83,8 @@ class ResourceBlocked(Payload):
     cancelled_booking_ids: list[str] = Field(default_factory=list)
     block_id: str | None = None
     location_id: str | None = None
+    # Bookings kept but flagged for staff to resolve (block made with on_conflict=flag).
+    flagged_booking_ids: list[str] = Field(default_factory=list)
 
 
 @register(MENTOR_HOURS_CLOSED)
@@ -132,6 +135,15 @@ class BookingCancelled(BookingFacts):
 @register(BOOKING_CHECKED_IN)
 class BookingCheckedIn(BookingFacts):
     checked_in_at: datetime
+
+
+@register(BOOKING_FLAGGED)
+class BookingFlagged(BookingFacts):
+    """A maintenance block overlaps this booking; it stands until staff decide. Tell the
+    person (the booking may still be cancelled: booking.cancelled follows then)."""
+
+    block_id: str
+    reason: str | None = None
 
 
 @register(BOOKING_NO_SHOW)

@@ -209,6 +209,49 @@ async def test_block_cancels_overlapping_bookings_and_tells_them(
     assert after.status_code == 201
 
 
+async def test_block_can_flag_bookings_for_staff(
+    client: httpx.AsyncClient, actors: Actors, events: EventLog, make_resource: Any
+) -> None:
+    room = await make_resource()
+    day = future_day(4)
+    kept = await client.post(
+        "/bookings",
+        headers=actors.user("kept"),
+        json={
+            "resource_id": room["id"],
+            "starts_at": at(day, "12:00"),
+            "ends_at": at(day, "13:00"),
+        },
+    )
+    span = {
+        "starts_at": datetime.fromisoformat(at(day, "12:00")).replace(tzinfo=HEL).isoformat(),
+        "ends_at": datetime.fromisoformat(at(day, "16:00")).replace(tzinfo=HEL).isoformat(),
+        "reason": "painting",
+        "on_conflict": "flag",
+    }
+    block = await client.post(f"/resources/{room['id']}/blocks", headers=actors.staff(), json=span)
+    assert block.status_code == 201
+    booking_id = kept.json()["id"]
+    assert block.json()["flagged_booking_ids"] == [booking_id]
+    assert block.json()["cancelled_booking_ids"] == []
+    [flag] = await events.find("booking.flagged", f"booking/{booking_id}")
+    assert flag["data"]["user_id"] == "kept" and flag["data"]["block_id"] == block.json()["id"]
+    [blocked] = await events.find("resource.blocked", f"resource/{room['id']}")
+    assert blocked["data"]["flagged_booking_ids"] == [booking_id]
+    mine = await client.get(f"/bookings/{booking_id}", headers=actors.user("kept"))
+    assert mine.json()["status"] == "confirmed" and mine.json()["flagged"]["reason"] == "painting"
+    blocked_time = await client.post(
+        "/bookings",
+        headers=actors.user(),
+        json={
+            "resource_id": room["id"],
+            "starts_at": at(day, "14:00"),
+            "ends_at": at(day, "15:00"),
+        },
+    )
+    assert blocked_time.status_code == 409
+
+
 async def test_series_reports_conflicts_and_cancels(
     client: httpx.AsyncClient, actors: Actors, svc: Service, events: EventLog, make_resource: Any
 ) -> None:

@@ -1,6 +1,7 @@
 """Staff block a resource (maintenance): overlapping bookings are cancelled and their
 people told (booking.cancelled with cancelled_by=resource_blocked), or, with
-`on_conflict=refuse`, the block is refused while bookings overlap."""
+`on_conflict=flag`, kept and flagged for staff to resolve (booking.flagged tells the
+people), or, with `on_conflict=refuse`, the block is refused while bookings overlap."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from bookings.booking import transition
 from bookings.calendar import atomically, claim
+from bookings.facts import booking_facts
 from bookings.store import HOLDING
 from contracts import bookings as ev
 from kit.app import Service
@@ -24,7 +26,7 @@ class BlockIn(BaseModel):
     starts_at: datetime
     ends_at: datetime
     reason: str | None = Field(None, max_length=500)
-    on_conflict: Literal["cancel", "refuse"] = "cancel"
+    on_conflict: Literal["cancel", "flag", "refuse"] = "cancel"
 
 
 async def block_resource(
@@ -77,8 +79,28 @@ async def block_resource(
                 field="starts_at",
                 extra={"booking_ids": [b["_id"] for b in overlapping]},
             )
-        cancelled = []
-        for booking in overlapping:
+        cancelled: list[str] = []
+        flagged: list[str] = []
+        for booking in overlapping if data.on_conflict == "flag" else []:
+            await svc.store.db.bookings.update_one(
+                {"_id": booking["_id"]},
+                {"$set": {"flagged": {"block_id": block["_id"], "reason": data.reason}}},
+                session=session,
+            )
+            payload = ev.BookingFlagged(
+                **booking_facts(booking), block_id=block["_id"], reason=data.reason
+            )
+            await svc.emit(
+                session,
+                svc.event(
+                    ev.BOOKING_FLAGGED,
+                    payload,
+                    municipality=booking["municipality"],
+                    subject=f"booking/{booking['_id']}",
+                ),
+            )
+            flagged.append(booking["_id"])
+        for booking in overlapping if data.on_conflict == "cancel" else []:
             done = await transition(
                 svc,
                 session,
@@ -94,6 +116,7 @@ async def block_resource(
             if done:
                 cancelled.append(booking["_id"])
         block["cancelled_booking_ids"] = cancelled
+        block["flagged_booking_ids"] = flagged
         await svc.store.db.bookings.insert_one(block, session=session)
         payload = ev.ResourceBlocked(
             resource_id=resource["_id"],
@@ -104,6 +127,7 @@ async def block_resource(
             cancelled_booking_ids=cancelled,
             block_id=block["_id"],
             location_id=resource["location_id"],
+            flagged_booking_ids=flagged,
         )
         await svc.emit(
             session,
@@ -144,4 +168,5 @@ def block_out(doc: dict[str, Any]) -> dict[str, Any]:
         "ends_at": doc["ends_at"].isoformat(),
         "reason": doc.get("reason"),
         "cancelled_booking_ids": doc.get("cancelled_booking_ids", []),
+        "flagged_booking_ids": doc.get("flagged_booking_ids", []),
     }

@@ -333,5 +333,6 @@ def booking_out(doc: dict[str, Any], *, with_code: bool = True) -> dict[str, Any
         "loan": doc.get("loan", False),
         "access_code": doc.get("access_code") if with_code else None,
         "reason": doc.get("reason"),
+        "flagged": doc.get("flagged"),
         "checked_in_at": doc["checked_in_at"].isoformat() if doc.get("checked_in_at") else None,
     }
