@@ -137,3 +137,45 @@ def test_free_slots_leave_out_held_time_buffers_and_the_window() -> None:
     # would reach back into the held 13-14
     assert first_day == [10, 11, 12, 15, 16, 17, 18, 19]
     assert max(s for s, _ in slots) <= now + timedelta(days=1)
+
+
+def test_booking_window_min_notice_and_staff_exemption() -> None:
+    rules = Rules(min_notice_minutes=60, max_days_ahead=7)
+    start = datetime(2027, 5, 3, 12, tzinfo=HEL)
+    with pytest.raises(Problem) as short_notice:
+        check_times(
+            rules, EVERY_DAY, HEL, start, start + timedelta(hours=1), start - timedelta(minutes=30)
+        )
+    assert short_notice.value.field == "starts_at" and "ahead" in str(short_notice.value.detail)
+    check_times(
+        rules, EVERY_DAY, HEL, start, start + timedelta(hours=1), start - timedelta(minutes=90)
+    )
+    # staff may book at short notice and beyond the window, never in the past
+    check_times(
+        rules,
+        EVERY_DAY,
+        HEL,
+        start,
+        start + timedelta(hours=1),
+        start - timedelta(minutes=5),
+        staff=True,
+    )
+    check_times(
+        rules,
+        EVERY_DAY,
+        HEL,
+        start,
+        start + timedelta(hours=1),
+        start - timedelta(days=30),
+        staff=True,
+    )
+    with pytest.raises(Problem):
+        check_times(
+            rules,
+            EVERY_DAY,
+            HEL,
+            start,
+            start + timedelta(hours=1),
+            start + timedelta(minutes=5),
+            staff=True,
+        )
