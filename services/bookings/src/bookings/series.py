@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from bookings.booking import BookingIn, is_staff_of, place_booking, transition
 from bookings.location import load_location, zone_of
-from bookings.resource import load_resource
+from bookings.resource import load_resource, rules_of
 from contracts import bookings as ev
 from kit.app import Service
 from kit.auth import Principal
@@ -118,16 +118,22 @@ async def load_series(svc: Service, series_id: str, principal: Principal) -> dic
 async def cancel_series(
     svc: Service, *, series: dict[str, Any], principal: Principal, reason: str | None
 ) -> dict[str, Any]:
-    """Cancel every occurrence that has not started yet, and the series."""
+    """Cancel every occurrence that has not started yet, and the series. A user cannot
+    cancel occurrences already inside the resource's cancellation deadline (staff can)."""
     now = datetime.now(UTC)
-    by = "user" if series["user_id"] == principal.subject else "staff"
+    staff = is_staff_of(principal, series["municipality"])
+    by = "staff" if staff and series["user_id"] != principal.subject else "user"
+    cutoff = now
+    if not staff:
+        resource = await svc.store.db.resources.find_one({"_id": series["resource_id"]})
+        cutoff = now + timedelta(minutes=rules_of(resource or {}).cancel_deadline_minutes)
     cancelled: list[str] = []
     async with svc.store.transaction() as session:
         future = await svc.store.db.bookings.find(
             {
                 "series_id": series["_id"],
                 "status": {"$in": ["pending", "confirmed"]},
-                "starts_at": {"$gt": now},
+                "starts_at": {"$gt": cutoff},
             },
             session=session,
         ).to_list()
