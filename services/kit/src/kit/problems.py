@@ -8,10 +8,11 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
+from pymongo.errors import ConnectionFailure, OperationFailure, ServerSelectionTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
+WRITE_CONFLICT = 112  # MongoDB's error code for a transaction's write conflict
 log = structlog.get_logger("kit.problems")
 
 
@@ -127,6 +128,23 @@ def install_problem_handlers(app: FastAPI) -> None:
             detail="The database is not reachable; try again shortly.",
             headers={"Retry-After": "5"},
         )
+
+    @app.exception_handler(OperationFailure)
+    async def _store_refused(request: Request, exc: OperationFailure) -> JSONResponse:
+        # A transaction that lost a write conflict to a concurrent one: the client may
+        # simply retry; anything else the store refuses is a server error.
+        if exc.has_error_label("TransientTransactionError") or exc.code == WRITE_CONFLICT:
+            log.warning("store.write_conflict", error=str(exc)[:300])
+            return problem_response(
+                request,
+                status=409,
+                title="Concurrent change",
+                detail="Another change to the same data came first; retry the request.",
+                type_="https://kohtaamo.fi/problems/concurrent-change",
+                headers={"Retry-After": "1"},
+            )
+        log.error("store.operation_failed", error=str(exc)[:500])
+        return problem_response(request, status=500, title="Internal error")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
