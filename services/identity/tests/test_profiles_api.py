@@ -3,6 +3,7 @@ only opted-in people, searchable by skill and language, within the caller's muni
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -168,3 +169,21 @@ async def test_mentor_directory_lists_only_opted_in_and_searches(
         "/me/mentor-offer", json={"topics": [], "languages": ["fi"]}, headers=searcher["headers"]
     )
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "topics"
+
+
+async def test_concurrent_changes_to_one_profile_never_fail_with_500(
+    client: httpx.AsyncClient, signup: Callable[..., Any]
+) -> None:
+    out = await signup()
+    bodies = [{"skills": [{"skill": f"skill {n}"}]} for n in range(4)]
+    responses = await asyncio.gather(
+        *(client.put("/me/profile", json=b, headers=out["headers"]) for b in bodies)
+    )
+    statuses = [r.status_code for r in responses]
+    # A transaction that loses a write conflict answers 409 with Retry-After; never 500.
+    assert set(statuses) <= {200, 409} and 200 in statuses, statuses
+    for response in responses:
+        if response.status_code == 409:
+            assert response.headers["Retry-After"] == "1"
+    final = (await client.get("/me/profile", headers=out["headers"])).json()
+    assert [s["skill"] for s in final["skills"]] in [[f"skill {n}"] for n in range(4)]
