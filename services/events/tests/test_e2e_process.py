@@ -60,6 +60,9 @@ def events_process(
         "KOHTAAMO_MONGO_URL": settings.mongo_url.get_secret_value(),
         "KOHTAAMO_MONGO_DB_PREFIX": settings.mongo_db_prefix,
         "KOHTAAMO_LOG_FORMAT": "json",
+        # queue arguments must match those the in-process service of this run declared
+        "KOHTAAMO_DELIVERY_LIMIT": str(settings.delivery_limit),
+        "KOHTAAMO_RETRY_DELAYS_MS": json.dumps(settings.retry_delays_ms),
         "KOHTAAMO_TRUST_OWN_IDENTITY": "false",
         "KOHTAAMO_TRUSTED_ISSUERS": json.dumps([{"issuer": issuer.issuer, "jwks_url": jwks_url}]),
     }
@@ -101,10 +104,13 @@ async def test_published_event_reaches_another_service(
     events_process: dict[str, Any], issuer: TestIssuer, amqp_url: str
 ) -> None:
     ready = wait_ready(events_process["url"], events_process["log"])
-    assert ready["checks"]["consumers"]["attached"] == {
-        "kohtaamo.events.identity-erasure": 1,
-        "kohtaamo.events.identity-roles": 1,
-    }
+    attached = ready["checks"]["consumers"]["attached"]
+    # >= 1: the in-process service of this run may consume from the same queues
+    assert sorted(attached) == [
+        "kohtaamo.events.identity-erasure",
+        "kohtaamo.events.identity-roles",
+    ]
+    assert all(count >= 1 for count in attached.values())
     connection = await aio_pika.connect_robust(amqp_url)
     try:
         channel = await connection.channel()
