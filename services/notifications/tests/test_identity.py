@@ -91,6 +91,16 @@ async def test_erasure_confirms_then_erases_everything(
     async with client(svc) as http:
         inbox = await http.get("/notifications/inbox", headers=issuer.headers(sub=user))
     assert inbox.json()["items"] == []
+    # A contact.changed that was overtaken by the erasure does not bring the user back.
+    await publish(
+        svc, idc.CONTACT_CHANGED, {"user_id": user, "display_name": "Late", "email": address}
+    )
+
+    async def late_handled() -> bool:
+        return await db.inbox.count_documents({}) >= 4  # contact, registered, erased, late
+
+    await eventually(late_handled)
+    assert await db.contacts.count_documents({"_id": user}) == 0
     [completed] = await published(svc, nc.ERASURE_COMPLETED)
     assert completed["data"]["user_id"] == user
     assert completed["data"]["records_erased"] >= 1

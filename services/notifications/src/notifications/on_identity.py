@@ -26,6 +26,9 @@ async def on_identity(n: Notifier, delivery: Delivery) -> None:
     m = delivery.event.municipality
     type_ = delivery.event.type
     if type_ == idc.CONTACT_CHANGED:
+        # Messages may arrive out of order: a contact of an erased user is not brought back.
+        if await n.db.erased.count_documents({"_id": data.user_id}, session=delivery.session):
+            return
         await contacts.record_contact(n.db, municipality=m, data=data, session=delivery.session)
     elif type_ == idc.USER_REGISTERED:
         await contacts.record_roles(
@@ -59,6 +62,13 @@ async def erase(n: Notifier, delivery: Delivery, user_id: str) -> None:
     session = delivery.session
     db = n.db
     count = 0
+    # A tombstone of the bare id (no personal data) keeps a late contact.changed out.
+    await db.erased.update_one(
+        {"_id": user_id},
+        {"$setOnInsert": {"at": delivery.event.time}},
+        upsert=True,
+        session=session,
+    )
     count += (
         await db.notices.delete_many(
             {
