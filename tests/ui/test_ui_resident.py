@@ -78,6 +78,12 @@ async def test_resident_waits_for_a_full_event_books_a_workstation_and_sees_both
     await expect(page.get_by_role("link", name=event["title_fi"])).to_be_visible()
     await shot(page, "01-events-list")
     assert await axe(page) == []
+    # Keyboard: the first Tab reaches the skip link, which moves focus to the content.
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.id") == "skip-link"
+    assert (await page.locator("#skip-link").bounding_box())["x"] >= 0
+    await page.keyboard.press("Enter")
+    assert await page.evaluate("document.activeElement.id") == "main"
 
     await page.get_by_role("link", name="Kalenteri").click()
     await expect(page.locator("table.calendar")).to_be_visible()
@@ -154,18 +160,37 @@ async def test_resident_waits_for_a_full_event_books_a_workstation_and_sees_both
     await expect(page.get_by_role("heading", name="Profiili ja osaaminen")).to_be_visible()
     await shot(page, "08-my-page")
     assert await axe(page) == []
+    async with page.expect_download() as info:
+        await page.get_by_role("button", name="Lataa tietoni").click()
+    exported = (await (await info.value).path()).read_text(encoding="utf-8")
+    assert email in exported
+
+    # Offer help as a peer mentor; the directory finds the offer by skill.
+    mentor = page.locator("section.card", has_text="Mentoritarjous")
+    await mentor.get_by_label("Voin auttaa aiheissa").fill("Python, CV writing")
+    await mentor.get_by_role("button", name="Julkaise tarjoukseni").click()
+    await expect(page.locator("#status")).to_contain_text("Mentoritarjouksesi on julkaistu.")
+    await page.get_by_role("link", name="Mentorit").click()
+    await expect(page.locator("h1")).to_have_text("Kuka voi auttaa minua?")
+    await page.get_by_label("Taito tai aihe").fill("python")
+    await page.get_by_role("button", name="Näytä", exact=True).click()
+    await expect(page.locator("#mentor-list")).to_contain_text("Aino Asukas")
+    await shot(page, "09-mentors")
+    assert await axe(page) == []
+    await page.get_by_role("link", name="Omat tiedot").click()
+    await expect(page.locator("h1")).to_have_text("Omat tiedot")
 
     # Swedish, switched in the header; the page and its language attribute follow.
-    await page.get_by_label("Kieli").select_option("sv")
+    await page.get_by_label("Kieli", exact=True).select_option("sv")
     await expect(page.locator("h1")).to_have_text("Mina sidor")
     assert await page.evaluate("document.documentElement.lang") == "sv"
     await expect(page.locator("#my-bookings")).to_contain_text("Bekräftad")
-    await shot(page, "09-my-page-sv")
+    await shot(page, "10-my-page-sv")
 
     # A phone screen: one column, nothing wider than the screen.
     await page.set_viewport_size({"width": 390, "height": 844})
     await page.reload()
     await expect(page.locator("#my-bookings")).to_contain_text("Bekräftad")
     assert await no_horizontal_scroll(page)
-    await shot(page, "10-my-page-phone")
+    await shot(page, "10-my-page-sv-phone")
     assert await axe(page) == []

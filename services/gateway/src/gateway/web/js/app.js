@@ -105,7 +105,6 @@ export async function route() {
   const ticket = ++rendering;
   renderChrome();
   const hash = location.hash || "#/events";
-  if (hash === "#main") return;
   const match = ROUTES.map(([re, view]) => [hash.match(re), view]).find(([m]) => m);
   const content = h("div", { class: "view" });
   try {
@@ -155,6 +154,11 @@ async function start() {
     await setLang(langSelect.value);
     setApiLanguage(currentLang());
     await route();
+  });
+  // The skip link moves focus without touching the hash the router uses.
+  document.getElementById("skip-link").addEventListener("click", (e) => {
+    e.preventDefault();
+    main.focus();
   });
   window.addEventListener("hashchange", route);
   await route();

@@ -19,7 +19,7 @@ export async function checkinView(id) {
   const rows = list.items.map((r) => h("tr", { class: `reg-${r.status}` },
     h("th", { scope: "row", text: r.name || r.group_name || r.user_id }),
     h("td", { text: String(r.seats) }),
-    h("td", { text: r.status === "waitlisted" ? t("reg.waitlisted", { place: r.place }) : t(`reg.${r.status}`) }),
+    h("td", { text: t(`checkin.status.${r.status}`, { place: r.place ?? "?" }) }),
     h("td", { text: r.code || "" }),
     h("td", {}, r.status !== "confirmed" ? "" : r.attended
       ? h("button", { type: "button", class: "secondary", text: t("checkin.undo"), "aria-label": `${t("checkin.undo")}: ${r.name || r.user_id}`, onclick: () => mark({ registration_id: r.id }, false) })
