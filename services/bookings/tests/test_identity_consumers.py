@@ -149,6 +149,16 @@ async def test_withdrawn_mentor_offer_closes_office_hours(
     )
     assert booked.status_code == 201
     booking_id = booked.json()["id"]
+    window = {"from": day.isoformat(), "to": day.isoformat()}
+    seen = await client.get(f"/resources/{hours['id']}/bookings", headers=mentor, params=window)
+    assert [b["id"] for b in seen.json()] == [booking_id] and seen.json()[0]["access_code"] is None
+    assert (
+        await client.get(
+            f"/resources/{hours['id']}/bookings",
+            params=window,
+            headers=actors.user("mentor-43", roles=["mentor"]),
+        )
+    ).status_code == 403
 
     await publish(amqp_url, idc.MENTOR_OFFER_CHANGED, {"user_id": "mentor-42", "active": False})
     [closed] = await events.find("mentor_hours.closed", f"resource/{hours['id']}")

@@ -80,6 +80,9 @@ async def close_mentor_hours(svc: Service, session: Any, mentor: str, municipali
     ).to_list()
     for resource in resources:
         await claim(svc.store, session, resource["_id"])  # no booking slips in meanwhile
+        await db.calendars.update_one(
+            {"_id": resource["_id"]}, {"$set": {"active": False}}, session=session
+        )
         await db.resources.update_one(
             {"_id": resource["_id"]},
             {"$set": {"active": False, "updated_at": now}},

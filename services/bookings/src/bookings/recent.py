@@ -1,8 +1,8 @@
 """A few seconds' memory of resource and location documents for the booking hot path.
 
 Only rules and opening hours are read from here; whether the resource is still active is
-re-read inside the booking transaction. A change made through this process is seen at
-once; one made through another replica within `TTL_S`.
+checked inside the booking transaction (its calendar mirrors `active`). A change made
+through this process is seen at once; one made through another replica within `TTL_S`.
 """
 
 from __future__ import annotations

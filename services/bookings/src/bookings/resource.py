@@ -83,7 +83,9 @@ async def create_resource(
     )
     async with svc.store.transaction() as session:
         await svc.store.db.resources.insert_one(doc, session=session)
-        await svc.store.db.calendars.insert_one({"_id": doc["_id"], "version": 0}, session=session)
+        await svc.store.db.calendars.insert_one(
+            {"_id": doc["_id"], "version": 0, "active": True}, session=session
+        )
         await svc.emit(session, event)
     svc.outbox.notify()
     return doc
@@ -108,7 +110,10 @@ async def update_resource(
     async with svc.store.transaction() as session:
         # bump the calendar so a booking racing a rule change re-reads the new rules
         await svc.store.db.calendars.update_one(
-            {"_id": doc["_id"]}, {"$inc": {"version": 1}}, upsert=True, session=session
+            {"_id": doc["_id"]},
+            {"$inc": {"version": 1}, "$set": {"active": doc.get("active", True)}},
+            upsert=True,
+            session=session,
         )
         await svc.store.db.resources.update_one(
             {"_id": doc["_id"]}, {"$set": changes}, session=session

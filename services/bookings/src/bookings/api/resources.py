@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
 from bookings.block import BlockIn, block_out, block_resource, lift_block
-from bookings.booking import is_staff_of
+from bookings.booking import booking_out, is_staff_of
 from bookings.location import load_location
 from bookings.resource import (
     ResourceIn,
@@ -88,6 +88,34 @@ def build_router(svc: Service) -> APIRouter:
             staff=is_staff_of(principal, resource["municipality"]),
         ) or [{"resource_id": resource_id, "kind": resource["kind"], "slots": []}]
         return {**result, "timezone": location["timezone"]}
+
+    @router.get("/resources/{resource_id}/bookings")
+    async def resource_bookings(
+        resource_id: str,
+        from_: date = Query(alias="from"),
+        to: date = Query(),
+        principal: Principal = staff_or_mentor,
+    ) -> list[dict[str, Any]]:
+        """Who booked this resource: staff of its municipality, or the mentor whose office
+        hours it is."""
+        resource = await load_resource(svc, resource_id)
+        ensure_municipality(principal, resource["municipality"])
+        if not principal.has(*STAFF_ROLES) and resource.get("mentor_user_id") != principal.subject:
+            raise Problem(403, "Forbidden", "Not your office hours.", field="resource_id")
+        if to < from_ or (to - from_).days > 62:
+            raise Problem(422, "Invalid range", "at most 62 days, to after from", field="to")
+        start = datetime.combine(from_, datetime.min.time(), tzinfo=UTC) - timedelta(days=1)
+        end = datetime.combine(to, datetime.min.time(), tzinfo=UTC) + timedelta(days=2)
+        docs = await svc.store.db.bookings.find(
+            {
+                "resource_id": resource_id,
+                "kind": "booking",
+                "starts_at": {"$gte": start, "$lt": end},
+            },
+            sort=[("starts_at", 1)],
+            limit=1000,
+        ).to_list()
+        return [booking_out(d, with_code=False) for d in docs]
 
     @router.post("/resources/{resource_id}/blocks", status_code=201)
     async def block(
