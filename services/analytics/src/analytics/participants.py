@@ -5,7 +5,11 @@ municipality, attended an event (attendance recorded as attended) or checked in 
 booking (incl. mentor office hours), and who has an ESF participant profile that is not
 withdrawn. They are counted once per period, with the profile in effect at their first
 entry in the period (the latest profile version at or before it; if the profile was given
-only later, its first version)."""
+only later, its first version).
+
+`profile_at` is what the ESF counters use (esf_counts.py); `participants` computes the
+same figures directly from the projections and serves as the reference they are tested
+against."""
 
 from __future__ import annotations
 
