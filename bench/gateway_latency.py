@@ -120,6 +120,9 @@ def main() -> None:
         "KOHTAAMO_MONGO_URL": localstore.store_url(store_port),
         "KOHTAAMO_MONGO_DB_PREFIX": f"bench{run}_",
         "KOHTAAMO_LOG_LEVEL": "WARNING",
+        # Bench-only secrets some services insist on at start.
+        "KOHTAAMO_PSEUDONYM_KEY": "bench-pseudonym-key",
+        "KOHTAAMO_KEY_ENCRYPTION_SECRET": "bench-key-secret",
         "KOHTAAMO_LOG_FORMAT": "json",
     }
     gateway_env = {
@@ -134,13 +137,15 @@ def main() -> None:
     }
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        subprocess.run(
+        seeded = subprocess.run(
             [*KOHTAAMO, "seed", "events"],
             env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
+        if seeded.returncode != 0:
+            raise RuntimeError("seeding events failed:\n" + seeded.stdout[-3000:])
         processes.append(
             subprocess.Popen(
                 [*KOHTAAMO, "run", "events", "--port", str(ports["events"])],

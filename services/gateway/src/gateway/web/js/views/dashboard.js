@@ -44,7 +44,9 @@ function barChart(name, series) {
       const y = i * rowH + 5;
       const width = v ? ((W - labelW - 60) * v) / max : 0;
       return svg("g", {},
-        svg("text", { x: labelW - 8, y: y + 19, "text-anchor": "end", class: "chart-label", text: l }),
+        svg("title", { text: `${l}: ${value(name, v)}` }),
+        svg("text", { x: labelW - 8, y: y + 19, "text-anchor": "end", class: "chart-label",
+                      text: l.length > 20 ? `${l.slice(0, 19)}…` : l }),
         svg("rect", { x: labelW, y: y + 3, width: Math.max(width, v ? 2 : 0), height: rowH - 8, class: v == null ? "bar suppressed" : "bar" }),
         svg("text", { x: labelW + width + 6, y: y + 19, class: "chart-value", text: value(name, v) }));
     }));
