@@ -327,6 +327,11 @@ def march_stream() -> list[CloudEvent]:
             res("MH1", "L3", "mentor_hours", mentor_user_id="m1"),
             res("KR", "KL", "workstation", m="kouvola")]  # fmt: skip
 
+    # R3 is blocked on Thursday 12 March 08-14: 6 of its open hours go.
+    block = {"resource_id": "R3", "resource_name": {"fi": "R3"}, "starts_at": local(12, 8),
+             "ends_at": local(12, 14), "reason": "huolto"}  # fmt: skip
+    out.append(_ev(bk.RESOURCE_BLOCKED, block, "helsinki", "2026-03-01T09:00:00"))
+
     def bkg(final: str, bid: str, rid: str, kind: str, loc: str, s: str, e: str,
             m: str = "helsinki", **more: Any) -> list[CloudEvent]:  # fmt: skip
         first = booking(bk.BOOKING_CONFIRMED, bid, f"b-{bid}", rid, kind, loc, s, e, m=m,

@@ -84,9 +84,9 @@ async def test_utilisation_per_resource_kind_location_and_hour_of_week(fed: Harn
         "open": 168.0, "booked": 20.0, "checked_in": 10.0, "util": 0.119,
         "bookings": 10, "no_show": 0.5, "cancel": 0.3333,
     }  # fmt: skip
-    # R3 has 2 bookings: every figure resting on them is suppressed.
+    # R3 has 2 bookings: every figure resting on them is suppressed; 6 h blocked.
     assert by_resource["R3"] == {
-        "open": 168.0, "booked": None, "checked_in": None, "util": None,
+        "open": 162.0, "booked": None, "checked_in": None, "util": None,
         "bookings": None, "no_show": None, "cancel": None,
     }  # fmt: skip
     # L3 weekdays 12-14: 22 x 2 h = 44 h; 5 mentor hours checked in.
@@ -95,12 +95,14 @@ async def test_utilisation_per_resource_kind_location_and_hour_of_week(fed: Harn
         "bookings": 5, "no_show": 0.0, "cancel": 0.0,
     }  # fmt: skip
     assert rows(r, "by_kind")["meeting_room"] == [168.0, 20.0, 10.0, 0.119, 10, 0.5, 0.3333]
-    assert rows(r, "by_kind")["studio"][1:] == [None] * 6
-    # L2: 336 open h, 24 booked h (R2 20 + R3 4), 12 bookings, 5 of 10 attended bookings missed.
-    assert rows(r, "by_location")["L2"] == ["L2", 336.0, 24.0, 10.0, 0.0714, 12, 0.5, 0.2941]
-    # All: open 380 h, booked 29 h, checked in 15 h, 17 bookings, 5 no-shows of 15.
-    assert rows(r, "summary")["all"] == [380.0, 29.0, 15.0, 0.0763, 17, 0.3333, 0.2273]
+    assert rows(r, "by_kind")["studio"] == [162.0, *[None] * 6]
+    # L2: 330 open h, 24 booked h (R2 20 + R3 4), 12 bookings, 5 of 10 attended bookings missed.
+    assert rows(r, "by_location")["L2"] == ["L2", 330.0, 24.0, 10.0, 0.0727, 12, 0.5, 0.2941]
+    # All: open 374 h, booked 29 h, checked in 15 h, 17 bookings, 5 no-shows of 15.
+    assert rows(r, "summary")["all"] == [374.0, 29.0, 15.0, 0.0775, 17, 0.3333, 0.2273]
     hours = rows(r, "by_hour_of_week")
+    # Thursday 10-11: R2 and R3 open on 4 Thursdays, but R3 not on the blocked 12th: 8 - 1.
+    assert hours["thu 10"] == ["thu", 10, 7.0, 0.0, 0.0, 0.0, 0, None, None]
     # Monday 10-11: 5 Mondays x 2 L2 resources open; 5 one-hour parts of R2's bookings.
     assert hours["mon 10"] == ["mon", 10, 10.0, 5.0, 5.0, 0.5, 5, 0.0, 0.0]
     # Monday 12-13: L2 (10 h) and L3 (5 h) open; 5 no-shows booked.
@@ -169,7 +171,7 @@ async def test_dashboard_and_charts_of_the_other_reports(fed: Harness) -> None:
         "supported_organisations": 0,
         "events_held": 6,
         "attendances": 24,
-        "utilisation": 0.0763,
+        "utilisation": 0.0775,
         "booked_hours": 29.0,
         "mentors_with_active_offer": 5,
         "mentor_meetings_held": 5,

@@ -4,12 +4,13 @@ kind and location and by hour of the week; no-show and cancellation rates."""
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
 from typing import Any
 
 from analytics import suppression as sup
 from analytics.openhours import HourOfWeek, clip, open_intervals, spread
 from analytics.periods import Period
-from analytics.projections import BOOKINGS, LOCATIONS, RESOURCES, Db
+from analytics.projections import BLOCKS, BOOKINGS, LOCATIONS, RESOURCES, Db
 from analytics.reports import Report, Table
 from analytics.scope import Scope
 
@@ -79,20 +80,35 @@ async def utilisation_report(
     per_resource: defaultdict[str, Tally] = defaultdict(Tally)
     per_hour: defaultdict[HourOfWeek, Tally] = defaultdict(Tally)
 
+    blocks: defaultdict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
+    async for block in db[BLOCKS].find({**scope.match, "ends_at": {"$gt": period.start}}):
+        if block["starts_at"] < period.end:
+            blocks[block["resource_id"]].append((block["starts_at"], block["ends_at"]))
+    intervals: dict[str, list[tuple[datetime, datetime]]] = {}
     open_cache: dict[str, dict[HourOfWeek, float]] = {}
     for rid, res in resources.items():
         location = locations.get(res.get("location_id"))
         if location is None or not res.get("active", True):
             continue
+        zone = location.get("timezone") or tz
         if location["_id"] not in open_cache:
+            intervals[location["_id"]] = list(open_intervals(location, period))
             hours: defaultdict[HourOfWeek, float] = defaultdict(float)
-            for start, end in open_intervals(location, period):
-                for slot, h in spread(start, end, location.get("timezone") or tz).items():
+            for start, end in intervals[location["_id"]]:
+                for slot, h in spread(start, end, zone).items():
                     hours[slot] += h
             open_cache[location["_id"]] = hours
         for slot, h in open_cache[location["_id"]].items():
             per_resource[rid].open += h
             per_hour[slot].open += h
+        # A blocked resource (maintenance, an event) is not open for booking meanwhile.
+        for b_start, b_end in blocks.get(rid, []):
+            for o_start, o_end in intervals[location["_id"]]:
+                start, end = max(b_start, o_start), min(b_end, o_end)
+                if end > start:
+                    for slot, h in spread(start, end, zone).items():
+                        per_resource[rid].open -= h
+                        per_hour[slot].open -= h
 
     for b in bookings:
         tally = per_resource[b["resource_id"]]
