@@ -49,9 +49,16 @@ async def test_erasure_anonymises_registrations(
         doc = await regs.find_one({"_id": reg_id})
         assert doc["user_id"].startswith("erased-") and doc["name"] is None
         assert doc["group_name"] is None and doc["code"] is None and doc["anonymised"] is True
-        assert doc["status"] == "confirmed"  # seats and statistics stay whole
+        # sign-ups for events still to come are cancelled: the seat goes to the list
+        assert doc["status"] == "cancelled"
     untouched = await regs.find_one({"_id": second["id"]})
-    assert untouched["user_id"] == "erase-me-not"
+    assert untouched["user_id"] == "erase-me-not" and untouched["status"] == "confirmed"
+    [promoted] = await published.wait(ev.REGISTRATION_PROMOTED, event_id=event["id"])
+    assert promoted["data"]["user_id"] == "erase-me-not"
+    cancels = await published.wait(ev.REGISTRATION_CANCELLED, 2, reason="erased")
+    assert {c["data"]["event_id"] for c in cancels} == {event["id"], other["id"]}
+    # what is published after the erasure never carries the erased id
+    assert all(c["data"]["user_id"].startswith("erased-") for c in cancels)
 
     # The same message again (a redelivery) is not applied a second time.
     await _publish(amqp_url, erased)

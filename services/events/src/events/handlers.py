@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 from contracts import events as ev
 from contracts import identity as idc
-from events import store
+from events import registration, store
 from kit.app import Service
 from kit.consumer import Delivery
 
@@ -16,12 +17,30 @@ def register(svc: Service) -> None:
 
     @svc.consumer("identity-erasure", [idc.USER_ERASED])
     async def on_user_erased(delivery: Delivery) -> None:
-        """Anonymise the user's registrations and authored events; tell identity."""
+        """Cancel the user's sign-ups for events still to come, anonymise their
+        registrations and authored events; tell identity."""
         data: idc.UserErased = delivery.data  # type: ignore[assignment]
         session = delivery.session
         # One random stand-in per erasure: the registrations stay countable (seats,
         # attendance statistics) but lead to nobody.
         stand_in = f"erased-{uuid.uuid4().hex[:12]}"
+        # Seats of events still to come are given back (to the waiting list); the
+        # cancellation is published under the stand-in, never the erased id.
+        now = datetime.now(UTC)
+        active = (
+            await db[store.REGISTRATIONS]
+            .find(
+                {"user_id": data.user_id, "status": {"$in": registration.ACTIVE}}, session=session
+            )
+            .to_list(None)
+        )
+        for reg in active:
+            event = await db[store.EVENTS].find_one({"_id": reg["event_id"]}, session=session)
+            if event is None or event["status"] != "published" or event["starts_at"] <= now:
+                continue
+            await registration.cancel_in(
+                svc, session, {**reg, "user_id": stand_in}, by="user", reason="erased"
+            )
         regs = await db[store.REGISTRATIONS].update_many(
             {"user_id": data.user_id},
             {

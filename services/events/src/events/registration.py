@@ -272,40 +272,45 @@ async def promote(svc: Service, session: Any, event: dict[str, Any]) -> dict[str
 async def cancel(
     svc: Service, *, registration_id: str, by: str, reason: str | None = None
 ) -> dict[str, Any]:
-    db = svc.store.db
-
     async def work(session: Any) -> dict[str, Any]:
-        reg = await db[store.REGISTRATIONS].find_one({"_id": registration_id}, session=session)
+        reg = await svc.store.db[store.REGISTRATIONS].find_one(
+            {"_id": registration_id}, session=session
+        )
         assert reg is not None
         if reg["status"] not in ACTIVE:
             raise conflict("The registration is already cancelled.", field="status")
-        was_waiting = reg["status"] == "waitlisted"
-        now = clock.now()
-        updated = await db[store.REGISTRATIONS].find_one_and_update(
-            {"_id": registration_id},
-            {"$set": {"status": "cancelled", "cancelled_at": now, "cancelled_by": by}},
-            session=session,
-            return_document=True,
-        )
-        change = {"waiting": -1} if was_waiting else {"seats_taken": -reg["seats"]}
-        event = await db[store.EVENTS].find_one_and_update(
-            {"_id": reg["event_id"]}, {"$inc": change}, session=session, return_document=True
-        )
-        payload = facts(
-            reg,
-            event,
-            ev.RegistrationCancelled,
-            cancelled_by=by,
-            reason=reason,
-            was_waitlisted=was_waiting,
-        )
-        await svc.emit(session, _emit_for(svc, reg, event, ev.REGISTRATION_CANCELLED, payload))
-        await promote(svc, session, event)
-        return updated  # type: ignore[no-any-return]
+        return await cancel_in(svc, session, reg, by=by, reason=reason)
 
     result = await svc.store.in_transaction(work)
     svc.outbox.notify()
     return result
+
+
+async def cancel_in(
+    svc: Service, session: Any, reg: dict[str, Any], *, by: str, reason: str | None
+) -> dict[str, Any]:
+    """Cancel an active registration inside the caller's transaction; the freed seats go
+    to the waiting list."""
+    db = svc.store.db
+    was_waiting = reg["status"] == "waitlisted"
+    now = clock.now()
+    updated = await db[store.REGISTRATIONS].find_one_and_update(
+        {"_id": reg["_id"]},
+        {"$set": {"status": "cancelled", "cancelled_at": now, "cancelled_by": by}},
+        session=session,
+        return_document=True,
+    )
+    change = {"waiting": -1} if was_waiting else {"seats_taken": -reg["seats"]}
+    event = await db[store.EVENTS].find_one_and_update(
+        {"_id": reg["event_id"]}, {"$inc": change}, session=session, return_document=True
+    )
+    payload = facts(
+        reg, event, ev.RegistrationCancelled, cancelled_by=by, reason=reason,
+        was_waitlisted=was_waiting,
+    )  # fmt: skip
+    await svc.emit(session, _emit_for(svc, reg, event, ev.REGISTRATION_CANCELLED, payload))
+    await promote(svc, session, event)
+    return updated  # type: ignore[no-any-return]
 
 
 async def cancel_all(
