@@ -84,3 +84,40 @@ async def test_unroutable_entry_is_kept_and_retried_later(settings: Any) -> None
         assert entry is not None and entry["attempts"] == 1
     finally:
         await svc.stop()
+
+
+async def test_late_committed_entry_behind_the_cursor_is_still_published(
+    settings: Any, amqp: Any
+) -> None:
+    """An entry whose transaction commits after the relay moved its cursor past the
+    entry's creation time is found by the next full scan."""
+    from datetime import timedelta
+
+    svc = Service("kittest", settings=settings)
+    await svc.start()
+    await svc.relay.stop()  # drive by hand
+    relay = Relay(outbox=svc.outbox, bus=svc.bus, service="kittest", poll_s=0.1, batch=10)
+    channel = await amqp.channel()
+    queue = await channel.declare_queue("", exclusive=True)
+    await queue.bind(topology.exchange("kittest"), routing_key="kittest.#")
+    try:
+        first = envelope(TYPE, {"thing_id": "first"})
+        await svc.outbox.stage(None, first)
+        assert await relay.publish_pending() == 1
+        cursor = relay._cursor
+        assert cursor is not None
+
+        late, new = envelope(TYPE, {"thing_id": "late"}), envelope(TYPE, {"thing_id": "new"})
+        await svc.outbox.stage(None, late)
+        await svc.outbox.collection.update_one(  # as if created before the cursor
+            {"_id": late.id}, {"$set": {"created": cursor - timedelta(seconds=5)}}
+        )
+        await svc.outbox.stage(None, new)
+        assert await relay.publish_pending() == 1  # the cursor pass: only "new"
+        assert await relay.publish_pending() == 1  # nothing after the cursor: full scan
+        got = await drain(queue, 3)
+        assert [g["body"]["id"] for g in got] == [first.id, new.id, late.id]
+        await relay.flush()
+        assert (await svc.outbox.lag())["pending"] == 0
+    finally:
+        await svc.stop()

@@ -45,12 +45,13 @@ class Outbox:
                 "routing_key": e.routing_key,
                 "correlationid": e.correlationid,
                 "body": e.model_dump_json(),
-                "created": now,
+                # distinct and ordered within one transaction
+                "created": now + timedelta(microseconds=i),
                 "due": now,
                 "attempts": 0,
                 "published": False,
             }
-            for e in events
+            for i, e in enumerate(events)
         ]
         if docs:
             await self.collection.insert_many(docs, session=session)
@@ -70,24 +71,39 @@ class Outbox:
 
 class Relay:
     """Publishes pending outbox entries in order of creation, a batch at a time, with the
-    confirms pipelined; failed entries are retried with backoff."""
+    confirms pipelined; failed entries are retried with backoff.
+
+    Deleting a published entry is one store write per entry, as slow as a publish on the
+    embedded store, so deletions trail behind in a background task: while they do, the
+    next batch is read from a cursor (the creation time of the last published entry) and
+    ids already published are skipped. When a cursor pass finds nothing new, the relay
+    waits for the deletions and scans from the start again, which also picks up an entry
+    whose transaction committed late with an earlier creation time, and entries that were
+    postponed. Nothing is skipped for good; a crash only means publishing again."""
 
     def __init__(
-        self, *, outbox: Outbox, bus: Bus, service: str, poll_s: float, batch: int
+        self,
+        *,
+        outbox: Outbox,
+        bus: Bus,
+        service: str,
+        poll_s: float,
+        batch: int,
+        max_trailing: int = 10_000,
     ) -> None:
         self.outbox = outbox
         self.bus = bus
         self.service = service
         self.poll_s = poll_s
         self.batch = batch
+        self.max_trailing = max_trailing
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._gauged_at = 0.0
-        # Marking a batch published overlaps with publishing the next one (a per-document
-        # write is as slow as a publish on the embedded store); ids published but not yet
-        # marked are skipped when the next batch is read.
-        self._marking: asyncio.Task[None] | None = None
-        self._unmarked: set[str] = set()
+        self._published: set[str] = set()  # published, not yet deleted
+        self._doomed: list[str] = []  # waiting for the deleter
+        self._deleter: asyncio.Task[None] | None = None
+        self._cursor: datetime | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.service}")
@@ -100,13 +116,13 @@ class Relay:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         with contextlib.suppress(Exception):
-            await self.flush()
+            await asyncio.wait_for(self.flush(), 30)
 
     async def flush(self) -> None:
-        """Wait until every published entry is also marked published."""
-        if self._marking is not None:
-            task, self._marking = self._marking, None
-            await task
+        """Wait until every published entry is also deleted."""
+        while self._doomed or (self._deleter is not None and not self._deleter.done()):
+            self._ensure_deleter()
+            await asyncio.shield(self._deleter)  # type: ignore[arg-type]
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -114,6 +130,7 @@ class Relay:
                 published = await self.publish_pending()
             except Exception as exc:  # database or broker away: keep trying
                 log.warning("outbox.relay_failed", error=str(exc))
+                self._cursor = None
                 published = 0
             if published >= self.batch:
                 continue  # more may be waiting
@@ -123,41 +140,63 @@ class Relay:
 
     async def publish_pending(self) -> int:
         """One pass; returns how many entries were published."""
-        now = datetime.now(UTC)
-        entries = await self.outbox.collection.find(
-            {"published": False, "due": {"$lte": now}},
-            sort=[("created", ASCENDING)],
-            limit=self.batch + len(self._unmarked),
-        ).to_list()
-        entries = [e for e in entries if e["_id"] not in self._unmarked][: self.batch]
-        if not entries:
+        entries = await self._next_batch()
+        if not entries and self._cursor is not None:
+            # Nothing new after the cursor: once deletions caught up, scan from the start.
+            self._cursor = None
             await self.flush()
+            entries = await self._next_batch()
+        if not entries:
             await self._gauge()
             return 0
         results = await asyncio.gather(*(self._publish(e) for e in entries), return_exceptions=True)
-        done = [e["_id"] for e, r in zip(entries, results, strict=True) if r is None]
+        done = [e for e, r in zip(entries, results, strict=True) if r is None]
         failed = [
             (e, r) for e, r in zip(entries, results, strict=True) if isinstance(r, BaseException)
         ]
-        await self.flush()  # at most one marking in flight
         if done:
-            self._unmarked.update(done)
-            self._marking = asyncio.create_task(self._mark(done))
+            self._cursor = max(e["created"] for e in done)
+            ids = [e["_id"] for e in done]
+            self._published.update(ids)
+            self._doomed.extend(ids)
+            self._ensure_deleter()
         if failed:
             await self._postpone(failed)
+        if len(self._published) > self.max_trailing:
+            await self.flush()  # back-pressure: the deletions must keep up in the end
         await self._gauge()
         return len(done)
 
-    async def _mark(self, ids: list[str]) -> None:
-        # Published entries are deleted: one write per entry either way, and deleting by
-        # _id was the cheapest write on the embedded store (an `$in` update the slowest).
-        try:
-            await self.outbox.collection.bulk_write(
-                [DeleteOne({"_id": i}) for i in ids], ordered=False
-            )
-        finally:
-            # Unmarked after a failure: they are published again (consumers dedupe).
-            self._unmarked.difference_update(ids)
+    async def _next_batch(self) -> list[dict[str, Any]]:
+        query: dict[str, Any] = {"published": False, "due": {"$lte": datetime.now(UTC)}}
+        if self._cursor is not None:
+            query["created"] = {"$gte": self._cursor}
+            # Only entries created at the cursor's very instant can be published already
+            # (creation times are distinct within a transaction); should more collide,
+            # the pass looks empty and the relay falls back to a full scan.
+            overlap = min(len(self._published), 16)
+        else:
+            overlap = len(self._published)
+        entries = await self.outbox.collection.find(
+            query, sort=[("created", ASCENDING)], limit=self.batch + overlap
+        ).to_list()
+        return [e for e in entries if e["_id"] not in self._published][: self.batch]
+
+    def _ensure_deleter(self) -> None:
+        if self._doomed and (self._deleter is None or self._deleter.done()):
+            self._deleter = asyncio.create_task(self._delete_published())
+
+    async def _delete_published(self) -> None:
+        while self._doomed:
+            chunk, self._doomed = self._doomed[:500], self._doomed[500:]
+            try:
+                await self.outbox.collection.bulk_write(
+                    [DeleteOne({"_id": i}) for i in chunk], ordered=False
+                )
+            except Exception as exc:  # they stay and are published again: consumers dedupe
+                log.warning("outbox.delete_failed", error=str(exc), count=len(chunk))
+            finally:
+                self._published.difference_update(chunk)
 
     async def _publish(self, entry: dict[str, Any]) -> None:
         await self.bus.publish(
