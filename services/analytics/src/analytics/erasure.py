@@ -40,6 +40,28 @@ async def is_erased(db: Db, key: str | None, session: AsyncClientSession | None)
     return await db[ERASED].find_one({"_id": tombstone(key)}, session=session) is not None
 
 
+async def screen(
+    db: Db, fact: dict[str, Any], session: AsyncClientSession | None
+) -> dict[str, Any]:
+    """A new fact as it may be kept: anonymised if its person (or mentor) was erased.
+
+    The write to the person's serial document makes this transaction conflict with an
+    erasure of the same person running at the same time (the erasure writes and deletes
+    that document too), so one of them retries after the other: a fact is either swept
+    by the erasure or sees its tombstone, never neither."""
+    participant = fact["participant"]
+    if participant:
+        await db[p.ESF_SERIAL].update_one(
+            {"_id": participant}, {"$set": {"seen": True}}, upsert=True, session=session
+        )
+        if await is_erased(db, participant, session):
+            await db[p.ESF_SERIAL].delete_one({"_id": participant}, session=session)
+            fact = anonymise(fact)
+    if fact.get("mentor") and await is_erased(db, fact["mentor"], session):
+        fact = {**fact, "mentor": None}
+    return fact
+
+
 def anonymise(fact: dict[str, Any]) -> dict[str, Any]:
     """A fact as it is kept for an erased user."""
     out = {**fact, "participant": None, "erased": True}

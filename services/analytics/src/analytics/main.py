@@ -46,8 +46,7 @@ def service(settings: AnalyticsSettings | None = None) -> Service:
         """Append the event as a fact and apply it to the projections, atomically with
         the inbox record (so a redelivered event changes nothing)."""
         fact = facts.make_fact(delivery.event, delivery.data, key)
-        if await erasure.is_erased(db, fact["participant"], delivery.session):
-            fact = erasure.anonymise(fact)
+        fact = await erasure.screen(db, fact, delivery.session)
         await facts.append(db, fact, delivery.session)
         await projections.project(db, fact, delivery.session, tz)
 
