@@ -164,10 +164,6 @@ async def test_hundred_clients_two_replicas_no_double_booking(
             for b in confirmed[i + 1 :]:
                 assert not _overlap(a, b), (a, b)
         # and every refusal was a real conflict with a confirmed booking (nothing lost)
-        zone_wanted = [
-            (s.astimezone(confirmed[0][0].tzinfo) if s.tzinfo else s, e) for s, e in wanted
-        ]
-        assert len(zone_wanted) == 100
         view = (
             await http.get(
                 f"{two_replicas[0]}/locations/{location['id']}/day",
