@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from kit import localstore
-from kit.testing import drain
+from kit.testing import drain, service_env
 
 APPS = Path(__file__).parent / "apps"
 
@@ -28,14 +28,7 @@ APPS = Path(__file__).parent / "apps"
 def pingservice(make_settings: Callable[..., Any], tmp_path: Path) -> Iterator[dict[str, Any]]:
     settings = make_settings("pingsvc")
     port = localstore.free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(APPS),
-        "KOHTAAMO_AMQP_URL": settings.amqp_url.get_secret_value(),
-        "KOHTAAMO_MONGO_URL": settings.mongo_url.get_secret_value(),
-        "KOHTAAMO_MONGO_DB_PREFIX": settings.mongo_db_prefix,
-        "KOHTAAMO_LOG_FORMAT": "json",
-    }
+    env = {**os.environ, **service_env(settings, PYTHONPATH=str(APPS))}
     log_path = tmp_path / "pingsvc.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(

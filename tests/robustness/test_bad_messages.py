@@ -11,7 +11,7 @@ import pytest
 
 from contracts import CloudEvent, topology
 from kit import registry
-from kit.testing import drain, eventually
+from kit.testing import drain, eventually, service_env
 
 BAD = {
     "bad-json": b"{this is not json",
@@ -31,15 +31,7 @@ BAD = {
 async def test_every_queue_dead_letters_bad_messages(
     name: str, make_settings: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, amqp_url: str
 ) -> None:
-    base = make_settings(name)
-    for key, value in {
-        "KOHTAAMO_AMQP_URL": amqp_url,
-        "KOHTAAMO_MONGO_URL": base.mongo_url.get_secret_value(),
-        "KOHTAAMO_MONGO_DB_PREFIX": base.mongo_db_prefix,
-        "KOHTAAMO_PSEUDONYM_KEY": "test-pseudonym-key-not-secret",
-        "KOHTAAMO_KEY_ENCRYPTION_SECRET": "test-key-encryption-secret",
-        "KOHTAAMO_LOG_FORMAT": "json",
-    }.items():
+    for key, value in service_env(make_settings(name, amqp_url=amqp_url)).items():
         monkeypatch.setenv(key, value)
     svc = registry.load_factory(name)()
     assert svc.consumers, f"{name} consumes nothing?"

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from kit import registry
-from kit.testing import TestIssuer
+from kit.testing import TestIssuer, service_env
 
 OPEN = {
     "/healthz",
@@ -67,15 +67,7 @@ def concrete(path: str) -> str:
 async def test_bad_tokens_refused_everywhere(
     name: str, make_settings: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, amqp_url: str
 ) -> None:
-    base = make_settings(name)
-    for key, value in {
-        "KOHTAAMO_AMQP_URL": amqp_url,
-        "KOHTAAMO_MONGO_URL": base.mongo_url.get_secret_value(),
-        "KOHTAAMO_MONGO_DB_PREFIX": base.mongo_db_prefix,
-        "KOHTAAMO_PSEUDONYM_KEY": "test-pseudonym-key-not-secret",
-        "KOHTAAMO_KEY_ENCRYPTION_SECRET": "test-key-encryption-secret",
-        "KOHTAAMO_LOG_FORMAT": "json",
-    }.items():
+    for key, value in service_env(make_settings(name, amqp_url=amqp_url)).items():
         monkeypatch.setenv(key, value)
     svc = registry.load_factory(name)()
     trusted = TestIssuer()

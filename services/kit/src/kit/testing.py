@@ -123,3 +123,26 @@ class TestIssuer:
 
     def headers(self, **kwargs: Any) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(**kwargs)}"}
+
+
+# Secrets some services require at start; test-only values.
+TEST_SECRETS = {
+    "KOHTAAMO_PSEUDONYM_KEY": "test-pseudonym-key-not-secret",
+    "KOHTAAMO_KEY_ENCRYPTION_SECRET": "test-key-encryption-secret",
+}
+
+
+def service_env(settings: Any, **extra: str) -> dict[str, str]:
+    """The KOHTAAMO_ environment that points a service (in this process through
+    monkeypatch.setenv, or in a child process) at the test run's broker and store."""
+    return {
+        "KOHTAAMO_AMQP_URL": settings.amqp_url.get_secret_value(),
+        "KOHTAAMO_MONGO_URL": settings.mongo_url.get_secret_value(),
+        "KOHTAAMO_MONGO_DB_PREFIX": settings.mongo_db_prefix,
+        "KOHTAAMO_LOG_FORMAT": "json",
+        # Queue arguments must match what in-process services of the run declare.
+        "KOHTAAMO_DELIVERY_LIMIT": str(settings.delivery_limit),
+        "KOHTAAMO_RETRY_DELAYS_MS": json.dumps(settings.retry_delays_ms),
+        **TEST_SECRETS,
+        **extra,
+    }
