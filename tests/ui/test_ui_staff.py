@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -57,7 +57,14 @@ async def test_staff_manage_bookings_resources_and_check_people_in(
     await room.get_by_role("button", name="Tallenna").click()
     await expect(page.locator("#status")).to_contain_text("Tallennettu.")
     assert api.call("GET", f"/resources/{ROOM}", staff)["rules"]["approval_required"] is True
-    await expect(page.locator("table.hours")).to_be_visible()
+    # Opening hours: the office closes at 17 on Saturdays from now on.
+    hours = page.locator("section.card", has_text="Aukioloajat")
+    await hours.get_by_label("Toimipiste").select_option(OFFICE)
+    await hours.get_by_label("Lauantai Sulkeutuu").fill("17:00")
+    await hours.get_by_role("button", name="Tallenna").click()
+    await expect(page.locator("#status")).to_contain_text("Tallennettu.")
+    saturday = api.call("GET", f"/locations/{OFFICE}", staff)["hours"]["weekly"]["5"]
+    assert [p["closes"][:5] for p in saturday] == ["17:00"]
     await shot(page, "11-staff-resources")
     assert await axe(page) == []
 
@@ -88,6 +95,22 @@ async def test_staff_manage_bookings_resources_and_check_people_in(
     await day_card.get_by_role("button", name="Näytä").click()
     await expect(page.locator("#day-bookings")).to_contain_text("Neuvotteluhuone A")
     await expect(page.locator("#day-bookings")).to_contain_text("Vahvistettu")
+
+    # Another request for the room is denied, with a reason.
+    end = datetime.fromisoformat(slot["ends_at"])  # past the room's 15-minute buffer
+    later = {
+        "starts_at": (end + timedelta(minutes=60)).isoformat(),
+        "ends_at": (end + timedelta(minutes=90)).isoformat(),
+    }
+    second = api.call("POST", "/bookings", resident, json={"resource_id": ROOM, **later})
+    assert second["status"] == "pending"
+    await page.reload()
+    pending = page.locator("#pending-bookings li.row", has_text="Neuvotteluhuone A")
+    await pending.get_by_label("Hylkäyksen syy").fill("Tila on varattu tapahtumalle")
+    await pending.get_by_role("button", name="Hylkää").click()
+    await expect(page.locator("#status")).to_contain_text("Varaus hylätty.")
+    denied = api.call("GET", f"/bookings/{second['id']}", staff)
+    assert (denied["status"], denied["reason"]) == ("denied", "Tila on varattu tapahtumalle")
 
     # Block workstation 2 for an hour the day after tomorrow.
     block_day = (date.today() + timedelta(days=2)).isoformat()
