@@ -32,7 +32,8 @@ class Outbox:
         self._wake = asyncio.Event()
 
     async def ensure_indexes(self) -> None:
-        await self.collection.create_index([("published", ASCENDING), ("due", ASCENDING)])
+        # The relay reads pending entries in creation order (from a cursor).
+        await self.collection.create_index([("published", ASCENDING), ("seq", ASCENDING)])
 
     async def stage(self, session: AsyncClientSession | None, *events: CloudEvent) -> None:
         """Store events inside the caller's transaction (pass its session)."""
@@ -45,8 +46,10 @@ class Outbox:
                 "routing_key": e.routing_key,
                 "correlationid": e.correlationid,
                 "body": e.model_dump_json(),
-                # distinct and ordered within one transaction
-                "created": now + timedelta(microseconds=i),
+                "created": now,
+                # Relay order: time to the microsecond (dates in the store keep only
+                # milliseconds), then position in the transaction; a string that sorts.
+                "seq": f"{now:%Y%m%d%H%M%S%f}{i:06d}",
                 "due": now,
                 "attempts": 0,
                 "published": False,
@@ -75,7 +78,7 @@ class Relay:
 
     Deleting a published entry is one store write per entry, as slow as a publish on the
     embedded store, so deletions trail behind in a background task: while they do, the
-    next batch is read from a cursor (the creation time of the last published entry) and
+    next batch is read from a cursor (the `seq` of the last published entry) and
     ids already published are skipped. When a cursor pass finds nothing new, the relay
     waits for the deletions and scans from the start again, which also picks up an entry
     whose transaction committed late with an earlier creation time, and entries that were
@@ -103,7 +106,7 @@ class Relay:
         self._published: set[str] = set()  # published, not yet deleted
         self._doomed: list[str] = []  # waiting for the deleter
         self._deleter: asyncio.Task[None] | None = None
-        self._cursor: datetime | None = None
+        self._cursor: str | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.service}")
@@ -155,7 +158,7 @@ class Relay:
             (e, r) for e, r in zip(entries, results, strict=True) if isinstance(r, BaseException)
         ]
         if done:
-            self._cursor = max(e["created"] for e in done)
+            self._cursor = max(e["seq"] for e in done)
             ids = [e["_id"] for e in done]
             self._published.update(ids)
             self._doomed.extend(ids)
@@ -170,15 +173,15 @@ class Relay:
     async def _next_batch(self) -> list[dict[str, Any]]:
         query: dict[str, Any] = {"published": False, "due": {"$lte": datetime.now(UTC)}}
         if self._cursor is not None:
-            query["created"] = {"$gte": self._cursor}
-            # Only entries created at the cursor's very instant can be published already
-            # (creation times are distinct within a transaction); should more collide,
+            query["seq"] = {"$gte": self._cursor}
+            # Only the entry at the cursor itself can be published already (`seq` is
+            # distinct within a transaction); should more collide across transactions,
             # the pass looks empty and the relay falls back to a full scan.
             overlap = min(len(self._published), 16)
         else:
             overlap = len(self._published)
         entries = await self.outbox.collection.find(
-            query, sort=[("created", ASCENDING)], limit=self.batch + overlap
+            query, sort=[("seq", ASCENDING)], limit=self.batch + overlap
         ).to_list()
         return [e for e in entries if e["_id"] not in self._published][: self.batch]
 
