@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from pymongo import MongoClient
 
 from kit import localstore, registry
 
@@ -77,25 +76,6 @@ def wait_ready(
     raise RuntimeError(f"{name} not ready: {last}")
 
 
-def ensure_municipalities(mongo_url: str, database: str) -> None:
-    """Only while identity has no demo-data seeder: the two demo municipalities, as its
-    platform admin would create them (POST /municipalities needs a platform admin, and no
-    account exists yet on a fresh site)."""
-    with MongoClient(mongo_url, retryWrites=False) as client:
-        for slug, name in (("helsinki", "Helsinki"), ("kouvola", "Kouvola")):
-            client[database].municipalities.update_one(
-                {"_id": slug},
-                {
-                    "$setOnInsert": {
-                        "name": {"fi": name},
-                        "languages": ["fi", "sv", "en"],
-                        "timezone": "Europe/Helsinki",
-                    }
-                },
-                upsert=True,
-            )
-
-
 def start_platform(settings: Any, logs: Path, gateway_env: dict[str, str]) -> Platform:
     logs.mkdir(parents=True, exist_ok=True)
     ports = {name: localstore.free_port() for name in (*SERVICES, "gateway")}
@@ -132,10 +112,6 @@ def start_platform(settings: Any, logs: Path, gateway_env: dict[str, str]) -> Pl
         for name in SERVICES:
             wait_ready(urls[name], platform.processes[name], name, logs)
         wait_ready(platform.gateway, platform.processes["gateway"], "gateway", logs)
-        if "identity" not in seeded:
-            ensure_municipalities(
-                platform.mongo_url, settings.mongo_db_prefix + "kohtaamo_identity"
-            )
     except BaseException:  # also pytest's timeout: never leave processes behind
         stop_platform(platform)
         raise
