@@ -160,6 +160,12 @@ async def test_resident_waits_for_a_full_event_books_a_workstation_and_sees_both
     await expect(page.get_by_role("heading", name="Profiili ja osaaminen")).to_be_visible()
     await shot(page, "08-my-page")
     assert await axe(page) == []
+    # A consent given here is still given after a reload (stored by identity).
+    consent = page.get_by_label("Pseudonyymit ESR-tilastot")
+    await consent.check()
+    await expect(page.locator("#status")).to_contain_text("Tallennettu.")
+    await page.reload()
+    await expect(page.get_by_label("Pseudonyymit ESR-tilastot")).to_be_checked()
     async with page.expect_download() as info:
         await page.get_by_role("button", name="Lataa tietoni").click()
     exported = (await (await info.value).path()).read_text(encoding="utf-8")
@@ -194,3 +200,10 @@ async def test_resident_waits_for_a_full_event_books_a_workstation_and_sees_both
     assert await no_horizontal_scroll(page)
     await shot(page, "10-my-page-sv-phone")
     assert await axe(page) == []
+
+    # Cancelling the booking (in Swedish, on the phone) empties the list.
+    await page.locator("#my-bookings").get_by_role("button", name="Avboka").click()
+    await expect(page.locator("#status")).to_contain_text("Bokningen avbokad.")
+    await expect(page.locator("section.card", has_text="Mina bokningar")).to_contain_text(
+        "Inga bokningar."
+    )

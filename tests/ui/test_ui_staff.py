@@ -61,6 +61,7 @@ async def test_staff_manage_bookings_resources_and_check_people_in(
     hours = page.locator("section.card", has_text="Aukioloajat")
     await hours.get_by_label("Toimipiste").select_option(OFFICE)
     await hours.get_by_label("Lauantai Sulkeutuu").fill("17:00")
+    await expect(page.locator("#status")).to_be_empty(timeout=20_000)  # the room's message
     await hours.get_by_role("button", name="Tallenna").click()
     await expect(page.locator("#status")).to_contain_text("Tallennettu.")
     saturday = api.call("GET", f"/locations/{OFFICE}", staff)["hours"]["weekly"]["5"]
@@ -122,7 +123,7 @@ async def test_staff_manage_bookings_resources_and_check_people_in(
     await block.get_by_role("button", name="Estä", exact=True).click()
     await expect(page.locator("#status")).to_contain_text("Resurssi estetty.")
     blocks = api.call("GET", f"/locations/{OFFICE}/day", staff, params={"date": block_day})
-    assert [b["reason"] for b in blocks["blocks"]] == ["Huolto"]
+    assert [b["reason"] for b in blocks["blocks"]] == ["Huolto"], blocks
 
     # Publish an event from the console.
     title = f"Kirjastoilta {uuid.uuid4().hex[:6]}"

@@ -9,8 +9,8 @@ export async function checkinView(id) {
   async function mark(body, attended = true) {
     try {
       await post(`/events/${id}/attendance`, { ...body, attended });
-      announce(t(attended ? "checkin.marked" : "checkin.unmarked"));
       await route();
+      announce(t(attended ? "checkin.marked" : "checkin.unmarked"));
     } catch (err) {
       announce(problemText(err), "error");
     }

@@ -48,8 +48,8 @@ function registrationPanel(ev, reg) {
         onclick: async () => {
           try {
             await post(`/registrations/${reg.id}/cancel`);
-            announce(t("reg.cancelled"));
             await route();
+            announce(t("reg.cancelled"));
           } catch (err) {
             announce(problemText(err), "error");
           }
@@ -78,8 +78,8 @@ function registrationPanel(ev, reg) {
               seats: Number(seats.value) || 1,
               name: me ? me.display_name : undefined,
             });
-            announce(registrationText(made));
             await route();
+            announce(registrationText(made));
           } catch (err) {
             error.textContent = problemText(err);
           }

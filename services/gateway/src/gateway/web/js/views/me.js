@@ -47,7 +47,7 @@ async function registrations() {
         h("p", { class: "reg-status", text: registrationText(r) }),
         r.status === "confirmed" && r.code ? h("p", {}, t("reg.code"), " ", h("strong", { class: "code", text: r.code })) : null),
       r.status === "confirmed" || r.status === "waitlisted"
-        ? action(t("reg.cancel"), async () => { await post(`/registrations/${r.id}/cancel`); announce(t("reg.cancelled")); await route(); })
+        ? action(t("reg.cancel"), async () => { await post(`/registrations/${r.id}/cancel`); await route(); announce(t("reg.cancelled")); })
         : null);
   }));
 }
@@ -65,10 +65,10 @@ async function bookings() {
         b.access_code ? h("p", {}, t("book.code"), " ", h("strong", { text: b.access_code })) : null),
       h("div", { class: "row-actions" },
         b.status === "confirmed" && !b.checked_in_at
-          ? action(t("me.checkIn"), async () => { await post(`/bookings/${b.id}/check-in`); announce(t("me.checkedIn")); await route(); })
+          ? action(t("me.checkIn"), async () => { await post(`/bookings/${b.id}/check-in`); await route(); announce(t("me.checkedIn")); })
           : null,
         ["confirmed", "pending"].includes(b.status)
-          ? action(t("me.cancelBooking"), async () => { await post(`/bookings/${b.id}/cancel`, {}); announce(t("me.bookingCancelled")); await route(); })
+          ? action(t("me.cancelBooking"), async () => { await post(`/bookings/${b.id}/cancel`, {}); await route(); announce(t("me.bookingCancelled")); })
           : null))));
 }
 

@@ -55,16 +55,18 @@ async function eventForm() {
     };
     try {
       const times = Number(repeat.value) || 1;
+      let message;
       if (times > 1) {
         const series = await post("/series", { template: body, recurrence: { frequency: "weekly", count: times } });
         if (publishNow) await post(`/series/${series.id}/publish`);
-        announce(t(publishNow ? "staff.seriesPublished" : "staff.seriesCreated", { n: times }));
+        message = t(publishNow ? "staff.seriesPublished" : "staff.seriesCreated", { n: times });
       } else {
         const made = await post("/events", body);
         if (publishNow) await post(`/events/${made.id}/publish`);
-        announce(t(publishNow ? "staff.published" : "staff.draftSaved", { title: loc(made.title) }));
+        message = t(publishNow ? "staff.published" : "staff.draftSaved", { title: loc(made.title) });
       }
       await route();
+      announce(message); // after the new content is in place
     } catch (err) {
       error.textContent = problemText(err);
     }
@@ -92,11 +94,11 @@ function eventRows(items, draft) {
         (ev.capacity != null ? ` · ${ev.seats_taken}/${ev.capacity}` + (ev.waiting ? ` (+${ev.waiting})` : "") : "") })),
     h("div", { class: "row-actions" },
       draft
-        ? button(t("staff.publish"), async () => { await post(`/events/${ev.id}/publish`); announce(t("staff.published", { title: loc(ev.title) })); await route(); }, "primary")
+        ? button(t("staff.publish"), async () => { await post(`/events/${ev.id}/publish`); await route(); announce(t("staff.published", { title: loc(ev.title) })); }, "primary")
         : h("a", { class: "button secondary", href: `#/staff/checkin/${ev.id}`, text: t("staff.checkinList") }),
       button(t("staff.cancelEvent"), async () => {
         if (!window.confirm(t("staff.cancelConfirm"))) return;
-        await post(`/events/${ev.id}/cancel`, {}); announce(t("status.cancelled")); await route();
+        await post(`/events/${ev.id}/cancel`, {}); await route(); announce(t("status.cancelled"));
       })))));
 }
 
@@ -127,9 +129,9 @@ async function pendingList() {
   return h("ul", { class: "rows", id: "pending-bookings" }, pending.map((b) => {
     const reason = h("input", { name: "reason", maxlength: 500 });
     return h("li", { class: "row" }, bookingLine(b), h("div", { class: "row-actions" },
-      button(t("staff.approve"), async () => { await post(`/bookings/${b.id}/approve`); announce(t("staff.approved")); await route(); }, "primary"),
+      button(t("staff.approve"), async () => { await post(`/bookings/${b.id}/approve`); await route(); announce(t("staff.approved")); }, "primary"),
       field(t("staff.denyReason"), reason),
-      button(t("staff.deny"), async () => { await post(`/bookings/${b.id}/deny`, { reason: reason.value.trim() || null }); announce(t("staff.denied")); await route(); })));
+      button(t("staff.deny"), async () => { await post(`/bookings/${b.id}/deny`, { reason: reason.value.trim() || null }); await route(); announce(t("staff.denied")); })));
   }));
 }
 
@@ -212,8 +214,8 @@ function newResourceForm(locations) {
       const name = { fi: nameFi.value.trim() };
       if (nameEn.value.trim()) name.en = nameEn.value.trim();
       await post("/resources", { location_id: location.value, kind: kind.value, name, capacity: Number(capacity.value) || 1 });
-      announce(t("saved"));
       await route();
+      announce(t("saved"));
     } catch (err) { announce(problemText(err), "error"); }
   } },
     field(t("book.location"), location), field(t("book.kind"), kind),
