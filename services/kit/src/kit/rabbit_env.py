@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -95,7 +96,19 @@ class PrivateBroker:
             timeout=60,
             cwd=self.base,
         )
-        self.ctl("await_startup", "--timeout", "170")
+        self.await_startup()
+
+    def await_startup(self, timeout: float = 240) -> None:
+        # `await_startup` gives up at once while the node's distribution is not up yet.
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.ctl("await_startup", "--timeout", "60", timeout=90)
+                return
+            except subprocess.SubprocessError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
 
     def stop_app(self) -> None:
         """Stop the broker (every connection dropped), keeping the node for a restart."""
@@ -103,7 +116,7 @@ class PrivateBroker:
 
     def start_app(self) -> None:
         self.ctl("start_app")
-        self.ctl("await_startup", "--timeout", "170")
+        self.await_startup()
 
     def stop(self) -> None:
         try:
