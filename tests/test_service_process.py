@@ -44,7 +44,7 @@ def pingservice(make_settings: Callable[..., Any], tmp_path: Path) -> Iterator[d
             process.wait(20)
 
 
-def wait_ready(url: str, timeout: float = 30.0) -> dict[str, Any]:
+def wait_ready(url: str, timeout: float = 120.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:

@@ -97,9 +97,13 @@ class Api:
 
 @pytest.fixture(scope="session")
 def platform(
-    make_settings: Callable[..., Any], tmp_path_factory: pytest.TempPathFactory
+    make_settings: Callable[..., Any],
+    make_vhost: Callable[[str], str],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Any]:
-    settings = make_settings("ui")
+    # Its own vhost: these processes live for the session and consume the same queue
+    # names as other tests' in-process services.
+    settings = make_settings("ui", amqp_url=make_vhost("ui"))
     started = live.start(settings, tmp_path_factory.mktemp("ui-platform"))
     try:
         yield started

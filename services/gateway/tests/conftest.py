@@ -163,7 +163,9 @@ def partner_issuer(tmp_path: Path) -> Iterator[tuple[TestIssuer, str]]:
 
 @pytest.fixture(scope="session")
 def platform(
-    make_settings: Callable[..., Any], tmp_path_factory: pytest.TempPathFactory
+    make_settings: Callable[..., Any],
+    make_vhost: Callable[[str], str],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Any]:
     """The real services as processes with a gateway process in front (see live_platform.py)."""
     import importlib.util
@@ -173,7 +175,9 @@ def platform(
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
-    settings = make_settings("platform")
+    # Its own vhost: these processes live for the session and consume the same queue
+    # names as other tests' in-process services.
+    settings = make_settings("platform", amqp_url=make_vhost("platform"))
     logs = tmp_path_factory.mktemp("platform")
     gateway_env = {
         "KOHTAAMO_RATE_LIMIT_CLIENT": "100000/minute",

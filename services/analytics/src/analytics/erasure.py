@@ -52,7 +52,7 @@ async def screen(
     participant = fact["participant"]
     if participant:
         await db[p.ESF_SERIAL].update_one(
-            {"_id": participant}, {"$set": {"seen": True}}, upsert=True, session=session
+            {"_id": participant}, {"$inc": {"writes": 1}}, upsert=True, session=session
         )
         if await is_erased(db, participant, session):
             await db[p.ESF_SERIAL].delete_one({"_id": participant}, session=session)

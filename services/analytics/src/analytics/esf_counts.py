@@ -66,8 +66,10 @@ async def refresh_participant(db: Db, participant: str, session: Session) -> Non
     """Recompute the participant's contributions and apply the differences."""
     # Every refresh of one participant writes this document first, so two concurrent
     # refreshes of the same person conflict and one retries on the other's result.
+    # Always a real write (a `$set` to the value it has is a no-op): concurrent
+    # transactions of one person must conflict, or each misses the other's entry.
     await db[SERIAL].update_one(
-        {"_id": participant}, {"$set": {"seen": True}}, upsert=True, session=session
+        {"_id": participant}, {"$inc": {"writes": 1}}, upsert=True, session=session
     )
     firsts: dict[ScopeKey, datetime] = {}
     async for doc in db[ENTRIES].find({"participant": participant}, session=session):

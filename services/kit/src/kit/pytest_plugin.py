@@ -35,6 +35,27 @@ def amqp_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def make_vhost(amqp_url: str) -> Iterator[Callable[[str], str]]:
+    """Another virtual host of this run, for a whole platform of service processes that
+    lives for the session: its consumers must not compete with other tests' services for
+    the same queue names in the run's main vhost."""
+    base = os.environ.get("KOHTAAMO_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    made: list[str] = []
+
+    def make(name: str) -> str:
+        vhost = f"kohtaamo-test-{RUN_ID}-{name}"
+        rabbit_env.create_vhost(vhost)
+        made.append(vhost)
+        return rabbit_env.with_vhost(base, vhost)
+
+    try:
+        yield make
+    finally:
+        for vhost in made:
+            rabbit_env.delete_vhost(vhost)
+
+
+@pytest.fixture(scope="session")
 def mongo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     given = os.environ.get("KOHTAAMO_TEST_MONGO_URL")
     if given:
