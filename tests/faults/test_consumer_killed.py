@@ -16,7 +16,7 @@ from faultapp import TICK
 from kit.bus import Bus
 from kit.localstore import free_port
 from kit.mongo import Store
-from kit.testing import envelope, eventually
+from kit.testing import envelope, eventually, service_env
 
 N = 150 * int(os.environ.get("KOHTAAMO_FAULT_SCALE", "1"))
 APPS = Path(__file__).parents[1] / "apps"
@@ -25,12 +25,12 @@ APPS = Path(__file__).parents[1] / "apps"
 async def start_consumer(settings: Any, log: Path) -> asyncio.subprocess.Process:
     env = {
         **os.environ,
-        "PYTHONPATH": str(APPS),
-        "KOHTAAMO_AMQP_URL": settings.amqp_url.get_secret_value(),
-        "KOHTAAMO_MONGO_URL": settings.mongo_url.get_secret_value(),
-        "KOHTAAMO_MONGO_DB": settings.database_name(),
-        "KOHTAAMO_PREFETCH": "20",
-        "KOHTAAMO_LOG_FORMAT": "json",
+        **service_env(
+            settings,
+            PYTHONPATH=str(APPS),
+            KOHTAAMO_MONGO_DB=settings.database_name(),
+            KOHTAAMO_PREFETCH="20",
+        ),
     }
     with log.open("ab") as out:
         return await asyncio.create_subprocess_exec(

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from kit import localstore
+from kit.testing import service_env
 
 APPS = Path(__file__).parents[1] / "apps"
 
@@ -25,14 +26,15 @@ async def test_store_outage_gives_503_then_recovers(
     store = await asyncio.to_thread(localstore.start_store, data_dir=data, port=port)
     settings = make_settings("pingsvc", mongo_url=localstore.store_url(port))
     http_port = localstore.free_port()
+    # The same queue arguments as every other process of the run (service_env).
     env = {
         **os.environ,
-        "PYTHONPATH": str(APPS),
-        "KOHTAAMO_AMQP_URL": settings.amqp_url.get_secret_value(),
-        "KOHTAAMO_MONGO_URL": localstore.store_url(port),
-        "KOHTAAMO_MONGO_DB_PREFIX": settings.mongo_db_prefix,
-        "KOHTAAMO_MONGO_TIMEOUT_MS": "1500",
-        "KOHTAAMO_LOG_FORMAT": "json",
+        **service_env(
+            settings,
+            PYTHONPATH=str(APPS),
+            KOHTAAMO_MONGO_URL=localstore.store_url(port),
+            KOHTAAMO_MONGO_TIMEOUT_MS="1500",
+        ),
     }
     with (tmp_path / "service.log").open("wb") as log:
         service = await asyncio.create_subprocess_exec(
