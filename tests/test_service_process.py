@@ -25,8 +25,11 @@ APPS = Path(__file__).parent / "apps"
 
 
 @pytest.fixture
-def pingservice(make_settings: Callable[..., Any], tmp_path: Path) -> Iterator[dict[str, Any]]:
-    settings = make_settings("pingsvc")
+def pingservice(
+    make_settings: Callable[..., Any], make_vhost: Callable[[str], str], tmp_path: Path
+) -> Iterator[dict[str, Any]]:
+    # Its own vhost: other suites run the same test service with other queue arguments.
+    settings = make_settings("pingsvc", amqp_url=make_vhost("pingsvc-process"))
     port = localstore.free_port()
     env = {**os.environ, **service_env(settings, PYTHONPATH=str(APPS))}
     log_path = tmp_path / "pingsvc.log"
@@ -38,7 +41,12 @@ def pingservice(make_settings: Callable[..., Any], tmp_path: Path) -> Iterator[d
             stderr=subprocess.STDOUT,
         )
         try:
-            yield {"url": f"http://127.0.0.1:{port}", "log": log_path, "process": process}
+            yield {
+                "url": f"http://127.0.0.1:{port}",
+                "log": log_path,
+                "process": process,
+                "amqp_url": settings.amqp_url.get_secret_value(),
+            }
         finally:
             process.terminate()
             process.wait(20)
@@ -59,14 +67,12 @@ def wait_ready(url: str, timeout: float = 120.0) -> dict[str, Any]:
     raise AssertionError(f"service not ready: {last}")
 
 
-async def test_service_process_ready_publishes_and_correlates(
-    pingservice: dict[str, Any], amqp_url: str
-) -> None:
+async def test_service_process_ready_publishes_and_correlates(pingservice: dict[str, Any]) -> None:
     ready = wait_ready(pingservice["url"])
     assert ready["checks"]["store"]["ok"] and ready["checks"]["broker"]["ok"]
     assert ready["checks"]["consumers"]["attached"] == {"kohtaamo.pingsvc.echo": 1}
 
-    connection = await aio_pika.connect_robust(amqp_url)
+    connection = await aio_pika.connect_robust(pingservice["amqp_url"])
     try:
         channel = await connection.channel()
         queue = await channel.declare_queue("", exclusive=True)
