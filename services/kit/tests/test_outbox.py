@@ -3,13 +3,14 @@ nothing; the relay publishes what it finds after a restart."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from contracts import topology
 from kit.app import Service
 from kit.bus import Bus
 from kit.mongo import Store
-from kit.outbox import Outbox, Relay
+from kit.outbox import Lease, Outbox, Relay
 from kit.testing import drain, envelope, eventually
 
 TYPE = "kohtaamo.kittest.thing.happened.v1"
@@ -117,5 +118,117 @@ async def test_late_committed_entry_behind_the_cursor_is_still_published(
         assert [g["body"]["id"] for g in got] == [first.id, new.id, late.id]
         await relay.flush()
         assert (await svc.outbox.lag())["pending"] == 0
+    finally:
+        await svc.stop()
+
+
+class _ReadThenDelete:
+    """The outbox collection, but a read's result is handed over only after the relay's
+    pending deletions finished: an entry deleted while the read ran is in the result."""
+
+    def __init__(self, real: Any, relay: Relay) -> None:
+        self._real, self._relay = real, relay
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def find(self, *args: Any, **kwargs: Any) -> Any:
+        outer = self
+
+        class Cursor:
+            async def to_list(self, *a: Any) -> list[Any]:
+                result = await outer._real.find(*args, **kwargs).to_list(*a)
+                await outer._relay.flush()
+                return result
+
+        return Cursor()
+
+
+async def test_entry_deleted_during_the_next_read_is_not_published_again(
+    settings: Any, amqp: Any
+) -> None:
+    svc = Service("kittest", settings=settings)
+    await svc.start()
+    await svc.relay.stop()
+    relay = Relay(outbox=svc.outbox, bus=svc.bus, service="kittest", poll_s=0.1, batch=10)
+    relay.outbox = Outbox(svc.store)
+    relay.outbox.collection = _ReadThenDelete(svc.outbox.collection, relay)  # type: ignore[assignment]
+    channel = await amqp.channel()
+    queue = await channel.declare_queue("", exclusive=True)
+    await queue.bind(topology.exchange("kittest"), routing_key="kittest.#")
+    try:
+        first = envelope(TYPE, {"thing_id": "first"})
+        await svc.outbox.stage(None, first)
+        # As right after publishing it: published, its deletion not yet run.
+        relay._published.add(first.id)
+        relay._doomed.append(first.id)
+        assert await relay.publish_pending() == 0  # read before, deleted during the read
+        assert await svc.outbox.collection.find_one({"_id": first.id}) is None
+        assert await queue.get(fail=False) is None
+    finally:
+        await svc.stop()
+
+
+async def test_replicas_share_one_outbox_and_publish_each_entry_once(
+    settings: Any, amqp: Any
+) -> None:
+    """Two relays (two replicas) on one outbox: the lease holder publishes, the other
+    stands by; when the holder stops, the standby takes over."""
+    svc = Service("kittest", settings=settings)
+    await svc.start()
+    await svc.relay.stop()
+    channel = await amqp.channel()
+    queue = await channel.declare_queue("", exclusive=True)
+    await queue.bind(topology.exchange("kittest"), routing_key="kittest.#")
+    relays = [
+        Relay(outbox=svc.outbox, bus=svc.bus, service="kittest", poll_s=0.05, batch=20,
+              lease_s=2.0)
+        for _ in range(2)
+    ]  # fmt: skip
+    try:
+        for relay in relays:
+            relay.start()
+        events = [envelope(TYPE, {"thing_id": f"r{i}", "n": i}) for i in range(120)]
+        for chunk in range(0, 120, 10):
+            await svc.outbox.stage(None, *events[chunk : chunk + 10])
+            svc.outbox.notify()
+        got = await drain(queue, 120, timeout=60)
+        assert sorted(g["body"]["id"] for g in got) == sorted(e.id for e in events)
+        await asyncio.sleep(0.5)
+        assert await queue.get(fail=False) is None  # none twice
+
+        lease = await svc.outbox.leases.find_one({"_id": "relay"})
+        assert lease is not None
+        holder = next(r for r in relays if r.lease.holder == lease["holder"])
+        standby = next(r for r in relays if r is not holder)
+        await holder.stop()  # releases the lease
+        later = envelope(TYPE, {"thing_id": "after-failover"})
+        await svc.outbox.stage(None, later)
+        svc.outbox.notify()
+        [after] = await drain(queue, 1, timeout=30)
+        assert after["body"]["id"] == later.id
+        lease = await svc.outbox.leases.find_one({"_id": "relay"})
+        assert lease is not None and lease["holder"] == standby.lease.holder
+        assert (await svc.outbox.lag())["relay"]["holder"] == standby.lease.holder
+    finally:
+        for relay in relays:
+            await relay.stop()
+        await svc.stop()
+
+
+async def test_expired_lease_is_taken_over(settings: Any) -> None:
+    """A holder that died without releasing: its lease runs out and a standby takes it."""
+    svc = Service("kittest", settings=settings)
+    await svc.start()
+    await svc.relay.stop()
+    try:
+        dead = Lease(svc.outbox, ttl_s=0.5)
+        alive = Lease(svc.outbox, ttl_s=0.5)
+        assert await dead.acquire()
+        assert not await alive.acquire()
+        await asyncio.sleep(0.6)  # the dead holder never renews
+        alive._standby_until = 0.0
+        assert await alive.acquire()
+        assert not await Lease(svc.outbox, ttl_s=0.5).acquire()
     finally:
         await svc.stop()

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field
+from pymongo.errors import OperationFailure
 
 from contracts import events as ev
 from events import clock, store
@@ -245,11 +246,17 @@ async def promote(svc: Service, session: Any, event: dict[str, Any]) -> dict[str
         return event
     now = clock.now()
     lucky = waiting[:count]
-    await db[store.REGISTRATIONS].update_many(
-        {"_id": {"$in": [r["_id"] for r in lucky]}},
+    changed = await db[store.REGISTRATIONS].update_many(
+        {"_id": {"$in": [r["_id"] for r in lucky]}, "status": "waitlisted"},
         {"$set": {"status": "confirmed", "confirmed_at": now, "promoted_at": now}},
         session=session,
     )
+    if changed.modified_count != len(lucky):
+        # Someone else promoted or cancelled one of them since this transaction's snapshot:
+        # start over (the driver retries transient errors) rather than promote twice.
+        raise OperationFailure(
+            "waiting list changed", 112, {"errorLabels": ["TransientTransactionError"]}
+        )
     seats = sum(r["seats"] for r in lucky)
     updated = await db[store.EVENTS].find_one_and_update(
         {"_id": event["_id"]},

@@ -65,6 +65,7 @@ class Service:
             service=name,
             poll_s=self.settings.outbox_poll_s,
             batch=self.settings.outbox_batch,
+            lease_s=self.settings.outbox_lease_s,
         )
         self.verifier = TokenVerifier(
             self.settings.issuers(),

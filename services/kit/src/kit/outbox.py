@@ -4,18 +4,26 @@ them; the relay publishes them with confirms and then deletes them.
 A crash between store and publish loses nothing: the relay finds unpublished entries on
 its next pass (also after a restart); an entry is deleted only after the broker confirmed
 it. Delivery is at least once; consumers' inboxes drop the duplicates that a crash between
-publish and delete can cause."""
+publish and delete can cause.
+
+Replicas of a service share one outbox; a lease in the store lets one relay at a time
+publish (the others stand by and take over when the lease runs out or is released), so
+replicas do not publish every event once each."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
 from pymongo import ASCENDING, DeleteOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
 
 from contracts import CloudEvent, topology
 from kit.bus import Bus, Unroutable
@@ -23,12 +31,14 @@ from kit.metrics import OUTBOX_LAG, OUTBOX_PENDING
 from kit.mongo import Store
 
 COLLECTION = "outbox"
+LEASES = "outbox_lease"
 log = structlog.get_logger("kit.outbox")
 
 
 class Outbox:
     def __init__(self, store: Store) -> None:
         self.collection = store.db[COLLECTION]
+        self.leases = store.db[LEASES]
         self._wake = asyncio.Event()
 
     async def ensure_indexes(self) -> None:
@@ -69,7 +79,56 @@ class Outbox:
             {"published": False}, sort=[("created", ASCENDING)], projection={"created": 1}
         )
         age = (datetime.now(UTC) - oldest["created"]).total_seconds() if oldest else 0.0
-        return {"pending": pending, "oldest_age_s": round(age, 3)}
+        lease = await self.leases.find_one({"_id": "relay"})
+        relay = (
+            {"holder": lease["holder"], "expires": lease["expires"].isoformat()} if lease else None
+        )
+        return {"pending": pending, "oldest_age_s": round(age, 3), "relay": relay}
+
+
+class Lease:
+    """Which replica's relay publishes: one document, taken when free or expired and
+    renewed by its holder. Clocks of replicas are assumed to agree to well within the
+    lease time; should two relays overlap briefly, consumers' inboxes drop the copies."""
+
+    def __init__(self, outbox: Outbox, *, ttl_s: float) -> None:
+        self.collection = outbox.leases
+        self.ttl_s = ttl_s
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._valid_until = 0.0  # loop time until which this relay may publish
+        self._standby_until = 0.0  # a standby asks again only after this
+
+    async def acquire(self) -> bool:
+        """Take or renew the lease; renewal is a store write, so only past a third of it."""
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._valid_until - self.ttl_s * 2 / 3:
+            return True
+        if loop.time() < self._standby_until:
+            return False
+        started = loop.time()
+        now = datetime.now(UTC)
+        try:
+            await self.collection.update_one(
+                {"_id": "relay", "$or": [{"holder": self.holder}, {"expires": {"$lt": now}}]},
+                {"$set": {"holder": self.holder, "expires": now + timedelta(seconds=self.ttl_s)}},
+                upsert=True,
+            )
+        except DuplicateKeyError:  # another replica holds it
+            if self._valid_until:
+                log.info("outbox.lease_lost", holder=self.holder)
+            self._valid_until = 0.0
+            self._standby_until = started + self.ttl_s / 5
+            return False
+        if not self._valid_until:
+            log.info("outbox.lease_taken", holder=self.holder)
+        # Counted from before the write: the store's clock may have started the lease then.
+        self._valid_until = started + self.ttl_s
+        return True
+
+    async def release(self) -> None:
+        self._valid_until = 0.0
+        with contextlib.suppress(Exception):
+            await self.collection.delete_one({"_id": "relay", "holder": self.holder})
 
 
 class Relay:
@@ -93,8 +152,10 @@ class Relay:
         poll_s: float,
         batch: int,
         max_trailing: int = 10_000,
+        lease_s: float = 10.0,
     ) -> None:
         self.outbox = outbox
+        self.lease = Lease(outbox, ttl_s=lease_s)
         self.bus = bus
         self.service = service
         self.poll_s = poll_s
@@ -120,6 +181,7 @@ class Relay:
                 await self._task
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.flush(), 30)
+        await self.lease.release()  # a standby replica takes over at once
 
     async def flush(self) -> None:
         """Wait until every published entry is also deleted."""
@@ -142,7 +204,13 @@ class Relay:
             self.outbox._wake.clear()
 
     async def publish_pending(self) -> int:
-        """One pass; returns how many entries were published."""
+        """One pass; returns how many entries were published (none unless this relay
+        holds the lease)."""
+        if not await self.lease.acquire():
+            self._cursor = None  # the holder may have published past it meanwhile
+            await self.flush()
+            await self._gauge()
+            return 0
         entries = await self._next_batch()
         if not entries and self._cursor is not None:
             # Nothing new after the cursor: once deletions caught up, scan from the start.
@@ -180,26 +248,43 @@ class Relay:
             overlap = min(len(self._published), 16)
         else:
             overlap = len(self._published)
+        # Taken before reading: an entry deleted (and so dropped from `_published`) while
+        # the read runs may still be in its result, and must not be published again.
+        skip = set(self._published)
         entries = await self.outbox.collection.find(
             query, sort=[("seq", ASCENDING)], limit=self.batch + overlap
         ).to_list()
-        return [e for e in entries if e["_id"] not in self._published][: self.batch]
+        return [e for e in entries if e["_id"] not in skip][: self.batch]
 
     def _ensure_deleter(self) -> None:
         if self._doomed and (self._deleter is None or self._deleter.done()):
             self._deleter = asyncio.create_task(self._delete_published())
 
     async def _delete_published(self) -> None:
+        failures = 0
         while self._doomed:
             chunk, self._doomed = self._doomed[:500], self._doomed[500:]
             try:
                 await self.outbox.collection.bulk_write(
                     [DeleteOne({"_id": i}) for i in chunk], ordered=False
                 )
-            except Exception as exc:  # they stay and are published again: consumers dedupe
-                log.warning("outbox.delete_failed", error=str(exc), count=len(chunk))
-            finally:
+            except Exception as exc:
+                # A transient conflict or outage: try again, still skipping these ids, so
+                # that they are not published again; past a few tries give them up (they
+                # are published again, and consumers' inboxes drop the copies).
+                failures += 1
+                log.warning(
+                    "outbox.delete_failed", error=str(exc), count=len(chunk), attempt=failures
+                )
+                if failures < 5:
+                    self._doomed[:0] = chunk
+                    await asyncio.sleep(0.1 * 2**failures)
+                    continue
                 self._published.difference_update(chunk)
+                failures = 0
+                continue
+            self._published.difference_update(chunk)
+            failures = 0
 
     async def _publish(self, entry: dict[str, Any]) -> None:
         await self.bus.publish(

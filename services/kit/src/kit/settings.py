@@ -61,6 +61,8 @@ class KitSettings(BaseSettings):
 
     outbox_poll_s: float = 0.5
     outbox_batch: int = 200
+    # One replica's relay publishes; a standby takes over this long after it stops renewing.
+    outbox_lease_s: float = Field(default=10.0, gt=0)
 
     # This site's identity service: its URL is its token issuer (`iss`), and its JWKS is at
     # /.well-known/jwks.json. Partner issuers are added in `trusted_issuers`.
