@@ -146,3 +146,27 @@ async def test_outbox_lag_command(settings: Any) -> None:
 def lag_service() -> Service:
     """Loaded by the CLI in its own process: a kit service on the test's database."""
     return Service("kittest")
+
+
+async def test_outbox_parked_and_unpark_commands(settings: Any) -> None:
+    svc = Service("kittest", settings=settings)
+    events = [envelope(TYPE, {"thing_id": "a"}), envelope(TYPE, {"thing_id": "b"})]
+    await svc.outbox.stage(None, *events)
+    entries = await svc.outbox.collection.find({}).to_list()
+    await svc.outbox.park(entries, reason="unroutable")
+    env = {"PYTHONPATH": str(Path(__file__).parent), "KOHTAAMO_MONGO_DB": settings.database_name()}
+    try:
+        out = await kohtaamo(settings, "outbox", "parked", "test_operator_cli:lag_service", env=env)
+        rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        assert sorted(r["_id"] for r in rows) == sorted(e.id for e in events)
+        assert all(r["parked_reason"] == "unroutable" and "body" not in r for r in rows)
+        out = await kohtaamo(
+            settings, "outbox", "unpark", "test_operator_cli:lag_service", "--id", events[0].id,
+            env=env,
+        )  # fmt: skip
+        assert "unparked 1" in out
+        assert (await svc.outbox.lag())["parked"] == 1
+        back = await svc.outbox.collection.find_one({"_id": events[0].id})
+        assert back is not None and back["attempts"] == 0 and back["published"] is False
+    finally:
+        await svc.store.close()

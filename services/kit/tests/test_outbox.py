@@ -4,6 +4,7 @@ nothing; the relay publishes what it finds after a restart."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 from contracts import topology
@@ -230,5 +231,46 @@ async def test_expired_lease_is_taken_over(settings: Any) -> None:
         alive._standby_until = 0.0
         assert await alive.acquire()
         assert not await Lease(svc.outbox, ttl_s=0.5).acquire()
+    finally:
+        await svc.stop()
+
+
+async def test_unroutable_entry_is_parked_then_unparked_when_someone_listens(
+    settings: Any, amqp: Any
+) -> None:
+    """A site that does not run the consumer of a type: its entries stop being retried
+    after `park_after` attempts, are kept apart, and go out once a queue is bound."""
+    svc = Service("kittest", settings=settings)
+    await svc.start()
+    await svc.relay.stop()
+    relay = Relay(
+        outbox=svc.outbox, bus=svc.bus, service="kittest", poll_s=0.1, batch=10, park_after=2
+    )
+    lonely = "kohtaamo.kittest.nobody.cares.v1"
+    try:
+        event = envelope(lonely, {})
+        await svc.outbox.stage(None, event)
+        assert await relay.publish_pending() == 0  # attempt 1: backed off
+        await svc.outbox.collection.update_one(
+            {"_id": event.id}, {"$set": {"due": datetime.now(UTC)}}
+        )
+        assert await relay.publish_pending() == 0  # attempt 2: parked
+        assert await svc.outbox.collection.find_one({"_id": event.id}) is None
+        [parked] = await svc.outbox.list_parked()
+        assert parked["_id"] == event.id and parked["parked_reason"] == "unroutable"
+        assert parked["attempts"] == 2 and "nobody.cares" in parked["last_error"]
+        lag = await svc.outbox.lag()
+        assert lag["pending"] == 0 and lag["parked"] == 1
+
+        channel = await amqp.channel()
+        queue = await channel.declare_queue("", exclusive=True)
+        await queue.bind(topology.exchange("kittest"), routing_key="kittest.nobody.#")
+        assert await svc.outbox.unpark(event_type="kohtaamo.kittest.other.v1") == 0
+        assert await svc.outbox.unpark(event_type=lonely) == 1
+        assert await relay.publish_pending() == 1
+        [got] = await drain(queue, 1)
+        assert got["body"]["id"] == event.id
+        await relay.flush()
+        assert (await svc.outbox.lag())["parked"] == 0
     finally:
         await svc.stop()

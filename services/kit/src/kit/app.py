@@ -66,6 +66,7 @@ class Service:
             poll_s=self.settings.outbox_poll_s,
             batch=self.settings.outbox_batch,
             lease_s=self.settings.outbox_lease_s,
+            park_after=self.settings.outbox_park_after,
         )
         self.verifier = TokenVerifier(
             self.settings.issuers(),

@@ -278,6 +278,39 @@ def outbox_lag(services: Annotated[list[str] | None, typer.Argument()] = None) -
     asyncio.run(go())
 
 
+@outbox.command("parked")
+def outbox_parked(service: Annotated[str, typer.Argument()]) -> None:
+    """Entries parked as unroutable (no queue was bound for their type), one JSON line each."""
+
+    async def go() -> None:
+        svc = _service(service)
+        try:
+            for entry in await svc.outbox.list_parked():
+                typer.echo(json.dumps(entry, default=str))
+        finally:
+            await svc.store.close()
+
+    asyncio.run(go())
+
+
+@outbox.command("unpark")
+def outbox_unpark(
+    service: Annotated[str, typer.Argument()],
+    event_type: Annotated[str | None, typer.Option("--type", help="Only this event type")] = None,
+    ids: Annotated[list[str] | None, typer.Option("--id", help="Only these entry ids")] = None,
+) -> None:
+    """Give parked entries back to the relay (after deploying the consumer that was missing)."""
+
+    async def go() -> int:
+        svc = _service(service)
+        try:
+            return await svc.outbox.unpark(event_type=event_type, ids=ids)
+        finally:
+            await svc.store.close()
+
+    typer.echo(f"unparked {asyncio.run(go())} entr(y/ies)")
+
+
 def main() -> None:
     app()
 

@@ -28,3 +28,6 @@ OUTBOX_PENDING = Gauge("kohtaamo_outbox_pending", "Outbox entries not yet publis
 OUTBOX_LAG = Gauge(
     "kohtaamo_outbox_lag_seconds", "Age of the oldest unpublished outbox entry", ["service"]
 )
+OUTBOX_PARKED = Gauge(
+    "kohtaamo_outbox_parked", "Outbox entries parked as unroutable (nobody subscribes)", ["service"]
+)

@@ -27,18 +27,21 @@ from pymongo.errors import DuplicateKeyError
 
 from contracts import CloudEvent, topology
 from kit.bus import Bus, Unroutable
-from kit.metrics import OUTBOX_LAG, OUTBOX_PENDING
+from kit.metrics import OUTBOX_LAG, OUTBOX_PARKED, OUTBOX_PENDING
 from kit.mongo import Store
 
 COLLECTION = "outbox"
 LEASES = "outbox_lease"
+PARKED = "outbox_parked"
 log = structlog.get_logger("kit.outbox")
 
 
 class Outbox:
     def __init__(self, store: Store) -> None:
+        self.store = store
         self.collection = store.db[COLLECTION]
         self.leases = store.db[LEASES]
+        self.parked = store.db[PARKED]
         self._wake = asyncio.Event()
 
     async def ensure_indexes(self) -> None:
@@ -83,7 +86,55 @@ class Outbox:
         relay = (
             {"holder": lease["holder"], "expires": lease["expires"].isoformat()} if lease else None
         )
-        return {"pending": pending, "oldest_age_s": round(age, 3), "relay": relay}
+        parked = await self.parked.count_documents({})
+        return {"pending": pending, "oldest_age_s": round(age, 3), "parked": parked, "relay": relay}
+
+    async def park(self, entries: list[dict[str, Any]], reason: str) -> None:
+        """Move entries out of the relay's way, in one transaction: kept, not retried."""
+        now = datetime.now(UTC)
+
+        async def work(session: AsyncClientSession) -> None:
+            await self.parked.insert_many(
+                [{**e, "parked_at": now, "parked_reason": reason} for e in entries],
+                session=session,
+            )
+            await self.collection.delete_many(
+                {"_id": {"$in": [e["_id"] for e in entries]}}, session=session
+            )
+
+        await self.store.in_transaction(work)
+
+    async def list_parked(self) -> list[dict[str, Any]]:
+        return await self.parked.find(
+            {}, projection={"body": 0}, sort=[("parked_at", ASCENDING)]
+        ).to_list()
+
+    async def unpark(self, *, event_type: str | None = None, ids: list[str] | None = None) -> int:
+        """Back to the outbox, due now with a fresh attempt count (after the missing
+        consumer was deployed, say); returns how many."""
+        query: dict[str, Any] = {}
+        if event_type:
+            query["type"] = event_type
+        if ids:
+            query["_id"] = {"$in": ids}
+        entries = await self.parked.find(query).to_list()
+        if not entries:
+            return 0
+        now = datetime.now(UTC)
+        restored = []
+        for e in entries:
+            e = {k: v for k, v in e.items() if k not in ("parked_at", "parked_reason")}
+            restored.append({**e, "attempts": 0, "due": now, "last_error": None})
+
+        async def work(session: AsyncClientSession) -> None:
+            await self.collection.insert_many(restored, session=session)
+            await self.parked.delete_many(
+                {"_id": {"$in": [e["_id"] for e in restored]}}, session=session
+            )
+
+        await self.store.in_transaction(work)
+        self.notify()
+        return len(restored)
 
 
 class Lease:
@@ -153,7 +204,9 @@ class Relay:
         batch: int,
         max_trailing: int = 10_000,
         lease_s: float = 10.0,
+        park_after: int = 10,
     ) -> None:
+        self.park_after = park_after
         self.outbox = outbox
         self.lease = Lease(outbox, ttl_s=lease_s)
         self.bus = bus
@@ -298,14 +351,20 @@ class Relay:
 
     async def _postpone(self, failed: list[tuple[dict[str, Any], BaseException]]) -> None:
         updates = []
+        parking: list[dict[str, Any]] = []
         for entry, error in failed:
             attempts = entry.get("attempts", 0) + 1
+            unroutable = isinstance(error, Unroutable)
+            if unroutable and self.park_after and attempts >= self.park_after:
+                # Nobody subscribes (yet): keep it, but stop retrying it.
+                parking.append({**entry, "attempts": attempts, "last_error": str(error)})
+                continue
             delay = min(300.0, 0.5 * 2 ** min(attempts, 10))
             log.warning(
                 "outbox.publish_failed",
                 event_id=entry["_id"],
                 event_type=entry["type"],
-                unroutable=isinstance(error, Unroutable),
+                unroutable=unroutable,
                 attempts=attempts,
                 retry_in_s=delay,
                 error=str(error),
@@ -317,7 +376,18 @@ class Relay:
                     {"$set": {"attempts": attempts, "last_error": str(error), "due": due}},
                 )
             )
-        await self.outbox.collection.bulk_write(updates, ordered=False)
+        if updates:
+            await self.outbox.collection.bulk_write(updates, ordered=False)
+        if parking:
+            await self.outbox.park(parking, reason="unroutable")
+            for entry in parking:
+                log.warning(
+                    "outbox.parked",
+                    event_id=entry["_id"],
+                    event_type=entry["type"],
+                    attempts=entry["attempts"],
+                    error=entry["last_error"],
+                )
 
     async def _gauge(self) -> None:
         # At most once a second: two queries are not free on the hot path.
@@ -328,3 +398,4 @@ class Relay:
         lag = await self.outbox.lag()
         OUTBOX_PENDING.labels(self.service).set(lag["pending"])
         OUTBOX_LAG.labels(self.service).set(lag["oldest_age_s"])
+        OUTBOX_PARKED.labels(self.service).set(lag["parked"])

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import json
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Default HTTP port per service on one machine.
 DEFAULT_PORTS = {
@@ -14,6 +17,10 @@ DEFAULT_PORTS = {
     "notifications": 8004,
     "analytics": 8005,
 }
+
+# The demo data's municipalities: a platform on one machine (`make run`, compose, tests)
+# is one site serving both.
+DEMO_MUNICIPALITIES = ("helsinki", "kouvola")
 
 
 class TrustedIssuer(BaseModel):
@@ -34,6 +41,10 @@ class KitSettings(BaseSettings):
     environment: str = "development"
     # The municipality this site serves by default (records always carry their own).
     municipality: str = "helsinki"
+    # Every municipality this site serves: consumers act only on messages of these
+    # (federation also brings partners' messages; a network-wide consumer acts on all).
+    # Empty: just `municipality`, which is always included. Env: `a,b` or a JSON list.
+    municipalities: Annotated[list[str], NoDecode] = Field(default_factory=list)
     timezone: str = "Europe/Helsinki"
 
     amqp_url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
@@ -63,6 +74,10 @@ class KitSettings(BaseSettings):
     outbox_batch: int = 200
     # One replica's relay publishes; a standby takes over this long after it stops renewing.
     outbox_lease_s: float = Field(default=10.0, gt=0)
+    # An event nobody subscribes to (a site running only some services) is parked after
+    # this many unroutable attempts (about 15 minutes of backoff) instead of retried
+    # forever; operators list and unpark parked entries. 0: never park.
+    outbox_park_after: int = Field(default=10, ge=0)
 
     # This site's identity service: its URL is its token issuer (`iss`), and its JWKS is at
     # /.well-known/jwks.json. Partner issuers are added in `trusted_issuers`.
@@ -72,6 +87,26 @@ class KitSettings(BaseSettings):
     token_audience: str = "kohtaamo"
     jwks_cache_s: float = 300.0
     jwks_min_refresh_s: float = 5.0
+
+    @field_validator("municipalities", mode="before")
+    @classmethod
+    def _split_municipalities(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _serve_own_municipality(self) -> KitSettings:
+        # The site's own municipality first, then the others, each once.
+        self.municipalities = list(dict.fromkeys([self.municipality, *self.municipalities]))
+        return self
+
+    def serves(self, municipality: str) -> bool:
+        """Whether this site acts on messages of `municipality`."""
+        return municipality in self.municipalities
 
     def issuers(self) -> list[TrustedIssuer]:
         """Own identity (unless turned off) and the configured partner issuers."""
