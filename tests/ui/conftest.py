@@ -3,14 +3,11 @@ gateway's API, and headless Chromium (Debian's) driven by Playwright, with axe-c
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
@@ -18,20 +15,10 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright
 from pymongo import MongoClient
 
+from kit import platform as kit_platform
+from kit.platform import Platform
+
 HERE = Path(__file__).parent
-
-
-def _load_live() -> ModuleType:
-    # Tests import with --import-mode=importlib: load the sibling module by its path.
-    spec = importlib.util.spec_from_file_location("kohtaamo_ui_live", HERE / "live.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-live = _load_live()
 ROOT = HERE.parents[1]
 ARTIFACTS = ROOT / "test-artifacts" / "ui"
 AXE = HERE / "vendor" / "axe-core" / "axe.min.js"
@@ -100,15 +87,24 @@ def platform(
     make_settings: Callable[..., Any],
     make_vhost: Callable[[str], str],
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Any]:
+) -> Iterator[Platform]:
     # Its own vhost: these processes live for the session and consume the same queue
     # names as other tests' in-process services.
     settings = make_settings("ui", amqp_url=make_vhost("ui"))
-    started = live.start(settings, tmp_path_factory.mktemp("ui-platform"))
+    started = kit_platform.start_for(
+        settings,
+        tmp_path_factory.mktemp("ui-platform"),
+        # Demo venues, events, locations and resources; the tests make their own accounts,
+        # so identity's demo people (many password hashes) are not needed.
+        seed=("events", "bookings"),
+        municipalities=True,
+        # Every test user signs up and logs in from the same address.
+        gateway_env={"KOHTAAMO_RATE_LIMIT_AUTH": "1000/minute"},
+    )
     try:
         yield started
     finally:
-        live.stop(started)
+        kit_platform.stop(started)
 
 
 @pytest.fixture(scope="session")

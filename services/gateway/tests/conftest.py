@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives import serialization
 from gateway.main import GatewayService
 from gateway.settings import GatewaySettings, Upstreams
 from kit import localstore
+from kit import platform as kit_platform
+from kit.platform import Platform
 from kit.testing import TestIssuer
 
 APPS = Path(__file__).parent / "apps"
@@ -166,29 +168,23 @@ def platform(
     make_settings: Callable[..., Any],
     make_vhost: Callable[[str], str],
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Any]:
-    """The real services as processes with a gateway process in front (see live_platform.py)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("live_platform", APPS.parent / "live_platform.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
+) -> Iterator[Platform]:
+    """The real services as processes with a gateway process in front (kit.platform)."""
     # Its own vhost: these processes live for the session and consume the same queue
     # names as other tests' in-process services.
     settings = make_settings("platform", amqp_url=make_vhost("platform"))
-    logs = tmp_path_factory.mktemp("platform")
     gateway_env = {
         "KOHTAAMO_RATE_LIMIT_CLIENT": "100000/minute",
         "KOHTAAMO_RATE_LIMIT_USER": "100000/minute",
         "KOHTAAMO_RATE_LIMIT_AUTH": "1000/minute",
     }
-    running = module.start_platform(settings, logs, gateway_env)
+    running = kit_platform.start_for(
+        settings, tmp_path_factory.mktemp("platform"), gateway_env=gateway_env
+    )
     try:
         yield running
     finally:
-        module.stop_platform(running)
+        kit_platform.stop(running)
 
 
 @pytest.fixture(scope="session")

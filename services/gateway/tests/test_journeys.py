@@ -1,5 +1,5 @@
 """End to end through the gateway, with every real service running as its own process
-(`kohtaamo run <name>`; see live_platform.py): the main user journeys, role and
+(`kohtaamo run <name>`; see kit.platform): the main user journeys, role and
 municipality denial, an upstream that is down and one that is not deployed."""
 
 from __future__ import annotations
