@@ -1,52 +1,84 @@
-"""HTTP middleware: correlation id in and out, request logging context, metrics."""
+"""HTTP middleware: correlation id in and out, request logging context, metrics.
+
+A plain ASGI middleware rather than Starlette's BaseHTTPMiddleware: that one runs the app
+in a second task with memory streams, which costs every request (the gateway pays it
+twice, once itself and once in the service behind it)."""
 
 from __future__ import annotations
 
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kit.context import correlation_id
 from kit.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 HEADER = "X-Correlation-ID"
+_HEADER_RAW = HEADER.lower().encode("latin-1")
 _VALID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_QUIET = frozenset({"/healthz", "/readyz", "/metrics"})
 log = structlog.get_logger("kit.http")
 
 
-def install_request_context(app: FastAPI, *, service: str, municipality: str) -> None:
-    @app.middleware("http")
-    async def request_context(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        incoming = request.headers.get(HEADER, "")
+class RequestContext:
+    def __init__(self, app: ASGIApp, *, service: str, municipality: str) -> None:
+        self.app = app
+        self.service = service
+        self.municipality = municipality
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = ""
+        for key, value in scope["headers"]:
+            if key == _HEADER_RAW:
+                incoming = value.decode("latin-1")
+                break
         cid = incoming if _VALID.match(incoming) else str(uuid.uuid4())
-        request.state.correlation_id = cid
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state["correlation_id"] = cid  # request.state.correlation_id
         correlation_id.set(cid)
         structlog.contextvars.clear_contextvars()
         # The site's municipality until the caller's token says otherwise.
-        structlog.contextvars.bind_contextvars(correlation_id=cid, municipality=municipality)
+        structlog.contextvars.bind_contextvars(correlation_id=cid, municipality=self.municipality)
+        status = 500  # unless the app starts an answer: an exception escaped it
+        cid_raw = cid.encode("latin-1")
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [(k, v) for k, v in message.get("headers", []) if k != _HEADER_RAW]
+                headers.append((_HEADER_RAW, cid_raw))
+                message["headers"] = headers
+            await send(message)
+
         started = time.perf_counter()
-        response = await call_next(request)
-        elapsed = time.perf_counter() - started
-        route = request.scope.get("route")
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            self._record(scope, state, status, time.perf_counter() - started)
+
+    def _record(self, scope: Scope, state: dict[str, Any], status: int, elapsed: float) -> None:
+        method = scope["method"]
+        route = scope.get("route")
         path = getattr(route, "path", "unmatched")
-        HTTP_REQUESTS.labels(service, request.method, path, str(response.status_code)).inc()
-        HTTP_LATENCY.labels(service, request.method, path).observe(elapsed)
-        response.headers[HEADER] = cid
-        principal = getattr(request.state, "principal", None)
+        HTTP_REQUESTS.labels(self.service, method, path, str(status)).inc()
+        HTTP_LATENCY.labels(self.service, method, path).observe(elapsed)
+        principal = state.get("principal")
         if principal is not None:
             structlog.contextvars.bind_contextvars(municipality=principal.municipality)
-        if path not in {"/healthz", "/readyz", "/metrics"}:
+        if path not in _QUIET:
             log.info(
-                "http.request",
-                method=request.method,
-                path=path,
-                status=response.status_code,
-                ms=round(elapsed * 1000, 1),
+                "http.request", method=method, path=path, status=status, ms=round(elapsed * 1000, 1)
             )
-        return response
+
+
+def install_request_context(app: FastAPI, *, service: str, municipality: str) -> None:
+    app.add_middleware(RequestContext, service=service, municipality=municipality)
