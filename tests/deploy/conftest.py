@@ -14,9 +14,11 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
+OVERLAYS = DEPLOY / "k8s" / "overlays"
 SERVICES = ("identity", "events", "bookings", "notifications", "analytics", "gateway")
 
 
@@ -149,3 +151,30 @@ def site_definitions(
     for entry in definitions["permissions"]:
         entry["user"] = names[entry["user"]]
     return definitions, names
+
+
+def render(site: str) -> list[dict[str, Any]]:
+    """A site's Kubernetes overlay rendered with kustomize (no cluster needed)."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is not None:
+        command = [kubectl, "kustomize", str(OVERLAYS / site)]
+    elif shutil.which("kustomize"):
+        command = ["kustomize", "build", str(OVERLAYS / site)]
+    else:
+        pytest.skip("neither kubectl nor kustomize is installed")
+    out = subprocess.run(command, check=True, capture_output=True, text=True, timeout=120).stdout
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+def by_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
+
+
+def pod_config(docs: list[dict[str, Any]], deployment: str) -> dict[str, str]:
+    """The ConfigMap settings a deployment's container gets, later sources winning."""
+    configs = by_kind(docs, "ConfigMap")
+    [container] = by_kind(docs, "Deployment")[deployment]["spec"]["template"]["spec"]["containers"]
+    merged: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        merged.update(configs[source["configMapRef"]["name"]]["data"])
+    return merged

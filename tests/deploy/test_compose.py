@@ -132,6 +132,8 @@ def test_service_settings_load_from_its_compose_environment(
     assert urlsplit(settings.amqp_url.get_secret_value()).hostname == "rabbitmq"
     assert urlsplit(settings.mongo_url.get_secret_value()).hostname == "mongo"
     assert settings.http_port() == 8080 and settings.environment == "development"
+    # One site with both demo municipalities' data: every consumer acts on both.
+    assert settings.municipalities == ["helsinki", "kouvola"]
     identity = urlsplit(settings.identity_url)
     assert identity.hostname == "identity" and identity.port == 8080
     if service == "notifications":

@@ -3,7 +3,9 @@ and Helsinki's brokers, each loaded with its site's definitions (users with thei
 least-privilege permissions, upstreams, policies) through deploy/rabbitmq/apply.py. An
 event Kouvola's events service publishes reaches a queue bound at Helsinki (as analytics'
 queue is); an exchange the policy does not cover stays at home; identity's exchange flows
-the other way."""
+the other way. At Helsinki, kit consumers configured as the site configures its services
+apply what they should of Kouvola's messages: network-wide analytics its events, identity
+every Kouvola service's erasure answer, while the others ignore them."""
 
 from __future__ import annotations
 
@@ -12,17 +14,24 @@ import json
 import shutil
 import subprocess
 import uuid
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import aio_pika
 import pytest
+from prometheus_client import REGISTRY
 
+from contracts import bookings, events, notifications
+from kit.app import Service
 from kit.bus import Bus
+from kit.consumer import Delivery, Handler
 from kit.settings import KitSettings
-from kit.testing import envelope
+from kit.testing import envelope, eventually
 
-from .conftest import DEPLOY, Broker, ctl, site_definitions
+from .conftest import DEPLOY, Broker, ctl, pod_config, render, site_definitions
 
 # Both sites name their services user alike; in one broker that is one user, one password.
 pytestmark = pytest.mark.broker
@@ -80,9 +89,15 @@ async def until_linked(
     raise AssertionError(f"federation of {exchange} did not come up")
 
 
-async def test_kouvola_events_reach_helsinki_and_identity_reaches_kouvola(
-    federation_plugin: None, broker: Broker
-) -> None:
+@dataclass
+class Sites:
+    """The services' broker URL at each site (its vhost loaded with the site's file)."""
+
+    helsinki: str
+    kouvola: str
+
+
+def load_sites(broker: Broker) -> Sites:
     hki, kvl = broker.vhost("helsinki"), broker.vhost("kouvola")
     run = broker.run
     # Each site's upstream URI names the partner's federation user and its vhost.
@@ -104,21 +119,28 @@ async def test_kouvola_events_reach_helsinki_and_identity_reaches_kouvola(
     assert hki_users["federation-kouvola"] == f"federation-kouvola-{run}"
     broker.load(kouvola)
     broker.load(helsinki)
-
-    at_hki = await aio_pika.connect(url(hki_users["kohtaamo-services"], "svc", hki))
-    at_kvl = await aio_pika.connect(url(kvl_users["kohtaamo-services"], "svc", kvl))
-    kouvola_bus = Bus(
-        KitSettings(service="events", amqp_url=url(kvl_users["kohtaamo-services"], "svc", kvl))
+    return Sites(
+        helsinki=url(hki_users["kohtaamo-services"], "svc", hki),
+        kouvola=url(kvl_users["kohtaamo-services"], "svc", kvl),
     )
+
+
+async def test_kouvola_events_reach_helsinki_and_identity_reaches_kouvola(
+    federation_plugin: None, broker: Broker
+) -> None:
+    sites = load_sites(broker)
+    at_hki = await aio_pika.connect(sites.helsinki)
+    at_kvl = await aio_pika.connect(sites.kouvola)
+    kouvola_bus = Bus(KitSettings(service="events", amqp_url=sites.kouvola))
     try:
         hki_channel, kvl_channel = await at_hki.channel(), await at_kvl.channel()
         # What analytics does at Helsinki: a queue bound to events' and bookings' exchanges.
         facts = await hki_channel.declare_queue("kohtaamo.deploycheck.facts", exclusive=True)
         await facts.bind("kohtaamo.events.events", routing_key="events.#")
         await facts.bind("kohtaamo.bookings.events", routing_key="bookings.#")
-        # An exchange no federation policy covers at Helsinki.
-        notices = await hki_channel.declare_queue("kohtaamo.deploycheck.notices", exclusive=True)
-        await notices.bind("kohtaamo.notifications.events", routing_key="#")
+        # An exchange no federation policy covers at Helsinki (every site's gateway has one).
+        stays = await hki_channel.declare_queue("kohtaamo.deploycheck.stays", exclusive=True)
+        await stays.bind("kohtaamo.gateway.events", routing_key="#")
         # What notifications does at Kouvola: identity's users from Helsinki.
         contacts = await kvl_channel.declare_queue("kohtaamo.deploycheck.contacts", exclusive=True)
         await contacts.bind("kohtaamo.identity.events", routing_key="identity.#")
@@ -129,9 +151,9 @@ async def test_kouvola_events_reach_helsinki_and_identity_reaches_kouvola(
 
         # Uncovered first: by the time the covered event below has arrived, this one would
         # have had every chance to arrive as well.
-        notice_exchange = await kvl_channel.get_exchange("kohtaamo.notifications.events")
-        await notice_exchange.publish(
-            aio_pika.Message(b'{"stays":"home"}'), routing_key="notifications.notice.sent.v1"
+        home_exchange = await kvl_channel.get_exchange("kohtaamo.gateway.events")
+        await home_exchange.publish(
+            aio_pika.Message(b'{"stays":"home"}'), routing_key="gateway.something.v1"
         )
 
         # Kouvola's events service publishes as the kit does: persistent, confirmed and
@@ -158,7 +180,7 @@ async def test_kouvola_events_reach_helsinki_and_identity_reaches_kouvola(
             "events.registration.confirmed.v1",
             "bookings.booking.confirmed.v1",
         }
-        assert await receive(notices, 1.5) is None, "an uncovered exchange was federated"
+        assert await receive(stays, 1.5) is None, "an uncovered exchange was federated"
 
         user = envelope("kohtaamo.identity.user.registered.v1", {"user_id": "u-1"})
         identity = await hki_channel.get_exchange("kohtaamo.identity.events")
@@ -174,3 +196,115 @@ async def test_kouvola_events_reach_helsinki_and_identity_reaches_kouvola(
         await kouvola_bus.stop()
         await at_hki.close()
         await at_kvl.close()
+
+
+def site_settings(
+    make_settings: Callable[..., Any], docs: list[dict[str, Any]], service: str, amqp_url: str
+) -> KitSettings:
+    """Kit settings for a stand-in of `service` as the site's overlay configures it (its
+    municipalities), on the test's broker vhost and store."""
+    config = pod_config(docs, service)
+    return make_settings(  # type: ignore[no-any-return]
+        f"fed{service}",
+        amqp_url=amqp_url,
+        municipality=config["KOHTAAMO_MUNICIPALITY"],
+        municipalities=config["KOHTAAMO_MUNICIPALITIES"],
+    )
+
+
+def consumed(service: str, queue: str, outcome: str) -> float:
+    labels = {"service": service, "queue": queue, "outcome": outcome}
+    return REGISTRY.get_sample_value("kohtaamo_messages_consumed_total", labels) or 0.0
+
+
+ANSWERS = [events.ERASURE_COMPLETED, bookings.ERASURE_COMPLETED, notifications.ERASURE_COMPLETED]
+
+
+async def test_helsinki_acts_on_federated_kouvola_messages_only_where_it_should(
+    federation_plugin: None, broker: Broker, make_settings: Callable[..., Any]
+) -> None:
+    sites = load_sites(broker)
+    helsinki = render("helsinki")
+    seen: dict[str, list[str]] = {"analytics": [], "notifications": [], "identity": []}
+
+    def recorder(name: str) -> Handler:
+        async def record(delivery: Delivery) -> None:
+            seen[name].append(f"{delivery.event.municipality}:{delivery.event.type}")
+
+        return record
+
+    # Stand-ins for Helsinki's services, configured as the Helsinki overlay configures them.
+    analytics = Service(
+        "fedanalytics", settings=site_settings(make_settings, helsinki, "analytics", sites.helsinki)
+    )
+    analytics.consumer("events", [events.EVENT_CANCELLED], network=True)(recorder("analytics"))
+    notices = Service(
+        "fednotifications",
+        settings=site_settings(make_settings, helsinki, "notifications", sites.helsinki),
+    )
+    notices.consumer("events", [events.EVENT_CANCELLED])(recorder("notifications"))
+    identity = Service(
+        "fedidentity", settings=site_settings(make_settings, helsinki, "identity", sites.helsinki)
+    )
+    identity.consumer("erasures", ANSWERS)(recorder("identity"))
+    kouvola_bus = Bus(KitSettings(service="events", amqp_url=sites.kouvola))
+    at_hki = await aio_pika.connect(sites.helsinki)
+    at_kvl = await aio_pika.connect(sites.kouvola)
+    async with AsyncExitStack() as stack:
+        for svc in (analytics, notices, identity):
+            await svc.start()
+            stack.push_async_callback(svc.stop)
+        stack.push_async_callback(kouvola_bus.stop)
+        stack.push_async_callback(at_hki.close)
+        stack.push_async_callback(at_kvl.close)
+        hki_channel, kvl_channel = await at_hki.channel(), await at_kvl.channel()
+        probes = await hki_channel.declare_queue("kohtaamo.deploycheck.probes", exclusive=True)
+        for service in ("events", "bookings", "notifications"):
+            await probes.bind(f"kohtaamo.{service}.events", routing_key=f"{service}.probe.v1")
+        for service in ("events", "bookings", "notifications"):
+            await until_linked(
+                kvl_channel, f"kohtaamo.{service}.events", f"{service}.probe.v1", probes
+            )
+
+        notices_queue = notices.consumers[0].queue
+        foreign_before = consumed("fednotifications", notices_queue, "foreign")
+        cancelled = {
+            "event_id": "e-1",
+            "title": {"fi": "Työpaja"},
+            "starts_at": "2026-12-01T10:00:00Z",
+        }
+        await kouvola_bus.connect()
+        # Kouvola's events service cancels a Kouvola event; Kouvola's events, bookings and
+        # notifications answer the erasure of a Kouvola user (Helsinki's identity asked).
+        await kouvola_bus.publish_event(
+            envelope(events.EVENT_CANCELLED, cancelled, municipality="kouvola")
+        )
+        for answer in ANSWERS:
+            await kouvola_bus.publish_event(
+                envelope(answer, {"user_id": "u-kvl", "records_erased": 1}, municipality="kouvola")
+            )
+        # And one of Helsinki's own, which Helsinki's notifications does act on.
+        await notices.bus.publish_event(
+            envelope(events.EVENT_CANCELLED, cancelled, municipality="helsinki")
+        )
+
+        async def arrived() -> bool:
+            return (
+                len(seen["identity"]) == len(ANSWERS)
+                and len(seen["analytics"]) == 2
+                and len(seen["notifications"]) == 1
+                and consumed("fednotifications", notices_queue, "foreign") == foreign_before + 1
+            )
+
+        try:
+            await eventually(arrived, timeout=30)
+        except AssertionError as exc:
+            raise AssertionError(f"handled at Helsinki: {seen}") from exc
+        # Network-wide analytics applies Kouvola's event; notifications only Helsinki's.
+        assert sorted(seen["analytics"]) == [
+            f"helsinki:{events.EVENT_CANCELLED}",
+            f"kouvola:{events.EVENT_CANCELLED}",
+        ]
+        assert seen["notifications"] == [f"helsinki:{events.EVENT_CANCELLED}"]
+        # Identity gets every Kouvola service's answer: the erasure can complete.
+        assert sorted(seen["identity"]) == sorted(f"kouvola:{a}" for a in ANSWERS)

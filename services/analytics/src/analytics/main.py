@@ -50,7 +50,8 @@ def service(settings: AnalyticsSettings | None = None) -> Service:
         await facts.append(db, fact, delivery.session)
         await projections.project(db, fact, delivery.session, tz)
 
-    @svc.consumer("identity", [*facts.IDENTITY_TYPES, idc.USER_ERASED])
+    # Network-wide: every municipality's events, also those federation brings.
+    @svc.consumer("identity", [*facts.IDENTITY_TYPES, idc.USER_ERASED], network=True)
     async def on_identity(delivery: Delivery) -> None:
         """Identity's PII-free events (never contact.changed), and erasures."""
         if delivery.event.type == idc.USER_ERASED:
@@ -70,12 +71,12 @@ def service(settings: AnalyticsSettings | None = None) -> Service:
             return
         await ingest(delivery)
 
-    @svc.consumer("events", facts.EVENTS_TYPES)
+    @svc.consumer("events", facts.EVENTS_TYPES, network=True)
     async def on_events(delivery: Delivery) -> None:
         """Venues, events, registrations, attendance and visit counts."""
         await ingest(delivery)
 
-    @svc.consumer("bookings", facts.BOOKINGS_TYPES)
+    @svc.consumer("bookings", facts.BOOKINGS_TYPES, network=True)
     async def on_bookings(delivery: Delivery) -> None:
         """Opening hours, resources and bookings."""
         await ingest(delivery)

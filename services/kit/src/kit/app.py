@@ -85,8 +85,17 @@ class Service:
     # -- composition -------------------------------------------------------------------
 
     def consumer(
-        self, purpose: str, event_types: list[str], *, inbox: bool = True, description: str = ""
+        self,
+        purpose: str,
+        event_types: list[str],
+        *,
+        inbox: bool = True,
+        network: bool = False,
+        description: str = "",
     ) -> Callable[[Handler], Handler]:
+        """Register a handler. It gets only messages of the municipalities the site serves
+        (`KOHTAAMO_MUNICIPALITIES`) unless `network`: network-wide consumers get all."""
+
         def register(handler: Handler) -> Handler:
             consumer = Consumer(
                 purpose=purpose,
@@ -94,6 +103,7 @@ class Service:
                 handler=handler,
                 inbox=inbox,
                 description=description or (handler.__doc__ or ""),
+                network=network,
             )
             consumer.queue = topology.queue(self.name, purpose)
             self.consumers.append(consumer)

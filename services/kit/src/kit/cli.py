@@ -14,7 +14,7 @@ import typer
 import uvicorn
 
 from kit import localstore, registry
-from kit.settings import KitSettings
+from kit.settings import DEMO_MUNICIPALITIES, KitSettings
 
 app = typer.Typer(help="Kohtaamo platform command line.", no_args_is_help=True)
 dlq = typer.Typer(help="Inspect and replay dead-lettered messages.", no_args_is_help=True)
@@ -68,6 +68,8 @@ def run_all(
 
     names = only or registry.installed()
     env = {**_local_secrets(data_dir.parent / "secrets.env"), **os.environ}
+    # One site serving both demo municipalities (a real site sets its own).
+    env.setdefault("KOHTAAMO_MUNICIPALITIES", ",".join(DEMO_MUNICIPALITIES))
     manager = Manager(Printer(sys.stdout))
     store = None
     if not env.get("KOHTAAMO_MONGO_URL"):
@@ -135,6 +137,8 @@ def _local_secrets(path: Path) -> dict[str, str]:
 
 
 def _seed_all(names: list[str], env: dict[str, str]) -> None:
+    # Seeding runs the services' consumers too: they must act on both demo municipalities.
+    env = {"KOHTAAMO_MUNICIPALITIES": ",".join(DEMO_MUNICIPALITIES), **env}
     os.environ.update(env)
 
     async def declare() -> None:

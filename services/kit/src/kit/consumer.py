@@ -1,6 +1,7 @@
 """Consuming: parse the envelope, apply once through the inbox, retry with backoff, then
 dead-letter with the reason. A malformed message goes straight to the dead-letter queue;
-the consumer keeps going."""
+the consumer keeps going. A message of a municipality this site does not serve (brought by
+federation) is acked unhandled, unless the consumer is network-wide."""
 
 from __future__ import annotations
 
@@ -51,6 +52,9 @@ class Consumer:
     # False for a handler whose effect is not in this service's store.
     inbox: bool = True
     description: str = ""
+    # True: acts on every municipality's messages (network-wide analytics); False: only on
+    # those of the municipalities the site serves.
+    network: bool = False
     queue: str = field(default="", init=False)
 
 
@@ -66,6 +70,7 @@ class MessageProcessor:
         self.queue = consumer.queue
         self.delays = bus.settings.retry_delays_ms
         self.max_bytes = bus.settings.max_message_bytes
+        self.served = frozenset(bus.settings.municipalities)
 
     async def __call__(self, message: AbstractIncomingMessage) -> None:
         if len(message.body) > self.max_bytes:
@@ -86,6 +91,14 @@ class MessageProcessor:
             event_id=event.id,
             event_type=event.type,
         )
+        if not self.consumer.network and event.municipality not in self.served:
+            # Another site's message that federation brought here: its own site acts on it.
+            # No inbox record: nothing was applied.
+            await message.ack()
+            CONSUMED.labels(self.service, self.queue, "foreign").inc()
+            log.debug("message.foreign_skipped", queue=self.queue)
+            structlog.contextvars.unbind_contextvars("event_id", "event_type")
+            return
         correlation_id.set(event.correlationid)
         causation_id.set(event.id)
         retries = int((message.headers or {}).get(topology.HEADER_RETRIES, 0) or 0)

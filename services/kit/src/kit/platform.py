@@ -25,6 +25,7 @@ import httpx
 from pymongo import MongoClient
 
 from kit import localstore, registry
+from kit.settings import DEMO_MUNICIPALITIES
 from kit.testing import TEST_SECRETS
 
 SERVICES = ("identity", "events", "bookings", "notifications", "analytics")
@@ -74,6 +75,8 @@ def process_env(
         "KOHTAAMO_LOG_FORMAT": "json",
         "PYTHONUNBUFFERED": "1",
         "KOHTAAMO_OUTBOX_POLL_S": "0.2",
+        # One site serving both demo municipalities, as `make run` is.
+        "KOHTAAMO_MUNICIPALITIES": ",".join(DEMO_MUNICIPALITIES),
         # Test-only secrets and cheap password hashing.
         **TEST_SECRETS,
         "KOHTAAMO_ARGON2_TIME_COST": "1",

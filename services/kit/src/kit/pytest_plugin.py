@@ -13,7 +13,7 @@ import pytest
 from pymongo import MongoClient
 
 from kit import localstore, rabbit_env
-from kit.settings import KitSettings
+from kit.settings import DEMO_MUNICIPALITIES, KitSettings
 
 RUN_ID = uuid.uuid4().hex[:8]
 
@@ -88,6 +88,8 @@ def make_settings(amqp_url: str, mongo_url: str) -> Callable[..., Any]:
             "delivery_limit": 5,
             "outbox_poll_s": 0.2,
             "log_format": "json",
+            # Like `make run`: one site serving both demo municipalities.
+            "municipalities": list(DEMO_MUNICIPALITIES),
         }
         values.update(overrides)
         return cls(**values)

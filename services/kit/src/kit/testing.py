@@ -143,6 +143,8 @@ def service_env(settings: Any, **extra: str) -> dict[str, str]:
         # Queue arguments must match what in-process services of the run declare.
         "KOHTAAMO_DELIVERY_LIMIT": str(settings.delivery_limit),
         "KOHTAAMO_RETRY_DELAYS_MS": json.dumps(settings.retry_delays_ms),
+        "KOHTAAMO_MUNICIPALITY": settings.municipality,
+        "KOHTAAMO_MUNICIPALITIES": json.dumps(settings.municipalities),
         **TEST_SECRETS,
         **extra,
     }
