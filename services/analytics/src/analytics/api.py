@@ -19,6 +19,7 @@ from analytics.scope import READERS, resolve
 from analytics.settings import AnalyticsSettings
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
+from kit.openapi import file_response
 
 
 class ReportName(StrEnum):
@@ -90,7 +91,11 @@ def build_router(svc: Service, settings: AnalyticsSettings) -> APIRouter:
     ) -> dict[str, Any]:
         return (await build(name.value, principal, period, municipality)).as_dict()
 
-    @router.get("/exports/{name}.{fmt}", summary="A report as CSV (long format) or XLSX")
+    @router.get(
+        "/exports/{name}.{fmt}",
+        summary="A report as CSV (long format) or XLSX",
+        **file_response("The report as `fmt`", "text/csv", MEDIA["xlsx"]),
+    )
     async def export(
         name: ReportName,
         fmt: ExportFormat,
@@ -103,7 +108,11 @@ def build_router(svc: Service, settings: AnalyticsSettings) -> APIRouter:
             return download(exports.to_csv(report), fmt.value, report)
         return download(await asyncio.to_thread(exports.to_xlsx, report), fmt.value, report)
 
-    @router.get("/charts/{name}.{fmt}", summary="The main chart of a report as PNG or SVG")
+    @router.get(
+        "/charts/{name}.{fmt}",
+        summary="The main chart of a report as PNG or SVG",
+        **file_response("The chart as `fmt`", MEDIA["png"], MEDIA["svg"]),
+    )
     async def chart(
         name: ReportName,
         fmt: ChartFormat,

@@ -1,4 +1,5 @@
-"""RFC 9457 problem+json for every error, naming the offending field."""
+"""RFC 9457 problem+json for every error, naming the offending field, and documented on
+every operation of the app's OpenAPI document (`kit.openapi`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from fastapi.responses import JSONResponse
 from pymongo.errors import ConnectionFailure, OperationFailure, ServerSelectionTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-PROBLEM_JSON = "application/problem+json"
+from kit.openapi import PROBLEM_JSON, install_openapi
+
 WRITE_CONFLICT = 112  # MongoDB's error code for a transaction's write conflict
 log = structlog.get_logger("kit.problems")
 
@@ -78,6 +80,8 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
+    install_openapi(app)
+
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         errors = [{"field": exc.field, "message": exc.detail or exc.title}] if exc.field else None

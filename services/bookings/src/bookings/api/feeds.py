@@ -10,6 +10,7 @@ from bookings.feed import feed_ics, issue_feed, revoke_feed
 from bookings.rules import BOOKER_ROLES
 from kit.app import Service
 from kit.auth import Principal
+from kit.openapi import file_response
 
 
 def build_router(svc: Service) -> APIRouter:
@@ -28,7 +29,9 @@ def build_router(svc: Service) -> APIRouter:
         await revoke_feed(svc, principal)
         return Response(status_code=204)
 
-    @router.get("/feeds/{token}.ics")
+    @router.get(
+        "/feeds/{token}.ics", **file_response("The caller's bookings as iCalendar", "text/calendar")
+    )
     async def ics(token: str) -> Response:
         return Response(await feed_ics(svc, token), media_type="text/calendar; charset=utf-8")
 

@@ -12,6 +12,7 @@ from events.api.deps import Who
 from events.api.events import ListParams
 from kit.app import Service
 from kit.auth import Principal
+from kit.openapi import file_response
 
 ICS = "text/calendar; charset=utf-8"
 
@@ -26,7 +27,7 @@ def router(svc: Service, who: Who) -> APIRouter:
         found = await svc.store.db[store.VENUES].find({"_id": {"$in": ids}}).to_list(None)
         return {v["_id"]: v for v in found}
 
-    @api.get("/feeds/events.ics")
+    @api.get("/feeds/events.ics", **file_response("An iCalendar feed", "text/calendar"))
     async def list_feed(
         params: ListParams = Depends(),
         lang: str = Query(default="fi", pattern="^[a-z]{2,3}$"),
@@ -41,7 +42,9 @@ def router(svc: Service, who: Who) -> APIRouter:
         )  # fmt: skip
         return Response(body, media_type=ICS)
 
-    @api.get("/events/{event_id}/event.ics")
+    @api.get(
+        "/events/{event_id}/event.ics", **file_response("One event as iCalendar", "text/calendar")
+    )
     async def one_feed(
         event_id: str,
         lang: str = Query(default="fi", pattern="^[a-z]{2,3}$"),
@@ -59,7 +62,10 @@ def router(svc: Service, who: Who) -> APIRouter:
             headers={"Content-Disposition": f'attachment; filename="{event_id}.ics"'},
         )
 
-    @api.get("/events/{event_id}/jsonld")
+    @api.get(
+        "/events/{event_id}/jsonld",
+        **file_response("The event as schema.org JSON-LD", "application/ld+json"),
+    )
     async def json_ld(
         event_id: str,
         lang: str = Query(default="fi", pattern="^[a-z]{2,3}$"),

@@ -12,6 +12,7 @@ from events.api.deps import Who
 from events.errors import forbidden, not_found
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
+from kit.openapi import file_response
 
 
 def router(svc: Service, who: Who, registrar: registration.Registrar) -> APIRouter:
@@ -61,7 +62,10 @@ def router(svc: Service, who: Who, registrar: registration.Registrar) -> APIRout
             out.append(registration.out(reg, doc["timezone"], place=place))
         return {"items": out, "seats_taken": doc["seats_taken"], "capacity": doc.get("capacity")}
 
-    @api.get("/events/{event_id}/registrations.csv")
+    @api.get(
+        "/events/{event_id}/registrations.csv",
+        **file_response("The registrations as CSV", "text/csv"),
+    )
     async def export_csv(event_id: str, principal: Principal = managers) -> Response:
         doc = await managed_event(event_id, principal)
         rows = await export.rows(svc, doc)
@@ -71,7 +75,10 @@ def router(svc: Service, who: Who, registrar: registration.Registrar) -> APIRout
             headers={"Content-Disposition": f'attachment; filename="{event_id}.csv"'},
         )
 
-    @api.get("/events/{event_id}/registrations.xlsx")
+    @api.get(
+        "/events/{event_id}/registrations.xlsx",
+        **file_response("The registrations as a spreadsheet", export.XLSX),
+    )
     async def export_xlsx(event_id: str, principal: Principal = managers) -> Response:
         doc = await managed_event(event_id, principal)
         rows = await export.rows(svc, doc)

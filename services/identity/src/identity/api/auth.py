@@ -26,13 +26,20 @@ def router(ctx: Identity) -> APIRouter:
     @api.post(
         "/login",
         summary="Log in (rate-limited per account and per client address)",
-        responses={429: {"description": "Too many failed logins; see Retry-After"}},
+        responses={
+            401: {"description": "Wrong email or password"},
+            429: {"description": "Too many failed logins; see Retry-After"},
+        },
     )
     async def login(data: Login, request: Request) -> Tokens:
         pair = await users.login(ctx, data, address=caller_address(ctx, request))
         return users.tokens_out(pair)
 
-    @api.post("/refresh", summary="Swap a refresh token for new tokens (rotating)")
+    @api.post(
+        "/refresh",
+        summary="Swap a refresh token for new tokens (rotating)",
+        responses={401: {"description": "The refresh token is not valid"}},
+    )
     async def refresh(data: RefreshIn) -> Tokens:
         return users.tokens_out(await ctx.sessions.refresh(data.refresh_token))
 
