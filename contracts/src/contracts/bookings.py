@@ -15,6 +15,7 @@ LOCATION_HOURS_CHANGED = event_type("bookings", "location.hours_changed")
 RESOURCE_CHANGED = event_type("bookings", "resource.changed")
 RESOURCE_BLOCKED = event_type("bookings", "resource.blocked")
 MENTOR_HOURS_CLOSED = event_type("bookings", "mentor_hours.closed")
+BOOKING_REQUESTED = event_type("bookings", "booking.requested")
 BOOKING_PENDING = event_type("bookings", "booking.pending_approval")
 BOOKING_CONFIRMED = event_type("bookings", "booking.confirmed")
 BOOKING_DENIED = event_type("bookings", "booking.denied")
@@ -109,6 +110,18 @@ class BookingFacts(Payload):
     people: int = 1
     series_id: str | None = None
     mentor_user_id: str | None = None
+
+
+@register(BOOKING_REQUESTED)
+class BookingRequested(BookingFacts):
+    """A booking request was accepted and stored (each booked occurrence of a series too);
+    booking.confirmed or booking.pending_approval follows in the same transaction. Requests
+    refused or in conflict are not stored and publish nothing."""
+
+    # What the request became at once: confirmed | pending (awaiting staff approval).
+    status: str
+    # Staff booked it on behalf of `user_id`.
+    on_behalf: bool = False
 
 
 @register(BOOKING_PENDING)

@@ -4,7 +4,7 @@ HTTP client on its app, a token issuer, and helpers that create locations and re
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aio_pika
@@ -61,9 +61,45 @@ async def client(svc: Service, events: EventLog) -> AsyncIterator[httpx.AsyncCli
         yield c
 
 
+@pytest.fixture
+async def replica(svc: Service, issuer: TestIssuer) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on a second replica: another service from the factory with the same
+    settings (store, database, broker) as `svc`, with its own process-local caches."""
+    other = service(svc.settings)  # type: ignore[arg-type]
+    other.verifier.trust(issuer.issuer, issuer.jwks)
+    app = other.create_app()
+    await other.start()
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bookings-2") as c:
+            yield c
+    finally:
+        await other.stop()
+
+
 @pytest.fixture(scope="session")
 def actors(issuer: TestIssuer) -> Actors:
     return Actors(issuer)
+
+
+@pytest.fixture
+def book(client: httpx.AsyncClient) -> Callable[..., Awaitable[httpx.Response]]:
+    """POST /bookings for a timed booking (times as `testing.at` gives them, or with an
+    offset); `via` sends it to another replica's client."""
+
+    async def post(
+        headers: dict[str, str],
+        resource: dict[str, Any],
+        starts_at: str,
+        ends_at: str,
+        *,
+        via: httpx.AsyncClient | None = None,
+        **extra: Any,
+    ) -> httpx.Response:
+        body = {"resource_id": resource["id"], "starts_at": starts_at, "ends_at": ends_at}
+        return await (via or client).post("/bookings", json={**body, **extra}, headers=headers)
+
+    return post
 
 
 @pytest.fixture

@@ -52,20 +52,12 @@ async def test_erased_user_bookings_are_anonymised(
     events: EventLog,
     make_resource: Any,
     amqp_url: str,
+    book: Any,
 ) -> None:
     room = await make_resource()
     day = future_day(6)
     user = actors.user("to-be-erased")
-    made = await client.post(
-        "/bookings",
-        headers=user,
-        json={
-            "resource_id": room["id"],
-            "starts_at": at(day, "10:00"),
-            "ends_at": at(day, "11:00"),
-            "purpose": "job interview",
-        },
-    )
+    made = await book(user, room, at(day, "10:00"), at(day, "11:00"), purpose="job interview")
     assert made.status_code == 201
     await client.post("/me/feed", headers=user)
     await publish(
@@ -79,15 +71,7 @@ async def test_erased_user_bookings_are_anonymised(
     assert doc is not None and doc["user_id"] == "erased" and doc["purpose"] is None
     assert await svc.store.db.feeds.count_documents({"user_id": "to-be-erased"}) == 0
     # the time stays held: anonymising is not cancelling
-    again = await client.post(
-        "/bookings",
-        headers=actors.user(),
-        json={
-            "resource_id": room["id"],
-            "starts_at": at(day, "10:00"),
-            "ends_at": at(day, "11:00"),
-        },
-    )
+    again = await book(actors.user(), room, at(day, "10:00"), at(day, "11:00"))
     assert again.status_code == 409
 
 
@@ -98,6 +82,7 @@ async def test_withdrawn_mentor_offer_closes_office_hours(
     events: EventLog,
     make_location: Any,
     amqp_url: str,
+    book: Any,
 ) -> None:
     location = await make_location()
     mentor = actors.user("mentor-42", roles=["mentor"])
@@ -128,25 +113,9 @@ async def test_withdrawn_mentor_offer_closes_office_hours(
     )
     assert other.status_code == 403
     day = future_day(3)
-    outside = await client.post(
-        "/bookings",
-        headers=actors.user(),
-        json={
-            "resource_id": hours["id"],
-            "starts_at": at(day, "10:00"),
-            "ends_at": at(day, "10:30"),
-        },
-    )
+    outside = await book(actors.user(), hours, at(day, "10:00"), at(day, "10:30"))
     assert outside.status_code == 422  # the mentor's own hours, not the library's
-    booked = await client.post(
-        "/bookings",
-        headers=actors.user("mentee"),
-        json={
-            "resource_id": hours["id"],
-            "starts_at": at(day, "14:00"),
-            "ends_at": at(day, "14:30"),
-        },
-    )
+    booked = await book(actors.user("mentee"), hours, at(day, "14:00"), at(day, "14:30"))
     assert booked.status_code == 201
     booking_id = booked.json()["id"]
     window = {"from": day.isoformat(), "to": day.isoformat()}
@@ -172,13 +141,5 @@ async def test_withdrawn_mentor_offer_closes_office_hours(
         return doc is not None and doc["active"] is False
 
     await eventually(inactive)
-    late = await client.post(
-        "/bookings",
-        headers=actors.user(),
-        json={
-            "resource_id": hours["id"],
-            "starts_at": at(day, "15:00"),
-            "ends_at": at(day, "15:30"),
-        },
-    )
+    late = await book(actors.user(), hours, at(day, "15:00"), at(day, "15:30"))
     assert late.status_code == 409

@@ -30,6 +30,7 @@ async def test_check_in_and_no_show_sweep(
     events: EventLog,
     make_location: Any,
     make_resource: Any,
+    book: Any,
 ) -> None:
     location = await make_location(weekly=ALL_DAY)
     desk = await make_resource(
@@ -48,15 +49,12 @@ async def test_check_in_and_no_show_sweep(
     made = []
     for offset in (0, 15):
         s = start + timedelta(minutes=offset)
-        response = await client.post(
-            "/bookings",
-            headers=actors.staff(),
-            json={
-                "resource_id": desk["id"],
-                "starts_at": s.isoformat(),
-                "ends_at": (s + timedelta(minutes=15)).isoformat(),
-                "user_id": "checker",
-            },
+        response = await book(
+            actors.staff(),
+            desk,
+            s.isoformat(),
+            (s + timedelta(minutes=15)).isoformat(),
+            user_id="checker",
         )
         assert response.status_code == 201, response.text
         made.append(response.json())
@@ -68,15 +66,7 @@ async def test_check_in_and_no_show_sweep(
     assert await events.find("booking.checked_in", f"booking/{made[0]['id']}")
     # far-future bookings cannot be checked in yet
     later = future_day(3)
-    far = await client.post(
-        "/bookings",
-        headers=user,
-        json={
-            "resource_id": desk["id"],
-            "starts_at": at(later, "10:00"),
-            "ends_at": at(later, "10:15"),
-        },
-    )
+    far = await book(user, desk, at(later, "10:00"), at(later, "10:15"))
     assert (
         await client.post(f"/bookings/{far.json()['id']}/check-in", headers=user)
     ).status_code == 409
@@ -93,7 +83,7 @@ async def test_check_in_and_no_show_sweep(
 
 
 async def test_multi_day_loans(
-    client: httpx.AsyncClient, actors: Actors, make_resource: Any
+    client: httpx.AsyncClient, actors: Actors, make_resource: Any, book: Any
 ) -> None:
     camera = await make_resource(
         {"loan": True, "max_loan_days": 5, "check_in_required": False}, kind="equipment"
@@ -124,15 +114,7 @@ async def test_multi_day_loans(
     assert ok.status_code == 201
     too_long = await loan(first + timedelta(days=10), first + timedelta(days=16))
     assert too_long.status_code == 422 and too_long.json()["errors"][0]["field"] == "end_date"
-    timed = await client.post(
-        "/bookings",
-        headers=user,
-        json={
-            "resource_id": camera["id"],
-            "starts_at": at(first, "10:00"),
-            "ends_at": at(first, "11:00"),
-        },
-    )
+    timed = await book(user, camera, at(first, "10:00"), at(first, "11:00"))
     assert timed.status_code == 422
     days = await client.get(
         f"/resources/{camera['id']}/availability",
@@ -143,19 +125,16 @@ async def test_multi_day_loans(
 
 
 async def test_block_cancels_overlapping_bookings_and_tells_them(
-    client: httpx.AsyncClient, actors: Actors, svc: Service, events: EventLog, make_resource: Any
+    client: httpx.AsyncClient,
+    actors: Actors,
+    svc: Service,
+    events: EventLog,
+    make_resource: Any,
+    book: Any,
 ) -> None:
     room = await make_resource()
     day = future_day(4)
-    victim = await client.post(
-        "/bookings",
-        headers=actors.user("victim"),
-        json={
-            "resource_id": room["id"],
-            "starts_at": at(day, "12:00"),
-            "ends_at": at(day, "13:00"),
-        },
-    )
+    victim = await book(actors.user("victim"), room, at(day, "12:00"), at(day, "13:00"))
     span = {
         "starts_at": datetime.fromisoformat(at(day, "11:00")).replace(tzinfo=HEL).isoformat(),
         "ends_at": datetime.fromisoformat(at(day, "15:00")).replace(tzinfo=HEL).isoformat(),
@@ -184,45 +163,21 @@ async def test_block_cancels_overlapping_bookings_and_tells_them(
     assert cancelled["data"]["reason"] == "projector repair"
     [blocked] = await events.find("resource.blocked", f"resource/{room['id']}")
     assert blocked["data"]["cancelled_booking_ids"] == [victim.json()["id"]]
-    inside = await client.post(
-        "/bookings",
-        headers=actors.user(),
-        json={
-            "resource_id": room["id"],
-            "starts_at": at(day, "14:00"),
-            "ends_at": at(day, "14:30"),
-        },
-    )
+    inside = await book(actors.user(), room, at(day, "14:00"), at(day, "14:30"))
     assert inside.status_code == 409
     assert (
         await client.delete(f"/blocks/{block.json()['id']}", headers=actors.staff())
     ).status_code == 204
-    after = await client.post(
-        "/bookings",
-        headers=actors.user(),
-        json={
-            "resource_id": room["id"],
-            "starts_at": at(day, "14:00"),
-            "ends_at": at(day, "14:30"),
-        },
-    )
+    after = await book(actors.user(), room, at(day, "14:00"), at(day, "14:30"))
     assert after.status_code == 201
 
 
 async def test_block_can_flag_bookings_for_staff(
-    client: httpx.AsyncClient, actors: Actors, events: EventLog, make_resource: Any
+    client: httpx.AsyncClient, actors: Actors, events: EventLog, make_resource: Any, book: Any
 ) -> None:
     room = await make_resource()
     day = future_day(4)
-    kept = await client.post(
-        "/bookings",
-        headers=actors.user("kept"),
-        json={
-            "resource_id": room["id"],
-            "starts_at": at(day, "12:00"),
-            "ends_at": at(day, "13:00"),
-        },
-    )
+    kept = await book(actors.user("kept"), room, at(day, "12:00"), at(day, "13:00"))
     span = {
         "starts_at": datetime.fromisoformat(at(day, "12:00")).replace(tzinfo=HEL).isoformat(),
         "ends_at": datetime.fromisoformat(at(day, "16:00")).replace(tzinfo=HEL).isoformat(),
@@ -240,31 +195,25 @@ async def test_block_can_flag_bookings_for_staff(
     assert blocked["data"]["flagged_booking_ids"] == [booking_id]
     mine = await client.get(f"/bookings/{booking_id}", headers=actors.user("kept"))
     assert mine.json()["status"] == "confirmed" and mine.json()["flagged"]["reason"] == "painting"
-    blocked_time = await client.post(
-        "/bookings",
-        headers=actors.user(),
-        json={
-            "resource_id": room["id"],
-            "starts_at": at(day, "14:00"),
-            "ends_at": at(day, "15:00"),
-        },
-    )
+    blocked_time = await book(actors.user(), room, at(day, "14:00"), at(day, "15:00"))
     assert blocked_time.status_code == 409
 
 
 async def test_series_reports_conflicts_and_cancels(
-    client: httpx.AsyncClient, actors: Actors, svc: Service, events: EventLog, make_resource: Any
+    client: httpx.AsyncClient,
+    actors: Actors,
+    svc: Service,
+    events: EventLog,
+    make_resource: Any,
+    book: Any,
 ) -> None:
     room = await make_resource()
     first = future_day(2, weekday=1)  # a Tuesday
-    blocker = await client.post(
-        "/bookings",
-        headers=actors.user(),
-        json={
-            "resource_id": room["id"],
-            "starts_at": at(first + timedelta(weeks=1), "11:00"),
-            "ends_at": at(first + timedelta(weeks=1), "11:30"),
-        },
+    blocker = await book(
+        actors.user(),
+        room,
+        at(first + timedelta(weeks=1), "11:00"),
+        at(first + timedelta(weeks=1), "11:30"),
     )
     assert blocker.status_code == 201
     user = actors.user("serial")
@@ -334,20 +283,12 @@ async def test_series_across_dst_keeps_local_time(
 
 
 async def test_personal_feed_is_secret_and_revocable(
-    client: httpx.AsyncClient, actors: Actors, make_resource: Any
+    client: httpx.AsyncClient, actors: Actors, make_resource: Any, book: Any
 ) -> None:
     room = await make_resource()
     day = future_day(5)
     user = actors.user("feeder")
-    booking = await client.post(
-        "/bookings",
-        headers=user,
-        json={
-            "resource_id": room["id"],
-            "starts_at": at(day, "10:00"),
-            "ends_at": at(day, "11:00"),
-        },
-    )
+    booking = await book(user, room, at(day, "10:00"), at(day, "11:00"))
     assert (await client.post("/me/feed")).status_code == 401
     issued = (await client.post("/me/feed", headers=user)).json()
     path = issued["url"].split("://", 1)[1].split("/", 1)[1]

@@ -25,6 +25,10 @@ from kit.app import Service
 from kit.auth import Principal, ensure_municipality
 from kit.problems import Problem
 
+# Rounds of "checked against rules that changed meanwhile" before giving up (each round
+# re-reads the documents, so only a resource whose rules change constantly runs out).
+STALE_ATTEMPTS = 5
+
 
 class BookingIn(BaseModel):
     """Timed booking (`starts_at`/`ends_at`; without an offset they are the location's
@@ -74,8 +78,30 @@ async def place_booking(
     now: datetime | None = None,
 ) -> dict[str, Any]:
     now = now or datetime.now(UTC)
-    resource = await recent.resource(svc, data.resource_id, principal)
-    location = await recent.location(svc, resource["location_id"])
+    for _ in range(STALE_ATTEMPTS):
+        known = await recent.entry(svc, data.resource_id, principal)
+        doc, rules, zone = _request(
+            known, principal=principal, data=data, series_id=series_id, now=now
+        )
+        extra = {"quota": _has_quota(rules), "event": _status_extra(doc)}
+        try:
+            return await desk_for(svc).submit(doc, rules, zone, extra, known.version)
+        except recent.Stale:
+            # the rules or hours changed (maybe through another replica): check again
+            recent.forget(svc, resource_id=data.resource_id)
+    raise Problem(503, "Busy", "The resource's rules are changing; try again.")
+
+
+def _request(
+    known: recent.Entry,
+    *,
+    principal: Principal,
+    data: BookingIn,
+    series_id: str | None,
+    now: datetime,
+) -> tuple[dict[str, Any], rule.Rules, ZoneInfo]:
+    """The booking document for a request that passes the resource's rules (else a 4xx)."""
+    resource, location = known.resource, known.location
     municipality = resource["municipality"]
     staff = is_staff_of(principal, municipality)
     on_behalf = data.user_id is not None and data.user_id != principal.subject
@@ -137,9 +163,7 @@ async def place_booking(
         "created_at": now,
         "updated_at": now,
     }
-
-    extra = {"quota": _has_quota(rules), "event": _status_extra(doc)}
-    return await desk_for(svc).submit(doc, rules, zone, extra)
+    return doc, rules, zone
 
 
 def _attempts(svc: Service) -> int:

@@ -38,6 +38,31 @@ async def claim(store: Store, session: AsyncClientSession, *resource_ids: str) -
             )
 
 
+async def bump_rules(
+    store: Store,
+    session: AsyncClientSession,
+    *,
+    resource_ids: list[str] | None = None,
+    location_id: str | None = None,
+) -> None:
+    """Inside the transaction of a change to rules or hours: move `rules_version` on the
+    calendars of the resources it affects (a location's: all of its resources), so that
+    booking transactions checked against the old documents no longer match (`recent.py`).
+    Writing the calendars also makes a booking transaction running meanwhile conflict."""
+    ids = list(resource_ids or [])
+    if location_id is not None:
+        ids += [
+            r["_id"]
+            async for r in store.db.resources.find(
+                {"location_id": location_id}, projection={"_id": 1}, session=session
+            )
+        ]
+    if ids:
+        await store.db.calendars.update_many(
+            {"_id": {"$in": sorted(set(ids))}}, {"$inc": {"rules_version": 1}}, session=session
+        )
+
+
 async def atomically(
     store: Store, work: Callable[[AsyncClientSession], Awaitable[T]], *, attempts: int = 200
 ) -> T:

@@ -26,8 +26,10 @@ from pymongo.errors import DuplicateKeyError
 from bookings import rules as rule
 from bookings.availability import overlaps
 from bookings.calendar import atomically, claim
-from bookings.facts import booking_event
+from bookings.facts import booking_event, booking_requested
+from bookings.recent import Stale
 from bookings.store import HOLDING
+from contracts.bookings import BOOKING_REQUESTED
 from kit.app import Service
 from kit.problems import Problem
 
@@ -41,6 +43,8 @@ class Request:
     rules: rule.Rules
     zone: ZoneInfo
     extra: dict[str, Any]
+    # The calendar's `rules_version` the request was checked at (see recent.py).
+    version: int | None
     future: asyncio.Future[dict[str, Any]] = field(repr=False)
 
 
@@ -54,11 +58,17 @@ class Desk:
         self.lanes = [Lane(self) for _ in range(lanes)]
 
     async def submit(
-        self, doc: dict[str, Any], rules: rule.Rules, zone: ZoneInfo, extra: dict[str, Any]
+        self,
+        doc: dict[str, Any],
+        rules: rule.Rules,
+        zone: ZoneInfo,
+        extra: dict[str, Any],
+        version: int | None,
     ) -> dict[str, Any]:
+        """The stored booking, or raises its Problem (or `Stale`: check it again)."""
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         lane = self.lanes[zlib.crc32(doc["resource_id"].encode()) % len(self.lanes)]
-        lane.pending.append(Request(doc, rules, zone, extra, future))
+        lane.pending.append(Request(doc, rules, zone, extra, version, future))
         if lane.task is None or lane.task.done():
             lane.task = asyncio.create_task(lane.drain(), name="bookings-desk-lane")
         return await future
@@ -103,15 +113,21 @@ class Lane:
     async def _write(self, session: AsyncClientSession, batch: list[Request]) -> dict[str, Any]:
         db = self.svc.store.db
         ids = sorted({r.doc["resource_id"] for r in batch})
+        checked = sorted({(r.doc["resource_id"], r.version) for r in batch}, key=str)
         # The claim: one write to the calendars of all resources in the batch. Calendars
-        # mirror `active`, so the common case (all active) needs no further read.
+        # mirror `active` and carry the rules version, so the common case (all active,
+        # every request checked against the current rules) needs no further read.
         result = await db.calendars.update_many(
-            {"_id": {"$in": ids}, "active": {"$ne": False}},
+            {
+                "$or": [{"_id": rid, "rules_version": version} for rid, version in checked],
+                "active": {"$ne": False},
+            },
             {"$inc": {"version": 1}},
             session=session,
         )
         inactive: set[str] = set()
-        if result.matched_count < len(ids):
+        current: dict[str, int | None] = {r.doc["resource_id"]: r.version for r in batch}
+        if result.matched_count < len(checked):
             await claim(self.svc.store, session, *ids)  # claims the rest too
             active = {
                 d["_id"]
@@ -122,6 +138,12 @@ class Lane:
                 )
             }
             inactive = set(ids) - active
+            current = {
+                d["_id"]: d.get("rules_version")
+                async for d in db.calendars.find(
+                    {"_id": {"$in": ids}}, projection={"rules_version": 1}, session=session
+                )
+            }
         low = min(r.doc["held_from"] for r in batch)
         high = max(r.doc["held_until"] for r in batch)
         held: dict[str, list[tuple[Any, Any]]] = defaultdict(list)
@@ -145,6 +167,9 @@ class Lane:
                 outcomes[doc["_id"]] = rule.refuse(
                     "this resource is not bookable now", "resource_id", 409
                 )
+                continue
+            if r.version != current.get(doc["resource_id"]):
+                outcomes[doc["_id"]] = Stale()
                 continue
             clash = next((h for h in held[doc["resource_id"]] if overlaps(wanted, h)), None)
             if clash is not None:
@@ -172,15 +197,18 @@ class Lane:
             await db.bookings.insert_many([r.doc for r in accepted], session=session)
             events = []
             for r in accepted:
+                subject = f"booking/{r.doc['_id']}"
+                municipality = r.doc["municipality"]
                 type_, payload = booking_event(r.doc, **r.extra.get("event", {}))
-                events.append(
+                events += [
                     self.svc.event(
-                        type_,
-                        payload,
-                        municipality=r.doc["municipality"],
-                        subject=f"booking/{r.doc['_id']}",
-                    )
-                )
+                        BOOKING_REQUESTED,
+                        booking_requested(r.doc),
+                        municipality=municipality,
+                        subject=subject,
+                    ),
+                    self.svc.event(type_, payload, municipality=municipality, subject=subject),
+                ]
             await self.svc.emit(session, *events)
         return outcomes
 

@@ -42,6 +42,16 @@ def booking_event(doc: dict[str, Any], **extra: Any) -> tuple[str, ev.BookingFac
     return type_, model(**booking_facts(doc), **extra)
 
 
+def booking_requested(doc: dict[str, Any]) -> ev.BookingRequested:
+    """The request as stored: its facts, the status it got at once, and whether staff
+    booked it for someone else."""
+    return ev.BookingRequested(
+        **booking_facts(doc),
+        status=doc["status"],
+        on_behalf=doc.get("booked_by", doc["user_id"]) != doc["user_id"],
+    )
+
+
 def resource_changed(resource: dict[str, Any], *, created: bool = False) -> ev.ResourceChanged:
     return ev.ResourceChanged(
         resource_id=resource["_id"],

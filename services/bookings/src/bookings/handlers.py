@@ -81,7 +81,9 @@ async def close_mentor_hours(svc: Service, session: Any, mentor: str, municipali
     for resource in resources:
         await claim(svc.store, session, resource["_id"])  # no booking slips in meanwhile
         await db.calendars.update_one(
-            {"_id": resource["_id"]}, {"$set": {"active": False}}, session=session
+            {"_id": resource["_id"]},
+            {"$set": {"active": False}, "$inc": {"rules_version": 1}},
+            session=session,
         )
         await db.resources.update_one(
             {"_id": resource["_id"]},

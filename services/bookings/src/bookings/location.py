@@ -9,7 +9,10 @@ from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import BaseModel, Field, field_validator
+from pymongo.asynchronous.client_session import AsyncClientSession
 
+from bookings import recent
+from bookings.calendar import atomically, bump_rules
 from bookings.opening_hours import Hours
 from contracts import bookings as ev
 from contracts.common import LocalizedText
@@ -92,17 +95,20 @@ async def create_location(
 
 async def set_hours(svc: Service, *, location: dict[str, Any], hours: Hours) -> dict[str, Any]:
     doc = {**location, "hours": hours.to_doc(), "updated_at": datetime.now(UTC)}
-    async with svc.store.transaction() as session:
+
+    async def write(session: AsyncClientSession) -> None:
         await svc.store.db.locations.update_one(
             {"_id": location["_id"]},
             {"$set": {"hours": doc["hours"], "updated_at": doc["updated_at"]}},
             session=session,
         )
+        # the location's resources get a new rules version: every replica re-reads hours
+        await bump_rules(svc.store, session, location_id=location["_id"])
         await svc.emit(session, _hours_event(svc, doc))
-    svc.outbox.notify()
-    from bookings import recent  # recent imports the resource module, which imports this
 
-    recent.forget(svc, "locations", doc["_id"])
+    await atomically(svc.store, write)
+    svc.outbox.notify()
+    recent.forget(svc, location_id=doc["_id"])
     return doc
 
 

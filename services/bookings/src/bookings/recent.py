@@ -1,13 +1,20 @@
-"""A few seconds' memory of resource and location documents for the booking hot path.
+"""Resource and location documents for the booking hot path: cached per process, and
+checked against the store inside every booking transaction, so a change made through any
+replica applies to the very next booking on every replica.
 
-Only rules and opening hours are read from here; whether the resource is still active is
-checked inside the booking transaction (its calendar mirrors `active`). A change made
-through this process is seen at once; one made through another replica within `TTL_S`.
+Each resource's calendar carries `rules_version`, bumped in the transaction of every
+change to the resource and of every change to its location's hours
+(`calendar.bump_rules`). An
+entry holds that version read *before* the two documents, so the documents are at least
+as new as the version. The booking transaction's claim matches the calendar only at the
+entry's version (in the same write, no extra round trip); when it has moved on, the
+request is answered `Stale`, the entry dropped and the request checked again against
+fresh documents (`booking.place_booking`).
 """
 
 from __future__ import annotations
 
-import time
+from dataclasses import dataclass
 from typing import Any
 
 from bookings.resource import rules_of
@@ -15,39 +22,60 @@ from kit.app import Service
 from kit.auth import Principal, ensure_municipality
 from kit.problems import Problem
 
-TTL_S = 5.0
-_docs: dict[tuple[int, str, str], tuple[float, dict[str, Any]]] = {}
+MAX_ENTRIES = 10_000
 
 
-async def _get(svc: Service, collection: str, doc_id: str) -> dict[str, Any] | None:
-    key = (id(svc), collection, doc_id)
-    hit = _docs.get(key)
-    now = time.monotonic()
-    if hit and now - hit[0] < TTL_S:
-        return hit[1]
-    doc = await svc.store.db[collection].find_one({"_id": doc_id})
-    if doc is not None:
-        if len(_docs) > 10_000:
-            _docs.clear()
-        _docs[key] = (now, doc)
-    return doc
+@dataclass(frozen=True)
+class Entry:
+    # The calendar's `rules_version` when the documents were read (None: never changed).
+    version: int | None
+    resource: dict[str, Any]
+    location: dict[str, Any]
 
 
-def forget(svc: Service, collection: str, doc_id: str) -> None:
-    _docs.pop((id(svc), collection, doc_id), None)
+class Stale(Exception):
+    """The resource's rules or hours changed after the request was checked against them."""
 
 
-async def resource(svc: Service, resource_id: str, principal: Principal) -> dict[str, Any]:
-    doc = await _get(svc, "resources", resource_id)
-    if doc is None:
-        raise Problem(404, "Not found", f"No resource {resource_id}.", field="resource_id")
-    if principal.municipality not in rules_of(doc).allowed_municipalities:
-        ensure_municipality(principal, doc["municipality"])
-    return doc
+_caches: dict[int, tuple[Service, dict[str, Entry]]] = {}
 
 
-async def location(svc: Service, location_id: str) -> dict[str, Any]:
-    doc = await _get(svc, "locations", location_id)
-    if doc is None:
-        raise Problem(404, "Not found", f"No location {location_id}.", field="location_id")
-    return doc
+def _cache(svc: Service) -> dict[str, Entry]:
+    found = _caches.get(id(svc))
+    if found is None or found[0] is not svc:
+        found = _caches[id(svc)] = (svc, {})
+    return found[1]
+
+
+async def entry(svc: Service, resource_id: str, principal: Principal) -> Entry:
+    """The resource, its location and their version, if the caller may see the resource."""
+    cache = _cache(svc)
+    found = cache.get(resource_id)
+    if found is None:
+        db = svc.store.db
+        calendar = await db.calendars.find_one({"_id": resource_id}, {"rules_version": 1})
+        resource = await db.resources.find_one({"_id": resource_id})
+        if resource is None:
+            raise Problem(404, "Not found", f"No resource {resource_id}.", field="resource_id")
+        location = await db.locations.find_one({"_id": resource["location_id"]})
+        if location is None:
+            raise Problem(
+                404, "Not found", f"No location {resource['location_id']}.", field="location_id"
+            )
+        found = Entry((calendar or {}).get("rules_version"), resource, location)
+        if len(cache) >= MAX_ENTRIES:
+            cache.clear()
+        cache[resource_id] = found
+    if principal.municipality not in rules_of(found.resource).allowed_municipalities:
+        ensure_municipality(principal, found.resource["municipality"])
+    return found
+
+
+def forget(svc: Service, *, resource_id: str | None = None, location_id: str | None = None) -> None:
+    """Drop entries this process knows are out of date (others find out by version)."""
+    cache = _cache(svc)
+    if resource_id is not None:
+        cache.pop(resource_id, None)
+    if location_id is not None:
+        for key in [k for k, e in cache.items() if e.location["_id"] == location_id]:
+            cache.pop(key, None)

@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
+from pymongo.asynchronous.client_session import AsyncClientSession
 
+from bookings.calendar import atomically
 from bookings.facts import resource_changed
 from bookings.opening_hours import Hours
 from bookings.rules import Rules
@@ -81,12 +83,22 @@ async def create_resource(
         municipality=doc["municipality"],
         subject=f"resource/{doc['_id']}",
     )
-    async with svc.store.transaction() as session:
-        await svc.store.db.resources.insert_one(doc, session=session)
-        await svc.store.db.calendars.insert_one(
-            {"_id": doc["_id"], "version": 0, "active": True}, session=session
+    db = svc.store.db
+
+    async def write(session: AsyncClientSession) -> None:
+        await db.resources.insert_one(doc, session=session)
+        await db.calendars.insert_one(
+            {"_id": doc["_id"], "version": 0, "active": True, "rules_version": 0},
+            session=session,
+        )
+        # Also write the location: an hours change running meanwhile writes it too, so one
+        # of the two retries, and the change's `bump_rules` never misses this resource.
+        await db.locations.update_one(
+            {"_id": doc["location_id"]}, {"$inc": {"resources_created": 1}}, session=session
         )
         await svc.emit(session, event)
+
+    await atomically(svc.store, write)
     svc.outbox.notify()
     return doc
 
@@ -107,22 +119,28 @@ async def update_resource(
         municipality=doc["municipality"],
         subject=f"resource/{doc['_id']}",
     )
-    async with svc.store.transaction() as session:
-        # bump the calendar so a booking racing a rule change re-reads the new rules
-        await svc.store.db.calendars.update_one(
+    db = svc.store.db
+
+    async def write(session: AsyncClientSession) -> None:
+        # Every change moves `rules_version`: a booking checked against the old document,
+        # on any replica, no longer matches the calendar and is checked again (recent.py).
+        await db.calendars.update_one(
             {"_id": doc["_id"]},
-            {"$inc": {"version": 1}, "$set": {"active": doc.get("active", True)}},
+            {
+                "$inc": {"version": 1, "rules_version": 1},
+                "$set": {"active": doc.get("active", True)},
+            },
             upsert=True,
             session=session,
         )
-        await svc.store.db.resources.update_one(
-            {"_id": doc["_id"]}, {"$set": changes}, session=session
-        )
+        await db.resources.update_one({"_id": doc["_id"]}, {"$set": changes}, session=session)
         await svc.emit(session, event)
+
+    await atomically(svc.store, write)
     svc.outbox.notify()
     from bookings import recent  # recent imports this module
 
-    recent.forget(svc, "resources", doc["_id"])
+    recent.forget(svc, resource_id=doc["_id"])
     return doc
 
 
