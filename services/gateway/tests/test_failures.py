@@ -3,6 +3,7 @@ sending to a failing service until it recovers. All against real processes."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from kit.testing import eventually
@@ -86,3 +87,24 @@ async def test_service_that_dies_and_comes_back(make_gateway: Any, spawn_echo: A
             return (await client.get("/api/v1/events")).status_code == 200
 
         await eventually(back, timeout=20)
+
+
+async def test_full_connection_pool_is_503_busy_not_a_hang(
+    make_gateway: Any, echoes: dict[str, Any]
+) -> None:
+    """Every connection to a service in use past the connect timeout: 503 with
+    Retry-After, telling the caller to come back, rather than waiting without end."""
+    async with make_gateway(
+        {"events": echoes["events"].url},
+        upstream_max_connections=1,
+        upstream_connect_timeout_s=0.3,
+        upstream_timeout_s=5.0,
+    ) as (client, _):
+        slow = asyncio.create_task(client.get("/api/v1/events?sleep=1.5"))
+        await asyncio.sleep(0.3)  # the one connection is taken
+        response = await client.get("/api/v1/events")
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "1"
+        assert response.json()["type"].endswith("/gateway-busy")
+        assert (await slow).status_code == 200
+        assert (await client.get("/api/v1/events")).status_code == 200  # freed again

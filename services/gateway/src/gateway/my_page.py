@@ -64,8 +64,7 @@ class Overview(BaseModel):
 async def _part(upstreams: Upstreams, part: MyPagePart, headers: dict[str, str]) -> Part:
     try:
         upstream = upstreams.get(part.service)
-        request = upstream.client.build_request("GET", part.path, headers=headers)
-        response = await exchange(upstreams, upstream, request)
+        response = await exchange(upstreams, upstream, "GET", part.path, list(headers.items()))
     except EdgeProblem as problem:
         absent = (problem.type_ or "").endswith("service-not-deployed")
         status: PartStatus = "not_deployed" if absent else "unavailable"

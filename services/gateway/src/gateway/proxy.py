@@ -4,10 +4,14 @@ id go on, hop-by-hop headers do not; every failure becomes a problem within a de
 from __future__ import annotations
 
 import asyncio
+import json
+from dataclasses import dataclass
+from typing import Any
 
-import httpx
+import aiohttp
 import structlog
 from fastapi import Request, Response
+from yarl import URL
 
 from gateway.breaker import OpenedState
 from gateway.errors import EdgeProblem, circuit_open, timed_out, unreachable
@@ -45,43 +49,88 @@ OWN = frozenset(
         "accept-encoding",
     }
 )
-# httpx has already decoded the body, and Starlette sets the length.
-RESPONSE_DROP = HOP_BY_HOP | {"content-encoding", "content-length", CORRELATION_HEADER.lower()}
+# Bodies pass through as they came (not decompressed), so content-encoding stays.
+RESPONSE_DROP = HOP_BY_HOP | {CORRELATION_HEADER.lower()}
+_RESPONSE_DROP_RAW = frozenset(h.encode("latin-1") for h in RESPONSE_DROP)
 # Upstream answers that mean "this service is in trouble" and count against its breaker.
 FAILING = frozenset({502, 503, 504})
 
 
+@dataclass
+class Answer:
+    """An upstream's answer, read whole (bodies are bounded JSON, ICS or CSV)."""
+
+    status_code: int
+    raw_headers: list[tuple[bytes, bytes]]
+    content: bytes
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+
 class _UpstreamFailing(Exception):
-    def __init__(self, response: httpx.Response) -> None:
-        self.response = response
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
 
 
 async def exchange(
-    upstreams: Upstreams, upstream: Upstream, request: httpx.Request
-) -> httpx.Response:
+    upstreams: Upstreams,
+    upstream: Upstream,
+    method: str,
+    path: str,
+    headers: list[tuple[str, str]],
+    body: bytes = b"",
+) -> Answer:
     """Send through the upstream's breaker with a hard deadline; transport failures become
-    502/504 problems, an open breaker 503. Upstream answers (any status) are returned."""
-    deadline = upstreams.settings.upstream_timeout_s
+    502/504 problems, an open breaker 503. Upstream answers (any status) are returned.
+    `path` is still percent-encoded, with its query."""
+    settings = upstreams.settings
+    deadline = settings.upstream_timeout_s
+    url = URL(upstream.url.rstrip("/") + path, encoded=True)
     try:
         breaker = await upstreams.breakers.get(upstream.name)
         async with breaker:
             try:
+                async with asyncio.timeout(settings.upstream_connect_timeout_s):
+                    await upstream.slots.acquire()
+            except TimeoutError:
+                raise _Busy() from None
+            try:
                 async with asyncio.timeout(deadline):
-                    response = await upstream.client.send(request)
-            except (TimeoutError, httpx.TimeoutException) as exc:
-                if isinstance(exc, httpx.PoolTimeout):
-                    raise
+                    async with upstream.session.request(
+                        method, url, headers=headers, data=body or None, allow_redirects=False
+                    ) as response:
+                        answer = Answer(
+                            response.status,
+                            [
+                                (k, v)
+                                for k, v in response.raw_headers
+                                if k.lower() not in _RESPONSE_DROP_RAW
+                            ],
+                            await response.read(),
+                        )
+            except TimeoutError as exc:
                 raise timed_out(upstream.name, deadline) from exc
-            except httpx.TransportError as exc:
+            except aiohttp.ClientError as exc:
                 raise unreachable(upstream.name, type(exc).__name__) from exc
-            if response.status_code in FAILING:
-                raise _UpstreamFailing(response)
-            return response
+            finally:
+                upstream.slots.release()
+            if answer.status_code in FAILING:
+                raise _UpstreamFailing(answer)
+            return answer
     except _UpstreamFailing as failing:
-        return failing.response
+        return failing.answer
     except OpenedState as exc:
         raise circuit_open(upstream.name, upstreams.breakers.retry_after(exc)) from None
-    except httpx.PoolTimeout as exc:
+    except _Busy as exc:
         raise EdgeProblem(
             503,
             "Gateway busy",
@@ -89,6 +138,10 @@ async def exchange(
             kind="gateway-busy",
             headers={"Retry-After": "1"},
         ) from exc
+
+
+class _Busy(Exception):
+    """No free connection to the upstream within the connect timeout."""
 
 
 def client_address(request: Request, trusted_proxies: list[str]) -> str:
@@ -144,15 +197,13 @@ async def forward(
     upstream = upstreams.get(service)
     body = await read_body(request, upstreams.settings.max_body_bytes)
     query = request.scope.get("query_string", b"").decode("latin-1")
-    url = upstream_path + (f"?{query}" if query else "")
-    outgoing = upstream.client.build_request(
-        request.method, url, headers=outgoing_headers(request, client), content=body
+    path = upstream_path + (f"?{query}" if query else "")
+    answer = await exchange(
+        upstreams, upstream, request.method, path, outgoing_headers(request, client), body
     )
-    response = await exchange(upstreams, upstream, outgoing)
-    headers = [(k, v) for k, v in response.headers.multi_items() if k not in RESPONSE_DROP]
-    proxied = Response(content=response.content, status_code=response.status_code)
+    proxied = Response(content=answer.content, status_code=answer.status_code)
     proxied.raw_headers = [
-        *[(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
-        (b"content-length", str(len(response.content)).encode()),
+        *answer.raw_headers,
+        (b"content-length", str(len(answer.content)).encode()),
     ]
     return proxied

@@ -47,23 +47,26 @@ class RequestContext:
         structlog.contextvars.clear_contextvars()
         # The site's municipality until the caller's token says otherwise.
         structlog.contextvars.bind_contextvars(correlation_id=cid, municipality=self.municipality)
-        status = 500  # unless the app starts an answer: an exception escaped it
         cid_raw = cid.encode("latin-1")
+        started = time.perf_counter()
+        recorded = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal recorded
             if message["type"] == "http.response.start":
-                status = message["status"]
                 headers = [(k, v) for k, v in message.get("headers", []) if k != _HEADER_RAW]
                 headers.append((_HEADER_RAW, cid_raw))
                 message["headers"] = headers
+                # Logged before the answer leaves: whoever got it can find the line.
+                recorded = True
+                self._record(scope, state, message["status"], time.perf_counter() - started)
             await send(message)
 
-        started = time.perf_counter()
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            self._record(scope, state, status, time.perf_counter() - started)
+            if not recorded:  # an exception escaped the app: the server answers 500
+                self._record(scope, state, 500, time.perf_counter() - started)
 
     def _record(self, scope: Scope, state: dict[str, Any], status: int, elapsed: float) -> None:
         method = scope["method"]
