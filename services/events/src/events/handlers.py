@@ -38,9 +38,9 @@ def register(svc: Service) -> None:
             event = await db[store.EVENTS].find_one({"_id": reg["event_id"]}, session=session)
             if event is None or event["status"] != "published" or event["starts_at"] <= now:
                 continue
-            await registration.cancel_in(
-                svc, session, {**reg, "user_id": stand_in}, by="user", reason="erased"
-            )
+            # Without the group name either: it often names the person.
+            anonymous = {**reg, "user_id": stand_in, "name": None, "group_name": None}
+            await registration.cancel_in(svc, session, anonymous, by="user", reason="erased")
         regs = await db[store.REGISTRATIONS].update_many(
             {"user_id": data.user_id},
             {

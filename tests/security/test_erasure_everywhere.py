@@ -1,0 +1,311 @@
+"""Erasure, verified in every service's store.
+
+The whole platform runs as processes (kit.platform, seeded demo data) with notifications
+sending to an SMTP catcher of the test. A resident signs up and leaves data in every
+service: identity (profile, consents, ESF participant profile), events (a registration
+with their name), bookings (a booking whose purpose names them), notifications (mails to
+their address) and analytics (facts of all of these under their pseudonym). They erase
+themselves through identity (`POST /me/erase` with their password), and once identity's
+receipt says every service has answered, every collection of every service database is
+read directly and searched for the person's user id, email, display name and phone.
+
+Only what the service documents say is deliberately kept may remain, and only in that
+shape: identity's tombstone (id, municipality, `erased:<id>` as email, status) and its
+erasure status record keyed by the id (docs/identity.md), notifications' tombstone of
+the bare id (docs/notifications.md). Analytics keeps pseudonymous facts but no fact may
+still carry the person's pseudonym (docs/analytics.md).
+"""
+
+from __future__ import annotations
+
+import email
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from email import policy
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+from pymongo import MongoClient
+
+from contracts.pseudonym import participant_key
+from kit import localstore
+from kit import platform as kit_platform
+from kit.platform import Platform
+from kit.testing import TEST_SECRETS
+
+PASSWORD = "erasure-Salasana-2026"
+# Demo records of the seeded platform (services/events/seed.py, services/bookings/seed.py).
+EVENT = "evt-hki-cv"
+RESOURCE = "res-hki-podcast"
+# Subject of notifications' erasure_confirmed mail in Finnish, the resident's language.
+ERASURE_SUBJECT = "Tietosi on poistettu"
+# KNOWN LEAK (docs/security.md): an event no service consumes is refused by the broker as
+# unroutable, so the kit's outbox keeps retrying it and then parks it (`outbox_parked`)
+# for an operator; no erasure reaches those entries, and these still hold the erased
+# user's id in their body. Excused only in exactly that shape; the fix belongs in the kit
+# (erase or redact outbox entries naming an erased user).
+UNROUTABLE_RETAINED = {
+    ("identity", "kohtaamo.identity.erasure.completed.v1"),
+    ("bookings", "kohtaamo.bookings.booking.requested.v1"),
+    ("notifications", "kohtaamo.notifications.notice.sent.v1"),
+}
+TOMBSTONE_FIELDS = {"_id", "municipality", "email", "status", "roles", "erased_at"}
+
+
+class Catcher:
+    """An SMTP server that keeps each mail's recipients and subject (aiosmtpd runs in its
+    own thread)."""
+
+    def __init__(self) -> None:
+        self.mails: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        subject = str(email.message_from_bytes(envelope.content, policy=policy.default)["Subject"])
+        with self._lock:
+            self.mails.extend((rcpt, subject) for rcpt in envelope.rcpt_tos)
+        return "250 OK"
+
+    def subjects(self, address: str) -> list[str]:
+        with self._lock:
+            return [subject for rcpt, subject in self.mails if rcpt == address]
+
+
+@pytest.fixture(scope="module")
+def catcher() -> Iterator[tuple[Catcher, int]]:
+    box = Catcher()
+    port = localstore.free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield box, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(scope="module")
+def platform(
+    make_settings: Callable[..., Any],
+    make_vhost: Callable[[str], str],
+    tmp_path_factory: pytest.TempPathFactory,
+    catcher: tuple[Catcher, int],
+) -> Iterator[Platform]:
+    # Its own vhost: these processes consume the same queue names as in-process services
+    # of other tests of the run.
+    settings = make_settings("erasure", amqp_url=make_vhost("erasure"))
+    running = kit_platform.start_for(
+        settings,
+        tmp_path_factory.mktemp("erasure-platform"),
+        env={"KOHTAAMO_SMTP_PORT": str(catcher[1])},
+    )
+    try:
+        yield running
+    finally:
+        kit_platform.stop(running)
+
+
+def wait_for(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not reached in {timeout:.0f} s: {what}")
+        time.sleep(0.3)
+
+
+def ok(response: httpx.Response) -> Any:
+    assert response.status_code < 300, f"{response.request.url}: {response.text}"
+    return response.json() if response.content else None
+
+
+def book(client: httpx.Client, url: str, auth: dict[str, str], purpose: str) -> str:
+    """A booking of the podcast booth on the first free weekday morning ahead."""
+    today = datetime.now(ZoneInfo("Europe/Helsinki")).date()
+    for days in range(2, 14):
+        day = today + timedelta(days=days)
+        if day.weekday() >= 5:
+            continue
+        body = {
+            "resource_id": RESOURCE,
+            "starts_at": f"{day.isoformat()}T11:00:00",
+            "ends_at": f"{day.isoformat()}T11:30:00",
+            "purpose": purpose,
+        }
+        response = client.post(f"{url}/bookings", json=body, headers=auth)
+        if response.status_code == 201:
+            return str(response.json()["id"])
+        assert response.status_code in (409, 422), response.text
+    raise AssertionError("no free slot for the booking")
+
+
+def allowed(service: str, collection: str, doc: dict[str, Any], user_id: str) -> bool:
+    """What the service documents keep on purpose after an erasure, in exactly that shape."""
+    if service == "identity" and collection == "users":
+        return (
+            doc["_id"] == user_id
+            and set(doc) <= TOMBSTONE_FIELDS
+            and doc.get("status") == "erased"
+            and doc.get("email") == f"erased:{user_id}"
+        )
+    if service == "identity" and collection == "erasures":
+        return bool(doc["_id"] == user_id)
+    if service == "notifications" and collection == "erased":
+        return doc["_id"] == user_id and set(doc) <= {"_id", "at"}
+    if collection in ("outbox", "outbox_parked"):
+        return (service, doc.get("type")) in UNROUTABLE_RETAINED
+    return False
+
+
+def paths(value: Any, needle: str, at: str = "") -> Iterator[str]:
+    """Where in a document a needle occurs (field paths), case-insensitively."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield from paths(inner, needle, f"{at}.{key}" if at else str(key))
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            yield from paths(inner, needle, f"{at}[{index}]")
+    elif needle in str(value).lower():
+        yield at
+
+
+def leftovers(platform: Platform, needles: dict[str, str], user_id: str) -> list[str]:
+    """Every document of every service database that still holds a needle."""
+    found = []
+    with MongoClient(platform.mongo_url, retryWrites=False) as client:
+        names = [n for n in client.list_database_names() if n.startswith(platform.database_prefix)]
+        assert len(names) >= len(kit_platform.SERVICES), names
+        for database in names:
+            service = database.removeprefix(f"{platform.database_prefix}kohtaamo_")
+            for collection in client[database].list_collection_names():
+                for doc in client[database][collection].find():
+                    hits = {
+                        label: list(paths(doc, value.lower())) for label, value in needles.items()
+                    }
+                    hits = {label: where for label, where in hits.items() if where}
+                    if not hits:
+                        continue
+                    only_id = hits == {"user id": hits.get("user id")}
+                    if only_id and allowed(service, collection, doc, user_id):
+                        continue
+                    kind = doc.get("type", "")
+                    found.append(f"{service}.{collection} {doc.get('_id')} {kind}: {hits}")
+    return found
+
+
+def test_erased_resident_leaves_nothing_personal_in_any_store(
+    platform: Platform, catcher: tuple[Catcher, int]
+) -> None:
+    box, _ = catcher
+    tag = uuid.uuid4().hex[:8]
+    address = f"poistettava-{tag}@example.org"
+    name = f"Eero Poistettava {tag}"
+    phone = f"+35840{int(tag, 16) % 10_000_000:07d}"
+    identity, events, bookings = (platform.urls[n] for n in ("identity", "events", "bookings"))
+    with httpx.Client(timeout=30) as client:
+        signup = {
+            "municipality": "helsinki",
+            "email": address,
+            "password": PASSWORD,
+            "display_name": name,
+            "phone": phone,
+            "accept_terms": True,
+            "marketing": True,
+        }
+        made = ok(client.post(f"{identity}/auth/signup", json=signup))
+        user_id = made["user"]["id"]
+        auth = {"Authorization": f"Bearer {made['tokens']['access_token']}"}
+
+        # Identity: a profile, the ESF consent and answers (analytics gets them too).
+        profile = {"skills": [{"skill": "podcasting"}], "interests": [{"skill": "3D"}]}
+        ok(client.put(f"{identity}/me/profile", json=profile, headers=auth))
+        ok(
+            client.put(
+                f"{identity}/me/consents/esf_statistics", json={"granted": True}, headers=auth
+            )
+        )
+        answers = {"birth_year": 1990, "gender": "woman", "employment": "unemployed"}
+        ok(client.put(f"{identity}/me/participant-profile", json=answers, headers=auth))
+
+        # Events and bookings, with the person's name in the free text fields.
+        sign_up = {"seats": 1, "name": name, "group_name": f"Ryhmä {name}"}
+        registration = ok(
+            client.post(f"{events}/events/{EVENT}/registrations", json=sign_up, headers=auth)
+        )
+        booking_id = book(client, bookings, auth, f"Podcast: {name}")
+
+        # Notifications told them (welcome, registration, booking) by email.
+        wait_for(lambda: len(box.subjects(address)) >= 2, "mails to the resident")
+        # Analytics has facts under their pseudonym from every service.
+        key = participant_key(user_id, TEST_SECRETS["KOHTAAMO_PSEUDONYM_KEY"])
+        with MongoClient(platform.mongo_url, retryWrites=False) as mongo:
+            facts = mongo[platform.database("analytics")].facts
+
+            def sources() -> set[str]:
+                types = {f["type"] for f in facts.find({"participant": key}, {"type": 1})}
+                return {t.removeprefix("kohtaamo.").split(".")[0] for t in types}
+
+            try:
+                wait_for(lambda: sources() >= {"identity", "events", "bookings"}, "facts")
+            except AssertionError:
+                raise AssertionError(f"pseudonymous facts only from {sources()}") from None
+        # Every service holds something of the person before the erasure.
+        before = leftovers(platform, {"user id": user_id}, user_id="")
+        holders = {line.split(".", 1)[0] for line in before}
+        assert holders >= {"identity", "events", "bookings", "notifications"}, before
+
+        erased = ok(client.post(f"{identity}/me/erase", json={"password": PASSWORD}, headers=auth))
+        receipt = erased["receipt"]
+
+        def complete() -> dict[str, Any] | None:
+            status = ok(client.get(f"{identity}/erasures/{receipt}"))
+            return status if status["complete"] else None
+
+        status = wait_for(complete, "every service's erasure.completed", timeout=90)
+        assert set(status["services"]) >= set(kit_platform.SERVICES), status
+
+    # The erasure confirmation went out before the address was erased (docs/notifications.md).
+    wait_for(lambda: ERASURE_SUBJECT in box.subjects(address), "the erasure confirmation")
+    needles = {"user id": user_id, "email": address, "display name": name, "phone": phone}
+    last: list[str] = []
+
+    def clean() -> bool:
+        # Outbox entries of the erasure events name the id until the relay has published
+        # and deleted them: wait for those, not for anything else.
+        last[:] = leftovers(platform, needles, user_id)
+        return not last
+
+    try:
+        wait_for(clean, "no personal data left", timeout=30)
+    except AssertionError:
+        raise AssertionError("personal data left after erasure:\n" + "\n".join(last)) from None
+    with MongoClient(platform.mongo_url, retryWrites=False) as mongo:
+        analytics = mongo[platform.database("analytics")]
+        assert analytics.facts.count_documents({"participant": key}) == 0
+        # The activity stays as anonymous counts.
+        assert analytics.facts.count_documents({"erased": True}) >= 3
+        assert mongo[platform.database("bookings")].bookings.find_one({"_id": booking_id})
+        kept = mongo[platform.database("events")].registrations.find_one(
+            {"_id": registration["id"]}
+        )
+        assert kept is not None and kept.get("user_id") != user_id
+
+
+def test_leftovers_scan_sees_a_planted_copy(platform: Platform) -> None:
+    """The scan itself finds personal data wherever it is, nested in any collection."""
+    marker = f"planted-{uuid.uuid4().hex}@example.org"
+    with MongoClient(platform.mongo_url, retryWrites=False) as mongo:
+        planted = mongo[platform.database("bookings")]["security_probe"]
+        planted.insert_one({"deep": {"list": [{"who": marker.upper()}]}})
+        try:
+            found = leftovers(platform, {"email": marker}, user_id="nobody")
+        finally:
+            planted.drop()
+    assert len(found) == 1 and "security_probe" in found[0], found
