@@ -2,11 +2,13 @@
 aggregated document has its own suite, services/gateway/tests/test_fuzz.py).
 
 Each service runs in this process against the run's broker and store, with its demo data
-seeded, served over HTTP by uvicorn. Generated requests to every operation, valid ones and
-invalid ones, as a helsinki staff member and as a helsinki resident, must never get a 5xx,
-and every answer must be documented: its status code, its media type, its headers and its
-body's schema. Bounded and repeatable: a few derandomized examples per operation, mode and
-caller (`KOHTAAMO_FUZZ_EXAMPLES` raises the number for a longer exploration)."""
+seeded, served over HTTP by uvicorn. Generated requests to every operation, as a helsinki
+staff member and as a helsinki resident, must never get a 5xx, and every answer must be
+documented: its status code, its media type, its headers and its body's schema. Valid
+requests go to random ids and, where the path names seeded documents, to those; invalid
+requests (negative mode) must be refused with a documented 4xx. Bounded and repeatable: a
+few derandomized examples per pass (`KOHTAAMO_FUZZ_EXAMPLES` raises the number for a longer
+exploration)."""
 
 from __future__ import annotations
 
@@ -43,7 +45,7 @@ CHECKS = [
     response_schema_conformance,
 ]
 EXAMPLES = int(os.environ.get("KOHTAAMO_FUZZ_EXAMPLES", "3"))
-MODES = {GenerationMode.POSITIVE: EXAMPLES, GenerationMode.NEGATIVE: max(1, EXAMPLES - 1)}
+INVALID_INPUT_CALLER = "resident"
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -64,19 +66,41 @@ class Fuzzer:
     """Runs the examples of one operation; blocking (hypothesis), so it runs in a thread
     while the service answers in the test's event loop."""
 
-    def __init__(self, base_url: str, who: dict[str, dict[str, str]]) -> None:
+    def __init__(
+        self, base_url: str, who: dict[str, dict[str, str]], known: dict[str, str]
+    ) -> None:
         self.base_url = base_url
         self.who = who
+        self.known = known  # path parameter -> a seeded document's id
         self.statuses: Counter[int] = Counter()
         self.failures: dict[str, str] = {}
         self.without_invalid: set[str] = set()
+        self.on_seeded: set[str] = set()
+
+    def passes(
+        self, operation: Any, caller: str
+    ) -> list[tuple[str, GenerationMode, int, dict[str, str] | None]]:
+        names = [p.name for p in operation.path_parameters]
+        seeded = bool(names) and all(n in self.known for n in names)
+        # Random ids reach only the 404 path: one of those, and valid requests on seeded
+        # documents. Invalid input is refused before the caller matters: one caller.
+        found: list[tuple[str, GenerationMode, int, dict[str, str] | None]] = [
+            ("random", GenerationMode.POSITIVE, 1 if seeded else EXAMPLES, None)
+        ]
+        if seeded:
+            path = {n: self.known[n] for n in names}
+            found.append(("seeded", GenerationMode.POSITIVE, EXAMPLES, path))
+            self.on_seeded.add(operation.label)
+        if caller == INVALID_INPUT_CALLER:
+            found.append(("random", GenerationMode.NEGATIVE, max(1, EXAMPLES - 1), None))
+        return found
 
     def run(self, operation: Any) -> None:
         for caller, headers in self.who.items():
-            for mode, examples in MODES.items():
-                label = f"{operation.label} as {caller}, {mode.value}"
+            for kind, mode, examples, path in self.passes(operation, caller):
+                label = f"{operation.label} as {caller}, {mode.value}, {kind} ids"
                 try:
-                    self._examples(operation, mode, examples, headers)()
+                    self._examples(operation, mode, examples, headers, path)()
                 except Unsatisfiable:
                     # Nothing invalid can be generated for it (no parameters, or only free
                     # strings); its valid requests are still checked.
@@ -89,7 +113,12 @@ class Fuzzer:
                     self.failures[label] = str(exc)[:2000]
 
     def _examples(
-        self, operation: Any, mode: GenerationMode, examples: int, headers: dict[str, str]
+        self,
+        operation: Any,
+        mode: GenerationMode,
+        examples: int,
+        headers: dict[str, str],
+        path: dict[str, str] | None,
     ) -> Callable[[], None]:
         @settings(
             max_examples=examples,
@@ -99,7 +128,7 @@ class Fuzzer:
             phases=[Phase.explicit, Phase.generate],
             suppress_health_check=list(HealthCheck),
         )
-        @given(case=operation.as_strategy(generation_mode=mode))
+        @given(case=operation.as_strategy(generation_mode=mode, path_parameters=path))
         def check(case: Any) -> None:
             response = case.call_and_validate(
                 base_url=self.base_url, headers=headers, checks=CHECKS, timeout=30
@@ -107,6 +136,23 @@ class Fuzzer:
             self.statuses[response.status_code] += 1
 
         return check  # type: ignore[no-any-return]
+
+
+async def seeded_ids(svc: Any, names: set[str]) -> dict[str, str]:
+    """A helsinki document's id for each path parameter named after a collection of the
+    service (`event_id` -> events), and helsinki for the municipality ones."""
+    collections = set(await svc.store.db.list_collection_names())
+    known = {n: "helsinki" for n in names & {"municipality", "slug"}}
+    for name in names:
+        stem = name.removesuffix("_id")
+        found = [c for c in (stem, f"{stem}s", f"{stem}es") if c in collections]
+        if stem == name or not found:
+            continue
+        docs = svc.store.db[found[0]]
+        doc = await docs.find_one({"municipality": "helsinki"}) or await docs.find_one({})
+        if doc is not None:
+            known[name] = str(doc["_id"])
+    return known
 
 
 async def serve(app: Any) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
@@ -140,8 +186,9 @@ async def test_service_api_fuzz(
     seed = registry.seeder(name)
     if seed is not None:
         await seed(svc)
+    names = {p.name for op in operations for p in op.path_parameters}
     server, task, base_url = await serve(app)
-    fuzzer = Fuzzer(base_url, callers(issuer))
+    fuzzer = Fuzzer(base_url, callers(issuer), await seeded_ids(svc, names))
     try:
         for operation in operations:
             await asyncio.to_thread(fuzzer.run, operation)
@@ -152,8 +199,14 @@ async def test_service_api_fuzz(
 
     assert not fuzzer.failures, "\n\n".join(f"{k}:\n{v}" for k, v in fuzzer.failures.items())
     assert len(fuzzer.without_invalid) < len(operations), "no invalid request generated"
+    if seed is not None:
+        assert fuzzer.on_seeded, f"no operation of {name} was tried on seeded documents"
     calls = sum(fuzzer.statuses.values())
-    assert calls >= len(operations) * len(MODES) * 2, fuzzer.statuses
+    print(
+        f"{name}: {len(operations)} operations ({len(fuzzer.on_seeded)} also on seeded ids), "
+        f"{calls} requests, statuses {dict(sorted(fuzzer.statuses.items()))}"
+    )
+    assert calls >= len(operations) * 3, fuzzer.statuses  # two callers, valid and invalid
     # The generated requests reached past validation and authorization somewhere.
     assert any(200 <= s < 300 for s in fuzzer.statuses), fuzzer.statuses
     assert 422 in fuzzer.statuses, fuzzer.statuses  # the invalid ones were refused as such

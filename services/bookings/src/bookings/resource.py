@@ -18,6 +18,7 @@ from contracts.bookings import ResourceKind
 from contracts.common import LocalizedText
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
+from kit.patch import Patch
 from kit.problems import Problem
 
 
@@ -42,7 +43,9 @@ class ResourceIn(BaseModel):
         return self
 
 
-class ResourcePatch(BaseModel):
+class ResourcePatch(Patch):
+    nullable = frozenset({"hours"})  # back to the location's opening hours
+
     name: LocalizedText | None = None
     description: LocalizedText | None = None
     capacity: int | None = Field(None, ge=1, le=1000)

@@ -13,6 +13,7 @@ from contracts.common import LocalizedText
 from events import clock, store
 from events.errors import invalid, not_found
 from kit.app import Service
+from kit.patch import Patch
 
 
 class Address(BaseModel):
@@ -41,7 +42,9 @@ class VenueIn(BaseModel):
         return self
 
 
-class VenuePatch(BaseModel):
+class VenuePatch(Patch):
+    nullable = frozenset({"address", "latitude", "longitude", "url"})
+
     kind: ev.VenueKind | None = None
     name: LocalizedText | None = None
     address: Address | None = None

@@ -22,7 +22,7 @@ def router(ctx: Identity) -> APIRouter:
     async def list_all(
         kind: OrganisationKind | None = Query(default=None),
         limit: int = Query(default=50, ge=1, le=200),
-        offset: int = Query(default=0, ge=0),
+        offset: int = Query(default=0, ge=0, le=100_000),
         principal: Principal = signed_in,
     ) -> list[OrganisationOut]:
         query: dict[str, str] = {"municipality": principal.municipality}

@@ -55,7 +55,7 @@ def router(ctx: Identity) -> APIRouter:
         skill: str | None = Query(default=None, min_length=1, max_length=80),
         language: Language | None = Query(default=None),
         limit: int = Query(default=50, ge=1, le=200),
-        offset: int = Query(default=0, ge=0),
+        offset: int = Query(default=0, ge=0, le=100_000),
         principal: Principal = signed_in,
     ) -> list[OfferOut]:
         return await mentors.directory(

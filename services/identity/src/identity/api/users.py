@@ -40,7 +40,7 @@ def router(ctx: Identity) -> APIRouter:
         municipality: str,
         role: str | None = Query(default=None, max_length=40),
         limit: int = Query(default=50, ge=1, le=200),
-        offset: int = Query(default=0, ge=0),
+        offset: int = Query(default=0, ge=0, le=100_000),
         principal: Principal = staff,
     ) -> list[UserOut]:
         ensure_municipality(principal, municipality)
