@@ -168,7 +168,10 @@ def paths(value: Any, needle: str, at: str = "") -> Iterator[str]:
     """Where in a document a needle occurs (field paths), case-insensitively."""
     if isinstance(value, dict):
         for key, inner in value.items():
-            yield from paths(inner, needle, f"{at}.{key}" if at else str(key))
+            where = f"{at}.{key}" if at else str(key)
+            if needle in str(key).lower():
+                yield f"{where} (key)"
+            yield from paths(inner, needle, where)
     elif isinstance(value, list):
         for index, inner in enumerate(value):
             yield from paths(inner, needle, f"{at}[{index}]")
@@ -176,14 +179,15 @@ def paths(value: Any, needle: str, at: str = "") -> Iterator[str]:
         yield at
 
 
-def leftovers(platform: Platform, needles: dict[str, str], user_id: str) -> list[str]:
-    """Every document of every service database that still holds a needle."""
+def leftovers(mongo_url: str, prefix: str, needles: dict[str, str], user_id: str) -> list[str]:
+    """Every document of every database named `<prefix>kohtaamo_<service>` that still
+    holds a needle."""
     found = []
-    with MongoClient(platform.mongo_url, retryWrites=False) as client:
-        names = [n for n in client.list_database_names() if n.startswith(platform.database_prefix)]
-        assert len(names) >= len(kit_platform.SERVICES), names
+    with MongoClient(mongo_url, retryWrites=False) as client:
+        names = [n for n in client.list_database_names() if n.startswith(f"{prefix}kohtaamo_")]
+        assert names, f"no databases with the prefix {prefix}"
         for database in names:
-            service = database.removeprefix(f"{platform.database_prefix}kohtaamo_")
+            service = database.removeprefix(f"{prefix}kohtaamo_")
             for collection in client[database].list_collection_names():
                 for doc in client[database][collection].find():
                     hits = {
@@ -257,7 +261,9 @@ def test_erased_resident_leaves_nothing_personal_in_any_store(
             except AssertionError:
                 raise AssertionError(f"pseudonymous facts only from {sources()}") from None
         # Every service holds something of the person before the erasure.
-        before = leftovers(platform, {"user id": user_id}, user_id="")
+        before = leftovers(
+            platform.mongo_url, platform.database_prefix, {"user id": user_id}, user_id=""
+        )
         holders = {line.split(".", 1)[0] for line in before}
         assert holders >= {"identity", "events", "bookings", "notifications"}, before
 
@@ -279,7 +285,7 @@ def test_erased_resident_leaves_nothing_personal_in_any_store(
     def clean() -> bool:
         # Outbox entries of the erasure events name the id until the relay has published
         # and deleted them: wait for those, not for anything else.
-        last[:] = leftovers(platform, needles, user_id)
+        last[:] = leftovers(platform.mongo_url, platform.database_prefix, needles, user_id)
         return not last
 
     try:
@@ -298,14 +304,18 @@ def test_erased_resident_leaves_nothing_personal_in_any_store(
         assert kept is not None and kept.get("user_id") != user_id
 
 
-def test_leftovers_scan_sees_a_planted_copy(platform: Platform) -> None:
-    """The scan itself finds personal data wherever it is, nested in any collection."""
+def test_leftovers_scan_sees_a_planted_copy(mongo_url: str) -> None:
+    """The scan itself finds personal data wherever it is: nested values and keys, any
+    collection, any case."""
+    prefix = f"probe{uuid.uuid4().hex[:6]}_"
     marker = f"planted-{uuid.uuid4().hex}@example.org"
-    with MongoClient(platform.mongo_url, retryWrites=False) as mongo:
-        planted = mongo[platform.database("bookings")]["security_probe"]
-        planted.insert_one({"deep": {"list": [{"who": marker.upper()}]}})
+    with MongoClient(mongo_url, retryWrites=False) as mongo:
+        database = mongo[f"{prefix}kohtaamo_bookings"]
+        database.plain.insert_one({"nothing": "here"})
+        database.nested.insert_one({"deep": {"list": [{"who": marker.upper()}], marker: 1}})
         try:
-            found = leftovers(platform, {"email": marker}, user_id="nobody")
+            found = leftovers(mongo_url, prefix, {"email": marker}, user_id="nobody")
         finally:
-            planted.drop()
-    assert len(found) == 1 and "security_probe" in found[0], found
+            mongo.drop_database(database.name)
+    assert len(found) == 1 and found[0].startswith("bookings.nested"), found
+    assert "deep.list[0].who" in found[0] and "(key)" in found[0], found

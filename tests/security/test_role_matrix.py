@@ -65,10 +65,12 @@ CROSS_ALLOWED: dict[tuple[str, str, str], frozenset[str] | None] = {
     ("analytics", "GET", "/analytics/charts/{name}.{fmt}"): frozenset({"analyst"}),
     ("analytics", "GET", "/analytics/dashboard"): frozenset({"analyst"}),
 }
-# Path parameters that are secrets: whoever holds the URL may read it.
+# Secrets in the request are the permission: whoever holds them may read the answer.
 CAPABILITIES = {
     ("bookings", "GET", "/feeds/{token}.ics"),
     ("identity", "GET", "/erasures/{receipt}"),
+    # The owner's password is the permission to their account.
+    ("identity", "POST", "/auth/login"),
 }
 # Path parameters that are not records of the owner (enums, the caller's own consent).
 UNSCOPED_PARAMS = {"name", "fmt", "purpose", "role"}
@@ -268,7 +270,19 @@ async def identity_records(client: Client, issuer: TestIssuer, svc: Any) -> Fixt
             ("POST", "/me/erase"): {"password": PASSWORD + "!"},
             ("POST", "/organisations/{org_id}/members"): {"user_id": owner_id},
             ("PATCH", "/me/contact"): {"display_name": "Omistaja"},
-            ("PUT", "/me/mentor-offer"): {"topics": ["3D"], "languages": ["fi"]},
+            ("PUT", "/me/mentor-offer"): {"topics": [{"skill": "3D"}], "languages": ["fi"]},
+            ("POST", "/auth/login"): {
+                "municipality": OWNER,
+                "email": owner_email,
+                "password": PASSWORD,
+            },
+            ("POST", "/auth/signup"): {
+                "municipality": OWNER,
+                "email": f"uusi-{uuid.uuid4().hex[:8]}@example.org",
+                "password": PASSWORD,
+                "display_name": "Uusi",
+                "accept_terms": True,
+            },
             ("POST", "/municipalities"): {"slug": f"m{uuid.uuid4().hex[:6]}", "name": {"fi": "M"}},
         },
         markers={owner_id, owner_email},
@@ -409,7 +423,7 @@ async def bookings_records(client: Client, issuer: TestIssuer, svc: Any) -> Fixt
                 "resource_id": rid,
                 "starts_at": local(2, "16:00"),
                 "ends_at": local(2, "17:00"),
-                "count": 1,
+                "count": 2,
             },
         },
         query={
