@@ -13,7 +13,8 @@ ownership) is held to these invariants:
 - never 5xx; every 4xx is problem+json;
 - a role the route does not admit gets 401/403 (or 404);
 - a caller of the other municipality never gets 2xx on an operation that names a record
-  or the municipality of the owner (path parameter or `municipality=` query), except
+  or the municipality of the owner (path parameter, `municipality=` query, or a record
+  id in the body such as the venue of a new event or the room of a booking), except
   what is public (an anonymous call answers 2xx) or declared in `CROSS_ALLOWED`;
 - no 2xx answer shows the owner's private markers (user id, email, booking, registration
   and notice ids) to anyone but the owner and the owner municipality's staff and admins,
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -554,7 +556,7 @@ def verdicts(
     response: httpx.Response,
     *,
     public: bool,
-    owner_query: bool,
+    names_owner: bool,
     markers: set[str],
 ) -> list[str]:
     status = response.status_code
@@ -571,7 +573,7 @@ def verdicts(
     if status < 300:
         allowed = CROSS_ALLOWED.get((name, op.method, op.path), frozenset())
         cross_ok = public or allowed is None or bool(caller.roles & allowed)
-        if caller.municipality == OTHER and (op.names_owner or owner_query) and not cross_ok:
+        if caller.municipality == OTHER and names_owner and not cross_ok:
             wrong.append(f"{where}: another municipality reached the owner's record")
         # Roles declared in CROSS_ALLOWED act on the record, so they may see it.
         viewer = (
@@ -608,13 +610,21 @@ async def test_every_role_of_both_municipalities_on_real_records(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
             fixture = await SETUP[name](client, issuer, svc)
+            owner_records = [
+                value for key, value in fixture.params.items() if key not in UNSCOPED_PARAMS
+            ]
             people = callers(issuer) + fixture.strangers + fixture.owner
             for op in ops:
                 path, query = url(op, fixture, spec)
                 payload = body(op, fixture, spec)
                 anonymous = await client.request(op.method, path, params=query, json=payload)
                 public = anonymous.status_code < 300
-                owner_query = query.get("municipality") == OWNER
+                # The owner's record or municipality named in the path, query or body.
+                names_owner = (
+                    op.names_owner
+                    or query.get("municipality") == OWNER
+                    or any(value in json.dumps(payload) for value in owner_records)
+                )
                 for caller in people:
                     response = await client.request(
                         op.method, path, params=query, json=payload, headers=caller.headers
@@ -626,7 +636,7 @@ async def test_every_role_of_both_municipalities_on_real_records(
                         caller,
                         response,
                         public=public,
-                        owner_query=owner_query,
+                        names_owner=names_owner,
                         markers=fixture.markers,
                     )
     finally:
@@ -634,3 +644,31 @@ async def test_every_role_of_both_municipalities_on_real_records(
     silent = [key for key, codes in answered.items() if key[0] == "GET" and min(codes) >= 300]
     assert not silent, f"GETs that answered 2xx to nobody (records not real?): {silent}"
     assert not failures, f"{len(failures)} violations:\n" + "\n".join(failures)
+
+
+def test_the_invariants_catch_what_they_should() -> None:
+    """The judge itself: a leak to another municipality, a marker shown to a stranger, a
+    role let through, a 5xx and a bare-text 4xx are each reported; proper answers are not."""
+    op = Operation("GET", "/bookings/{booking_id}", frozenset({"resident", "staff"}), {})
+    markers = {"bkg-1"}
+
+    def judge(caller: Caller, status: int, body: Any, **flags: bool) -> list[str]:
+        response = httpx.Response(status, json=body) if body is not None else httpx.Response(status)
+        if status >= 400 and body is not None:
+            response.headers["content-type"] = "application/problem+json"
+        options = {"public": False, "names_owner": True, **flags}
+        return verdicts("bookings", op, caller, response, markers=markers, **options)
+
+    staff_other = Caller("staff@kouvola", OTHER, frozenset({"staff"}), {})
+    staff_own = Caller("staff@helsinki", OWNER, frozenset({"staff"}), {})
+    stranger = Caller("resident@helsinki", OWNER, frozenset({"resident"}), {})
+    analyst = Caller("analyst@helsinki", OWNER, frozenset({"analyst"}), {})
+    assert judge(staff_other, 200, {"id": "other"})
+    assert judge(stranger, 200, {"id": "bkg-1"})
+    assert judge(analyst, 200, {"id": "x"})
+    assert judge(staff_own, 500, {"title": "boom"})
+    assert judge(staff_own, 400, None)
+    assert not judge(staff_own, 200, {"id": "bkg-1"})
+    assert not judge(staff_other, 403, {"title": "Forbidden"})
+    assert not judge(staff_other, 200, {"id": "x"}, public=True)
+    assert not judge(stranger, 404, {"title": "Not found"})
