@@ -477,7 +477,12 @@ async def run_load(
 ) -> dict[str, Any]:
     """Set the scene, sign the people up, measure the baseline and the mixed load, check
     the invariants; the figures as one dictionary."""
-    limits = httpx.Limits(max_connections=users, max_keepalive_connections=users)
+    # Idle connections are dropped well before the servers' 5 s keep-alive ends: otherwise a
+    # starved client may reuse one the server is closing (a ReadError that is no fault of
+    # the platform).
+    limits = httpx.Limits(
+        max_connections=users, max_keepalive_connections=users, keepalive_expiry=2.0
+    )
     async with httpx.AsyncClient(
         base_url=platform.gateway + "/api/v1", timeout=60, limits=limits
     ) as client:
