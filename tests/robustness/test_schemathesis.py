@@ -50,16 +50,23 @@ INVALID_INPUT_CALLER = "resident"
 pytestmark = pytest.mark.timeout(300)
 
 
-def callers(issuer: TestIssuer) -> dict[str, dict[str, str]]:
-    # Fixed subjects, so what one request creates the next may find ("mine" lists).
+def callers(issuer: TestIssuer, subjects: dict[str, str]) -> dict[str, dict[str, str]]:
     return {
-        "staff": issuer.headers(
-            sub="fuzz-staff", roles=["staff"], municipality="helsinki", exp_in=3600
-        ),
-        "resident": issuer.headers(
-            sub="fuzz-resident", roles=["resident"], municipality="helsinki", exp_in=3600
-        ),
+        role: issuer.headers(sub=sub, roles=[role], municipality="helsinki", exp_in=3600)
+        for role, sub in subjects.items()
     }
+
+
+async def seeded_subjects(svc: Any) -> dict[str, str]:
+    """Seeded helsinki accounts for the callers where the service keeps accounts (identity),
+    so that its own-account operations reach past "no such user"; fixed subjects elsewhere,
+    so that what one request creates the next may find ("mine" lists)."""
+    found = {"staff": "fuzz-staff", "resident": "fuzz-resident"}
+    for role in found:
+        user = await svc.store.db["users"].find_one({"municipality": "helsinki", "roles": [role]})
+        if user is not None:
+            found[role] = str(user["_id"])
+    return found
 
 
 class Fuzzer:
@@ -175,7 +182,9 @@ async def test_service_api_fuzz(
     for key, value in service_env(make_settings(name, amqp_url=amqp_url)).items():
         monkeypatch.setenv(key, value)
     svc = registry.load_factory(name)()
-    issuer = TestIssuer()
+    # Tokens as the site's identity issues them: identity serves own-account operations
+    # only to its own tokens.
+    issuer = TestIssuer(svc.settings.identity_url.rstrip("/"))
     svc.verifier.trust(issuer.issuer, issuer.jwks)
     app = svc.create_app()
     schema = schemathesis.openapi.from_dict(app.openapi())
@@ -188,7 +197,8 @@ async def test_service_api_fuzz(
         await seed(svc)
     names = {p.name for op in operations for p in op.path_parameters}
     server, task, base_url = await serve(app)
-    fuzzer = Fuzzer(base_url, callers(issuer), await seeded_ids(svc, names))
+    who = callers(issuer, await seeded_subjects(svc))
+    fuzzer = Fuzzer(base_url, who, await seeded_ids(svc, names))
     try:
         for operation in operations:
             await asyncio.to_thread(fuzzer.run, operation)

@@ -26,7 +26,10 @@ def _timezone(value: str) -> str:
 
 
 def _skill(value: str) -> str:
-    return " ".join(value.lower().split())
+    name = " ".join(value.lower().split())
+    if not name:  # only whitespace: nothing left to store or publish
+        raise ValueError("a skill needs a name")
+    return name
 
 
 Email = Annotated[str, AfterValidator(_email)]

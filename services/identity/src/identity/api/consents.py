@@ -32,7 +32,11 @@ def router(ctx: Identity) -> APIRouter:
         account = await own_account(ctx, principal)
         return consents.to_out(await consents.change(ctx, account, purpose, data.granted))
 
-    @api.get("/me/participant-profile", summary="My ESF participant profile")
+    @api.get(
+        "/me/participant-profile",
+        summary="My ESF participant profile",
+        responses={404: {"description": "Not filled in"}},
+    )
     async def my_participant(principal: Principal = signed_in) -> dict[str, Any]:
         account = await own_account(ctx, principal)
         doc = await ctx.db.participant_profiles.find_one({"_id": account["_id"]})
@@ -50,7 +54,12 @@ def router(ctx: Identity) -> APIRouter:
         doc = await participants.save(ctx, await own_account(ctx, principal), data)
         return {**doc["answers"], "shared": doc.get("published", False)}
 
-    @api.delete("/me/participant-profile", status_code=204, summary="Delete my ESF profile")
+    @api.delete(
+        "/me/participant-profile",
+        status_code=204,
+        summary="Delete my ESF profile",
+        responses={404: {"description": "There is none"}},
+    )
     async def delete_participant(principal: Principal = signed_in) -> Response:
         if not await participants.remove(ctx, await own_account(ctx, principal)):
             raise Problem(404, "Not found", "You have no ESF profile.")

@@ -43,7 +43,10 @@ def router(ctx: Identity) -> APIRouter:
         return await mentors.publish(ctx, await own_account(ctx, principal), data)
 
     @api.delete(
-        "/me/mentor-offer", status_code=204, summary="Withdraw my offer (leaves the directory)"
+        "/me/mentor-offer",
+        status_code=204,
+        summary="Withdraw my offer (leaves the directory)",
+        responses={404: {"description": "No active offer"}},
     )
     async def withdraw(principal: Principal = signed_in) -> Response:
         if await mentors.withdraw(ctx, await own_account(ctx, principal)) is None:
