@@ -1,7 +1,10 @@
 """Schemathesis against the gateway's aggregated OpenAPI document, with every real service
 running behind it as a process: generated requests (anonymous and as a signed-in
-resident) to every operation must never get a 5xx and every answer must match its
-documented schema. Bounded: a few examples per operation."""
+resident) to every operation must never get a 5xx, and every answer must be documented:
+its status code, media type, headers and body schema (the services document their own
+answers, kit.openapi their problem+json ones, the aggregator the gateway's). Bounded: a
+few examples per operation. Each service's own document is fuzzed more deeply, in process,
+by tests/robustness/test_schemathesis.py."""
 
 from __future__ import annotations
 
@@ -13,10 +16,22 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 pytestmark = pytest.mark.timeout(900)
 EXAMPLES = 3
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
 
 
 def resident_headers(gateway: str) -> dict[str, str]:
@@ -55,7 +70,7 @@ def fuzz(operation: Any, gateway: str, headers: dict[str, str], calls: dict[str,
         case.headers = {**(case.headers or {}), **headers}
         case.call_and_validate(
             base_url=gateway,
-            checks=[not_a_server_error, response_schema_conformance],
+            checks=CHECKS,
             timeout=30,
         )
 

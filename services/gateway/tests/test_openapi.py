@@ -7,6 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 import schemathesis
+from fastapi import Depends, FastAPI
+
+from gateway.openapi import merge
+from gateway.routes import RouteTable
+from gateway.settings import DEFAULT_ROUTES
+from kit.auth import Auth, Principal, TokenVerifier
+from kit.openapi import PROBLEM_SCHEMA
+from kit.problems import install_problem_handlers
 
 
 async def test_aggregated_document(
@@ -74,3 +82,30 @@ async def test_document_served_from_cache_when_a_service_goes_away(
         echo.stop()
         again = (await client.get("/openapi.json")).json()
         assert "/api/v1/events/typed/{item_id}" in again["paths"]
+
+
+def test_service_and_gateway_answers_are_one() -> None:
+    """A kit service documents its own 401 and 503 (kit.openapi); the merged operation
+    keeps them and adds the gateway's examples, under the one shared Problem schema."""
+    service = FastAPI()
+    install_problem_handlers(service)
+    signed_in = Depends(Auth(TokenVerifier([], audience="kohtaamo")).principal)
+
+    @service.get("/events/{event_id}")
+    async def one(event_id: str, principal: Principal = signed_in) -> dict[str, str]:
+        return {}
+
+    own = {"openapi": "3.1.0", "info": {"title": "gw", "version": "1"}, "paths": {}}
+    doc = merge(own, {"events": service.openapi()}, RouteTable(DEFAULT_ROUTES))
+    responses = doc["paths"]["/api/v1/events/{event_id}"]["get"]["responses"]
+    assert {"401", "403", "404", "422", "429", "502", "503", "504"} <= set(responses)
+    for code in ("401", "503"):
+        media = responses[code]["content"]["application/problem+json"]
+        assert media["schema"] == {"$ref": "#/components/schemas/Problem"}
+        assert media["examples"], code
+    assert responses["503"]["description"].startswith("The database is not reachable")
+    assert "not deployed" in responses["503"]["description"]
+    assert doc["components"]["schemas"]["Problem"] == PROBLEM_SCHEMA
+    assert not any(
+        name.endswith("Problem") and name != "Problem" for name in doc["components"]["schemas"]
+    )

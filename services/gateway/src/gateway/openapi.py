@@ -22,30 +22,10 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from gateway.routes import API_PREFIX, RouteTable
 from gateway.upstreams import Upstreams
+from kit.openapi import PROBLEM_JSON, PROBLEM_SCHEMA
 
 log = structlog.get_logger("gateway.openapi")
 REF = "#/components/schemas/"
-PROBLEM_MEDIA = "application/problem+json"
-
-PROBLEM_SCHEMA: dict[str, Any] = {
-    "title": "Problem",
-    "description": "RFC 9457 problem details.",
-    "type": "object",
-    "required": ["type", "title", "status"],
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "instance": {"type": "string"},
-        "correlation_id": {"type": "string"},
-        "errors": {
-            "type": "array",
-            "items": {"type": "object", "additionalProperties": True},
-        },
-    },
-    "additionalProperties": True,
-}
 
 
 def _example(status: int, kind: str, title: str, detail: str, **extra: Any) -> dict[str, Any]:
@@ -181,24 +161,34 @@ def _problem_response(description: str, examples: dict[str, Any] | None = None) 
     media: dict[str, Any] = {"schema": {"$ref": REF + "Problem"}}
     if examples:
         media["examples"] = {k: {"value": v} for k, v in examples.items()}
-    return {"description": description, "content": {PROBLEM_MEDIA: media}}
+    return {"description": description, "content": {PROBLEM_JSON: media}}
 
 
 def _with_gateway_answers(operation: dict[str, Any]) -> None:
     responses = operation.setdefault("responses", {})
     for code, (description, examples) in GATEWAY_RESPONSES.items():
-        if code == "422" or code not in responses:
-            # Services answer 422 as problem+json (the kit's handler), not FastAPI's default.
+        answer = responses.get(code)
+        if answer is None or code == "422":
+            # Services answer 422 as problem+json (the kit's handler), as the gateway does.
             responses[code] = _problem_response(description, examples)
+            continue
+        # The service documents this code too (its own 401, a store outage's 503): one
+        # answer for both, with the gateway's examples.
+        if description not in answer.get("description", ""):
+            answer["description"] = f"{answer.get('description', '')}; or: {description}"
+        media = answer.setdefault("content", {}).setdefault(
+            PROBLEM_JSON, {"schema": {"$ref": REF + "Problem"}}
+        )
+        media.setdefault("examples", {}).update({k: {"value": v} for k, v in examples.items()})
     for code, answer in list(responses.items()):
         content = answer.get("content") or {}
         if (
             code.startswith(("4", "5"))
             and "application/json" in content
-            and (PROBLEM_MEDIA not in content)
+            and (PROBLEM_JSON not in content)
         ):
             # Kit services answer every error as problem+json.
-            answer["content"] = {PROBLEM_MEDIA: content["application/json"]}
+            answer["content"] = {PROBLEM_JSON: content["application/json"]}
 
 
 def merge(

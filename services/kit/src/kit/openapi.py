@@ -99,7 +99,7 @@ def _dependants(dependant: Dependant) -> Iterator[Dependant]:
 
 
 def _resolves_principal(call: Any) -> bool:
-    from kit.auth import Principal  # kit.auth imports the problem handlers
+    from kit.auth import Principal  # late: kit.auth -> kit.problems -> this module
 
     try:
         returned = typing.get_type_hints(call).get("return")
