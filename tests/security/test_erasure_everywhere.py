@@ -45,16 +45,12 @@ EVENT = "evt-hki-cv"
 RESOURCE = "res-hki-podcast"
 # Subject of notifications' erasure_confirmed mail in Finnish, the resident's language.
 ERASURE_SUBJECT = "Tietosi on poistettu"
-# KNOWN LEAK (docs/security.md): an event no service consumes is refused by the broker as
-# unroutable, so the kit's outbox keeps retrying it and then parks it (`outbox_parked`)
-# for an operator; no erasure reaches those entries, and these still hold the erased
-# user's id in their body. Excused only in exactly that shape; the fix belongs in the kit
-# (erase or redact outbox entries naming an erased user).
-UNROUTABLE_RETAINED = {
-    ("identity", "kohtaamo.identity.erasure.completed.v1"),
-    ("bookings", "kohtaamo.bookings.booking.requested.v1"),
-    ("notifications", "kohtaamo.notifications.notice.sent.v1"),
-}
+# Each service's erasure handler drops outbox entries nobody could receive that name the
+# person (kit Outbox.forget). Events the erasure itself causes afterwards (identity's
+# erasure.completed, notifications' notice.sent for the confirmation mail) may still be
+# held back as unroutable, naming only the id: allowed only where the service keeps that
+# bare id anyway, in its documented tombstone.
+TOMBSTONE_SERVICES = {"identity", "notifications"}
 TOMBSTONE_FIELDS = {"_id", "municipality", "email", "status", "roles", "erased_at"}
 
 
@@ -160,7 +156,8 @@ def allowed(service: str, collection: str, doc: dict[str, Any], user_id: str) ->
     if service == "notifications" and collection == "erased":
         return doc["_id"] == user_id and set(doc) <= {"_id", "at"}
     if collection in ("outbox", "outbox_parked"):
-        return (service, doc.get("type")) in UNROUTABLE_RETAINED
+        held_back = collection == "outbox_parked" or bool(doc.get("unroutable"))
+        return service in TOMBSTONE_SERVICES and held_back
     return False
 
 

@@ -4,7 +4,7 @@ nothing; the relay publishes what it finds after a restart."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from contracts import topology
@@ -272,5 +272,47 @@ async def test_unroutable_entry_is_parked_then_unparked_when_someone_listens(
         assert got["body"]["id"] == event.id
         await relay.flush()
         assert (await svc.outbox.lag())["parked"] == 0
+    finally:
+        await svc.stop()
+
+
+async def test_erasure_forgets_held_back_entries_naming_the_person(settings: Any) -> None:
+    """Parked entries and entries refused as unroutable that name an erased person go in
+    the erasure's transaction; entries on their way out and other people's stay; parked
+    entries expire after the retention time."""
+    svc = Service("kittest", settings=settings)
+    await svc.start()
+    await svc.relay.stop()
+    relay = Relay(
+        outbox=svc.outbox, bus=svc.bus, service="kittest", poll_s=0.1, batch=10, park_after=5
+    )
+    lonely = "kohtaamo.kittest.nobody.cares.v1"
+    try:
+        parked, refused, fresh, other = (
+            envelope(lonely, {"user_id": "u-erased", "n": 1}),
+            envelope(lonely, {"user_id": "u-erased", "n": 2}),
+            envelope(TYPE, {"thing_id": "u-erased"}),
+            envelope(lonely, {"user_id": "u-other"}),
+        )
+        await svc.outbox.stage(None, parked, refused, other)
+        await svc.outbox.park(
+            await svc.outbox.collection.find({"_id": parked.id}).to_list(), reason="unroutable"
+        )
+        assert await relay.publish_pending() == 0  # refused and other: unroutable, retried
+        await svc.outbox.stage(None, fresh)  # not tried yet: on its way out
+        async with svc.store.transaction() as session:
+            assert await svc.outbox.forget(session, "u-erased") == 2
+        assert await svc.outbox.parked.count_documents({}) == 0
+        left = {e["_id"] for e in await svc.outbox.collection.find({}).to_list()}
+        assert left == {fresh.id, other.id}
+
+        await svc.outbox.park(
+            await svc.outbox.collection.find({"_id": other.id}).to_list(), reason="unroutable"
+        )
+        assert await svc.outbox.expire_parked(timedelta(days=1)) == 0
+        await svc.outbox.parked.update_one(
+            {"_id": other.id}, {"$set": {"parked_at": datetime.now(UTC) - timedelta(days=2)}}
+        )
+        assert await svc.outbox.expire_parked(timedelta(days=1)) == 1
     finally:
         await svc.stop()

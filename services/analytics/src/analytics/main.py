@@ -56,6 +56,7 @@ def service(settings: AnalyticsSettings | None = None) -> Service:
         """Identity's PII-free events (never contact.changed), and erasures."""
         if delivery.event.type == idc.USER_ERASED:
             user_id = delivery.data.user_id  # type: ignore[union-attr]
+            await svc.outbox.forget(delivery.session, user_id)  # events nobody could receive
             await facts.append(
                 db, facts.make_fact(delivery.event, delivery.data, key), delivery.session
             )

@@ -25,6 +25,7 @@ def register_handlers(svc: Service) -> None:
         municipality = delivery.event.municipality
         db = svc.store.db
         who = {"user_id": data.user_id, "municipality": municipality}
+        await svc.outbox.forget(session, data.user_id)  # events nobody could receive
         bookings = await db.bookings.update_many(
             who,
             {

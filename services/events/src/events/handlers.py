@@ -21,6 +21,7 @@ def register(svc: Service) -> None:
         registrations and authored events; tell identity."""
         data: idc.UserErased = delivery.data  # type: ignore[assignment]
         session = delivery.session
+        await svc.outbox.forget(session, data.user_id)  # events nobody could receive
         # One random stand-in per erasure: the registrations stay countable (seats,
         # attendance statistics) but lead to nobody.
         stand_in = f"erased-{uuid.uuid4().hex[:12]}"

@@ -103,6 +103,7 @@ async def erase(ctx: Identity, user: dict[str, Any]) -> tuple[str, dict[str, Any
         # unsent contact details, and the login-failure counter keyed by the email. The
         # erasure events staged below are not affected.
         mentions = {"$regex": re.escape(uid)}
+        erased += await ctx.svc.outbox.forget(session, uid)  # events nobody could receive
         erased += (
             await db.outbox.delete_many(
                 {

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -67,6 +68,7 @@ class Service:
             batch=self.settings.outbox_batch,
             lease_s=self.settings.outbox_lease_s,
             park_after=self.settings.outbox_park_after,
+            parked_retention=timedelta(days=self.settings.outbox_parked_retention_days),
         )
         self.verifier = TokenVerifier(
             self.settings.issuers(),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import socket
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -104,6 +105,28 @@ class Outbox:
 
         await self.store.in_transaction(work)
 
+    async def forget(self, session: AsyncClientSession | None, *needles: str) -> int:
+        """An erasure: drop what is held back from publishing (parked, or refused as
+        unroutable and waiting to be retried) and names the person. Nobody could receive
+        those events; entries on their way out are left alone, and their consumers apply
+        the erasure too. Returns how many entries went."""
+        if not needles:
+            return 0
+        names = {"$regex": "|".join(re.escape(n) for n in needles)}
+        parked = await self.parked.delete_many({"body": names}, session=session)
+        refused = await self.collection.delete_many(
+            {"unroutable": True, "body": names}, session=session
+        )
+        return int(parked.deleted_count + refused.deleted_count)
+
+    async def expire_parked(self, older_than: timedelta) -> int:
+        """Parked entries are kept for operators for a while, not for ever (they may name
+        people); returns how many were dropped."""
+        result = await self.parked.delete_many(
+            {"parked_at": {"$lt": datetime.now(UTC) - older_than}}
+        )
+        return int(result.deleted_count)
+
     async def list_parked(self) -> list[dict[str, Any]]:
         return await self.parked.find(
             {}, projection={"body": 0}, sort=[("parked_at", ASCENDING)]
@@ -124,7 +147,9 @@ class Outbox:
         restored = []
         for e in entries:
             e = {k: v for k, v in e.items() if k not in ("parked_at", "parked_reason")}
-            restored.append({**e, "attempts": 0, "due": now, "last_error": None})
+            restored.append(
+                {**e, "attempts": 0, "due": now, "last_error": None, "unroutable": False}
+            )
 
         async def work(session: AsyncClientSession) -> None:
             await self.collection.insert_many(restored, session=session)
@@ -205,8 +230,10 @@ class Relay:
         max_trailing: int = 10_000,
         lease_s: float = 10.0,
         park_after: int = 10,
+        parked_retention: timedelta = timedelta(days=30),
     ) -> None:
         self.park_after = park_after
+        self.parked_retention = parked_retention
         self.outbox = outbox
         self.lease = Lease(outbox, ttl_s=lease_s)
         self.bus = bus
@@ -370,16 +397,15 @@ class Relay:
                 error=str(error),
             )
             due = datetime.now(UTC) + timedelta(seconds=delay)
+            fields = {"attempts": attempts, "last_error": str(error), "due": due}
             updates.append(
-                UpdateOne(
-                    {"_id": entry["_id"]},
-                    {"$set": {"attempts": attempts, "last_error": str(error), "due": due}},
-                )
+                UpdateOne({"_id": entry["_id"]}, {"$set": {**fields, "unroutable": unroutable}})
             )
         if updates:
             await self.outbox.collection.bulk_write(updates, ordered=False)
         if parking:
             await self.outbox.park(parking, reason="unroutable")
+            await self.outbox.expire_parked(self.parked_retention)
             for entry in parking:
                 log.warning(
                     "outbox.parked",

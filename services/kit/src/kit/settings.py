@@ -78,6 +78,8 @@ class KitSettings(BaseSettings):
     # this many unroutable attempts (about 15 minutes of backoff) instead of retried
     # forever; operators list and unpark parked entries. 0: never park.
     outbox_park_after: int = Field(default=10, ge=0)
+    # Parked entries may name people: dropped after this many days (and on erasure).
+    outbox_parked_retention_days: float = Field(default=30.0, gt=0)
 
     # This site's identity service: its URL is its token issuer (`iss`), and its JWKS is at
     # /.well-known/jwks.json. Partner issuers are added in `trusted_issuers`.

@@ -61,7 +61,7 @@ async def _anonymise(n: Notifier, query: dict[str, Any], session: AsyncClientSes
 async def erase(n: Notifier, delivery: Delivery, user_id: str) -> None:
     session = delivery.session
     db = n.db
-    count = 0
+    count = await n.svc.outbox.forget(session, user_id)  # events nobody could receive
     # A tombstone of the bare id (no personal data) keeps a late contact.changed out.
     await db.erased.update_one(
         {"_id": user_id},
