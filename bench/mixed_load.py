@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -574,6 +575,10 @@ def main() -> int:
             kit_platform.stop(platform)
     print(table(figures))
     write("mixed_load", figures)
+    if figures["invariants"]["held"] and not figures["total"]["errors"]:
+        shutil.rmtree(logs, ignore_errors=True)
+    else:
+        print(f"the services' logs are kept in {logs}")
     return 0 if figures["invariants"]["held"] else 1
 
 
