@@ -19,6 +19,7 @@ waiting) equal its registration documents; nobody holds two active registrations
 event; every booking and registration a person was told they hold is there.
 
     uv run python bench/mixed_load.py [--seconds 30] [--users 40] [--resources 6] [--events 4]
+        [--services identity,events,bookings,notifications,analytics]
 
 Environment: KOHTAAMO_LOAD_SECONDS, KOHTAAMO_LOAD_USERS override the defaults. Exits 1
 when an invariant does not hold. Results: bench/results/mixed_load.json
@@ -73,6 +74,7 @@ MIX = {
 # Answers that are a correct "no" under contention, per operation.
 EXPECTED = {"book": {409}, "register": {409}}
 HELD = ("pending", "confirmed", "checked_in")
+NEEDED = ("identity", "events", "bookings")  # the services the workload calls
 
 
 @dataclass
@@ -497,6 +499,7 @@ async def run_load(
     mixed = load.figures(elapsed)
     invariants = await check_invariants(platform, scene, people)
     return {
+        "services": sorted(platform.urls),
         "users": users,
         "seconds": round(elapsed, 1),
         "resources": resources,
@@ -547,6 +550,11 @@ def main() -> int:
     parser.add_argument("--resources", type=int, default=6)
     parser.add_argument("--events", type=int, default=4)
     parser.add_argument("--baseline-seconds", type=float, default=5)
+    parser.add_argument(
+        "--services",
+        default="identity,events,bookings",
+        help="comma-separated; add notifications,analytics for the whole platform",
+    )
     args = parser.parse_args()
     logs = Path(tempfile.mkdtemp(prefix="kohtaamo-load-"))
     with environment() as env:
@@ -556,7 +564,7 @@ def main() -> int:
             mongo_url=env["mongo_url"],
             database_prefix=f"load{env['run']}_",
             logs=logs,
-            services=("identity", "events", "bookings"),
+            services=tuple(sorted(set(args.services.split(",")) | set(NEEDED))),
             env=platform_env(),
             gateway_env=GATEWAY_ENV,
         )
