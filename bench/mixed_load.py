@@ -114,6 +114,7 @@ class Tally:
 
 
 def platform_env() -> dict[str, str]:
+    """For every process: a known password for the seeded staff member; quiet logs."""
     return {"KOHTAAMO_DEMO_PASSWORD": DEMO_PASSWORD, "KOHTAAMO_LOG_LEVEL": "WARNING"}
 
 
@@ -269,7 +270,8 @@ class Load:
         began = time.perf_counter()
         try:
             response = await self.client.request(method, path, headers=person.headers, **kwargs)
-        except httpx.HTTPError as exc:
+        except httpx.HTTPError as exc:  # counted as a request too, until it failed
+            self.tally.latencies[op].append(time.perf_counter() - began)
             self.tally.error(op, type(exc).__name__, repr(exc))
             return None
         self.tally.latencies[op].append(time.perf_counter() - began)
