@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
@@ -23,6 +23,7 @@ from bookings.search import availability
 from contracts.bookings import ResourceKind
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
+from kit.dates import Day
 
 
 def build_router(svc: Service) -> APIRouter:
@@ -56,8 +57,8 @@ def build_router(svc: Service) -> APIRouter:
     @router.get("/locations/{location_id}/availability")
     async def location_availability(
         location_id: str,
-        from_: date = Query(alias="from"),
-        to: date = Query(),
+        from_: Annotated[Day, Query(alias="from")],
+        to: Annotated[Day, Query()],
         kind: ResourceKind | None = None,
         principal: Principal = anyone,
     ) -> dict[str, Any]:
@@ -79,7 +80,7 @@ def build_router(svc: Service) -> APIRouter:
     @router.get("/locations/{location_id}/day")
     async def day_view(
         location_id: str,
-        day: date = Query(alias="date"),
+        day: Annotated[Day, Query(alias="date")],
         status: str | None = Query(None, max_length=20),
         principal: Principal = staff,
     ) -> dict[str, Any]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
@@ -23,6 +23,7 @@ from bookings.search import availability
 from contracts.bookings import ResourceKind
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
+from kit.dates import Day
 from kit.problems import Problem
 
 
@@ -73,8 +74,8 @@ def build_router(svc: Service) -> APIRouter:
     @router.get("/resources/{resource_id}/availability")
     async def resource_availability(
         resource_id: str,
-        from_: date = Query(alias="from"),
-        to: date = Query(),
+        from_: Annotated[Day, Query(alias="from")],
+        to: Annotated[Day, Query()],
         principal: Principal = anyone,
     ) -> dict[str, Any]:
         resource = await load_resource(svc, resource_id, principal)
@@ -92,8 +93,8 @@ def build_router(svc: Service) -> APIRouter:
     @router.get("/resources/{resource_id}/bookings")
     async def resource_bookings(
         resource_id: str,
-        from_: date = Query(alias="from"),
-        to: date = Query(),
+        from_: Annotated[Day, Query(alias="from")],
+        to: Annotated[Day, Query()],
         principal: Principal = staff_or_mentor,
     ) -> list[dict[str, Any]]:
         """Who booked this resource: staff of its municipality, or the mentor whose office
