@@ -50,7 +50,6 @@ def settings(env: dict[str, str], db: str) -> KitSettings:
         log_level="WARNING",
         log_format="json",
         prefetch=64,
-        outbox_batch=500,
         outbox_poll_s=0.05,
     )
 

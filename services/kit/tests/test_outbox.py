@@ -316,3 +316,43 @@ async def test_erasure_forgets_held_back_entries_naming_the_person(settings: Any
         assert await svc.outbox.expire_parked(timedelta(days=1)) == 1
     finally:
         await svc.stop()
+
+
+async def test_type_unroutable_for_a_whole_backoff_is_parked_at_first_refusal(
+    settings: Any, amqp: Any
+) -> None:
+    """A type nobody has received for as long as an entry is retried: its next entries are
+    parked at their first refusal (no futile retries); once the type is delivered again,
+    its entries are retried as usual."""
+    svc = Service("kittest", settings=settings)
+    await svc.start()
+    await svc.relay.stop()
+    relay = Relay(
+        outbox=svc.outbox, bus=svc.bus, service="kittest", poll_s=0.1, batch=10, park_after=3
+    )
+    lonely = "kohtaamo.kittest.nobody.cares.v1"
+    try:
+        first = envelope(lonely, {})
+        await svc.outbox.stage(None, first)
+        assert await relay.publish_pending() == 0
+        assert (await svc.outbox.collection.find_one({"_id": first.id}) or {})["attempts"] == 1
+        # As if that type had been refused for longer than an entry's backoff (1 s + 2 s).
+        relay._unroutable_since[lonely] -= 10
+        second = envelope(lonely, {})
+        await svc.outbox.stage(None, second)
+        await svc.outbox.collection.update_one(
+            {"_id": first.id}, {"$set": {"due": datetime.now(UTC)}}
+        )
+        assert await relay.publish_pending() == 0
+        parked = {p["_id"]: p["attempts"] for p in await svc.outbox.list_parked()}
+        assert parked == {first.id: 2, second.id: 1}
+
+        channel = await amqp.channel()
+        queue = await channel.declare_queue("", exclusive=True)
+        await queue.bind(topology.exchange("kittest"), routing_key="kittest.nobody.#")
+        await svc.outbox.stage(None, envelope(lonely, {}))
+        assert await relay.publish_pending() == 1  # delivered: the type is routable again
+        assert lonely not in relay._unroutable_since
+        await drain(queue, 1)
+    finally:
+        await svc.stop()

@@ -234,6 +234,9 @@ class Relay:
     ) -> None:
         self.park_after = park_after
         self.parked_retention = parked_retention
+        # How long an entry is retried before it is parked: the sum of its backoff delays.
+        self._park_window = sum(_backoff(a) for a in range(1, park_after))
+        self._unroutable_since: dict[str, float] = {}  # event type -> loop time
         self.outbox = outbox
         self.lease = Lease(outbox, ttl_s=lease_s)
         self.bus = bus
@@ -306,6 +309,8 @@ class Relay:
             (e, r) for e, r in zip(entries, results, strict=True) if isinstance(r, BaseException)
         ]
         if done:
+            for type_ in {e["type"] for e in done}:
+                self._unroutable_since.pop(type_, None)
             self._cursor = max(e["seq"] for e in done)
             ids = [e["_id"] for e in done]
             self._published.update(ids)
@@ -379,14 +384,20 @@ class Relay:
     async def _postpone(self, failed: list[tuple[dict[str, Any], BaseException]]) -> None:
         updates = []
         parking: list[dict[str, Any]] = []
+        loop_now = asyncio.get_running_loop().time()
         for entry, error in failed:
             attempts = entry.get("attempts", 0) + 1
             unroutable = isinstance(error, Unroutable)
-            if unroutable and self.park_after and attempts >= self.park_after:
-                # Nobody subscribes (yet): keep it, but stop retrying it.
-                parking.append({**entry, "attempts": attempts, "last_error": str(error)})
-                continue
-            delay = min(300.0, 0.5 * 2 ** min(attempts, 10))
+            if unroutable:
+                since = self._unroutable_since.setdefault(entry["type"], loop_now)
+                # Nobody subscribes (yet): keep it, but stop retrying it. Once a type has
+                # been unroutable for as long as an entry's whole backoff, its new entries
+                # are parked at their first refusal instead of being retried in vain.
+                hopeless = loop_now - since >= self._park_window
+                if self.park_after and (attempts >= self.park_after or hopeless):
+                    parking.append({**entry, "attempts": attempts, "last_error": str(error)})
+                    continue
+            delay = _backoff(attempts)
             log.warning(
                 "outbox.publish_failed",
                 event_id=entry["_id"],
@@ -425,3 +436,8 @@ class Relay:
         OUTBOX_PENDING.labels(self.service).set(lag["pending"])
         OUTBOX_LAG.labels(self.service).set(lag["oldest_age_s"])
         OUTBOX_PARKED.labels(self.service).set(lag["parked"])
+
+
+def _backoff(attempts: int) -> float:
+    """Seconds before the next try of an entry that failed `attempts` times."""
+    return min(300.0, 0.5 * 2 ** min(attempts, 10))

@@ -71,7 +71,9 @@ class KitSettings(BaseSettings):
     max_message_bytes: int = 1_000_000
 
     outbox_poll_s: float = 0.5
-    outbox_batch: int = 200
+    # Large: the embedded store reads every pending entry for each batch (its planner
+    # does not stop an index scan at the limit), so a backlog drains in fewer reads.
+    outbox_batch: int = Field(default=1000, gt=0)
     # One replica's relay publishes; a standby takes over this long after it stops renewing.
     outbox_lease_s: float = Field(default=10.0, gt=0)
     # An event nobody subscribes to (a site running only some services) is parked after
