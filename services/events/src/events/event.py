@@ -14,6 +14,7 @@ from contracts.common import Audience, LocalizedText, Skill
 from events import clock, store
 from events.errors import conflict, invalid, not_found
 from kit.app import Service
+from kit.patch import Patch
 
 Status = Literal["draft", "published", "cancelled", "completed"]
 OrganiserKind = Literal["staff", "partner", "mentor"]
@@ -69,7 +70,20 @@ class EventIn(EventFields):
     parent_event_id: str | None = None
 
 
-class EventPatch(EventFields):
+class EventPatch(EventFields, Patch):
+    # What an event may be without (DEFAULTS has None for them); null elsewhere is a 422.
+    nullable = frozenset(
+        {
+            "venue_id",
+            "capacity",
+            "registration_opens_at",
+            "registration_closes_at",
+            "min_age",
+            "max_age",
+            "info_url",
+        }
+    )
+
     kind: ev.EventKind | None = None
     title: LocalizedText | None = None
     starts_at: datetime | None = None
@@ -229,7 +243,10 @@ def facts(doc: dict[str, Any], model: type[ev.EventFacts] = ev.EventPublished, *
 async def update(svc: Service, *, event: dict[str, Any], patch: EventPatch) -> dict[str, Any]:
     if event["status"] in ("cancelled", "completed"):
         raise conflict(f"A {event['status']} event cannot be changed.", field="status")
-    changes = patch.model_dump(mode="json", exclude_unset=True)
+    # The fields given, each whole: a nested object given as {} gets its defaults (with
+    # exclude_unset it was stored empty, and the organiser's kind was missing).
+    given = patch.model_dump(mode="json")
+    changes = {k: v for k, v in given.items() if k in patch.model_fields_set}
     changes.update(_times(patch, event["timezone"]))
     for key in ("kind", "title", "starts_at", "ends_at"):
         if key in changes and changes[key] is None:
