@@ -65,7 +65,8 @@ class ListParams:
 
     def __init__(
         self,
-        municipality: str | None = None,
+        # A slug, as identity makes them: it is also the feed's calendar name.
+        municipality: str | None = Query(default=None, pattern=r"^[a-z][a-z0-9-]{1,39}$"),
         start: datetime | None = Query(default=None, alias="from"),
         end: datetime | None = Query(default=None, alias="to"),
         kind: list[EventKind] | None = Query(default=None),
