@@ -12,7 +12,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from kit import platform as kit_platform
 
@@ -41,7 +43,8 @@ def platform(
     started = kit_platform.start_for(
         settings,
         tmp_path_factory.mktemp("load-platform"),
-        services=("identity", "events", "bookings"),
+        # The whole platform: notifications and analytics consume what the load causes.
+        services=("identity", "events", "bookings", "notifications", "analytics"),
         env=mixed_load.platform_env(),
         gateway_env=mixed_load.GATEWAY_ENV,
     )
@@ -75,3 +78,34 @@ async def test_mixed_load_keeps_invariants(platform: kit_platform.Platform) -> N
     # The people's own view agrees with the stores in size too.
     assert invariants["held_bookings"] >= 1
     assert invariants["confirmed_seats"] <= invariants["capacity"]
+
+    # The consumers kept up without losing anything: none dead-lettered a message, and
+    # notifications and analytics applied the bookings and registrations of the load.
+    async def applied(service: str) -> float:
+        return sum(
+            value
+            for name, labels, value in await metrics(platform, service)
+            if name == "kohtaamo_messages_consumed_total" and labels.get("outcome") == "applied"
+        )
+
+    assert await applied("notifications") > 0 and await applied("analytics") > 0
+    for service in platform.urls:
+        dead = {
+            labels.get("queue"): value
+            for name, labels, value in await metrics(platform, service)
+            if name == "kohtaamo_messages_dead_lettered_total" and value > 0
+        }
+        assert not dead, (service, dead)
+
+
+async def metrics(
+    platform: kit_platform.Platform, service: str
+) -> list[tuple[str, dict[str, str], float]]:
+    """A service's Prometheus samples: name, labels, value."""
+    async with httpx.AsyncClient(base_url=platform.urls[service], timeout=10) as client:
+        text = (await client.get("/metrics")).text
+    return [
+        (sample.name, sample.labels, sample.value)
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,13 +96,30 @@ def _emit_for(svc: Service, reg: dict[str, Any], event: dict[str, Any], type_: s
 
 
 class Registrar:
-    """Batches concurrent sign-ups per event into one transaction each."""
+    """Batches concurrent sign-ups per event into one transaction each, and lets this
+    process's writes to one event's seats take turns: concurrent transactions on the same
+    event document abort each other, and under load a cancellation retried against a
+    stream of sign-up batches could starve past the gateway's deadline."""
 
     def __init__(self, svc: Service, batch: int = 64) -> None:
         self.svc = svc
         self.batch = batch
         self._pending: dict[str, list[tuple[SignUp, asyncio.Future[dict[str, Any]]]]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
+        # Gone when nobody holds or waits for them (WeakValueDictionary).
+        self._turns: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def turn(self, event_id: str) -> asyncio.Lock:
+        lock = self._turns.get(event_id)
+        if lock is None:
+            lock = self._turns[event_id] = asyncio.Lock()
+        return lock
+
+    async def cancel(
+        self, *, event_id: str, registration_id: str, by: str, reason: str | None = None
+    ) -> dict[str, Any]:
+        async with self.turn(event_id):
+            return await cancel(self.svc, registration_id=registration_id, by=by, reason=reason)
 
     async def submit(self, event_id: str, signup: SignUp) -> dict[str, Any]:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
@@ -115,7 +133,8 @@ class Registrar:
             while queue := self._pending.get(event_id):
                 batch, queue[:] = queue[: self.batch], queue[self.batch :]
                 try:
-                    results = await write_batch(self.svc, event_id, [s for s, _ in batch])
+                    async with self.turn(event_id):
+                        results = await write_batch(self.svc, event_id, [s for s, _ in batch])
                 except Exception as exc:  # the whole batch failed: every caller hears why
                     results = [exc] * len(batch)
                 for (_, future), result in zip(batch, results, strict=True):

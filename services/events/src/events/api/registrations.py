@@ -107,7 +107,9 @@ def router(svc: Service, who: Who, registrar: registration.Registrar) -> APIRout
     async def cancel(registration_id: str, principal: Principal = signed_in) -> dict[str, Any]:
         reg = await own_or_managed(registration_id, principal)
         by = "user" if reg["user_id"] == principal.subject else "staff"
-        done = await registration.cancel(svc, registration_id=registration_id, by=by)
+        done = await registrar.cancel(
+            event_id=reg["event_id"], registration_id=registration_id, by=by
+        )
         tz = svc.settings.timezone_of(reg["municipality"])  # type: ignore[attr-defined]
         return registration.out(done, tz)
 
