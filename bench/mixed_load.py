@@ -554,8 +554,8 @@ def main() -> int:
     parser.add_argument("--baseline-seconds", type=float, default=5)
     parser.add_argument(
         "--services",
-        default="identity,events,bookings",
-        help="comma-separated; add notifications,analytics for the whole platform",
+        default="identity,events,bookings,notifications,analytics",
+        help="comma-separated; identity,events,bookings at least (what the workload calls)",
     )
     args = parser.parse_args()
     logs = Path(tempfile.mkdtemp(prefix="kohtaamo-load-"))
