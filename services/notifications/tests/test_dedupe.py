@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pymongo.errors import BulkWriteError
 
-from notifications import notices
+from notifications import notices, store
 from notifications.notices import Recipient
 
 from .conftest import add_contact, mails_for, settle
@@ -75,3 +75,16 @@ async def test_notice_of_a_dead_sender_is_sent_once_after_its_lease(
     assert mail["Subject"] == f"Welcome to Kohtaamo, Name {user}!"
     await settle(0.5)
     assert len(box.to(address)) == 1
+
+
+async def test_indexes_of_earlier_versions_are_replaced_by_the_unique_one(started: Any) -> None:
+    svc = await started()
+    db = svc.store.db
+    # As an earlier version left them: dedupe and inbox indexes of their own.
+    await db.notices.create_index(
+        [("cause_event_id", 1), ("user_id", 1), ("channel", 1)], unique=True
+    )
+    await db.notices.create_index([("user_id", 1), ("channel", 1), ("created", -1)])
+    await store.ensure_indexes(db)
+    names = set(await db.notices.index_information())
+    assert names == {"_id_", "status_1_due_1", "user_id_1_channel_1_cause_event_id_1"}

@@ -3,12 +3,13 @@ and their fallback language, calendar entries."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, time
 
 import pytest
 
 from notifications import calendar, preferences
-from notifications.templates import Templates, pick
+from notifications.templates import HERE, Templates, pick
 
 CONTACT = {"email": "a@example.org", "phone": "+358401", "display_name": "A"}
 
@@ -80,6 +81,36 @@ def test_html_is_escaped_text_is_not() -> None:
     assert "Hello <Ada & Bob>," in rendered.text
     assert "Hello &lt;Ada &amp; Bob&gt;," in rendered.html
     assert "<Ada" not in rendered.html
+
+
+def test_templates_use_the_name_only_as_itself() -> None:
+    # What lets the sender render a kind once and put each recipient's name in.
+    paths = sorted(HERE.glob("*/*.j2"))
+    assert len(paths) >= 3 * 18
+    for path in paths:
+        source = path.read_text()
+        every_use = re.findall(r"\bname\b", source)
+        assert len(every_use) == len(re.findall(r"\{\{ name \}\}", source)), path
+
+
+@pytest.mark.parametrize("language", ["fi", "sv", "en", None])
+@pytest.mark.parametrize("name", ['<Åsa & "Bo">  Li', ""])
+def test_render_for_a_recipient_is_the_same_as_rendering_for_them(
+    language: str | None, name: str
+) -> None:
+    templates = Templates()
+    context = {"title": {"fi": "Iso <tapahtuma>"}, "starts_at": "2030-06-01T09:30:00+00:00"}
+    for kind, ctx in (("event_cancelled", {**context, "reason": "Sää & myrsky"}), ("welcome", {})):
+        for _ in range(2):  # the second one comes from the cache
+            cached = templates.render_for(
+                kind, ctx, name=name, language=language, timezone="Europe/Helsinki"
+            )
+            assert cached == templates.render(
+                kind, {**ctx, "name": name}, language=language, timezone="Europe/Helsinki"
+            )
+    if name:
+        assert "Hello &lt;Åsa &amp; &#34;Bo&#34;&gt;  Li," in cached.html or language != "en"
+        assert "<Åsa" not in cached.html
 
 
 def test_calendar_only_for_confirmations() -> None:

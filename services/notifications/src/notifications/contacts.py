@@ -10,6 +10,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts import identity as idc
+from notifications.store import find_by_ids
 
 STAFF_ROLES = ("staff", "admin")
 Db = AsyncDatabase[dict[str, Any]]
@@ -53,8 +54,7 @@ async def contacts_of(
     ids = list(dict.fromkeys(user_ids))
     if not ids:
         return {}
-    found = await db.contacts.find({"_id": {"$in": ids}}, session=session).to_list()
-    return {c["_id"]: c for c in found}
+    return {c["_id"]: c for c in await find_by_ids(db.contacts, ids, session)}
 
 
 async def staff_of(

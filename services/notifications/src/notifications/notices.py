@@ -18,6 +18,7 @@ from contracts import notifications as nc
 from kit.context import correlation_id
 from notifications import preferences
 from notifications.contacts import contacts_of
+from notifications.store import find_by_ids
 
 Db = AsyncDatabase[dict[str, Any]]
 QUEUED, SENDING, SENT, FAILED, DELIVERED = "queued", "sending", "sent", "failed", "delivered"
@@ -53,10 +54,7 @@ async def queue(
     now = now or datetime.now(UTC)
     ids = [r.user_id for r in recipients]
     contacts = await contacts_of(db, ids, session)
-    overrides = {
-        p["_id"]: p
-        for p in await db.preferences.find({"_id": {"$in": ids}}, session=session).to_list()
-    }
+    overrides = {p["_id"]: p for p in await find_by_ids(db.preferences, ids, session)}
     docs: list[dict[str, Any]] = []
     seen: set[str] = set()
     for recipient in recipients:

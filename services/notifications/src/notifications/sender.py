@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,6 +28,7 @@ from notifications.email import Mailer, PermanentFailure, build_message
 from notifications.notices import FAILED, QUEUED, SENDING, SENT, failed_event, log_entry, sent_event
 from notifications.settings import NotificationsSettings
 from notifications.sms import SmsAdapter
+from notifications.store import find_by_ids
 from notifications.templates import Templates
 
 log = structlog.get_logger("notifications.sender")
@@ -105,16 +107,16 @@ class Sender:
         work and the SMTP conversations overlap. Returns how many notices were handled."""
         handled = 0
         settling: asyncio.Task[None] | None = None
-        batch = await self._claim()
+        window = _Window()
+        batch = await self._claim(window)
         try:
             while batch:
-                claim, claimed = batch
-                following = None if self._stopping else asyncio.create_task(self._claim())
-                results = await self._send(claimed)
+                following = None if self._stopping else asyncio.create_task(self._claim(window))
+                results = await self._send(batch)
                 if settling:
                     await settling
-                settling = asyncio.create_task(self._settle(claim, claimed, results))
-                handled += len(claimed)
+                settling = asyncio.create_task(self._settle(batch.claim, batch.notices, results))
+                handled += len(batch.notices)
                 batch = await following if following else None
         finally:
             if settling:
@@ -123,44 +125,55 @@ class Sender:
 
     async def run_once(self) -> int:
         """One batch: claim, send, settle. Returns how many notices were handled."""
-        batch = await self._claim()
+        batch = await self._claim(_Window())
         if not batch:
             return 0
-        claim, claimed = batch
-        await self._settle(claim, claimed, await self._send(claimed))
-        return len(claimed)
+        await self._settle(batch.claim, batch.notices, await self._send(batch))
+        return len(batch.notices)
 
-    async def _claim(self) -> tuple[str, list[dict[str, Any]]] | None:
-        now = datetime.now(UTC)
-        due = await self.db.notices.find(
-            {"status": QUEUED, "due": {"$lte": now}},
-            sort=[("due", 1)],
-            limit=self.settings.sender_batch,
-        ).to_list()
-        if not due:
-            return None
-        ids = [d["_id"] for d in due]
+    async def _claim(self, window: _Window) -> _Batch | None:
+        """Claim the next batch of `window`, reading due notices into it when it is empty.
+        The store reads every matching notice whatever the limit, so one read of up to
+        `sender_window` feeds several batches; each batch is claimed just before it is
+        sent, so its lease starts then. Its contacts are read here too, so that sending,
+        which overlaps the next claim, never waits for the store."""
+        while True:
+            if not window.due:
+                window.found_at = datetime.now(UTC)
+                window.due = await self.db.notices.find(
+                    {"status": QUEUED, "due": {"$lte": window.found_at}},
+                    sort=[("due", 1)],
+                    limit=max(self.settings.sender_window, self.settings.sender_batch),
+                ).to_list()
+                if not window.due:
+                    return None
+            size = self.settings.sender_batch
+            chunk, window.due = window.due[:size], window.due[size:]
+            claimed = await self._claim_chunk(chunk, window.found_at)
+            if claimed:
+                return claimed
+
+    async def _claim_chunk(self, chunk: list[dict[str, Any]], found_at: datetime) -> _Batch | None:
+        ids = [d["_id"] for d in chunk]
         claim = uuid.uuid4().hex
+        lease_until = datetime.now(UTC) + timedelta(seconds=self.settings.sender_lease_s)
         result = await self.db.notices.update_many(
-            {"_id": {"$in": ids}, "status": QUEUED},
-            {
-                "$set": {
-                    "status": SENDING,
-                    "claim": claim,
-                    "lease_until": now + timedelta(seconds=self.settings.sender_lease_s),
-                }
-            },
+            # `due` no later than the read: a notice queued again since (a retry, an
+            # operator's retry) is not taken with the copy read before.
+            {"_id": {"$in": ids}, "status": QUEUED, "due": {"$lte": found_at}},
+            {"$set": {"status": SENDING, "claim": claim, "lease_until": lease_until}},
         )
         if result.modified_count == len(ids):
-            claimed = due  # all ours: no competing sender took any of them
+            claimed = chunk  # all ours: no competing sender took any of them
         else:
-            claimed = await self.db.notices.find({"_id": {"$in": ids}, "claim": claim}).to_list()
-        return (claim, claimed) if claimed else None
+            claimed = await find_by_ids(self.db.notices, ids, claim=claim)
+        if not claimed:
+            return None
+        return _Batch(claim, claimed, await contacts_of(self.db, [n["user_id"] for n in claimed]))
 
-    async def _send(self, claimed: list[dict[str, Any]]) -> list[Any]:
-        contacts = await contacts_of(self.db, [n["user_id"] for n in claimed])
+    async def _send(self, batch: _Batch) -> list[Any]:
         return await asyncio.gather(
-            *(self._deliver(n, contacts.get(n["user_id"])) for n in claimed),
+            *(self._deliver(n, batch.contacts.get(n["user_id"])) for n in batch.notices),
             return_exceptions=True,
         )
 
@@ -169,9 +182,10 @@ class Sender:
             # Registration can come before identity's contact.changed: wait for it.
             raise LookupError("no contact details for the recipient yet")
         s = self.settings
-        rendered = self.templates.render(
+        rendered = self.templates.render_for(
             notice["kind"],
-            {**notice["context"], "name": contact.get("display_name") or "", "app_url": s.app_url},
+            {**notice["context"], "app_url": s.app_url},
+            name=contact.get("display_name") or "",
             language=contact.get("language"),
             timezone=contact.get("timezone") or s.timezone,
         )
@@ -208,17 +222,6 @@ class Sender:
 
         async def work(session: AsyncClientSession) -> None:
             settled[:] = list(sent)
-            if sent:
-                await self.db.notices.update_many(
-                    {"_id": {"$in": [n["_id"] for n in sent]}, "claim": claim, "status": SENDING},
-                    {
-                        "$set": {"status": SENT, "sent_at": now},
-                        "$unset": {"claim": "", "lease_until": ""},
-                        "$inc": {"attempts": 1},
-                        "$push": {"log": log_entry(SENT)},
-                    },
-                    session=session,
-                )
             events = [self._event(nc.NOTICE_SENT, n, sent_event(n)) for n in sent]
             for notice, error in failures:
                 reason = _reason(error)
@@ -246,6 +249,19 @@ class Sender:
                     update,
                     session=session,
                 )
+            if sent:
+                # The failed ones left the claim above: what is still `sending` under it
+                # is exactly what was sent (no `$in` list of ids).
+                await self.db.notices.update_many(
+                    {"claim": claim, "status": SENDING},
+                    {
+                        "$set": {"status": SENT, "sent_at": now},
+                        "$unset": {"claim": "", "lease_until": ""},
+                        "$inc": {"attempts": 1},
+                        "$push": {"log": log_entry(SENT)},
+                    },
+                    session=session,
+                )
             await self.svc.emit(session, *events)
             if self.on_settled and settled:
                 await self.on_settled(session, settled)
@@ -266,6 +282,23 @@ class Sender:
         return self.svc.event(
             type_, data, municipality=notice["municipality"], subject=f"notice/{notice['_id']}"
         )
+
+
+@dataclass
+class _Window:
+    """Due notices read at once and not claimed yet, and when they were read."""
+
+    due: list[dict[str, Any]] = field(default_factory=list)
+    found_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass
+class _Batch:
+    """Claimed notices, their claim id, and their recipients' contacts."""
+
+    claim: str
+    notices: list[dict[str, Any]]
+    contacts: dict[str, dict[str, Any]]
 
 
 def _reason(error: BaseException) -> str:

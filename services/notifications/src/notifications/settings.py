@@ -27,9 +27,12 @@ class NotificationsSettings(KitSettings):
     sms_token: SecretStr = SecretStr("")
     sms_timeout_s: float = 10.0
 
-    # The sender loop: batch size, lease of a claimed notice, retries with backoff.
+    # The sender loop: due notices read at once (the store reads every match of a find,
+    # whatever its limit), claimed and sent a batch at a time (the store's `$in` slows
+    # quadratically above ~50 ids); lease of a claimed notice; retries with backoff.
     sender_poll_s: float = 0.5
-    sender_batch: int = 100
+    sender_window: int = 500
+    sender_batch: int = 50
     sender_lease_s: float = 120.0
     notice_retry_delays_s: list[float] = Field(default_factory=lambda: [30.0, 120.0, 600.0, 3600.0])
 

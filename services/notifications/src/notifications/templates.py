@@ -4,6 +4,7 @@ body is made from the text block rendered with autoescaping, so no kind needs tw
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +26,8 @@ from contracts.common import LANGUAGES
 
 HERE = Path(__file__).parent / "templates"
 MONTHS_EN = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+NAME = "\x00name\x00"  # stands for the recipient's name in a cached rendering
+CACHE_SIZE = 256
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ class Templates:
         self.markup = Environment(loader=loader, autoescape=True, undefined=StrictUndefined)
         for env in (self.plain, self.markup):
             env.filters.update(loc=_loc, when=_when_filter, clock=_clock_filter)
+        self._cache: dict[tuple[str, str | None, str, str], tuple[str, dict[str, str], str]] = {}
 
     def language(self, wanted: str | None, kind: str) -> str:
         for lang in (wanted, self.fallback, *LANGUAGES):
@@ -108,6 +112,40 @@ class Templates:
     def render(
         self, kind: str, context: dict[str, Any], *, language: str | None, timezone: str
     ) -> Rendered:
+        lang, plain, body = self._raw(kind, context, language=language, timezone=timezone)
+        return _finish(lang, plain, body)
+
+    def render_for(
+        self,
+        kind: str,
+        context: dict[str, Any],
+        *,
+        name: str,
+        language: str | None,
+        timezone: str,
+    ) -> Rendered:
+        """`render` of `context` with `name` for the recipient's name. A fan-out tells
+        hundreds the same thing, so the rest is rendered once per (kind, language, time
+        zone, context) and only the name is put in each time (templates use it only as
+        `{{ name }}`; test_rules checks that the two renderings are the same)."""
+        key = (kind, language, timezone, json.dumps(context, sort_keys=True, default=str))
+        raw = self._cache.get(key)
+        if raw is None:
+            raw = self._raw(kind, {**context, "name": NAME}, language=language, timezone=timezone)
+            if len(self._cache) >= CACHE_SIZE:
+                self._cache.pop(next(iter(self._cache)))  # the oldest
+            self._cache[key] = raw
+        lang, plain, body = raw
+        return _finish(
+            lang,
+            {block: text.replace(NAME, name) for block, text in plain.items()},
+            body.replace(NAME, str(escape(name))),
+        )
+
+    def _raw(
+        self, kind: str, context: dict[str, Any], *, language: str | None, timezone: str
+    ) -> tuple[str, dict[str, str], str]:
+        """The language, the plain blocks and the autoescaped text block."""
         lang = self.language(language, kind)
         values = {
             "access_code": None,
@@ -120,13 +158,7 @@ class Templates:
         }
         plain = self._blocks(self.plain, lang, kind, values)
         body = self._blocks(self.markup, lang, kind, values)["text"]
-        return Rendered(
-            language=lang,
-            subject=" ".join(plain["subject"].split()),
-            text=plain["text"].strip() + "\n",
-            html=_html(Markup(body), plain["subject"], lang),
-            short=" ".join(plain["short"].split()),
-        )
+        return lang, plain, body
 
     def _blocks(
         self,
@@ -138,6 +170,16 @@ class Templates:
         template: Template = env.get_template(f"{lang}/{kind}.j2")
         context = template.new_context(values)
         return {name: "".join(block(context)) for name, block in template.blocks.items()}
+
+
+def _finish(lang: str, plain: dict[str, str], body: str) -> Rendered:
+    return Rendered(
+        language=lang,
+        subject=" ".join(plain["subject"].split()),
+        text=plain["text"].strip() + "\n",
+        html=_html(Markup(body), plain["subject"], lang),
+        short=" ".join(plain["short"].split()),
+    )
 
 
 def _html(body: Markup, subject: str, lang: str) -> str:
