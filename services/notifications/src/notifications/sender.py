@@ -32,6 +32,10 @@ from notifications.store import find_by_ids
 from notifications.templates import Templates
 
 log = structlog.get_logger("notifications.sender")
+# After a wake that found nothing (yet): up to this many looks this far apart.
+WAKE_RECHECKS, WAKE_RECHECK_S = 5, 0.02
+# Sent batches being settled at once: a slow transaction does not hold up the next send.
+SETTLING = 2
 Settled = Callable[[AsyncClientSession, list[dict[str, Any]]], Awaitable[None]]
 
 
@@ -53,6 +57,7 @@ class Sender:
         self.sms = sms
         self.on_settled = on_settled
         self._wake = asyncio.Event()
+        self._soon = 0  # quick looks left after a wake
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -61,6 +66,9 @@ class Sender:
         return self.svc.store.db
 
     def notify(self) -> None:
+        # Handlers wake the sender inside their transaction, before its commit: if the
+        # pass it starts finds nothing yet, look again soon, not after a whole poll.
+        self._soon = WAKE_RECHECKS
         self._wake.set()
 
     def start(self) -> None:
@@ -89,8 +97,12 @@ class Sender:
                 done = 0
             if done or self._stopping:
                 continue
+            poll = self.settings.sender_poll_s
+            if self._soon > 0:
+                self._soon -= 1
+                poll = min(poll, WAKE_RECHECK_S)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.sender_poll_s)
+                await asyncio.wait_for(self._wake.wait(), poll)
             self._wake.clear()
 
     async def release_expired(self) -> int:
@@ -103,24 +115,32 @@ class Sender:
 
     async def drain(self) -> int:
         """Send until nothing is due. Pipelined: the next batch is claimed while this one
-        is sent, and a sent batch is settled while the next one is sent, so the store's
-        work and the SMTP conversations overlap. Returns how many notices were handled."""
+        is sent, and sent batches are settled (up to SETTLING at once) while the next one
+        is sent, so the store's work and the SMTP conversations overlap. Returns how many
+        notices were handled."""
         handled = 0
-        settling: asyncio.Task[None] | None = None
+        settling: list[asyncio.Task[None]] = []
         window = _Window()
         batch = await self._claim(window)
         try:
             while batch:
                 following = None if self._stopping else asyncio.create_task(self._claim(window))
                 results = await self._send(batch)
-                if settling:
-                    await settling
-                settling = asyncio.create_task(self._settle(batch.claim, batch.notices, results))
+                for task in [t for t in settling if t.done()]:
+                    settling.remove(task)
+                    task.result()  # a failed settle ends the pass, as before
+                if len(settling) >= SETTLING:
+                    await settling.pop(0)
+                settling.append(
+                    asyncio.create_task(self._settle(batch.claim, batch.notices, results))
+                )
                 handled += len(batch.notices)
                 batch = await following if following else None
         finally:
-            if settling:
-                await settling
+            # Every batch sent is settled before the pass ends (a graceful stop waits).
+            for outcome in await asyncio.gather(*settling, return_exceptions=True):
+                if isinstance(outcome, BaseException):
+                    raise outcome
         return handled
 
     async def run_once(self) -> int:
