@@ -3,12 +3,13 @@ and their fallback language, calendar entries."""
 
 from __future__ import annotations
 
+import gc
 import re
 from datetime import UTC, datetime, time
 
 import pytest
 
-from notifications import calendar, preferences
+from notifications import calendar, heap, preferences
 from notifications.templates import HERE, Templates, pick
 
 CONTACT = {"email": "a@example.org", "phone": "+358401", "display_name": "A"}
@@ -126,3 +127,11 @@ def test_calendar_only_for_confirmations() -> None:
     text = ics.decode()
     assert "SUMMARY:Workshop" in text and "LOCATION:Oodi" in text
     assert calendar.ics_for("registration_cancelled", context, language="en", fallback="fi") is None
+
+
+def test_startup_heap_is_frozen_once_per_process() -> None:
+    heap.freeze_startup_heap()
+    frozen = gc.get_freeze_count()
+    assert frozen > 0
+    assert heap.freeze_startup_heap() is False  # a second service start in this process
+    assert gc.get_freeze_count() == frozen
