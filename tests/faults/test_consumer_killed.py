@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from faultapp import TICK
 
 from kit.bus import Bus
@@ -22,7 +23,7 @@ N = 150 * int(os.environ.get("KOHTAAMO_FAULT_SCALE", "1"))
 APPS = Path(__file__).parents[1] / "apps"
 
 
-async def start_consumer(settings: Any, log: Path) -> asyncio.subprocess.Process:
+async def start_consumer(settings: Any, log: Path, app: str) -> asyncio.subprocess.Process:
     env = {
         **os.environ,
         **service_env(
@@ -38,7 +39,7 @@ async def start_consumer(settings: Any, log: Path) -> asyncio.subprocess.Process
             "-m",
             "kit.cli",
             "run",
-            "faultapp:build_consumer",
+            f"faultapp:{app}",
             "--port",
             str(free_port()),
             env=env,
@@ -47,13 +48,20 @@ async def start_consumer(settings: Any, log: Path) -> asyncio.subprocess.Process
         )
 
 
+# A batch consumer holds up to a prefetch of messages unacked, some of them applied in a
+# transaction not yet acked: all must come back, and the inbox drop what was applied.
+@pytest.mark.parametrize("app", ["build_consumer", "build_batch_consumer"])
 async def test_sigkill_mid_stream_applies_each_event_once(
-    make_settings: Callable[..., Any], tmp_path: Path
+    make_settings: Callable[..., Any],
+    make_vhost: Callable[[str], str],
+    tmp_path: Path,
+    app: str,
 ) -> None:
-    settings = make_settings("faultcons")
+    # A vhost each: the other variant's queue, bound to the same ticks, would take them.
+    settings = make_settings("faultcons", amqp_url=make_vhost(f"killed-{app}"))
     store = Store(settings)
     applied = store.db.applied
-    first = await start_consumer(settings, tmp_path / "consumer-1.log")
+    first = await start_consumer(settings, tmp_path / "consumer-1.log", app)
     second = None
     try:
         bus = Bus(settings)
@@ -77,7 +85,7 @@ async def test_sigkill_mid_stream_applies_each_event_once(
         killed_at = await applied.count_documents({})
         assert killed_at < N + 1, "the kill came too late to prove anything"
 
-        second = await start_consumer(settings, tmp_path / "consumer-2.log")
+        second = await start_consumer(settings, tmp_path / "consumer-2.log", app)
         await eventually(lambda: _at_least(applied, N + 1), timeout=180)
         await asyncio.sleep(1)  # a doubly applied redelivery would show now
         assert await applied.count_documents({}) == N + 1

@@ -12,14 +12,16 @@ from typing import Any
 import structlog
 from fastapi import APIRouter, FastAPI
 from faststream import AckPolicy
+from faststream.rabbit import Channel
 from faststream.rabbit.annotations import RabbitMessage
 from pydantic import BaseModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from contracts import CloudEvent, topology
 from kit.auth import Auth, TokenVerifier
+from kit.batching import Batcher
 from kit.bus import Bus, consumer_queue
-from kit.consumer import Consumer, Handler, MessageProcessor
+from kit.consumer import BatchHandler, Consumer, Delivery, Handler, MessageProcessor
 from kit.events import new_event
 from kit.health import check, health_router
 from kit.http import install_request_context
@@ -79,6 +81,8 @@ class Service:
         self.auth = Auth(self.verifier)
         self.admin = RabbitAdmin(self.settings.amqp_url.get_secret_value())
         self.consumers: list[Consumer] = []
+        # Batch consumers' subscribers and batchers: stopped and drained before the broker.
+        self._batched: list[tuple[Any, Batcher]] = []
         self.routers: list[APIRouter] = []
         self._startup: list[Hook] = []
         self._shutdown: list[Hook] = []
@@ -93,19 +97,36 @@ class Service:
         *,
         inbox: bool = True,
         network: bool = False,
+        batch: int = 0,
+        batch_wait_ms: int = 50,
         description: str = "",
-    ) -> Callable[[Handler], Handler]:
+    ) -> Callable[[Any], Any]:
         """Register a handler. It gets only messages of the municipalities the site serves
-        (`KOHTAAMO_MUNICIPALITIES`) unless `network`: network-wide consumers get all."""
+        (`KOHTAAMO_MUNICIPALITIES`) unless `network`: network-wide consumers get all.
 
-        def register(handler: Handler) -> Handler:
+        `batch` >= 1: the handler takes a list of deliveries sharing one transaction (up to
+        `batch` of them, gathered for at most `batch_wait_ms`); see kit.batching."""
+        if batch >= 1 and not inbox:
+            raise ValueError("a batch consumer applies through the inbox")
+
+        def register(handler: Any) -> Any:
+            batch_handler: BatchHandler | None = handler if batch >= 1 else None
+            single: Handler = handler
+            if batch_handler is not None:
+
+                async def single(delivery: Delivery) -> None:
+                    await batch_handler([delivery])
+
             consumer = Consumer(
                 purpose=purpose,
                 event_types=list(event_types),
-                handler=handler,
+                handler=single,
                 inbox=inbox,
                 description=description or (handler.__doc__ or ""),
                 network=network,
+                batch=max(batch, 0),
+                batch_wait_ms=batch_wait_ms,
+                batch_handler=batch_handler,
             )
             consumer.queue = topology.queue(self.name, purpose)
             self.consumers.append(consumer)
@@ -146,6 +167,8 @@ class Service:
         await self.declare_topology()
         for consumer in self.consumers:
             self._subscribe(consumer)
+        for _, batcher in self._batched:
+            batcher.start()
         await self.bus.broker.start()
         self.relay.start()
         self.started = True
@@ -166,25 +189,45 @@ class Service:
         )
 
         context = self.bus.broker.context
+        batcher = None
+        channel: dict[str, Any] = {}
+        target: Callable[[Any], Awaitable[None]] = processor
+        if consumer.batch_handler is not None:
+            batcher = Batcher(processor=processor, store=self.store, inbox=self.inbox)
+            target = batcher
+            # Its own channel: a prefetch of two batches, so the next one gathers while
+            # one is applied (the queued messages stay unacked until their batch commits).
+            prefetch = max(self.settings.prefetch, 2 * consumer.batch)
+            channel["channel"] = Channel(prefetch_count=prefetch)
 
         async def handle(body: bytes) -> None:
             # No dependency injection on the hot path (apply_types=False): it cost more
             # than the rest of the consume path together. The raw message is in context.
             message: RabbitMessage = context.get_local("message")
-            await processor(message.raw_message)
+            await target(message.raw_message)
 
         handle.__name__ = f"on_{consumer.purpose}"
-        self.bus.broker.subscriber(
+        subscriber = self.bus.broker.subscriber(
             consumer_queue(consumer.queue, delivery_limit=self.settings.delivery_limit),
             ack_policy=AckPolicy.MANUAL,
             decoder=_raw_body,
             title=consumer.queue,
             description=consumer.description,
-        )(handle)
+            **channel,
+        )
+        subscriber(handle)
+        if batcher is not None:
+            self._batched.append((subscriber, batcher))
 
     async def stop(self) -> None:
         self.started = False
         await self.relay.stop()
+        # Batched messages are unacked until applied: stop taking more, apply what was
+        # taken, and only then close the connection (their acks need the channel).
+        for subscriber, _ in self._batched:
+            await subscriber.stop()
+        for _, batcher in self._batched:
+            await batcher.stop()
         await self.bus.stop()
         for hook in reversed(self._shutdown):
             await hook()

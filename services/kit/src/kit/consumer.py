@@ -40,6 +40,8 @@ class Delivery:
 
 
 Handler = Callable[[Delivery], Awaitable[None]]
+# A batch consumer's handler: several deliveries sharing one session (one transaction).
+BatchHandler = Callable[[list[Delivery]], Awaitable[None]]
 
 
 @dataclass
@@ -55,6 +57,11 @@ class Consumer:
     # True: acts on every municipality's messages (network-wide analytics); False: only on
     # those of the municipalities the site serves.
     network: bool = False
+    # 1 or more: up to this many messages are applied in one transaction (see kit.batching);
+    # `handler` then applies a batch of one, the path a failed batch falls back to.
+    batch: int = 0
+    batch_wait_ms: int = 50
+    batch_handler: BatchHandler | None = None
     queue: str = field(default="", init=False)
 
 
@@ -73,24 +80,26 @@ class MessageProcessor:
         self.served = frozenset(bus.settings.municipalities)
 
     async def __call__(self, message: AbstractIncomingMessage) -> None:
+        delivery = await self.admit(message)
+        if delivery is not None:
+            await self.finish(message, delivery)
+
+    async def admit(self, message: AbstractIncomingMessage) -> Delivery | None:
+        """The per-message checks before anything is applied: an oversized or malformed
+        message is dead-lettered, a foreign one acked unhandled (None for both)."""
         if len(message.body) > self.max_bytes:
             await self._dead_letter(
                 message,
                 reason="oversized",
                 error=f"body of {len(message.body)} bytes exceeds {self.max_bytes}",
             )
-            return
+            return None
         try:
             event, data = self._parse(message.body)
         except (ValidationError, ValueError) as exc:
             await self._dead_letter(message, reason="malformed", error=_short(exc))
-            return
-        structlog.contextvars.bind_contextvars(
-            municipality=event.municipality,
-            correlation_id=event.correlationid,
-            event_id=event.id,
-            event_type=event.type,
-        )
+            return None
+        bind_event(event)
         if not self.consumer.network and event.municipality not in self.served:
             # Another site's message that federation brought here: its own site acts on it.
             # No inbox record: nothing was applied.
@@ -98,11 +107,17 @@ class MessageProcessor:
             CONSUMED.labels(self.service, self.queue, "foreign").inc()
             log.debug("message.foreign_skipped", queue=self.queue)
             structlog.contextvars.unbind_contextvars("event_id", "event_type")
-            return
+            return None
+        retries = int((message.headers or {}).get(topology.HEADER_RETRIES, 0) or 0)
+        return Delivery(event=event, data=data, session=None, retries=retries)
+
+    async def finish(self, message: AbstractIncomingMessage, delivery: Delivery) -> None:
+        """Apply one admitted message through the inbox, then ack it; on failure retry it
+        with backoff or dead-letter it with the reason (its log context bound by admit)."""
+        event, retries = delivery.event, delivery.retries
         correlation_id.set(event.correlationid)
         causation_id.set(event.id)
-        retries = int((message.headers or {}).get(topology.HEADER_RETRIES, 0) or 0)
-        delivery = Delivery(event=event, data=data, session=None, retries=retries)
+        delivery.session = None
         try:
             applied = await self._apply(delivery)
         except Rejected as exc:
@@ -222,6 +237,16 @@ class MessageProcessor:
             return False
         await message.ack()
         return True
+
+
+def bind_event(event: CloudEvent) -> None:
+    """The message's log context."""
+    structlog.contextvars.bind_contextvars(
+        municipality=event.municipality,
+        correlation_id=event.correlationid,
+        event_id=event.id,
+        event_type=event.type,
+    )
 
 
 def _short(exc: BaseException, limit: int = 2000) -> str:

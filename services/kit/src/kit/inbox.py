@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from kit.mongo import Store
 
@@ -22,6 +22,14 @@ Effect = Callable[[AsyncClientSession], Awaitable[None]]
 class _AlreadyApplied(Exception):
     """Raised inside the transaction so it aborts; a duplicate key from the effect itself
     is a real error and must not be mistaken for a redelivery."""
+
+
+class Duplicates(Exception):
+    """Some events of a batch were applied before: their positions in the batch."""
+
+    def __init__(self, positions: list[int]) -> None:
+        super().__init__(f"{len(positions)} already applied")
+        self.positions = positions
 
 
 class Inbox:
@@ -46,6 +54,26 @@ class Inbox:
         except _AlreadyApplied:
             return False
         return True
+
+    async def record_many(
+        self, *, consumer: str, event_ids: list[str], session: AsyncClientSession
+    ) -> None:
+        """Insert a batch's records in the caller's transaction. Raises `Duplicates` when
+        some were there already (also twice in the batch): the caller aborts and retries
+        without them, since a write error ends a transaction on MongoDB."""
+        now = datetime.now(UTC)
+        try:
+            await self.collection.insert_many(
+                [{"_id": f"{consumer}:{event_id}", "at": now} for event_id in event_ids],
+                ordered=False,
+                session=session,
+            )
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            positions = [e["index"] for e in errors if e.get("code") == 11000]
+            if not positions or len(positions) != len(errors):
+                raise
+            raise Duplicates(sorted(positions)) from exc
 
     async def seen(self, *, consumer: str, event_id: str) -> bool:
         return await self.collection.count_documents({"_id": f"{consumer}:{event_id}"}) > 0

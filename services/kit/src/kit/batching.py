@@ -1,0 +1,140 @@
+"""Batched consuming (opt-in per consumer): many messages applied in one transaction.
+
+The subscriber does the per-message checks (oversized, malformed, foreign) and queues the
+message unacked; a batcher task takes up to `batch` messages (waiting at most
+`batch_wait_ms` for more), inserts their inbox records, runs the batch handler with one
+session, commits, and only then acks them. Messages already applied (their inbox record
+exists) are dropped from the batch and acked. If the batch fails, its messages go one by
+one through the single-message path, so a poison message is retried and dead-lettered
+alone while the others apply. Unacked messages are redelivered after a crash, and the
+inbox drops what was applied."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import structlog
+from aio_pika.abc import AbstractIncomingMessage
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from kit.consumer import Delivery, MessageProcessor, bind_event
+from kit.inbox import Duplicates, Inbox
+from kit.metrics import CONSUMED
+from kit.mongo import Store
+
+log = structlog.get_logger("kit.batching")
+
+Item = tuple[AbstractIncomingMessage, Delivery]
+
+
+class Batcher:
+    """Collects one batch consumer's admitted messages and applies them in batches."""
+
+    def __init__(self, *, processor: MessageProcessor, store: Store, inbox: Inbox) -> None:
+        consumer = processor.consumer
+        assert consumer.batch_handler is not None and consumer.batch >= 1
+        self.processor = processor
+        self.consumer = consumer
+        self.handler = consumer.batch_handler
+        self.store = store
+        self.inbox = inbox
+        self.size = consumer.batch
+        self.wait_s = consumer.batch_wait_ms / 1000
+        self.pending: asyncio.Queue[Item | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    async def __call__(self, message: AbstractIncomingMessage) -> None:
+        """The subscriber's handler: check, then queue (acked later by the batcher)."""
+        delivery = await self.processor.admit(message)
+        if delivery is not None:
+            self.pending.put_nowait((message, delivery))
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"batcher-{self.consumer.queue}")
+
+    async def stop(self) -> None:
+        """Apply what is queued, then end (call after the subscriber stopped consuming)."""
+        if self._task is None:
+            return
+        self.pending.put_nowait(None)
+        await self._task
+        self._task = None
+
+    async def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = await self.pending.get()
+            if first is None:
+                break
+            items = [first]
+            deadline = time.monotonic() + self.wait_s
+            while len(items) < self.size:
+                try:
+                    item = self.pending.get_nowait()
+                except asyncio.QueueEmpty:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    try:
+                        item = await asyncio.wait_for(self.pending.get(), left)
+                    except TimeoutError:
+                        break
+                if item is None:
+                    stopping = True
+                    break
+                items.append(item)
+            try:
+                await self._apply(items)
+            except Exception as exc:  # a lost channel: the unacked messages come back
+                log.error("batch.ack_failed", queue=self.consumer.queue, error=str(exc))
+
+    async def _apply(self, items: list[Item]) -> None:
+        duplicates: list[Item] = []
+        try:
+            while items:
+                try:
+                    await self._transact(items)
+                    break
+                except Duplicates as dup:
+                    positions = set(dup.positions)
+                    duplicates += [item for i, item in enumerate(items) if i in positions]
+                    items = [item for i, item in enumerate(items) if i not in positions]
+        except Exception as exc:
+            log.warning(
+                "batch.failed_one_by_one",
+                queue=self.consumer.queue,
+                size=len(items),
+                error=f"{type(exc).__name__}: {exc}"[:500],
+            )
+            for message, delivery in items:
+                bind_event(delivery.event)
+                await self.processor.finish(message, delivery)
+            structlog.contextvars.unbind_contextvars("event_id", "event_type")
+            items = []
+        service, queue = self.processor.service, self.consumer.queue
+        for message, _ in items:
+            await message.ack()
+        for message, _ in duplicates:
+            await message.ack()
+        if items:
+            CONSUMED.labels(service, queue, "applied").inc(len(items))
+        if duplicates:
+            CONSUMED.labels(service, queue, "duplicate").inc(len(duplicates))
+            log.info("message.duplicate_skipped", queue=queue, count=len(duplicates))
+
+    async def _transact(self, items: list[Item]) -> None:
+        deliveries = [delivery for _, delivery in items]
+
+        async def work(session: AsyncClientSession) -> None:
+            await self.inbox.record_many(
+                consumer=self.consumer.purpose,
+                event_ids=[d.event.id for d in deliveries],
+                session=session,
+            )
+            for delivery in deliveries:
+                delivery.session = session
+            await self.handler(deliveries)
+
+        await self.store.in_transaction(work)

@@ -1,0 +1,170 @@
+"""Batch consumers against the real broker and store: many messages in one transaction,
+duplicates dropped through the inbox, a poison message retried and dead-lettered alone,
+foreign messages skipped, and a graceful stop that applies what was taken."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from contracts import topology
+from kit.app import Service
+from kit.consumer import Delivery
+from kit.metrics import CONSUMED
+from kit.testing import drain, envelope, eventually
+
+TYPE = "kohtaamo.kittest.thing.happened.v1"
+# Its own queue: test_consumer.py's "things" queue must not exist before its tests run.
+QUEUE = "kohtaamo.kittest.batched"
+
+
+def batch_service(settings: Any, *, wait_ms: int = 50) -> Service:
+    svc = Service("kittest", settings=settings)
+    batches: list[list[str]] = []
+    svc.batches = batches  # type: ignore[attr-defined]
+
+    @svc.consumer("batched", [TYPE], batch=20, batch_wait_ms=wait_ms)
+    async def on_things(deliveries: list[Delivery]) -> None:
+        batches.append([d.event.id for d in deliveries])
+        if any(d.data.thing_id == "always-fails" for d in deliveries):  # type: ignore[union-attr]
+            raise RuntimeError("boom: the effect failed")
+        session = deliveries[0].session
+        assert all(d.session is session for d in deliveries)  # one transaction
+        await svc.store.db.things.insert_many(
+            [{"event_id": d.event.id, "n": d.data.n} for d in deliveries],  # type: ignore[union-attr]
+            session=session,
+        )
+
+    return svc
+
+
+@pytest.fixture
+async def service(settings: Any) -> AsyncIterator[Service]:
+    svc = batch_service(settings)
+    await svc.start()
+    yield svc
+    await svc.stop()
+
+
+async def count(svc: Service, query: dict[str, Any] | None = None) -> int:
+    return await svc.store.db.things.count_documents(query or {})
+
+
+async def test_messages_applied_in_batches_and_duplicates_dropped(service: Service) -> None:
+    repeated = envelope(TYPE, {"thing_id": "a", "n": 1})
+    events = [envelope(TYPE, {"thing_id": f"t{i}", "n": i}) for i in range(40)]
+    for _ in range(3):  # the same event id three times, e.g. a redelivery after a lost ack
+        await service.bus.publish_event(repeated)
+    for event in events:
+        await service.bus.publish_event(event)
+
+    async def all_applied() -> bool:
+        return await count(service) == 41
+
+    await eventually(all_applied)
+    await asyncio.sleep(0.3)  # any duplicate would have been applied by now
+    assert await count(service, {"event_id": repeated.id}) == 1
+    assert await count(service) == 41
+    assert max(len(b) for b in service.batches) > 1  # type: ignore[attr-defined]
+    assert await service.inbox.seen(consumer="batched", event_id=events[-1].id)
+    # A redelivery of an applied event, alone in its batch, is dropped too.
+    before = consumed("duplicate")
+    await service.bus.publish_event(events[0])
+
+    async def dropped() -> bool:
+        return consumed("duplicate") > before
+
+    await eventually(dropped)
+    assert await count(service, {"event_id": events[0].id}) == 1
+
+
+def consumed(outcome: str) -> float:
+    return CONSUMED.labels("kittest", QUEUE, outcome)._value.get()  # type: ignore[attr-defined,no-any-return]
+
+
+async def test_poison_message_dead_lettered_alone_while_the_others_apply(
+    service: Service, amqp: Any
+) -> None:
+    bad = envelope(TYPE, {"thing_id": "always-fails"})
+    good = [envelope(TYPE, {"thing_id": f"g{i}", "n": i}) for i in range(10)]
+    await service.bus.publish_event(good[0])
+    await service.bus.publish_event(bad)
+    for event in good[1:]:
+        await service.bus.publish_event(event)
+    channel = await amqp.channel()
+    dlq = await channel.declare_queue(topology.dead_letter_queue(QUEUE), passive=True)
+    [letter] = await drain(dlq, 1, timeout=15)
+    assert letter["id"] == bad.id
+    assert letter["headers"][topology.HEADER_REASON] == "retries_exhausted"
+    assert "boom: the effect failed" in letter["headers"][topology.HEADER_ERROR]
+    assert letter["headers"][topology.HEADER_RETRIES] == len(service.settings.retry_delays_ms)
+    assert await count(service) == 10
+    assert not await service.inbox.seen(consumer="batched", event_id=bad.id)
+    for event in good:
+        assert await service.inbox.seen(consumer="batched", event_id=event.id)
+
+
+async def test_malformed_dead_lettered_and_foreign_skipped_before_batching(
+    make_settings: Callable[..., Any], amqp: Any
+) -> None:
+    svc = batch_service(make_settings("kittest", municipalities=["helsinki"]))
+    await svc.start()
+    try:
+        await svc.bus.publish(
+            b"{not json",
+            exchange=topology.exchange("kittest"),
+            routing_key="kittest.thing.happened.v1",
+        )
+        skipped = consumed("foreign")
+        foreign = envelope(TYPE, {"thing_id": "k", "n": 1}, municipality="kouvola")
+        own = envelope(TYPE, {"thing_id": "h", "n": 2})
+        await svc.bus.publish_event(foreign)
+        await svc.bus.publish_event(own)
+        channel = await amqp.channel()
+        dlq = await channel.declare_queue(topology.dead_letter_queue(QUEUE), passive=True)
+        [letter] = await drain(dlq, 1)
+        assert letter["headers"][topology.HEADER_REASON] == "malformed"
+        await eventually(lambda: svc.inbox.seen(consumer="batched", event_id=own.id))
+
+        async def foreign_skipped() -> bool:
+            return consumed("foreign") > skipped
+
+        await eventually(foreign_skipped)
+        assert await count(svc) == 1
+        assert not await svc.inbox.seen(consumer="batched", event_id=foreign.id)
+        assert all(foreign.id not in b for b in svc.batches)  # type: ignore[attr-defined]
+    finally:
+        await svc.stop()
+
+
+async def test_graceful_stop_applies_what_was_taken(settings: Any) -> None:
+    # A long gathering wait: the messages sit in the batcher, unacked, when stop begins.
+    svc = batch_service(settings, wait_ms=60_000)
+    await svc.start()
+    events = [envelope(TYPE, {"thing_id": f"s{i}", "n": i}) for i in range(5)]
+    for event in events:
+        await svc.bus.publish_event(event)
+    await eventually(lambda: _all_delivered(svc))
+    await asyncio.sleep(0.2)
+    assert await count(svc) == 0
+    await svc.stop()
+
+    again = batch_service(settings)
+    await again.start()
+    try:
+        assert await count(again) == 5
+        for event in events:
+            assert await again.inbox.seen(consumer="batched", event_id=event.id)
+        await asyncio.sleep(0.5)  # nothing was left unacked to come back
+        assert again.batches == []  # type: ignore[attr-defined]
+    finally:
+        await again.stop()
+
+
+async def _all_delivered(svc: Service) -> bool:
+    """Nothing ready in the queue: every message is with the consumer, unacked."""
+    counts = await svc.admin.queue_counts(QUEUE)
+    return counts is not None and counts[0] == 0
