@@ -6,12 +6,14 @@ from pydantic import ValidationError
 
 from analytics import erasure, facts, projections
 from analytics.api import build_router
+from analytics.ingest import ingest_batch
 from analytics.settings import AnalyticsSettings
 from contracts import identity as idc
 from contracts.analytics import ERASURE_COMPLETED, AnalyticsErasureCompleted
 from contracts.pseudonym import participant_key
 from kit.app import Service
 from kit.consumer import Delivery
+from kit.context import causation_id, correlation_id
 
 
 def _settings() -> AnalyticsSettings:
@@ -42,45 +44,63 @@ def service(settings: AnalyticsSettings | None = None) -> Service:
         await facts.ensure_indexes(db)
         await projections.ensure_indexes(db)
 
-    async def ingest(delivery: Delivery) -> None:
-        """Append the event as a fact and apply it to the projections, atomically with
-        the inbox record (so a redelivered event changes nothing)."""
-        fact = facts.make_fact(delivery.event, delivery.data, key)
-        fact = await erasure.screen(db, fact, delivery.session)
-        await facts.append(db, fact, delivery.session)
-        await projections.project(db, fact, delivery.session, tz)
+    async def ingest(deliveries: list[Delivery]) -> None:
+        """Append the events as facts and apply them to the projections, atomically with
+        their inbox records (so a redelivered event changes nothing)."""
+        await ingest_batch(db, deliveries, key, tz, deliveries[0].session)
 
-    # Network-wide: every municipality's events, also those federation brings.
-    @svc.consumer("identity", [*facts.IDENTITY_TYPES, idc.USER_ERASED], network=True)
-    async def on_identity(delivery: Delivery) -> None:
+    async def forget(delivery: Delivery) -> None:
+        """An erasure: the user's facts and projections become anonymous counts."""
+        correlation_id.set(delivery.event.correlationid)  # for the event it emits
+        causation_id.set(delivery.event.id)
+        user_id = delivery.data.user_id  # type: ignore[union-attr]
+        await svc.outbox.forget(delivery.session, user_id)  # events nobody could receive
+        await facts.append(
+            db, facts.make_fact(delivery.event, delivery.data, key), delivery.session
+        )
+        erased = await erasure.erase(db, participant_key(user_id, key), delivery.session)
+        done = svc.event(
+            ERASURE_COMPLETED,
+            AnalyticsErasureCompleted(user_id=user_id, records_erased=erased),
+            municipality=delivery.event.municipality,
+            subject=f"user/{user_id}",
+        )
+        await svc.emit(delivery.session, done)
+
+    # Network-wide: every municipality's events, also those federation brings. Batched:
+    # one transaction per up to `ingest_batch` events (see kit.batching).
+    batch = {"batch": settings.ingest_batch, "batch_wait_ms": settings.ingest_batch_wait_ms}
+
+    @svc.consumer("identity", [*facts.IDENTITY_TYPES, idc.USER_ERASED], network=True, **batch)
+    async def on_identity(deliveries: list[Delivery]) -> None:
         """Identity's PII-free events (never contact.changed), and erasures."""
-        if delivery.event.type == idc.USER_ERASED:
-            user_id = delivery.data.user_id  # type: ignore[union-attr]
-            await svc.outbox.forget(delivery.session, user_id)  # events nobody could receive
-            await facts.append(
-                db, facts.make_fact(delivery.event, delivery.data, key), delivery.session
-            )
-            erased = await erasure.erase(db, participant_key(user_id, key), delivery.session)
-            done = svc.event(
-                ERASURE_COMPLETED,
-                AnalyticsErasureCompleted(user_id=user_id, records_erased=erased),
-                municipality=delivery.event.municipality,
-                subject=f"user/{user_id}",
-            )
-            await svc.emit(delivery.session, done)
+        # An erasure splits the batch: what came before it is applied first, so it sweeps
+        # that too, and what comes after sees its tombstone, as one by one.
+        run: list[Delivery] = []
+        erased = False
+        for delivery in deliveries:
+            if delivery.event.type != idc.USER_ERASED:
+                run.append(delivery)
+                continue
+            if run:
+                await ingest(run)
+                run = []
+            await forget(delivery)
+            erased = True
+        if run:
+            await ingest(run)
+        if erased:
             svc.outbox.notify()
-            return
-        await ingest(delivery)
 
-    @svc.consumer("events", facts.EVENTS_TYPES, network=True)
-    async def on_events(delivery: Delivery) -> None:
+    @svc.consumer("events", facts.EVENTS_TYPES, network=True, **batch)
+    async def on_events(deliveries: list[Delivery]) -> None:
         """Venues, events, registrations, attendance and visit counts."""
-        await ingest(delivery)
+        await ingest(deliveries)
 
-    @svc.consumer("bookings", facts.BOOKINGS_TYPES, network=True)
-    async def on_bookings(delivery: Delivery) -> None:
+    @svc.consumer("bookings", facts.BOOKINGS_TYPES, network=True, **batch)
+    async def on_bookings(deliveries: list[Delivery]) -> None:
         """Opening hours, resources and bookings."""
-        await ingest(delivery)
+        await ingest(deliveries)
 
     svc.include_router(build_router(svc, settings))
     return svc

@@ -15,3 +15,6 @@ class AnalyticsSettings(KitSettings):
     # Counts of people (or of their actions) below this are suppressed in every report,
     # export, chart and dashboard figure.
     suppression_threshold: int = Field(default=5, ge=1)
+    # Events applied per transaction by each consumer, and how long a batch waits to fill.
+    ingest_batch: int = Field(default=200, ge=1)
+    ingest_batch_wait_ms: int = Field(default=50, ge=0)

@@ -1,0 +1,82 @@
+"""Ingest: events become facts and are applied to the projections, in the transaction of
+their inbox records (so a redelivered event changes nothing).
+
+`ingest_batch` applies many events at once through the write-behind overlay (one bulk
+read per collection, one bulk write per collection); `ingest_one` is the same for one
+event straight on the store, the reference a batch must equal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from analytics import erasure, facts, projections
+from analytics import projections as p
+from analytics.overlay import Overlay
+from analytics.projections import Db
+from kit.consumer import Delivery
+
+# Where a fact's latest-wins projection lives: prefetched with the batch.
+_TARGETS: dict[str, tuple[str, str]] = {
+    "events.venue.changed": (p.VENUES, "venue_id"),
+    "events.event.published": (p.EVENTS, "event_id"),
+    "events.event.changed": (p.EVENTS, "event_id"),
+    "events.event.cancelled": (p.EVENTS, "event_id"),
+    "events.visits.counted": (p.VISITS, "event_id"),
+    "events.registration.confirmed": (p.REGISTRATIONS, "registration_id"),
+    "events.registration.waitlisted": (p.REGISTRATIONS, "registration_id"),
+    "events.registration.promoted": (p.REGISTRATIONS, "registration_id"),
+    "events.registration.cancelled": (p.REGISTRATIONS, "registration_id"),
+    "identity.organisation.registered": (p.ORGS, "organisation_id"),
+    "bookings.location.hours_changed": (p.LOCATIONS, "location_id"),
+    "bookings.resource.changed": (p.RESOURCES, "resource_id"),
+    "bookings.mentor_hours.closed": (p.RESOURCES, "resource_id"),
+}
+
+
+async def ingest_one(
+    db: Db, delivery: Delivery, key: str, tz: str, session: AsyncClientSession | None
+) -> None:
+    fact = facts.make_fact(delivery.event, delivery.data, key)
+    fact = await erasure.screen(db, fact, session)
+    await facts.append(db, fact, session)
+    await projections.project(db, fact, session, tz)
+
+
+async def ingest_batch(
+    db: Db, deliveries: list[Delivery], key: str, tz: str, session: AsyncClientSession | None
+) -> None:
+    """The same effect as `ingest_one` for each delivery in order (none an erasure)."""
+    made = [facts.make_fact(d.event, d.data, key) for d in deliveries]
+    overlay = Overlay(db, session)
+    await _prefetch(overlay, made)
+    kept = [await erasure.screen(overlay, fact, session) for fact in made]  # type: ignore[arg-type]
+    await db[facts.COLLECTION].insert_many(kept, ordered=True, session=session)
+    for fact in kept:
+        await projections.project(overlay, fact, session, tz)  # type: ignore[arg-type]
+    await overlay.flush()
+
+
+async def _prefetch(overlay: Overlay, made: list[dict[str, Any]]) -> None:
+    people = {f["participant"] for f in made if f["participant"]}
+    mentors = {f["mentor"] for f in made if f["mentor"]}
+    await overlay[erasure.ERASED].load_ids(erasure.tombstone(k) for k in people | mentors)
+    for name in (p.PROFILES, p.SKILLS, p.MENTORS, p.USERS):
+        await overlay[name].load_ids(people)
+    await overlay[p.ENTRIES].load_participants(people)
+    await overlay[p.ESF_CONTRIB].load_participants(people)
+    targets: dict[str, set[Any]] = {}
+    for fact in made:
+        data = fact["data"] or {}
+        if fact["type"] in _TARGETS:
+            name, field = _TARGETS[fact["type"]]
+            if data.get(field) is not None:
+                targets.setdefault(name, set()).add(data[field])
+        elif fact["type"] == "events.attendance.recorded" and "event_id" in data:
+            attendance_key = f"{data['event_id']}|{data.get('registration_id') or fact['_id']}"
+            targets.setdefault(p.ATTENDANCE, set()).add(attendance_key)
+        elif fact["type"].startswith("bookings.booking.") and "booking_id" in data:
+            targets.setdefault(p.BOOKINGS, set()).add(data["booking_id"])
+    for name, keys in targets.items():
+        await overlay[name].load_ids(keys)

@@ -1,0 +1,127 @@
+"""A batch gives exactly what one-by-one ingest gives: the same stream (the hand-checked
+one plus a random one with many repeats of the same people, registrations, bookings and
+visit counts within a batch, and an erasure in the middle) fed to two databases, in
+batches into one and one event at a time into the other; every fact, projection and
+counter document is compared."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any
+
+from analytics_stream import KEY, attend, booking, esf_stream, organisation, profile, visits
+
+from analytics import erasure, facts, projections
+from analytics.ingest import ingest_batch, ingest_one
+from analytics.settings import AnalyticsSettings
+from contracts import CloudEvent, model_for
+from contracts import bookings as bk
+from contracts import identity as idc
+from contracts.pseudonym import participant_key
+from kit.consumer import Delivery
+from kit.mongo import Store
+from kit.testing import envelope
+
+TZ = "Europe/Helsinki"
+BOOKING_TYPES = [bk.BOOKING_CONFIRMED, bk.BOOKING_CHECKED_IN, bk.BOOKING_NO_SHOW,
+                 bk.BOOKING_CANCELLED, bk.BOOKING_PENDING]  # fmt: skip
+
+
+def random_stream(n: int, seed: int = 3) -> list[CloudEvent]:
+    rng = random.Random(seed)
+    out: list[CloudEvent] = []
+    for _ in range(n):
+        uid = f"p{rng.randrange(25)}"
+        m = rng.choice(["helsinki", "kouvola"])
+        day = f"2026-{rng.randrange(1, 13):02d}-{rng.randrange(1, 28):02d}"
+        starts, ends = f"{day}T10:00:00+00:00", f"{day}T12:00:00+00:00"
+        at = f"{day}T{rng.randrange(8, 20):02d}:{rng.randrange(60):02d}:00"
+        roll = rng.random()
+        if roll < 0.2:
+            withdrawn = rng.random() < 0.1
+            attrs = {"withdrawn": True} if withdrawn else {
+                "gender": rng.choice(["woman", "man", "non_binary"]),
+                "age_band": rng.choice(["18_29", "30_54"]),
+                "disability": rng.random() < 0.3,
+            }  # fmt: skip
+            out.append(profile(uid, at, m=m, **attrs))
+        elif roll < 0.55:
+            # Few registrations: corrections of the same one land in one batch.
+            eid = f"e{rng.randrange(6)}"
+            out.append(attend(eid, uid, "workshop", starts, 2.0, m=m,
+                              attended=rng.random() < 0.8, time=at))  # fmt: skip
+        elif roll < 0.85:
+            bid = f"b{rng.randrange(30)}"
+            out.append(booking(rng.choice(BOOKING_TYPES), bid, uid, f"r{rng.randrange(3)}",
+                               "workstation", "loc", starts, ends, m=m, time=at))  # fmt: skip
+        elif roll < 0.95:
+            out.append(visits(f"v{rng.randrange(4)}", rng.randrange(1, 50), f"{at}+00:00", m=m))
+        else:
+            out.append(organisation(f"o{rng.randrange(3)}", rng.choice(["sme", "association"]),
+                                    m, at))  # fmt: skip
+    return out
+
+
+def delivery(event: CloudEvent) -> Delivery:
+    model = model_for(event.type)
+    data = model.model_validate(event.data) if model else event.data
+    return Delivery(event=event, data=data, session=None)
+
+
+async def forget(db: Any, event: CloudEvent) -> None:
+    """What the identity consumer does to the store for an erasure (no outbox here)."""
+    d = delivery(event)
+    await facts.append(db, facts.make_fact(d.event, d.data, KEY), None)
+    await erasure.erase(db, participant_key(d.data.user_id, KEY), None)  # type: ignore[union-attr]
+
+
+async def documents(db: Any) -> dict[str, dict[Any, Any]]:
+    names = [*projections.ALL, facts.COLLECTION, erasure.ERASED]
+    return {name: {d["_id"]: d async for d in db[name].find({})} for name in names}
+
+
+async def test_batches_equal_one_by_one(
+    analytics_settings: Callable[..., AnalyticsSettings],
+) -> None:
+    erased = envelope(idc.USER_ERASED, {"user_id": "p3", "requested_at": "2026-06-01T00:00:00Z"})
+    stream = [*esf_stream(), *random_stream(300), erased, *random_stream(150, seed=4)]
+    single, batched = Store(analytics_settings()), Store(analytics_settings())
+    try:
+        for store in (single, batched):
+            await facts.ensure_indexes(store.db)
+            await projections.ensure_indexes(store.db)
+        for event in stream:
+            if event.type == idc.USER_ERASED:
+                await forget(single.db, event)
+            else:
+                await ingest_one(single.db, delivery(event), KEY, TZ, None)
+
+        position, sizes = 0, [1, 7, 64, 200]
+        while position < len(stream):
+            if stream[position].type == idc.USER_ERASED:
+                await forget(batched.db, stream[position])
+                position += 1
+                continue
+            size = sizes[position % len(sizes)]
+            chunk = []
+            while position < len(stream) and len(chunk) < size:
+                if stream[position].type == idc.USER_ERASED:
+                    break
+                chunk.append(delivery(stream[position]))
+                position += 1
+
+            async def work(session: Any, chunk: list[Delivery] = chunk) -> None:
+                await ingest_batch(batched.db, chunk, KEY, TZ, session)
+
+            await batched.in_transaction(work)
+
+        expected, got = await documents(single.db), await documents(batched.db)
+        assert len(expected[facts.COLLECTION]) == len(stream)
+        assert expected[projections.ESF_COUNTS] and expected[projections.ESF_CONTRIB]
+        assert expected[erasure.ERASED]
+        for name in expected:
+            assert got[name] == expected[name], name
+    finally:
+        await single.close()
+        await batched.close()
