@@ -65,8 +65,14 @@ def concrete(path: str) -> str:
 
 @pytest.mark.parametrize("name", [n for n in registry.installed() if n != "gateway"])
 async def test_bad_tokens_refused_everywhere(
-    name: str, make_settings: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, amqp_url: str
+    name: str,
+    make_settings: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    make_vhost: Callable[[str], str],
 ) -> None:
+    # A vhost of its own: session-long services of other suites consume the same queue
+    # names in the run's main vhost and would take this service's messages.
+    amqp_url = make_vhost(f"tokens-{name}")
     for key, value in service_env(make_settings(name, amqp_url=amqp_url)).items():
         monkeypatch.setenv(key, value)
     svc = registry.load_factory(name)()
