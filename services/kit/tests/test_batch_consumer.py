@@ -168,3 +168,59 @@ async def _all_delivered(svc: Service) -> bool:
     """Nothing ready in the queue: every message is with the consumer, unacked."""
     counts = await svc.admin.queue_counts(QUEUE)
     return counts is not None and counts[0] == 0
+
+
+async def test_batch_consumer_prefetch_is_its_own_not_the_services(
+    make_settings: Callable[..., Any],
+) -> None:
+    """A batch of 20 needs more than the service's prefetch of 4 messages in flight: the
+    batch consumer's channel allows two batches (its queue was declared on that channel,
+    else FastStream consumes it on the default one and batches stop at 4)."""
+    svc = batch_service(make_settings("kittest", prefetch=4), wait_ms=1000)
+    await svc.start()
+    try:
+        events = [envelope(TYPE, {"thing_id": f"p{i}", "n": i}) for i in range(40)]
+        for event in events:
+            await svc.bus.publish_event(event)
+
+        async def all_applied() -> bool:
+            return await count(svc) == 40
+
+        await eventually(all_applied)
+        assert max(len(b) for b in svc.batches) > 4  # type: ignore[attr-defined]
+    finally:
+        await svc.stop()
+
+
+async def test_batches_of_different_queues_take_turns(
+    make_settings: Callable[..., Any],
+) -> None:
+    """One batch transaction at a time per process: batches of different queues write the
+    same documents, and concurrent transactions on them conflict and retry whole."""
+    svc = Service("kittest", settings=make_settings("kittest"))
+    active, most, applied = 0, 0, 0
+    other = "kohtaamo.kittest.other.happened.v1"
+
+    async def apply(deliveries: list[Delivery]) -> None:
+        nonlocal active, most, applied
+        active += 1
+        most = max(most, active)
+        await asyncio.sleep(0.05)  # a slow transaction: the other queue's batch is ready
+        active -= 1
+        applied += len(deliveries)
+
+    svc.consumer("turns-a", [TYPE], batch=10, batch_wait_ms=10)(apply)
+    svc.consumer("turns-b", [other], batch=10, batch_wait_ms=10)(apply)
+    await svc.start()
+    try:
+        for i in range(30):
+            await svc.bus.publish_event(envelope(TYPE, {"thing_id": f"a{i}", "n": i}))
+            await svc.bus.publish_event(envelope(other, {"thing_id": f"b{i}", "n": i}))
+
+        async def all_applied() -> bool:
+            return applied == 60
+
+        await eventually(all_applied)
+        assert most == 1
+    finally:
+        await svc.stop()

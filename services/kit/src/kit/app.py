@@ -4,6 +4,7 @@ relay, and stops them again (FastStream's deprecated FastAPI plugin is not used)
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -83,6 +84,11 @@ class Service:
         self.consumers: list[Consumer] = []
         # Batch consumers' subscribers and batchers: stopped and drained before the broker.
         self._batched: list[tuple[Any, Batcher]] = []
+        self._channels: dict[str, Channel] = {}
+        # One batch transaction at a time in a process: batches of different queues
+        # write the same documents (a person's projections), and concurrent transactions
+        # on them conflict and are retried whole.
+        self._batch_turn = asyncio.Lock()
         self.routers: list[APIRouter] = []
         self._startup: list[Hook] = []
         self._shutdown: list[Hook] = []
@@ -181,7 +187,20 @@ class Service:
         await self.bus.connect()
         await self.bus.declare_exchange(topology.exchange(self.name))
         for consumer in self.consumers:
-            await self.bus.declare_consumer_queue(consumer.queue, consumer.event_types)
+            await self.bus.declare_consumer_queue(
+                consumer.queue, consumer.event_types, channel=self._channel_of(consumer)
+            )
+
+    def _channel_of(self, consumer: Consumer) -> Channel | None:
+        """A batch consumer's own channel: a prefetch of two batches, so the next one
+        gathers while one is applied (its messages stay unacked until their batch commits).
+        None: the broker's default channel."""
+        if consumer.batch_handler is None:
+            return None
+        if consumer.queue not in self._channels:
+            prefetch = max(self.settings.prefetch, 2 * consumer.batch)
+            self._channels[consumer.queue] = Channel(prefetch_count=prefetch)
+        return self._channels[consumer.queue]
 
     def _subscribe(self, consumer: Consumer) -> None:
         processor = MessageProcessor(
@@ -193,12 +212,13 @@ class Service:
         channel: dict[str, Any] = {}
         target: Callable[[Any], Awaitable[None]] = processor
         if consumer.batch_handler is not None:
-            batcher = Batcher(processor=processor, store=self.store, inbox=self.inbox)
+            batcher = Batcher(
+                processor=processor, store=self.store, inbox=self.inbox, turn=self._batch_turn
+            )
             target = batcher
-            # Its own channel: a prefetch of two batches, so the next one gathers while
-            # one is applied (the queued messages stay unacked until their batch commits).
-            prefetch = max(self.settings.prefetch, 2 * consumer.batch)
-            channel["channel"] = Channel(prefetch_count=prefetch)
+            # The channel its queue was declared on: FastStream consumes a queue on the
+            # channel of its first declaration.
+            channel["channel"] = self._channel_of(consumer)
 
         async def handle(body: bytes) -> None:
             # No dependency injection on the hot path (apply_types=False): it cost more

@@ -31,7 +31,14 @@ Item = tuple[AbstractIncomingMessage, Delivery]
 class Batcher:
     """Collects one batch consumer's admitted messages and applies them in batches."""
 
-    def __init__(self, *, processor: MessageProcessor, store: Store, inbox: Inbox) -> None:
+    def __init__(
+        self,
+        *,
+        processor: MessageProcessor,
+        store: Store,
+        inbox: Inbox,
+        turn: asyncio.Lock | None = None,
+    ) -> None:
         consumer = processor.consumer
         assert consumer.batch_handler is not None and consumer.batch >= 1
         self.processor = processor
@@ -39,6 +46,7 @@ class Batcher:
         self.handler = consumer.batch_handler
         self.store = store
         self.inbox = inbox
+        self.turn = turn or asyncio.Lock()
         self.size = consumer.batch
         self.wait_s = consumer.batch_wait_ms / 1000
         self.pending: asyncio.Queue[Item | None] = asyncio.Queue()
@@ -86,7 +94,8 @@ class Batcher:
                     break
                 items.append(item)
             try:
-                await self._apply(items)
+                async with self.turn:
+                    await self._apply(items)
             except Exception as exc:  # a lost channel: the unacked messages come back
                 log.error("batch.ack_failed", queue=self.consumer.queue, error=str(exc))
 

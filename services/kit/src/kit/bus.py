@@ -103,15 +103,19 @@ class Bus:
             self._exchanges[name] = await self.broker.declare_exchange(topic_exchange(name))
         return self._exchanges[name]
 
-    async def declare_consumer_queue(self, name: str, event_types: list[str]) -> RobustQueue:
-        """The queue, its dead-letter queue, its retry queues and its bindings."""
+    async def declare_consumer_queue(
+        self, name: str, event_types: list[str], channel: Channel | None = None
+    ) -> RobustQueue:
+        """The queue, its dead-letter queue, its retry queues and its bindings. `channel`:
+        the one its consumer will use (FastStream keeps a queue on the channel it was
+        first declared on, so a consumer's own prefetch needs it here too)."""
         dlx = await self.broker.declare_exchange(dead_letter_exchange())
         dlq = await self.broker.declare_queue(dead_letter_queue(name))
         await dlq.bind(dlx, routing_key=name)
         for delay in self.settings.retry_delays_ms:
             await self.broker.declare_queue(retry_queue(name, delay))
-        queue = await self.broker.declare_queue(
-            consumer_queue(name, delivery_limit=self.settings.delivery_limit)
+        queue = await self.broker.config.declarer.declare_queue(
+            consumer_queue(name, delivery_limit=self.settings.delivery_limit), channel=channel
         )
         for type_ in event_types:
             exchange = await self.declare_exchange(topology.exchange(topology.producer_of(type_)))
