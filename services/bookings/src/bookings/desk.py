@@ -52,7 +52,7 @@ class Desk:
     """Requests go to one of a few lanes by resource; each lane writes one batch at a
     time, so lanes never compete for a calendar and their batches run side by side."""
 
-    def __init__(self, svc: Service, attempts: int = 200, lanes: int = 8) -> None:
+    def __init__(self, svc: Service, attempts: int = 200, lanes: int = 2) -> None:
         self.svc = svc
         self.attempts = attempts
         self.lanes = [Lane(self) for _ in range(lanes)]
@@ -231,5 +231,6 @@ def desk_for(svc: Service) -> Desk:
     desk = _desks.get(id(svc))
     if desk is None or desk.svc is not svc:
         attempts = int(getattr(svc.settings, "booking_attempts", 200))
-        desk = _desks[id(svc)] = Desk(svc, attempts)
+        lanes = int(getattr(svc.settings, "booking_lanes", 2))
+        desk = _desks[id(svc)] = Desk(svc, attempts, lanes)
     return desk
