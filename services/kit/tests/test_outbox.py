@@ -356,3 +356,32 @@ async def test_type_unroutable_for_a_whole_backoff_is_parked_at_first_refusal(
         await drain(queue, 1)
     finally:
         await svc.stop()
+
+
+async def test_relay_reads_the_next_batch_ahead_in_order_and_once(settings: Any, amqp: Any) -> None:
+    """While a full batch is published the next one is read; each entry still goes out
+    once, in staging order."""
+    svc = Service("kittest", settings=settings)
+    await svc.start()
+    await svc.relay.stop()  # drive by hand
+    relay = Relay(outbox=svc.outbox, bus=svc.bus, service="kittest", poll_s=0.1, batch=10)
+    channel = await amqp.channel()
+    queue = await channel.declare_queue("", exclusive=True)
+    await queue.bind(topology.exchange("kittest"), routing_key="kittest.#")
+    try:
+        events = [envelope(TYPE, {"thing_id": f"t{i}"}) for i in range(25)]
+        await svc.outbox.stage(None, *events)
+        assert await relay.publish_pending() == 10
+        assert relay._ahead is not None  # read while the first ten were published
+        assert await relay.publish_pending() == 10
+        assert await relay.publish_pending() == 5
+        assert relay._ahead is None  # a batch that was not full reads nothing ahead
+        assert await relay.publish_pending() == 0
+        got = await drain(queue, 25)
+        assert [g["body"]["id"] for g in got] == [e.id for e in events]
+        await asyncio.sleep(0.2)
+        assert await queue.get(fail=False) is None  # nothing twice
+        await relay.flush()
+        assert (await svc.outbox.lag())["pending"] == 0
+    finally:
+        await svc.stop()
