@@ -4,6 +4,7 @@ only opted-in people, searchable by skill and language, within the caller's muni
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -106,6 +107,19 @@ async def test_contact_changes_reach_notifications_through_contact_changed(
     )
     assert bad_channel.status_code == 422
     assert bad_channel.json()["errors"][0]["field"].startswith("channels")
+    # Kinds become field names in the store: dotted, dollar, empty or odd ones are refused
+    # (the fuzzer found a 500 here).
+    for kind in ("a.b", "$set", "", "\ud960\ude1a", "Booking", "x" * 41):
+        odd = await client.patch(  # json.dumps: escapes the lone surrogates as \\uXXXX
+            "/me/contact",
+            content=json.dumps({"channels": {kind: ["email"]}}),
+            headers={**out["headers"], "content-type": "application/json"},
+        )
+        assert odd.status_code == 422, (kind, odd.text)
+        assert odd.json()["errors"][0]["field"].startswith("channels"), kind
+    many = {f"kind_{i}": ["email"] for i in range(21)}
+    too_many = await client.patch("/me/contact", json={"channels": many}, headers=out["headers"])
+    assert too_many.status_code == 422
 
 
 async def test_mentor_directory_lists_only_opted_in_and_searches(

@@ -40,3 +40,6 @@ Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,39}$")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()-]{6,20}$")]
 SkillName = Annotated[str, StringConstraints(min_length=1, max_length=80), AfterValidator(_skill)]
+# A notice kind ("booking", "reminder", ...; "*" for the default): it becomes a field name
+# in the stored preferences, so no dots, dollars or empty names. At most every kind once.
+NoticeKind = Annotated[str, StringConstraints(pattern=r"^(\*|[a-z][a-z0-9_]{0,39})$")]

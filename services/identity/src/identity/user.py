@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 from pymongo import ReturnDocument
@@ -14,7 +14,7 @@ from pymongo.errors import DuplicateKeyError
 from contracts import identity as idc
 from identity import municipality as municipalities
 from identity.core import Identity
-from identity.fields import Email, Language, Name, Phone, TimeZone
+from identity.fields import Email, Language, Name, NoticeKind, Phone, TimeZone
 from identity.passwords import hash_password, password_problem, verify_password
 from identity.ratelimit import account_key, address_key
 from identity.session import TokenPair
@@ -49,7 +49,13 @@ class ContactIn(BaseModel):
     display_name: Name | None = None
     phone: Phone | None = None
     language: Language | None = None
-    channels: dict[str, list[idc.Channel]] | None = None
+    channels: (
+        Annotated[
+            dict[NoticeKind, Annotated[list[idc.Channel], Field(max_length=3)]],
+            Field(max_length=20),
+        ]
+        | None
+    ) = None
     quiet_hours: idc.QuietHours | None = None
     timezone: TimeZone | None = None
 
