@@ -70,19 +70,20 @@ def ticks(n: int) -> list[CloudEvent]:
 
 
 async def prefill(env: dict[str, str], queue: str, events: list[CloudEvent]) -> None:
+    """Straight into `queue` (default exchange): through the topic exchange every queue
+    still bound to it would get a copy, and grow round after round."""
     connection = await aio_pika.connect(env["amqp_url"])
     channel = await connection.channel(publisher_confirms=True)
-    exchange = await channel.declare_exchange(topology.exchange("benchkit"), "topic", durable=True)
     for start in range(0, len(events), 500):
         await asyncio.gather(
             *(
-                exchange.publish(
+                channel.default_exchange.publish(
                     aio_pika.Message(
                         e.model_dump_json().encode(),
                         message_id=e.id,
                         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                     ),
-                    routing_key=e.routing_key,
+                    routing_key=queue,
                 )
                 for e in events[start : start + 500]
             )
@@ -131,7 +132,17 @@ async def kit_consume_rate(env: dict[str, str], *, with_db: bool, n: int, db: st
     await asyncio.wait_for(done.wait(), 600)
     elapsed = time.perf_counter() - first
     await svc.stop()
+    await _drop_queue(env, topology.queue("benchkit", purpose))
     return n / elapsed
+
+
+async def _drop_queue(env: dict[str, str], name: str) -> None:
+    """A kit queue stays bound to the bench's exchange: later phases' publishes would
+    pile up in it (and slow the next round's drain of it)."""
+    connection = await aio_pika.connect(env["amqp_url"])
+    channel = await connection.channel()
+    await channel.queue_delete(name)
+    await connection.close()
 
 
 def _rebuild(
@@ -149,13 +160,10 @@ async def raw_consume_rate(env: dict[str, str], n: int) -> float:
     connection = await aio_pika.connect(env["amqp_url"])
     channel = await connection.channel()
     await channel.set_qos(prefetch_count=64)
-    exchange = await channel.declare_exchange(topology.exchange("benchkit"), "topic", durable=True)
     queue = await channel.declare_queue(
         "bench.raw", durable=True, arguments={"x-queue-type": "quorum"}
     )
-    await queue.bind(exchange, routing_key="benchkit.#")
     await prefill(env, "bench.raw", ticks(n))
-    await queue.unbind(exchange, routing_key="benchkit.#")
     count = 0
     done = asyncio.Event()
 
@@ -216,6 +224,10 @@ async def relay_rate(env: dict[str, str], n: int, db: str) -> tuple[float, float
     await svc.relay.flush()  # deletions of the published entries trail behind
     clean = time.perf_counter() - started
     await svc.stop()
+    connection = await aio_pika.connect(env["amqp_url"])
+    channel = await connection.channel()
+    await (await channel.declare_queue("bench.sink", passive=True)).purge()
+    await connection.close()
     return n / elapsed, n / clean
 
 

@@ -5,23 +5,24 @@ relay, and stops them again (FastStream's deprecated FastAPI plugin is not used)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
 import structlog
+from aio_pika import RobustQueue
+from aio_pika.abc import AbstractIncomingMessage
 from fastapi import APIRouter, FastAPI
-from faststream import AckPolicy
 from faststream.rabbit import Channel
-from faststream.rabbit.annotations import RabbitMessage
 from pydantic import BaseModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from contracts import CloudEvent, topology
 from kit.auth import Auth, TokenVerifier
 from kit.batching import Batcher
-from kit.bus import Bus, consumer_queue
+from kit.bus import Bus
 from kit.consumer import BatchHandler, Consumer, Delivery, Handler, MessageProcessor
 from kit.events import new_event
 from kit.health import check, health_router
@@ -36,11 +37,8 @@ from kit.settings import KitSettings
 
 log = structlog.get_logger("kit.app")
 Hook = Callable[[], Awaitable[None]]
-
-
-async def _raw_body(message: Any) -> bytes:
-    # The kit parses envelopes itself so that a malformed one is dead-lettered, not lost.
-    return message.body  # type: ignore[no-any-return]
+# How long a stop waits for the messages being applied (as the broker's graceful timeout).
+GRACEFUL_S = 15.0
 
 
 class Service:
@@ -82,8 +80,15 @@ class Service:
         self.auth = Auth(self.verifier)
         self.admin = RabbitAdmin(self.settings.amqp_url.get_secret_value())
         self.consumers: list[Consumer] = []
-        # Batch consumers' subscribers and batchers: stopped and drained before the broker.
-        self._batched: list[tuple[Any, Batcher]] = []
+        # Each consumer's queue (on its channel) and what its messages go to; consuming
+        # tags while consuming; batchers, drained before the connection closes.
+        self._queues: dict[str, RobustQueue] = {}
+        self._targets: dict[str, Callable[[AbstractIncomingMessage], Awaitable[None]]] = {}
+        self._tags: dict[str, str] = {}
+        self._batched: list[Batcher] = []
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._channels: dict[str, Channel] = {}
         # One batch transaction at a time in a process: batches of different queues
         # write the same documents (a person's projections), and concurrent transactions
@@ -173,9 +178,13 @@ class Service:
         await self.declare_topology()
         for consumer in self.consumers:
             self._subscribe(consumer)
-        for _, batcher in self._batched:
+        for batcher in self._batched:
             batcher.start()
         await self.bus.broker.start()
+        for consumer in self.consumers:
+            # aio-pika's robust queue: the consumer comes back by itself after a reconnect.
+            queue = self._queues[consumer.queue]
+            self._tags[consumer.queue] = await queue.consume(self._deliver(consumer.queue))
         self.relay.start()
         self.started = True
         log.info("service.started", consumers=[c.queue for c in self.consumers])
@@ -187,7 +196,7 @@ class Service:
         await self.bus.connect()
         await self.bus.declare_exchange(topology.exchange(self.name))
         for consumer in self.consumers:
-            await self.bus.declare_consumer_queue(
+            self._queues[consumer.queue] = await self.bus.declare_consumer_queue(
                 consumer.queue, consumer.event_types, channel=self._channel_of(consumer)
             )
 
@@ -206,47 +215,48 @@ class Service:
         processor = MessageProcessor(
             service=self.name, consumer=consumer, bus=self.bus, inbox=self.inbox
         )
-
-        context = self.bus.broker.context
-        batcher = None
-        channel: dict[str, Any] = {}
-        target: Callable[[Any], Awaitable[None]] = processor
+        target: Callable[[AbstractIncomingMessage], Awaitable[None]] = processor
         if consumer.batch_handler is not None:
             batcher = Batcher(
                 processor=processor, store=self.store, inbox=self.inbox, turn=self._batch_turn
             )
             target = batcher
-            # The channel its queue was declared on: FastStream consumes a queue on the
-            # channel of its first declaration.
-            channel["channel"] = self._channel_of(consumer)
+            self._batched.append(batcher)
+        self._targets[consumer.queue] = target
 
-        async def handle(body: bytes) -> None:
-            # No dependency injection on the hot path (apply_types=False): it cost more
-            # than the rest of the consume path together. The raw message is in context.
-            message: RabbitMessage = context.get_local("message")
-            await target(message.raw_message)
+    def _deliver(self, queue: str) -> Callable[[AbstractIncomingMessage], Awaitable[None]]:
+        """The queue's message callback. Consumed with aio-pika directly, on FastStream's
+        connection and channels: FastStream's subscriber machinery cost more per message
+        than the kit's own consume path (parse, checks, inbox, ack), so consuming through
+        it kept the kit well under the raw consume rate."""
+        target = self._targets[queue]
 
-        handle.__name__ = f"on_{consumer.purpose}"
-        subscriber = self.bus.broker.subscriber(
-            consumer_queue(consumer.queue, delivery_limit=self.settings.delivery_limit),
-            ack_policy=AckPolicy.MANUAL,
-            decoder=_raw_body,
-            title=consumer.queue,
-            description=consumer.description,
-            **channel,
-        )
-        subscriber(handle)
-        if batcher is not None:
-            self._batched.append((subscriber, batcher))
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            self._in_flight += 1
+            self._idle.clear()
+            try:
+                await target(message)
+            except Exception as exc:  # the processor handles its own; this is a lost channel
+                log.error("message.consume_failed", queue=queue, error=str(exc))
+            finally:
+                self._in_flight -= 1
+                if not self._in_flight:
+                    self._idle.set()
+
+        return on_message
 
     async def stop(self) -> None:
         self.started = False
         await self.relay.stop()
-        # Batched messages are unacked until applied: stop taking more, apply what was
-        # taken, and only then close the connection (their acks need the channel).
-        for subscriber, _ in self._batched:
-            await subscriber.stop()
-        for _, batcher in self._batched:
+        # Stop taking messages; let those being applied finish (their acks need the
+        # channel), batchers apply what they took, and only then close the connection.
+        for name, tag in self._tags.items():
+            with contextlib.suppress(Exception):  # the channel may be gone already
+                await self._queues[name].cancel(tag)
+        self._tags = {}
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), GRACEFUL_S)
+        for batcher in self._batched:
             await batcher.stop()
         await self.bus.stop()
         for hook in reversed(self._shutdown):

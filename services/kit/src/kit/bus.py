@@ -4,8 +4,9 @@
 - topology: one topic exchange per producing service, one durable quorum queue per
   consumer purpose with a delivery limit and its own dead-letter queue, and delay queues
   (one per backoff step) for bounded retries;
-- prefetch bounded; one message at a time per queue and process (order kept per queue,
-  more throughput comes from more replicas as competing consumers).
+- prefetch bounded: up to that many messages of a queue are applied at once in a process
+  (each in its own transaction with its inbox record), more from more replicas as
+  competing consumers; handlers do not rely on arrival order.
 """
 
 from __future__ import annotations
