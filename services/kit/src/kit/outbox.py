@@ -244,6 +244,10 @@ class Relay:
         self.service = service
         self.poll_s = poll_s
         self.batch = batch
+        # The batch grows while passes come back full (a backlog), up to 8x: a read costs
+        # the embedded store time in proportion to every matching entry, not only to the
+        # ones returned, so a backlog is read in fewer, larger passes.
+        self._size = batch
         self.max_trailing = max_trailing
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -315,7 +319,9 @@ class Relay:
         if not entries:
             await self._gauge()
             return 0
-        if len(entries) >= self.batch:
+        full = len(entries) >= self._size
+        self._size = min(self._size * 2, self.batch * 8) if full else self.batch
+        if full:
             # More are probably waiting: read them while these are published (the read
             # and the publishing wait on different servers).
             self._ahead_cursor = max(e["seq"] for e in entries)
@@ -334,7 +340,10 @@ class Relay:
             ids = [e["_id"] for e in done]
             self._published.update(ids)
             self._doomed.extend(ids)
-            self._ensure_deleter()
+            if not full or len(self._doomed) >= self.max_trailing // 2:
+                # Deleting competes with reading and publishing for the store: in a burst
+                # (full batches) it waits until the backlog is drained or grows large.
+                self._ensure_deleter()
         if failed:
             await self._postpone(failed)
         if len(self._published) > self.max_trailing:
@@ -377,9 +386,9 @@ class Relay:
         else:
             overlap = len(skip)
         entries = await self.outbox.collection.find(
-            query, sort=[("seq", ASCENDING)], limit=self.batch + overlap
+            query, sort=[("seq", ASCENDING)], limit=self._size + overlap
         ).to_list()
-        return [e for e in entries if e["_id"] not in skip][: self.batch]
+        return [e for e in entries if e["_id"] not in skip][: self._size]
 
     def _ensure_deleter(self) -> None:
         if self._doomed and (self._deleter is None or self._deleter.done()):
