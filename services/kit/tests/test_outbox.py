@@ -17,6 +17,19 @@ from kit.testing import drain, envelope, eventually
 TYPE = "kohtaamo.kittest.thing.happened.v1"
 
 
+async def hand_driven_relay(settings: Any, amqp: Any) -> tuple[Service, Relay, Any]:
+    """A started service whose own relay is stopped, a relay (batches of 10) to drive by
+    hand, and a queue receiving everything the service publishes."""
+    svc = Service("kittest", settings=settings)
+    await svc.start()
+    await svc.relay.stop()
+    relay = Relay(outbox=svc.outbox, bus=svc.bus, service="kittest", poll_s=0.1, batch=10)
+    channel = await amqp.channel()
+    queue = await channel.declare_queue("", exclusive=True)
+    await queue.bind(topology.exchange("kittest"), routing_key="kittest.#")
+    return svc, relay, queue
+
+
 async def test_relay_publishes_after_crash_between_store_and_publish(
     settings: Any, amqp: Any
 ) -> None:
@@ -93,13 +106,7 @@ async def test_late_committed_entry_behind_the_cursor_is_still_published(
 ) -> None:
     """An entry whose transaction commits after the relay moved its cursor past the
     entry's creation time is found by the next full scan."""
-    svc = Service("kittest", settings=settings)
-    await svc.start()
-    await svc.relay.stop()  # drive by hand
-    relay = Relay(outbox=svc.outbox, bus=svc.bus, service="kittest", poll_s=0.1, batch=10)
-    channel = await amqp.channel()
-    queue = await channel.declare_queue("", exclusive=True)
-    await queue.bind(topology.exchange("kittest"), routing_key="kittest.#")
+    svc, relay, queue = await hand_driven_relay(settings, amqp)
     try:
         first = envelope(TYPE, {"thing_id": "first"})
         await svc.outbox.stage(None, first)
@@ -361,13 +368,7 @@ async def test_type_unroutable_for_a_whole_backoff_is_parked_at_first_refusal(
 async def test_relay_reads_the_next_batch_ahead_in_order_and_once(settings: Any, amqp: Any) -> None:
     """While a full batch is published the next (larger) one is read; each entry still
     goes out once, in staging order."""
-    svc = Service("kittest", settings=settings)
-    await svc.start()
-    await svc.relay.stop()  # drive by hand
-    relay = Relay(outbox=svc.outbox, bus=svc.bus, service="kittest", poll_s=0.1, batch=10)
-    channel = await amqp.channel()
-    queue = await channel.declare_queue("", exclusive=True)
-    await queue.bind(topology.exchange("kittest"), routing_key="kittest.#")
+    svc, relay, queue = await hand_driven_relay(settings, amqp)
     try:
         events = [envelope(TYPE, {"thing_id": f"t{i}"}) for i in range(25)]
         await svc.outbox.stage(None, *events)

@@ -80,10 +80,10 @@ class Service:
         self.auth = Auth(self.verifier)
         self.admin = RabbitAdmin(self.settings.amqp_url.get_secret_value())
         self.consumers: list[Consumer] = []
-        # Each consumer's queue (on its channel) and what its messages go to; consuming
-        # tags while consuming; batchers, drained before the connection closes.
+        # Each consumer's queue (on its channel) and message callback; consuming tags
+        # while consuming; batchers, drained before the connection closes.
         self._queues: dict[str, RobustQueue] = {}
-        self._targets: dict[str, Callable[[AbstractIncomingMessage], Awaitable[None]]] = {}
+        self._callbacks: dict[str, Callable[[AbstractIncomingMessage], Awaitable[None]]] = {}
         self._tags: dict[str, str] = {}
         self._batched: list[Batcher] = []
         self._in_flight = 0
@@ -184,7 +184,7 @@ class Service:
         for consumer in self.consumers:
             # aio-pika's robust queue: the consumer comes back by itself after a reconnect.
             queue = self._queues[consumer.queue]
-            self._tags[consumer.queue] = await queue.consume(self._deliver(consumer.queue))
+            self._tags[consumer.queue] = await queue.consume(self._callbacks[consumer.queue])
         self.relay.start()
         self.started = True
         log.info("service.started", consumers=[c.queue for c in self.consumers])
@@ -222,14 +222,15 @@ class Service:
             )
             target = batcher
             self._batched.append(batcher)
-        self._targets[consumer.queue] = target
+        self._callbacks[consumer.queue] = self._deliver(consumer.queue, target)
 
-    def _deliver(self, queue: str) -> Callable[[AbstractIncomingMessage], Awaitable[None]]:
+    def _deliver(
+        self, queue: str, target: Callable[[AbstractIncomingMessage], Awaitable[None]]
+    ) -> Callable[[AbstractIncomingMessage], Awaitable[None]]:
         """The queue's message callback. Consumed with aio-pika directly, on FastStream's
         connection and channels: FastStream's subscriber machinery cost more per message
         than the kit's own consume path (parse, checks, inbox, ack), so consuming through
         it kept the kit well under the raw consume rate."""
-        target = self._targets[queue]
 
         async def on_message(message: AbstractIncomingMessage) -> None:
             self._in_flight += 1

@@ -308,7 +308,7 @@ class Relay:
             self._cursor = None  # the holder may have published past it meanwhile
             self._drop_ahead()
             await self.flush()
-            await self._gauge()
+            self._gauge()
             return 0
         entries = await self._batch()
         if not entries and self._cursor is not None:
@@ -317,7 +317,7 @@ class Relay:
             await self.flush()
             entries = await self._next_batch(None)
         if not entries:
-            await self._gauge()
+            self._gauge()
             return 0
         full = len(entries) >= self._size
         self._size = min(self._size * 2, self.batch * 8) if full else self.batch
@@ -348,19 +348,18 @@ class Relay:
             await self._postpone(failed)
         if len(self._published) > self.max_trailing:
             await self.flush()  # back-pressure: the deletions must keep up in the end
-        await self._gauge()
+        self._gauge()
         return len(done)
 
     async def _batch(self) -> list[dict[str, Any]]:
         """The next batch: the one read ahead if the cursor is where it was read from
         (every entry of the previous batch published), else a fresh read."""
-        ahead, self._ahead = self._ahead, None
-        if ahead is not None:
-            if self._cursor is not None and self._cursor == self._ahead_cursor:
+        if self._ahead is not None and self._cursor is not None:
+            if self._cursor == self._ahead_cursor:
+                ahead, self._ahead = self._ahead, None
                 with contextlib.suppress(Exception):  # a failed read: read again
                     return await ahead
-            else:
-                ahead.cancel()
+        self._drop_ahead()
         return await self._next_batch(self._cursor)
 
     def _drop_ahead(self) -> None:
@@ -475,7 +474,7 @@ class Relay:
                     error=entry["last_error"],
                 )
 
-    async def _gauge(self) -> None:
+    def _gauge(self) -> None:
         """Refresh the lag gauges at most once a second, in a task of their own: counting
         the pending entries reads all of them, which held up publishing (a fifth to a
         quarter of a busy relay's time on the embedded store)."""
