@@ -31,6 +31,8 @@ async def test_paths_go_to_their_service_with_token_and_correlation_id(
         assert echoed["headers"]["authorization"] == f"Bearer {token}"
         assert echoed["headers"]["x-correlation-id"] == "corr-gw-1"
         assert echoed["headers"]["x-forwarded-prefix"] == "/api/v1"
+        assert echoed["headers"]["x-forwarded-proto"] == "http"
+        assert echoed["headers"]["x-forwarded-host"] == "gw.test"
         assert echoed["headers"]["x-forwarded-for"] == "127.0.0.1"
         assert response.headers["X-Correlation-ID"] == "corr-gw-1"
 
@@ -114,7 +116,16 @@ async def test_unknown_and_malformed_paths(make_gateway: Any, echoes: dict[str, 
         climbing = await client.get("/api/v1/events/%2E%2E/admin")
         assert climbing.status_code == 400
         assert climbing.json()["errors"][0]["field"] == "path"
-        assert echoes["events"].hits() >= 0  # the echo is alive
+        # The catch-all serves five methods; others are refused as problems, not forwarded.
+        before = echoes["events"].hits()
+        other = await client.request("TRACE", "/api/v1/events/1")
+        assert other.status_code == 405
+        assert other.headers["content-type"] == PROBLEM
+        assert echoes["events"].hits() == before
+        # Proxied requests are counted under the catch-all's template, not the raw path.
+        metrics = (await client.get("/metrics")).text
+        for status in (404, 400, 405):
+            assert f'route="/api/v1/{{path:path}}",service="gateway",status="{status}"' in metrics
 
 
 async def test_extra_routes_point_a_prefix_at_another_service(

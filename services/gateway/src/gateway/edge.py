@@ -23,7 +23,7 @@ class Edge:
         client = client_address(request, self.trusted_proxies)
         request.state.client_address = client
         await self.limits.hit(self.limits.client, client)
-        path = request.url.path.removeprefix(API_PREFIX)
+        path = request.scope["path"].removeprefix(API_PREFIX)
         if self.limits.is_auth(request.method, path):
             await self.limits.hit(self.limits.auth, client)
         authorization = request.headers.get("authorization")

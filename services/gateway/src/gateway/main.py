@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from gateway.api import proxy_router, signed_in
+from gateway.api import proxy_route, signed_in
 from gateway.edge import Edge
 from gateway.errors import install_edge_problems
 from gateway.my_page import my_page_router
@@ -88,7 +88,7 @@ class GatewayService(Service):
         aggregator = Aggregator(self.upstreams, self.table, own)
         app.include_router(docs_router(aggregator, self.title))
         # Last, so the gateway's own /api/v1 routes win over the catch-all.
-        app.include_router(proxy_router(self.upstreams, self.table, self.edge))
+        app.router.routes.append(proxy_route(self.upstreams, self.table, self.edge))
         s = self.settings
         install_browser_protections(
             app,

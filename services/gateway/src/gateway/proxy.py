@@ -162,7 +162,7 @@ def outgoing_headers(request: Request, client: str) -> list[tuple[str, str]]:
     headers += [
         (CORRELATION_HEADER, request.state.correlation_id),
         ("x-forwarded-for", client),
-        ("x-forwarded-proto", request.url.scheme),
+        ("x-forwarded-proto", request.scope["scheme"]),
         ("x-forwarded-host", request.headers.get("host", "")),
         ("x-forwarded-prefix", "/api/v1"),
     ]
