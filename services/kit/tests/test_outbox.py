@@ -388,3 +388,31 @@ async def test_relay_reads_the_next_batch_ahead_in_order_and_once(settings: Any,
         assert (await svc.outbox.lag())["pending"] == 0
     finally:
         await svc.stop()
+
+
+async def test_entries_not_yet_due_do_not_hide_the_ones_behind_them(
+    settings: Any, amqp: Any
+) -> None:
+    """Postponed entries are passed over by the relay, not by the query: more of them
+    than one read holds must not keep the due entries after them from going out."""
+    svc, relay, queue = await hand_driven_relay(settings, amqp)
+    try:
+        held = [envelope(TYPE, {"thing_id": f"held{i}"}) for i in range(25)]
+        due = [envelope(TYPE, {"thing_id": f"due{i}"}) for i in range(3)]
+        await svc.outbox.stage(None, *held)
+        await svc.outbox.stage(None, *due)
+        later = datetime.now(UTC) + timedelta(minutes=5)
+        await svc.outbox.collection.update_many(
+            {"_id": {"$in": [e.id for e in held]}}, {"$set": {"due": later, "attempts": 1}}
+        )
+        # Reads of 10 find only postponed entries twice before reaching the due ones.
+        assert await relay.publish_pending() == 3
+        got = await drain(queue, 3)
+        assert [g["body"]["id"] for g in got] == [e.id for e in due]
+        assert await relay.publish_pending() == 0  # and nothing else is due
+        await asyncio.sleep(0.2)
+        assert await queue.get(fail=False) is None
+        await relay.flush()
+        assert (await svc.outbox.lag())["pending"] == 25
+    finally:
+        await svc.stop()
