@@ -16,10 +16,10 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from analytics.participants import profile_at
-from analytics.projections import ENTRIES, ESF_CONTRIB, ESF_COUNTS, ESF_SERIAL, PROFILES, Db
+from analytics.projections import ESF_COUNTS, PEOPLE, Db
 from analytics.scope import NETWORK
 
-COUNTS, CONTRIB, SERIAL = ESF_COUNTS, ESF_CONTRIB, ESF_SERIAL
+COUNTS = ESF_COUNTS
 GROUPS = ["disability", "third_country_national", "foreign_background", "minority"]
 
 Session = AsyncClientSession | None
@@ -64,56 +64,50 @@ def _diff(old: dict[str, int], new: dict[str, int]) -> dict[str, int]:
 
 async def refresh_participant(db: Db, participant: str, session: Session) -> None:
     """Recompute the participant's contributions and apply the differences."""
-    # Every refresh of one participant writes this document first, so two concurrent
+    # Every refresh of one participant writes their document first, so two concurrent
     # refreshes of the same person conflict and one retries on the other's result.
     # Always a real write (a `$set` to the value it has is a no-op): concurrent
     # transactions of one person must conflict, or each misses the other's entry.
-    await db[SERIAL].update_one(
-        {"_id": participant}, {"$inc": {"writes": 1}}, upsert=True, session=session
+    await db[PEOPLE].update_one(
+        {"_id": participant}, {"$inc": {"serial": 1}}, upsert=True, session=session
     )
+    person = await db[PEOPLE].find_one({"_id": participant}, session=session) or {}
     firsts: dict[ScopeKey, datetime] = {}
-    async for doc in db[ENTRIES].find({"participant": participant}, session=session):
-        for mm, sources in (doc.get("months") or {}).items():
+    for entry in (person.get("entries") or {}).values():
+        for mm, sources in (entry.get("months") or {}).items():
             if not sources:
                 continue
             first = min(sources.values())
-            for scope in (doc["municipality"], NETWORK):
-                for key in period_keys(f"{doc['year']:04d}-{mm}"):
+            for scope in (entry["municipality"], NETWORK):
+                for key in period_keys(f"{entry['year']:04d}-{mm}"):
                     if (scope, key) not in firsts or first < firsts[(scope, key)]:
                         firsts[(scope, key)] = first
-    profile = await db[PROFILES].find_one({"_id": participant}, session=session)
-    versions = (profile or {}).get("versions") or []
+    versions = person.get("versions") or []
     new: dict[ScopeKey, dict[str, int]] = {}
     for scope_key, first in firsts.items():
         version = profile_at(versions, first) if versions else None
         if version is not None:
             new[scope_key] = contribution(version)
-    old = {
-        (d["scope"], d["key"]): d["fields"]
-        async for d in db[CONTRIB].find({"participant": participant}, session=session)
-    }
+    old = {(c["scope"], c["key"]): c["fields"] for c in (person.get("esf") or {}).values()}
+    changes: dict[str, dict[str, Any]] = {}
     for scope_key in set(old) | set(new):
         before, after = old.get(scope_key, {}), new.get(scope_key, {})
         if before == after:
             continue
         await add(db, scope_key, _diff(before, after), session)
-        cid = f"{scope_key[0]}|{scope_key[1]}|{participant}"
+        path = f"esf.{_safe(scope_key[0])}|{scope_key[1]}"
         if after:
-            await db[CONTRIB].update_one(
-                {"_id": cid},
-                {
-                    "$set": {
-                        "participant": participant,
-                        "scope": scope_key[0],
-                        "key": scope_key[1],
-                        "fields": after,
-                    }
-                },
-                upsert=True,
-                session=session,
-            )
+            value = {"scope": scope_key[0], "key": scope_key[1], "fields": after}
+            changes.setdefault("$set", {})[path] = value
         else:
-            await db[CONTRIB].delete_one({"_id": cid}, session=session)
+            changes.setdefault("$unset", {})[path] = ""
+    if changes:
+        await db[PEOPLE].update_one({"_id": participant}, changes, session=session)
+
+
+def _safe(key: str) -> str:
+    # Scopes become field names: no dots or dollars.
+    return key.replace(".", "_").replace("$", "_")
 
 
 async def recount_entity(
@@ -137,11 +131,6 @@ async def recount_entity(
                     bucket[f] = bucket.get(f, 0) + sign * v
     for scope_key, diff in per_key.items():
         await add(db, scope_key, diff, session)
-
-
-async def ensure_indexes(db: Db) -> None:
-    await db[CONTRIB].create_index("participant")
-    await db[ENTRIES].create_index("participant")
 
 
 async def counts(db: Db, scope: str, period_key: str) -> dict[str, int]:

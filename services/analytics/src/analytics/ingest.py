@@ -62,10 +62,8 @@ async def _prefetch(overlay: Overlay, made: list[dict[str, Any]]) -> None:
     people = {f["participant"] for f in made if f["participant"]}
     mentors = {f["mentor"] for f in made if f["mentor"]}
     await overlay[erasure.ERASED].load_ids(erasure.tombstone(k) for k in people | mentors)
-    for name in (p.PROFILES, p.SKILLS, p.MENTORS, p.USERS):
+    for name in (p.PEOPLE, p.SKILLS, p.MENTORS, p.USERS):
         await overlay[name].load_ids(people)
-    await overlay[p.ENTRIES].load_participants(people)
-    await overlay[p.ESF_CONTRIB].load_participants(people)
     targets: dict[str, set[Any]] = {}
     for fact in made:
         data = fact["data"] or {}

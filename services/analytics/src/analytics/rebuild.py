@@ -17,7 +17,7 @@ from analytics.projections import Db
 
 async def rebuild(db: Db, *, tz: str) -> dict[str, Any]:
     started = time.perf_counter()
-    for name in projections.ALL:
+    for name in [*projections.ALL, *projections.LEGACY]:
         await db[name].drop()
     await projections.ensure_indexes(db)
     replayed = 0
