@@ -34,6 +34,14 @@ _TARGETS: dict[str, tuple[str, str]] = {
     "bookings.mentor_hours.closed": (p.RESOURCES, "resource_id"),
 }
 
+# Projections keyed by the person: read only for the facts that write them.
+_PERSONAL: dict[str, str] = {
+    "identity.profile.updated": p.SKILLS,
+    "identity.mentor.offer_changed": p.MENTORS,
+    "identity.user.registered": p.USERS,
+    "identity.user.roles_changed": p.USERS,
+}
+
 
 async def ingest_one(
     db: Db, delivery: Delivery, key: str, tz: str, session: AsyncClientSession | None
@@ -62,12 +70,13 @@ async def _prefetch(overlay: Overlay, made: list[dict[str, Any]]) -> None:
     people = {f["participant"] for f in made if f["participant"]}
     mentors = {f["mentor"] for f in made if f["mentor"]}
     await overlay[erasure.ERASED].load_ids(erasure.tombstone(k) for k in people | mentors)
-    for name in (p.PEOPLE, p.SKILLS, p.MENTORS, p.USERS):
-        await overlay[name].load_ids(people)
+    await overlay[p.PEOPLE].load_ids(people)
     targets: dict[str, set[Any]] = {}
     for fact in made:
         data = fact["data"] or {}
-        if fact["type"] in _TARGETS:
+        if fact["type"] in _PERSONAL and fact["participant"]:
+            targets.setdefault(_PERSONAL[fact["type"]], set()).add(fact["participant"])
+        elif fact["type"] in _TARGETS:
             name, field = _TARGETS[fact["type"]]
             if data.get(field) is not None:
                 targets.setdefault(name, set()).add(data[field])

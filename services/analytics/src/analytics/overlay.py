@@ -148,23 +148,27 @@ class OverlayCollection:
             self.dirty.add(key)
 
     def operations(self) -> list[Any]:
-        ops: list[Any] = []
-        for key, inc in self.incs.items():
-            # Fields that sum to zero stay: one by one, an `$inc` created them with 0.
-            ops.append(UpdateOne({"_id": key}, {"$inc": inc}, upsert=True))
+        """Grouped by kind: an ordered bulk write is one round trip per run of one kind."""
+        inserts: list[Any] = []
+        replaces: list[Any] = []
+        deletes: list[Any] = []
         for key in self.dirty:
             doc = self.docs[key]
             if key not in self.stored:
                 # New: an insert costs the embedded store a fraction of an upsert.
                 if doc is not None:
-                    ops.append(InsertOne(doc))
+                    inserts.append(InsertOne(doc))
             elif doc is None:
-                ops.append(DeleteOne({"_id": key}))
+                deletes.append(DeleteOne({"_id": key}))
             elif doc != self.original.get(key):
                 # Rewriting a document costs the store as much as any change: only when
                 # it really changed (a repeated event often leaves it as it was).
-                ops.append(ReplaceOne({"_id": key}, doc, upsert=True))
-        return ops
+                replaces.append(ReplaceOne({"_id": key}, doc, upsert=True))
+        # Fields that sum to zero stay: one by one, an `$inc` created them with 0.
+        updates = [
+            UpdateOne({"_id": k}, {"$inc": inc}, upsert=True) for k, inc in self.incs.items()
+        ]
+        return [*deletes, *inserts, *replaces, *updates]
 
 
 class Overlay:
