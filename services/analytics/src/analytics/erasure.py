@@ -90,11 +90,9 @@ async def erase(db: Db, key: str, session: AsyncClientSession | None) -> int:
         await db[name].delete_many({"_id": key}, session=session)
     await db[p.CONSENTS].delete_many({"participant": key}, session=session)
     # Without entries and profile the person contributes nothing to the ESF counters:
-    # the refresh subtracts their contributions, then the whole document goes.
-    await db[p.PEOPLE].update_one(
-        {"_id": key}, {"$unset": {"entries": "", "versions": ""}}, session=session
-    )
-    await esf_counts.refresh_participant(db, key, session)
+    # their contributions are subtracted, then the whole document goes.
+    unset = {"$unset": {"entries": "", "versions": ""}}
+    await esf_counts.change_person(db, key, unset, session)
     await db[p.PEOPLE].delete_many({"_id": key}, session=session)
     for name in (p.BOOKINGS, p.ATTENDANCE, p.REGISTRATIONS):
         await db[name].update_many(

@@ -3,8 +3,9 @@
 The projection code runs unchanged against it: reads come from documents loaded in bulk
 up front (or one by one when not prefetched), updates are applied in memory with the
 store's semantics, and `flush` writes each changed document once (a document that ends as
-it was loaded is not written). The ESF counters, which are only ever incremented, are not
-read: their `$inc`s are merged per document. So a batch gives exactly the projections
+it was loaded is not written). Even the ESF counters are read and replaced rather than
+incremented: the store applies an `$inc` of many fields far slower than it replaces the
+document. So a batch gives exactly the projections
 that applying its facts one by one gives, in a few bulk writes instead of a dozen
 operations per fact."""
 
@@ -15,14 +16,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from pymongo import DeleteOne, InsertOne, ReplaceOne, UpdateOne
+from pymongo import DeleteOne, InsertOne, ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from analytics.facts import to_millis
-from analytics.projections import ESF_COUNTS, Db
+from analytics.projections import Db
 
-# Only incremented, never read by the projection code.
-INCREMENT_ONLY = frozenset({ESF_COUNTS})
 # The embedded store's `$in` slows down sharply above about a hundred values.
 CHUNK = 100
 
@@ -87,8 +86,6 @@ class OverlayCollection:
         self.dirty: set[Any] = set()
         self.stored: set[Any] = set()  # keys the store has (as loaded)
         self.original: dict[Any, dict[str, Any]] = {}  # stored documents before a change
-        # Increment-only collections: per document, the merged $inc.
-        self.incs: dict[Any, dict[str, int]] = {}
 
     @property
     def session(self) -> AsyncClientSession | None:
@@ -114,7 +111,7 @@ class OverlayCollection:
         return self.docs[key]
 
     async def find_one(self, query: dict[str, Any], *_: Any, **__: Any) -> dict[str, Any] | None:
-        assert set(query) == {"_id"} and self.name not in INCREMENT_ONLY, (self.name, query)
+        assert set(query) == {"_id"}, (self.name, query)
         doc = await self._get(query["_id"])
         return copy.deepcopy(doc) if doc is not None else None
 
@@ -123,12 +120,6 @@ class OverlayCollection:
     ) -> None:
         assert set(query) == {"_id"}, (self.name, query)
         key = query["_id"]
-        if self.name in INCREMENT_ONLY:
-            assert set(update) == {"$inc"} and upsert, (self.name, update)
-            merged = self.incs.setdefault(key, {})
-            for path, value in update["$inc"].items():
-                merged[path] = merged.get(path, 0) + value
-            return
         doc = await self._get(key)
         inserted = doc is None
         if doc is None:
@@ -141,7 +132,7 @@ class OverlayCollection:
         self.dirty.add(key)
 
     async def delete_one(self, query: dict[str, Any], **_: Any) -> None:
-        assert set(query) == {"_id"} and self.name not in INCREMENT_ONLY, (self.name, query)
+        assert set(query) == {"_id"}, (self.name, query)
         key = query["_id"]
         if await self._get(key) is not None:
             self.docs[key] = None
@@ -164,11 +155,7 @@ class OverlayCollection:
                 # Rewriting a document costs the store as much as any change: only when
                 # it really changed (a repeated event often leaves it as it was).
                 replaces.append(ReplaceOne({"_id": key}, doc, upsert=True))
-        # Fields that sum to zero stay: one by one, an `$inc` created them with 0.
-        updates = [
-            UpdateOne({"_id": k}, {"$inc": inc}, upsert=True) for k, inc in self.incs.items()
-        ]
-        return [*deletes, *inserts, *replaces, *updates]
+        return [*deletes, *inserts, *replaces]
 
 
 class Overlay:

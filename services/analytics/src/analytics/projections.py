@@ -98,21 +98,11 @@ async def _set_entry(
     entry = f"entries.{_safe(fact['municipality'])}|{year}"
     path = f"{entry}.months.{mm}.{_safe(source)}"
     if present:
-        await db[PEOPLE].update_one(
-            {"_id": participant},
-            {
-                "$set": {
-                    path: when,
-                    f"{entry}.municipality": fact["municipality"],
-                    f"{entry}.year": int(year),
-                },
-            },
-            upsert=True,
-            session=session,
-        )
+        fields = {path: when, f"{entry}.municipality": fact["municipality"]}
+        update: dict[str, Any] = {"$set": {**fields, f"{entry}.year": int(year)}}
     else:
-        await db[PEOPLE].update_one({"_id": participant}, {"$unset": {path: ""}}, session=session)
-    await esf_counts.refresh_participant(db, participant, session)
+        update = {"$unset": {path: ""}}
+    await esf_counts.change_person(db, participant, update, session)
 
 
 # -- identity -------------------------------------------------------------------------
@@ -136,10 +126,7 @@ async def participant_profile(db: Db, fact: dict[str, Any], session: Session, tz
         "foreign_background": d.get("foreign_background"),
         "minority": d.get("minority"),
     }
-    await db[PEOPLE].update_one(
-        {"_id": key}, {"$addToSet": {"versions": version}}, upsert=True, session=session
-    )
-    await esf_counts.refresh_participant(db, key, session)
+    await esf_counts.change_person(db, key, {"$addToSet": {"versions": version}}, session)
 
 
 async def profile_updated(db: Db, fact: dict[str, Any], session: Session, tz: str) -> None:
