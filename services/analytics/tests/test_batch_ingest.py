@@ -10,7 +10,9 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from analytics_stream import KEY, attend, booking, esf_stream, organisation, profile, visits
+from pymongo.errors import BulkWriteError
 
 from analytics import erasure, facts, projections
 from analytics.ingest import ingest_batch, ingest_one
@@ -126,3 +128,19 @@ async def test_batches_equal_one_by_one(
     finally:
         await single.close()
         await batched.close()
+
+
+async def test_a_failed_fact_insert_fails_the_batch(
+    analytics_settings: Callable[..., AnalyticsSettings],
+) -> None:
+    """The facts' insert runs while the projections are computed: its error must still
+    reach the caller (so the transaction aborts), not be lost."""
+    store = Store(analytics_settings())
+    try:
+        events = esf_stream()[:5]
+        await store.db[facts.COLLECTION].insert_one({"_id": events[3].id})
+        with pytest.raises(BulkWriteError):
+            await ingest_batch(store.db, [delivery(e) for e in events], KEY, TZ, None)
+        assert await store.db[projections.ESF_COUNTS].count_documents({}) == 0  # no flush
+    finally:
+        await store.close()

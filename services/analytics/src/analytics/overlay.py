@@ -3,14 +3,20 @@
 The projection code runs unchanged against it: reads come from documents loaded in bulk
 up front (or one by one when not prefetched), updates are applied in memory with the
 store's semantics, and `flush` writes each changed document once (a document that ends as
-it was loaded is not written). Even the ESF counters are read and replaced rather than
-incremented: the store applies an `$inc` of many fields far slower than it replaces the
-document. So a batch gives exactly the projections
-that applying its facts one by one gives, in a few bulk writes instead of a dozen
-operations per fact."""
+it was loaded is not written). So a batch gives exactly the projections that applying its
+facts one by one gives, in a few bulk writes instead of a dozen operations per fact.
+
+The ESF counters are only ever incremented: their `$inc`s are merged per document and
+applied at `flush` to the documents read then, which are replaced (the store applies an
+`$inc` of many fields far slower than it replaces the document).
+
+While the projections run, one store operation of the batch (the facts' insert) may be in
+flight on the session: `pending`. Any read of the overlay waits for it first, so the
+session never carries two operations at once."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -19,7 +25,10 @@ from pymongo import DeleteOne, InsertOne, ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from analytics.facts import to_millis
-from analytics.projections import Db
+from analytics.projections import ESF_COUNTS, Db
+
+# Only incremented, never read by the projection code.
+INCREMENT_ONLY = frozenset({ESF_COUNTS})
 
 # The embedded store's `$in` slows down sharply above about a hundred values.
 CHUNK = 100
@@ -96,6 +105,7 @@ class OverlayCollection:
         self.dirty: set[Any] = set()
         self.stored: set[Any] = set()  # keys the store has (as loaded)
         self.original: dict[Any, dict[str, Any]] = {}  # stored documents before a change
+        self.incs: dict[Any, dict[str, int]] = {}  # increment-only: the merged $inc
 
     @property
     def session(self) -> AsyncClientSession | None:
@@ -103,6 +113,8 @@ class OverlayCollection:
 
     async def load_ids(self, keys: Iterable[Any]) -> None:
         missing = sorted({k for k in keys if k not in self.docs}, key=str)
+        if missing:
+            await self.overlay.settle()
         for i in range(0, len(missing), CHUNK):
             chunk = missing[i : i + CHUNK]
             found = {
@@ -115,13 +127,14 @@ class OverlayCollection:
 
     async def _get(self, key: Any) -> dict[str, Any] | None:
         if key not in self.docs:
+            await self.overlay.settle()
             self.docs[key] = await self.real.find_one({"_id": key}, session=self.session)
             if self.docs[key] is not None:
                 self.stored.add(key)
         return self.docs[key]
 
     async def find_one(self, query: dict[str, Any], *_: Any, **__: Any) -> dict[str, Any] | None:
-        assert set(query) == {"_id"}, (self.name, query)
+        assert set(query) == {"_id"} and self.name not in INCREMENT_ONLY, (self.name, query)
         doc = await self._get(query["_id"])
         return _clone(doc) if doc is not None else None
 
@@ -130,6 +143,12 @@ class OverlayCollection:
     ) -> None:
         assert set(query) == {"_id"}, (self.name, query)
         key = query["_id"]
+        if self.name in INCREMENT_ONLY:
+            assert set(update) == {"$inc"} and upsert, (self.name, update)
+            merged = self.incs.setdefault(key, {})
+            for path, value in update["$inc"].items():
+                merged[path] = merged.get(path, 0) + value
+            return
         doc = await self._get(key)
         inserted = doc is None
         if doc is None:
@@ -142,11 +161,25 @@ class OverlayCollection:
         self.dirty.add(key)
 
     async def delete_one(self, query: dict[str, Any], **_: Any) -> None:
-        assert set(query) == {"_id"}, (self.name, query)
+        assert set(query) == {"_id"} and self.name not in INCREMENT_ONLY, (self.name, query)
         key = query["_id"]
         if await self._get(key) is not None:
             self.docs[key] = None
             self.dirty.add(key)
+
+    async def apply_increments(self) -> None:
+        """The merged `$inc`s onto the stored documents (read now, in one go)."""
+        await self.load_ids(self.incs)
+        for key, inc in self.incs.items():
+            doc = self.docs[key]
+            if doc is None:
+                doc = self.docs[key] = {"_id": key}
+            elif key not in self.original:
+                self.original[key] = _clone(doc)
+            # Fields that sum to zero stay: one by one, an `$inc` created them with 0.
+            _update(doc, {"$inc": inc}, False)
+            self.dirty.add(key)
+        self.incs = {}
 
     def operations(self) -> list[Any]:
         """Grouped by kind: an ordered bulk write is one round trip per run of one kind."""
@@ -175,6 +208,13 @@ class Overlay:
         self.db = db
         self.session = session
         self.collections: dict[str, OverlayCollection] = {}
+        self.pending: asyncio.Task[Any] | None = None
+
+    async def settle(self) -> None:
+        """Wait for the operation in flight on the session, if any (and raise its error)."""
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            await pending
 
     def __getitem__(self, name: str) -> OverlayCollection:
         if name not in self.collections:
@@ -182,6 +222,9 @@ class Overlay:
         return self.collections[name]
 
     async def flush(self) -> None:
+        await self.settle()
+        for collection in list(self.collections.values()):
+            await collection.apply_increments()
         for name, collection in self.collections.items():
             ops = collection.operations()
             if ops:
