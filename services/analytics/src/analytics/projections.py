@@ -21,9 +21,9 @@ Db = AsyncDatabase[dict[str, Any]]
 Session = AsyncClientSession | None
 Projector = Callable[[Db, dict[str, Any], Session, str], Awaitable[None]]
 
-# One document per person: ESF profile versions, entries, ESF contributions and a serial
-# (see esf_counts.py). The store's cost is per written document, and a person's facts
-# touch all four, so they live together: one write per person per batch.
+# One document per person: ESF profile versions, entries and a serial (see esf_counts.py).
+# The store's cost is per written document, and a person's facts touch all three, so they
+# live together: one write per person per batch.
 PEOPLE = "p_people"
 SKILLS = "p_skills"
 MENTORS = "p_mentors"
