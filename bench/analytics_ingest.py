@@ -248,13 +248,13 @@ async def esf_over_facts(env: dict[str, str]) -> dict[str, Any]:
         t0 = time.perf_counter()
         await db.facts.find_one({"_id": docs[0]["_id"]})
         timings["find_one"].append(time.perf_counter() - t0)
-    entries = len(mem[projections.ENTRIES].docs)
+    people = len(mem[projections.PEOPLE].docs)
     await store.close()
     med = {k: statistics.median(v) for k, v in timings.items()}
     return {
         "facts": await _count(env, "bench_analytics_esf"),
         "facts_bulk_load_s": round(facts_load_s, 2),
-        "entries_docs": entries,
+        "people_docs": people,
         "participants": participants,
         "esf_report_helsinki_year_s": round(med["helsinki"], 3),
         "esf_report_network_year_s": round(med["network"], 3),

@@ -1,8 +1,7 @@
 """A dict-backed stand-in for the few collection calls the analytics projections make
 (find_one / update_one by _id with $set, $setOnInsert, $addToSet, $min, $unset, $inc;
-find by participant; delete by _id). The
-bench runs the real projection code on it to build the projections of 100,000 facts in
-seconds, then bulk-loads them into the real store."""
+delete by _id). The bench runs the real projection code on it to build the projections
+of 100,000 facts in seconds, then bulk-loads them into the real store."""
 
 from __future__ import annotations
 
@@ -24,19 +23,6 @@ def _walk(doc: dict[str, Any], path: str, create: bool) -> tuple[dict[str, Any] 
 class MemCollection:
     def __init__(self) -> None:
         self.docs: dict[Any, dict[str, Any]] = {}
-        self.by_participant: dict[str, set[Any]] = {}
-
-    def find(self, query: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
-        """Only what the projections ask: all documents of one participant."""
-        assert set(query) == {"participant"}, query
-        keys = sorted(self.by_participant.get(query["participant"], ()))
-        docs = [copy.deepcopy(self.docs[k]) for k in keys if k in self.docs]
-
-        async def iterate() -> Any:
-            for doc in docs:
-                yield doc
-
-        return iterate()
 
     async def delete_one(self, query: dict[str, Any], **_: Any) -> None:
         self.docs.pop(query["_id"], None)
@@ -81,8 +67,6 @@ class MemCollection:
         for path, value in update.get("$inc", {}).items():
             parent, leaf = _walk(doc, path, True)
             parent[leaf] = parent.get(leaf, 0) + value  # type: ignore[union-attr]
-        if doc.get("participant"):
-            self.by_participant.setdefault(doc["participant"], set()).add(key)
 
 
 class MemDb:

@@ -45,17 +45,17 @@ async def screen(
 ) -> dict[str, Any]:
     """A new fact as it may be kept: anonymised if its person (or mentor) was erased.
 
-    The write to the person's serial document makes this transaction conflict with an
+    The write to the person's document (its serial) makes this transaction conflict with an
     erasure of the same person running at the same time (the erasure writes and deletes
     that document too), so one of them retries after the other: a fact is either swept
     by the erasure or sees its tombstone, never neither."""
     participant = fact["participant"]
     if participant:
-        await db[p.ESF_SERIAL].update_one(
-            {"_id": participant}, {"$inc": {"writes": 1}}, upsert=True, session=session
+        await db[p.PEOPLE].update_one(
+            {"_id": participant}, {"$inc": {"serial": 1}}, upsert=True, session=session
         )
         if await is_erased(db, participant, session):
-            await db[p.ESF_SERIAL].delete_one({"_id": participant}, session=session)
+            await db[p.PEOPLE].delete_one({"_id": participant}, session=session)
             fact = anonymise(fact)
     if fact.get("mentor") and await is_erased(db, fact["mentor"], session):
         fact = {**fact, "mentor": None}
@@ -86,17 +86,18 @@ async def erase(db: Db, key: str, session: AsyncClientSession | None) -> int:
     as_mentor = await db[FACTS].update_many(
         {"mentor": key}, {"$set": {"mentor": None}}, session=session
     )
-    for name in (p.PROFILES, p.SKILLS, p.MENTORS, p.USERS):
+    for name in (p.SKILLS, p.MENTORS, p.USERS):
         await db[name].delete_many({"_id": key}, session=session)
     await db[p.CONSENTS].delete_many({"participant": key}, session=session)
-    await db[p.ENTRIES].delete_many({"participant": key}, session=session)
+    # Without entries and profile the person contributes nothing to the ESF counters:
+    # their contributions are subtracted, then the whole document goes.
+    unset = {"$unset": {"entries": "", "versions": ""}}
+    await esf_counts.change_person(db, key, unset, session)
+    await db[p.PEOPLE].delete_many({"_id": key}, session=session)
     for name in (p.BOOKINGS, p.ATTENDANCE, p.REGISTRATIONS):
         await db[name].update_many(
             {"participant": key}, {"$set": {"participant": None}}, session=session
         )
     for name in (p.BOOKINGS, p.RESOURCES):
         await db[name].update_many({"mentor": key}, {"$set": {"mentor": None}}, session=session)
-    # With entries and profile gone the person contributes nothing to the ESF counters.
-    await esf_counts.refresh_participant(db, key, session)
-    await db[p.ESF_SERIAL].delete_many({"_id": key}, session=session)
     return personal.modified_count + activity.modified_count + as_mentor.modified_count

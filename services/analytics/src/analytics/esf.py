@@ -30,7 +30,7 @@ def _breakdown_table(
 async def esf_report(
     db: Db, *, scope: Scope, period: Period, threshold: int, tz: str = "Europe/Helsinki"
 ) -> Report:
-    # One counters document per scope and period (see esf_counts.py): no scan of
+    # One counters document per scope and year (see esf_counts.py): no scan of
     # participants at report time.
     c = await esf_counts.counts(db, scope.name, period.label)
 

@@ -1,12 +1,13 @@
-"""ESF counters: the ESF report reads one document per scope and period.
+"""ESF counters: the ESF report reads one document per scope and year.
 
 A participant's contribution to a (scope, period) — counted or not, and with which
-attributes — is a pure function of their entries and profile versions. Whenever either
-changes, the contribution is recomputed and only the difference is added to the counters,
-so the counters always equal the sum of contributions: independent of the order facts
-arrive in, unchanged when a fact is applied twice, and rebuilt identically by a replay.
-Scopes are each municipality and "network" (a participant counted once across them);
-periods are every year, half, quarter and month."""
+attributes — is a pure function of their entries and profile versions (both in their
+`p_people` document). Whenever either changes, the contributions before and after are
+computed and only the difference is added to the counters (a document per scope and year,
+by period inside), so the counters always equal the sum of contributions: independent of
+the order facts arrive in, unchanged when a fact is applied twice, and rebuilt identically
+by a replay. Scopes are each municipality and "network" (a participant counted once
+across them); periods are every year, half, quarter and month."""
 
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from analytics.participants import profile_at
-from analytics.projections import ENTRIES, ESF_CONTRIB, ESF_COUNTS, ESF_SERIAL, PROFILES, Db
+from analytics.projections import ESF_COUNTS, PEOPLE, Db
 from analytics.scope import NETWORK
 
-COUNTS, CONTRIB, SERIAL = ESF_COUNTS, ESF_CONTRIB, ESF_SERIAL
+COUNTS = ESF_COUNTS
 GROUPS = ["disability", "third_country_national", "foreign_background", "minority"]
 
 Session = AsyncClientSession | None
@@ -47,73 +48,61 @@ def contribution(profile: dict[str, Any]) -> dict[str, int]:
     return fields
 
 
-async def add(db: Db, key: ScopeKey, diff: dict[str, int], session: Session) -> None:
-    diff = {f: v for f, v in diff.items() if v}
-    if diff:
-        await db[COUNTS].update_one(
-            {"_id": f"{key[0]}|{key[1]}"},
-            {"$inc": {f"c.{f}": v for f, v in diff.items()}},
-            upsert=True,
-            session=session,
-        )
+async def add(db: Db, diffs: dict[ScopeKey, dict[str, int]], session: Session) -> None:
+    """Add the differences to the counters: one document per scope and year."""
+    per_doc: dict[str, dict[str, int]] = {}
+    for (scope, period), diff in diffs.items():
+        inc = per_doc.setdefault(f"{scope}|{period[:4]}", {})
+        for f, v in diff.items():
+            if v:
+                inc[f"c.{period}.{f}"] = v
+    for doc_id, inc in per_doc.items():
+        if inc:
+            await db[COUNTS].update_one(
+                {"_id": doc_id}, {"$inc": inc}, upsert=True, session=session
+            )
 
 
 def _diff(old: dict[str, int], new: dict[str, int]) -> dict[str, int]:
     return {f: new.get(f, 0) - old.get(f, 0) for f in set(old) | set(new)}
 
 
-async def refresh_participant(db: Db, participant: str, session: Session) -> None:
-    """Recompute the participant's contributions and apply the differences."""
-    # Every refresh of one participant writes this document first, so two concurrent
-    # refreshes of the same person conflict and one retries on the other's result.
-    # Always a real write (a `$set` to the value it has is a no-op): concurrent
-    # transactions of one person must conflict, or each misses the other's entry.
-    await db[SERIAL].update_one(
-        {"_id": participant}, {"$inc": {"writes": 1}}, upsert=True, session=session
-    )
+def contributions(person: dict[str, Any] | None) -> dict[ScopeKey, dict[str, int]]:
+    """What a person counts for, per (scope, period): a pure function of their entries
+    and profile versions."""
     firsts: dict[ScopeKey, datetime] = {}
-    async for doc in db[ENTRIES].find({"participant": participant}, session=session):
-        for mm, sources in (doc.get("months") or {}).items():
+    for entry in ((person or {}).get("entries") or {}).values():
+        for mm, sources in (entry.get("months") or {}).items():
             if not sources:
                 continue
             first = min(sources.values())
-            for scope in (doc["municipality"], NETWORK):
-                for key in period_keys(f"{doc['year']:04d}-{mm}"):
+            for scope in (entry["municipality"], NETWORK):
+                for key in period_keys(f"{entry['year']:04d}-{mm}"):
                     if (scope, key) not in firsts or first < firsts[(scope, key)]:
                         firsts[(scope, key)] = first
-    profile = await db[PROFILES].find_one({"_id": participant}, session=session)
-    versions = (profile or {}).get("versions") or []
-    new: dict[ScopeKey, dict[str, int]] = {}
+    versions = (person or {}).get("versions") or []
+    out: dict[ScopeKey, dict[str, int]] = {}
     for scope_key, first in firsts.items():
         version = profile_at(versions, first) if versions else None
         if version is not None:
-            new[scope_key] = contribution(version)
-    old = {
-        (d["scope"], d["key"]): d["fields"]
-        async for d in db[CONTRIB].find({"participant": participant}, session=session)
-    }
-    for scope_key in set(old) | set(new):
-        before, after = old.get(scope_key, {}), new.get(scope_key, {})
-        if before == after:
-            continue
-        await add(db, scope_key, _diff(before, after), session)
-        cid = f"{scope_key[0]}|{scope_key[1]}|{participant}"
-        if after:
-            await db[CONTRIB].update_one(
-                {"_id": cid},
-                {
-                    "$set": {
-                        "participant": participant,
-                        "scope": scope_key[0],
-                        "key": scope_key[1],
-                        "fields": after,
-                    }
-                },
-                upsert=True,
-                session=session,
-            )
-        else:
-            await db[CONTRIB].delete_one({"_id": cid}, session=session)
+            out[scope_key] = contribution(version)
+    return out
+
+
+async def change_person(db: Db, participant: str, update: dict[str, Any], session: Session) -> None:
+    """Apply `update` to the person's document and the change of their contributions to
+    the counters. The counters stay the sum of everyone's contributions: each change adds
+    after minus before, so the order of facts does not matter and a repeat adds zero."""
+    people = db[PEOPLE]
+    before = contributions(await people.find_one({"_id": participant}, session=session))
+    # The serial makes every change of a person a real write (a `$set` to the value it
+    # has is a no-op), so concurrent transactions of one person conflict and one retries
+    # on the other's result instead of each missing the other's entry.
+    update = {**update, "$inc": {"serial": 1}}
+    await people.update_one({"_id": participant}, update, upsert=True, session=session)
+    after = contributions(await people.find_one({"_id": participant}, session=session))
+    diffs = {k: _diff(before.get(k, {}), after.get(k, {})) for k in set(before) | set(after)}
+    await add(db, diffs, session)
 
 
 async def recount_entity(
@@ -135,15 +124,9 @@ async def recount_entity(
                 bucket = per_key.setdefault((scope, key), {})
                 for f, v in fields.items():
                     bucket[f] = bucket.get(f, 0) + sign * v
-    for scope_key, diff in per_key.items():
-        await add(db, scope_key, diff, session)
-
-
-async def ensure_indexes(db: Db) -> None:
-    await db[CONTRIB].create_index("participant")
-    await db[ENTRIES].create_index("participant")
+    await add(db, per_key, session)
 
 
 async def counts(db: Db, scope: str, period_key: str) -> dict[str, int]:
-    doc = await db[COUNTS].find_one({"_id": f"{scope}|{period_key}"})
-    return dict((doc or {}).get("c") or {})
+    doc = await db[COUNTS].find_one({"_id": f"{scope}|{period_key[:4]}"})
+    return dict(((doc or {}).get("c") or {}).get(period_key) or {})

@@ -7,6 +7,7 @@ event straight on the store, the reference a batch must equal."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -34,6 +35,14 @@ _TARGETS: dict[str, tuple[str, str]] = {
     "bookings.mentor_hours.closed": (p.RESOURCES, "resource_id"),
 }
 
+# Projections keyed by the person: read only for the facts that write them.
+_PERSONAL: dict[str, str] = {
+    "identity.profile.updated": p.SKILLS,
+    "identity.mentor.offer_changed": p.MENTORS,
+    "identity.user.registered": p.USERS,
+    "identity.user.roles_changed": p.USERS,
+}
+
 
 async def ingest_one(
     db: Db, delivery: Delivery, key: str, tz: str, session: AsyncClientSession | None
@@ -52,24 +61,36 @@ async def ingest_batch(
     overlay = Overlay(db, session)
     await _prefetch(overlay, made)
     kept = [await erasure.screen(overlay, fact, session) for fact in made]  # type: ignore[arg-type]
-    await db[facts.COLLECTION].insert_many(kept, ordered=True, session=session)
-    for fact in kept:
-        await projections.project(overlay, fact, session, tz)  # type: ignore[arg-type]
-    await overlay.flush()
+    # The store inserts the facts (its own process, the other core) while the projections
+    # run here in memory; a read the overlay still needs waits for the insert first.
+    insert = db[facts.COLLECTION].insert_many(kept, ordered=True, session=session)
+    overlay.pending = asyncio.ensure_future(insert)
+    try:
+        for fact in kept:
+            await projections.project(overlay, fact, session, tz)  # type: ignore[arg-type]
+            await asyncio.sleep(0)  # lets the insert reach the store
+    except BaseException:
+        await asyncio.gather(overlay.settle(), return_exceptions=True)  # the session idle
+        raise
+    await overlay.flush()  # waits for the insert first, and raises its error
 
 
 async def _prefetch(overlay: Overlay, made: list[dict[str, Any]]) -> None:
     people = {f["participant"] for f in made if f["participant"]}
     mentors = {f["mentor"] for f in made if f["mentor"]}
     await overlay[erasure.ERASED].load_ids(erasure.tombstone(k) for k in people | mentors)
-    for name in (p.PROFILES, p.SKILLS, p.MENTORS, p.USERS):
-        await overlay[name].load_ids(people)
-    await overlay[p.ENTRIES].load_participants(people)
-    await overlay[p.ESF_CONTRIB].load_participants(people)
+    await overlay[p.PEOPLE].load_ids(people)
     targets: dict[str, set[Any]] = {}
     for fact in made:
         data = fact["data"] or {}
-        if fact["type"] in _TARGETS:
+        if fact["type"] in _PERSONAL and fact["participant"]:
+            targets.setdefault(_PERSONAL[fact["type"]], set()).add(fact["participant"])
+        elif fact["type"] == "identity.consent.changed" and fact["participant"]:
+            consent_key = f"{fact['participant']}|{data.get('purpose')}"
+            targets.setdefault(p.CONSENTS, set()).add(consent_key)
+        elif fact["type"] == "bookings.resource.blocked":
+            targets.setdefault(p.BLOCKS, set()).add(fact["_id"])
+        elif fact["type"] in _TARGETS:
             name, field = _TARGETS[fact["type"]]
             if data.get(field) is not None:
                 targets.setdefault(name, set()).add(data[field])

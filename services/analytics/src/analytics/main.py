@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import structlog
 from pydantic import ValidationError
 
 from analytics import erasure, facts, projections
@@ -14,6 +15,8 @@ from contracts.pseudonym import participant_key
 from kit.app import Service
 from kit.consumer import Delivery
 from kit.context import causation_id, correlation_id
+
+log = structlog.get_logger("analytics")
 
 
 def _settings() -> AnalyticsSettings:
@@ -43,6 +46,11 @@ def service(settings: AnalyticsSettings | None = None) -> Service:
     async def indexes() -> None:
         await facts.ensure_indexes(db)
         await projections.ensure_indexes(db)
+        # Projections of the earlier per-(scope, period, person) model: ESF figures stay
+        # wrong until a rebuild replaces them (and drops these collections).
+        legacy = set(projections.LEGACY) & set(await db.list_collection_names())
+        if legacy:
+            log.warning("analytics.rebuild_needed", legacy_collections=sorted(legacy))
 
     async def ingest(deliveries: list[Delivery]) -> None:
         """Append the events as facts and apply them to the projections, atomically with

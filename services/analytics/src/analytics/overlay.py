@@ -2,33 +2,34 @@
 
 The projection code runs unchanged against it: reads come from documents loaded in bulk
 up front (or one by one when not prefetched), updates are applied in memory with the
-store's semantics, and `flush` writes each changed document once. Counter documents that
-are only ever incremented (the ESF counters and the per-person serial documents) are not
-read: their `$inc`s are merged per document. So a batch gives exactly the projections
-that applying its facts one by one gives, in a few bulk writes instead of a dozen
-operations per fact."""
+store's semantics, and `flush` writes each changed document once (a document that ends as
+it was loaded is not written). So a batch gives exactly the projections that applying its
+facts one by one gives, in a few bulk writes instead of a dozen operations per fact.
+
+The ESF counters are only ever incremented: their `$inc`s are merged per document and
+applied at `flush` to the documents read then, which are replaced (the store applies an
+`$inc` of many fields far slower than it replaces the document).
+
+While the projections run, one store operation of the batch (the facts' insert) may be in
+flight on the session: `pending`. Any read of the overlay waits for it first, so the
+session never carries two operations at once."""
 
 from __future__ import annotations
 
-import copy
-from collections.abc import AsyncIterator, Callable, Iterable
+import asyncio
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from pymongo import DeleteOne, InsertOne, ReplaceOne, UpdateOne
+from pymongo import DeleteOne, InsertOne, ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from analytics.facts import to_millis
-from analytics.projections import ENTRIES, ESF_CONTRIB, ESF_COUNTS, ESF_SERIAL, Db
+from analytics.projections import ESF_COUNTS, Db
 
-# Only incremented (or deleted), never read by the projection code.
-INCREMENT_ONLY = frozenset({ESF_COUNTS, ESF_SERIAL})
-# Whose document a key is ("municipality|participant|year", "scope|period|participant"):
-# once all of a participant's documents are loaded, any other key of theirs is absent.
-OWNERS: dict[str, Callable[[str], str]] = {
-    ENTRIES: lambda key: key.split("|")[1],
-    ESF_CONTRIB: lambda key: key.rsplit("|", 1)[1],
-}
+# Only incremented, never read by the projection code.
+INCREMENT_ONLY = frozenset({ESF_COUNTS})
+
 # The embedded store's `$in` slows down sharply above about a hundred values.
 CHUNK = 100
 
@@ -41,6 +42,17 @@ def _stored(value: Any) -> Any:
         return {k: _stored(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_stored(v) for v in value]
+    return value
+
+
+def _clone(value: Any) -> Any:
+    """A deep copy of a stored document: only dicts and lists are mutable in it (dates,
+    strings and numbers are not), and `copy.deepcopy` spent most of a batch's Python time
+    copying dates."""
+    if isinstance(value, dict):
+        return {k: _clone(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clone(v) for v in value]
     return value
 
 
@@ -92,10 +104,8 @@ class OverlayCollection:
         self.docs: dict[Any, dict[str, Any] | None] = {}  # None: absent
         self.dirty: set[Any] = set()
         self.stored: set[Any] = set()  # keys the store has (as loaded)
-        self.participants: set[str] = set()  # whose documents are all loaded
-        # Increment-only collections: per document, deleted first?, then merged $inc.
-        self.incs: dict[Any, dict[str, int]] = {}
-        self.deleted: set[Any] = set()
+        self.original: dict[Any, dict[str, Any]] = {}  # stored documents before a change
+        self.incs: dict[Any, dict[str, int]] = {}  # increment-only: the merged $inc
 
     @property
     def session(self) -> AsyncClientSession | None:
@@ -103,6 +113,8 @@ class OverlayCollection:
 
     async def load_ids(self, keys: Iterable[Any]) -> None:
         missing = sorted({k for k in keys if k not in self.docs}, key=str)
+        if missing:
+            await self.overlay.settle()
         for i in range(0, len(missing), CHUNK):
             chunk = missing[i : i + CHUNK]
             found = {
@@ -113,49 +125,18 @@ class OverlayCollection:
                 self.docs[key] = found.get(key)
             self.stored.update(found)
 
-    async def load_participants(self, participants: Iterable[str]) -> None:
-        missing = sorted({p for p in participants if p and p not in self.participants})
-        for i in range(0, len(missing), CHUNK):
-            chunk = missing[i : i + CHUNK]
-            query = {"participant": {"$in": chunk}}
-            async for doc in self.real.find(query, session=self.session):
-                # A document changed in memory already is newer than the stored one.
-                self.docs.setdefault(doc["_id"], doc)
-                self.stored.add(doc["_id"])
-            self.participants.update(chunk)
-
     async def _get(self, key: Any) -> dict[str, Any] | None:
         if key not in self.docs:
-            owner = OWNERS.get(self.name)
-            if owner is not None and owner(key) in self.participants:
-                self.docs[key] = None
-            else:
-                self.docs[key] = await self.real.find_one({"_id": key}, session=self.session)
-                if self.docs[key] is not None:
-                    self.stored.add(key)
+            await self.overlay.settle()
+            self.docs[key] = await self.real.find_one({"_id": key}, session=self.session)
+            if self.docs[key] is not None:
+                self.stored.add(key)
         return self.docs[key]
 
     async def find_one(self, query: dict[str, Any], *_: Any, **__: Any) -> dict[str, Any] | None:
         assert set(query) == {"_id"} and self.name not in INCREMENT_ONLY, (self.name, query)
         doc = await self._get(query["_id"])
-        return copy.deepcopy(doc) if doc is not None else None
-
-    def find(self, query: dict[str, Any], *_: Any, **__: Any) -> AsyncIterator[dict[str, Any]]:
-        """Only what the projections ask: every document of one participant."""
-        assert set(query) == {"participant"}, (self.name, query)
-        participant = query["participant"]
-
-        async def iterate() -> AsyncIterator[dict[str, Any]]:
-            await self.load_participants([participant])
-            matching = [
-                d
-                for d in self.docs.values()
-                if d is not None and d.get("participant") == participant
-            ]
-            for doc in matching:
-                yield copy.deepcopy(doc)
-
-        return iterate()
+        return _clone(doc) if doc is not None else None
 
     async def update_one(
         self, query: dict[str, Any], update: dict[str, Any], upsert: bool = False, **_: Any
@@ -174,38 +155,50 @@ class OverlayCollection:
             if not upsert:
                 return
             doc = self.docs[key] = {"_id": key}
+        elif key in self.stored and key not in self.original:
+            self.original[key] = _clone(doc)
         _update(doc, update, inserted)
         self.dirty.add(key)
 
     async def delete_one(self, query: dict[str, Any], **_: Any) -> None:
-        assert set(query) == {"_id"}, (self.name, query)
+        assert set(query) == {"_id"} and self.name not in INCREMENT_ONLY, (self.name, query)
         key = query["_id"]
-        if self.name in INCREMENT_ONLY:
-            self.incs.pop(key, None)
-            self.deleted.add(key)
-            return
         if await self._get(key) is not None:
             self.docs[key] = None
             self.dirty.add(key)
 
-    def operations(self) -> list[Any]:
-        ops: list[Any] = []
-        for key in sorted(self.deleted, key=str):
-            ops.append(DeleteOne({"_id": key}))
+    async def apply_increments(self) -> None:
+        """The merged `$inc`s onto the stored documents (read now, in one go)."""
+        await self.load_ids(self.incs)
         for key, inc in self.incs.items():
+            doc = self.docs[key]
+            if doc is None:
+                doc = self.docs[key] = {"_id": key}
+            elif key not in self.original:
+                self.original[key] = _clone(doc)
             # Fields that sum to zero stay: one by one, an `$inc` created them with 0.
-            ops.append(UpdateOne({"_id": key}, {"$inc": inc}, upsert=True))
+            _update(doc, {"$inc": inc}, False)
+            self.dirty.add(key)
+        self.incs = {}
+
+    def operations(self) -> list[Any]:
+        """Grouped by kind: an ordered bulk write is one round trip per run of one kind."""
+        inserts: list[Any] = []
+        replaces: list[Any] = []
+        deletes: list[Any] = []
         for key in self.dirty:
             doc = self.docs[key]
             if key not in self.stored:
                 # New: an insert costs the embedded store a fraction of an upsert.
                 if doc is not None:
-                    ops.append(InsertOne(doc))
+                    inserts.append(InsertOne(doc))
             elif doc is None:
-                ops.append(DeleteOne({"_id": key}))
-            else:
-                ops.append(ReplaceOne({"_id": key}, doc, upsert=True))
-        return ops
+                deletes.append(DeleteOne({"_id": key}))
+            elif doc != self.original.get(key):
+                # Rewriting a document costs the store as much as any change: only when
+                # it really changed (a repeated event often leaves it as it was).
+                replaces.append(ReplaceOne({"_id": key}, doc, upsert=True))
+        return [*deletes, *inserts, *replaces]
 
 
 class Overlay:
@@ -215,6 +208,13 @@ class Overlay:
         self.db = db
         self.session = session
         self.collections: dict[str, OverlayCollection] = {}
+        self.pending: asyncio.Task[Any] | None = None
+
+    async def settle(self) -> None:
+        """Wait for the operation in flight on the session, if any (and raise its error)."""
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            await pending
 
     def __getitem__(self, name: str) -> OverlayCollection:
         if name not in self.collections:
@@ -222,6 +222,9 @@ class Overlay:
         return self.collections[name]
 
     async def flush(self) -> None:
+        await self.settle()
+        for collection in list(self.collections.values()):
+            await collection.apply_increments()
         for name, collection in self.collections.items():
             ops = collection.operations()
             if ops:

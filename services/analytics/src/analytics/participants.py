@@ -17,26 +17,34 @@ from datetime import datetime
 from typing import Any
 
 from analytics.periods import Period
-from analytics.projections import ENTRIES, PROFILES, Db
+from analytics.projections import PEOPLE, Db
 from analytics.scope import Scope
 
 
-async def first_entries(db: Db, scope: Scope, period: Period) -> dict[str, datetime]:
+async def _people(db: Db) -> dict[str, dict[str, Any]]:
+    # A scan of every person: this is the slow reference the counters are tested against.
+    return {doc["_id"]: doc async for doc in db[PEOPLE].find({}, {"entries": 1, "versions": 1})}
+
+
+def first_entries(
+    people: dict[str, dict[str, Any]], scope: Scope, period: Period
+) -> dict[str, datetime]:
     """participant -> first entry in the period (across the scope's municipalities)."""
-    years = sorted({int(m[:4]) for m in period.months})
     months_by_year: dict[int, set[str]] = {}
     for m in period.months:
         months_by_year.setdefault(int(m[:4]), set()).add(m[5:])
-    query = {**scope.match, "year": {"$in": years}}
+    wanted = scope.match.get("municipality")
     firsts: dict[str, datetime] = {}
-    async for doc in db[ENTRIES].find(query, {"participant": 1, "year": 1, "months": 1}):
-        for mm, sources in (doc.get("months") or {}).items():
-            if mm not in months_by_year.get(doc["year"], ()) or not sources:
+    for key, person in people.items():
+        for entry in (person.get("entries") or {}).values():
+            if wanted is not None and entry["municipality"] != wanted:
                 continue
-            first = min(sources.values())
-            key = doc["participant"]
-            if key not in firsts or first < firsts[key]:
-                firsts[key] = first
+            for mm, sources in (entry.get("months") or {}).items():
+                if mm not in months_by_year.get(entry["year"], ()) or not sources:
+                    continue
+                first = min(sources.values())
+                if key not in firsts or first < firsts[key]:
+                    firsts[key] = first
     return firsts
 
 
@@ -54,15 +62,10 @@ def profile_at(versions: list[dict[str, Any]], moment: datetime) -> dict[str, An
 
 async def participants(db: Db, scope: Scope, period: Period) -> list[dict[str, Any]]:
     """The period's participants: their first entry and the profile then."""
-    firsts = await first_entries(db, scope, period)
+    people = await _people(db)
     out: list[dict[str, Any]] = []
-    keys = list(firsts)
-    for i in range(0, len(keys), 5000):
-        batch = keys[i : i + 5000]
-        async for doc in db[PROFILES].find({"_id": {"$in": batch}}):
-            profile = profile_at(doc.get("versions", []), firsts[doc["_id"]])
-            if profile is not None:
-                out.append(
-                    {"participant": doc["_id"], "first_entry": firsts[doc["_id"]], **profile}
-                )
+    for key, first in first_entries(people, scope, period).items():
+        profile = profile_at(people[key].get("versions") or [], first)
+        if profile is not None:
+            out.append({"participant": key, "first_entry": first, **profile})
     return out

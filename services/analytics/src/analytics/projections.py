@@ -21,8 +21,10 @@ Db = AsyncDatabase[dict[str, Any]]
 Session = AsyncClientSession | None
 Projector = Callable[[Db, dict[str, Any], Session, str], Awaitable[None]]
 
-PROFILES = "p_profiles"
-ENTRIES = "p_entries"
+# One document per person: ESF profile versions, entries and a serial (see esf_counts.py).
+# The store's cost is per written document, and a person's facts touch all three, so they
+# live together: one write per person per batch.
+PEOPLE = "p_people"
 SKILLS = "p_skills"
 MENTORS = "p_mentors"
 USERS = "p_users"
@@ -39,25 +41,22 @@ BLOCKS = "p_blocks"
 BOOKINGS = "p_bookings"
 
 ESF_COUNTS = "p_esf_counts"  # see esf_counts.py
-ESF_CONTRIB = "p_esf_contrib"
-ESF_SERIAL = "p_esf_serial"
 
 ALL = [
-    PROFILES, ENTRIES, SKILLS, MENTORS, USERS, CONSENTS, ORGS, VENUES, EVENTS,
-    REGISTRATIONS, ATTENDANCE, VISITS, LOCATIONS, RESOURCES, BLOCKS, BOOKINGS,
-    ESF_COUNTS, ESF_CONTRIB, ESF_SERIAL,
+    PEOPLE, SKILLS, MENTORS, USERS, CONSENTS, ORGS, VENUES, EVENTS,
+    REGISTRATIONS, ATTENDANCE, VISITS, LOCATIONS, RESOURCES, BLOCKS, BOOKINGS, ESF_COUNTS,
 ]  # fmt: skip
+# The collections of the earlier per-(scope, period, person) model: a rebuild drops them.
+LEGACY = ["p_profiles", "p_entries", "p_esf_contrib", "p_esf_serial"]
 
 
 async def ensure_indexes(db: Db) -> None:
-    await db[ENTRIES].create_index([("municipality", 1), ("year", 1)])
     for name in (EVENTS, REGISTRATIONS, ATTENDANCE, VISITS, BOOKINGS, ORGS):
         await db[name].create_index([("municipality", 1), ("month", 1)])
     for name in (BOOKINGS, ATTENDANCE, REGISTRATIONS):
         await db[name].create_index("participant")
     await db[RESOURCES].create_index("municipality")
     await db[LOCATIONS].create_index("municipality")
-    await esf_counts.ensure_indexes(db)
 
 
 def _version(rank: int, fact: dict[str, Any], at: datetime | None = None) -> list[Any]:
@@ -96,25 +95,14 @@ async def _set_entry(
         return
     month = month_of(when, tz)
     year, mm = month.split("-")
-    key = f"{fact['municipality']}|{participant}|{year}"
-    path = f"months.{mm}.{_safe(source)}"
+    entry = f"entries.{_safe(fact['municipality'])}|{year}"
+    path = f"{entry}.months.{mm}.{_safe(source)}"
     if present:
-        await db[ENTRIES].update_one(
-            {"_id": key},
-            {
-                "$set": {path: when},
-                "$setOnInsert": {
-                    "municipality": fact["municipality"],
-                    "participant": participant,
-                    "year": int(year),
-                },
-            },
-            upsert=True,
-            session=session,
-        )
+        fields = {path: when, f"{entry}.municipality": fact["municipality"]}
+        update: dict[str, Any] = {"$set": {**fields, f"{entry}.year": int(year)}}
     else:
-        await db[ENTRIES].update_one({"_id": key}, {"$unset": {path: ""}}, session=session)
-    await esf_counts.refresh_participant(db, participant, session)
+        update = {"$unset": {path: ""}}
+    await esf_counts.change_person(db, participant, update, session)
 
 
 # -- identity -------------------------------------------------------------------------
@@ -138,10 +126,7 @@ async def participant_profile(db: Db, fact: dict[str, Any], session: Session, tz
         "foreign_background": d.get("foreign_background"),
         "minority": d.get("minority"),
     }
-    await db[PROFILES].update_one(
-        {"_id": key}, {"$addToSet": {"versions": version}}, upsert=True, session=session
-    )
-    await esf_counts.refresh_participant(db, key, session)
+    await esf_counts.change_person(db, key, {"$addToSet": {"versions": version}}, session)
 
 
 async def profile_updated(db: Db, fact: dict[str, Any], session: Session, tz: str) -> None:
