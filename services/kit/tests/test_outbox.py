@@ -11,7 +11,7 @@ from contracts import topology
 from kit.app import Service
 from kit.bus import Bus
 from kit.mongo import Store
-from kit.outbox import Lease, Outbox, Relay
+from kit.outbox import READ_FACTOR, Lease, Outbox, Relay
 from kit.testing import drain, envelope, eventually
 
 TYPE = "kohtaamo.kittest.thing.happened.v1"
@@ -366,21 +366,20 @@ async def test_type_unroutable_for_a_whole_backoff_is_parked_at_first_refusal(
 
 
 async def test_relay_reads_the_next_batch_ahead_in_order_and_once(settings: Any, amqp: Any) -> None:
-    """While a full batch is published the next (larger) one is read; each entry still
-    goes out once, in staging order."""
+    """While a full pass is published the next one is read; each entry still goes out
+    once, in staging order."""
     svc, relay, queue = await hand_driven_relay(settings, amqp)
     try:
-        events = [envelope(TYPE, {"thing_id": f"t{i}"}) for i in range(25)]
+        per_pass = relay.batch * READ_FACTOR  # 80
+        events = [envelope(TYPE, {"thing_id": f"t{i}"}) for i in range(per_pass + 15)]
         await svc.outbox.stage(None, *events)
-        assert await relay.publish_pending() == 10
-        assert relay._ahead is not None  # read while the first ten were published
-        # A full pass doubles the next one (a backlog is read in fewer passes): 20 asked,
-        # 15 left; a pass that is not full reads nothing ahead and resets the size.
+        assert await relay.publish_pending() == per_pass
+        assert relay._ahead is not None  # read while the first pass was published
+        # A pass that is not full reads nothing ahead.
         assert await relay.publish_pending() == 15
         assert relay._ahead is None
-        assert relay._size == 10
         assert await relay.publish_pending() == 0
-        got = await drain(queue, 25)
+        got = await drain(queue, per_pass + 15)
         assert [g["body"]["id"] for g in got] == [e.id for e in events]
         await asyncio.sleep(0.2)
         assert await queue.get(fail=False) is None  # nothing twice
@@ -397,7 +396,8 @@ async def test_entries_not_yet_due_do_not_hide_the_ones_behind_them(
     than one read holds must not keep the due entries after them from going out."""
     svc, relay, queue = await hand_driven_relay(settings, amqp)
     try:
-        held = [envelope(TYPE, {"thing_id": f"held{i}"}) for i in range(25)]
+        per_pass = relay.batch * READ_FACTOR
+        held = [envelope(TYPE, {"thing_id": f"held{i}"}) for i in range(per_pass + 5)]
         due = [envelope(TYPE, {"thing_id": f"due{i}"}) for i in range(3)]
         await svc.outbox.stage(None, *held)
         await svc.outbox.stage(None, *due)
@@ -405,7 +405,7 @@ async def test_entries_not_yet_due_do_not_hide_the_ones_behind_them(
         await svc.outbox.collection.update_many(
             {"_id": {"$in": [e.id for e in held]}}, {"$set": {"due": later, "attempts": 1}}
         )
-        # Reads of 10 find only postponed entries twice before reaching the due ones.
+        # The first read finds only postponed entries; the due ones come after them.
         assert await relay.publish_pending() == 3
         got = await drain(queue, 3)
         assert [g["body"]["id"] for g in got] == [e.id for e in due]
@@ -413,6 +413,6 @@ async def test_entries_not_yet_due_do_not_hide_the_ones_behind_them(
         await asyncio.sleep(0.2)
         assert await queue.get(fail=False) is None
         await relay.flush()
-        assert (await svc.outbox.lag())["pending"] == 25
+        assert (await svc.outbox.lag())["pending"] == len(held)
     finally:
         await svc.stop()

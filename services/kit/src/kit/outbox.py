@@ -33,6 +33,7 @@ from kit.mongo import Store
 
 COLLECTION = "outbox"
 LEASES = "outbox_lease"
+READ_FACTOR = 8
 PARKED = "outbox_parked"
 log = structlog.get_logger("kit.outbox")
 
@@ -244,10 +245,11 @@ class Relay:
         self.service = service
         self.poll_s = poll_s
         self.batch = batch
-        # The batch grows while passes come back full (a backlog), up to 8x: a read costs
-        # the embedded store time in proportion to every matching entry, not only to the
-        # ones returned, so a backlog is read in fewer, larger passes.
-        self._size = batch
+        # Entries read per pass, 8x the batch: a read costs the embedded store time for
+        # every pending entry from the cursor on, however few it returns, so a backlog is
+        # read in few, large passes (growing from the batch size up to this cost a third
+        # of a backlog's drain time in reads).
+        self._size = batch * READ_FACTOR
         self.max_trailing = max_trailing
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -320,7 +322,6 @@ class Relay:
             self._gauge()
             return 0
         full = len(entries) >= self._size
-        self._size = min(self._size * 2, self.batch * 8) if full else self.batch
         if full:
             # More are probably waiting: read them while these are published (the read
             # and the publishing wait on different servers).
