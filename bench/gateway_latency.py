@@ -107,8 +107,8 @@ async def measure(
                 rates[name].append(await throughput(client, url, n, concurrency))
     direct_rps = statistics.fmean(rates["direct"])
     gateway_rps = statistics.fmean(rates["gateway"])
-    # The gateway's own CPU per proxied request: unlike wall-clock latency, it hardly moves
-    # with other load on the machine, so it shows whether a change made the gateway cheaper.
+    # The gateway's own CPU per proxied request, for context: on a shared or virtual
+    # machine it moves with the machine's state about as much as the latency does.
     cpu_ms = (
         round((cpu_after - cpu_before) * 1000 / n, 3)
         if cpu_before is not None and cpu_after is not None
