@@ -51,6 +51,9 @@ async def test_resident_journey(platform: Any) -> None:
         auth = bearer(user)
         me = await client.get("/api/v1/me", headers=auth)
         assert me.status_code == 200 and me.json()["email"] == user["email"]
+        # One Date (the gateway's server's), not the service's as well; no Server banner.
+        assert len(me.headers.get_list("date")) == 1
+        assert "server" not in me.headers
 
         # Find an event (public search, no token needed) and register.
         found = await client.get("/api/v1/events", params={"municipality": "helsinki", "q": "CV"})

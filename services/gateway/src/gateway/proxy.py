@@ -49,8 +49,9 @@ OWN = frozenset(
         "accept-encoding",
     }
 )
-# Bodies pass through as they came (not decompressed), so content-encoding stays.
-RESPONSE_DROP = HOP_BY_HOP | {CORRELATION_HEADER.lower()}
+# Bodies pass through as they came (not decompressed), so content-encoding stays. Date
+# and Server are the gateway's own server's to set: passed on, every answer carried two.
+RESPONSE_DROP = HOP_BY_HOP | {CORRELATION_HEADER.lower(), "date", "server"}
 _RESPONSE_DROP_RAW = frozenset(h.encode("latin-1") for h in RESPONSE_DROP)
 # Upstream answers that mean "this service is in trouble" and count against its breaker.
 FAILING = frozenset({502, 503, 504})

@@ -42,6 +42,7 @@ def run(
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=20,
+        server_header=False,  # no banner naming the server software
     )
 
 
