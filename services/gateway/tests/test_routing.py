@@ -88,6 +88,21 @@ async def test_bodies_status_and_headers_pass_both_ways(
         assert failed.json()["title"] == "asked to fail"
 
 
+async def test_a_cookie_set_for_one_caller_is_not_sent_on_for_the_next(
+    make_gateway: Any, echoes: dict[str, Any]
+) -> None:
+    # By host name: aiohttp's default cookie jar ignores cookies of bare IP addresses, and
+    # deployments name their services (compose, Kubernetes, a partner's address).
+    by_name = echoes["bookings"].url.replace("127.0.0.1", "localhost")
+    async with make_gateway({"bookings": by_name}) as (client, _):
+        cookie = await client.get("/api/v1/bookings/b-1?cookie=session=alice")
+        assert cookie.headers["set-cookie"].startswith("session=alice")  # passed on
+        client.cookies.clear()  # the test client keeps cookies; a second caller has none
+        other = await client.get("/api/v1/bookings/b-2")
+        assert other.status_code == 200
+        assert "cookie" not in other.json()["headers"]
+
+
 async def test_not_deployed_service_answers_503_naming_it(
     make_gateway: Any, echoes: dict[str, Any]
 ) -> None:

@@ -64,6 +64,9 @@ class Upstreams:
                 # Nothing added on the caller's behalf: no compression on the internal hop.
                 skip_auto_headers=("Accept-Encoding", "User-Agent"),
                 auto_decompress=False,
+                # Shared by every caller: a cookie one caller's answer set must never be
+                # sent on with another caller's request (the answer still passes it on).
+                cookie_jar=aiohttp.DummyCookieJar(),
                 trust_env=False,
             )
             slots = asyncio.Semaphore(s.upstream_max_connections)

@@ -1,6 +1,7 @@
 """A small real upstream for the gateway's routing and failure tests, run as its own
 process (uvicorn). It echoes what reached it, and can be asked to fail or be slow:
-`?status=503` answers that status as problem+json, `?sleep=2` waits first. Its name comes
+`?status=503` answers that status as problem+json, `?sleep=2` waits first, `?cookie=a=b`
+sets a cookie. Its name comes
 from ECHO_SERVICE and its typed operations (for the OpenAPI tests) from ECHO_PREFIX."""
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ async def echo(request: Request, path: str) -> Response:
         "body": body.decode("utf-8", "replace"),
     }
     headers = {"Location": f"/{path}/1", "X-Upstream": NAME} if request.method == "POST" else {}
+    if "cookie" in request.query_params:
+        headers["Set-Cookie"] = f"{request.query_params['cookie']}; Path=/"
     return JSONResponse(
         payload, status_code=201 if request.method == "POST" else 200, headers=headers
     )
