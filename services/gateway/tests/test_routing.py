@@ -53,6 +53,13 @@ async def test_paths_go_to_their_service_with_token_and_correlation_id(
         assert events_series.json()["service"] == "events"
         me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
         assert me.json()["service"] == "identity" and me.json()["path"] == "/me"
+        # The gateway's own /api/v1 routes win over the catch-all (my page, not identity's
+        # /me/overview); in a method they do not serve, the catch-all forwards as before.
+        own = await client.get("/api/v1/me/overview", headers=auth)
+        assert own.status_code == 200 and own.json()["subject"] == "u-1"
+        assert "service" not in own.json()
+        other = await client.post("/api/v1/me/overview", headers=auth)
+        assert other.json()["service"] == "identity" and other.json()["path"] == "/me/overview"
         # A generated correlation id still reaches the service.
         generated = me.headers["X-Correlation-ID"]
         assert me.json()["headers"]["x-correlation-id"] == generated

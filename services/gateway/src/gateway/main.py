@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
+from starlette.middleware import Middleware
 
 from gateway.api import proxy_route, signed_in
 from gateway.edge import Edge
@@ -20,6 +21,7 @@ from gateway.rate_limits import RateLimits
 from gateway.routes import RouteTable
 from gateway.security_headers import install_browser_protections
 from gateway.settings import GatewaySettings
+from gateway.shortcut import ProxyShortcut
 from gateway.upstreams import Upstreams
 from gateway.web_mount import mount_web
 from kit.app import Service
@@ -97,6 +99,8 @@ class GatewayService(Service):
             hsts_seconds=s.hsts_seconds,
         )
         mount_web(app)  # the reference web UI at /app (after the API routes)
+        # Innermost, inside the request context and the browser protections.
+        app.user_middleware.append(Middleware(ProxyShortcut, gateway=app))
         return app
 
 
