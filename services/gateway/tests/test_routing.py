@@ -72,7 +72,11 @@ async def test_bodies_status_and_headers_pass_both_ways(
         response = await client.post(
             "/api/v1/bookings",
             json={"resource": "ws-1", "start": "2026-12-01T09:00:00+02:00"},
-            headers={"X-Forwarded-For": "6.6.6.6", "Connection": "keep-alive"},
+            headers={
+                "X-Forwarded-For": "6.6.6.6",
+                "Connection": "keep-alive, X-Hop-Secret",
+                "X-Hop-Secret": "for the gateway only",
+            },
         )
         assert response.status_code == 201
         assert response.headers["Location"] == "/bookings/1"
@@ -81,6 +85,8 @@ async def test_bodies_status_and_headers_pass_both_ways(
         assert echoed["method"] == "POST"
         assert '"resource":"ws-1"' in echoed["body"].replace(" ", "")
         assert echoed["headers"]["content-type"] == "application/json"
+        # Fields the Connection header names stop at the gateway (RFC 9110 §7.6.1).
+        assert "x-hop-secret" not in echoed["headers"]
         # A caller cannot forge its address to the services (no trusted proxy configured).
         assert echoed["headers"]["x-forwarded-for"] == "127.0.0.1"
 

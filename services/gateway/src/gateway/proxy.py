@@ -159,7 +159,12 @@ def client_address(request: Request, trusted_proxies: list[str]) -> str:
 
 
 def outgoing_headers(request: Request, client: str) -> list[tuple[str, str]]:
-    headers = [(k, v) for k, v in request.headers.items() if k not in HOP_BY_HOP and k not in OWN]
+    drop = HOP_BY_HOP | OWN
+    connection = request.headers.get("connection")
+    if connection:
+        # RFC 9110 §7.6.1: the fields the Connection header names are for this hop only.
+        drop = drop | {token.strip().lower() for token in connection.split(",")}
+    headers = [(k, v) for k, v in request.headers.items() if k not in drop]
     headers += [
         (CORRELATION_HEADER, request.state.correlation_id),
         ("x-forwarded-for", client),
