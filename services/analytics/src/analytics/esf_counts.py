@@ -20,7 +20,6 @@ from analytics.participants import profile_at
 from analytics.projections import ESF_COUNTS, PEOPLE, Db
 from analytics.scope import NETWORK
 
-COUNTS = ESF_COUNTS
 GROUPS = ["disability", "third_country_national", "foreign_background", "minority"]
 
 Session = AsyncClientSession | None
@@ -58,7 +57,7 @@ async def add(db: Db, diffs: dict[ScopeKey, dict[str, int]], session: Session) -
                 inc[f"c.{period}.{f}"] = v
     for doc_id, inc in per_doc.items():
         if inc:
-            await db[COUNTS].update_one(
+            await db[ESF_COUNTS].update_one(
                 {"_id": doc_id}, {"$inc": inc}, upsert=True, session=session
             )
 
@@ -128,5 +127,5 @@ async def recount_entity(
 
 
 async def counts(db: Db, scope: str, period_key: str) -> dict[str, int]:
-    doc = await db[COUNTS].find_one({"_id": f"{scope}|{period_key[:4]}"})
+    doc = await db[ESF_COUNTS].find_one({"_id": f"{scope}|{period_key[:4]}"})
     return dict(((doc or {}).get("c") or {}).get(period_key) or {})

@@ -49,6 +49,7 @@ OWN = frozenset(
         "accept-encoding",
     }
 )
+_NOT_FORWARDED = HOP_BY_HOP | OWN
 # Bodies pass through as they came (not decompressed), so content-encoding stays. Date
 # and Server are the gateway's own server's to set: passed on, every answer carried two.
 RESPONSE_DROP = HOP_BY_HOP | {CORRELATION_HEADER.lower(), "date", "server"}
@@ -159,7 +160,7 @@ def client_address(request: Request, trusted_proxies: list[str]) -> str:
 
 
 def outgoing_headers(request: Request, client: str) -> list[tuple[str, str]]:
-    drop = HOP_BY_HOP | OWN
+    drop = _NOT_FORWARDED
     connection = request.headers.get("connection")
     if connection:
         # RFC 9110 §7.6.1: the fields the Connection header names are for this hop only.

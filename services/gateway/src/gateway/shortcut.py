@@ -3,14 +3,13 @@ no route of the gateway's own matches, in a method it serves) goes from the inne
 middleware straight to the proxy, skipping the exception middleware, the router's walk
 over every route and the route's own wrapping (a proxied request took 0.93-0.94 of the
 time, upstream hop included, measured in one process against the route alone). What the
-router would
-decide differently (the gateway's own routes, other methods) still goes the long way, to
-the same `Proxied` app. Problems are answered by the app's own problem handlers; anything
-else propagates to the server-error middleware as it would through the router."""
+router would decide differently (the gateway's own routes, other methods) still goes the
+long way, to the same `Proxied` app. Problems are answered by the app's own problem
+handlers; anything else propagates to the server-error middleware as it would through the
+router."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -27,50 +26,42 @@ Handler = Callable[[Request, Exception], Awaitable[Any]]
 
 class ProxyShortcut:
     def __init__(self, app: ASGIApp, *, gateway: FastAPI) -> None:
+        # Made when the app builds its middleware stack (on its first call), so its routes
+        # and problem handlers are all there. Only routes ahead of the catch-all can win
+        # over it in the router's walk; their effective paths (with any include prefix)
+        # come from FastAPI's route contexts.
         self.app = app
-        self.gateway = gateway
-        self._ready = False
-        self._proxy: ProxyRoute | None = None
-        self._own: list[re.Pattern[str]] = []
-        self._handlers: dict[Any, Handler] = {}
-
-    def _prepare(self) -> None:
-        # Read once the app is complete (routers and handlers are added after middleware).
-        # Only routes ahead of the catch-all can win over it in the router's walk; their
-        # effective paths (with any include prefix) come from FastAPI's route contexts.
         ahead: list[BaseRoute] = []
-        for route in self.gateway.router.routes:
+        proxy: ProxyRoute | None = None
+        for route in gateway.router.routes:
             if isinstance(route, ProxyRoute):
-                self._proxy = route
+                proxy = route
                 break
             ahead.append(route)
-        self._own = [
+        assert proxy is not None, "the gateway's catch-all route is missing"
+        self.proxy = proxy
+        self.own = [
             context.path_regex
             for context in iter_route_contexts(ahead)
             if context.path.startswith(API_PREFIX)
         ]
-        self._handlers = {
-            k: v for k, v in self.gateway.exception_handlers.items() if k not in (500, Exception)
+        self.handlers: dict[Any, Handler] = {
+            k: v for k, v in gateway.exception_handlers.items() if k not in (500, Exception)
         }
-        self._ready = True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not self._ready:
-            self._prepare()
-        proxy = self._proxy
         if (
-            proxy is None
-            or scope["type"] != "http"
+            scope["type"] != "http"
             or scope["method"] not in METHODS
             or scope.get("root_path")  # mounted under a prefix: the router knows best
             or not scope["path"].startswith(API_PREFIX + "/")
-            or any(own.match(scope["path"]) for own in self._own)
+            or any(own.match(scope["path"]) for own in self.own)
         ):
             await self.app(scope, receive, send)
             return
-        scope["route"] = proxy  # as the router would: metrics and logs name the template
+        scope["route"] = self.proxy  # as the router would: metrics and logs name the template
         try:
-            await proxy.app(scope, receive, send)
+            await self.proxy.app(scope, receive, send)
         except Exception as exc:
             handler = self._handler(exc)
             if handler is None:
@@ -80,6 +71,6 @@ class ProxyShortcut:
 
     def _handler(self, exc: Exception) -> Handler | None:
         for cls in type(exc).__mro__:
-            if cls in self._handlers:
-                return self._handlers[cls]
+            if cls in self.handlers:
+                return self.handlers[cls]
         return None

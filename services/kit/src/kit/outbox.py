@@ -33,8 +33,8 @@ from kit.mongo import Store
 
 COLLECTION = "outbox"
 LEASES = "outbox_lease"
-READ_FACTOR = 8
 PARKED = "outbox_parked"
+READ_FACTOR = 8  # a relay pass reads this many times its batch (see Relay)
 log = structlog.get_logger("kit.outbox")
 
 
