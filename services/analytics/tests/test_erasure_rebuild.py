@@ -9,10 +9,11 @@ from typing import Any
 
 import aio_pika
 import pytest
-from analytics_stream import E2, KEY, attend, esf_stream
+from analytics_stream import E2, KEY, attend, booking, esf_stream
 from conftest import Harness, start_harness, table
 
 from analytics import projections
+from contracts import bookings as bk
 from contracts import identity as idc
 from contracts import topology
 from contracts.analytics import ERASURE_COMPLETED
@@ -151,3 +152,35 @@ async def test_erasure_keeps_only_anonymous_counts(fed: Harness, amqp_url: str) 
         assert await snapshot(fed) == after
     finally:
         await connection.close()
+
+
+async def test_mentor_erasure_unlinks_bookings_and_resources(fed: Harness) -> None:
+    """A mentor's key goes from their office-hour resource, the bookings of it and the
+    facts; the projections carry no index on it (they are found through the facts)."""
+    key = participant_key("m9", KEY)
+    resource = {"resource_id": "MH9", "location_id": "L9", "kind": "mentor_hours",
+                "name": {"fi": "MH9"}, "mentor_user_id": "m9"}  # fmt: skip
+    stream = [envelope(bk.RESOURCE_CHANGED, resource)]
+    for n, user in enumerate(["u2", "u3", "u4"]):
+        starts, ends = f"2026-03-0{n + 2}T10:00:00+00:00", f"2026-03-0{n + 2}T11:00:00+00:00"
+        for type_ in (bk.BOOKING_CONFIRMED, bk.BOOKING_CHECKED_IN):
+            stream.append(booking(type_, f"MB{n}", user, "MH9", "mentor_hours", "L9", starts,
+                                  ends, mentor_user_id="m9"))  # fmt: skip
+    await fed.feed(stream)
+    assert await fed.db[projections.BOOKINGS].count_documents({"mentor": key}) == 3
+    assert await fed.db[projections.RESOURCES].count_documents({"mentor": key}) == 1
+    assert await fed.db.facts.count_documents({"mentor": key}) == 7
+    indexes = await fed.db[projections.BOOKINGS].index_information()
+    assert not any(spec["key"][0][0] in {"participant", "mentor"} for spec in indexes.values())
+    network_before = await fed.report("network", "2026-Q1", roles=["analyst"])
+    usage_before = await fed.report("utilisation", "2026-Q1", roles=["analyst"])
+
+    erased = {"user_id": "m9", "requested_at": "2026-06-01T10:00:00Z"}
+    await fed.feed([envelope(idc.USER_ERASED, erased)])
+    for name in projections.ALL:
+        assert await fed.db[name].count_documents({"mentor": key}) == 0
+    assert await fed.db.facts.count_documents({"mentor": key}) == 0
+    # The bookers keep their bookings; the mentoring figures stay, as anonymous counts.
+    assert await fed.db[projections.BOOKINGS].count_documents({"resource_id": "MH9"}) == 3
+    assert await fed.report("network", "2026-Q1", roles=["analyst"]) == network_before
+    assert await fed.report("utilisation", "2026-Q1", roles=["analyst"]) == usage_before

@@ -8,6 +8,7 @@ fact of that user arriving late (from another service's queue) is anonymised on 
 from __future__ import annotations
 
 import hashlib
+from collections import defaultdict
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -75,6 +76,10 @@ async def erase(db: Db, key: str, session: AsyncClientSession | None) -> int:
     await db[ERASED].update_one(
         {"_id": tombstone(key)}, {"$set": {"erased": True}}, upsert=True, session=session
     )
+    # The projections that carry the key are found through the person's facts (by the
+    # facts' indexes): the projections themselves need no index on it, which every
+    # ingested event would pay for.
+    linked = await _linked(db, key, session)
     personal = await db[FACTS].update_many(
         {"participant": key, "type": {"$in": PERSONAL_TYPES}},
         {"$set": {"participant": None, "erased": True, "data": None}},
@@ -88,16 +93,59 @@ async def erase(db: Db, key: str, session: AsyncClientSession | None) -> int:
     )
     for name in (p.SKILLS, p.MENTORS, p.USERS):
         await db[name].delete_many({"_id": key}, session=session)
-    await db[p.CONSENTS].delete_many({"participant": key}, session=session)
+    await _by_ids(db, p.CONSENTS, linked[p.CONSENTS], {"participant": key}, None, session)
     # Without entries and profile the person contributes nothing to the ESF counters:
     # their contributions are subtracted, then the whole document goes.
     unset = {"$unset": {"entries": "", "versions": ""}}
     await esf_counts.change_person(db, key, unset, session)
     await db[p.PEOPLE].delete_many({"_id": key}, session=session)
     for name in (p.BOOKINGS, p.ATTENDANCE, p.REGISTRATIONS):
-        await db[name].update_many(
-            {"participant": key}, {"$set": {"participant": None}}, session=session
-        )
+        await _by_ids(db, name, linked[name], {"participant": key}, "participant", session)
     for name in (p.BOOKINGS, p.RESOURCES):
-        await db[name].update_many({"mentor": key}, {"$set": {"mentor": None}}, session=session)
+        await _by_ids(db, name, linked[f"mentor:{name}"], {"mentor": key}, "mentor", session)
     return personal.modified_count + activity.modified_count + as_mentor.modified_count
+
+
+async def _linked(db: Db, key: str, session: AsyncClientSession | None) -> dict[str, set[str]]:
+    """The `_id`s of the projection documents the person's facts (as participant, or as
+    mentor under `mentor:<collection>`) were projected into: the keys projections.py
+    writes them under."""
+    out: dict[str, set[str]] = defaultdict(set)
+    fields = {"type": 1, "data": 1}
+    # Two queries, each on its own index (an `$or` of them may scan the fact store).
+    async for fact in db[FACTS].find({"participant": key}, fields, session=session):
+        type_, data = fact["type"], fact.get("data") or {}
+        if type_ == "identity.consent.changed":
+            out[p.CONSENTS].add(f"{key}|{data.get('purpose')}")
+        elif type_ == "events.attendance.recorded" and "event_id" in data:
+            registration = data.get("registration_id") or fact["_id"]
+            out[p.ATTENDANCE].add(f"{data['event_id']}|{registration}")
+        elif type_.startswith("events.registration.") and "registration_id" in data:
+            out[p.REGISTRATIONS].add(data["registration_id"])
+        elif type_.startswith("bookings.booking.") and "booking_id" in data:
+            out[p.BOOKINGS].add(data["booking_id"])
+    async for fact in db[FACTS].find({"mentor": key}, fields, session=session):
+        type_, data = fact["type"], fact.get("data") or {}
+        if type_.startswith("bookings.booking.") and "booking_id" in data:
+            out[f"mentor:{p.BOOKINGS}"].add(data["booking_id"])
+        elif "resource_id" in data:
+            out[f"mentor:{p.RESOURCES}"].add(data["resource_id"])
+    return out
+
+
+async def _by_ids(
+    db: Db,
+    name: str,
+    ids: set[str],
+    match: dict[str, Any],
+    unlink: str | None,
+    session: AsyncClientSession | None,
+) -> None:
+    """Unlink (`unlink` set to None) or delete the documents among `ids` that match."""
+    listed = sorted(ids)
+    for start in range(0, len(listed), 100):  # the store's `$in` slows past ~100 values
+        query = {"_id": {"$in": listed[start : start + 100]}, **match}
+        if unlink is None:
+            await db[name].delete_many(query, session=session)
+        else:
+            await db[name].update_many(query, {"$set": {unlink: None}}, session=session)

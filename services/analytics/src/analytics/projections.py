@@ -50,13 +50,20 @@ ALL = [
 LEGACY = ["p_profiles", "p_entries", "p_esf_contrib", "p_esf_serial"]
 
 
+# Indexes of earlier versions: an erasure now finds those documents through the facts.
+_DROPPED_INDEXES = {name: "participant_1" for name in (BOOKINGS, ATTENDANCE, REGISTRATIONS)}
+
+
 async def ensure_indexes(db: Db) -> None:
+    # Only what reports query by: the store's cost of a write grows with every index of
+    # its collection (the first one about doubles it), and these are written per event.
     for name in (EVENTS, REGISTRATIONS, ATTENDANCE, VISITS, BOOKINGS, ORGS):
         await db[name].create_index([("municipality", 1), ("month", 1)])
-    for name in (BOOKINGS, ATTENDANCE, REGISTRATIONS):
-        await db[name].create_index("participant")
     await db[RESOURCES].create_index("municipality")
     await db[LOCATIONS].create_index("municipality")
+    for name, index in _DROPPED_INDEXES.items():
+        if index in await db[name].index_information():
+            await db[name].drop_index(index)
 
 
 def _version(rank: int, fact: dict[str, Any], at: datetime | None = None) -> list[Any]:
