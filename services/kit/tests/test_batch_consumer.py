@@ -9,10 +9,12 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from pymongo.errors import BulkWriteError
 
 from contracts import topology
 from kit.app import Service
 from kit.consumer import Delivery
+from kit.inbox import duplicates_in
 from kit.metrics import CONSUMED
 from kit.testing import drain, envelope, eventually
 
@@ -81,8 +83,8 @@ async def test_messages_applied_in_batches_and_duplicates_dropped(service: Servi
     assert await count(service, {"event_id": events[0].id}) == 1
 
 
-def consumed(outcome: str) -> float:
-    return CONSUMED.labels("kittest", QUEUE, outcome)._value.get()  # type: ignore[attr-defined,no-any-return]
+def consumed(outcome: str, queue: str = QUEUE) -> float:
+    return CONSUMED.labels("kittest", queue, outcome)._value.get()  # type: ignore[attr-defined,no-any-return]
 
 
 async def test_poison_message_dead_lettered_alone_while_the_others_apply(
@@ -224,3 +226,64 @@ async def test_batches_of_different_queues_take_turns(
         assert most == 1
     finally:
         await svc.stop()
+
+
+def deduplicating_service(settings: Any) -> Service:
+    """A batch consumer whose effect has the event id as its key: it deduplicates by
+    itself (no inbox records), as analytics does with its facts."""
+    svc = Service("kittest", settings=settings)
+
+    @svc.consumer("deduped", [TYPE], batch=20, deduplicates=True)
+    async def on_things(deliveries: list[Delivery]) -> None:
+        if any(d.data.thing_id == "fails-in-a-batch" for d in deliveries) and len(deliveries) > 1:  # type: ignore[union-attr]
+            raise RuntimeError("only alone")  # sends the batch through the single path
+        try:
+            await svc.store.db.keyed.insert_many(
+                [{"_id": d.event.id} for d in deliveries],
+                ordered=False,
+                session=deliveries[0].session,
+            )
+        except BulkWriteError as exc:
+            raise duplicates_in(exc) or exc from None
+
+    return svc
+
+
+async def test_a_deduplicating_batch_consumer_applies_once_without_inbox_records(
+    settings: Any,
+) -> None:
+    svc = deduplicating_service(settings)
+    await svc.start()
+    try:
+        repeated = envelope(TYPE, {"thing_id": "r", "n": 1})
+        alone = envelope(TYPE, {"thing_id": "fails-in-a-batch", "n": 2})
+        events = [envelope(TYPE, {"thing_id": f"d{i}", "n": i}) for i in range(30)]
+        duplicates = consumed("duplicate", "kohtaamo.kittest.deduped")
+        for event in [repeated, repeated, *events[:15], alone, alone, *events[15:]]:
+            await svc.bus.publish_event(event)
+
+        async def all_applied() -> bool:
+            return await svc.store.db.keyed.count_documents({}) == 32
+
+        await eventually(all_applied)
+        # The repeats were dropped, in a batch and on the one-by-one path of a failed batch.
+        await eventually(lambda: _at_least(consumed, duplicates + 2))
+        assert await svc.store.db.inbox.count_documents({}) == 0
+        # And a redelivery of an applied event, alone, is acked as a duplicate.
+        await svc.bus.publish_event(events[0])
+        await eventually(lambda: _at_least(consumed, duplicates + 3))
+        assert await svc.store.db.keyed.count_documents({}) == 32
+    finally:
+        await svc.stop()
+
+
+async def _at_least(read: Callable[..., float], value: float) -> bool:
+    return read("duplicate", "kohtaamo.kittest.deduped") >= value
+
+
+def test_only_a_batch_consumer_deduplicates_by_itself(settings: Any) -> None:
+    svc = Service("kittest", settings=settings)
+    with pytest.raises(ValueError, match="only a batch consumer"):
+        svc.consumer("single", [TYPE], deduplicates=True)
+    with pytest.raises(ValueError, match="inbox or deduplicates"):
+        svc.consumer("batched", [TYPE], batch=5, inbox=False)

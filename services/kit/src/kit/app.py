@@ -107,6 +107,7 @@ class Service:
         event_types: list[str],
         *,
         inbox: bool = True,
+        deduplicates: bool = False,
         network: bool = False,
         batch: int = 0,
         batch_wait_ms: int = 50,
@@ -116,9 +117,14 @@ class Service:
         (`KOHTAAMO_MUNICIPALITIES`) unless `network`: network-wide consumers get all.
 
         `batch` >= 1: the handler takes a list of deliveries sharing one transaction (up to
-        `batch` of them, gathered for at most `batch_wait_ms`); see kit.batching."""
-        if batch >= 1 and not inbox:
-            raise ValueError("a batch consumer applies through the inbox")
+        `batch` of them, gathered for at most `batch_wait_ms`); see kit.batching. It applies
+        through the inbox unless it `deduplicates`: then the handler itself recognises the
+        events it applied before (by a unique key of its effect) and raises
+        kit.inbox.Duplicates with their positions, and no inbox records are written."""
+        if deduplicates and batch < 1:
+            raise ValueError("only a batch consumer deduplicates by itself")
+        if batch >= 1 and not inbox and not deduplicates:
+            raise ValueError("a batch consumer applies through the inbox or deduplicates")
 
         def register(handler: Any) -> Any:
             batch_handler: BatchHandler | None = handler if batch >= 1 else None
@@ -132,7 +138,8 @@ class Service:
                 purpose=purpose,
                 event_types=list(event_types),
                 handler=single,
-                inbox=inbox,
+                inbox=inbox and not deduplicates,
+                deduplicates=deduplicates,
                 description=description or (handler.__doc__ or ""),
                 network=network,
                 batch=max(batch, 0),
@@ -213,7 +220,7 @@ class Service:
 
     def _subscribe(self, consumer: Consumer) -> None:
         processor = MessageProcessor(
-            service=self.name, consumer=consumer, bus=self.bus, inbox=self.inbox
+            service=self.name, consumer=consumer, bus=self.bus, inbox=self.inbox, store=self.store
         )
         target: Callable[[AbstractIncomingMessage], Awaitable[None]] = processor
         if consumer.batch_handler is not None:

@@ -4,7 +4,8 @@ The subscriber does the per-message checks (oversized, malformed, foreign) and q
 message unacked; a batcher task takes up to `batch` messages (waiting at most
 `batch_wait_ms` for more), inserts their inbox records, runs the batch handler with one
 session, commits, and only then acks them. Messages already applied (their inbox record
-exists) are dropped from the batch and acked. If the batch fails, its messages go one by
+exists, or the handler of a consumer that `deduplicates` by itself says so) are dropped
+from the batch and acked. If the batch fails, its messages go one by
 one through the single-message path, so a poison message is retried and dead-lettered
 alone while the others apply. Unacked messages are redelivered after a crash, and the
 inbox drops what was applied."""
@@ -137,11 +138,12 @@ class Batcher:
         deliveries = [delivery for _, delivery in items]
 
         async def work(session: AsyncClientSession) -> None:
-            await self.inbox.record_many(
-                consumer=self.consumer.purpose,
-                event_ids=[d.event.id for d in deliveries],
-                session=session,
-            )
+            if not self.consumer.deduplicates:
+                await self.inbox.record_many(
+                    consumer=self.consumer.purpose,
+                    event_ids=[d.event.id for d in deliveries],
+                    session=session,
+                )
             for delivery in deliveries:
                 delivery.session = session
             await self.handler(deliveries)

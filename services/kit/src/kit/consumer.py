@@ -18,8 +18,9 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from contracts import CloudEvent, model_for, topology
 from kit.bus import Bus
 from kit.context import causation_id, correlation_id
-from kit.inbox import Inbox
+from kit.inbox import Duplicates, Inbox
 from kit.metrics import CONSUMED, DEAD_LETTERED, RETRIED
+from kit.mongo import Store
 
 log = structlog.get_logger("kit.consumer")
 
@@ -53,6 +54,10 @@ class Consumer:
     handler: Handler
     # False for a handler whose effect is not in this service's store.
     inbox: bool = True
+    # A batch handler that recognises the events it applied before by itself (by a
+    # unique key of its own effect) and raises kit.inbox.Duplicates with their positions:
+    # its events are applied in transactions without inbox records.
+    deduplicates: bool = False
     description: str = ""
     # True: acts on every municipality's messages (network-wide analytics); False: only on
     # those of the municipalities the site serves.
@@ -69,11 +74,20 @@ class MessageProcessor:
     """Runs one consumer's messages. Acks only after the effect is stored, or after the
     message is safely in a retry or dead-letter queue (confirmed)."""
 
-    def __init__(self, *, service: str, consumer: Consumer, bus: Bus, inbox: Inbox | None) -> None:
+    def __init__(
+        self,
+        *,
+        service: str,
+        consumer: Consumer,
+        bus: Bus,
+        inbox: Inbox | None,
+        store: Store | None = None,
+    ) -> None:
         self.service = service
         self.consumer = consumer
         self.bus = bus
         self.inbox = inbox
+        self.store = store
         self.queue = consumer.queue
         self.delays = bus.settings.retry_delays_ms
         self.max_bytes = bus.settings.max_message_bytes
@@ -143,6 +157,8 @@ class MessageProcessor:
         return event, data
 
     async def _apply(self, delivery: Delivery) -> bool:
+        if self.consumer.deduplicates:
+            return await self._apply_deduplicating(delivery)
         if self.inbox is None or not self.consumer.inbox:
             await self.consumer.handler(delivery)
             return True
@@ -154,6 +170,21 @@ class MessageProcessor:
         return await self.inbox.apply(
             consumer=self.consumer.purpose, event_id=delivery.event.id, effect=effect
         )
+
+    async def _apply_deduplicating(self, delivery: Delivery) -> bool:
+        """One event of a consumer that deduplicates by itself, in its own transaction;
+        False if the handler found it applied before."""
+        assert self.store is not None, "a deduplicating consumer needs the store"
+
+        async def work(session: AsyncClientSession) -> None:
+            delivery.session = session
+            await self.consumer.handler(delivery)
+
+        try:
+            await self.store.in_transaction(work)
+        except Duplicates:
+            return False
+        return True
 
     async def _retry_or_dead_letter(
         self, message: AbstractIncomingMessage, exc: Exception, retries: int

@@ -32,6 +32,16 @@ class Duplicates(Exception):
         self.positions = positions
 
 
+def duplicates_in(exc: BulkWriteError) -> Duplicates | None:
+    """An unordered insert's error as `Duplicates`, when every failed write was a
+    duplicate key (the positions of those already there); None for any other error."""
+    errors = exc.details.get("writeErrors", [])
+    positions = [e["index"] for e in errors if e.get("code") == 11000]
+    if not positions or len(positions) != len(errors):
+        return None
+    return Duplicates(sorted(positions))
+
+
 class Inbox:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -69,11 +79,10 @@ class Inbox:
                 session=session,
             )
         except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            positions = [e["index"] for e in errors if e.get("code") == 11000]
-            if not positions or len(positions) != len(errors):
+            duplicates = duplicates_in(exc)
+            if duplicates is None:
                 raise
-            raise Duplicates(sorted(positions)) from exc
+            raise duplicates from exc
 
     async def seen(self, *, consumer: str, event_id: str) -> bool:
         return await self.collection.count_documents({"_id": f"{consumer}:{event_id}"}) > 0
