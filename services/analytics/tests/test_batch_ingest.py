@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from analytics_stream import KEY, attend, booking, esf_stream, organisation, profile, visits
-from pymongo.errors import BulkWriteError
 
 from analytics import erasure, facts, projections
 from analytics.ingest import ingest_batch, ingest_one
@@ -23,6 +22,7 @@ from contracts import bookings as bk
 from contracts import identity as idc
 from contracts.pseudonym import participant_key
 from kit.consumer import Delivery
+from kit.inbox import Duplicates
 from kit.mongo import Store
 from kit.testing import envelope
 
@@ -131,17 +131,20 @@ async def test_batches_equal_one_by_one(
         await batched.close()
 
 
-async def test_a_failed_fact_insert_fails_the_batch(
+async def test_an_applied_event_fails_the_batch_as_a_duplicate(
     analytics_settings: Callable[..., AnalyticsSettings],
 ) -> None:
-    """The facts' insert runs while the projections are computed: its error must still
-    reach the caller (so the transaction aborts), not be lost."""
+    """The facts are the consumers' inbox: an event whose fact exists fails the batch with
+    Duplicates naming its position (kit.batching retries the rest without it). The facts'
+    insert runs while the projections are computed: its error must still reach the
+    caller, and nothing be flushed."""
     store = Store(analytics_settings())
     try:
-        events = esf_stream()[:5]
-        await store.db[facts.COLLECTION].insert_one({"_id": events[3].id})
-        with pytest.raises(BulkWriteError):
+        events = esf_stream()[:6]
+        await store.db[facts.COLLECTION].insert_many([{"_id": events[3].id}, {"_id": events[5].id}])
+        with pytest.raises(Duplicates) as caught:
             await ingest_batch(store.db, [delivery(e) for e in events], KEY, TZ, None)
+        assert caught.value.positions == [3, 5]
         assert await store.db[projections.ESF_COUNTS].count_documents({}) == 0  # no flush
     finally:
         await store.close()

@@ -1,5 +1,7 @@
-"""Ingest: events become facts and are applied to the projections, in the transaction of
-their inbox records (so a redelivered event changes nothing).
+"""Ingest: events become facts and are applied to the projections in one transaction.
+A fact's `_id` is its event's id, so the facts are the consumers' inbox: an event whose
+fact exists was applied before, and `ingest_batch` reports it as a duplicate (the batch
+is then retried without it, see kit.batching) instead of applying it again.
 
 `ingest_batch` applies many events at once through the write-behind overlay (one bulk
 read per collection, one bulk write per collection); `ingest_one` is the same for one
@@ -11,12 +13,14 @@ import asyncio
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import BulkWriteError
 
 from analytics import erasure, facts, projections
 from analytics import projections as p
 from analytics.overlay import Overlay
 from analytics.projections import Db
 from kit.consumer import Delivery
+from kit.inbox import duplicates_in
 
 # Where a fact's latest-wins projection lives: prefetched with the batch.
 _TARGETS: dict[str, tuple[str, str]] = {
@@ -63,16 +67,25 @@ async def ingest_batch(
     kept = [await erasure.screen(overlay, fact, session) for fact in made]  # type: ignore[arg-type]
     # The store inserts the facts (its own process, the other core) while the projections
     # run here in memory; a read the overlay still needs waits for the insert first.
-    insert = db[facts.COLLECTION].insert_many(kept, ordered=True, session=session)
+    insert = db[facts.COLLECTION].insert_many(kept, ordered=False, session=session)
     overlay.pending = asyncio.ensure_future(insert)
     try:
-        for fact in kept:
-            await projections.project(overlay, fact, session, tz)  # type: ignore[arg-type]
-            await asyncio.sleep(0)  # lets the insert reach the store
-    except BaseException:
-        await asyncio.gather(overlay.settle(), return_exceptions=True)  # the session idle
-        raise
-    await overlay.flush()  # waits for the insert first, and raises its error
+        try:
+            for fact in kept:
+                await projections.project(overlay, fact, session, tz)  # type: ignore[arg-type]
+                await asyncio.sleep(0)  # lets the insert reach the store
+        except BaseException:
+            await asyncio.gather(overlay.settle(), return_exceptions=True)  # the session idle
+            raise
+        await overlay.settle()
+    except BulkWriteError as exc:  # only the facts' insert is a bulk write until the flush
+        # Facts there already: those events were applied before (and nothing of this
+        # batch is kept: the error ends the transaction).
+        duplicates = duplicates_in(exc)
+        if duplicates is None:
+            raise
+        raise duplicates from exc
+    await overlay.flush()
 
 
 async def _prefetch(overlay: Overlay, made: list[dict[str, Any]]) -> None:

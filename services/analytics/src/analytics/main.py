@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import structlog
 from pydantic import ValidationError
+from pymongo.errors import DuplicateKeyError
 
 from analytics import erasure, facts, projections
 from analytics.api import build_router
@@ -15,6 +19,7 @@ from contracts.pseudonym import participant_key
 from kit.app import Service
 from kit.consumer import Delivery
 from kit.context import causation_id, correlation_id
+from kit.inbox import Duplicates
 
 log = structlog.get_logger("analytics")
 
@@ -29,6 +34,15 @@ def _settings() -> AnalyticsSettings:
                 "with identity); analytics never stores a user id without it."
             ) from exc
         raise
+
+
+@contextmanager
+def in_batch(positions: list[int]) -> Iterator[None]:
+    """Duplicates of a part of a batch, as positions in the whole batch."""
+    try:
+        yield
+    except Duplicates as dup:
+        raise Duplicates([positions[i] for i in dup.positions]) from dup
 
 
 def service(settings: AnalyticsSettings | None = None) -> Service:
@@ -53,8 +67,8 @@ def service(settings: AnalyticsSettings | None = None) -> Service:
             log.warning("analytics.rebuild_needed", legacy_collections=sorted(legacy))
 
     async def ingest(deliveries: list[Delivery]) -> None:
-        """Append the events as facts and apply them to the projections, atomically with
-        their inbox records (so a redelivered event changes nothing)."""
+        """Append the events as facts and apply them to the projections, atomically (an
+        event whose fact exists raises Duplicates: the facts are the inbox)."""
         await ingest_batch(db, deliveries, key, tz, deliveries[0].session)
 
     async def forget(delivery: Delivery) -> None:
@@ -62,10 +76,12 @@ def service(settings: AnalyticsSettings | None = None) -> Service:
         correlation_id.set(delivery.event.correlationid)  # for the event it emits
         causation_id.set(delivery.event.id)
         user_id = delivery.data.user_id  # type: ignore[union-attr]
+        try:
+            fact = facts.make_fact(delivery.event, delivery.data, key)
+            await facts.append(db, fact, delivery.session)
+        except DuplicateKeyError as exc:
+            raise Duplicates([0]) from exc  # erased before
         await svc.outbox.forget(delivery.session, user_id)  # events nobody could receive
-        await facts.append(
-            db, facts.make_fact(delivery.event, delivery.data, key), delivery.session
-        )
         erased = await erasure.erase(db, participant_key(user_id, key), delivery.session)
         done = svc.event(
             ERASURE_COMPLETED,
@@ -76,27 +92,36 @@ def service(settings: AnalyticsSettings | None = None) -> Service:
         await svc.emit(delivery.session, done)
 
     # Network-wide: every municipality's events, also those federation brings. Batched:
-    # one transaction per up to `ingest_batch` events (see kit.batching).
-    batch = {"batch": settings.ingest_batch, "batch_wait_ms": settings.ingest_batch_wait_ms}
+    # one transaction per up to `ingest_batch` events (see kit.batching), deduplicated by
+    # the facts' keys (no inbox records: a write less per event).
+    batch = {
+        "batch": settings.ingest_batch,
+        "batch_wait_ms": settings.ingest_batch_wait_ms,
+        "deduplicates": True,
+    }
+
+    async def ingest_run(deliveries: list[Delivery], positions: list[int]) -> None:
+        if positions:
+            with in_batch(positions):
+                await ingest([deliveries[i] for i in positions])
 
     @svc.consumer("identity", [*facts.IDENTITY_TYPES, idc.USER_ERASED], network=True, **batch)
     async def on_identity(deliveries: list[Delivery]) -> None:
         """Identity's PII-free events (never contact.changed), and erasures."""
         # An erasure splits the batch: what came before it is applied first, so it sweeps
         # that too, and what comes after sees its tombstone, as one by one.
-        run: list[Delivery] = []
+        run: list[int] = []  # positions in the batch: Duplicates name those
         erased = False
-        for delivery in deliveries:
+        for position, delivery in enumerate(deliveries):
             if delivery.event.type != idc.USER_ERASED:
-                run.append(delivery)
+                run.append(position)
                 continue
-            if run:
-                await ingest(run)
-                run = []
-            await forget(delivery)
+            await ingest_run(deliveries, run)
+            run = []
+            with in_batch([position]):
+                await forget(delivery)
             erased = True
-        if run:
-            await ingest(run)
+        await ingest_run(deliveries, run)
         if erased:
             svc.outbox.notify()
 
