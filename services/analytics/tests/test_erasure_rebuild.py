@@ -9,7 +9,7 @@ from typing import Any
 
 import aio_pika
 import pytest
-from analytics_stream import E2, KEY, attend, booking, esf_stream
+from analytics_stream import E2, KEY, attend, booking, esf_stream, profile
 from conftest import Harness, start_harness, table
 
 from analytics import projections
@@ -18,6 +18,7 @@ from contracts import identity as idc
 from contracts import topology
 from contracts.analytics import ERASURE_COMPLETED
 from contracts.pseudonym import participant_key
+from kit.metrics import CONSUMED
 from kit.testing import TestIssuer, drain, envelope
 
 VIEWS = [
@@ -175,8 +176,8 @@ async def test_mentor_erasure_unlinks_bookings_and_resources(fed: Harness) -> No
     network_before = await fed.report("network", "2026-Q1", roles=["analyst"])
     usage_before = await fed.report("utilisation", "2026-Q1", roles=["analyst"])
 
-    erased = {"user_id": "m9", "requested_at": "2026-06-01T10:00:00Z"}
-    await fed.feed([envelope(idc.USER_ERASED, erased)])
+    erasure = envelope(idc.USER_ERASED, {"user_id": "m9", "requested_at": "2026-06-01T10:00:00Z"})
+    await fed.feed([erasure])
     for name in projections.ALL:
         assert await fed.db[name].count_documents({"mentor": key}) == 0
     assert await fed.db.facts.count_documents({"mentor": key}) == 0
@@ -184,3 +185,15 @@ async def test_mentor_erasure_unlinks_bookings_and_resources(fed: Harness) -> No
     assert await fed.db[projections.BOOKINGS].count_documents({"resource_id": "MH9"}) == 3
     assert await fed.report("network", "2026-Q1", roles=["analyst"]) == network_before
     assert await fed.report("utilisation", "2026-Q1", roles=["analyst"]) == usage_before
+
+    # Delivered again (a lost ack): the facts say it was applied; it is acked, not redone.
+    duplicates = _consumed("duplicate")
+    sentinel = profile("u20", "2026-03-01T09:00:00", gender="man")  # after it, same queue
+    await fed.feed([erasure, sentinel], facts_expected=1)
+    assert _consumed("duplicate") == duplicates + 1
+    assert await fed.db.facts.count_documents({"_id": erasure.id}) == 1
+
+
+def _consumed(outcome: str) -> float:
+    queue = topology.queue("analytics", "identity")
+    return CONSUMED.labels("analytics", queue, outcome)._value.get()  # type: ignore[attr-defined,no-any-return]
