@@ -52,6 +52,7 @@ class Batcher:
         self.wait_s = consumer.batch_wait_ms / 1000
         self.pending: asyncio.Queue[Item | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._acks: asyncio.Task[None] | None = None  # the last committed batch's acks
 
     async def __call__(self, message: AbstractIncomingMessage) -> None:
         """The subscriber's handler: check, then queue (acked later by the batcher)."""
@@ -70,6 +71,9 @@ class Batcher:
         self.pending.put_nowait(None)
         await self._task
         self._task = None
+        if self._acks is not None:
+            await self._acks  # before the channel closes
+            self._acks = None
 
     async def _run(self) -> None:
         stopping = False
@@ -123,13 +127,26 @@ class Batcher:
                 await self.processor.finish(message, delivery)
             structlog.contextvars.unbind_contextvars("event_id", "event_type")
             items = []
+        # The acks go out while the next batch is applied (a batch's acks are hundreds of
+        # frames, and the next batch's transaction need not wait for them); in order.
+        self._acks = asyncio.create_task(self._ack(self._acks, items, duplicates))
+
+    async def _ack(
+        self, previous: asyncio.Task[None] | None, applied: list[Item], duplicates: list[Item]
+    ) -> None:
+        if previous is not None:
+            await previous
         service, queue = self.processor.service, self.consumer.queue
-        for message, _ in items:
-            await message.ack()
-        for message, _ in duplicates:
-            await message.ack()
-        if items:
-            CONSUMED.labels(service, queue, "applied").inc(len(items))
+        try:
+            for message, _ in applied:
+                await message.ack()
+            for message, _ in duplicates:
+                await message.ack()
+        except Exception as exc:  # a lost channel: the unacked messages come back
+            log.error("batch.ack_failed", queue=queue, error=str(exc))
+            return
+        if applied:
+            CONSUMED.labels(service, queue, "applied").inc(len(applied))
         if duplicates:
             CONSUMED.labels(service, queue, "duplicate").inc(len(duplicates))
             log.info("message.duplicate_skipped", queue=queue, count=len(duplicates))
