@@ -16,5 +16,9 @@ class AnalyticsSettings(KitSettings):
     # export, chart and dashboard figure.
     suppression_threshold: int = Field(default=5, ge=1)
     # Events applied per transaction by each consumer, and how long a batch waits to fill.
-    ingest_batch: int = Field(default=200, ge=1)
+    # Every store operation has a cost of its own (a round trip through the store's
+    # server), and a batch's operations are about the same in number whatever its size:
+    # 500 ingested 12% faster than 200 over 6,000 events (1,000: 21%, but a transaction of
+    # 1,000 large people documents nears the embedded store's transaction size limit).
+    ingest_batch: int = Field(default=500, ge=1)
     ingest_batch_wait_ms: int = Field(default=50, ge=0)
