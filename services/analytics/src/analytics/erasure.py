@@ -8,6 +8,7 @@ fact of that user arriving late (from another service's queue) is anonymised on 
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections import defaultdict
 from typing import Any
 
@@ -19,6 +20,8 @@ from analytics.facts import COLLECTION as FACTS
 from analytics.projections import Db
 
 ERASED = "erased_keys"
+# The one document of ERASED that is not a tombstone: a fresh value on every erasure.
+_VERSION = "version"
 
 # Facts about the person rather than about an activity: nothing of them is kept.
 PERSONAL_TYPES = [
@@ -41,24 +44,59 @@ async def is_erased(db: Db, key: str | None, session: AsyncClientSession | None)
     return await db[ERASED].find_one({"_id": tombstone(key)}, session=session) is not None
 
 
+class Tombstones:
+    """Every tombstone, kept in the process: a batch reads one version document instead of
+    a tombstone per person (erasures are rare; their hashes are small).
+
+    An erasure sets a fresh version in its transaction, so a batch whose snapshot has the
+    version the cache was read at has the same tombstones; an erasure committing after
+    that snapshot conflicts with the batch on the person's document (see `screen`). A
+    version is never reused, so a cache read inside a transaction that then aborted is
+    never mistaken for a committed one."""
+
+    def __init__(self) -> None:
+        self.version: str | None = None
+        self.hashes: frozenset[str] = frozenset()
+
+    async def current(self, db: Db, session: AsyncClientSession | None) -> frozenset[str]:
+        doc = await db[ERASED].find_one({"_id": _VERSION}, session=session)
+        version = doc["v"] if doc else ""
+        if version != self.version:
+            query = {"_id": {"$ne": _VERSION}}
+            found = db[ERASED].find(query, {"_id": 1}, session=session)
+            self.hashes = frozenset([d["_id"] async for d in found])
+            self.version = version
+        return self.hashes
+
+
 async def screen(
-    db: Db, fact: dict[str, Any], session: AsyncClientSession | None
+    db: Db,
+    fact: dict[str, Any],
+    session: AsyncClientSession | None,
+    erased: frozenset[str] | None = None,
 ) -> dict[str, Any]:
-    """A new fact as it may be kept: anonymised if its person (or mentor) was erased.
+    """A new fact as it may be kept: anonymised if its person (or mentor) was erased
+    (by the tombstones `erased`, read from the store when not given).
 
     The write to the person's document (its serial) makes this transaction conflict with an
     erasure of the same person running at the same time (the erasure writes and deletes
     that document too), so one of them retries after the other: a fact is either swept
     by the erasure or sees its tombstone, never neither."""
+
+    async def gone(key: str) -> bool:
+        if erased is not None:
+            return tombstone(key) in erased
+        return await is_erased(db, key, session)
+
     participant = fact["participant"]
     if participant:
         await db[p.PEOPLE].update_one(
             {"_id": participant}, {"$inc": {"serial": 1}}, upsert=True, session=session
         )
-        if await is_erased(db, participant, session):
+        if await gone(participant):
             await db[p.PEOPLE].delete_one({"_id": participant}, session=session)
             fact = anonymise(fact)
-    if fact.get("mentor") and await is_erased(db, fact["mentor"], session):
+    if fact.get("mentor") and await gone(fact["mentor"]):
         fact = {**fact, "mentor": None}
     return fact
 
@@ -75,6 +113,9 @@ async def erase(db: Db, key: str, session: AsyncClientSession | None) -> int:
     """Anonymise every fact and projection of one participant; returns facts changed."""
     await db[ERASED].update_one(
         {"_id": tombstone(key)}, {"$set": {"erased": True}}, upsert=True, session=session
+    )
+    await db[ERASED].update_one(
+        {"_id": _VERSION}, {"$set": {"v": uuid.uuid4().hex}}, upsert=True, session=session
     )
     # The projections that carry the key are found through the person's facts (by the
     # facts' indexes): the projections themselves need no index on it, which every

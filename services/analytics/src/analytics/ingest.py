@@ -58,13 +58,20 @@ async def ingest_one(
 
 
 async def ingest_batch(
-    db: Db, deliveries: list[Delivery], key: str, tz: str, session: AsyncClientSession | None
+    db: Db,
+    deliveries: list[Delivery],
+    key: str,
+    tz: str,
+    session: AsyncClientSession | None,
+    tombstones: erasure.Tombstones | None = None,
 ) -> None:
-    """The same effect as `ingest_one` for each delivery in order (none an erasure)."""
+    """The same effect as `ingest_one` for each delivery in order (none an erasure).
+    `tombstones`: the process's cache of them (else they are all read)."""
     made = [facts.make_fact(d.event, d.data, key) for d in deliveries]
+    erased = await (tombstones or erasure.Tombstones()).current(db, session)
     overlay = Overlay(db, session)
     await _prefetch(overlay, made)
-    kept = [await erasure.screen(overlay, fact, session) for fact in made]  # type: ignore[arg-type]
+    kept = [await erasure.screen(overlay, fact, session, erased) for fact in made]  # type: ignore[arg-type]
     # The store inserts the facts (its own process, the other core) while the projections
     # run here in memory; a read the overlay still needs waits for the insert first.
     insert = db[facts.COLLECTION].insert_many(kept, ordered=False, session=session)
@@ -90,8 +97,6 @@ async def ingest_batch(
 
 async def _prefetch(overlay: Overlay, made: list[dict[str, Any]]) -> None:
     people = {f["participant"] for f in made if f["participant"]}
-    mentors = {f["mentor"] for f in made if f["mentor"]}
-    await overlay[erasure.ERASED].load_ids(erasure.tombstone(k) for k in people | mentors)
     await overlay[p.PEOPLE].load_ids(people)
     targets: dict[str, set[Any]] = {}
     for fact in made:

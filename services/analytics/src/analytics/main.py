@@ -55,6 +55,7 @@ def service(settings: AnalyticsSettings | None = None) -> Service:
     key = settings.pseudonym_key.get_secret_value()
     tz = settings.timezone
     db = svc.store.db
+    tombstones = erasure.Tombstones()
 
     @svc.on_startup
     async def indexes() -> None:
@@ -69,7 +70,7 @@ def service(settings: AnalyticsSettings | None = None) -> Service:
     async def ingest(deliveries: list[Delivery]) -> None:
         """Append the events as facts and apply them to the projections, atomically (an
         event whose fact exists raises Duplicates: the facts are the inbox)."""
-        await ingest_batch(db, deliveries, key, tz, deliveries[0].session)
+        await ingest_batch(db, deliveries, key, tz, deliveries[0].session, tombstones)
 
     async def forget(delivery: Delivery) -> None:
         """An erasure: the user's facts and projections become anonymous counts."""
