@@ -205,3 +205,29 @@ async def test_concurrent_batches_of_the_same_people_lose_nothing(
     finally:
         for store in (single, first, second):
             await store.close()
+
+
+async def test_fact_indexes_of_an_earlier_version_are_replaced(
+    analytics_settings: Callable[..., AnalyticsSettings],
+) -> None:
+    """The fact store's `mentor` index is sparse and facts without a mentor lack the
+    field (no index entry for them); an earlier dense index is rebuilt at startup, and
+    the projection collections lose the participant indexes erasures no longer use."""
+    store = Store(analytics_settings())
+    try:
+        db = store.db
+        await db[facts.COLLECTION].create_index("mentor")
+        await db[facts.COLLECTION].create_index([("at", 1), ("_id", 1)])
+        await db[projections.ATTENDANCE].create_index("participant")
+        await facts.ensure_indexes(db)
+        await projections.ensure_indexes(db)
+        indexes = await db[facts.COLLECTION].index_information()
+        assert indexes["mentor_1"].get("sparse") is True
+        assert set(indexes) == {"_id_", "participant_1", "mentor_1"}
+        assert "participant_1" not in await db[projections.ATTENDANCE].index_information()
+        plain = facts.make_fact(attend("E1", "u1", "workshop", "2026-03-02T10:00:00", 2.0), {
+            "event_id": "E1", "user_id": "u1", "kind": "workshop", "attended": True,
+            "starts_at": "2026-03-02T10:00:00"}, KEY)  # fmt: skip
+        assert "mentor" not in plain and plain["participant"] == participant_key("u1", KEY)
+    finally:
+        await store.close()

@@ -97,7 +97,7 @@ async def screen(
             await db[p.PEOPLE].delete_one({"_id": participant}, session=session)
             fact = anonymise(fact)
     if fact.get("mentor") and await gone(fact["mentor"]):
-        fact = {**fact, "mentor": None}
+        fact = {k: v for k, v in fact.items() if k != "mentor"}
     return fact
 
 
@@ -130,7 +130,7 @@ async def erase(db: Db, key: str, session: AsyncClientSession | None) -> int:
         {"participant": key}, {"$set": {"participant": None, "erased": True}}, session=session
     )
     as_mentor = await db[FACTS].update_many(
-        {"mentor": key}, {"$set": {"mentor": None}}, session=session
+        {"mentor": key}, {"$unset": {"mentor": ""}}, session=session
     )
     for name in (p.SKILLS, p.MENTORS, p.USERS):
         await db[name].delete_many({"_id": key}, session=session)

@@ -379,7 +379,7 @@ async def resource(db: Db, fact: dict[str, Any], session: Session, tz: str) -> N
         "kind": d["kind"],
         "name": d.get("name", {}),
         "capacity": d.get("capacity", 1),
-        "mentor": fact["mentor"],
+        "mentor": fact.get("mentor"),
         "topics": d.get("topics", []),
         "active": d.get("active", True),
     }
@@ -434,7 +434,7 @@ async def booking(db: Db, fact: dict[str, Any], session: Session, tz: str) -> No
         "resource_kind": d["resource_kind"],
         "location_id": d["location_id"],
         "participant": fact["participant"],
-        "mentor": fact["mentor"],
+        "mentor": fact.get("mentor"),
         "starts_at": starts,
         "ends_at": ends,
         "timezone": d.get("timezone", tz),
