@@ -5,10 +5,10 @@ message unacked; a batcher task takes up to `batch` messages (waiting at most
 `batch_wait_ms` for more), inserts their inbox records, runs the batch handler with one
 session, commits, and only then acks them. Messages already applied (their inbox record
 exists, or the handler of a consumer that `deduplicates` by itself says so) are dropped
-from the batch and acked. If the batch fails, its messages go one by
-one through the single-message path, so a poison message is retried and dead-lettered
-alone while the others apply. Unacked messages are redelivered after a crash, and the
-inbox drops what was applied."""
+from the batch and acked. If the batch fails, its halves are applied the same way, down to
+single messages, which go through the single-message path: a poison message is retried
+and dead-lettered alone while the others apply, in batches. Unacked messages are
+redelivered after a crash, and the inbox drops what was applied."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import time
 import structlog
 from aio_pika.abc import AbstractIncomingMessage
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import ConnectionFailure
 
 from kit.consumer import Delivery, MessageProcessor, bind_event
 from kit.inbox import Duplicates, Inbox
@@ -105,6 +106,18 @@ class Batcher:
                 log.error("batch.ack_failed", queue=self.consumer.queue, error=str(exc))
 
     async def _apply(self, items: list[Item]) -> None:
+        items, duplicates = await self._apply_or_split(items)
+        # The acks go out while the next batch is applied (a batch's acks are hundreds of
+        # frames, and the next batch's transaction need not wait for them); in order.
+        self._acks = asyncio.create_task(self._ack(self._acks, items, duplicates))
+
+    async def _apply_or_split(self, items: list[Item]) -> tuple[list[Item], list[Item]]:
+        """Apply `items` in one transaction: (applied, duplicates). If that fails, each half
+        the same way, so a bad message is found in about 2·log2(n) transactions while the
+        rest apply in batches; a message that fails alone, and every message when the
+        store is unreachable (halves would only fail again), goes through the
+        single-message path: retried with backoff, dead-lettered with its reason (it acks
+        them itself)."""
         duplicates: list[Item] = []
         try:
             while items:
@@ -115,21 +128,23 @@ class Batcher:
                     positions = set(dup.positions)
                     duplicates += [item for i, item in enumerate(items) if i in positions]
                     items = [item for i, item in enumerate(items) if i not in positions]
+            return items, duplicates
         except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            if len(items) > 1 and not isinstance(exc, ConnectionFailure):
+                log.warning("batch.split", queue=self.consumer.queue, size=len(items), error=error)
+                half = (len(items) + 1) // 2
+                first, first_duplicates = await self._apply_or_split(items[:half])
+                second, second_duplicates = await self._apply_or_split(items[half:])
+                return first + second, duplicates + first_duplicates + second_duplicates
             log.warning(
-                "batch.failed_one_by_one",
-                queue=self.consumer.queue,
-                size=len(items),
-                error=f"{type(exc).__name__}: {exc}"[:500],
+                "batch.failed_one_by_one", queue=self.consumer.queue, size=len(items), error=error
             )
             for message, delivery in items:
                 bind_event(delivery.event)
                 await self.processor.finish(message, delivery)
             structlog.contextvars.unbind_contextvars("event_id", "event_type")
-            items = []
-        # The acks go out while the next batch is applied (a batch's acks are hundreds of
-        # frames, and the next batch's transaction need not wait for them); in order.
-        self._acks = asyncio.create_task(self._ack(self._acks, items, duplicates))
+            return [], duplicates
 
     async def _ack(
         self, previous: asyncio.Task[None] | None, applied: list[Item], duplicates: list[Item]
