@@ -23,6 +23,16 @@ def next_quarter(minutes_ahead: int = 0) -> datetime:
     return (now + timedelta(minutes=15 - now.minute % 15)).replace(second=0, microsecond=0)
 
 
+def two_slots_start() -> datetime:
+    """The next quarter hour with room for two 15-minute bookings before ALL_DAY closes at
+    23:45; later than that, midnight (a booking never spans two opening periods, and
+    midnight is then within the desk's hour of check-in)."""
+    start = next_quarter()
+    if start + timedelta(minutes=30) > start.replace(hour=23, minute=45):
+        start = (start + timedelta(days=1)).replace(hour=0, minute=0)
+    return start
+
+
 async def test_check_in_and_no_show_sweep(
     client: httpx.AsyncClient,
     actors: Actors,
@@ -44,7 +54,7 @@ async def test_check_in_and_no_show_sweep(
         location=location,
         kind="workstation",
     )
-    start = next_quarter()
+    start = two_slots_start()
     user = actors.user("checker")
     made = []
     for offset in (0, 15):
