@@ -17,6 +17,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from analytics import esf_counts
 from analytics import projections as p
 from analytics.facts import COLLECTION as FACTS
+from analytics.overlay import CHUNK
 from analytics.projections import Db
 
 ERASED = "erased_keys"
@@ -184,8 +185,8 @@ async def _by_ids(
 ) -> None:
     """Unlink (`unlink` set to None) or delete the documents among `ids` that match."""
     listed = sorted(ids)
-    for start in range(0, len(listed), 100):  # the store's `$in` slows past ~100 values
-        query = {"_id": {"$in": listed[start : start + 100]}, **match}
+    for start in range(0, len(listed), CHUNK):
+        query = {"_id": {"$in": listed[start : start + CHUNK]}, **match}
         if unlink is None:
             await db[name].delete_many(query, session=session)
         else:

@@ -125,13 +125,13 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     # Only what an erasure looks up. No index on time: the rebuild replays in any order
     # (projections are order-independent), and every index of the fact store costs the
     # embedded store about 0.1 ms per ingested event. Dropped where an older version made it.
-    await db[COLLECTION].create_index("participant")
     indexes = await db[COLLECTION].index_information()
     if "mentor_1" in indexes and not indexes["mentor_1"].get("sparse"):
         await db[COLLECTION].drop_index("mentor_1")  # of earlier versions, an entry per fact
-    await db[COLLECTION].create_index("mentor", sparse=True)
-    if _BY_TIME in await db[COLLECTION].index_information():
+    if _BY_TIME in indexes:
         await db[COLLECTION].drop_index(_BY_TIME)
+    await db[COLLECTION].create_index("participant")
+    await db[COLLECTION].create_index("mentor", sparse=True)
 
 
 def parse_time(value: Any) -> datetime | None:
