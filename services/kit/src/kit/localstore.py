@@ -4,6 +4,7 @@ runs and tests, used only when no `KOHTAAMO_MONGO_URL` is given."""
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -14,11 +15,37 @@ from pathlib import Path
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
+_GIVEN: set[int] = set()
+
 
 def free_port() -> int:
-    with socket.socket() as s:
+    """A port free now, for a process about to listen on it: outside the kernel's
+    ephemeral range where that is known, since a port from that range can be taken in the
+    meantime as the local end of any outgoing connection (a test's processes open many:
+    a service then failed to start with "address already in use")."""
+    low, _ = _ephemeral_range()
+    candidates = random.sample(range(10_000, low), min(50, max(low - 10_000, 0)))
+    for port in candidates:
+        if port in _GIVEN:  # handed out already: maybe not listened on yet
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            _GIVEN.add(port)
+            return port
+    with socket.socket() as s:  # no range known, or all tried taken: the kernel's pick
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 10_000, 10_000  # unknown: leaves only the kernel's pick
 
 
 def store_url(port: int) -> str:
