@@ -1,6 +1,7 @@
 """Batch consumers against the real broker and store: many messages in one transaction,
 duplicates dropped through the inbox, a poison message retried and dead-lettered alone,
-foreign messages skipped, and a graceful stop that applies what was taken."""
+foreign messages skipped, a graceful stop that applies what was taken, and a batch acked
+with one `multiple` ack that never reaches a delivery still being dead-lettered."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from aio_pika import IncomingMessage
 from pymongo.errors import AutoReconnect, BulkWriteError
 
 from contracts import topology
@@ -293,3 +295,105 @@ def test_only_a_batch_consumer_deduplicates_by_itself(settings: Any) -> None:
         svc.consumer("single", [TYPE], deduplicates=True)
     with pytest.raises(ValueError, match="inbox or deduplicates"):
         svc.consumer("batched", [TYPE], batch=5, inbox=False)
+
+
+@pytest.fixture
+def acks(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, bool]]:
+    """Every ack the consumers send, as (delivery tag, multiple): recorded, then sent."""
+    sent: list[tuple[int, bool]] = []
+    original = IncomingMessage.ack
+
+    async def ack(self: IncomingMessage, multiple: bool = False) -> None:
+        sent.append((self.delivery_tag or 0, multiple))
+        await original(self, multiple)
+
+    monkeypatch.setattr(IncomingMessage, "ack", ack)
+    return sent
+
+
+async def test_a_committed_batch_is_acked_with_one_multiple_ack(
+    settings: Any, acks: list[tuple[int, bool]]
+) -> None:
+    svc = batch_service(settings, wait_ms=1000)
+    await svc.start()
+    events = [envelope(TYPE, {"thing_id": f"m{i}", "n": i}) for i in range(20)]
+    before = consumed("applied")
+    try:
+        for event in events:
+            await svc.bus.publish_event(event)
+
+        async def all_applied() -> bool:
+            return await count(svc, {"event_id": {"$in": [e.id for e in events]}}) == 20
+
+        await eventually(all_applied)
+        await eventually(lambda: _counted("applied", before + 20))
+    finally:
+        await svc.stop()
+    assert len(acks) < len(events), acks
+    assert any(multiple for _, multiple in acks)
+    # Nothing came back when the channel closed: every message was settled.
+    counts = await _counts(settings)
+    assert counts == (0, 0)
+
+
+async def test_a_delivery_still_being_dead_lettered_is_not_swept_by_a_batch_ack(
+    settings: Any, amqp: Any, acks: list[tuple[int, bool]]
+) -> None:
+    """The malformed message's dead-lettering is held back while later messages are
+    applied in a batch: the batch must be acked message by message (a `multiple` ack of its
+    highest tag would ack the malformed one too, and its own settle then fails)."""
+    svc = batch_service(settings)
+    await svc.start()
+    [batcher] = svc._batched
+    gate = asyncio.Event()
+    dead_letter = batcher.processor._dead_letter
+
+    async def held(*args: Any, **kwargs: Any) -> None:
+        await gate.wait()
+        await dead_letter(*args, **kwargs)
+
+    batcher.processor._dead_letter = held  # type: ignore[method-assign]
+    before = consumed("applied")
+    try:
+        await svc.bus.publish(
+            b"{not json",
+            exchange=topology.exchange("kittest"),
+            routing_key="kittest.thing.happened.v1",
+        )
+        good = [envelope(TYPE, {"thing_id": f"d{i}", "n": i}) for i in range(5)]
+        for event in good:
+            await svc.bus.publish_event(event)
+
+        async def applied() -> bool:
+            return await count(svc, {"event_id": {"$in": [e.id for e in good]}}) == 5
+
+        await eventually(applied)
+        await eventually(lambda: _counted("applied", before + 5))
+        assert not any(multiple for _, multiple in acks), acks
+        gate.set()
+        channel = await amqp.channel()
+        dlq = await channel.declare_queue(topology.dead_letter_queue(QUEUE), passive=True)
+        [letter] = await drain(dlq, 1)
+        assert letter["headers"][topology.HEADER_REASON] == "malformed"
+        # The channel is still fine: the next message is applied and acked.
+        later = envelope(TYPE, {"thing_id": "after", "n": 9})
+        await svc.bus.publish_event(later)
+        await eventually(lambda: _counted("applied", before + 6))
+    finally:
+        gate.set()
+        await svc.stop()
+    assert await _counts(settings) == (0, 0)
+
+
+async def _counted(outcome: str, at_least: float) -> bool:
+    """The batcher counts a batch's messages once their acks are sent."""
+    return consumed(outcome) >= at_least
+
+
+async def _counts(settings: Any) -> tuple[int, int] | None:
+    svc = Service("kittest", settings=settings)
+    await svc.bus.connect()
+    try:
+        return await svc.admin.queue_counts(QUEUE)
+    finally:
+        await svc.bus.stop()

