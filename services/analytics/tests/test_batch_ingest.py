@@ -15,7 +15,9 @@ import pytest
 from analytics_stream import KEY, attend, booking, esf_stream, organisation, profile, visits
 
 from analytics import erasure, facts, projections
+from analytics.activity import ATTENDED, row_name
 from analytics.ingest import ingest_batch, ingest_one
+from analytics.rebuild import rebuild
 from analytics.settings import AnalyticsSettings
 from contracts import CloudEvent, model_for
 from contracts import bookings as bk
@@ -76,7 +78,7 @@ async def forget(db: Any, event: CloudEvent) -> None:
     """What the identity consumer does to the store for an erasure (no outbox here)."""
     d = delivery(event)
     await facts.append(db, facts.make_fact(d.event, d.data, KEY), None)
-    await erasure.erase(db, participant_key(d.data.user_id, KEY), None)  # type: ignore[union-attr]
+    await erasure.erase(db, participant_key(d.data.user_id, KEY), None, TZ)  # type: ignore[union-attr]
 
 
 async def documents(db: Any) -> dict[str, dict[Any, Any]]:
@@ -212,22 +214,54 @@ async def test_fact_indexes_of_an_earlier_version_are_replaced(
 ) -> None:
     """The fact store's `mentor` index is sparse and facts without a mentor lack the
     field (no index entry for them); an earlier dense index is rebuilt at startup, and
-    the projection collections lose the participant indexes erasures no longer use."""
+    the projection collections lose the indexes neither erasures nor reports use now."""
     store = Store(analytics_settings())
     try:
         db = store.db
         await db[facts.COLLECTION].create_index("mentor")
         await db[facts.COLLECTION].create_index([("at", 1), ("_id", 1)])
         await db[projections.ATTENDANCE].create_index("participant")
+        for name in (projections.ATTENDANCE, projections.BOOKINGS):
+            await db[name].create_index([("municipality", 1), ("month", 1)])
         await facts.ensure_indexes(db)
         await projections.ensure_indexes(db)
         indexes = await db[facts.COLLECTION].index_information()
         assert indexes["mentor_1"].get("sparse") is True
         assert set(indexes) == {"_id_", "participant_1", "mentor_1"}
-        assert "participant_1" not in await db[projections.ATTENDANCE].index_information()
+        # Attendance and bookings are read from the activity counters, not queried.
+        for name in (projections.ATTENDANCE, projections.BOOKINGS):
+            assert set(await db[name].index_information()) == {"_id_"}
         plain = facts.make_fact(attend("E1", "u1", "workshop", "2026-03-02T10:00:00", 2.0), {
             "event_id": "E1", "user_id": "u1", "kind": "workshop", "attended": True,
             "starts_at": "2026-03-02T10:00:00"}, KEY)  # fmt: skip
         assert "mentor" not in plain and plain["participant"] == participant_key("u1", KEY)
     finally:
         await store.close()
+
+
+async def test_projections_of_an_earlier_model_are_reported_until_a_rebuild(
+    analytics_settings: Callable[..., AnalyticsSettings],
+) -> None:
+    """Attendance of a person in its own document (the earlier model) is not read by the
+    reports any more: startup names it, and a rebuild replaces it."""
+    store = Store(analytics_settings())
+    try:
+        db = store.db
+        event = attend("E1", "u1", "workshop", "2026-03-02T10:00:00+00:00", 2.0)
+        fact = facts.make_fact(*_parts(event), KEY)
+        await facts.append(db, fact, None)
+        await db[projections.ATTENDANCE].insert_one(
+            {"_id": "E1|r1", "participant": fact["participant"], "attended": True}
+        )
+        await db["p_entries"].insert_one({"_id": "legacy"})
+        assert await projections.outdated(db) == ["p_entries", projections.ATTENDANCE]
+        await rebuild(db, tz=TZ)
+        assert await projections.outdated(db) == []
+        person = await db[projections.PEOPLE].find_one({"_id": fact["participant"]})
+        assert list(person["rows"]) == [row_name(ATTENDED, "E1|r-E1-u1")]
+    finally:
+        await store.close()
+
+
+def _parts(event: CloudEvent) -> tuple[CloudEvent, Any]:
+    return event, model_for(event.type).model_validate(event.data)

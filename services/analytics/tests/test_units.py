@@ -1,4 +1,5 @@
-"""Plain-function rules: suppression, periods, opening hours, profile at first entry."""
+"""Plain-function rules: suppression, periods, opening hours, profile at first entry,
+activity rows' counters."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from analytics import activity
 from analytics import suppression as sup
 from analytics.openhours import open_intervals, spread
 from analytics.participants import profile_at
@@ -73,3 +75,37 @@ def test_profile_at_first_entry_and_withdrawal() -> None:
     assert profile_at(withdrawn, datetime(2026, 3, 5, tzinfo=UTC)) is None
     again = [*withdrawn, v(15, "d", employment="inactive")]
     assert profile_at(again, datetime(2026, 3, 5, tzinfo=UTC))["employment"] == "inactive"
+
+
+def test_a_booking_counts_its_hours_in_the_months_they_fall_in() -> None:
+    """Status and mentoring by the month the booking starts in; hours, per resource and
+    hour of the week, by the month they fall in (a report's period is whole months)."""
+    row = {
+        "municipality": "helsinki",
+        "resource_id": "desk.1",  # a dot: field names are encoded, reversibly
+        "resource_kind": "mentor_hours",
+        "location_id": "L1",
+        "starts_at": datetime(2026, 3, 31, 20, 30, tzinfo=UTC),  # 23:30 in Helsinki
+        "ends_at": datetime(2026, 3, 31, 22, 0, tzinfo=UTC),  # 01:00 on 1 April
+        "timezone": "Europe/Helsinki",
+        "status": "checked_in",
+        "month": "2026-03",
+    }
+    counts = activity.row_counts(activity.BOOKING, row, "Europe/Helsinki")
+    march, april = counts["helsinki|2026-03"], counts["helsinki|2026-04"]
+    assert march["r.desk%2E1.s.checked_in"] == 1 and "r.desk%2E1.s.checked_in" not in april
+    assert (march["r.desk%2E1.b"], april["r.desk%2E1.b"]) == (1800, 3600)
+    assert (march["r.desk%2E1.c"], april["r.desk%2E1.c"]) == (1800, 3600)
+    assert march["h.1_23.b"] == 1800 and april["h.2_00.b"] == 3600  # Tue 23, Wed 00
+    assert (march["m.n"], march["m.s"], march["m.met"]) == (1, 5400, 1)
+    # A change of the row adds only the difference; the same row again adds nothing.
+    cancelled = {**row, "status": "cancelled"}
+    change = activity.change(activity.BOOKING, row, cancelled, "Europe/Helsinki")
+    assert change["helsinki|2026-03"]["r.desk%2E1.s.cancelled"] == 1
+    assert change["helsinki|2026-04"]["r.desk%2E1.b"] == -3600
+    again = activity.change(activity.BOOKING, row, row, "Europe/Helsinki")
+    assert all(n == 0 for doc in again.values() for n in doc.values())
+    assert activity.by_id({"r": {"desk%2E1": {"b": 1}, "x%24y%25": {"b": 0}}}, "r") == {
+        "desk.1": {"b": 1}
+    }  # ids decoded; what sums to nothing left out
+    assert activity.unfield(activity.field("a.b$c%2E")) == "a.b$c%2E"

@@ -14,7 +14,7 @@ from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from analytics import esf_counts
+from analytics import activity, activity_store, esf_counts
 from analytics import projections as p
 from analytics.facts import COLLECTION as FACTS
 from analytics.overlay import CHUNK
@@ -110,7 +110,7 @@ def anonymise(fact: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-async def erase(db: Db, key: str, session: AsyncClientSession | None) -> int:
+async def erase(db: Db, key: str, session: AsyncClientSession | None, tz: str) -> int:
     """Anonymise every fact and projection of one participant; returns facts changed."""
     await db[ERASED].update_one(
         {"_id": tombstone(key)}, {"$set": {"erased": True}}, upsert=True, session=session
@@ -127,7 +127,7 @@ async def erase(db: Db, key: str, session: AsyncClientSession | None) -> int:
         {"$set": {"participant": None, "erased": True, "data": None}},
         session=session,
     )
-    activity = await db[FACTS].update_many(
+    changed = await db[FACTS].update_many(
         {"participant": key}, {"$set": {"participant": None, "erased": True}}, session=session
     )
     as_mentor = await db[FACTS].update_many(
@@ -136,40 +136,52 @@ async def erase(db: Db, key: str, session: AsyncClientSession | None) -> int:
     for name in (p.SKILLS, p.MENTORS, p.USERS):
         await db[name].delete_many({"_id": key}, session=session)
     await _by_ids(db, p.CONSENTS, linked[p.CONSENTS], {"participant": key}, None, session)
-    # Without entries and profile the person contributes nothing to the ESF counters:
-    # their contributions are subtracted, then the whole document goes.
-    unset = {"$unset": {"entries": "", "versions": ""}}
+    # Without entries, profile and rows the person contributes nothing to the ESF counters
+    # (nor as a staff learner): their contributions are subtracted, then the whole
+    # document goes. Their attendance and bookings stay as rows without a person, which
+    # the activity counters count the same.
+    person = await db[p.PEOPLE].find_one({"_id": key}, session=session)
+    unset = {"$unset": {"entries": "", "versions": "", "rows": ""}}
     await esf_counts.change_person(db, key, unset, session)
     await db[p.PEOPLE].delete_many({"_id": key}, session=session)
-    for name in (p.BOOKINGS, p.ATTENDANCE, p.REGISTRATIONS):
-        await _by_ids(db, name, linked[name], {"participant": key}, "participant", session)
+    for name, row in esf_counts.person_rows(person).items():
+        kind, row_key = activity.split_name(name)
+        await activity_store.add_counts(db, activity.change(kind, row, None, tz), session)
+        await activity_store.put_anonymous(db, kind, row_key, row, session, tz)
+    await _by_ids(
+        db, p.REGISTRATIONS, linked[p.REGISTRATIONS], {"participant": key}, "participant", session
+    )
+    # As a mentor: their bookers' rows and their office-hour resources lose the key.
+    for participant, booking_id in linked["mentor:rows"]:
+        path = f"rows.{activity.row_name(activity.BOOKING, booking_id)}.mentor"
+        await db[p.PEOPLE].update_one(
+            {"_id": participant, path: key}, {"$set": {path: None}}, session=session
+        )
     for name in (p.BOOKINGS, p.RESOURCES):
         await _by_ids(db, name, linked[f"mentor:{name}"], {"mentor": key}, "mentor", session)
-    return personal.modified_count + activity.modified_count + as_mentor.modified_count
+    return personal.modified_count + changed.modified_count + as_mentor.modified_count
 
 
-async def _linked(db: Db, key: str, session: AsyncClientSession | None) -> dict[str, set[str]]:
+async def _linked(db: Db, key: str, session: AsyncClientSession | None) -> dict[str, set[Any]]:
     """The `_id`s of the projection documents the person's facts (as participant, or as
-    mentor under `mentor:<collection>`) were projected into: the keys projections.py
-    writes them under."""
-    out: dict[str, set[str]] = defaultdict(set)
-    fields = {"type": 1, "data": 1}
+    mentor under `mentor:<collection>`, and their bookers' rows as (person, booking)
+    under `mentor:rows`) were projected into: the keys projections.py writes them under."""
+    out: dict[str, set[Any]] = defaultdict(set)
+    fields = {"type": 1, "data": 1, "participant": 1}
     # Two queries, each on its own index (an `$or` of them may scan the fact store).
     async for fact in db[FACTS].find({"participant": key}, fields, session=session):
         type_, data = fact["type"], fact.get("data") or {}
         if type_ == "identity.consent.changed":
             out[p.CONSENTS].add(f"{key}|{data.get('purpose')}")
-        elif type_ == "events.attendance.recorded" and "event_id" in data:
-            registration = data.get("registration_id") or fact["_id"]
-            out[p.ATTENDANCE].add(f"{data['event_id']}|{registration}")
         elif type_.startswith("events.registration.") and "registration_id" in data:
             out[p.REGISTRATIONS].add(data["registration_id"])
-        elif type_.startswith("bookings.booking.") and "booking_id" in data:
-            out[p.BOOKINGS].add(data["booking_id"])
     async for fact in db[FACTS].find({"mentor": key}, fields, session=session):
         type_, data = fact["type"], fact.get("data") or {}
         if type_.startswith("bookings.booking.") and "booking_id" in data:
-            out[f"mentor:{p.BOOKINGS}"].add(data["booking_id"])
+            if fact.get("participant"):
+                out["mentor:rows"].add((fact["participant"], data["booking_id"]))
+            else:
+                out[f"mentor:{p.BOOKINGS}"].add(data["booking_id"])
         elif "resource_id" in data:
             out[f"mentor:{p.RESOURCES}"].add(data["resource_id"])
     return out

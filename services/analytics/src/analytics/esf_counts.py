@@ -16,7 +16,9 @@ from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
+from analytics import activity
 from analytics.participants import profile_at
+from analytics.periods import period_keys
 from analytics.projections import ESF_COUNTS, PEOPLE, Db
 from analytics.scope import NETWORK
 
@@ -24,13 +26,6 @@ GROUPS = ["disability", "third_country_national", "foreign_background", "minorit
 
 Session = AsyncClientSession | None
 ScopeKey = tuple[str, str]  # (municipality or "network", period key)
-
-
-def period_keys(month: str) -> list[str]:
-    """The periods a month belongs to: "2026-02" -> 2026, 2026-H1, 2026-Q1, 2026-02."""
-    year, mm = month.split("-")
-    m = int(mm)
-    return [year, f"{year}-H{1 if m <= 6 else 2}", f"{year}-Q{(m - 1) // 3 + 1}", month]
 
 
 def contribution(profile: dict[str, Any]) -> dict[str, int]:
@@ -66,6 +61,12 @@ def _diff(old: dict[str, int], new: dict[str, int]) -> dict[str, int]:
     return {f: new.get(f, 0) - old.get(f, 0) for f in set(old) | set(new)}
 
 
+def difference(
+    before: dict[ScopeKey, dict[str, int]], after: dict[ScopeKey, dict[str, int]]
+) -> dict[ScopeKey, dict[str, int]]:
+    return {k: _diff(before.get(k, {}), after.get(k, {})) for k in set(before) | set(after)}
+
+
 def contributions(person: dict[str, Any] | None) -> dict[ScopeKey, dict[str, int]]:
     """What a person counts for, per (scope, period): a pure function of their entries
     and profile versions."""
@@ -85,7 +86,14 @@ def contributions(person: dict[str, Any] | None) -> dict[ScopeKey, dict[str, int
         version = profile_at(versions, first) if versions else None
         if version is not None:
             out[scope_key] = contribution(version)
+    # Staff learning is counted per person too (once per period), not per row.
+    for scope_key, fields in activity.learners(activity.attendances(person_rows(person))).items():
+        out[scope_key] = {**out.get(scope_key, {}), **fields}
     return out
+
+
+def person_rows(person: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    return dict((person or {}).get("rows") or {})
 
 
 async def change_person(db: Db, participant: str, update: dict[str, Any], session: Session) -> None:
@@ -100,8 +108,7 @@ async def change_person(db: Db, participant: str, update: dict[str, Any], sessio
     update = {**update, "$inc": {"serial": 1}}
     await people.update_one({"_id": participant}, update, upsert=True, session=session)
     after = contributions(await people.find_one({"_id": participant}, session=session))
-    diffs = {k: _diff(before.get(k, {}), after.get(k, {})) for k in set(before) | set(after)}
-    await add(db, diffs, session)
+    await add(db, difference(before, after), session)
 
 
 async def recount_entity(

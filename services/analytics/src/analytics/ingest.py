@@ -112,6 +112,8 @@ async def _prefetch(overlay: Overlay, made: list[dict[str, Any]]) -> None:
             name, field = _TARGETS[fact["type"]]
             if data.get(field) is not None:
                 targets.setdefault(name, set()).add(data[field])
+        elif fact["participant"]:
+            continue  # a person's attendance and bookings are rows of their document
         elif fact["type"] == "events.attendance.recorded" and "event_id" in data:
             attendance_key = f"{data['event_id']}|{data.get('registration_id') or fact['_id']}"
             targets.setdefault(p.ATTENDANCE, set()).add(attendance_key)

@@ -61,11 +61,11 @@ def service(settings: AnalyticsSettings | None = None) -> Service:
     async def indexes() -> None:
         await facts.ensure_indexes(db)
         await projections.ensure_indexes(db)
-        # Projections of the earlier per-(scope, period, person) model: ESF figures stay
-        # wrong until a rebuild replaces them (and drops these collections).
-        legacy = set(projections.LEGACY) & set(await db.list_collection_names())
-        if legacy:
-            log.warning("analytics.rebuild_needed", legacy_collections=sorted(legacy))
+        # Projections of an earlier model: their figures stay wrong until a rebuild
+        # replaces them (see docs/operations.md).
+        outdated = await projections.outdated(db)
+        if outdated:
+            log.warning("analytics.rebuild_needed", outdated_collections=outdated)
 
     async def ingest(deliveries: list[Delivery]) -> None:
         """Append the events as facts and apply them to the projections, atomically (an
@@ -83,7 +83,7 @@ def service(settings: AnalyticsSettings | None = None) -> Service:
         except DuplicateKeyError as exc:
             raise Duplicates([0]) from exc  # erased before
         await svc.outbox.forget(delivery.session, user_id)  # events nobody could receive
-        erased = await erasure.erase(db, participant_key(user_id, key), delivery.session)
+        erased = await erasure.erase(db, participant_key(user_id, key), delivery.session, tz)
         done = svc.event(
             ERASURE_COMPLETED,
             AnalyticsErasureCompleted(user_id=user_id, records_erased=erased),

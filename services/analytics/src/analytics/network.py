@@ -7,12 +7,11 @@ from collections import Counter, defaultdict
 from datetime import datetime
 from typing import Any
 
+from analytics import activity, activity_store, esf_counts
 from analytics import suppression as sup
 from analytics.openhours import open_intervals
 from analytics.periods import Period, month_of
 from analytics.projections import (
-    ATTENDANCE,
-    BOOKINGS,
     EVENTS,
     LOCATIONS,
     MENTORS,
@@ -42,14 +41,17 @@ async def network_report(
     events = [
         e async for e in db[EVENTS].find(in_period) if not e.get("cancelled") and e.get("kind")
     ]
-    attendance = [a async for a in db[ATTENDANCE].find({**in_period, "attended": True})]
+    # Attendance and mentor bookings from the activity counters (see activity.py).
+    counts = await activity_store.read_counts(db, scope.match, period.months)
+    attended = {e: n["in"] for e, n in activity.by_id(counts, "e").items() if n.get("in")}
+    learners = (await esf_counts.counts(db, scope.name, period.label)).get("staff_learners", 0)
 
-    report.tables.append(await _mentoring(db, scope, period, mentors, threshold))
+    report.tables.append(await _mentoring(db, scope, period, mentors, counts, threshold))
     report.tables.append(_mentors_by_kind(mentors, period, threshold))
-    report.tables.append(_skills(profiles, mentors, events, attendance, period, threshold))
+    report.tables.append(_skills(profiles, mentors, events, attended, period, threshold))
     report.tables.append(_levels(profiles, period, threshold))
     report.tables.append(_progression(profiles, period, threshold, tz))
-    report.tables.append(_staff_learning(attendance, threshold))
+    report.tables.append(_staff_learning(counts, learners, threshold))
     return report
 
 
@@ -63,7 +65,12 @@ def _active_mentors(mentors: list[dict[str, Any]], period: Period) -> list[dict[
 
 
 async def _mentoring(
-    db: Db, scope: Scope, period: Period, mentors: list[dict[str, Any]], threshold: int
+    db: Db,
+    scope: Scope,
+    period: Period,
+    mentors: list[dict[str, Any]],
+    counts: dict[str, Any],
+    threshold: int,
 ) -> Table:
     resources = [r async for r in db[RESOURCES].find({**scope.match, "kind": "mentor_hours"})]
     locations = {d["_id"]: d async for d in db[LOCATIONS].find(scope.match)}
@@ -77,15 +84,10 @@ async def _mentoring(
             if closed is not None and start >= closed:
                 continue
             offered += (end - start).total_seconds() / 3600
-    bookings = [
-        b
-        async for b in db[BOOKINGS].find(
-            {**scope.match, "month": {"$in": period.months}, "resource_kind": "mentor_hours"}
-        )
-    ]
-    booked = [b for b in bookings if b["status"] in {"confirmed", "checked_in", "no_show"}]
-    hours = sum((b["ends_at"] - b["starts_at"]).total_seconds() / 3600 for b in booked)
-    met = sum(1 for b in booked if b["status"] == "checked_in")
+    # Booked (confirmed, checked in or no-show) office hours, by the month they start in.
+    mentoring = counts.get("m") or {}
+    booked, met = mentoring.get("n", 0), mentoring.get("met", 0)
+    hours = mentoring.get("s", 0) / 3600
     active = len(_active_mentors(mentors, period))
     return Table(
         "mentoring",
@@ -95,8 +97,8 @@ async def _mentoring(
             ["mentors_with_active_offer", sup.count(active, threshold)],
             ["mentor_hour_resources", len(resources)],
             ["office_hours_offered", round(offered, 2)],
-            ["office_hours_booked", sup.guarded(hours, len(booked), threshold)],
-            ["mentor_bookings", sup.count(len(booked), threshold)],
+            ["office_hours_booked", sup.guarded(hours, booked, threshold)],
+            ["mentor_bookings", sup.count(booked, threshold)],
             ["mentor_meetings_held", sup.count(met, threshold)],
         ],
     )
@@ -115,7 +117,7 @@ def _skills(
     profiles: list[dict[str, Any]],
     mentors: list[dict[str, Any]],
     events: list[dict[str, Any]],
-    attendance: list[dict[str, Any]],
+    attended: dict[str, int],
     period: Period,
     threshold: int,
 ) -> Table:
@@ -137,9 +139,9 @@ def _skills(
         on_topic.update(e.get("topics", []))
         topics_of[e["_id"]] = e.get("topics", [])
     seats: Counter[str] = Counter()
-    for a in attendance:
-        for t in topics_of.get(a["event_id"], []):
-            seats[t] += int(a.get("seats", 1))
+    for event_id, n in attended.items():
+        for t in topics_of.get(event_id, []):
+            seats[t] += n
     skills = sorted(set(offered) | set(wanted) | set(mentoring) | set(on_topic))
     c = lambda v: sup.count(v, threshold)  # noqa: E731
     return Table(
@@ -200,18 +202,18 @@ def _progression(profiles: list[dict[str, Any]], period: Period, threshold: int,
     )
 
 
-def _staff_learning(attendance: list[dict[str, Any]], threshold: int) -> Table:
-    staff = [a for a in attendance if a["kind"] == "staff_training"]
-    learners = {a.get("participant") or a["_id"] for a in staff}
-    hours = sum(float(a.get("hours", 0.0)) * int(a.get("seats", 1)) for a in staff)
+def _staff_learning(counts: dict[str, Any], learners: int, threshold: int) -> Table:
+    """Attended staff trainings: people (counted once in the period), hours and sessions."""
+    sessions = activity.by_id(counts, "t")
+    hours = counts.get("th", 0) / 3600
     return Table(
         "staff_learning",
         "Staff learning from staff training",
         ["indicator", "value"],
         [
-            ["staff_learners", sup.count(len(learners), threshold)],
-            ["learning_hours", sup.guarded(hours, len(learners), threshold)],
-            ["trainings_attended", sup.count(len(staff), threshold)],
-            ["training_sessions", len({a["event_id"] for a in staff})],
+            ["staff_learners", sup.count(learners, threshold)],
+            ["learning_hours", sup.guarded(hours, learners, threshold)],
+            ["trainings_attended", sup.count(sum(sessions.values()), threshold)],
+            ["training_sessions", len(sessions)],
         ],
     )

@@ -25,10 +25,10 @@ from pymongo import DeleteOne, InsertOne, ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from analytics.facts import to_millis
-from analytics.projections import ESF_COUNTS, Db
+from analytics.projections import ACTIVITY_COUNTS, ESF_COUNTS, Db
 
-# Only incremented, never read by the projection code.
-INCREMENT_ONLY = frozenset({ESF_COUNTS})
+# Only incremented (and given fields when created), never read by the projection code.
+INCREMENT_ONLY = frozenset({ESF_COUNTS, ACTIVITY_COUNTS})
 
 # The embedded store's `$in` slows down sharply above about a hundred values.
 CHUNK = 100
@@ -106,6 +106,7 @@ class OverlayCollection:
         self.stored: set[Any] = set()  # keys the store has (as loaded)
         self.original: dict[Any, dict[str, Any]] = {}  # stored documents before a change
         self.incs: dict[Any, dict[str, int]] = {}  # increment-only: the merged $inc
+        self.on_insert: dict[Any, dict[str, Any]] = {}  # increment-only: its $setOnInsert
 
     @property
     def session(self) -> AsyncClientSession | None:
@@ -144,7 +145,9 @@ class OverlayCollection:
         assert set(query) == {"_id"}, (self.name, query)
         key = query["_id"]
         if self.name in INCREMENT_ONLY:
-            assert set(update) == {"$inc"} and upsert, (self.name, update)
+            assert set(update) <= {"$inc", "$setOnInsert"} and upsert, (self.name, update)
+            if "$setOnInsert" in update:
+                self.on_insert.setdefault(key, update["$setOnInsert"])
             merged = self.incs.setdefault(key, {})
             for path, value in update["$inc"].items():
                 merged[path] = merged.get(path, 0) + value
@@ -173,13 +176,13 @@ class OverlayCollection:
         for key, inc in self.incs.items():
             doc = self.docs[key]
             if doc is None:
-                doc = self.docs[key] = {"_id": key}
+                doc = self.docs[key] = {"_id": key, **_stored(self.on_insert.get(key, {}))}
             elif key not in self.original:
                 self.original[key] = _clone(doc)
             # Fields that sum to zero stay: one by one, an `$inc` created them with 0.
             _update(doc, {"$inc": inc}, False)
             self.dirty.add(key)
-        self.incs = {}
+        self.incs, self.on_insert = {}, {}
 
     def operations(self) -> list[Any]:
         """Grouped by kind: an ordered bulk write is one round trip per run of one kind."""

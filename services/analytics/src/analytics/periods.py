@@ -80,3 +80,10 @@ def month_of(moment: datetime, tz: str) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(ZoneInfo(tz)).strftime("%Y-%m")
+
+
+def period_keys(month: str) -> list[str]:
+    """The periods a month belongs to: "2026-02" -> 2026, 2026-H1, 2026-Q1, 2026-02."""
+    year, mm = month.split("-")
+    m = int(mm)
+    return [year, f"{year}-H{1 if m <= 6 else 2}", f"{year}-Q{(m - 1) // 3 + 1}", month]

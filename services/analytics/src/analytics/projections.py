@@ -21,9 +21,10 @@ Db = AsyncDatabase[dict[str, Any]]
 Session = AsyncClientSession | None
 Projector = Callable[[Db, dict[str, Any], Session, str], Awaitable[None]]
 
-# One document per person: ESF profile versions, entries and a serial (see esf_counts.py).
-# The store's cost is per written document, and a person's facts touch all three, so they
-# live together: one write per person per batch.
+# One document per person: ESF profile versions, entries, attendance and booking rows (see
+# activity.py) and a serial (see esf_counts.py). The store's cost is per written document,
+# and a person's facts touch all of them, so they live together: one write per person per
+# batch.
 PEOPLE = "p_people"
 SKILLS = "p_skills"
 MENTORS = "p_mentors"
@@ -41,29 +42,50 @@ BLOCKS = "p_blocks"
 BOOKINGS = "p_bookings"
 
 ESF_COUNTS = "p_esf_counts"  # see esf_counts.py
+ACTIVITY_COUNTS = "p_activity_counts"  # see activity.py
 
 ALL = [
     PEOPLE, SKILLS, MENTORS, USERS, CONSENTS, ORGS, VENUES, EVENTS,
     REGISTRATIONS, ATTENDANCE, VISITS, LOCATIONS, RESOURCES, BLOCKS, BOOKINGS, ESF_COUNTS,
+    ACTIVITY_COUNTS,
 ]  # fmt: skip
 # The collections of the earlier per-(scope, period, person) model: a rebuild drops them.
 LEGACY = ["p_profiles", "p_entries", "p_esf_contrib", "p_esf_serial"]
 
 
-# Indexes of earlier versions: an erasure now finds those documents through the facts.
-_DROPPED_INDEXES = {name: "participant_1" for name in (BOOKINGS, ATTENDANCE, REGISTRATIONS)}
+# Indexes of earlier versions: an erasure finds those documents through the facts, and
+# reports read attendance and bookings from the activity counters.
+_DROPPED_INDEXES = {
+    REGISTRATIONS: ["participant_1"],
+    ATTENDANCE: ["participant_1", "municipality_1_month_1"],
+    BOOKINGS: ["participant_1", "municipality_1_month_1"],
+}
 
 
 async def ensure_indexes(db: Db) -> None:
     # Only what reports query by: the store's cost of a write grows with every index of
     # its collection (the first one about doubles it), and these are written per event.
-    for name in (EVENTS, REGISTRATIONS, ATTENDANCE, VISITS, BOOKINGS, ORGS):
+    for name in (EVENTS, REGISTRATIONS, VISITS, ORGS, ACTIVITY_COUNTS):
         await db[name].create_index([("municipality", 1), ("month", 1)])
     await db[RESOURCES].create_index("municipality")
     await db[LOCATIONS].create_index("municipality")
-    for name, index in _DROPPED_INDEXES.items():
-        if index in await db[name].index_information():
-            await db[name].drop_index(index)
+    for name, indexes in _DROPPED_INDEXES.items():
+        present = await db[name].index_information()
+        for index in indexes:
+            if index in present:
+                await db[name].drop_index(index)
+
+
+async def outdated(db: Db) -> list[str]:
+    """Collections an earlier version built that this one reads differently, until a
+    rebuild replaces them: those of the per-(scope, period, person) model, and attendance
+    and bookings of people, which are now rows of the person documents (read through the
+    activity counters)."""
+    found = sorted(set(LEGACY) & set(await db.list_collection_names()))
+    for name in (ATTENDANCE, BOOKINGS):
+        if await db[name].find_one({"participant": {"$exists": True}}, {"_id": 1}):
+            found.append(name)
+    return found
 
 
 def _version(rank: int, fact: dict[str, Any], at: datetime | None = None) -> list[Any]:
@@ -85,31 +107,6 @@ async def latest_wins(
         {"_id": key}, {"$set": {**fields, "_v": version}}, upsert=True, session=session
     )
     return True
-
-
-def _safe(key: str) -> str:
-    # Entry sources become field names: no dots or dollars.
-    return key.replace(".", "_").replace("$", "_")
-
-
-async def _set_entry(
-    db: Db, fact: dict[str, Any], participant: str | None, source: str,
-    when: datetime, present: bool, session: Session, tz: str,
-) -> None:  # fmt: skip
-    """A participant's entries: per municipality and year, per month the activities that
-    make them a participant (attendance, check-in). The first entry is the earliest."""
-    if not participant:
-        return
-    month = month_of(when, tz)
-    year, mm = month.split("-")
-    entry = f"entries.{_safe(fact['municipality'])}|{year}"
-    path = f"{entry}.months.{mm}.{_safe(source)}"
-    if present:
-        fields = {path: when, f"{entry}.municipality": fact["municipality"]}
-        update: dict[str, Any] = {"$set": {**fields, f"{entry}.year": int(year)}}
-    else:
-        update = {"$unset": {path: ""}}
-    await esf_counts.change_person(db, participant, update, session)
 
 
 # -- identity -------------------------------------------------------------------------
@@ -314,21 +311,28 @@ async def attendance(db: Db, fact: dict[str, Any], session: Session, tz: str) ->
     # Keyed by registration (or by the fact itself): never by the pseudonym, which an
     # erasure must be able to remove completely.
     key = f"{d['event_id']}|{d.get('registration_id') or fact['_id']}"
-    fields = {
+    row = {
         "municipality": fact["municipality"],
         "event_id": d["event_id"],
-        "participant": fact["participant"],
         "kind": d["kind"],
         "attended": bool(d["attended"]),
         "seats": d.get("seats", 1),
         "hours": float(d.get("hours", 0.0)),
-        "starts_at": starts,
+        "starts_at": to_millis(starts),
         "month": month_of(starts, tz),
+        "_v": _version(0, fact),
     }
-    if await latest_wins(db, ATTENDANCE, key, fields, _version(0, fact), session):
-        await _set_entry(
-            db, fact, fact["participant"], f"a:{key}", starts, bool(d["attended"]), session, tz
-        )
+    await _activity(db, fact, activity.ATTENDED, key, row, row["attended"], session, tz)
+
+
+async def _activity(
+    db: Db, fact: dict[str, Any], kind: str, key: str, row: dict[str, Any],
+    present: bool, session: Session, tz: str,
+) -> None:  # fmt: skip
+    if fact["participant"]:
+        await activity_store.put_row(db, fact["participant"], kind, key, row, present, session, tz)
+    else:
+        await activity_store.put_anonymous(db, kind, key, row, session, tz)
 
 
 async def visits(db: Db, fact: dict[str, Any], session: Session, tz: str) -> None:
@@ -428,24 +432,22 @@ async def booking(db: Db, fact: dict[str, Any], session: Session, tz: str) -> No
     starts = parse_time(d["starts_at"])
     ends = parse_time(d["ends_at"])
     assert starts is not None and ends is not None
-    fields = {
+    row = {
         "municipality": fact["municipality"],
         "resource_id": d["resource_id"],
         "resource_kind": d["resource_kind"],
         "location_id": d["location_id"],
-        "participant": fact["participant"],
         "mentor": fact.get("mentor"),
-        "starts_at": starts,
-        "ends_at": ends,
+        "starts_at": to_millis(starts),
+        "ends_at": to_millis(ends),
         "timezone": d.get("timezone", tz),
         "people": d.get("people", 1),
         "status": status,
         "month": month_of(starts, tz),
+        "_v": _version(rank, fact),
     }
-    key = d["booking_id"]
-    if await latest_wins(db, BOOKINGS, key, fields, _version(rank, fact), session):
-        present = status == "checked_in"
-        await _set_entry(db, fact, fact["participant"], f"b:{key}", starts, present, session, tz)
+    present = status == "checked_in"
+    await _activity(db, fact, activity.BOOKING, d["booking_id"], row, present, session, tz)
 
 
 PROJECTORS: dict[str, Projector] = {
@@ -487,5 +489,5 @@ async def project(db: Db, fact: dict[str, Any], session: Session, tz: str) -> No
     await projector(db, fact, session, tz)
 
 
-# Imported last: esf_counts reads the collection names defined above.
-from analytics import esf_counts  # noqa: E402
+# Imported last: they read the collection names defined above.
+from analytics import activity, activity_store, esf_counts  # noqa: E402

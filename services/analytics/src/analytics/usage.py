@@ -4,12 +4,12 @@ audience, topic and language; registrations, cancellations and no-shows."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
 from typing import Any
 
+from analytics import activity, activity_store
 from analytics import suppression as sup
 from analytics.periods import Period
-from analytics.projections import ATTENDANCE, EVENTS, REGISTRATIONS, USERS, VISITS, Db
+from analytics.projections import EVENTS, REGISTRATIONS, USERS, VISITS, Db
 from analytics.reports import Report, Table
 from analytics.scope import Scope
 
@@ -36,17 +36,14 @@ async def usage_report(
         for e in await find(db, EVENTS, in_period)
         if not e.get("cancelled") and e.get("kind") is not None
     ]
-    attendance = await find(db, ATTENDANCE, in_period)
+    # Seats attended and not, per event: from the activity counters (see activity.py).
+    seats = activity.by_id(await activity_store.read_counts(db, scope.match, period.months), "e")
+    attended = Counter({eid: n["in"] for eid, n in seats.items() if n.get("in")})
+    absent = Counter({eid: n["out"] for eid, n in seats.items() if n.get("out")})
     registrations = await find(db, REGISTRATIONS, in_period)
     visits = await find(db, VISITS, in_period)
-    known = {
-        e["_id"]: e for e in await find(db, EVENTS, {"_id": {"$in": _ids(attendance, visits)}})
-    }
-
-    attended: Counter[str] = Counter()  # event id -> seats attended
-    absent: Counter[str] = Counter()
-    for a in attendance:
-        (attended if a["attended"] else absent)[a["event_id"]] += int(a.get("seats", 1))
+    ids = sorted(set(seats) | {v["_id"] for v in visits})
+    known = {e["_id"]: e for e in await find(db, EVENTS, {"_id": {"$in": ids}})}
     visited = Counter({v["_id"]: int(v["visits"]) for v in visits})
 
     report = Report("usage", scope.name, period.label, threshold)
@@ -110,14 +107,6 @@ async def usage_report(
     )
     report.tables.append(_registrations(registrations, attended, absent, threshold))
     return report
-
-
-def _ids(*groups: Iterable[dict[str, Any]]) -> list[str]:
-    ids: set[str] = set()
-    for group in groups:
-        for doc in group:
-            ids.add(doc.get("event_id") or doc["_id"])
-    return sorted(ids)
 
 
 def _suppress(counts: dict[str, int], threshold: int, multi: bool) -> dict[str, int | None]:

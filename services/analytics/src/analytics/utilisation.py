@@ -7,10 +7,11 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
+from analytics import activity, activity_store
 from analytics import suppression as sup
-from analytics.openhours import HourOfWeek, clip, open_intervals, spread
+from analytics.openhours import HourOfWeek, open_intervals, spread
 from analytics.periods import Period
-from analytics.projections import BLOCKS, BOOKINGS, LOCATIONS, RESOURCES, Db
+from analytics.projections import BLOCKS, LOCATIONS, RESOURCES, Db
 from analytics.reports import Report, Table
 from analytics.scope import Scope
 
@@ -74,9 +75,9 @@ async def utilisation_report(
     resources = {
         d["_id"]: d async for d in db[RESOURCES].find({**scope.match, "kind": {"$exists": True}})
     }
-    bookings = [
-        d async for d in db[BOOKINGS].find({**scope.match, "month": {"$in": period.months}})
-    ]
+    # Bookings from the activity counters (see activity.py): statuses by the month a
+    # booking starts in, hours by the month they fall in.
+    counts = await activity_store.read_counts(db, scope.match, period.months)
     per_resource: defaultdict[str, Tally] = defaultdict(Tally)
     per_hour: defaultdict[HourOfWeek, Tally] = defaultdict(Tally)
 
@@ -110,26 +111,16 @@ async def utilisation_report(
                         per_resource[rid].open -= h
                         per_hour[slot].open -= h
 
-    for b in bookings:
-        tally = per_resource[b["resource_id"]]
-        tally.status[b["status"]] += 1
-        span = clip(b["starts_at"], b["ends_at"], period)
-        if span is None or b["status"] not in BOOKED:
-            continue
-        slots = spread(*span, b.get("timezone") or tz)
-        hours = sum(slots.values())
-        tally.booked += hours
-        if b["status"] == "checked_in":
-            tally.checked_in += hours
-        for slot, h in slots.items():
-            per_hour[slot].booked += h
-            if b["status"] == "checked_in":
-                per_hour[slot].checked_in += h
-            per_hour[slot].status[b["status"]] += 1
-        resources.setdefault(
-            b["resource_id"],
-            {"kind": b["resource_kind"], "location_id": b["location_id"], "name": {}},
-        )
+    for rid, c in activity.by_id(counts, "r").items():
+        tally = per_resource[rid]
+        _count(tally, c)
+        if c.get("k"):  # a resource known only from its bookings
+            resources.setdefault(
+                rid, {"kind": _most(c["k"]), "location_id": _most(c.get("l") or {}), "name": {}}
+            )
+    for slot, c in activity.by_id(counts, "h").items():
+        day, hour = slot.split("_")
+        _count(per_hour[(int(day), int(hour))], c)
 
     by_kind: defaultdict[str, Tally] = defaultdict(Tally)
     by_location: defaultdict[str, Tally] = defaultdict(Tally)
@@ -191,6 +182,18 @@ async def utilisation_report(
         )
     )
     return report
+
+
+def _count(tally: Tally, counts: dict[str, Any]) -> None:
+    tally.booked += counts.get("b", 0) / 3600
+    tally.checked_in += counts.get("c", 0) / 3600
+    for status, n in (counts.get("s") or {}).items():
+        tally.status[status] += n
+
+
+def _most(seen: dict[str, int]) -> str | None:
+    """The value most bookings gave (they all give the same one unless it changed)."""
+    return activity.unfield(max(seen, key=lambda k: (seen[k], k))) if seen else None
 
 
 def _name(doc: dict[str, Any]) -> str:
