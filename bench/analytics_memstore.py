@@ -30,6 +30,10 @@ class MemCollection:
     async def delete_many(self, query: dict[str, Any], **_: Any) -> None:
         self.docs.pop(query["_id"], None)
 
+    async def peek(self, key: Any) -> Any:
+        """The document itself, to read only (as the batch overlay gives it)."""
+        return self.docs.get(key)
+
     async def find_one(self, query: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         doc = self.docs.get(query["_id"])
         return copy.deepcopy(doc) if doc is not None else None

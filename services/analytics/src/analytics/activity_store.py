@@ -11,7 +11,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from analytics import activity, esf_counts
 from analytics.periods import month_of
-from analytics.projections import ACTIVITY_COUNTS, ATTENDANCE, BOOKINGS, PEOPLE, Db
+from analytics.projections import ACTIVITY_COUNTS, ATTENDANCE, BOOKINGS, Db
 
 Session = AsyncClientSession | None
 
@@ -65,7 +65,8 @@ async def put_row(
     """A person's row (latest version wins), the entry it makes (`present`: it makes them
     a participant), and the counters' change."""
     name = activity.row_name(kind, key)
-    person = await db[PEOPLE].find_one({"_id": participant}, session=session)
+    person = await esf_counts.read_person(db, participant, session)
+    # The row as it was: replaced, never changed in place, by the update below.
     old = esf_counts.person_rows(person).get(name)
     if old is not None and not activity.newer(row["_v"], old.get("_v")):
         return

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 
 from analytics import activity
 from analytics.participants import profile_at
@@ -101,14 +102,23 @@ async def change_person(db: Db, participant: str, update: dict[str, Any], sessio
     the counters. The counters stay the sum of everyone's contributions: each change adds
     after minus before, so the order of facts does not matter and a repeat adds zero."""
     people = db[PEOPLE]
-    before = contributions(await people.find_one({"_id": participant}, session=session))
+    before = contributions(await read_person(db, participant, session))
     # The serial makes every change of a person a real write (a `$set` to the value it
     # has is a no-op), so concurrent transactions of one person conflict and one retries
     # on the other's result instead of each missing the other's entry.
     update = {**update, "$inc": {"serial": 1}}
     await people.update_one({"_id": participant}, update, upsert=True, session=session)
-    after = contributions(await people.find_one({"_id": participant}, session=session))
+    after = contributions(await read_person(db, participant, session))
     await add(db, difference(before, after), session)
+
+
+async def read_person(db: Db, participant: str, session: Session) -> dict[str, Any] | None:
+    """A person's document, to read only: in a batch the overlay's own (no copy of a
+    document that grows with the person's rows, three times per fact)."""
+    people = db[PEOPLE]
+    if isinstance(people, AsyncCollection):
+        return await people.find_one({"_id": participant}, session=session)
+    return await people.peek(participant)  # type: ignore[no-any-return]
 
 
 async def recount_entity(

@@ -134,6 +134,11 @@ class OverlayCollection:
                 self.stored.add(key)
         return self.docs[key]
 
+    async def peek(self, key: Any) -> dict[str, Any] | None:
+        """The document itself, not a copy: for a caller that only reads it, and not
+        after its next update (which changes it in place)."""
+        return await self._get(key)
+
     async def find_one(self, query: dict[str, Any], *_: Any, **__: Any) -> dict[str, Any] | None:
         assert set(query) == {"_id"} and self.name not in INCREMENT_ONLY, (self.name, query)
         doc = await self._get(query["_id"])
