@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from analytics.openhours import clip, spread
-from analytics.periods import month_of, parse_period, period_keys
+from analytics.periods import Period, month_of, parse_period, period_keys
 from analytics.scope import NETWORK
 
 Counts = dict[str, dict[str, int]]  # counters document id -> {field path: increment}
@@ -107,13 +108,18 @@ def _by_month(
     out = []
     month = month_of(start, tz)
     while True:
-        span = clip(start, end, parse_period(month, tz))
+        span = clip(start, end, _month(month, tz))
         if span is None:
             break
         out.append((month, span))
         year, mm = map(int, month.split("-"))
         month = f"{year + 1:04d}-01" if mm == 12 else f"{year:04d}-{mm + 1:02d}"
     return out
+
+
+@lru_cache(maxsize=512)
+def _month(month: str, tz: str) -> Period:
+    return parse_period(month, tz)  # every booking's counters, twice per change
 
 
 def change(kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None, tz: str) -> Counts:
