@@ -12,6 +12,7 @@ from analytics import suppression as sup
 from analytics.openhours import open_intervals, spread
 from analytics.participants import profile_at
 from analytics.periods import month_of, parse_period
+from analytics.utilisation import _most
 from kit.problems import Problem
 
 
@@ -109,3 +110,6 @@ def test_a_booking_counts_its_hours_in_the_months_they_fall_in() -> None:
         "desk.1": {"b": 1}
     }  # ids decoded; what sums to nothing left out
     assert activity.unfield(activity.field("a.b$c%2E")) == "a.b$c%2E"
+    # A resource known only from its bookings: the kind its booked bookings give, if any.
+    assert _most({"workstation": 0, "studio%2E2": 2}) == "studio.2"
+    assert _most({"workstation": 0}) is None

@@ -317,16 +317,8 @@ async def test_a_committed_batch_is_acked_with_one_multiple_ack(
     svc = batch_service(settings, wait_ms=1000)
     await svc.start()
     events = [envelope(TYPE, {"thing_id": f"m{i}", "n": i}) for i in range(20)]
-    before = consumed("applied")
     try:
-        for event in events:
-            await svc.bus.publish_event(event)
-
-        async def all_applied() -> bool:
-            return await count(svc, {"event_id": {"$in": [e.id for e in events]}}) == 20
-
-        await eventually(all_applied)
-        await eventually(lambda: _counted("applied", before + 20))
+        await _apply(svc, events)
     finally:
         await svc.stop()
     assert len(acks) < len(events), acks
@@ -353,22 +345,13 @@ async def test_a_delivery_still_being_dead_lettered_is_not_swept_by_a_batch_ack(
         await dead_letter(*args, **kwargs)
 
     batcher.processor._dead_letter = held  # type: ignore[method-assign]
-    before = consumed("applied")
     try:
         await svc.bus.publish(
             b"{not json",
             exchange=topology.exchange("kittest"),
             routing_key="kittest.thing.happened.v1",
         )
-        good = [envelope(TYPE, {"thing_id": f"d{i}", "n": i}) for i in range(5)]
-        for event in good:
-            await svc.bus.publish_event(event)
-
-        async def applied() -> bool:
-            return await count(svc, {"event_id": {"$in": [e.id for e in good]}}) == 5
-
-        await eventually(applied)
-        await eventually(lambda: _counted("applied", before + 5))
+        await _apply(svc, [envelope(TYPE, {"thing_id": f"d{i}", "n": i}) for i in range(5)])
         assert not any(multiple for _, multiple in acks), acks
         gate.set()
         channel = await amqp.channel()
@@ -376,18 +359,26 @@ async def test_a_delivery_still_being_dead_lettered_is_not_swept_by_a_batch_ack(
         [letter] = await drain(dlq, 1)
         assert letter["headers"][topology.HEADER_REASON] == "malformed"
         # The channel is still fine: the next message is applied and acked.
-        later = envelope(TYPE, {"thing_id": "after", "n": 9})
-        await svc.bus.publish_event(later)
-        await eventually(lambda: _counted("applied", before + 6))
+        await _apply(svc, [envelope(TYPE, {"thing_id": "after", "n": 9})])
     finally:
         gate.set()
         await svc.stop()
     assert await _counts(settings) == (0, 0)
 
 
-async def _counted(outcome: str, at_least: float) -> bool:
-    """The batcher counts a batch's messages once their acks are sent."""
-    return consumed(outcome) >= at_least
+async def _apply(svc: Service, events: list[Any]) -> None:
+    """Publish `events` and wait until they are applied and their acks sent (the batcher
+    counts a batch's messages then)."""
+    before = consumed("applied")
+    for event in events:
+        await svc.bus.publish_event(event)
+
+    async def applied() -> bool:
+        ids = [e.id for e in events]
+        stored = await count(svc, {"event_id": {"$in": ids}}) == len(events)
+        return stored and consumed("applied") >= before + len(events)
+
+    await eventually(applied)
 
 
 async def _counts(settings: Any) -> tuple[int, int] | None:

@@ -114,9 +114,10 @@ async def utilisation_report(
     for rid, c in activity.by_id(counts, "r").items():
         tally = per_resource[rid]
         _count(tally, c)
-        if c.get("k"):  # a resource known only from its bookings
+        kind = _most(c.get("k") or {})
+        if kind is not None:  # a resource known only from its bookings
             resources.setdefault(
-                rid, {"kind": _most(c["k"]), "location_id": _most(c.get("l") or {}), "name": {}}
+                rid, {"kind": kind, "location_id": _most(c.get("l") or {}), "name": {}}
             )
     for slot, c in activity.by_id(counts, "h").items():
         day, hour = slot.split("_")
@@ -192,8 +193,10 @@ def _count(tally: Tally, counts: dict[str, Any]) -> None:
 
 
 def _most(seen: dict[str, int]) -> str | None:
-    """The value most bookings gave (they all give the same one unless it changed)."""
-    return activity.unfield(max(seen, key=lambda k: (seen[k], k))) if seen else None
+    """The value most booked bookings gave (they all give the same one unless it
+    changed); None when no booking is booked now."""
+    given = {k: n for k, n in seen.items() if n > 0}
+    return activity.unfield(max(given, key=lambda k: (given[k], k))) if given else None
 
 
 def _name(doc: dict[str, Any]) -> str:
