@@ -157,8 +157,10 @@ class Batcher:
             )
             for message, delivery in items:
                 bind_event(delivery.event)
-                await self.processor.finish(message, delivery)
-                self._open.discard(message)  # settled by the single-message path
+                try:
+                    await self.processor.finish(message, delivery)
+                finally:
+                    self._open.discard(message)  # settled by the single-message path
             structlog.contextvars.unbind_contextvars("event_id", "event_type")
             return [], duplicates
 
