@@ -124,12 +124,21 @@ def _month(month: str, tz: str) -> Period:
 
 def change(kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None, tz: str) -> Counts:
     """The counters' change when a row goes from `old` to `new` (either may be None)."""
+    removed = {
+        doc: {path: -n for path, n in fields.items()}
+        for doc, fields in row_counts(kind, old, tz).items()
+    }
+    return combine(removed, row_counts(kind, new, tz))
+
+
+def combine(*changes: Counts) -> Counts:
+    """The sum of counters' changes (what cancels out is 0, and `add_counts` skips it)."""
     out: Counts = {}
-    for sign, row in ((-1, old), (1, new)):
-        for doc, fields in row_counts(kind, row, tz).items():
+    for counts in changes:
+        for doc, fields in counts.items():
             bucket = out.setdefault(doc, {})
             for path, n in fields.items():
-                bucket[path] = bucket.get(path, 0) + sign * n
+                bucket[path] = bucket.get(path, 0) + n
     return out
 
 

@@ -36,20 +36,15 @@ def _entry(
     municipality: str, source: str, when: datetime, present: bool, tz: str
 ) -> dict[str, Any]:
     """The update of a person's entries: per municipality and year, per month the
-    activities that make them a participant (attendance, check-in); the first entry is the
-    earliest (see esf_counts.contributions)."""
+    activities that make them a participant (attendance, check-in; `source` is the row's
+    name); the first entry is the earliest (see esf_counts.contributions)."""
     month = month_of(when, tz)
     year, mm = month.split("-")
-    entry = f"entries.{_safe(municipality)}|{year}"
-    path = f"{entry}.months.{mm}.{_safe(source)}"
+    entry = f"entries.{activity.field(municipality)}|{year}"
+    path = f"{entry}.months.{mm}.{source}"
     if not present:
         return {"$unset": {path: ""}}
     return {"$set": {path: when, f"{entry}.municipality": municipality, f"{entry}.year": int(year)}}
-
-
-def _safe(key: str) -> str:
-    # Entry sources become field names: no dots or dollars.
-    return key.replace(".", "_").replace("$", "_")
 
 
 async def put_row(
@@ -70,24 +65,33 @@ async def put_row(
     old = esf_counts.person_rows(person).get(name)
     if old is not None and not activity.newer(row["_v"], old.get("_v")):
         return
-    update = _entry(row["municipality"], f"{kind}:{key}", row["starts_at"], present, tz)
+    update = _entry(row["municipality"], name, row["starts_at"], present, tz)
     update["$set"] = {**update.get("$set", {}), f"rows.{name}": row}
-    await esf_counts.change_person(db, participant, update, session)
+    await esf_counts.change_person(db, participant, update, session, person)
     await add_counts(db, activity.change(kind, old, row, tz), session)
 
 
 async def put_anonymous(
-    db: Db, kind: str, key: str, row: dict[str, Any], session: Session, tz: str
+    db: Db,
+    kind: str,
+    key: str,
+    row: dict[str, Any],
+    session: Session,
+    tz: str,
+    replaces: dict[str, Any] | None = None,
 ) -> None:
     """A row without a person: its own document (latest version wins) and the counters'
-    change; it counts as a staff learner of its own."""
+    change; it counts as a staff learner of its own. `replaces`: the same row of a person
+    (erased), counted until now; the row moves, so its counters usually stay as they are."""
     collection = db[COLLECTION[kind]]
     stored = await collection.find_one({"_id": key}, session=session)
     old = {k: v for k, v in stored.items() if k != "_id"} if stored is not None else None
+    moved = activity.change(kind, replaces, None, tz)
     if old is not None and not activity.newer(row["_v"], old.get("_v")):
+        await add_counts(db, moved, session)
         return
     await collection.update_one({"_id": key}, {"$set": row}, upsert=True, session=session)
-    await add_counts(db, activity.change(kind, old, row, tz), session)
+    await add_counts(db, activity.combine(moved, activity.change(kind, old, row, tz)), session)
     if kind == activity.ATTENDED:
         learners = esf_counts.difference(
             activity.learners([old] if old else []), activity.learners([row])

@@ -142,12 +142,11 @@ async def erase(db: Db, key: str, session: AsyncClientSession | None, tz: str) -
     # the activity counters count the same.
     person = await db[p.PEOPLE].find_one({"_id": key}, session=session)
     unset = {"$unset": {"entries": "", "versions": "", "rows": ""}}
-    await esf_counts.change_person(db, key, unset, session)
+    await esf_counts.change_person(db, key, unset, session, person)
     await db[p.PEOPLE].delete_many({"_id": key}, session=session)
     for name, row in esf_counts.person_rows(person).items():
         kind, row_key = activity.split_name(name)
-        await activity_store.add_counts(db, activity.change(kind, row, None, tz), session)
-        await activity_store.put_anonymous(db, kind, row_key, row, session, tz)
+        await activity_store.put_anonymous(db, kind, row_key, row, session, tz, replaces=row)
     await _by_ids(
         db, p.REGISTRATIONS, linked[p.REGISTRATIONS], {"participant": key}, "participant", session
     )

@@ -97,12 +97,24 @@ def person_rows(person: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
     return dict((person or {}).get("rows") or {})
 
 
-async def change_person(db: Db, participant: str, update: dict[str, Any], session: Session) -> None:
+_UNREAD: Any = object()
+
+
+async def change_person(
+    db: Db,
+    participant: str,
+    update: dict[str, Any],
+    session: Session,
+    person: dict[str, Any] | None = _UNREAD,
+) -> None:
     """Apply `update` to the person's document and the change of their contributions to
     the counters. The counters stay the sum of everyone's contributions: each change adds
-    after minus before, so the order of facts does not matter and a repeat adds zero."""
+    after minus before, so the order of facts does not matter and a repeat adds zero.
+    `person`: the document as the caller just read it (else it is read here)."""
     people = db[PEOPLE]
-    before = contributions(await read_person(db, participant, session))
+    if person is _UNREAD:
+        person = await read_person(db, participant, session)
+    before = contributions(person)
     # The serial makes every change of a person a real write (a `$set` to the value it
     # has is a no-op), so concurrent transactions of one person conflict and one retries
     # on the other's result instead of each missing the other's entry.
