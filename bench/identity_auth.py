@@ -1,11 +1,12 @@
 """Identity benchmarks, each against a baseline measured in the same run:
 
 - login: full logins per second over ASGI (throttle check, account lookup, Argon2id verify
-  with production cost, refresh-token insert, token signing) against bare Argon2id
+  with production cost, refresh-family insert, token signing) against bare Argon2id
   verifications per second with the same cost: the share of a login spent on the rest
   (ratio close to 1 means the password hash dominates, as intended).
 - refresh: refresh-token rotations per second against single inserts per second into the
-  same store (a rotation is one conditional update, one insert and one signature).
+  same store (a rotation is one conditional update of the family, two reads and one
+  signature).
 - verify: token verifications per second by a kit TokenVerifier for identity's EdDSA tokens
   against RS256 tokens from kit.testing.TestIssuer (keys cached in both).
 

@@ -34,8 +34,9 @@ def identity_settings(make_settings: Callable[..., Any], **overrides: Any) -> Id
         # Cheap hashing keeps the suite fast; production uses the settings' defaults.
         "argon2_time_cost": 1,
         "argon2_memory_kib": 8192,
-        "login_max_failures_per_account": 3,
-        "login_max_failures_per_address": 6,
+        "login_max_failures_per_address_account": 3,
+        "login_max_failures_per_account": 6,
+        "login_max_failures_per_address": 12,
         "trusted_proxies": [],
     }
     values.update(overrides)

@@ -3,7 +3,10 @@ login rate limit, over HTTP against the real store and broker."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -167,11 +170,13 @@ async def test_password_change_ends_sessions_and_checks_the_old_password(
     assert unauthenticated.status_code == 401
 
 
-async def test_login_rate_limit_per_account(svc: Any, signup: Callable[..., Any], ctx: Any) -> None:
+async def test_login_rate_limit_per_account_from_anywhere_with_backoff(
+    svc: Any, signup: Callable[..., Any], ctx: Any
+) -> None:
     out = await signup()
     login = {"municipality": "helsinki", "email": out["email"]}
     # Each attempt from its own address, so only the account's count can trip.
-    for n in range(3):
+    for n in range(6):
         async with from_address(svc, f"198.51.100.{n + 1}") as client:
             wrong = await client.post(
                 "/auth/login", json={**login, "password": f"wrong-{n}-password"}
@@ -183,14 +188,52 @@ async def test_login_rate_limit_per_account(svc: Any, signup: Callable[..., Any]
     assert limited.headers["content-type"] == "application/problem+json"
     assert 0 < int(limited.headers["Retry-After"]) <= ctx.settings.login_window_s
     # The count lives in the store: every replica sees it.
-    stored = await ctx.db.login_failures.find_one({"_id": f"account:helsinki:{out['email']}"})
-    assert stored["count"] == 3
+    key = f"account:helsinki:{out['email']}"
+    stored = await ctx.db.login_failures.find_one({"_id": key})
+    assert stored["count"] == 6
+
+    # The window ends; a guesser who fills the next one waits twice as long.
+    await ctx.db.login_failures.update_one(
+        {"_id": key}, {"$set": {"window_end": datetime.now(UTC) - timedelta(seconds=1)}}
+    )
+    for n in range(6):
+        async with from_address(svc, f"198.51.101.{n + 1}") as client:
+            wrong = await client.post("/auth/login", json={**login, "password": f"again-{n}-x"})
+            assert wrong.status_code == 401
+    async with from_address(svc, "198.51.101.99") as client:
+        limited = await client.post("/auth/login", json={**login, "password": PASSWORD})
+    assert limited.status_code == 429
+    window = ctx.settings.login_window_s
+    assert window < int(limited.headers["Retry-After"]) <= 2 * window
+    assert (await ctx.db.login_failures.find_one({"_id": key}))["window_s"] == 2 * window
 
 
-async def test_login_rate_limit_per_client_address(svc: Any, signup: Callable[..., Any]) -> None:
-    async with from_address(svc, "203.0.113.9") as client:
-        # Different accounts, one address: spraying passwords across accounts is caught.
-        for n in range(6):
+async def test_login_limit_per_address_and_account_leaves_the_owner_elsewhere_in(
+    svc: Any, signup: Callable[..., Any]
+) -> None:
+    out = await signup()
+    login = {"municipality": "helsinki", "email": out["email"]}
+    async with from_address(svc, "192.0.2.10") as guesser:
+        for n in range(3):
+            wrong = await guesser.post("/auth/login", json={**login, "password": f"guess-{n}-xx"})
+            assert wrong.status_code == 401
+        assert (
+            await guesser.post("/auth/login", json={**login, "password": PASSWORD})
+        ).status_code == 429
+    async with from_address(svc, "192.0.2.11") as owner:
+        assert (
+            await owner.post("/auth/login", json={**login, "password": PASSWORD})
+        ).status_code == 200
+
+
+async def test_a_shared_address_is_not_locked_out_by_a_few_failures(
+    svc: Any, signup: Callable[..., Any]
+) -> None:
+    """A library's public network: one address for everyone. Typos of many people must not
+    stop the next person; only a much higher ceiling applies to the address."""
+    library = "203.0.113.9"
+    async with from_address(svc, library) as client:
+        for n in range(8):
             wrong = await client.post(
                 "/auth/login",
                 json={
@@ -201,11 +244,127 @@ async def test_login_rate_limit_per_client_address(svc: Any, signup: Callable[..
             )
             assert wrong.status_code == 401
         out = await signup()
-        blocked = await client.post(
-            "/auth/login",
-            json={"municipality": "helsinki", "email": out["email"], "password": PASSWORD},
-        )
+        good = {"municipality": "helsinki", "email": out["email"], "password": PASSWORD}
+        # Successes do not use up the address's ceiling.
+        for _ in range(5):
+            assert (await client.post("/auth/login", json=good)).status_code == 200
+        for n in range(8, 12):
+            wrong = await client.post(
+                "/auth/login",
+                json={
+                    "municipality": "helsinki",
+                    "email": f"nobody-{n}@example.fi",
+                    "password": "x",
+                },
+            )
+            assert wrong.status_code == 401
+        # Spraying passwords across many accounts from one address meets the ceiling.
+        blocked = await client.post("/auth/login", json=good)
         assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
+
+
+async def test_concurrent_wrong_logins_are_limited(svc: Any, signup: Callable[..., Any]) -> None:
+    """The attempt is counted before the password is checked: concurrent guesses cannot all
+    pass a check made before any of them failed."""
+    out = await signup()
+    login = {"municipality": "helsinki", "email": out["email"]}
+
+    async def guess(n: int) -> int:
+        async with from_address(svc, f"198.18.0.{n + 1}") as client:
+            wrong = await client.post("/auth/login", json={**login, "password": f"wrong-{n}-pw"})
+            return wrong.status_code
+
+    codes = await asyncio.gather(*(guess(n) for n in range(20)))
+    assert sorted(codes) == [401] * 6 + [429] * 14
+
+    async def guess_here(client: httpx.AsyncClient, n: int) -> int:
+        wrong = await client.post("/auth/login", json={**login, "password": f"here-{n}-pw"})
+        return wrong.status_code
+
+    other = await signup()
+    login = {"municipality": "helsinki", "email": other["email"]}
+    async with from_address(svc, "198.18.1.1") as client:
+        codes = await asyncio.gather(*(guess_here(client, n) for n in range(12)))
+    assert sorted(codes) == [401] * 3 + [429] * 9
+
+
+async def test_unknown_and_known_accounts_cost_the_same_argon2_check(
+    client: httpx.AsyncClient, signup: Callable[..., Any], ctx: Any, monkeypatch: Any
+) -> None:
+    """Response time must not tell who has an account: an unknown email is verified against
+    a dummy hash, so both cost one Argon2 verification."""
+    out = await signup()
+    verified: list[str | None] = []
+    real = ctx.passwords.verify
+
+    def counting(hashed: str | None, password: str) -> bool:
+        verified.append(hashed)
+        return real(hashed, password)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(ctx.passwords, "verify", counting)
+    known = {"municipality": "helsinki", "email": out["email"], "password": "wrong password!"}
+    unknown = {**known, "email": f"nobody-{uuid.uuid4().hex[:8]}@example.fi"}
+    assert (await client.post("/auth/login", json=known)).status_code == 401
+    assert (await client.post("/auth/login", json=unknown)).status_code == 401
+    assert len(verified) == 2 and verified[1] is None
+
+
+async def test_password_reconfirmations_are_limited_like_logins(
+    svc: Any, signup: Callable[..., Any]
+) -> None:
+    out = await signup()
+    async with from_address(svc, "192.0.2.40") as client:
+        for n in range(3):
+            wrong = await client.put(
+                "/me/password",
+                json={
+                    "current_password": f"not-it-{n}-at-all",
+                    "new_password": "another passphrase",
+                },
+                headers=out["headers"],
+            )
+            assert wrong.status_code == 403
+        limited = await client.put(
+            "/me/password",
+            json={"current_password": PASSWORD, "new_password": "another passphrase"},
+            headers=out["headers"],
+        )
+        assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
+
+    other = await signup()
+    async with from_address(svc, "192.0.2.41") as client:
+        for n in range(3):
+            wrong = await client.post(
+                "/me/erase", json={"password": f"not-it-{n}-at-all"}, headers=other["headers"]
+            )
+            assert wrong.status_code == 403
+        limited = await client.post(
+            "/me/erase", json={"password": PASSWORD}, headers=other["headers"]
+        )
+        assert limited.status_code == 429
+        assert (await client.get("/me", headers=other["headers"])).status_code == 200
+
+
+async def test_concurrent_refresh_leaves_no_survivor(
+    client: httpx.AsyncClient, signup: Callable[..., Any], ctx: Any
+) -> None:
+    """Two uses of one refresh token at once: one may win the rotation, but the other use is a
+    replay, so the family ends, including the winner's new token, in every interleaving."""
+    out = await signup()
+    user = await ctx.db.users.find_one({"_id": out["user"]["id"]})
+    for _ in range(25):
+        token = (await ctx.sessions.start(user)).refresh_token
+        answers = await asyncio.gather(
+            *(client.post("/auth/refresh", json={"refresh_token": token}) for _ in range(2))
+        )
+        codes = sorted(a.status_code for a in answers)
+        assert codes in ([200, 401], [401, 401]), codes
+        for answer in answers:
+            if answer.status_code == 200:
+                again = await client.post(
+                    "/auth/refresh", json={"refresh_token": answer.json()["refresh_token"]}
+                )
+                assert again.status_code == 401, "the winner's new token survived the replay"
 
 
 def from_address(svc: Any, address: str) -> httpx.AsyncClient:

@@ -36,7 +36,7 @@ async def export(ctx: Identity, user: dict[str, Any]) -> dict[str, Any]:
     db = ctx.db
     organisations = await db.organisations.find({"members.user_id": uid}).to_list()
     tokens = await db.refresh_tokens.find(
-        {"user_id": uid}, projection={"_id": 0, "family": 0}
+        {"user_id": uid}, projection={"_id": 0, "current": 0, "spent": 0}
     ).to_list()
     return {
         "exported_at": datetime.now(UTC),
@@ -113,9 +113,7 @@ async def erase(ctx: Identity, user: dict[str, Any]) -> tuple[str, dict[str, Any
                 session=session,
             )
         ).deleted_count
-        await db.login_failures.delete_one(
-            {"_id": account_key(municipality, user["email"])}, session=session
-        )
+        await ctx.throttle.forget_account(account_key(municipality, user["email"]), session)
         # A tombstone: the id stays (for the erasure status), the person does not.
         await db.users.replace_one(
             {"_id": uid},

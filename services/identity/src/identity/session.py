@@ -1,8 +1,11 @@
 """Sessions: short-lived signed access tokens and rotating refresh tokens.
 
-Refresh tokens are random, stored only as SHA-256 hashes, and belong to a family (one
-login). Each refresh uses the token up and returns a new one of the same family; using a
-spent token again means it was stolen or replayed, so the whole family is revoked."""
+A refresh token belongs to a family (one login), stored as one document: the family's id is
+the token's public part, and only a SHA-256 hash of the current secret is kept. A refresh is
+one conditional update of that document (the presented hash must still be the current one),
+so two uses of the same token cannot both win. A hash the family already rotated away from
+means the token was stolen or replayed: the family document is revoked, which ends every
+token of the family at once, whatever the interleaving (no new token can outlive it)."""
 
 from __future__ import annotations
 
@@ -24,6 +27,8 @@ from identity.settings import IdentitySettings
 from kit.problems import Problem
 
 log = structlog.get_logger("identity.session")
+
+SPENT_KEPT = 20
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,6 @@ class Sessions:
         self.settings = settings
 
     async def ensure_indexes(self) -> None:
-        await self.tokens.create_index([("family", ASCENDING)])
         await self.tokens.create_index([("user_id", ASCENDING)])
 
     @property
@@ -80,61 +84,78 @@ class Sessions:
         }
         return jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
 
-    async def _new_refresh(
-        self, user: dict[str, Any], family: str, session: AsyncClientSession | None = None
-    ) -> str:
-        token = secrets.token_urlsafe(32)
-        now = datetime.now(UTC)
-        await self.tokens.insert_one(
-            {
-                "_id": _digest(token),
-                "family": family,
-                "user_id": user["_id"],
-                "created_at": now,
-                "expires_at": now + timedelta(seconds=self.settings.refresh_token_ttl_s),
-                "used_at": None,
-                "revoked": False,
-            },
-            session=session,
-        )
-        return token
-
     async def start(
         self, user: dict[str, Any], session: AsyncClientSession | None = None
     ) -> TokenPair:
         """A new family: after sign-up or login."""
-        refresh = await self._new_refresh(user, uuid.uuid4().hex, session)
-        return TokenPair(await self.access_token(user), refresh, self.settings.access_token_ttl_s)
+        family = uuid.uuid4().hex
+        secret = secrets.token_urlsafe(32)
+        now = datetime.now(UTC)
+        await self.tokens.insert_one(
+            {
+                "_id": family,
+                "user_id": user["_id"],
+                "current": _digest(secret),
+                "spent": [],
+                "created_at": now,
+                "rotated_at": now,
+                "expires_at": now + timedelta(seconds=self.settings.refresh_token_ttl_s),
+                "revoked": False,
+            },
+            session=session,
+        )
+        return TokenPair(
+            await self.access_token(user), f"{family}.{secret}", self.settings.access_token_ttl_s
+        )
 
     async def refresh(self, token: str) -> TokenPair:
+        family, _, secret = token.partition(".")
+        if not family or not secret:
+            raise invalid_refresh()
         now = datetime.now(UTC)
-        digest = _digest(token)
-        spent = await self.tokens.find_one_and_update(
-            {"_id": digest, "used_at": None, "revoked": False, "expires_at": {"$gt": now}},
-            {"$set": {"used_at": now}},
+        digest = _digest(secret)
+        new_secret = secrets.token_urlsafe(32)
+        rotated = await self.tokens.update_one(
+            {"_id": family, "current": digest, "revoked": False, "expires_at": {"$gt": now}},
+            {
+                "$set": {
+                    "current": _digest(new_secret),
+                    "rotated_at": now,
+                    "expires_at": now + timedelta(seconds=self.settings.refresh_token_ttl_s),
+                },
+                # The last few spent hashes recognise a replay; older ones age out.
+                "$push": {"spent": {"$each": [digest], "$slice": -SPENT_KEPT}},
+            },
         )
-        if spent is None:
-            known = await self.tokens.find_one({"_id": digest})
-            if known is not None and known.get("used_at") is not None and not known["revoked"]:
-                await self.revoke_family(known["family"])
+        if not rotated.matched_count:
+            known = await self.tokens.find_one({"_id": family})
+            if known is not None and digest in known["spent"] and not known["revoked"]:
+                await self.revoke_family(family)
                 log.warning("session.refresh_reuse", user_id=known["user_id"])
                 raise invalid_refresh("The refresh token was already used; the session ended.")
             raise invalid_refresh()
-        user = await self.users.find_one({"_id": spent["user_id"], "status": "active"})
+        known = await self.tokens.find_one({"_id": family}, projection={"user_id": 1})
+        user_id = known["user_id"] if known else None
+        user = await self.users.find_one({"_id": user_id, "status": "active"})
         if user is None:
             raise invalid_refresh()
-        refresh = await self._new_refresh(user, spent["family"])
-        return TokenPair(await self.access_token(user), refresh, self.settings.access_token_ttl_s)
+        return TokenPair(
+            await self.access_token(user),
+            f"{family}.{new_secret}",
+            self.settings.access_token_ttl_s,
+        )
 
     async def revoke_family(self, family: str) -> None:
-        await self.tokens.update_many({"family": family}, {"$set": {"revoked": True}})
+        await self.tokens.update_one({"_id": family}, {"$set": {"revoked": True}})
 
     async def logout(self, token: str) -> bool:
-        """Whoever holds a refresh token may end its session."""
-        known = await self.tokens.find_one({"_id": _digest(token)})
-        if known is None:
+        """Whoever holds a refresh token (current or spent) may end its session."""
+        family, _, secret = token.partition(".")
+        known = await self.tokens.find_one({"_id": family})
+        digest = _digest(secret)
+        if known is None or (digest != known["current"] and digest not in known["spent"]):
             return False
-        await self.revoke_family(known["family"])
+        await self.revoke_family(family)
         return True
 
     async def revoke_all(self, user_id: str, session: AsyncClientSession | None = None) -> None:
@@ -147,7 +168,6 @@ class Sessions:
             {
                 "user_id": user_id,
                 "revoked": False,
-                "used_at": None,
                 "expires_at": {"$gt": datetime.now(UTC)},
             }
         )

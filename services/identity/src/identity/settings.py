@@ -29,10 +29,15 @@ class IdentitySettings(KitSettings):
     argon2_memory_kib: int = 65536
     argon2_parallelism: int = 1
 
-    # Failed logins per window before 429, per account and per client address.
+    # Password attempts per window before 429 (see identity/ratelimit.py and
+    # docs/security.md): per (client address, account), per account from anywhere (its window
+    # doubles each time it fills, up to the backoff ceiling) and per client address (high: a
+    # library's public network is one address for all its visitors).
     login_window_s: int = 900
-    login_max_failures_per_account: int = 5
-    login_max_failures_per_address: int = 50
+    login_max_failures_per_address_account: int = 5
+    login_max_failures_per_account: int = 20
+    login_max_backoff_s: int = 24 * 3600
+    login_max_failures_per_address: int = 500
     # Peers (e.g. the gateway) whose X-Forwarded-For names the real client address.
     trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
 

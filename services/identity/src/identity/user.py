@@ -16,7 +16,6 @@ from identity import municipality as municipalities
 from identity.core import Identity
 from identity.fields import Email, Language, Name, NoticeKind, Phone, TimeZone
 from identity.passwords import hash_password, password_problem, verify_password
-from identity.ratelimit import account_key, address_key
 from identity.session import TokenPair
 from kit.problems import Problem
 
@@ -184,25 +183,47 @@ async def sign_up(
 
 
 async def login(ctx: Identity, data: Login, *, address: str) -> TokenPair:
-    keys = (account_key(data.municipality, data.email), address_key(address))
-    await ctx.throttle.check(*keys)
     user = await ctx.db.users.find_one(
         {"municipality": data.municipality, "email": data.email, "status": "active"}
     )
-    hashed = user["password_hash"] if user else None
-    if user is None or not await verify_password(ctx.passwords, hashed, data.password):
-        await ctx.throttle.failed(*keys)
+    if not await confirm_password(
+        ctx, user, data.password, address=address, email=data.email, municipality=data.municipality
+    ):
         raise Problem(
             401,
             "Login failed",
             "Wrong email or password.",
             type_="https://kohtaamo.fi/problems/login-failed",
         )
-    await ctx.throttle.succeeded(keys[0])
+    assert user is not None  # confirmed
     if ctx.passwords.needs_rehash(user["password_hash"]):
         new_hash = await hash_password(ctx.passwords, data.password)
         await ctx.db.users.update_one({"_id": user["_id"]}, {"$set": {"password_hash": new_hash}})
     return await ctx.sessions.start(user)
+
+
+async def confirm_password(
+    ctx: Identity,
+    user: dict[str, Any] | None,
+    password: str,
+    *,
+    address: str,
+    email: str = "",
+    municipality: str = "",
+) -> bool:
+    """Whether `password` is the user's, under the login limits (every check of a password,
+    at login or to confirm a change, counts the same). An unknown user costs one Argon2
+    verification too, so response times do not tell which accounts exist."""
+    attempt = await ctx.throttle.reserve(
+        user["municipality"] if user else municipality or "-",
+        user["email"] if user else email,
+        address,
+    )
+    hashed = user["password_hash"] if user else None
+    if not await verify_password(ctx.passwords, hashed, password) or user is None:
+        return False
+    await ctx.throttle.succeeded(attempt)
+    return True
 
 
 async def get_active(
@@ -217,9 +238,11 @@ async def get_active(
     return user
 
 
-async def change_password(ctx: Identity, user_id: str, data: PasswordChange) -> None:
+async def change_password(
+    ctx: Identity, user_id: str, data: PasswordChange, *, address: str
+) -> None:
     user = await get_active(ctx, user_id)
-    if not await verify_password(ctx.passwords, user["password_hash"], data.current_password):
+    if not await confirm_password(ctx, user, data.current_password, address=address):
         raise Problem(
             403, "Wrong password", "The current password is wrong.", field="current_password"
         )

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, Field
 
 from identity import gdpr
 from identity import user as users
-from identity.api.deps import own_account
+from identity.api.deps import caller_address, own_account
 from identity.core import Identity
 from identity.gdpr import ErasureStatus
-from identity.passwords import verify_password
 from kit.auth import Principal, ensure_municipality
 from kit.problems import Problem
 
@@ -37,9 +36,10 @@ def router(ctx: Identity) -> APIRouter:
         return jsonable_encoder(await gdpr.export(ctx, await own_account(ctx, principal)))
 
     @api.post("/me/erase", summary="Erase my account here and in every service")
-    async def erase_me(data: EraseIn, principal: Principal = signed_in) -> Erased:
+    async def erase_me(data: EraseIn, request: Request, principal: Principal = signed_in) -> Erased:
         account = await own_account(ctx, principal)
-        if not await verify_password(ctx.passwords, account["password_hash"], data.password):
+        address = caller_address(ctx, request)
+        if not await users.confirm_password(ctx, account, data.password, address=address):
             raise Problem(403, "Wrong password", "Confirm with your password.", field="password")
         receipt, doc = await gdpr.erase(ctx, account)
         return Erased(receipt=receipt, status=gdpr.status_of(ctx, doc))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from identity import role as roles
 from identity import user as users
-from identity.api.deps import own_account
+from identity.api.deps import caller_address, own_account
 from identity.core import Identity
 from identity.user import ContactIn, PasswordChange, UserOut
 from kit.auth import Principal, ensure_municipality
@@ -30,9 +30,11 @@ def router(ctx: Identity) -> APIRouter:
         return users.to_out(await users.update_contact(ctx, account["_id"], data))
 
     @api.put("/me/password", status_code=204, summary="Change my password (ends other sessions)")
-    async def password(data: PasswordChange, principal: Principal = signed_in) -> Response:
+    async def password(
+        data: PasswordChange, request: Request, principal: Principal = signed_in
+    ) -> Response:
         account = await own_account(ctx, principal)
-        await users.change_password(ctx, account["_id"], data)
+        await users.change_password(ctx, account["_id"], data, address=caller_address(ctx, request))
         return Response(status_code=204)
 
     @api.get("/municipalities/{municipality}/users", summary="Users of a municipality (staff)")
