@@ -22,6 +22,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from contracts import CloudEvent, topology
 from kit.auth import Auth, TokenVerifier
 from kit.batching import Batcher
+from kit.bodylimit import BodyLimit
 from kit.bus import Bus
 from kit.consumer import BatchHandler, Consumer, Delivery, Handler, MessageProcessor
 from kit.events import new_event
@@ -316,6 +317,7 @@ class Service:
         )
         app.state.service = self
         install_problem_handlers(app)
+        app.add_middleware(BodyLimit, limit=self.settings.max_body_bytes)
         install_request_context(app, service=self.name, municipality=self.settings.municipality)
         app.include_router(health_router(self))
         for router in self.routers:

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pymongo.errors import ConnectionFailure, OperationFailure, ServerSelectionTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from kit.bodylimit import BodyTooLarge, refusal
 from kit.openapi import PROBLEM_JSON, install_openapi
 
 WRITE_CONFLICT = 112  # MongoDB's error code for a transaction's write conflict
@@ -114,6 +115,11 @@ def install_problem_handlers(app: FastAPI) -> None:
             detail=f"Invalid field(s): {fields}",
             errors=errors,
         )
+
+    @app.exception_handler(BodyTooLarge)
+    async def _too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
+        body = refusal(exc.limit, request.url.path)
+        return JSONResponse(body, status_code=413, media_type=PROBLEM_JSON)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

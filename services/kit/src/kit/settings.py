@@ -69,6 +69,8 @@ class KitSettings(BaseSettings):
     publish_timeout_s: float = 10.0
     # Larger messages are dead-lettered unread (reason "oversized"): no event needs more.
     max_message_bytes: int = 1_000_000
+    # Largest request body a service's HTTP port takes (413 above it); see kit.bodylimit.
+    max_body_bytes: int = Field(default=1_048_576, gt=0)
 
     outbox_poll_s: float = 0.5
     # Large: the embedded store reads every pending entry for each batch (its planner
