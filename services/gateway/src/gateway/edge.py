@@ -14,13 +14,12 @@ from kit.auth import Auth, Principal
 
 
 class Edge:
-    def __init__(self, auth: Auth, limits: RateLimits, trusted_proxies: list[str]) -> None:
+    def __init__(self, auth: Auth, limits: RateLimits) -> None:
         self.auth = auth
         self.limits = limits
-        self.trusted_proxies = trusted_proxies
 
     async def __call__(self, request: Request) -> Principal | None:
-        client = client_address(request, self.trusted_proxies)
+        client = client_address(request)
         request.state.client_address = client
         await self.limits.hit(self.limits.client, client)
         path = request.scope["path"].removeprefix(API_PREFIX)

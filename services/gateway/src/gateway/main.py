@@ -43,7 +43,7 @@ class GatewayService(Service):
         self.table = RouteTable(settings.route_table())
         self.upstreams = Upstreams(settings)
         self.limits = RateLimits(settings)
-        self.edge = Edge(self.auth, self.limits, settings.trusted_proxies)
+        self.edge = Edge(self.auth, self.limits)
 
     async def start(self) -> None:
         # No outbox, consumers or database: the gateway only forwards.

@@ -4,7 +4,10 @@ route at a partner's service or leave a service out without touching code."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import NoDecode
 
 from kit.settings import KitSettings
 
@@ -111,8 +114,10 @@ class GatewaySettings(KitSettings):
     auth_paths: list[str] = Field(
         default_factory=lambda: ["POST /auth/login", "POST /auth/signup", "POST /auth/refresh"]
     )
-    # Addresses of reverse proxies whose X-Forwarded-For is believed; nobody's by default.
-    trusted_proxies: list[str] = Field(default_factory=list)
+    # Reverse proxies (addresses or CIDR networks, e.g. the ingress controller's pod
+    # network) whose X-Forwarded-For is believed; nobody's by default: the gateway is the
+    # edge. Applied by uvicorn's proxy-header handling (kit.app).
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # Browser access.
     cors_origins: list[str] = Field(default_factory=list)

@@ -37,14 +37,6 @@ def pair_key(address: str, municipality: str, email: str) -> str:
     return f"pair:{address}:{municipality}:{email.lower()}"
 
 
-def client_address(peer: str | None, forwarded_for: str | None, trusted: list[str]) -> str:
-    """The caller's address; a trusted proxy's X-Forwarded-For names the real client (its
-    last entry is the one the proxy itself saw)."""
-    if peer in trusted and forwarded_for:
-        return forwarded_for.split(",")[-1].strip() or peer or "unknown"
-    return peer or "unknown"
-
-
 @dataclass(frozen=True)
 class Attempt:
     """The counters one password check reserved."""

@@ -38,8 +38,6 @@ class IdentitySettings(KitSettings):
     login_max_failures_per_account: int = 20
     login_max_backoff_s: int = 24 * 3600
     login_max_failures_per_address: int = 500
-    # Peers (e.g. the gateway) whose X-Forwarded-For names the real client address.
-    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
 
     # Services that answer user.erased with `<svc>.erasure.completed`.
     erasure_services: list[str] = Field(

@@ -18,6 +18,7 @@ from fastapi import APIRouter, FastAPI
 from faststream.rabbit import Channel
 from pydantic import BaseModel
 from pymongo.asynchronous.client_session import AsyncClientSession
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from contracts import CloudEvent, topology
 from kit.auth import Auth, TokenVerifier
@@ -319,6 +320,13 @@ class Service:
         install_problem_handlers(app)
         app.add_middleware(BodyLimit, limit=self.settings.max_body_bytes)
         install_request_context(app, service=self.name, municipality=self.settings.municipality)
+        if self.settings.trusted_proxies:
+            # uvicorn's own handling, in the app rather than the server (`kohtaamo run`
+            # turns the server's off): the same networks wherever the app is served.
+            app.add_middleware(
+                ProxyHeadersMiddleware,  # type: ignore[arg-type]
+                trusted_hosts=self.settings.trusted_proxies,
+            )
         app.include_router(health_router(self))
         for router in self.routers:
             app.include_router(router)

@@ -43,6 +43,9 @@ def run(
         access_log=False,
         timeout_graceful_shutdown=20,
         server_header=False,  # no banner naming the server software
+        # The app applies KOHTAAMO_TRUSTED_PROXIES itself (kit.app); uvicorn's default would
+        # also trust FORWARDED_ALLOW_IPS or loopback.
+        proxy_headers=False,
     )
 
 

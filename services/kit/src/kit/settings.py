@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from typing import Annotated, Any
 
@@ -57,6 +58,13 @@ class KitSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 0  # 0: the service's default port
+    # Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed (uvicorn's proxy-header handling, kit.app): the
+    # gateway on the same machine by default; in Kubernetes the pod network. Env: `a,b` or
+    # a JSON list. The gateway, the edge, trusts nobody unless told.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.1/32", "::1/128"]
+    )
 
     log_format: str = "auto"  # auto | json | console
     log_level: str = "INFO"
@@ -94,15 +102,28 @@ class KitSettings(BaseSettings):
     jwks_cache_s: float = 300.0
     jwks_min_refresh_s: float = 5.0
 
-    @field_validator("municipalities", mode="before")
+    @field_validator("municipalities", "trusted_proxies", mode="before")
     @classmethod
-    def _split_municipalities(cls, value: Any) -> Any:
+    def _split_list(cls, value: Any) -> Any:
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("["):
                 return json.loads(text)
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        # Normalised, and refused when malformed: uvicorn would silently take a typo for a
+        # host name that never matches (or "*" for everyone).
+        networks = []
+        for entry in value:
+            try:
+                networks.append(str(ipaddress.ip_network(entry.strip(), strict=False)))
+            except ValueError:
+                raise ValueError(f"not an IP address or CIDR network: {entry!r}") from None
+        return networks
 
     @model_validator(mode="after")
     def _serve_own_municipality(self) -> KitSettings:

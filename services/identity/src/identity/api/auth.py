@@ -32,7 +32,7 @@ def router(ctx: Identity) -> APIRouter:
         },
     )
     async def login(data: Login, request: Request) -> Tokens:
-        pair = await users.login(ctx, data, address=caller_address(ctx, request))
+        pair = await users.login(ctx, data, address=caller_address(request))
         return users.tokens_out(pair)
 
     @api.post(

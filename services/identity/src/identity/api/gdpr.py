@@ -38,7 +38,7 @@ def router(ctx: Identity) -> APIRouter:
     @api.post("/me/erase", summary="Erase my account here and in every service")
     async def erase_me(data: EraseIn, request: Request, principal: Principal = signed_in) -> Erased:
         account = await own_account(ctx, principal)
-        address = caller_address(ctx, request)
+        address = caller_address(request)
         if not await users.confirm_password(ctx, account, data.password, address=address):
             raise Problem(403, "Wrong password", "Confirm with your password.", field="password")
         receipt, doc = await gdpr.erase(ctx, account)

@@ -34,7 +34,7 @@ def router(ctx: Identity) -> APIRouter:
         data: PasswordChange, request: Request, principal: Principal = signed_in
     ) -> Response:
         account = await own_account(ctx, principal)
-        await users.change_password(ctx, account["_id"], data, address=caller_address(ctx, request))
+        await users.change_password(ctx, account["_id"], data, address=caller_address(request))
         return Response(status_code=204)
 
     @api.get("/municipalities/{municipality}/users", summary="Users of a municipality (staff)")
