@@ -4,7 +4,7 @@ UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PYTEST_ARGS ?=
 
-.PHONY: run test setup rabbitmq chromium lint format bench fault docs clean
+.PHONY: run test setup rabbitmq redis chromium lint format bench fault docs clean
 
 $(UV):
 	python3 -m venv .tools
@@ -16,6 +16,10 @@ setup: $(UV)
 rabbitmq:
 	@scripts/ensure-rabbitmq.sh
 
+# Redis from Debian for the tests of rate limits shared between replicas.
+redis:
+	@scripts/ensure-redis.sh
+
 # Chromium from Debian for the web UI's browser tests.
 chromium:
 	@scripts/ensure-chromium.sh
@@ -25,7 +29,7 @@ run: setup rabbitmq
 	$(UV) run --frozen kohtaamo run-all
 
 ## test: the whole suite against the real broker and the embedded store
-test: setup rabbitmq chromium
+test: setup rabbitmq redis chromium
 	$(UV) run --frozen pytest $(PYTEST_ARGS)
 
 lint: setup

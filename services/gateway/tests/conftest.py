@@ -123,6 +123,34 @@ def spawn_echo() -> Iterator[Callable[..., EchoProcess]]:
 
 
 @pytest.fixture
+def spawn_gateways() -> Iterator[Callable[[int, dict[str, str]], list[str]]]:
+    """Start `count` gateway processes (`kohtaamo run gateway`) with extra environment,
+    together (each takes a while to import); yields their base URLs once all answer."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def spawn(count: int, env: dict[str, str]) -> list[str]:
+        urls = []
+        for _ in range(count):
+            port = localstore.free_port()
+            started.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "kit.cli", "run", "gateway", "--port", str(port)],
+                    env={**os.environ, "KOHTAAMO_LOG_LEVEL": "WARNING", **env},
+                )
+            )
+            urls.append(f"http://127.0.0.1:{port}")
+        for url, process in zip(urls, started[-count:], strict=True):
+            wait_http(url + "/healthz", process, timeout=60)
+        return urls
+
+    yield spawn
+    for process in started:
+        process.terminate()
+    for process in started:
+        process.wait(15)
+
+
+@pytest.fixture
 def partner_issuer(tmp_path: Path) -> Iterator[tuple[TestIssuer, str]]:
     """A partner's issuer whose JWKS is served by its own process; yields it and the URL."""
     partner = TestIssuer("https://identity.kouvola.example")

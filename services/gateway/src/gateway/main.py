@@ -62,6 +62,7 @@ class GatewayService(Service):
         return {
             "started": {"ok": self.started},
             "routes": {"ok": True, "services": sorted(self.upstreams.urls)},
+            "rate_limits": await self.limits.limiter.status(),
         }
 
     def create_app(self) -> FastAPI:

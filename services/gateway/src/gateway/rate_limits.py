@@ -1,18 +1,15 @@
 """Rate limits at the edge (the `limits` library, sliding window counters): per client
 address on everything, per user on authenticated calls, and a stricter per-address limit
-on sign-up and login so passwords cannot be guessed at speed."""
+on sign-up and login so passwords cannot be guessed at speed. Counted in Redis when
+`KOHTAAMO_RATE_LIMIT_STORAGE` names one, so all replicas share one limit (kit.ratelimit)."""
 
 from __future__ import annotations
 
-import math
-import time
-
 from limits import RateLimitItem, parse_many
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
-from limits.storage import storage_from_string
 
 from gateway.errors import too_many
 from gateway.settings import GatewaySettings
+from kit.ratelimit import Limiter
 
 
 class Limit:
@@ -24,8 +21,11 @@ class Limit:
 
 class RateLimits:
     def __init__(self, settings: GatewaySettings) -> None:
-        storage = storage_from_string(settings.rate_limit_storage)
-        self._limiter = SlidingWindowCounterRateLimiter(storage)  # type: ignore[arg-type]
+        self.limiter = Limiter(
+            settings.rate_limit_storage,
+            prefix=f"{settings.rate_limit_prefix}:gateway",
+            timeout_s=settings.rate_limit_storage_timeout_s,
+        )
         self.client = Limit(settings.rate_limit_client, "client address")
         self.user = Limit(settings.rate_limit_user, "user")
         self.auth = Limit(settings.rate_limit_auth, "client address on sign-up and login")
@@ -41,7 +41,6 @@ class RateLimits:
     async def hit(self, limit: Limit, key: str) -> None:
         """Count one request against every window of `limit`; 429 once one is full."""
         for item in limit.items:
-            if not await self._limiter.hit(item, limit.scope, key):
-                stats = await self._limiter.get_window_stats(item, limit.scope, key)
-                retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+            if not await self.limiter.hit(item, limit.scope, key):
+                retry_after = await self.limiter.retry_after(item, limit.scope, key)
                 raise too_many(str(item), retry_after, limit.scope)

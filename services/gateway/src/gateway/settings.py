@@ -104,9 +104,13 @@ class GatewaySettings(KitSettings):
     breaker_threshold: int = 5
     breaker_pause_s: float = 15.0
 
-    # Rate limits ("N/second|minute|hour", `;` separated for several). Storage is the
-    # `limits` library's storage URI: memory for one replica, redis:// when replicated.
-    rate_limit_storage: str = "async+memory://"
+    # Rate limits ("N/second|minute|hour", `;` separated for several). Storage: memory://
+    # for one replica, redis://host:6379/0 (rediss:// for TLS) when replicated, so every
+    # replica counts against one limit. Keys start with the prefix (sites sharing a Redis
+    # use their own); past the timeout a replica counts by itself until Redis answers.
+    rate_limit_storage: str = "memory://"
+    rate_limit_prefix: str = "kohtaamo"
+    rate_limit_storage_timeout_s: float = Field(default=0.5, gt=0)
     rate_limit_client: str = "300/minute"
     rate_limit_user: str = "600/minute"
     rate_limit_auth: str = "10/minute;50/hour"

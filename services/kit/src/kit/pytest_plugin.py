@@ -1,6 +1,7 @@
 """Pytest plugin shared by every test suite (enabled in pyproject): a real RabbitMQ (a fresh
 virtual host per run) and a real MongoDB-compatible store (an embedded SecantusDB daemon
-per run unless KOHTAAMO_TEST_MONGO_URL is given). What a run creates is removed at its end."""
+per run unless KOHTAAMO_TEST_MONGO_URL is given) and Redis (the machine's, keys under a
+prefix per run). What a run creates is removed at its end."""
 
 from __future__ import annotations
 
@@ -95,6 +96,24 @@ def make_settings(amqp_url: str, mongo_url: str) -> Callable[..., Any]:
         return cls(**values)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """The machine's Redis (`make test` starts it when missing); a run's keys start with
+    `redis_prefix` and are deleted at the end."""
+    import redis
+
+    url = os.environ.get("KOHTAAMO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    yield url
+    with redis.Redis.from_url(url) as client:
+        for key in client.scan_iter(match=f"kohtaamo-test-{RUN_ID}*", count=1000):
+            client.delete(key)
+
+
+@pytest.fixture(scope="session")
+def redis_prefix() -> str:
+    return f"kohtaamo-test-{RUN_ID}"
 
 
 @pytest.fixture
