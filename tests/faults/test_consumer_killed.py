@@ -1,5 +1,10 @@
 """A consumer process killed with SIGKILL mid-stream: the messages it had not acked are
-redelivered to its successor and every event is applied exactly once."""
+redelivered to its successor and every event is applied exactly once.
+
+The first process stops at tick HOLD (faultapp's hold: it records what it holds and waits
+inside the open transaction), so the kill lands mid-stream however fast or slow the
+machine is: ticks before HOLD committed, the held ones applied but not committed, the
+rest still queued or prefetched."""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from faultapp import TICK
+from faultapp import HOLD_FROM, TICK
 
 from kit.bus import Bus
 from kit.localstore import free_port
@@ -19,12 +24,16 @@ from kit.mongo import Store
 from kit.testing import envelope, eventually, service_env
 
 N = 150 * int(os.environ.get("KOHTAAMO_FAULT_SCALE", "1"))
+HOLD = N // 3
 APPS = Path(__file__).parents[1] / "apps"
 
 
-async def start_consumer(settings: Any, log: Path, app: str) -> asyncio.subprocess.Process:
+async def start_consumer(
+    settings: Any, log: Path, app: str, *, hold: bool = False
+) -> asyncio.subprocess.Process:
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != HOLD_FROM},
+        **({HOLD_FROM: str(HOLD)} if hold else {}),
         **service_env(
             settings,
             PYTHONPATH=str(APPS),
@@ -80,7 +89,8 @@ async def _kill_mid_stream(
     settings = make_settings("faultcons", amqp_url=make_vhost(f"killed-{app}"))
     store = Store(settings)
     applied = store.db.applied
-    first = await start_consumer(settings, tmp_path / "consumer-1.log", app)
+    held = store.db.held
+    first = await start_consumer(settings, tmp_path / "consumer-1.log", app, hold=True)
     second = None
     try:
         bus = Bus(settings)
@@ -98,11 +108,19 @@ async def _kill_mid_stream(
             await bus.publish_event(envelope(TICK, {"n": i}))
         await bus.stop()
 
-        await eventually(lambda: _at_least(applied, N // 3), timeout=120)
-        first.send_signal(signal.SIGKILL)  # mid-stream, with up to 20 messages unacked
+        # The first process reaches HOLD and holds it: mid-stream by construction.
+        async def holding() -> bool:
+            return await held.count_documents({"n": HOLD}) > 0
+
+        await eventually(holding, timeout=120)
+        first.send_signal(signal.SIGKILL)
         await first.wait()
         killed_at = await applied.count_documents({})
-        assert killed_at < N + 1, f"{app}: the kill came too late to prove anything"
+        held_ticks = sorted(await held.distinct("n"))
+        # What it held was applied in its transaction but never committed, so never acked.
+        assert await applied.count_documents({"n": {"$in": held_ticks}}) == 0, app
+        # Up to a prefetch (20) of ticks before HOLD may be in flight too, not more.
+        assert HOLD - 20 < killed_at < N + 1, (app, killed_at)
 
         second = await start_consumer(settings, tmp_path / "consumer-2.log", app)
         await eventually(lambda: _at_least(applied, N + 1), timeout=180)
@@ -110,6 +128,10 @@ async def _kill_mid_stream(
         assert await applied.count_documents({}) == N + 1, app
         assert sorted(await applied.distinct("n")) == list(range(-1, N)), app
         assert len(await applied.distinct("event_id")) == N + 1, app
+        # The held messages came back and the successor applied them; both processes did work.
+        pids = {doc["n"]: doc["pid"] for doc in await applied.find().to_list(None)}
+        assert {pids[n] for n in held_ticks} == {second.pid}, app
+        assert first.pid in set(pids.values()), app
     finally:
         for process in (first, second):
             if process is not None and process.returncode is None:
