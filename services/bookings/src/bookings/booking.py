@@ -166,10 +166,6 @@ def _request(
     return doc, rules, zone
 
 
-def _attempts(svc: Service) -> int:
-    return int(getattr(svc.settings, "booking_attempts", 200))
-
-
 def _has_quota(rules: rule.Rules) -> bool:
     return any(
         v is not None

@@ -162,12 +162,3 @@ class Sessions:
         await self.tokens.update_many(
             {"user_id": user_id}, {"$set": {"revoked": True}}, session=session
         )
-
-    async def active_count(self, user_id: str) -> int:
-        return await self.tokens.count_documents(
-            {
-                "user_id": user_id,
-                "revoked": False,
-                "expires_at": {"$gt": datetime.now(UTC)},
-            }
-        )

@@ -53,6 +53,3 @@ def configure_logging(*, service: str, fmt: str = "auto", level: str = "INFO") -
     for noisy in ("aiormq", "aio_pika", "pymongo"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
-
-def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
-    return structlog.get_logger(name)

@@ -47,8 +47,9 @@ class Outbox:
         self._wake = asyncio.Event()
 
     async def ensure_indexes(self) -> None:
-        # The relay reads pending entries in creation order (from a cursor).
-        await self.collection.create_index([("published", ASCENDING), ("seq", ASCENDING)])
+        # The relay reads pending entries in creation order (from a cursor); published
+        # entries are deleted, so every entry is pending.
+        await self.collection.create_index([("seq", ASCENDING)])
 
     async def stage(self, session: AsyncClientSession | None, *events: CloudEvent) -> None:
         """Store events inside the caller's transaction (pass its session)."""
@@ -67,7 +68,6 @@ class Outbox:
                 "seq": f"{now:%Y%m%d%H%M%S%f}{i:06d}",
                 "due": now,
                 "attempts": 0,
-                "published": False,
             }
             for i, e in enumerate(events)
         ]
@@ -79,10 +79,10 @@ class Outbox:
         self._wake.set()
 
     async def lag(self) -> dict[str, Any]:
-        pending = await self.collection.count_documents({"published": False})
+        pending = await self.collection.count_documents({})
         # By `seq` (the creation time, indexed), not `created`: no sort of every entry.
         oldest = await self.collection.find_one(
-            {"published": False}, sort=[("seq", ASCENDING)], projection={"created": 1}
+            {}, sort=[("seq", ASCENDING)], projection={"created": 1}
         )
         age = (datetime.now(UTC) - oldest["created"]).total_seconds() if oldest else 0.0
         lease = await self.leases.find_one({"_id": "relay"})
@@ -389,7 +389,7 @@ class Relay:
         limit = self._size + overlap
         batch: list[dict[str, Any]] = []
         while True:
-            query: dict[str, Any] = {"published": False}
+            query: dict[str, Any] = {}
             if cursor is not None:
                 query["seq"] = {"$gte": cursor}
             entries = await self.outbox.collection.find(

@@ -143,14 +143,6 @@ class Sender:
                     raise outcome
         return handled
 
-    async def run_once(self) -> int:
-        """One batch: claim, send, settle. Returns how many notices were handled."""
-        batch = await self._claim(_Window())
-        if not batch:
-            return 0
-        await self._settle(batch.claim, batch.notices, await self._send(batch))
-        return len(batch.notices)
-
     async def _claim(self, window: _Window) -> _Batch | None:
         """Claim the next batch of `window`, reading due notices into it when it is empty.
         The store reads every matching notice whatever the limit, so one read of up to
