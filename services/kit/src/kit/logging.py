@@ -52,4 +52,3 @@ def configure_logging(*, service: str, fmt: str = "auto", level: str = "INFO") -
     root.setLevel(level.upper())
     for noisy in ("aiormq", "aio_pika", "pymongo"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-
