@@ -201,6 +201,7 @@ async def new_document(
         "series_id": series_id,
         "seats_taken": 0,
         "waiting": 0,
+        "revision": 1,
         "waitlist_seq": 0,
         "created_by": created_by,
         "created_at": now,
@@ -272,6 +273,7 @@ async def update(svc: Service, *, event: dict[str, Any], patch: EventPatch) -> d
         current = await svc.store.db[store.EVENTS].find_one({"_id": event["_id"]}, session=session)
         assert current is not None
         fresh = {**current, **changes, "updated_at": merged["updated_at"]}
+        fresh["revision"] = current.get("revision", 0) + 1
         fresh["search_text"], fresh["topics"] = merged["search_text"], merged["topics"]
         if fresh.get("capacity") is not None and fresh["capacity"] < current["seats_taken"]:
             raise conflict("Seats were taken meanwhile; capacity too low.", field="capacity")
@@ -350,15 +352,15 @@ async def _set_status(
     svc: Service, session: Any, event: dict[str, Any], status: str, **more: Any
 ) -> dict[str, Any]:
     now = clock.now()
-    result = await svc.store.db[store.EVENTS].find_one_and_update(
+    result = await store.update_and_read(
+        svc,
+        session,
         {"_id": event["_id"], "status": event["status"]},  # no double transition
         {"$set": {"status": status, "updated_at": now, f"{status}_at": now, **more}},
-        session=session,
-        return_document=True,
     )
     if result is None:
         raise conflict("The event changed meanwhile; reload it.", field="status")
-    return result  # type: ignore[no-any-return]
+    return result
 
 
 async def _transition(

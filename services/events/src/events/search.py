@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from events import clock, store
@@ -34,17 +34,12 @@ class Filters:
 
 def query(f: Filters, tz: str) -> dict[str, Any]:
     q: dict[str, Any] = {"municipality": f.municipality, "status": {"$in": list(f.statuses)}}
-    starts: dict[str, Any] = {}
     if f.start is not None:
-        # Ongoing events count too: an event is "in range" when it has not ended; the
-        # starts_at bound keeps the index range tight (no event is longer than a week).
-        start = clock.to_utc(f.start, tz)
-        starts["$gte"] = start - timedelta(days=7)
-        q["ends_at"] = {"$gte": start}
+        # Ongoing events count too, however long they run: an event is in range when it
+        # has not ended by `start` (the (municipality, status, ends_at) index serves this).
+        q["ends_at"] = {"$gte": clock.to_utc(f.start, tz)}
     if f.end is not None:
-        starts["$lt"] = clock.to_utc(f.end, tz)
-    if starts:
-        q["starts_at"] = starts
+        q["starts_at"] = {"$lt": clock.to_utc(f.end, tz)}
     for key, values in (
         ("kind", f.kinds),
         ("audiences", f.audiences),

@@ -18,6 +18,13 @@ class EventsSettings(KitSettings):
     # Concurrent sign-ups for one event are written in batches of at most this many.
     registration_batch: int = 200
     page_max: int = 100
+    # Cache-Control max-age of anonymous public reads (lists, events, feeds): short, so a
+    # change shows within seconds; revalidation by ETag costs a 304.
+    cache_max_age_s: int = 10
+    # An event's status change in one find_one_and_update (MongoDB: one round trip). The
+    # embedded store scans the collection for it: development, tests and benchmarks on it
+    # set this to false (an update and a read by _id in the same transaction instead).
+    store_find_and_modify: bool = True
 
     def timezone_of(self, municipality: str) -> str:
         return self.municipality_timezones.get(municipality, self.timezone)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from contracts.common import Audience
 from contracts.events import EventKind, VenueKind
 from events import access, event, search
+from events.api import caching
 from events.api.deps import Who
 from events.errors import forbidden
 from kit.app import Service
@@ -110,24 +111,32 @@ class ListParams:
         return f
 
 
+# The bodies are written as bytes (to hash them for the ETag): documented here.
+LISTING = caching.cached("A page of events and the offset of the next page (or null)")
+ONE = caching.cached("The event with its sub-events")
+
+
 def router(svc: Service, who: Who) -> APIRouter:
     api = APIRouter(prefix="/events", tags=["events"])
     managers = Depends(who.require(*access.MANAGERS))
     organisers = Depends(who.require(*access.ORGANISERS))
     anyone = Depends(who.optional)
     page_max = svc.settings.page_max  # type: ignore[attr-defined]
+    max_age = svc.settings.cache_max_age_s  # type: ignore[attr-defined]
 
-    @api.get("")
+    @api.get("", **LISTING)
     async def listing(
+        request: Request,
         params: ListParams = Depends(),
         limit: int = Query(default=20, ge=1, le=100),
         offset: int = Query(default=0, ge=0, le=100_000),
         principal: Principal | None = anyone,
-    ) -> dict[str, Any]:
+    ) -> Response:
         docs, next_offset = await search.find(
             svc, params.filters(svc, principal), limit=min(limit, page_max), offset=offset
         )
-        return {"items": [event.out(d) for d in docs], "next_offset": next_offset}
+        body = caching.dumps({"items": [event.out(d) for d in docs], "next_offset": next_offset})
+        return caching.respond(request, body, public=principal is None, max_age=max_age)
 
     @api.post("", status_code=201)
     async def create(data: event.EventIn, principal: Principal = organisers) -> dict[str, Any]:
@@ -140,8 +149,10 @@ def router(svc: Service, who: Who) -> APIRouter:
         )
         return event.out(doc, detail=True)
 
-    @api.get("/{event_id}")
-    async def get(event_id: str, principal: Principal | None = anyone) -> dict[str, Any]:
+    @api.get("/{event_id}", **ONE)
+    async def get(
+        request: Request, event_id: str, principal: Principal | None = anyone
+    ) -> Response:
         doc = await event.get(svc, event_id)
         access.ensure_visible(principal, doc)
         view = event.out(doc, detail=access.is_manager(principal, doc["municipality"]))
@@ -152,7 +163,8 @@ def router(svc: Service, who: Who) -> APIRouter:
             limit=100,
         )  # fmt: skip
         view["sub_events"] = [{"id": s["_id"], "title": s["title"]} for s in subs]
-        return view
+        body = caching.dumps(view)
+        return caching.respond(request, body, public=principal is None, max_age=max_age)
 
     @api.patch("/{event_id}")
     async def update(

@@ -4,31 +4,33 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from events import access, event, feed, search, store
+from events.api import caching
 from events.api.deps import Who
 from events.api.events import ListParams
 from kit.app import Service
 from kit.auth import Principal
-from kit.openapi import file_response
 
 ICS = "text/calendar; charset=utf-8"
+LD = "application/ld+json"
 
 
 def router(svc: Service, who: Who) -> APIRouter:
     api = APIRouter(tags=["feeds"])
     anyone = Depends(who.optional)
     base = svc.settings.public_url.rstrip("/")  # type: ignore[attr-defined]
+    max_age = svc.settings.cache_max_age_s  # type: ignore[attr-defined]
 
     async def venues_of(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         ids = list({d["venue_id"] for d in docs if d.get("venue_id")})
         found = await svc.store.db[store.VENUES].find({"_id": {"$in": ids}}).to_list(None)
         return {v["_id"]: v for v in found}
 
-    @api.get("/feeds/events.ics", **file_response("An iCalendar feed", "text/calendar"))
+    @api.get("/feeds/events.ics", **caching.cached("An iCalendar feed", "text/calendar"))
     async def list_feed(
+        request: Request,
         params: ListParams = Depends(),
         lang: str = Query(default="fi", pattern="^[a-z]{2,3}$"),
         limit: int = Query(default=200, ge=1, le=500),
@@ -40,12 +42,15 @@ def router(svc: Service, who: Who) -> APIRouter:
             docs, await venues_of(docs), name=f"Kohtaamo {filters.municipality}", lang=lang,
             base_url=base,
         )  # fmt: skip
-        return Response(body, media_type=ICS)
+        return caching.respond(
+            request, body, public=principal is None, max_age=max_age, media_type=ICS
+        )
 
     @api.get(
-        "/events/{event_id}/event.ics", **file_response("One event as iCalendar", "text/calendar")
+        "/events/{event_id}/event.ics", **caching.cached("One event as iCalendar", "text/calendar")
     )
     async def one_feed(
+        request: Request,
         event_id: str,
         lang: str = Query(default="fi", pattern="^[a-z]{2,3}$"),
         principal: Principal | None = anyone,
@@ -56,21 +61,25 @@ def router(svc: Service, who: Who) -> APIRouter:
             [doc], await venues_of([doc]), name=feed.text(doc["title"], lang), lang=lang,
             base_url=base,
         )  # fmt: skip
-        return Response(
+        return caching.respond(
+            request,
             body,
+            public=principal is None,
+            max_age=max_age,
             media_type=ICS,
             headers={"Content-Disposition": f'attachment; filename="{event_id}.ics"'},
         )
 
     @api.get(
         "/events/{event_id}/jsonld",
-        **file_response("The event as schema.org JSON-LD", "application/ld+json"),
+        **caching.cached("The event as schema.org JSON-LD", LD),
     )
     async def json_ld(
+        request: Request,
         event_id: str,
         lang: str = Query(default="fi", pattern="^[a-z]{2,3}$"),
         principal: Principal | None = anyone,
-    ) -> JSONResponse:
+    ) -> Response:
         doc = await event.get(svc, event_id)
         access.ensure_visible(principal, doc)
         venue = (await venues_of([doc])).get(doc.get("venue_id") or "")
@@ -81,6 +90,8 @@ def router(svc: Service, who: Who) -> APIRouter:
             limit=100,
         )  # fmt: skip
         ld = feed.json_ld(doc, venue, lang=lang, base_url=base, sub_events=subs)
-        return JSONResponse(ld, media_type="application/ld+json")
+        return caching.respond(
+            request, caching.dumps(ld), public=principal is None, max_age=max_age, media_type=LD
+        )
 
     return api

@@ -147,12 +147,20 @@ async function calendar(params) {
     to: `${ymd(next)}T00:00:00`,
     limit: 100,
   });
+  // An event is shown on every day of the month it runs (an exhibition of weeks, a course
+  // that began last month), not only on the day it starts.
   const byDay = {};
   for (const ev of found.items) {
-    const day = new Intl.DateTimeFormat("sv-SE", { timeZone: ev.timezone }).format(
-      new Date(ev.starts_at),
-    );
-    (byDay[day] = byDay[day] || []).push(ev);
+    const dayOf = (d) => new Intl.DateTimeFormat("sv-SE", { timeZone: ev.timezone }).format(d);
+    const last = dayOf(new Date(new Date(ev.ends_at).getTime() - 1));
+    let day = new Date(Math.max(new Date(ev.starts_at).getTime(), first.getTime()));
+    const seen = new Set();
+    while (day < next && dayOf(day) <= last) {
+      const key = dayOf(day);
+      if (!seen.has(key)) (byDay[key] = byDay[key] || []).push(ev);
+      seen.add(key);
+      day = new Date(day.getTime() + 43200000); // half days: a DST change never skips one
+    }
   }
   const prev = new Date(first.getFullYear(), first.getMonth() - 1, 1);
   const caption = fmtMonth(first);

@@ -1,0 +1,85 @@
+"""Public reads: an event is found on every day it runs however long it is (lists and the
+iCalendar feed), and lists, single events and feeds answer with a strong ETag, 304 to
+If-None-Match and a short Cache-Control."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from icalendar import Calendar
+
+from .conftest import helsinki_now
+
+
+def unique_word() -> str:
+    return f"w{uuid.uuid4().hex[:10]}"
+
+
+async def test_an_event_of_20_days_is_found_on_each_of_its_days(api: Any) -> None:
+    word = unique_word()
+    first = (helsinki_now() + timedelta(days=3)).replace(hour=10, minute=0, second=0)
+    created = await api.event(
+        title={"fi": f"Näyttely {word}"},
+        starts_at=first.isoformat(),
+        ends_at=(first + timedelta(days=19, hours=8)).isoformat(),  # 10:00 day 1 - 18:00 day 20
+    )
+    day0 = first.replace(hour=0)
+    for n in range(-1, 21):
+        day = day0 + timedelta(days=n)
+        window = {"from": day.isoformat(), "to": (day + timedelta(days=1)).isoformat(), "q": word}
+        r = await api.client.get("/events", params=window)
+        assert r.status_code == 200, r.text
+        found = [e["id"] for e in r.json()["items"]]
+        assert found == ([created["id"]] if 0 <= n < 20 else []), f"day {n}"
+        r = await api.client.get("/feeds/events.ics", params=window)
+        uids = [str(c["uid"]) for c in Calendar.from_ical(r.content).walk("VEVENT")]
+        assert uids == ([f"{created['id']}@kohtaamo"] if 0 <= n < 20 else []), f"feed day {n}"
+    # And while it runs: from any moment inside it, with no end given.
+    r = await api.client.get("/events", params={"from": (day0 + timedelta(days=15)).isoformat(),
+                                                "q": word})  # fmt: skip
+    assert [e["id"] for e in r.json()["items"]] == [created["id"]]
+
+
+async def test_etag_304_and_a_new_etag_after_a_change(api: Any) -> None:
+    word = unique_word()
+    created = await api.event(title={"fi": f"Kerho {word}"})
+    paths = [
+        ("/events", {"q": word}),
+        (f"/events/{created['id']}", {}),
+        ("/feeds/events.ics", {"q": word}),
+        (f"/events/{created['id']}/event.ics", {}),
+        (f"/events/{created['id']}/jsonld", {}),
+    ]
+    tags = {}
+    for path, params in paths:
+        r = await api.client.get(path, params=params)
+        assert r.status_code == 200, (path, r.text)
+        tag = r.headers["etag"]
+        assert tag.startswith('"') and not tag.startswith("W/"), path  # strong
+        assert r.headers["cache-control"].startswith("public, max-age="), path
+        again = await api.client.get(path, params=params, headers={"If-None-Match": tag})
+        assert again.status_code == 304 and again.content == b"", path
+        assert again.headers["etag"] == tag
+        listed = await api.client.get(
+            path, params=params, headers={"If-None-Match": f'"other", W/{tag}'}
+        )
+        assert listed.status_code == 304, path
+        other = await api.client.get(path, params=params, headers={"If-None-Match": '"x"'})
+        assert other.status_code == 200 and other.content == r.content, path
+        tags[path] = tag
+    # Signed in: revalidated each time, never kept by a shared cache.
+    r = await api.client.get("/events", params={"q": word}, headers=api.auth("resident"))
+    assert r.headers["cache-control"] == "private, no-cache"
+
+    r = await api.client.patch(
+        f"/events/{created['id']}",
+        json={"title": {"fi": f"Kerho {word} muutettu"}},
+        headers=api.auth("staff"),
+    )
+    assert r.status_code == 200, r.text
+    for path, params in paths:
+        r = await api.client.get(path, params=params, headers={"If-None-Match": tags[path]})
+        assert r.status_code == 200, path
+        assert r.headers["etag"] != tags[path], path
