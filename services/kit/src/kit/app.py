@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -31,6 +32,7 @@ from kit.health import check, health_router
 from kit.http import install_request_context
 from kit.inbox import Inbox
 from kit.logging import configure_logging
+from kit.metrics import CONSUMER_RESTARTS, CONSUMER_STALLED
 from kit.mongo import Store
 from kit.outbox import Outbox, Relay
 from kit.problems import install_problem_handlers
@@ -41,6 +43,8 @@ log = structlog.get_logger("kit.app")
 Hook = Callable[[], Awaitable[None]]
 # How long a stop waits for the messages being applied (as the broker's graceful timeout).
 GRACEFUL_S = 15.0
+# A delivery being held: when it came, and the task applying it.
+Held = tuple[float, "asyncio.Task[Any] | None"]
 
 
 class Service:
@@ -88,6 +92,14 @@ class Service:
         self._callbacks: dict[str, Callable[[AbstractIncomingMessage], Awaitable[None]]] = {}
         self._tags: dict[str, str] = {}
         self._batched: list[Batcher] = []
+        self._batchers: dict[str, Batcher] = {}
+        # Per queue: the deliveries taken and not yet settled (when each came, and the task
+        # applying it on the single-message path), the last time one was settled, and
+        # the queues found stalled (see `_watch`).
+        self._holding: dict[str, dict[AbstractIncomingMessage, Held]] = {}
+        self._progress: dict[str, float] = {}
+        self._stalled: dict[str, float] = {}
+        self._watchdog: asyncio.Task[None] | None = None
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -195,6 +207,11 @@ class Service:
             queue = self._queues[consumer.queue]
             self._tags[consumer.queue] = await queue.consume(self._callbacks[consumer.queue])
         self.relay.start()
+        now = time.monotonic()
+        for consumer in self.consumers:
+            self._progress[consumer.queue] = now
+        if self.consumers:
+            self._watchdog = asyncio.create_task(self._watch(), name=f"watchdog-{self.name}")
         self.started = True
         log.info("service.started", consumers=[c.queue for c in self.consumers])
 
@@ -231,6 +248,7 @@ class Service:
             )
             target = batcher
             self._batched.append(batcher)
+            self._batchers[consumer.queue] = batcher
         self._callbacks[consumer.queue] = self._deliver(consumer.queue, target)
 
     def _deliver(
@@ -241,22 +259,96 @@ class Service:
         than the kit's own consume path (parse, checks, inbox, ack), so consuming through
         it kept the kit well under the raw consume rate."""
 
+        holding = self._holding.setdefault(queue, {})
+        batched = queue in self._batchers
+
         async def on_message(message: AbstractIncomingMessage) -> None:
             self._in_flight += 1
             self._idle.clear()
+            holding[message] = (time.monotonic(), asyncio.current_task())
             try:
                 await target(message)
+                if not batched:
+                    if not message.processed:
+                        # The processor settles every delivery; one left open would hold
+                        # a prefetch slot for good. Requeued (the delivery limit bounds it).
+                        log.error("message.left_unsettled", queue=queue)
+                        await message.nack(requeue=True)
+                    self._progress[queue] = time.monotonic()
+            except asyncio.CancelledError:
+                # Restarted by the watchdog: the message goes back to the queue.
+                if not message.processed:
+                    with contextlib.suppress(Exception):
+                        await message.nack(requeue=True)
             except Exception as exc:  # the processor handles its own; this is a lost channel
                 log.error("message.consume_failed", queue=queue, error=str(exc))
             finally:
+                if not batched:
+                    holding.pop(message, None)
                 self._in_flight -= 1
                 if not self._in_flight:
                     self._idle.set()
 
         return on_message
 
+    async def _watch(self) -> None:
+        """Find consumers that hold unacked messages without progress (a handler or a
+        batch that hangs, a delivery nobody settles) for `consumer_stall_s`: report them
+        (/readyz, the `kohtaamo_consumer_stalled` metric) and restart their work."""
+        stall = self.settings.consumer_stall_s
+        interval = min(max(stall / 4, 0.05), 5.0)
+        while True:
+            await asyncio.sleep(interval)
+            for consumer in self.consumers:
+                try:
+                    await self._check_progress(consumer.queue, stall)
+                except Exception as exc:  # the watchdog itself never stops
+                    log.error("consumer.watch_failed", queue=consumer.queue, error=str(exc))
+
+    async def _check_progress(self, queue: str, stall: float) -> None:
+        now = time.monotonic()
+        holding = self._holding.get(queue, {})
+        batcher = self._batchers.get(queue)
+        if batcher is not None:
+            settled = [m for m in holding if not batcher.holds(m)]
+            for message in settled:
+                del holding[message]
+            if settled:
+                self._progress[queue] = now
+        if batcher is not None:
+            # One batch at a time: stalled when nothing was settled for the whole time.
+            oldest = min((since for since, _ in holding.values()), default=now)
+            stalled = now - oldest > stall and now - self._progress.get(queue, now) > stall
+        else:
+            # Messages are applied side by side: any one held this long is stuck.
+            stalled = any(now - since > stall for since, _ in holding.values())
+        if not stalled:
+            detected = self._stalled.get(queue)
+            if detected is not None and (not holding or self._progress[queue] > detected):
+                del self._stalled[queue]
+                CONSUMER_STALLED.labels(self.name, queue).set(0)
+                log.info("consumer.progressing", queue=queue)
+            return
+        self._stalled[queue] = now
+        CONSUMER_STALLED.labels(self.name, queue).set(1)
+        CONSUMER_RESTARTS.labels(self.name, queue).inc()
+        log.error("consumer.stalled", queue=queue, holding=len(holding), stall_s=stall)
+        self._progress[queue] = now  # the restarted work gets its own full time
+        if batcher is not None:
+            holding.clear()
+            await batcher.restart()
+            return
+        for since, task in list(holding.values()):
+            if now - since > stall and task is not None:
+                task.cancel()
+
     async def stop(self) -> None:
         self.started = False
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watchdog
+            self._watchdog = None
         await self.relay.stop()
         # Stop taking messages; let those being applied finish (their acks need the
         # channel), batchers apply what they took, and only then close the connection.
@@ -290,6 +382,8 @@ class Service:
                 attached[consumer.queue] = counts[1] if counts else 0
             if not all(attached.values()):
                 raise RuntimeError(f"consumers not attached: {attached}")
+            if self._stalled:
+                raise RuntimeError(f"consumers stalled: {sorted(self._stalled)}")
             return {"attached": attached}
 
         results = dict([await check("store", store), await check("broker", broker)])

@@ -91,6 +91,29 @@ class Batcher:
             await self._acks  # before the channel closes
             self._acks = None
 
+    def holds(self, message: AbstractIncomingMessage) -> bool:
+        """Whether `message` was taken and is not settled yet."""
+        return message in self._open
+
+    async def restart(self) -> None:
+        """Start over after a stall: the batcher's work is cancelled and every message it
+        holds is requeued (before the new work can ack with `multiple` above them)."""
+        for task in (self._task, self._acks):
+            if task is not None:
+                task.cancel()
+        self._task = self._acks = None
+        held = sorted(self._open, key=lambda m: m.delivery_tag or 0)
+        self._open.clear()
+        self.pending = asyncio.Queue()
+        for message in held:
+            if not message.processed:
+                try:
+                    await message.nack(requeue=True)
+                except Exception as exc:  # a lost channel: they come back anyway
+                    log.error("batch.requeue_failed", queue=self.consumer.queue, error=str(exc))
+                    break
+        self.start()
+
     async def _run(self) -> None:
         stopping = False
         while not stopping:

@@ -29,6 +29,16 @@ class Rejected(Exception):
     """Raised by a handler for a message that can never succeed: dead-lettered at once."""
 
 
+class Unreadable(Exception):
+    """A delivery that cannot be read (its size, headers, envelope or data): dead-lettered
+    with `reason` before anything is applied."""
+
+    def __init__(self, reason: str, error: str) -> None:
+        super().__init__(error)
+        self.reason = reason
+        self.error = error
+
+
 @dataclass
 class Delivery:
     """What a handler gets: the envelope, its validated data, and the transaction session
@@ -99,19 +109,18 @@ class MessageProcessor:
             await self.finish(message, delivery)
 
     async def admit(self, message: AbstractIncomingMessage) -> Delivery | None:
-        """The per-message checks before anything is applied: an oversized or malformed
-        message is dead-lettered, a foreign one acked unhandled (None for both)."""
-        if len(message.body) > self.max_bytes:
-            await self._dead_letter(
-                message,
-                reason="oversized",
-                error=f"body of {len(message.body)} bytes exceeds {self.max_bytes}",
-            )
-            return None
+        """The per-message checks before anything is applied: an oversized, malformed or
+        otherwise unreadable message is dead-lettered with its reason, a foreign one acked
+        unhandled (None for both). Every step of reading the delivery (size, headers,
+        envelope, data) is inside the error handling, so no sender can leave a delivery
+        unsettled; only settling itself may raise (a lost channel: it comes back)."""
         try:
-            event, data = self._parse(message.body)
-        except (ValidationError, ValueError) as exc:
-            await self._dead_letter(message, reason="malformed", error=_short(exc))
+            event, data, retries = self._read(message)
+        except Unreadable as exc:
+            await self._dead_letter(message, reason=exc.reason, error=exc.error)
+            return None
+        except Exception as exc:  # anything else a sender's bytes could provoke
+            await self._dead_letter(message, reason="unreadable", error=_short(exc))
             return None
         bind_event(event)
         if not self.consumer.network and event.municipality not in self.served:
@@ -122,8 +131,36 @@ class MessageProcessor:
             log.debug("message.foreign_skipped", queue=self.queue)
             structlog.contextvars.unbind_contextvars("event_id", "event_type")
             return None
-        retries = int((message.headers or {}).get(topology.HEADER_RETRIES, 0) or 0)
         return Delivery(event=event, data=data, session=None, retries=retries)
+
+    def _read(
+        self, message: AbstractIncomingMessage
+    ) -> tuple[CloudEvent, BaseModel | dict[str, Any], int]:
+        body = message.body
+        if len(body) > self.max_bytes:
+            raise Unreadable("oversized", f"body of {len(body)} bytes exceeds {self.max_bytes}")
+        retries = self._retries(message.headers)
+        try:
+            event, data = self._parse(body)
+        except (ValidationError, ValueError) as exc:
+            raise Unreadable("malformed", _short(exc)) from exc
+        return event, data, retries
+
+    def _retries(self, headers: Any) -> int:
+        """The retry count the kit's own retry path wrote: a count from 0 to the number of
+        backoff steps, anything else (a string, a bool, a negative or float) is malformed."""
+        if not headers:
+            return 0
+        value = headers.get(topology.HEADER_RETRIES)
+        if value is None:
+            return 0
+        if type(value) is not int or not 0 <= value <= len(self.delays):
+            raise Unreadable(
+                "malformed",
+                f"header {topology.HEADER_RETRIES}: {_clip(repr(value))} is not a retry count"
+                f" from 0 to {len(self.delays)}",
+            )
+        return value
 
     async def finish(self, message: AbstractIncomingMessage, delivery: Delivery) -> None:
         """Apply one admitted message through the inbox, then ack it; on failure retry it
@@ -246,28 +283,45 @@ class MessageProcessor:
         exchange: str = "",
     ) -> bool:
         """Copy the message elsewhere, confirmed, then ack it here. If the copy fails the
-        message is requeued (the queue's delivery limit bounds that loop)."""
-        try:
-            await self.bus.broker.publish(
-                message.body,
-                exchange=exchange or None,
-                routing_key=routing_key,
-                persist=True,
-                mandatory=True,
-                content_type=message.content_type,
-                message_id=message.message_id,
-                correlation_id=message.correlation_id,
-                message_type=message.type,
-                headers=headers,
-            )
-        except Exception as exc:
-            log.error(
-                "message.move_failed", queue=self.queue, target=routing_key, error=_short(exc)
-            )
+        message is requeued (the queue's delivery limit bounds that loop). A sender's
+        headers that cannot be sent again (odd types, sizes) are left off a second try."""
+        attempts = [headers, {k: v for k, v in headers.items() if k.startswith(_KIT_HEADERS)}]
+        for attempt, attempt_headers in enumerate(attempts):
+            try:
+                await self.bus.broker.publish(
+                    message.body,
+                    exchange=exchange or None,
+                    routing_key=routing_key,
+                    persist=True,
+                    mandatory=True,
+                    content_type=_text(message.content_type),
+                    message_id=_text(message.message_id),
+                    correlation_id=_text(message.correlation_id),
+                    message_type=_text(message.type),
+                    headers=attempt_headers,
+                )
+                break
+            except Exception as exc:
+                log.error(
+                    "message.move_failed",
+                    queue=self.queue,
+                    target=routing_key,
+                    attempt=attempt + 1,
+                    error=_short(exc),
+                )
+        else:
             await message.nack(requeue=True)
             return False
         await message.ack()
         return True
+
+
+_KIT_HEADERS = "x-kohtaamo-"
+
+
+def _text(value: Any) -> str | None:
+    """A short-string property sent again: what the broker delivered, or nothing."""
+    return value if isinstance(value, str) and len(value.encode()) < 256 else None
 
 
 def bind_event(event: CloudEvent) -> None:
@@ -281,5 +335,8 @@ def bind_event(event: CloudEvent) -> None:
 
 
 def _short(exc: BaseException, limit: int = 2000) -> str:
-    text = f"{type(exc).__name__}: {exc}"
+    return _clip(f"{type(exc).__name__}: {exc}", limit)
+
+
+def _clip(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -31,3 +31,13 @@ OUTBOX_LAG = Gauge(
 OUTBOX_PARKED = Gauge(
     "kohtaamo_outbox_parked", "Outbox entries parked as unroutable (nobody subscribes)", ["service"]
 )
+CONSUMER_STALLED = Gauge(
+    "kohtaamo_consumer_stalled",
+    "1 while a consumer holds unacked messages without progress (see consumer_stall_s)",
+    ["service", "queue"],
+)
+CONSUMER_RESTARTS = Counter(
+    "kohtaamo_consumer_restarts_total",
+    "Times the kit restarted a stalled consumer's work (its held messages requeued)",
+    ["service", "queue"],
+)

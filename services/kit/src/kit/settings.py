@@ -79,6 +79,11 @@ class KitSettings(BaseSettings):
     max_message_bytes: int = 1_000_000
     # Largest request body a service's HTTP port takes (413 above it); see kit.bodylimit.
     max_body_bytes: int = Field(default=1_048_576, gt=0)
+    # A consumer holding unacked messages with none settled for this long is stalled: it
+    # is reported by /readyz and a metric, and the kit restarts its work (the held
+    # messages are requeued; the queue's delivery limit bounds a message that always
+    # stalls). Longer than any handler or batch takes.
+    consumer_stall_s: float = Field(default=120.0, gt=0)
 
     outbox_poll_s: float = 0.5
     # Large: the embedded store reads every pending entry for each batch (its planner
