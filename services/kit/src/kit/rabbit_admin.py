@@ -156,10 +156,16 @@ def _letter(position: int, queue: str, message: aio_pika.abc.AbstractIncomingMes
         reason=_reason(headers),
         error=str(headers.get(topology.HEADER_ERROR)) if topology.HEADER_ERROR in headers else None,
         queue=str(headers.get(topology.HEADER_QUEUE, queue)),
-        retries=int(headers.get(topology.HEADER_RETRIES, 0) or 0),
+        retries=_count(headers.get(topology.HEADER_RETRIES)),
         dead_lettered_at=(
             str(headers[topology.HEADER_DEAD_AT]) if topology.HEADER_DEAD_AT in headers else None
         ),
         headers={k: str(v) for k, v in headers.items()},
         body=message.body,
     )
+
+
+def _count(value: object) -> int:
+    """A retry count as the kit writes it; a sender's odd value (a letter the broker
+    dead-lettered keeps the sender's headers) reads as 0 rather than failing the listing."""
+    return value if type(value) is int and value >= 0 else 0
