@@ -30,23 +30,37 @@ COPY services/analytics/pyproject.toml services/analytics/
 COPY services/gateway/pyproject.toml services/gateway/
 # With --build-arg SERVICE=<name> only that service and its dependencies are installed (a
 # smaller per-service image: no plotting libraries in events, say); without it, all.
+# The production set is `uv export --no-dev` from the lockfile (hashes verified): exactly
+# what tests/deploy/test_dependencies.py checks for licences and development-only packages
+# (no embedded store, supervisor or SMTP catcher: those are the dev group's `local` extras).
 ARG SERVICE=""
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-install-workspace ${SERVICE:+--package kohtaamo-$SERVICE}
+    select="${SERVICE:+--package kohtaamo-$SERVICE}" \
+ && uv export --frozen --no-dev --no-emit-workspace ${select:---all-packages} \
+      -o /src/requirements.txt >/dev/null \
+ && uv venv /app/.venv \
+ && VIRTUAL_ENV=/app/.venv uv pip install --no-deps -r /src/requirements.txt
 # Then our own packages, installed as regular (non-editable) packages: the runtime stage
 # needs the virtual environment only, not the sources.
 COPY contracts/ contracts/
 COPY services/ services/
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-editable ${SERVICE:+--package kohtaamo-$SERVICE}
+    select="${SERVICE:+--package kohtaamo-$SERVICE}" \
+ && uv export --frozen --no-dev --no-editable --no-hashes ${select:---all-packages} \
+      | grep '^\./' > /src/workspace.txt \
+ && VIRTUAL_ENV=/app/.venv uv pip install --no-deps -r /src/workspace.txt
 
 FROM ${PYTHON_IMAGE} AS runtime
-RUN groupadd --system --gid 10001 kohtaamo \
- && useradd --system --uid 10001 --gid kohtaamo --no-create-home \
-      --home-dir /nonexistent --shell /usr/sbin/nologin kohtaamo
+# OpenShift runs a container as an arbitrary UID in group 0 (restricted SCC): the user is
+# in group 0, the code is root's and only readable, and the one place written (/tmp; with a
+# read-only root filesystem an emptyDir) is open to group 0. Backups go to a mounted volume.
+RUN useradd --system --uid 10001 --gid 0 --no-create-home \
+      --home-dir /tmp --shell /usr/sbin/nologin kohtaamo \
+ && chgrp 0 /tmp && chmod 1777 /tmp
 # Same path as in the build stage: the venv's scripts name their interpreter by path.
 COPY --from=build /app/.venv /app/.venv
 COPY deploy/docker/entrypoint.sh deploy/docker/healthcheck.py /app/
+RUN chmod -R a+rX,go-w /app
 ARG SERVICE=""
 # Every container listens on 8080 inside; compose and Kubernetes map it. JSON logs.
 ENV PATH=/app/.venv/bin:$PATH \
@@ -56,9 +70,11 @@ ENV PATH=/app/.venv/bin:$PATH \
     KOHTAAMO_HOST=0.0.0.0 \
     KOHTAAMO_PORT=8080 \
     KOHTAAMO_LOG_FORMAT=json \
-    KOHTAAMO_RUN=${SERVICE}
-# Numeric, so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
-USER 10001:10001
+    KOHTAAMO_RUN=${SERVICE} \
+    HOME=/tmp
+# Numeric, so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd; any other
+# UID (OpenShift's restricted SCC) works the same, with group 0.
+USER 10001:0
 WORKDIR /tmp
 EXPOSE 8080
 # Liveness only (is the process serving HTTP); compose and Kubernetes ask /readyz themselves.

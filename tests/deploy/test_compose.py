@@ -157,10 +157,13 @@ def test_dockerfile_builds_every_workspace_member_non_root_with_healthcheck() ->
     ]
     assert members
     for member in members:
-        # The dependency layer needs every member's manifest, or `uv sync --frozen` fails.
+        # The dependency layer needs every member's manifest, or `uv export --frozen` fails.
         assert f"COPY {member}/pyproject.toml {member}/" in dockerfile, member
-    assert "uv sync --frozen --no-dev" in dockerfile
-    assert re.search(r"^USER 10001:10001$", dockerfile, re.M)
+    # The production set that tests/deploy/test_dependencies.py checks, and nothing else.
+    assert "uv export --frozen --no-dev --no-emit-workspace" in dockerfile
+    assert "uv sync" not in dockerfile and "--extra" not in dockerfile
+    # Any UID in group 0 (OpenShift); the default one numeric for runAsNonRoot.
+    assert re.search(r"^USER 10001:0$", dockerfile, re.M)
     assert re.search(r"^HEALTHCHECK .*\n.*healthcheck\.py", dockerfile, re.M)
     assert dockerfile.count("FROM ") == 2  # build and runtime stages
     for script in re.findall(r"COPY (deploy/docker/\S+) (deploy/docker/\S+) /app/", dockerfile)[0]:

@@ -67,8 +67,14 @@ def run_all(
 ) -> None:
     """Run every installed service as its own process (supervised by honcho), with the
     embedded store unless KOHTAAMO_MONGO_URL is set. Ctrl-C stops everything."""
-    from honcho.manager import Manager
-    from honcho.printer import Printer
+    try:
+        from honcho.manager import Manager
+        from honcho.printer import Printer
+    except ImportError:  # a production install: no supervisor, no embedded store
+        raise typer.BadParameter(
+            "run-all needs the development extra: `uv sync` (make run) or "
+            "pip install 'kohtaamo-kit[local]'"
+        ) from None
 
     names = only or registry.installed()
     env = {**_local_secrets(data_dir.parent / "secrets.env"), **os.environ}
