@@ -85,6 +85,8 @@ def make_settings(amqp_url: str, mongo_url: str) -> Callable[..., Any]:
             "amqp_url": amqp_url,
             "mongo_url": mongo_url,
             "mongo_db_prefix": f"t{RUN_ID}_{uuid.uuid4().hex[:4]}_",
+            # The run's own embedded store, or a given one whose kind is asked.
+            "mongo_kind": "auto" if os.environ.get("KOHTAAMO_TEST_MONGO_URL") else "embedded",
             "retry_delays_ms": [100, 200],
             "delivery_limit": 5,
             "outbox_poll_s": 0.2,

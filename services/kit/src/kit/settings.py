@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -53,8 +53,20 @@ class KitSettings(BaseSettings):
     # Database name; empty means `kohtaamo_<service>`. Tests set a prefix per run.
     mongo_db: str = ""
     mongo_db_prefix: str = ""
-    mongo_pool_size: int = 8
-    mongo_timeout_ms: int = 3000
+    # What the store is: MongoDB (a replica set or sharded cluster) or the embedded store of
+    # development and tests (SecantusDB). `auto`: asked at start (its buildInfo names it);
+    # until then, and for MongoDB, the production options. See kit/mongo.py.
+    mongo_kind: Literal["auto", "mongodb", "embedded"] = "auto"
+    # Retryable writes: None means by kind (on for MongoDB, off for the embedded store,
+    # which does not support them).
+    mongo_retry_writes: bool | None = None
+    # Connections per process: None means by kind (100, the driver's default, for MongoDB;
+    # 8 for the embedded store, which slows down badly with many connections).
+    mongo_pool_size: int | None = Field(default=None, gt=0)
+    # Server selection and connect timeout; socket timeout (None: wait as long as the
+    # operation takes, the driver's default).
+    mongo_timeout_ms: int = Field(default=3000, gt=0)
+    mongo_socket_timeout_ms: int | None = Field(default=None, gt=0)
 
     host: str = "127.0.0.1"
     port: int = 0  # 0: the service's default port
