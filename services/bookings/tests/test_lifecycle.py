@@ -310,5 +310,11 @@ async def test_personal_feed_is_secret_and_revocable(
     assert (await client.get(f"/{path}")).status_code == 404
     new_path = reissued["url"].split("://", 1)[1].split("/", 1)[1]
     assert (await client.get(f"/{new_path}")).status_code == 200
+    # Behind the gateway the URL is the gateway's public one, never the service's own.
+    forwarded = {"X-Forwarded-Host": "kohtaamo.example.fi", "X-Forwarded-Proto": "https",
+                 "X-Forwarded-Prefix": "/api/v1"}  # fmt: skip
+    public = (await client.post("/me/feed", headers={**user, **forwarded})).json()
+    assert public["url"] == f"https://kohtaamo.example.fi/api/v1/feeds/{public['token']}.ics"
+    new_path = public["url"].split("/api/v1/", 1)[1]
     assert (await client.delete("/me/feed", headers=user)).status_code == 204
     assert (await client.get(f"/{new_path}")).status_code == 404

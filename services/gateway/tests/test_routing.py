@@ -79,7 +79,8 @@ async def test_bodies_status_and_headers_pass_both_ways(
             },
         )
         assert response.status_code == 201
-        assert response.headers["Location"] == "/bookings/1"
+        # The service's own path comes back as the gateway's.
+        assert response.headers["Location"] == "/api/v1/bookings/1"
         assert response.headers["X-Upstream"] == "bookings"
         echoed = response.json()
         assert echoed["method"] == "POST"
@@ -176,3 +177,29 @@ async def test_body_over_the_limit_is_refused_at_the_edge(
         assert response.status_code == 413
         assert response.json()["errors"][0]["field"] == "body"
         assert echoes["events"].hits() == before
+
+
+async def test_upstream_locations_become_the_gateways_own_or_are_dropped(
+    make_gateway: Any, echoes: dict[str, Any]
+) -> None:
+    """A service knows only its internal address (a trailing-slash redirect of events said
+    `Location: http://127.0.0.1:8002/events`): the caller gets the gateway's path."""
+    async with make_gateway(urls(echoes, "events", "bookings")) as (client, _):
+        internal = echoes["events"].url.rstrip("/")
+        cases = {
+            f"{internal}/events": "/api/v1/events",
+            f"{internal}/events/e1?lang=sv": "/api/v1/events/e1?lang=sv",
+            "/venues/v%2F1": "/api/v1/venues/v%2F1",
+            "http://10.0.0.7:8002/events": None,  # another internal address
+            "https://elsewhere.example/phish": None,
+            "//elsewhere.example/x": None,
+            f"{internal}/metrics": None,  # not routed by the gateway
+            "relative/path": None,
+        }
+        for given, expected in cases.items():
+            answer = await client.get("/api/v1/events/x", params={"location": given})
+            assert answer.status_code == 200
+            assert answer.headers.get("Location") == expected, given
+        booked = echoes["bookings"].url.rstrip("/")
+        series = await client.get("/api/v1/bookings/x", params={"location": f"{booked}/series/s1"})
+        assert series.headers["Location"] == "/api/v1/booking-series/s1"

@@ -13,8 +13,6 @@ class EventsSettings(KitSettings):
     municipality_timezones: dict[str, str] = Field(
         default_factory=lambda: {"helsinki": "Europe/Helsinki", "kouvola": "Europe/Helsinki"}
     )
-    # Base URL of the public pages, used in JSON-LD `url` and ICS `URL`.
-    public_url: str = "http://127.0.0.1:8002"
     # Concurrent sign-ups for one event are written in batches of at most this many.
     registration_batch: int = 200
     page_max: int = 100

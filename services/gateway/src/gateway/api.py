@@ -17,6 +17,7 @@ from starlette.types import Receive, Scope, Send
 
 from gateway.edge import Edge
 from gateway.errors import EdgeProblem
+from gateway.location import rewrite_locations
 from gateway.proxy import forward
 from gateway.routes import API_PREFIX, RouteTable
 from gateway.upstreams import Upstreams
@@ -53,6 +54,12 @@ class Proxied:
             route.service,
             route.upstream_path,
             request.state.client_address,
+        )
+        response.raw_headers = rewrite_locations(
+            response.raw_headers,
+            self.upstreams.get(route.service).url,
+            route.service,
+            self.table,
         )
         await response(scope, receive, send)
 

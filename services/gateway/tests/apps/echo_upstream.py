@@ -1,7 +1,7 @@
 """A small real upstream for the gateway's routing and failure tests, run as its own
 process (uvicorn). It echoes what reached it, and can be asked to fail or be slow:
 `?status=503` answers that status as problem+json, `?sleep=2` waits first, `?cookie=a=b`
-sets a cookie. Its name comes
+sets a cookie, `?location=…` sends that Location. Its name comes
 from ECHO_SERVICE and its typed operations (for the OpenAPI tests) from ECHO_PREFIX."""
 
 from __future__ import annotations
@@ -72,6 +72,8 @@ async def echo(request: Request, path: str) -> Response:
         "body": body.decode("utf-8", "replace"),
     }
     headers = {"Location": f"/{path}/1", "X-Upstream": NAME} if request.method == "POST" else {}
+    if "location" in request.query_params:
+        headers["Location"] = request.query_params["location"]
     if "cookie" in request.query_params:
         headers["Set-Cookie"] = f"{request.query_params['cookie']}; Path=/"
     return JSONResponse(

@@ -112,6 +112,14 @@ class KitSettings(BaseSettings):
 
     # This site's identity service: its URL is its token issuer (`iss`), and its JWKS is at
     # /.well-known/jwks.json. Partner issuers are added in `trusted_issuers`.
+    # The site's public origin (https://kohtaamo.example.fi) and the prefix under which the
+    # gateway serves the services' paths there: the base of every link a user or partner
+    # receives (kit.links). Empty: taken from a trusted proxy's X-Forwarded-* headers.
+    public_url: str = ""
+    public_api_prefix: str = "/api/v1"
+    # Peers (the gateway, a reverse proxy) whose X-Forwarded-* headers are believed.
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+
     identity_url: str = "http://127.0.0.1:8001"
     trusted_issuers: list[TrustedIssuer] = Field(default_factory=list)
     trust_own_identity: bool = True

@@ -10,6 +10,7 @@ from bookings.feed import feed_ics, issue_feed, revoke_feed
 from bookings.rules import BOOKER_ROLES
 from kit.app import Service
 from kit.auth import Principal
+from kit.links import public_base
 from kit.openapi import file_response
 
 
@@ -21,7 +22,7 @@ def build_router(svc: Service) -> APIRouter:
     async def issue(request: Request, principal: Principal = booker) -> dict[str, Any]:
         """A new secret feed URL; any earlier URL stops working."""
         token = await issue_feed(svc, principal)
-        base = getattr(svc.settings, "public_url", "") or str(request.base_url).rstrip("/")
+        base = public_base(request, svc.settings)
         return {"url": f"{base}/feeds/{token}.ics", "token": token}
 
     @router.delete("/me/feed", status_code=204)

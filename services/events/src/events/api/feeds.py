@@ -12,6 +12,7 @@ from events.api.deps import Who
 from events.api.events import ListParams
 from kit.app import Service
 from kit.auth import Principal
+from kit.links import public_base
 
 ICS = "text/calendar; charset=utf-8"
 LD = "application/ld+json"
@@ -20,7 +21,6 @@ LD = "application/ld+json"
 def router(svc: Service, who: Who) -> APIRouter:
     api = APIRouter(tags=["feeds"])
     anyone = Depends(who.optional)
-    base = svc.settings.public_url.rstrip("/")  # type: ignore[attr-defined]
     max_age = svc.settings.cache_max_age_s  # type: ignore[attr-defined]
 
     async def venues_of(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -36,6 +36,7 @@ def router(svc: Service, who: Who) -> APIRouter:
         limit: int = Query(default=200, ge=1, le=500),
         principal: Principal | None = anyone,
     ) -> Response:
+        base = public_base(request, svc.settings)
         filters = params.filters(svc, principal)
         docs, _ = await search.find(svc, filters, limit=limit)
         body = feed.calendar(
@@ -57,6 +58,7 @@ def router(svc: Service, who: Who) -> APIRouter:
     ) -> Response:
         doc = await event.get(svc, event_id)
         access.ensure_visible(principal, doc)
+        base = public_base(request, svc.settings)
         body = feed.calendar(
             [doc], await venues_of([doc]), name=feed.text(doc["title"], lang), lang=lang,
             base_url=base,
@@ -89,6 +91,7 @@ def router(svc: Service, who: Who) -> APIRouter:
                            parent_event_id=event_id),
             limit=100,
         )  # fmt: skip
+        base = public_base(request, svc.settings)
         ld = feed.json_ld(doc, venue, lang=lang, base_url=base, sub_events=subs)
         return caching.respond(
             request, caching.dumps(ld), public=principal is None, max_age=max_age, media_type=LD
