@@ -84,11 +84,21 @@ async def test_check_in_by_code_and_by_list(api: Any, published: Any) -> None:
 
 
 async def test_export_neutralises_formulas(api: Any) -> None:
-    event = await api.event(capacity=3)
-    await api.register(event["id"], "formula-user", name='=HYPERLINK("x")')
+    event = await api.event(capacity=5)
+    names = ['=HYPERLINK("x")', "\t=1+1", "  @SUM(A1)", "+358 40 123"]
+    for n, name in enumerate(names):
+        r = await api.register(event["id"], f"formula-user-{n}", name=name, group_name="-1+2")
+        assert r.status_code == 201, r.text
     r = await api.client.get(f"/events/{event['id']}/registrations.csv", headers=api.auth())
-    row = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))[1]
-    assert row[3].startswith("'=")
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"), newline="")))[1:]
+    assert sorted(row[3] for row in rows) == sorted("'" + name for name in names)
+    assert {row[6] for row in rows} == {"'-1+2"}
+    r = await api.client.get(f"/events/{event['id']}/registrations.xlsx", headers=api.auth())
+    sheet = load_workbook(io.BytesIO(r.content)).active
+    cells = [c for row in sheet.iter_rows() for c in row]
+    assert "f" not in {c.data_type for c in cells}  # never a formula cell
+    shown = {c.value for c in cells}
+    assert set(names) <= shown and "-1+2" in shown
 
 
 async def test_visits_at_an_open_pop_up(api: Any, published: Any) -> None:

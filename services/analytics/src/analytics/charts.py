@@ -70,7 +70,10 @@ def figure(report: Report) -> Figure:
         fig = Figure(figsize=(11, 4), layout="constrained")
         ax = fig.subplots()
         table = report.table("skills")
-        labels = [r[0] for r in table.rows]
+        # Skill names are what people typed: "$" would start matplotlib's math text.
+        labels = [
+            "(suppressed)" if r[0] is None else str(r[0]).replace("$", r"\$") for r in table.rows
+        ]
         xs = range(len(labels))
         pairs = ((-0.2, "people_offering", "#1f6f8b"), (0.2, "people_asking", "#e07a5f"))
         for offset, column, colour in pairs:

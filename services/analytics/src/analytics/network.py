@@ -144,14 +144,23 @@ def _skills(
             seats[t] += n
     skills = sorted(set(offered) | set(wanted) | set(mentoring) | set(on_topic))
     c = lambda v: sup.count(v, threshold)  # noqa: E731
+    rows: list[list[Any]] = []
+    hidden = False
+    for s in skills:
+        row = [s, c(offered[s]), c(wanted[s]), c(mentoring[s]), on_topic[s], c(seats[s])]
+        if on_topic[s] or any(row[i] for i in (1, 2, 3, 5)):
+            rows.append(row)
+        else:
+            # Known only from a few people's profiles: the skill's name is what they typed,
+            # so it is suppressed with its counts (one row for all such skills).
+            hidden = True
+    if hidden:
+        rows.append([None, None, None, None, 0, None])
     return Table(
         "skills",
         "Skills offered and asked for",
         ["skill", "people_offering", "people_asking", "mentors", "events", "attendances"],
-        [
-            [s, c(offered[s]), c(wanted[s]), c(mentoring[s]), on_topic[s], c(seats[s])]
-            for s in skills
-        ],
+        rows,
     )
 
 

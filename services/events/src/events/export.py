@@ -1,17 +1,14 @@
-"""Registration lists for staff as CSV and XLSX (openpyxl)."""
+"""Registration lists for staff as CSV and XLSX (kit.sheets: typed text is never a formula)."""
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
-from openpyxl import Workbook
-
 from events import attendance, clock
+from kit import sheets
 from kit.app import Service
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLSX = sheets.XLSX
 COLUMNS = [
     "registration_id",
     "status",
@@ -52,35 +49,14 @@ async def rows(svc: Service, event: dict[str, Any]) -> list[list[Any]]:
     return found
 
 
-def _safe(value: Any) -> Any:
-    # Spreadsheet formula injection: text starting with these is shown, never evaluated.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
-
-
 def to_csv(data: list[list[Any]]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(COLUMNS)
-    for row in data:
-        writer.writerow(["" if v is None else _safe(v) for v in row])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")  # BOM: Excel reads UTF-8 right
+    return sheets.to_csv(COLUMNS, data, bom=True).encode("utf-8")
 
 
 def sheet_title(event: dict[str, Any]) -> str:
     title = event["title"].get("fi") or next(iter(event["title"].values()))
-    return "".join(c for c in title if c not in "[]:*?/\\")[:31] or "registrations"
+    return sheets.sheet_title(title) if title else "registrations"
 
 
 def to_xlsx(data: list[list[Any]], *, title: str) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = title
-    sheet.append(COLUMNS)
-    for row in data:
-        sheet.append([_safe(v) for v in row])
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+    return sheets.to_xlsx([sheets.Sheet(title, [COLUMNS, *data], bold_rows=1)])
