@@ -47,7 +47,9 @@ async def test_links_name_the_public_address_never_the_service(
     async with client_from(app, "198.51.100.7") as stranger:
         assert await links(stranger, eid, **FORWARDED) == (direct, direct)
     forged = {**FORWARDED, "X-Forwarded-Host": "evil.example/phish?"}
-    assert await links(api.client, eid, **forged) == (direct, direct)
+    # (the trusted proxy's scheme still counts: uvicorn's proxy-header handling)
+    secure = direct.replace("http:", "https:")
+    assert await links(api.client, eid, **forged) == (secure, secure)
     # A configured public URL wins over everything.
     monkeypatch.setattr(svc.settings, "public_url", "https://kohtaamo.helsinki.example/")
     configured = f"https://kohtaamo.helsinki.example/api/v1/events/{eid}"

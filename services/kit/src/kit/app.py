@@ -31,6 +31,7 @@ from kit.events import new_event
 from kit.health import check, health_router
 from kit.http import install_request_context
 from kit.inbox import Inbox
+from kit.links import ProxyPeer
 from kit.logging import configure_logging
 from kit.metrics import CONSUMER_RESTARTS, CONSUMER_STALLED
 from kit.mongo import Store
@@ -421,6 +422,8 @@ class Service:
                 ProxyHeadersMiddleware,  # type: ignore[arg-type]
                 trusted_hosts=self.settings.trusted_proxies,
             )
+            # Outside it: whether the request came through a proxy is known only here.
+            app.add_middleware(ProxyPeer, trusted=self.settings.trusted_proxies)
         app.include_router(health_router(self))
         for router in self.routers:
             app.include_router(router)

@@ -9,9 +9,12 @@ in production: the forwarded host is the caller's Host header."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from typing import Any
 
 from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kit.settings import KitSettings
 
@@ -24,11 +27,34 @@ def public_base(request: Request, settings: KitSettings) -> str:
     slash: `f"{public_base(request, settings)}/events/{id}"`."""
     if settings.public_url:
         return settings.public_url.rstrip("/") + settings.public_api_prefix.rstrip("/")
-    peer = request.client.host if request.client else None
-    if peer is not None and peer in settings.trusted_proxies:
+    if getattr(request.state, "via_trusted_proxy", False):
         host = request.headers.get("x-forwarded-host", "")
         proto = request.headers.get("x-forwarded-proto", request.url.scheme)
         prefix = request.headers.get("x-forwarded-prefix", "").rstrip("/")
         if _HOST.match(host) and proto in ("http", "https") and _PREFIX.match(prefix):
             return f"{proto}://{host}{prefix}"
     return str(request.base_url).rstrip("/")
+
+
+class ProxyPeer:
+    """Marks a request whose immediate peer is one of the trusted proxies
+    (`request.state.via_trusted_proxy`). Outermost: uvicorn's proxy-header handling then
+    replaces the peer by the client it names, after which the peer is no longer known."""
+
+    def __init__(self, app: ASGIApp, *, trusted: list[str]) -> None:
+        self.app = app
+        self.networks = [ipaddress.ip_network(n, strict=False) for n in trusted]
+
+    def _trusted(self, host: str) -> bool:
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(address in network for network in self.networks)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            client: Any = scope.get("client")
+            state = scope.setdefault("state", {})
+            state["via_trusted_proxy"] = bool(client) and self._trusted(client[0])
+        await self.app(scope, receive, send)

@@ -110,15 +110,14 @@ class KitSettings(BaseSettings):
     # Parked entries may name people: dropped after this many days (and on erasure).
     outbox_parked_retention_days: float = Field(default=30.0, gt=0)
 
-    # This site's identity service: its URL is its token issuer (`iss`), and its JWKS is at
-    # /.well-known/jwks.json. Partner issuers are added in `trusted_issuers`.
     # The site's public origin (https://kohtaamo.example.fi) and the prefix under which the
     # gateway serves the services' paths there: the base of every link a user or partner
     # receives (kit.links). Empty: taken from a trusted proxy's X-Forwarded-* headers.
     public_url: str = ""
     public_api_prefix: str = "/api/v1"
-    # Peers (the gateway, a reverse proxy) whose X-Forwarded-* headers are believed.
-    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+
+    # This site's identity service: its URL is its token issuer (`iss`), and its JWKS is at
+    # /.well-known/jwks.json. Partner issuers are added in `trusted_issuers`.
 
     identity_url: str = "http://127.0.0.1:8001"
     trusted_issuers: list[TrustedIssuer] = Field(default_factory=list)
