@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from bookings.booking import transition
-from bookings.calendar import atomically, claim
+from bookings.calendar import atomically, claim, release
 from bookings.facts import booking_facts
 from bookings.store import HOLDING
 from contracts import bookings as ev
@@ -146,16 +146,26 @@ async def block_resource(
 
 
 async def lift_block(svc: Service, *, block_id: str, principal: Principal) -> None:
-    result = await svc.store.db.bookings.update_one(
-        {
-            "_id": block_id,
-            "kind": "block",
-            "status": "blocked",
-            "municipality": principal.municipality,
-        },
-        {"$set": {"status": "lifted", "updated_at": datetime.now(UTC)}},
-    )
-    if result.modified_count != 1:
+    async def work(session: AsyncClientSession) -> bool:
+        block = await svc.store.db.bookings.find_one({"_id": block_id}, session=session)
+        if block is None:
+            return False
+        result = await svc.store.db.bookings.update_one(
+            {
+                "_id": block_id,
+                "kind": "block",
+                "status": "blocked",
+                "municipality": principal.municipality,
+            },
+            {"$set": {"status": "lifted", "updated_at": datetime.now(UTC)}},
+            session=session,
+        )
+        if result.modified_count != 1:
+            return False
+        await release(svc.store, session, block["resource_id"])
+        return True
+
+    if not await atomically(svc.store, work):
         raise Problem(404, "Not found", f"No active block {block_id}.", field="block_id")
 
 

@@ -14,7 +14,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from bookings import recent
 from bookings import rules as rule
-from bookings.calendar import atomically
+from bookings.calendar import atomically, release
 from bookings.desk import desk_for
 from bookings.facts import booking_event
 from bookings.location import hours_of, zone_of
@@ -231,6 +231,8 @@ async def transition(
     )
     if result.modified_count != 1:
         return None
+    if status not in HOLDING:
+        await release(svc.store, session, booking["resource_id"])
     doc = {**booking, **update}
     type_, payload = booking_event(doc, **_status_extra(doc))
     await svc.emit(

@@ -38,6 +38,15 @@ async def claim(store: Store, session: AsyncClientSession, *resource_ids: str) -
             )
 
 
+async def release(store: Store, session: AsyncClientSession, resource_id: str) -> None:
+    """Inside the transaction that gives held time back (a cancellation, denial, no-show
+    or lifted block): move the calendar's version, as a claim does, so that availability
+    views computed before (timetable.py) are not served again on any replica."""
+    await store.db.calendars.update_one(
+        {"_id": resource_id}, {"$inc": {"version": 1}}, upsert=True, session=session
+    )
+
+
 async def bump_rules(
     store: Store,
     session: AsyncClientSession,

@@ -23,6 +23,8 @@ async def ensure_indexes(store: Store) -> None:
         [
             # overlap search on one resource
             IndexModel([("resource_id", ASCENDING), ("held_from", ASCENDING)]),
+            # availability views: held time that ends after the range starts (timetable.py)
+            IndexModel([("resource_id", ASCENDING), ("held_until", ASCENDING)]),
             IndexModel([("user_id", ASCENDING), ("starts_at", ASCENDING)]),
             IndexModel([("location_id", ASCENDING), ("starts_at", ASCENDING)]),
             IndexModel([("status", ASCENDING), ("no_show_at", ASCENDING)]),

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 
 from bookings.block import BlockIn, block_out, block_resource, lift_block
-from bookings.booking import booking_out, is_staff_of
+from bookings.booking import booking_out
 from bookings.location import load_location
 from bookings.resource import (
     ResourceIn,
@@ -19,7 +19,7 @@ from bookings.resource import (
     update_resource,
 )
 from bookings.rules import BOOKER_ROLES, STAFF_ROLES
-from bookings.search import availability
+from bookings.timetable import matches, timetable_for
 from contracts.bookings import ResourceKind
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
@@ -71,24 +71,32 @@ def build_router(svc: Service) -> APIRouter:
         ensure_municipality(principal, resource["municipality"])
         return resource_out(await update_resource(svc, resource=resource, patch=data))
 
-    @router.get("/resources/{resource_id}/availability")
+    @router.get(
+        "/resources/{resource_id}/availability",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "Free slots (or, for loans, free days) in the range",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            },
+            304: {"description": "Unchanged since the ETag given in If-None-Match"},
+        },
+    )
     async def resource_availability(
         resource_id: str,
         from_: Annotated[Day, Query(alias="from")],
         to: Annotated[Day, Query()],
+        if_none_match: Annotated[str | None, Header()] = None,
         principal: Principal = anyone,
-    ) -> dict[str, Any]:
-        resource = await load_resource(svc, resource_id, principal)
-        location = await load_location(svc, resource["location_id"])
-        [result] = await availability(
-            svc,
-            location=location,
-            resources=[resource],
-            first=from_,
-            last=to,
-            staff=is_staff_of(principal, resource["municipality"]),
-        ) or [{"resource_id": resource_id, "kind": resource["kind"], "slots": []}]
-        return {**result, "timezone": location["timezone"]}
+    ) -> Response:
+        """From the availability read model (timetable.py): current for every replica
+        at once, with a strong ETag. Signed-in reads only, so the cache is the user's
+        own and must check back (no-cache): a booking changes the answer at once."""
+        answer = await timetable_for(svc).read(resource_id, from_, to, principal)
+        headers = {"ETag": answer.etag, "Cache-Control": "private, no-cache"}
+        if matches(if_none_match, answer.etag):
+            return Response(status_code=304, headers=headers)
+        return Response(answer.body, media_type="application/json", headers=headers)
 
     @router.get("/resources/{resource_id}/bookings")
     async def resource_bookings(
