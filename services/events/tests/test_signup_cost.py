@@ -44,7 +44,7 @@ async def watched(svc: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tu
     records the commands it sends."""
     listener = Commands()
 
-    def connect(settings: Any) -> AsyncMongoClient[dict[str, Any]]:
+    def connect(settings: Any, kind: str | None = None) -> AsyncMongoClient[dict[str, Any]]:
         return AsyncMongoClient(
             settings.mongo_url.get_secret_value(),
             retryWrites=False,
