@@ -3,7 +3,8 @@
 The whole platform runs as processes (kit.platform, seeded demo data) with notifications
 sending to an SMTP catcher of the test. A resident signs up and leaves data in every
 service: identity (profile, consents, ESF participant profile), events (a registration
-with their name), bookings (a booking whose purpose names them), notifications (mails to
+with their name), bookings (a booking whose purpose names them, and one of another
+municipality's room, opened to them: erasure goes by the person), notifications (mails to
 their address) and analytics (facts of all of these under their pseudonym). They erase
 themselves through identity (`POST /me/erase` with their password), and once identity's
 receipt says every service has answered, every collection of every service database is
@@ -34,6 +35,7 @@ from aiosmtpd.controller import Controller
 from pymongo import MongoClient
 
 from contracts.pseudonym import participant_key
+from identity.settings import DEVELOPMENT_DEMO_PASSWORD
 from kit import localstore
 from kit import platform as kit_platform
 from kit.platform import Platform
@@ -43,6 +45,10 @@ PASSWORD = "erasure-Salasana-2026"
 # Demo records of the seeded platform (services/events/seed.py, services/bookings/seed.py).
 EVENT = "evt-hki-cv"
 RESOURCE = "res-hki-podcast"
+# A Kouvola room, opened by Kouvola's admin to Helsinki's residents for the test: the
+# person's booking there is in Kouvola's municipality, and is theirs all the same.
+KOUVOLA_RESOURCE = "res-kvl-room"
+KOUVOLA_ADMIN = "admin@kouvola.kohtaamo.example"
 # Subject of notifications' erasure_confirmed mail in Finnish, the resident's language.
 ERASURE_SUBJECT = "Tietosi on poistettu"
 # Each service's erasure handler drops outbox entries nobody could receive that name the
@@ -122,15 +128,17 @@ def ok(response: httpx.Response) -> Any:
     return response.json() if response.content else None
 
 
-def book(client: httpx.Client, url: str, auth: dict[str, str], purpose: str) -> str:
-    """A booking of the podcast booth on the first free weekday morning ahead."""
+def book(
+    client: httpx.Client, url: str, auth: dict[str, str], purpose: str, resource: str = RESOURCE
+) -> str:
+    """A booking of the resource on the first free weekday morning ahead."""
     today = datetime.now(ZoneInfo("Europe/Helsinki")).date()
     for days in range(2, 14):
         day = today + timedelta(days=days)
         if day.weekday() >= 5:
             continue
         body = {
-            "resource_id": RESOURCE,
+            "resource_id": resource,
             "starts_at": f"{day.isoformat()}T11:00:00",
             "ends_at": f"{day.isoformat()}T11:30:00",
             "purpose": purpose,
@@ -241,6 +249,31 @@ def test_erased_resident_leaves_nothing_personal_in_any_store(
             client.post(f"{events}/events/{EVENT}/registrations", json=sign_up, headers=auth)
         )
         booking_id = book(client, bookings, auth, f"Podcast: {name}")
+        # Across municipalities: a Kouvola room booked by this Helsinki resident.
+        admin = ok(
+            client.post(
+                f"{identity}/auth/login",
+                json={
+                    "municipality": "kouvola",
+                    "email": KOUVOLA_ADMIN,
+                    "password": DEVELOPMENT_DEMO_PASSWORD,
+                },
+            )
+        )
+        opened = {
+            "rules": {"slot_minutes": 30, "min_minutes": 30, "max_minutes": 120,
+                      "allowed_municipalities": ["helsinki"]}
+        }  # fmt: skip
+        ok(
+            client.patch(
+                f"{bookings}/resources/{KOUVOLA_RESOURCE}",
+                json=opened,
+                headers={"Authorization": f"Bearer {admin['access_token']}"},
+            )
+        )
+        elsewhere_id = book(
+            client, bookings, auth, f"Kouvolassa: {name}", resource=KOUVOLA_RESOURCE
+        )
 
         # Notifications told them (welcome, registration, booking) by email.
         wait_for(lambda: len(box.subjects(address)) >= 2, "mails to the resident")
@@ -295,6 +328,9 @@ def test_erased_resident_leaves_nothing_personal_in_any_store(
         # The activity stays as anonymous counts.
         assert analytics.facts.count_documents({"erased": True}) >= 3
         assert mongo[platform.database("bookings")].bookings.find_one({"_id": booking_id})
+        elsewhere = mongo[platform.database("bookings")].bookings.find_one({"_id": elsewhere_id})
+        assert elsewhere is not None and elsewhere["municipality"] == "kouvola"
+        assert elsewhere["user_id"] != user_id and elsewhere["purpose"] is None
         kept = mongo[platform.database("events")].registrations.find_one(
             {"_id": registration["id"]}
         )

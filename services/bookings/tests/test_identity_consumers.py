@@ -19,8 +19,10 @@ from kit.testing import envelope, eventually
 MENTOR_HOURS = {"weekly": {str(d): [{"opens": "14:00", "closes": "16:00"}] for d in range(7)}}
 
 
-async def publish(amqp_url: str, type_: str, data: dict[str, Any]) -> str:
-    event = envelope(type_, data, municipality="helsinki")
+async def publish(
+    amqp_url: str, type_: str, data: dict[str, Any], municipality: str = "helsinki"
+) -> str:
+    event = envelope(type_, data, municipality=municipality)
     connection = await aio_pika.connect_robust(amqp_url)
     try:
         channel = await connection.channel(publisher_confirms=True)
@@ -73,6 +75,52 @@ async def test_erased_user_bookings_are_anonymised(
     # the time stays held: anonymising is not cancelling
     again = await book(actors.user(), room, at(day, "10:00"), at(day, "11:00"))
     assert again.status_code == 409
+
+
+async def test_erasure_is_by_the_person_not_the_resources_municipality(
+    actors: Actors,
+    svc: Service,
+    events: EventLog,
+    make_resource: Any,
+    amqp_url: str,
+    book: Any,
+) -> None:
+    """A Kouvola resident's booking of a Helsinki room is theirs: erased with them. A person
+    served by another site is erased here too, but only their site answers."""
+    # A Helsinki room open to residents of Kouvola and Tampere too.
+    room = await make_resource({"allowed_municipalities": ["kouvola", "tampere"]})
+    day = future_day(7)
+    visitor = actors.user("kouvola-visitor", municipality="kouvola")
+    made = await book(visitor, room, at(day, "10:00"), at(day, "11:00"), purpose="Kouvolasta")
+    assert made.status_code == 201, made.text
+    requested = datetime.now(UTC).isoformat()
+    await publish(
+        amqp_url,
+        idc.USER_ERASED,
+        {"user_id": "kouvola-visitor", "requested_at": requested},
+        municipality="kouvola",
+    )
+    [done] = await events.find("erasure.completed", "user/kouvola-visitor")
+    assert done["municipality"] == "kouvola" and done["data"]["records_erased"] == 1
+    doc = await svc.store.db.bookings.find_one({"_id": made.json()["id"]})
+    assert doc is not None and doc["user_id"] == "erased" and doc["purpose"] is None
+
+    stranger = actors.user("tampere-visitor", municipality="tampere")
+    made = await book(stranger, room, at(day, "12:00"), at(day, "13:00"), purpose="Tampereelta")
+    assert made.status_code == 201, made.text
+    await publish(
+        amqp_url,
+        idc.USER_ERASED,
+        {"user_id": "tampere-visitor", "requested_at": requested},
+        municipality="tampere",
+    )
+
+    async def anonymised() -> bool:
+        doc = await svc.store.db.bookings.find_one({"_id": made.json()["id"]})
+        return doc is not None and doc["user_id"] == "erased" and doc["purpose"] is None
+
+    await eventually(anonymised)
+    assert events.matching("erasure.completed", "user/tampere-visitor") == []
 
 
 async def test_withdrawn_mentor_offer_closes_office_hours(

@@ -56,3 +56,51 @@ async def test_links_name_the_public_address_never_the_service(
     assert await links(api.client, eid, **forged) == (configured, configured)
     feed = await api.client.get("/feeds/events.ics", params={"lang": "fi"})
     assert configured.encode() in feed.content and b"127.0.0.1" not in feed.content
+
+
+def fields(response: httpx.Response) -> list[str]:
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    return [e["field"] for e in response.json()["errors"]]
+
+
+@pytest.mark.parametrize(
+    "path", ["/events", "/feeds/events.ics", "/events/calendar/2027/1", "/events/search"]
+)
+async def test_dates_past_the_calendar_are_422_naming_the_field(api: Any, path: str) -> None:
+    for name, value in (("from", "0001-01-01T00:00:00"), ("to", "9999-12-31T23:59:59+00:00")):
+        response = await api.client.get(path, params={name: value})
+        if response.status_code == 404 and path != "/events":
+            continue  # a path this service does not have
+        assert name in fields(response)
+
+
+async def test_event_dates_past_the_calendar_are_422(api: Any) -> None:
+    body = {
+        "kind": "workshop",
+        "title": {"fi": "Aikamatka"},
+        "starts_at": "0001-01-01T00:00:00+00:00",
+        "ends_at": "0001-01-01T02:00:00+00:00",
+    }
+    assert {"starts_at", "ends_at"} <= set(
+        fields(await api.client.post("/events", json=body, headers=api.auth()))
+    )
+    event = await api.event()
+    patch = {"registration_closes_at": "9999-12-31T23:59:59-12:00"}
+    response = await api.client.patch(f"/events/{event['id']}", json=patch, headers=api.auth())
+    assert "registration_closes_at" in fields(response)
+
+
+async def test_line_breaks_in_a_title_are_escaped_in_icalendar(api: Any) -> None:
+    title = "Rivi 1\nRivi 2\r\nRivi 3;, \\ loppu"
+    event = await api.event(title={"fi": title}, description={"fi": "a\nb"})
+    one = await api.client.get(f"/events/{event['id']}/event.ics")
+    assert one.status_code == 200, one.text
+    [vevent] = Calendar.from_ical(one.content).walk("VEVENT")
+    assert str(vevent["summary"]).replace("\r\n", "\n") == title.replace("\r\n", "\n")
+    # No bare line break inside a property: every physical line is a property or a fold.
+    for line in one.content.split(b"\r\n"):
+        assert b"\n" not in line and b"\r" not in line
+    feed = await api.client.get("/feeds/events.ics", params={"municipality": "helsinki"})
+    assert feed.status_code == 200
+    Calendar.from_ical(feed.content)

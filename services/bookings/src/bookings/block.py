@@ -19,12 +19,13 @@ from bookings.store import HOLDING
 from contracts import bookings as ev
 from kit.app import Service
 from kit.auth import Principal
+from kit.dates import Moment
 from kit.problems import Problem
 
 
 class BlockIn(BaseModel):
-    starts_at: datetime
-    ends_at: datetime
+    starts_at: Moment
+    ends_at: Moment
     reason: str | None = Field(None, max_length=500)
     on_conflict: Literal["cancel", "flag", "refuse"] = "cancel"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,6 +23,7 @@ from bookings.resource import own_hours, rules_of
 from bookings.store import HOLDING
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
+from kit.dates import Day, Moment
 from kit.problems import Problem
 
 # Rounds of "checked against rules that changed meanwhile" before giving up (each round
@@ -35,10 +36,10 @@ class BookingIn(BaseModel):
     local time) or, for loan resources, whole days (`start_date`/`end_date`)."""
 
     resource_id: str = Field(min_length=1)
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
-    start_date: date | None = None
-    end_date: date | None = None
+    starts_at: Moment | None = None
+    ends_at: Moment | None = None
+    start_date: Day | None = None
+    end_date: Day | None = None
     people: int = Field(1, ge=1, le=1000)
     purpose: str | None = Field(None, max_length=500)
     # Staff booking on behalf of a user.

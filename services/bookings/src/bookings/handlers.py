@@ -17,14 +17,17 @@ ERASED = "erased"
 
 
 def register_handlers(svc: Service) -> None:
-    @svc.consumer("identity-users", [idc.USER_ERASED])
+    # Network-wide: a person's bookings of another municipality's resources are theirs too
+    # (a Kouvola resident booking a Helsinki room); erased by the person, whatever the
+    # resource's municipality. Only the person's own site answers (see below).
+    @svc.consumer("identity-users", [idc.USER_ERASED], network=True)
     async def on_user_erased(delivery: Delivery) -> None:
         """Anonymise an erased user's bookings and series; drop their feed."""
         data: Any = delivery.data
         session = delivery.session
         municipality = delivery.event.municipality
         db = svc.store.db
-        who = {"user_id": data.user_id, "municipality": municipality}
+        who = {"user_id": data.user_id}
         await svc.outbox.forget(session, data.user_id)  # events nobody could receive
         bookings = await db.bookings.update_many(
             who,
@@ -44,6 +47,10 @@ def register_handlers(svc: Service) -> None:
         )
         feeds = await db.feeds.delete_many({"user_id": data.user_id}, session=session)
         count = bookings.modified_count + series.modified_count + feeds.deleted_count
+        if not svc.settings.serves(municipality):
+            # Another site serves the person and answers for bookings there: an answer
+            # from here could mark the erasure complete before theirs.
+            return
         await svc.emit(
             session,
             svc.event(

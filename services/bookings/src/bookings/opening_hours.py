@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from kit.dates import Day
+
 Interval = tuple[datetime, datetime]
 
 
@@ -28,7 +30,7 @@ class Period(BaseModel):
 
 
 class HoursException(BaseModel):
-    day: date
+    day: Day
     closed: bool = False
     hours: list[Period] = Field(default_factory=list)
     reason: str | None = Field(default=None, max_length=200)

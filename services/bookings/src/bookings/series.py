@@ -16,6 +16,7 @@ from bookings.resource import load_resource, rules_of
 from contracts import bookings as ev
 from kit.app import Service
 from kit.auth import Principal
+from kit.dates import Moment
 from kit.problems import Problem
 
 
@@ -23,8 +24,8 @@ class SeriesIn(BaseModel):
     """The first occurrence's local times (naive: the location's zone), repeated."""
 
     resource_id: str = Field(min_length=1)
-    starts_at: datetime
-    ends_at: datetime
+    starts_at: Moment
+    ends_at: Moment
     every_weeks: int = Field(1, ge=1, le=4)
     count: int = Field(ge=2, le=52)
     people: int = Field(1, ge=1, le=1000)

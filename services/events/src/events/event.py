@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
@@ -14,6 +13,7 @@ from contracts.common import Audience, LocalizedText, Skill
 from events import clock, store
 from events.errors import conflict, invalid, not_found
 from kit.app import Service
+from kit.dates import Moment
 from kit.patch import Patch
 
 Status = Literal["draft", "published", "cancelled", "completed"]
@@ -52,8 +52,8 @@ class EventFields(BaseModel):
     capacity: int | None = Field(default=None, ge=1, le=100_000)
     max_group_size: int | None = Field(default=None, ge=1, le=100)
     registration_required: bool | None = None
-    registration_opens_at: datetime | None = None
-    registration_closes_at: datetime | None = None
+    registration_opens_at: Moment | None = None
+    registration_closes_at: Moment | None = None
     min_age: int | None = Field(default=None, ge=0, le=120)
     max_age: int | None = Field(default=None, ge=0, le=120)
     price: Price | None = None
@@ -65,8 +65,8 @@ class EventFields(BaseModel):
 class EventIn(EventFields):
     kind: ev.EventKind
     title: LocalizedText = Field(min_length=1)
-    starts_at: datetime
-    ends_at: datetime
+    starts_at: Moment
+    ends_at: Moment
     parent_event_id: str | None = None
 
 
@@ -86,8 +86,8 @@ class EventPatch(EventFields, Patch):
 
     kind: ev.EventKind | None = None
     title: LocalizedText | None = None
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
+    starts_at: Moment | None = None
+    ends_at: Moment | None = None
 
 
 DEFAULTS: dict[str, Any] = {

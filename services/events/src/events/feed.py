@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from icalendar import Calendar, Event, vGeo
+from icalendar import Calendar, Event, vGeo, vText
 
 from events import clock
 
@@ -46,7 +46,9 @@ def calendar(
     cal.add("prodid", "-//Kohtaamo//events//EN")
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
-    cal.add("x-wr-calname", name)
+    # An X- property is not escaped unless typed as text: a line break in a title (the
+    # calendar name of one event's file) would otherwise break the file.
+    cal.add("x-wr-calname", vText(name))
     for doc in events:
         cal.add_component(_vevent(doc, venues.get(doc.get("venue_id") or ""), lang, base_url))
     cal.add_missing_timezones()  # one VTIMEZONE per TZID used

@@ -7,7 +7,7 @@ Occurrences repeat on the wall clock of the municipality's time zone, so a cours
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, time
+from datetime import datetime, time
 from typing import Any, Literal
 
 from dateutil import rrule
@@ -17,6 +17,7 @@ from contracts import events as ev
 from events import clock, event, registration, store
 from events.errors import conflict, invalid, not_found
 from kit.app import Service
+from kit.dates import Day
 
 MAX_OCCURRENCES = 104
 WEEKDAYS = (rrule.MO, rrule.TU, rrule.WE, rrule.TH, rrule.FR, rrule.SA, rrule.SU)
@@ -26,7 +27,7 @@ class Recurrence(BaseModel):
     frequency: Literal["weekly", "monthly"]
     interval: int = Field(default=1, ge=1, le=12)
     count: int | None = Field(default=None, ge=1, le=MAX_OCCURRENCES)
-    until: date | None = None
+    until: Day | None = None
     # monthly only: "day" repeats the date (the 14th), "weekday" the weekday (2nd Tuesday)
     monthly_by: Literal["day", "weekday"] = "day"
 

@@ -4,7 +4,7 @@ added to it, and no booking or event is that far away anyway."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator
@@ -22,3 +22,14 @@ def _within_calendar(day: date) -> date:
 # As a query parameter: `day: Annotated[Day, Query(alias="date")]`. FastAPI drops the
 # validator of `day: Day = Query(...)` (the default's field info replaces the annotation's).
 Day = Annotated[date, AfterValidator(_within_calendar)]
+
+
+def _moment_within(moment: datetime) -> datetime:
+    if not FIRST <= moment.date() <= LAST:
+        raise ValueError(f"must be between {FIRST} and {LAST}")
+    return moment
+
+
+# A point in time from a request (a field, or `Annotated[Moment | None, Query(...)]`), within
+# the same years: 0001-01-01T00:00 overflowed in time-zone arithmetic (500s) before.
+Moment = Annotated[datetime, AfterValidator(_moment_within)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
@@ -16,6 +16,7 @@ from events.api.deps import Who
 from events.errors import forbidden
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
+from kit.dates import Moment
 
 
 class CancelIn(BaseModel):
@@ -68,8 +69,8 @@ class ListParams:
         self,
         # A slug, as identity makes them: it is also the feed's calendar name.
         municipality: str | None = Query(default=None, pattern=r"^[a-z][a-z0-9-]{1,39}$"),
-        start: datetime | None = Query(default=None, alias="from"),
-        end: datetime | None = Query(default=None, alias="to"),
+        start: Annotated[Moment | None, Query(alias="from")] = None,
+        end: Annotated[Moment | None, Query(alias="to")] = None,
         kind: list[EventKind] | None = Query(default=None),
         audience: list[Audience] | None = Query(default=None),
         topic: list[str] | None = Query(default=None),
