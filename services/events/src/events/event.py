@@ -294,6 +294,7 @@ async def update(svc: Service, *, event: dict[str, Any], patch: EventPatch) -> d
 
     result = await svc.store.in_transaction(work)
     svc.outbox.notify()
+    await committed(svc, event["_id"])
     return result
 
 
@@ -339,7 +340,14 @@ async def cancel(svc: Service, *, event: dict[str, Any], reason: str | None) -> 
 
     doc = await svc.store.in_transaction(work)
     svc.outbox.notify()
+    await committed(svc, event["_id"])
     return doc
+
+
+async def committed(svc: Service, *event_ids: str) -> None:
+    """After a commit: this replica's catalogue reads the events again at once (the writer
+    reads its own write; other replicas follow the events on the bus)."""
+    await svc.catalogue.refresh(list(event_ids))  # type: ignore[attr-defined]
 
 
 def _envelope(svc: Service, event: dict[str, Any], type_: str, payload: Any) -> Any:
@@ -373,6 +381,7 @@ async def _transition(
 
     doc = await svc.store.in_transaction(work)
     svc.outbox.notify()
+    await committed(svc, event["_id"])
     return doc
 
 

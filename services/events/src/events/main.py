@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from events import handlers, registration, store
+from events import catalogue, handlers, registration, store
 from events.api import deps, events, feeds, registrations, series, venues
 from events.settings import EventsSettings
 from kit.app import Service
@@ -19,6 +19,8 @@ def service(settings: EventsSettings | None = None) -> Service:
     who = deps.Who(svc)
     registrar = registration.Registrar(svc, batch=settings.registration_batch)
     svc.registrar = registrar  # type: ignore[attr-defined]
+    reads = catalogue.Catalogue(svc)
+    svc.catalogue = reads  # type: ignore[attr-defined]
     svc.include_router(venues.router(svc, who))
     svc.include_router(series.router(svc, who))
     svc.include_router(feeds.router(svc, who))  # before /events/{id} routes of the same shape
@@ -29,5 +31,8 @@ def service(settings: EventsSettings | None = None) -> Service:
     @svc.on_startup
     async def indexes() -> None:
         await store.ensure_indexes(svc.store.db)
+        await reads.start()  # loaded before the service says it is ready
+
+    svc.on_shutdown(reads.stop)
 
     return svc

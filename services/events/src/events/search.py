@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -81,3 +82,13 @@ async def find(
     )
     more = len(docs) > limit
     return docs[:limit], (offset + limit if more else None)
+
+
+async def sub_events(svc: Service, parent: dict[str, Any]) -> list[dict[str, Any]]:
+    """The public sub-events of an event, in order: from the catalogue when it holds them
+    (no sorted store query), else from the store."""
+    reads = svc.catalogue  # type: ignore[attr-defined]
+    f = Filters(municipality=parent["municipality"], statuses=PUBLIC, parent_event_id=parent["_id"])
+    if reads.answers(f):
+        return [json.loads(e.brief) | {"_id": e.id} for e in reads.find(f, limit=100)[0]]
+    return (await find(svc, f, limit=100))[0]

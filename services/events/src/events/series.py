@@ -137,6 +137,7 @@ async def publish(svc: Service, *, series: dict[str, Any]) -> int:
 
     count = await svc.store.in_transaction(work)
     svc.outbox.notify()
+    await event.committed(svc, *(d["_id"] for d in drafts))
     return count
 
 
@@ -168,4 +169,5 @@ async def cancel(svc: Service, *, series: dict[str, Any], reason: str | None) ->
 
     count = await svc.store.in_transaction(work)
     svc.outbox.notify()
+    await event.committed(svc, *(d["_id"] for d in open_))
     return count

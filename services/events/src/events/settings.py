@@ -23,6 +23,11 @@ class EventsSettings(KitSettings):
     # embedded store scans the collection for it: development, tests and benchmarks on it
     # set this to false (an update and a read by _id in the same transaction instead).
     store_find_and_modify: bool = True
+    # The in-memory catalogue (events/catalogue.py): events named on the bus are read again
+    # after at most this long (gathered meanwhile); past this many public events a replica
+    # does not hold them and reads go to the store (memory stays bounded).
+    catalogue_refresh_ms: int = 50
+    catalogue_max_events: int = 250_000
 
     def timezone_of(self, municipality: str) -> str:
         return self.municipality_timezones.get(municipality, self.timezone)

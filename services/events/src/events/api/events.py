@@ -13,6 +13,7 @@ from contracts.events import EventKind, VenueKind
 from events import access, event, search
 from events.api import caching
 from events.api.deps import Who
+from events.catalogue import Catalogue
 from events.errors import forbidden
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
@@ -124,6 +125,7 @@ def router(svc: Service, who: Who) -> APIRouter:
     anyone = Depends(who.optional)
     page_max = svc.settings.page_max  # type: ignore[attr-defined]
     max_age = svc.settings.cache_max_age_s  # type: ignore[attr-defined]
+    reads: Catalogue = svc.catalogue  # type: ignore[attr-defined]
 
     @api.get("", **LISTING)
     async def listing(
@@ -131,12 +133,28 @@ def router(svc: Service, who: Who) -> APIRouter:
         params: ListParams = Depends(),
         limit: int = Query(default=20, ge=1, le=100),
         offset: int = Query(default=0, ge=0, le=100_000),
+        fresh: str | None = Query(
+            default=None,
+            pattern=r"^evt-[0-9a-f]{12}:[0-9]{1,9}$",
+            description="`<event id>:<revision>` from a write's answer: this replica reads "
+            "that event again first if it holds an older revision (read your own write).",
+        ),
         principal: Principal | None = anyone,
     ) -> Response:
-        docs, next_offset = await search.find(
-            svc, params.filters(svc, principal), limit=min(limit, page_max), offset=offset
-        )
-        body = caching.dumps({"items": [event.out(d) for d in docs], "next_offset": next_offset})
+        filters = params.filters(svc, principal)
+        limit = min(limit, page_max)
+        if reads.answers(filters):
+            if fresh:
+                event_id, revision = fresh.split(":")
+                await reads.at_least(event_id, int(revision))
+            entries, next_offset = reads.find(filters, limit=limit, offset=offset)
+            items = b",".join(e.view for e in entries)
+            body = b'{"items":[%b],"next_offset":%b}' % (items, caching.dumps(next_offset))
+        else:  # drafts: from the store
+            docs, next_offset = await search.find(svc, filters, limit=limit, offset=offset)
+            body = caching.dumps(
+                {"items": [event.out(d) for d in docs], "next_offset": next_offset}
+            )
         return caching.respond(request, body, public=principal is None, max_age=max_age)
 
     @api.post("", status_code=201)
@@ -152,19 +170,28 @@ def router(svc: Service, who: Who) -> APIRouter:
 
     @api.get("/{event_id}", **ONE)
     async def get(
-        request: Request, event_id: str, principal: Principal | None = anyone
+        request: Request,
+        event_id: str,
+        min_revision: int | None = Query(
+            default=None,
+            ge=1,
+            le=999_999_999,
+            description="The `revision` a write answered: an older copy is read again first.",
+        ),
+        principal: Principal | None = anyone,
     ) -> Response:
-        doc = await event.get(svc, event_id)
-        access.ensure_visible(principal, doc)
-        view = event.out(doc, detail=access.is_manager(principal, doc["municipality"]))
-        subs, _ = await search.find(
-            svc,
-            search.Filters(municipality=doc["municipality"], statuses=search.PUBLIC,
-                           parent_event_id=event_id),
-            limit=100,
-        )  # fmt: skip
-        view["sub_events"] = [{"id": s["_id"], "title": s["title"]} for s in subs]
-        body = caching.dumps(view)
+        entry = await reads.at_least(event_id, min_revision)
+        if entry is not None and not access.is_manager(principal, entry.municipality):
+            # Public and not shown in detail: as held, with its sub-events spliced in.
+            subs = b",".join(s.brief for s in reads.sub_events(entry))
+            body = b'%b,"sub_events":[%b]}' % (entry.view[:-1], subs)
+        else:
+            doc = await event.get(svc, event_id)
+            access.ensure_visible(principal, doc)
+            view = event.out(doc, detail=access.is_manager(principal, doc["municipality"]))
+            subs_docs = await search.sub_events(svc, doc)
+            view["sub_events"] = [{"id": s["_id"], "title": s["title"]} for s in subs_docs]
+            body = caching.dumps(view)
         return caching.respond(request, body, public=principal is None, max_age=max_age)
 
     @api.patch("/{event_id}")

@@ -38,7 +38,11 @@ def router(svc: Service, who: Who) -> APIRouter:
     ) -> Response:
         base = public_base(request, svc.settings)
         filters = params.filters(svc, principal)
-        docs, _ = await search.find(svc, filters, limit=limit)
+        reads = svc.catalogue  # type: ignore[attr-defined]
+        if reads.answers(filters):  # ordered by the catalogue, documents read by _id
+            docs = await reads.documents(reads.find(filters, limit=limit)[0])
+        else:
+            docs, _ = await search.find(svc, filters, limit=limit)
         body = feed.calendar(
             docs, await venues_of(docs), name=f"Kohtaamo {filters.municipality}", lang=lang,
             base_url=base,
@@ -85,12 +89,7 @@ def router(svc: Service, who: Who) -> APIRouter:
         doc = await event.get(svc, event_id)
         access.ensure_visible(principal, doc)
         venue = (await venues_of([doc])).get(doc.get("venue_id") or "")
-        subs, _ = await search.find(
-            svc,
-            search.Filters(municipality=doc["municipality"], statuses=search.PUBLIC,
-                           parent_event_id=event_id),
-            limit=100,
-        )  # fmt: skip
+        subs = await search.sub_events(svc, doc)
         base = public_base(request, svc.settings)
         ld = feed.json_ld(doc, venue, lang=lang, base_url=base, sub_events=subs)
         return caching.respond(
