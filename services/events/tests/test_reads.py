@@ -83,3 +83,20 @@ async def test_etag_304_and_a_new_etag_after_a_change(api: Any) -> None:
         r = await api.client.get(path, params=params, headers={"If-None-Match": tags[path]})
         assert r.status_code == 200, path
         assert r.headers["etag"] != tags[path], path
+
+
+async def test_status_change_on_either_kind_of_store(svc: Any, api: Any, monkeypatch: Any) -> None:
+    """MongoDB changes a status in one find_one_and_update; the embedded store by an update
+    and a read by _id (its find_one_and_update scans the collection): the same document."""
+    from events import store
+
+    for kind in ("mongodb", "embedded"):
+        monkeypatch.setattr(svc.store, "kind", kind)
+        created = await api.event(publish=False)
+        current = await svc.store.db[store.EVENTS].find_one({"_id": created["id"]})
+        guard = {"_id": created["id"], "status": "draft"}
+        done = await store.update_and_read(svc, None, guard, {"$set": {"status": "published"}})
+        assert done is not None and done["status"] == "published", kind
+        assert done["revision"] == current["revision"] + 1, kind
+        assert done == await svc.store.db[store.EVENTS].find_one({"_id": created["id"]})
+        assert await store.update_and_read(svc, None, guard, {"$set": {"status": "x"}}) is None

@@ -30,8 +30,8 @@ async def replica(svc: Service, issuer: TestIssuer) -> tuple[Service, httpx.Asyn
     other = service(svc.settings.model_copy())  # type: ignore[arg-type]
     other.verifier.trust(issuer.issuer, issuer.jwks)
     await other.start()
-    transport = httpx.ASGITransport(app=other.create_app())
-    return other, httpx.AsyncClient(transport=transport, base_url="http://replica.test")
+    transport = httpx.ASGITransport(app=other.create_app())  # the same host: the same links
+    return other, httpx.AsyncClient(transport=transport, base_url="http://events.test")
 
 
 @pytest.fixture(scope="module")

@@ -381,7 +381,7 @@ async def _transition(
 
     doc = await svc.store.in_transaction(work)
     svc.outbox.notify()
-    await committed(svc, event["_id"])
+    svc.catalogue.apply(doc)  # type: ignore[attr-defined]  # as stored: nothing to read again
     return doc
 
 

@@ -19,10 +19,6 @@ class EventsSettings(KitSettings):
     # Cache-Control max-age of anonymous public reads (lists, events, feeds): short, so a
     # change shows within seconds; revalidation by ETag costs a 304.
     cache_max_age_s: int = 10
-    # An event's status change in one find_one_and_update (MongoDB: one round trip). The
-    # embedded store scans the collection for it: development, tests and benchmarks on it
-    # set this to false (an update and a read by _id in the same transaction instead).
-    store_find_and_modify: bool = True
     # The in-memory catalogue (events/catalogue.py): events named on the bus are read again
     # after at most this long (gathered meanwhile); past this many public events a replica
     # does not hold them and reads go to the store (memory stays bounded).

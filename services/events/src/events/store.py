@@ -49,13 +49,13 @@ async def update_and_read(
     `revision` (the read model keeps the newest it has seen)."""
     events = svc.store.db[EVENTS]
     update = {**update, "$inc": {**update.get("$inc", {}), "revision": 1}}
-    if svc.settings.store_find_and_modify:  # type: ignore[attr-defined]
+    if svc.store.kind == "mongodb":  # one round trip
         return await events.find_one_and_update(  # type: ignore[no-any-return]
             guard, update, session=session, return_document=ReturnDocument.AFTER
         )
-    # The embedded store answers find_one_and_update with a collection scan (91 ms at
-    # 10,000 events); an update and a read by _id in the same transaction give the same
-    # document at two index lookups. MongoDB does it in one round trip: the default.
+    # The embedded store (KOHTAAMO_MONGO_KIND=embedded) answers find_one_and_update with a
+    # collection scan (91 ms at 10,000 events): an update and a read by _id in the same
+    # transaction give the same document at two index lookups.
     done = await events.update_one(guard, update, session=session)
     if not done.matched_count:
         return None

@@ -89,8 +89,6 @@ def run_all(
             data_dir=data_dir, port=store_port, log_file=data_dir / "secantusd.log"
         )
         env["KOHTAAMO_MONGO_URL"] = localstore.store_url(store_port)
-        # Its find_one_and_update scans the collection (see the events service's setting).
-        env.setdefault("KOHTAAMO_STORE_FIND_AND_MODIFY", "false")
         env["KOHTAAMO_MONGO_KIND"] = "embedded"
     try:
         # Seeders are idempotent; with the embedded store a marker saves the work on reruns.
