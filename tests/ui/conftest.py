@@ -3,6 +3,7 @@ gateway's API, and headless Chromium (Debian's) driven by Playwright, with axe-c
 
 from __future__ import annotations
 
+import json
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -12,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, async_playwright, expect
 from pymongo import MongoClient
 
 from kit import platform as kit_platform
@@ -195,3 +196,29 @@ def shot() -> Callable[..., Any]:
 def axe() -> Callable[..., Any]:
     """`await axe(page)`: the serious and critical axe-core violations on the page."""
     return _serious_violations
+
+
+@pytest.fixture(scope="session")
+def ui_text() -> dict[str, dict[str, str]]:
+    """The UI's own strings per language, so a test can expect the text a reader sees."""
+    web = ROOT / "services" / "gateway" / "src" / "gateway" / "web" / "i18n"
+    return {
+        lang: json.loads((web / f"{lang}.json").read_text(encoding="utf-8"))
+        for lang in ("fi", "sv", "en")
+    }
+
+
+@pytest.fixture
+def log_in(ui_text: dict[str, dict[str, str]]) -> Callable[..., Any]:
+    """`await log_in(page, app, email, lang)`: signs in through the form, lands on my page."""
+
+    async def sign_in(page: Page, app: str, email: str, lang: str = "fi") -> None:
+        text = ui_text[lang]
+        await page.goto(app + "#/login")
+        await page.get_by_label(text["field.municipality"]).select_option("helsinki")
+        await page.get_by_label(text["field.email"]).fill(email)
+        await page.get_by_label(text["field.password"]).fill(PASSWORD)
+        await page.get_by_role("button", name=text["auth.login"], exact=True).click()
+        await expect(page.locator("h1")).to_have_text(text["nav.me"])
+
+    return sign_in

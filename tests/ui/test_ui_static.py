@@ -45,6 +45,8 @@ def test_every_key_the_code_uses_is_translated() -> None:
         used |= set(re.findall(r'\?\s*"([a-z]+\.[\w]+)"\s*:\s*"[a-z]+\.[\w]+"', text))
         used |= set(re.findall(r'\?\s*"[a-z]+\.[\w]+"\s*:\s*"([a-z]+\.[\w]+)"', text))
         dynamic_prefixes |= set(re.findall(r"\bt\(`([\w.]+)\.\$\{", text))
+        # Texts chosen from a table, e.g. problem types -> "problem.loginFailed".
+        used |= set(re.findall(r'"((?:problem|field|error)\.[a-z]\w*)"', text))
     assert used, "no translated strings found"
     assert sorted(used - known) == []
     for prefix in dynamic_prefixes:

@@ -1,14 +1,18 @@
-// The one way to the gateway: /api/v1 with the bearer token, a single refresh on 401,
-// and RFC 9457 problem+json turned into ApiError.
+// The one way to the gateway: /api/v1 with the bearer token, one refresh at a time on
+// 401, and RFC 9457 problem+json (or no answer at all) turned into ApiError.
 
 const BASE = "/api/v1";
 const KEY = "kohtaamo.session";
+export const PROBLEMS = "https://kohtaamo.fi/problems/";
+// Fired once when the session cannot be renewed, so the header and page can follow.
+export const SESSION_ENDED = "kohtaamo:session-ended";
 
 export class ApiError extends Error {
-  constructor(status, problem) {
-    super(problem.detail || problem.title || `HTTP ${status}`);
-    this.status = status;
+  constructor(status, problem, correlationId = null) {
+    super(problem.title || `HTTP ${status}`);
+    this.status = status; // 0: no answer (offline, or the server could not be reached)
     this.problem = problem;
+    this.correlationId = problem.correlation_id || correlationId;
   }
 }
 
@@ -70,48 +74,85 @@ export function url(path, query) {
   return u.pathname + u.search;
 }
 
-async function send(method, path, { body, query } = {}) {
+// fetch() that turns "Failed to fetch" into an ApiError the UI can explain.
+async function reach(target, init) {
+  try {
+    return await fetch(target, init);
+  } catch {
+    throw new ApiError(0, { type: PROBLEMS + "offline", title: "No answer" });
+  }
+}
+
+async function send(method, path, { body, query } = {}, s = session.load()) {
   const headers = { Accept: "application/json", "Accept-Language": language };
-  const s = session.load();
   if (s) headers.Authorization = `Bearer ${s.access}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  return fetch(url(path, query), {
+  return reach(url(path, query), {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
   });
 }
 
+function endSession() {
+  if (!session.load()) return;
+  session.clear();
+  window.dispatchEvent(new CustomEvent(SESSION_ENDED));
+}
+
 async function refresh() {
   const s = session.load();
   if (!s) return false;
-  const response = await fetch(url("/auth/refresh"), {
+  const response = await reach(url("/auth/refresh"), {
     method: "POST",
     headers: { "Content-Type": "application/json", Accept: "application/json" },
     body: JSON.stringify({ refresh_token: s.refresh }),
   });
-  if (!response.ok) {
-    session.clear();
+  if (response.status === 401 || response.status === 403) {
+    endSession();
     return false;
   }
+  if (!response.ok) throw await problemOf(response); // a server error: the session may live
   session.save(await response.json());
   return true;
 }
 
+// Refresh tokens are single-use: calls that fail together share one refresh, or the
+// second refresh would spend an already used token and end the session.
+let refreshing = null;
+function refreshOnce() {
+  if (!refreshing) refreshing = refresh().finally(() => { refreshing = null; });
+  return refreshing;
+}
+
+async function problemOf(response) {
+  let problem = { title: response.statusText };
+  try {
+    problem = await response.json();
+  } catch {
+    /* not JSON */
+  }
+  return new ApiError(response.status, problem, response.headers.get("X-Correlation-ID"));
+}
+
+const sessionEnded = () =>
+  new ApiError(401, { type: PROBLEMS + "session-ended", title: "Session ended" });
+
 export async function raw(method, path, options = {}) {
-  let response = await send(method, path, options);
-  if (response.status === 401 && session.load() && (await refresh())) {
+  const sent = session.load();
+  let response = await send(method, path, options, sent);
+  if (response.status === 401 && sent) {
+    const now = session.load();
+    // Another call may have refreshed meanwhile: then just retry with its token.
+    const renewed = now && now.access !== sent.access ? true : now && (await refreshOnce());
+    if (!renewed) throw sessionEnded();
     response = await send(method, path, options);
-  }
-  if (!response.ok) {
-    let problem = { title: response.statusText };
-    try {
-      problem = await response.json();
-    } catch {
-      /* not JSON */
+    if (response.status === 401) {
+      endSession();
+      throw sessionEnded();
     }
-    throw new ApiError(response.status, problem);
   }
+  if (!response.ok) throw await problemOf(response);
   return response;
 }
 

@@ -1,5 +1,6 @@
 // The shell: language, navigation by role, hash routes, focus and status messages.
-import { session, setApiLanguage, post, get } from "./api.js";
+import { session, setApiLanguage, post, get, SESSION_ENDED } from "./api.js";
+import { problemText, problemPage, problemToast, markProblemFields } from "./problems.js";
 import { h, clear, select } from "./dom.js";
 import { LANGUAGES, setLang, t, preferredLang, currentLang } from "./i18n.js";
 import { eventsView } from "./views/events.js";
@@ -28,23 +29,24 @@ const ROUTES = [
   [/^#\/dashboard$/, () => dashboardView()],
 ];
 
+// Toasts stack (newest last, at most three) and each expires on its own, so an old one
+// never hides a new one.
+const TOASTS = 3;
 export function announce(message, kind = "info") {
+  if (!message || (Array.isArray(message) && !message.length)) return;
   const box = document.getElementById("status");
-  clear(box);
-  box.className = `status status-${kind}`;
-  if (message) box.append(h("p", { text: message }));
-  clearTimeout(announce.timer);
-  announce.timer = setTimeout(() => clear(box), kind === "error" ? 12000 : 6000);
+  const toast = h("p", { class: `toast toast-${kind}` }, message);
+  box.append(toast);
+  while (box.children.length > TOASTS) box.firstChild.remove();
+  setTimeout(() => toast.remove(), kind === "error" ? 12000 : 6000);
 }
 
-// Explains a failed call: the problem's detail, with the field it names.
-export function problemText(error) {
-  const p = error.problem || {};
-  if (error.status === 401) return t("error.signin");
-  if (error.status === 403) return t("error.forbidden");
-  const fields = (p.errors || []).map((e) => `${e.field}: ${e.message}`).join("; ");
-  return [p.detail || p.title || error.message, fields].filter(Boolean).join(" — ");
+export function announceProblem(error, form = null) {
+  if (form instanceof HTMLFormElement) markProblemFields(form, error);
+  announce(problemToast(error), "error");
 }
+
+export { problemText };
 
 function navLinks() {
   const links = [
@@ -107,14 +109,22 @@ export async function route() {
   const hash = location.hash || "#/events";
   const match = ROUTES.map(([re, view]) => [hash.match(re), view]).find(([m]) => m);
   const content = h("div", { class: "view" });
+  // A slow answer shows that something is coming instead of the previous page.
+  const slow = setTimeout(() => {
+    if (ticket !== rendering) return;
+    main.setAttribute("aria-busy", "true");
+    clear(main).append(h("p", { class: "loading", text: t("loading") }));
+  }, 300);
   try {
     const built = match ? await match[1](match[0]) : h("h1", { text: t("notFound") });
     if (ticket !== rendering) return;
     content.append(built);
   } catch (error) {
     if (ticket !== rendering) return;
-    content.append(h("h1", { text: t("error.title") }), h("p", { text: problemText(error) }));
+    content.append(problemPage(error, () => route()));
   }
+  clearTimeout(slow);
+  main.removeAttribute("aria-busy");
   clear(main).append(content);
   const heading = main.querySelector("h1");
   if (heading) {
@@ -161,6 +171,8 @@ async function start() {
     main.focus();
   });
   window.addEventListener("hashchange", route);
+  // The session could not be renewed: the header offers signing in again at once.
+  window.addEventListener(SESSION_ENDED, renderChrome);
   await route();
 }
 

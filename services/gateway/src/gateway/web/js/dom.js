@@ -1,6 +1,29 @@
 // Tiny DOM helpers: elements are built with properties and text nodes, never from HTML
 // strings, so text from the API can never inject markup.
 
+// A form or button whose handler is still working (an API call) takes no second click
+// or submit: its buttons are disabled and it is marked busy until the handler is done.
+function once(el, handler) {
+  const guarded = el.tagName === "FORM" || el.tagName === "BUTTON";
+  return (event) => {
+    if (guarded && el.getAttribute("aria-busy") === "true") {
+      event.preventDefault();
+      return undefined;
+    }
+    const out = handler(event);
+    if (!guarded || !(out instanceof Promise)) return out;
+    const buttons = el.tagName === "FORM" ? [...el.querySelectorAll("button[type=submit]")] : [el];
+    el.setAttribute("aria-busy", "true");
+    for (const b of buttons) b.disabled = true;
+    out.finally(() => {
+      el.removeAttribute("aria-busy");
+      for (const b of buttons) b.disabled = false;
+    }).catch(() => {}); // the handler's own caller deals with its errors
+
+    return out;
+  };
+}
+
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs || {})) {
@@ -8,7 +31,7 @@ export function h(tag, attrs = {}, ...children) {
     if (key === "class") el.className = value;
     else if (key === "text") el.textContent = value;
     else if (key.startsWith("on") && typeof value === "function") {
-      el.addEventListener(key.slice(2).toLowerCase(), value);
+      el.addEventListener(key.slice(2).toLowerCase(), once(el, value));
     } else if (key === "dataset") Object.assign(el.dataset, value);
     else if (value === true) el.setAttribute(key, "");
     else el.setAttribute(key, String(value));

@@ -2,7 +2,8 @@
 import { post, session } from "../api.js";
 import { h, field, select } from "../dom.js";
 import { t, loc, currentLang } from "../i18n.js";
-import { announce, problemText, navigate, listMunicipalities } from "../app.js";
+import { announce, navigate, listMunicipalities } from "../app.js";
+import { showProblem } from "../problems.js";
 
 function afterLogin() {
   const back = sessionStorage.getItem("kohtaamo.back");
@@ -10,9 +11,7 @@ function afterLogin() {
   navigate(back || "#/me");
 }
 
-export function rememberReturn() {
-  sessionStorage.setItem("kohtaamo.back", location.hash);
-}
+export { rememberReturn } from "../problems.js";
 
 async function municipalitySelect() {
   const found = await listMunicipalities();
@@ -52,7 +51,7 @@ export async function loginView() {
           announce(t("auth.welcome"));
           afterLogin();
         } catch (err) {
-          error.textContent = problemText(err);
+          showProblem(error, err, { form: e.target });
         }
       },
     },
@@ -104,7 +103,7 @@ export async function signupView() {
           announce(t("auth.created"));
           afterLogin();
         } catch (err) {
-          error.textContent = problemText(err);
+          showProblem(error, err, { form: e.target });
         }
       },
     },

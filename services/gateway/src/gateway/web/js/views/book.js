@@ -4,6 +4,7 @@ import { get, post, session } from "../api.js";
 import { h, field, select, clear, append } from "../dom.js";
 import { t, loc, locLang, fmtTime, fmtDate } from "../i18n.js";
 import { announce, problemText } from "../app.js";
+import { showProblem } from "../problems.js";
 import { rememberReturn } from "./auth.js";
 
 export const RESOURCE_KINDS = ["workstation", "meeting_room", "studio", "equipment", "mentor_hours"];
@@ -77,7 +78,7 @@ function bookingForm(resource, slots, index, tz, area) {
           area.firstChild.focus();
           announce(t("book.done"));
         } catch (err) {
-          error.textContent = problemText(err);
+          showProblem(error, err, { form: e.target });
         }
       },
     },
@@ -108,7 +109,7 @@ function loanForm(resource, day, area) {
             clear(area).append(h("p", { class: "card success", role: "status", text: t(made.status === "pending" ? "book.pending" : "book.confirmed", { what: loc(resource.name), when: day }) }));
             announce(t("book.done"));
           } catch (err) {
-            error.textContent = problemText(err);
+            showProblem(error, err, { form: e.target });
           }
         },
       },

@@ -2,7 +2,7 @@
 import { get, post, download } from "../api.js";
 import { h, field } from "../dom.js";
 import { t, loc, locLang, fmtDateTime } from "../i18n.js";
-import { announce, problemText, route } from "../app.js";
+import { announce, announceProblem, route } from "../app.js";
 
 export async function checkinView(id) {
   const [ev, list] = await Promise.all([get(`/events/${id}`), get(`/events/${id}/registrations`)]);
@@ -12,7 +12,7 @@ export async function checkinView(id) {
       await route();
       announce(t(attended ? "checkin.marked" : "checkin.unmarked"));
     } catch (err) {
-      announce(problemText(err), "error");
+      announceProblem(err);
     }
   }
   const code = h("input", { name: "code", autocomplete: "off", minlength: 4, maxlength: 16 });
@@ -39,6 +39,6 @@ export async function checkinView(id) {
           h("tbody", {}, rows)))
       : h("p", { text: t("checkin.empty") }),
     h("div", { class: "row-actions" },
-      h("button", { type: "button", class: "secondary", text: t("checkin.csv"), onclick: () => download(`/events/${id}/registrations.csv`, {}, `${id}.csv`).catch((e) => announce(problemText(e), "error")) }),
-      h("button", { type: "button", class: "secondary", text: t("checkin.xlsx"), onclick: () => download(`/events/${id}/registrations.xlsx`, {}, `${id}.xlsx`).catch((e) => announce(problemText(e), "error")) })));
+      h("button", { type: "button", class: "secondary", text: t("checkin.csv"), onclick: () => download(`/events/${id}/registrations.csv`, {}, `${id}.csv`).catch((e) => announceProblem(e)) }),
+      h("button", { type: "button", class: "secondary", text: t("checkin.xlsx"), onclick: () => download(`/events/${id}/registrations.xlsx`, {}, `${id}.xlsx`).catch((e) => announceProblem(e)) })));
 }

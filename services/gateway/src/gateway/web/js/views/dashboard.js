@@ -3,7 +3,7 @@
 import { get, download } from "../api.js";
 import { h, svg, field } from "../dom.js";
 import { t, fmtNumber } from "../i18n.js";
-import { announce, problemText, navigate } from "../app.js";
+import { announce, announceProblem, navigate } from "../app.js";
 
 const REPORTS = ["esf", "usage", "utilisation", "network"];
 const KPIS = [
@@ -73,7 +73,7 @@ export async function dashboardView() {
         try {
           await download(`/analytics/exports/${r}.${fmt}`, { period }, `kohtaamo-${r}-${data.scope}-${data.period}.${fmt}`);
           announce(t("dash.downloaded"));
-        } catch (err) { announce(problemText(err), "error"); }
+        } catch (err) { announceProblem(err); }
       } })))));
   return h("section", { class: "dashboard" },
     h("h1", { text: t("nav.dashboard") }),

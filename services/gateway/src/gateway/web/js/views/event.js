@@ -2,7 +2,8 @@
 import { get, post, session, url } from "../api.js";
 import { h, field, append } from "../dom.js";
 import { t, loc, locLang, fmtDateTime, fmtTime, currentLang } from "../i18n.js";
-import { announce, problemText, route } from "../app.js";
+import { announce, announceProblem, route } from "../app.js";
+import { showProblem } from "../problems.js";
 import { rememberReturn } from "./auth.js";
 
 const ACTIVE = ["confirmed", "waitlisted"];
@@ -51,7 +52,7 @@ function registrationPanel(ev, reg) {
             await route();
             announce(t("reg.cancelled"));
           } catch (err) {
-            announce(problemText(err), "error");
+            announceProblem(err);
           }
         },
       }),
@@ -81,7 +82,7 @@ function registrationPanel(ev, reg) {
             await route();
             announce(registrationText(made));
           } catch (err) {
-            error.textContent = problemText(err);
+            showProblem(error, err, { form: e.target });
           }
         },
       },

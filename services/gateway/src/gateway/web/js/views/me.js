@@ -3,8 +3,9 @@
 import { get, post, put, patch, del, session, download } from "../api.js";
 import { h, field, select, clear } from "../dom.js";
 import { t, loc, locLang, fmtDateTime, fmtTime, fmtDate } from "../i18n.js";
-import { announce, problemText, route, navigate } from "../app.js";
+import { announce, announceProblem, problemText, route, navigate } from "../app.js";
 import { registrationText } from "./event.js";
+import { sessionEnded, rememberReturn } from "../problems.js";
 
 // A part of the page that failed shows why, and the rest still works.
 async function part(titleKey, build) {
@@ -13,6 +14,7 @@ async function part(titleKey, build) {
   try {
     box.append(await build());
   } catch (err) {
+    if (sessionEnded(err)) throw err; // one sign-in prompt for the page, not one per part
     box.append(h("p", { class: "form-error", text: problemText(err) }));
   }
   return box;
@@ -27,7 +29,7 @@ function action(label, run, cls = "secondary") {
       try {
         await run();
       } catch (err) {
-        announce(problemText(err), "error");
+        announceProblem(err);
       }
     },
   });
@@ -96,7 +98,7 @@ async function account() {
       try {
         await patch("/me/contact", { display_name: name.value.trim(), phone: phone.value.trim() || null, language: language.value });
         announce(t("saved"));
-      } catch (err) { announce(problemText(err), "error"); }
+      } catch (err) { announceProblem(err, e.target); }
     } },
     h("p", {}, t("field.email"), ": ", h("strong", { text: me.email })),
     h("p", {}, t("me.roles"), ": ", me.roles.join(", ")),
@@ -123,7 +125,7 @@ async function profile() {
           interests: p.interests || [], visibility: visibility.value,
         });
         announce(t("saved"));
-      } catch (err) { announce(problemText(err), "error"); }
+      } catch (err) { announceProblem(err, e.target); }
     } },
     field(t("me.skills"), skills, t("me.commaHint")), field(t("me.wants"), wants, t("me.commaHint")),
     field(t("me.languages"), languages, t("me.languagesHint")), field(t("me.visibility"), visibility),
@@ -142,7 +144,7 @@ async function mentorOffer() {
         await put("/me/mentor-offer", { kind: kind.value, topics: skillsOf(topics.value),
           languages: languages.value.split(",").map((s) => s.trim()).filter(Boolean), bio: bio.value });
         announce(t("mentor.published"));
-      } catch (err) { announce(problemText(err), "error"); }
+      } catch (err) { announceProblem(err, e.target); }
     } },
     h("p", { text: t("mentor.intro") }),
     field(t("mentor.kind"), kind), field(t("mentor.topics"), topics, t("me.commaHint")),
@@ -160,7 +162,7 @@ async function consents() {
       const box = h("input", { type: "checkbox", id: `consent-${purpose}`, checked: !!byPurpose[purpose],
         onchange: async (e) => {
           try { await put(`/me/consents/${purpose}`, { granted: e.target.checked }); announce(t("saved")); }
-          catch (err) { e.target.checked = !e.target.checked; announce(problemText(err), "error"); }
+          catch (err) { e.target.checked = !e.target.checked; announceProblem(err); }
         } });
       return h("div", { class: "check" }, box, h("label", { for: box.id, text: t(`consent.${purpose}`) }));
     }));
@@ -188,7 +190,7 @@ async function myData() {
           session.clear();
           announce(t("me.deleted"));
           navigate("#/events");
-        } catch (err) { announce(problemText(err), "error"); }
+        } catch (err) { announceProblem(err, e.target); }
       } },
       h("h3", { text: t("me.delete") }), h("p", { text: t("me.deleteInfo") }),
       field(t("field.password"), password),
@@ -197,7 +199,7 @@ async function myData() {
 
 export async function meView() {
   if (!session.user()) {
-    return h("section", {}, h("h1", { text: t("nav.me") }), h("p", {}, h("a", { href: "#/login", text: t("auth.login") })));
+    return h("section", {}, h("h1", { text: t("nav.me") }), h("p", {}, h("a", { href: "#/login", onclick: rememberReturn, text: t("auth.login") })));
   }
   const parts = await Promise.all([
     part("me.registrations", registrations), part("me.bookings", bookings), part("me.inbox", inbox),

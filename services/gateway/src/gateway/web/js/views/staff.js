@@ -3,7 +3,7 @@
 import { get, post, put, patch } from "../api.js";
 import { h, field, select, clear, append } from "../dom.js";
 import { t, loc, locLang, fmtDateTime, fmtTime, fmtDate } from "../i18n.js";
-import { announce, problemText, route } from "../app.js";
+import { announce, announceProblem, problemText, route } from "../app.js";
 import { EVENT_KINDS } from "./events.js";
 import { RESOURCE_KINDS } from "./book.js";
 
@@ -18,7 +18,7 @@ function tabs(current) {
 
 function button(label, run, cls = "secondary") {
   return h("button", { type: "button", class: cls, text: label, onclick: async () => {
-    try { await run(); } catch (err) { announce(problemText(err), "error"); }
+    try { await run(); } catch (err) { announceProblem(err); }
   } });
 }
 
@@ -68,7 +68,7 @@ async function eventForm() {
       await route();
       announce(message); // after the new content is in place
     } catch (err) {
-      error.textContent = problemText(err);
+      showProblem(error, err, { form: e.target });
     }
   } },
     field(t("event.kind"), kind),
@@ -164,7 +164,7 @@ async function blockForm(resources) {
     try {
       await post(`/resources/${resource.value}/blocks`, { starts_at: withZone(starts.value), ends_at: withZone(ends.value), reason: reason.value.trim() || null, on_conflict: onConflict.value });
       announce(t("staff.blocked"));
-    } catch (err) { announce(problemText(err), "error"); }
+    } catch (err) { announceProblem(err, e.target); }
   } },
     field(t("staff.resource"), resource), field(t("staff.starts"), starts), field(t("staff.ends"), ends),
     field(t("staff.reason"), reason), field(t("staff.onConflict"), onConflict),
@@ -194,7 +194,7 @@ function resourceRow(r) {
         const minutes = Number(slot.value);
         await patch(`/resources/${r.id}`, { rules: { ...r.rules, slot_minutes: minutes, min_minutes: Math.max(minutes, Math.min(r.rules.min_minutes, r.rules.max_minutes)), approval_required: approval.checked } });
         announce(t("saved"));
-      } catch (err) { announce(problemText(err), "error"); }
+      } catch (err) { announceProblem(err, e.target); }
     } },
       field(t("staff.slotMinutes"), slot),
       h("div", { class: "check" }, approval, h("label", { for: approval.id, text: t("staff.approvalRequired") })),
@@ -216,7 +216,7 @@ function newResourceForm(locations) {
       await post("/resources", { location_id: location.value, kind: kind.value, name, capacity: Number(capacity.value) || 1 });
       await route();
       announce(t("saved"));
-    } catch (err) { announce(problemText(err), "error"); }
+    } catch (err) { announceProblem(err, e.target); }
   } },
     field(t("book.location"), location), field(t("book.kind"), kind),
     field(t("staff.name_fi"), nameFi), field(t("staff.name_en"), nameEn), field(t("staff.capacity"), capacity),
@@ -254,7 +254,7 @@ function hoursForm(locations) {
     try {
       await put(`/locations/${location.value}/hours`, { hours: { weekly, exceptions: current?.hours?.exceptions || [] } });
       announce(t("saved"));
-    } catch (err) { announce(problemText(err), "error"); }
+    } catch (err) { announceProblem(err, e.target); }
   } }, field(t("book.location"), location), days, h("p", { class: "hint", text: t("staff.closedHint") }),
     h("button", { type: "submit", class: "primary", text: t("save") }));
 }
