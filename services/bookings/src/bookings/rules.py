@@ -90,16 +90,32 @@ def check_eligibility(
             type_="https://kohtaamo.fi/problems/other-municipality",
         )
     if rules.min_age is not None:
-        born = principal.claims.get("birthdate")
-        try:
-            birth = date.fromisoformat(str(born))
-        except ValueError:
-            raise Problem(
-                403, "Forbidden", f"This resource needs age {rules.min_age}+; age unknown."
-            ) from None
-        age = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
-        if age < rules.min_age:
-            raise Problem(403, "Forbidden", f"This resource needs age {rules.min_age}+.")
+        check_age(rules.min_age, principal.claims.get("birthdate"), today)
+
+
+def check_age(min_age: int, born: object, today: date) -> None:
+    """Distinct problem types, so a frontend can ask for the missing birth date instead of
+    only refusing; `min_age` is in the answer for its message."""
+    try:
+        birth = date.fromisoformat(str(born))
+    except ValueError:
+        raise Problem(
+            403,
+            "Birth date needed",
+            f"This resource needs age {min_age}+; age unknown.",
+            field="birthdate",
+            type_="https://kohtaamo.fi/problems/birthdate-needed",
+            extra={"min_age": min_age},
+        ) from None
+    age = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+    if age < min_age:
+        raise Problem(
+            403,
+            "Age limit",
+            f"This resource needs age {min_age}+.",
+            type_="https://kohtaamo.fi/problems/age-limit",
+            extra={"min_age": min_age},
+        )
 
 
 def check_times(

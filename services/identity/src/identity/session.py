@@ -22,6 +22,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from identity import birthdate
 from identity.keys import ALGORITHM, KeyRing
 from identity.settings import IdentitySettings
 from kit.problems import Problem
@@ -81,6 +82,7 @@ class Sessions:
             "iat": now,
             "exp": now + self.settings.access_token_ttl_s,
             "jti": uuid.uuid4().hex,
+            **birthdate.claim(user),
         }
         return jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
 

@@ -68,6 +68,7 @@ class UserOut(BaseModel):
     phone: str | None
     roles: list[str]
     created_at: datetime
+    birthdate: str | None = None  # self-declared (see identity.birthdate)
 
 
 class Tokens(BaseModel):
@@ -92,6 +93,7 @@ def to_out(user: dict[str, Any]) -> UserOut:
         phone=user.get("phone"),
         roles=sorted(user["roles"]),
         created_at=user["created_at"],
+        birthdate=user.get("birthdate"),
     )
 
 

@@ -6,9 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from identity import birthdate as birthdates
 from identity import role as roles
 from identity import user as users
 from identity.api.deps import caller_address, own_account
+from identity.birthdate import BirthdateIn, BirthdateOut
 from identity.core import Identity
 from identity.user import ContactIn, PasswordChange, UserOut
 from kit.auth import Principal, ensure_municipality
@@ -28,6 +30,15 @@ def router(ctx: Identity) -> APIRouter:
     async def contact(data: ContactIn, principal: Principal = signed_in) -> UserOut:
         account = await own_account(ctx, principal)
         return users.to_out(await users.update_contact(ctx, account["_id"], data))
+
+    @api.put(
+        "/me/birthdate",
+        summary="Give my birth date (self-declared) for resources with an age limit",
+        description="The next access token (after a refresh) carries it as `birthdate`.",
+    )
+    async def give_birthdate(data: BirthdateIn, principal: Principal = signed_in) -> BirthdateOut:
+        account = await own_account(ctx, principal)
+        return await birthdates.declare(ctx, account["_id"], data.birthdate)
 
     @api.put("/me/password", status_code=204, summary="Change my password (ends other sessions)")
     async def password(

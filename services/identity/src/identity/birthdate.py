@@ -1,0 +1,57 @@
+"""A birth date the person gives themselves, for resources with an age limit (a studio for
+15+). Stored as self-declared: nobody has checked it. It travels in access tokens as the
+OpenID `birthdate` claim, which the bookings service reads for its age rules; a city's
+sign-in that can vouch for the date would set it with another source."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, field_validator
+
+from kit.problems import Problem
+
+if TYPE_CHECKING:  # core builds the sessions, which use `claim` below
+    from identity.core import Identity
+
+SELF_DECLARED = "self_declared"
+OLDEST = date(1900, 1, 1)
+
+
+class BirthdateIn(BaseModel):
+    birthdate: date
+
+    @field_validator("birthdate")
+    @classmethod
+    def _plausible(cls, value: date) -> date:
+        if value < OLDEST or value > datetime.now(UTC).date():
+            raise ValueError("must be a past date from 1900 on")
+        return value
+
+
+class BirthdateOut(BaseModel):
+    birthdate: date
+    source: str
+
+
+async def declare(ctx: Identity, user_id: str, born: date) -> BirthdateOut:
+    changed = await ctx.db.users.update_one(
+        {"_id": user_id, "status": "active"},
+        {
+            "$set": {
+                "birthdate": born.isoformat(),
+                "birthdate_source": SELF_DECLARED,
+                "updated_at": datetime.now(UTC),
+            }
+        },
+    )
+    if changed.matched_count == 0:
+        raise Problem(404, "Not found", "No such user.")
+    return BirthdateOut(birthdate=born, source=SELF_DECLARED)
+
+
+def claim(user: dict[str, Any]) -> dict[str, str]:
+    """The token claim for a user who gave a birth date (none otherwise)."""
+    born = user.get("birthdate")
+    return {"birthdate": born} if isinstance(born, str) else {}
