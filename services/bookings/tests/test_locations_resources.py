@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -71,6 +72,20 @@ async def test_hours_change_is_published_and_closes_days(
     assert free.status_code == 200
     [only] = free.json()["resources"]
     assert only["resource_id"] == desk["id"] and len(only["slots"]) == 4  # 10-12 in 30 min
+    [period] = only["open"]  # the short day's 10-12, as a UTC interval
+    opened = datetime.fromisoformat(period["starts_at"])
+    assert datetime.fromisoformat(period["ends_at"]) - opened == timedelta(hours=2)
+    assert opened.astimezone(ZoneInfo(location["timezone"])).hour == 10
+    assert "next_open_day" not in only
+    # A closed day says so, and names the next day it opens.
+    shut = await client.get(
+        f"/locations/{location['id']}/availability",
+        headers=actors.user(),
+        params={"from": holiday.isoformat(), "to": holiday.isoformat(), "kind": "workstation"},
+    )
+    [closed_day] = shut.json()["resources"]
+    assert closed_day["slots"] == [] and closed_day["open"] == []
+    assert closed_day["next_open_day"] > holiday.isoformat()
     too_long = await client.get(
         f"/locations/{location['id']}/availability",
         headers=actors.user(),

@@ -70,8 +70,29 @@ async def availability(
             entry["slots"] = [
                 {"starts_at": s.isoformat(), "ends_at": e.isoformat()} for s, e in slots
             ]
+            # Opening periods too: a frontend can tell "closed" from "all taken" and show
+            # the taken times of an open day as taken.
+            entry["open"] = [
+                {"starts_at": a.isoformat(), "ends_at": b.isoformat()} for a, b in periods
+            ]
+        if not any(
+            is_open_day(hours, first + timedelta(days=d)) for d in range((last - first).days + 1)
+        ):
+            entry["next_open_day"] = _next_open_day(hours, last)
         out.append(entry)
     return out
+
+
+# How far "closed, next open on ..." looks ahead.
+NEXT_OPEN_WITHIN = 62
+
+
+def _next_open_day(hours: Any, after: date) -> str | None:
+    for ahead in range(1, NEXT_OPEN_WITHIN + 1):
+        day = after + timedelta(days=ahead)
+        if is_open_day(hours, day):
+            return day.isoformat()
+    return None
 
 
 # Buffers reach a little outside the range.
