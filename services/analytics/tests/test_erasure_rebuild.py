@@ -113,13 +113,16 @@ async def test_erasure_keeps_only_anonymous_counts(fed: Harness, amqp_url: str) 
         assert held == 6  # 2 profiles, 2 attendances, a booking confirmed and checked in
 
         erased = envelope(
-            idc.USER_ERASED, {"user_id": "u1", "requested_at": "2026-06-01T10:00:00Z"}
+            idc.USER_ERASED,
+            {"user_id": "u1", "requested_at": "2026-06-01T10:00:00Z"},
+            correlationid="erasure-of-u1",
         )
         await fed.feed([erased])
         [message] = await drain(done, 1, timeout=20)
         assert message["body"]["type"] == ERASURE_COMPLETED
         assert message["body"]["data"] == {"user_id": "u1", "records_erased": 6}
         assert message["body"]["causationid"] == erased.id
+        assert message["body"]["correlationid"] == erased.correlationid
 
         assert await fed.db.facts.count_documents({"participant": key}) == 0
         stored = await fed.db.facts.find_one({"_id": erased.id})

@@ -18,7 +18,6 @@ from contracts.analytics import ERASURE_COMPLETED, AnalyticsErasureCompleted
 from contracts.pseudonym import participant_key
 from kit.app import Service
 from kit.consumer import Delivery
-from kit.context import causation_id, correlation_id
 from kit.inbox import Duplicates
 
 log = structlog.get_logger("analytics")
@@ -74,8 +73,7 @@ def service(settings: AnalyticsSettings | None = None) -> Service:
 
     async def forget(delivery: Delivery) -> None:
         """An erasure: the user's facts and projections become anonymous counts."""
-        correlation_id.set(delivery.event.correlationid)  # for the event it emits
-        causation_id.set(delivery.event.id)
+        assert delivery.uow is not None  # a batch consumer's deliveries share its unit
         user_id = delivery.data.user_id  # type: ignore[union-attr]
         try:
             fact = facts.make_fact(delivery.event, delivery.data, key)
@@ -84,13 +82,14 @@ def service(settings: AnalyticsSettings | None = None) -> Service:
             raise Duplicates([0]) from exc  # erased before
         await svc.outbox.forget(delivery.session, user_id)  # events nobody could receive
         erased = await erasure.erase(db, participant_key(user_id, key), delivery.session, tz)
-        done = svc.event(
-            ERASURE_COMPLETED,
-            AnalyticsErasureCompleted(user_id=user_id, records_erased=erased),
-            municipality=delivery.event.municipality,
-            subject=f"user/{user_id}",
-        )
-        await svc.emit(delivery.session, done)
+        with delivery.context():  # the event continues the erasure's chain
+            done = svc.event(
+                ERASURE_COMPLETED,
+                AnalyticsErasureCompleted(user_id=user_id, records_erased=erased),
+                municipality=delivery.event.municipality,
+                subject=f"user/{user_id}",
+            )
+        await delivery.uow.emit(done)  # the relay wakes after the batch commits
 
     # Network-wide: every municipality's events, also those federation brings. Batched:
     # one transaction per up to `ingest_batch` events (see kit.batching), deduplicated by
@@ -112,7 +111,6 @@ def service(settings: AnalyticsSettings | None = None) -> Service:
         # An erasure splits the batch: what came before it is applied first, so it sweeps
         # that too, and what comes after sees its tombstone, as one by one.
         run: list[int] = []  # positions in the batch: Duplicates name those
-        erased = False
         for position, delivery in enumerate(deliveries):
             if delivery.event.type != idc.USER_ERASED:
                 run.append(position)
@@ -121,10 +119,7 @@ def service(settings: AnalyticsSettings | None = None) -> Service:
             run = []
             with in_batch([position]):
                 await forget(delivery)
-            erased = True
         await ingest_run(deliveries, run)
-        if erased:
-            svc.outbox.notify()
 
     @svc.consumer("events", facts.EVENTS_TYPES, network=True, **batch)
     async def on_events(deliveries: list[Delivery]) -> None:

@@ -39,6 +39,7 @@ from kit.outbox import Outbox, Relay
 from kit.problems import install_problem_handlers
 from kit.rabbit_admin import RabbitAdmin
 from kit.settings import KitSettings
+from kit.uow import Transactions
 
 log = structlog.get_logger("kit.app")
 Hook = Callable[[], Awaitable[None]]
@@ -67,7 +68,9 @@ class Service:
         self.store = Store(self.settings)
         self.bus = Bus(self.settings)
         self.outbox = Outbox(self.store)
-        self.inbox = Inbox(self.store)
+        # `async with svc.uow() as uow:` / `await svc.uow.run(work)`: see kit.uow.
+        self.uow = Transactions(self.store, self.outbox)
+        self.inbox = Inbox(self.store, self.uow)
         self.relay = Relay(
             outbox=self.outbox,
             bus=self.bus,
@@ -188,7 +191,8 @@ class Service:
         )
 
     async def emit(self, session: AsyncClientSession | None, *events: CloudEvent) -> None:
-        """Stage events in the outbox inside the caller's transaction."""
+        """Stage events in the outbox inside the caller's transaction (which wakes the relay
+        itself after its commit: prefer `uow.emit`, which does that)."""
         await self.outbox.stage(session, *events)
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -240,7 +244,12 @@ class Service:
 
     def _subscribe(self, consumer: Consumer) -> None:
         processor = MessageProcessor(
-            service=self.name, consumer=consumer, bus=self.bus, inbox=self.inbox, store=self.store
+            service=self.name,
+            consumer=consumer,
+            bus=self.bus,
+            inbox=self.inbox,
+            store=self.store,
+            transactions=self.uow,
         )
         target: Callable[[AbstractIncomingMessage], Awaitable[None]] = processor
         if consumer.batch_handler is not None:

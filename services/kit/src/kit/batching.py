@@ -23,13 +23,13 @@ import time
 
 import structlog
 from aio_pika.abc import AbstractIncomingMessage
-from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import ConnectionFailure
 
 from kit.consumer import Delivery, MessageProcessor, bind_event
 from kit.inbox import Duplicates, Inbox
 from kit.metrics import CONSUMED
 from kit.mongo import Store
+from kit.uow import UnitOfWork
 
 log = structlog.get_logger("kit.batching")
 
@@ -231,15 +231,15 @@ class Batcher:
     async def _transact(self, items: list[Item]) -> None:
         deliveries = [delivery for _, delivery in items]
 
-        async def work(session: AsyncClientSession) -> None:
+        async def work(uow: UnitOfWork) -> None:
             if not self.consumer.deduplicates:
                 await self.inbox.record_many(
                     consumer=self.consumer.purpose,
                     event_ids=[d.event.id for d in deliveries],
-                    session=session,
+                    session=uow.session,
                 )
             for delivery in deliveries:
-                delivery.session = session
+                delivery.session, delivery.uow = uow.session, uow
             await self.handler(deliveries)
 
-        await self.store.in_transaction(work)
+        await self.inbox.transactions.run(work)

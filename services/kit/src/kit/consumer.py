@@ -5,7 +5,8 @@ federation) is acked unhandled, unless the consumer is network-wide."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +22,7 @@ from kit.context import causation_id, correlation_id
 from kit.inbox import Duplicates, Inbox
 from kit.metrics import CONSUMED, DEAD_LETTERED, RETRIED
 from kit.mongo import Store
+from kit.uow import Transactions, UnitOfWork
 
 log = structlog.get_logger("kit.consumer")
 
@@ -41,13 +43,29 @@ class Unreadable(Exception):
 
 @dataclass
 class Delivery:
-    """What a handler gets: the envelope, its validated data, and the transaction session
-    of the inbox step (write the effect with it so both commit together)."""
+    """What a handler gets: the envelope, its validated data, and the unit of work of the
+    inbox step (`uow`; `session` is its session): write the effect and stage its events
+    with it, so they commit with the inbox record. Both are None for a consumer without
+    an inbox (its effect is not in the store)."""
 
     event: CloudEvent
     data: BaseModel | dict[str, Any]
     session: AsyncClientSession | None
     retries: int = 0
+    uow: UnitOfWork | None = None
+
+    @contextmanager
+    def context(self) -> Iterator[None]:
+        """Events made inside continue this message's chain (its correlation id, and its
+        id as their causation). The kit sets that for a single message; a batch handler
+        applies several at once, so it enters each delivery's context for its events."""
+        correlation = correlation_id.set(self.event.correlationid)
+        causation = causation_id.set(self.event.id)
+        try:
+            yield
+        finally:
+            causation_id.reset(causation)
+            correlation_id.reset(correlation)
 
 
 Handler = Callable[[Delivery], Awaitable[None]]
@@ -92,12 +110,14 @@ class MessageProcessor:
         bus: Bus,
         inbox: Inbox | None,
         store: Store | None = None,
+        transactions: Transactions | None = None,
     ) -> None:
         self.service = service
         self.consumer = consumer
         self.bus = bus
         self.inbox = inbox
         self.store = store
+        self.transactions = transactions or (inbox.transactions if inbox else None)
         self.queue = consumer.queue
         self.delays = bus.settings.retry_delays_ms
         self.max_bytes = bus.settings.max_message_bytes
@@ -168,7 +188,7 @@ class MessageProcessor:
         event, retries = delivery.event, delivery.retries
         correlation_id.set(event.correlationid)
         causation_id.set(event.id)
-        delivery.session = None
+        delivery.session, delivery.uow = None, None
         try:
             applied = await self._apply(delivery)
         except Rejected as exc:
@@ -200,8 +220,8 @@ class MessageProcessor:
             await self.consumer.handler(delivery)
             return True
 
-        async def effect(session: AsyncClientSession) -> None:
-            delivery.session = session
+        async def effect(uow: UnitOfWork) -> None:
+            delivery.session, delivery.uow = uow.session, uow
             await self.consumer.handler(delivery)
 
         return await self.inbox.apply(
@@ -211,14 +231,14 @@ class MessageProcessor:
     async def _apply_deduplicating(self, delivery: Delivery) -> bool:
         """One event of a consumer that deduplicates by itself, in its own transaction;
         False if the handler found it applied before."""
-        assert self.store is not None, "a deduplicating consumer needs the store"
+        assert self.transactions is not None, "a deduplicating consumer needs the store"
 
-        async def work(session: AsyncClientSession) -> None:
-            delivery.session = session
+        async def work(uow: UnitOfWork) -> None:
+            delivery.session, delivery.uow = uow.session, uow
             await self.consumer.handler(delivery)
 
         try:
-            await self.store.in_transaction(work)
+            await self.transactions.run(work)
         except Duplicates:
             return False
         return True

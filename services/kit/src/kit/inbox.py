@@ -13,10 +13,12 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from kit.mongo import Store
+from kit.outbox import Outbox
+from kit.uow import Transactions, UnitOfWork
 
 COLLECTION = "inbox"
 
-Effect = Callable[[AsyncClientSession], Awaitable[None]]
+Effect = Callable[[UnitOfWork], Awaitable[None]]
 
 
 class _AlreadyApplied(Exception):
@@ -43,24 +45,27 @@ def duplicates_in(exc: BulkWriteError) -> Duplicates | None:
 
 
 class Inbox:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, transactions: Transactions | None = None) -> None:
         self.store = store
         self.collection = store.db[COLLECTION]
+        self.transactions = transactions or Transactions(store, Outbox(store))
 
     async def apply(self, *, consumer: str, event_id: str, effect: Effect) -> bool:
-        """Apply `effect` once for (consumer, event id); False if it was already applied."""
+        """Apply `effect` once for (consumer, event id), in one unit of work with the inbox
+        record (rerun on a write conflict); False if it was already applied."""
 
-        async def work(session: AsyncClientSession) -> None:
+        async def work(uow: UnitOfWork) -> None:
             try:
                 await self.collection.insert_one(
-                    {"_id": f"{consumer}:{event_id}", "at": datetime.now(UTC)}, session=session
+                    {"_id": f"{consumer}:{event_id}", "at": datetime.now(UTC)},
+                    session=uow.session,
                 )
             except DuplicateKeyError as exc:
                 raise _AlreadyApplied from exc
-            await effect(session)
+            await effect(uow)
 
         try:
-            await self.store.in_transaction(work)
+            await self.transactions.run(work)
         except _AlreadyApplied:
             return False
         return True

@@ -30,6 +30,7 @@ from contracts import CloudEvent, topology
 from kit.bus import Bus, Unroutable
 from kit.metrics import OUTBOX_LAG, OUTBOX_PARKED, OUTBOX_PENDING
 from kit.mongo import Store
+from kit.uow import Transactions
 
 COLLECTION = "outbox"
 LEASES = "outbox_lease"
@@ -105,7 +106,7 @@ class Outbox:
                 {"_id": {"$in": [e["_id"] for e in entries]}}, session=session
             )
 
-        await self.store.in_transaction(work)
+        await Transactions(self.store, self).run_session(work)
 
     async def forget(self, session: AsyncClientSession | None, *needles: str) -> int:
         """An erasure: drop what is held back from publishing (parked, or refused as
@@ -159,7 +160,7 @@ class Outbox:
                 {"_id": {"$in": [e["_id"] for e in restored]}}, session=session
             )
 
-        await self.store.in_transaction(work)
+        await Transactions(self.store, self).run_session(work)
         self.notify()
         return len(restored)
 
