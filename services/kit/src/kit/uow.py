@@ -61,6 +61,7 @@ class UnitOfWork:
         self.session = session
         self.outbox = outbox
         self.staged = 0
+        self._after_commit: list[Callable[[], None]] = []
 
     @property
     def db(self) -> AsyncDatabase[dict[str, Any]]:
@@ -70,6 +71,11 @@ class UnitOfWork:
         """Stage events in the outbox: they are published only if the transaction commits."""
         await self.outbox.stage(self.session, *events)
         self.staged += len(events)
+
+    def after_commit(self, wake: Callable[[], None]) -> None:
+        """Call `wake` once this unit has committed (a loop that will read what it wrote);
+        not at all if it aborts."""
+        self._after_commit.append(wake)
 
 
 def transient(exc: BaseException) -> bool:
@@ -149,3 +155,5 @@ class Transactions:
     def committed(self, uow: UnitOfWork) -> None:
         if uow.staged:
             self.outbox.notify()
+        for wake in uow._after_commit:
+            wake()

@@ -12,22 +12,23 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
-from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
+from kit.uow import Transactions, UnitOfWork
 from notifications import notices
 from notifications.contacts import staff_of
 from notifications.notices import Recipient
 
 log = structlog.get_logger("notifications.digest")
-OnQueued = Callable[[AsyncClientSession, list[dict[str, Any]]], Awaitable[None]]
+OnQueued = Callable[[UnitOfWork, list[dict[str, Any]]], Awaitable[None]]
 
 
 class DigestLoop:
     def __init__(
-        self, *, store: Any, hour: int, timezone: str, poll_s: float, on_queued: OnQueued
+        self, *, uow: Transactions, hour: int, timezone: str, poll_s: float, on_queued: OnQueued
     ) -> None:
-        self.store = store
+        self.uow = uow
+        self.store = uow.store
         self.hour = hour
         self.timezone = timezone
         self.poll_s = poll_s
@@ -62,9 +63,8 @@ class DigestLoop:
         for municipality in municipalities:
             digest_id = f"{municipality}:{local.date().isoformat()}"
 
-            async def work(
-                session: AsyncClientSession, m: str = municipality, d: str = digest_id
-            ) -> int:
+            async def work(uow: UnitOfWork, m: str = municipality, d: str = digest_id) -> int:
+                session = uow.session
                 await db.digests.insert_one({"_id": d, "at": now}, session=session)
                 pending = await db.approvals.find(
                     {"municipality": m}, sort=[("starts_at", 1)], session=session
@@ -87,11 +87,11 @@ class DigestLoop:
                     recipients=[Recipient(uid, {"items": items}) for uid in staff],
                     session=session,
                 )
-                await self.on_queued(session, docs)
+                await self.on_queued(uow, docs)
                 return len(docs)
 
             try:
-                await self.store.in_transaction(work)
+                await self.uow.run(work)
                 sent += 1
             except DuplicateKeyError:
                 continue  # today's digest went out already

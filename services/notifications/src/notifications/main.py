@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from contracts import bookings as bc
 from contracts import events as ec
 from contracts import identity as idc
 from kit.app import Service
 from kit.consumer import Delivery
+from kit.uow import UnitOfWork
 from notifications import heap, on_bookings, on_events, on_identity, store
 from notifications.api import deliveries, inbox
 from notifications.api import preferences as preferences_api
@@ -42,18 +45,18 @@ def service(settings: NotificationsSettings | None = None) -> Service:
     mailer = Mailer(settings)
     sms = SmsAdapter(settings)
 
-    async def settled(session, notices):  # type: ignore[no-untyped-def]
-        await on_identity.finish_erasure(notifier, session, notices)
+    async def settled(uow: UnitOfWork, notices: list[dict[str, Any]]) -> None:
+        await on_identity.finish_erasure(notifier, uow, notices)
 
     sender = Sender(
         svc=svc, settings=settings, templates=templates, mailer=mailer, sms=sms, on_settled=settled
     )
     notifier.wake_sender = sender.notify
     reminder_loop = ReminderLoop(
-        store=svc.store, poll_s=settings.reminder_poll_s, on_queued=notifier.queued
+        uow=svc.uow, poll_s=settings.reminder_poll_s, on_queued=notifier.queued
     )
     digest_loop = DigestLoop(
-        store=svc.store,
+        uow=svc.uow,
         hour=settings.digest_hour,
         timezone=settings.timezone,
         poll_s=settings.digest_poll_s,

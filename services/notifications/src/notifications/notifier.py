@@ -6,11 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from pymongo.asynchronous.client_session import AsyncClientSession
-
 from contracts import notifications as nc
 from kit.app import Service
 from kit.consumer import Delivery
+from kit.uow import UnitOfWork
 from notifications import notices
 from notifications.notices import DELIVERED, Recipient
 from notifications.settings import NotificationsSettings
@@ -50,10 +49,14 @@ class Notifier:
             recipients=recipients,
             session=delivery.session,
         )
-        await self.queued(delivery.session, docs)
+        assert delivery.uow is not None  # consumed through the inbox
+        await self.queued(delivery.uow, docs)
         return docs
 
-    async def queued(self, session: AsyncClientSession | None, docs: list[dict[str, Any]]) -> None:
+    async def queued(self, uow: UnitOfWork, docs: list[dict[str, Any]]) -> None:
+        """Notices queued in `uow`: those delivered at once (in-app) are announced with it
+        (the relay wakes after its commit); the sender is woken for the others, also only
+        after the commit (woken before, it would find nothing to send)."""
         events = [
             self.svc.event(
                 nc.NOTICE_SENT,
@@ -64,8 +67,6 @@ class Notifier:
             for d in docs
             if d["status"] == DELIVERED
         ]
-        await self.svc.emit(session, *events)
-        if events:
-            self.svc.outbox.notify()
+        await uow.emit(*events)
         if len(events) < len(docs):
-            self.wake_sender()
+            uow.after_commit(self.wake_sender)

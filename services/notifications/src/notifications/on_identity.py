@@ -14,6 +14,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from contracts import identity as idc
 from contracts import notifications as nc
 from kit.consumer import Delivery
+from kit.uow import UnitOfWork
 from notifications import contacts
 from notifications.notices import Recipient
 from notifications.notifier import Notifier
@@ -59,6 +60,7 @@ async def _anonymise(n: Notifier, query: dict[str, Any], session: AsyncClientSes
 
 
 async def erase(n: Notifier, delivery: Delivery, user_id: str) -> None:
+    assert delivery.uow is not None  # consumed through the inbox
     session = delivery.session
     db = n.db
     count = await n.svc.outbox.forget(session, user_id)  # events nobody could receive
@@ -95,13 +97,12 @@ async def erase(n: Notifier, delivery: Delivery, user_id: str) -> None:
     if contact:
         await db.contacts.delete_one({"_id": user_id}, session=session)
         count += 1
-    await _completed(n, session, delivery.event.municipality, user_id, count)
+    await _completed(n, delivery.uow, delivery.event.municipality, user_id, count)
 
 
-async def finish_erasure(
-    n: Notifier, session: AsyncClientSession, settled: list[dict[str, Any]]
-) -> None:
+async def finish_erasure(n: Notifier, uow: UnitOfWork, settled: list[dict[str, Any]]) -> None:
     """Sender hook: the erasure confirmations in `settled` are done; erase the rest."""
+    session = uow.session
     for notice in settled:
         if notice["kind"] != "erasure_confirmed":
             continue
@@ -109,11 +110,11 @@ async def finish_erasure(
         contact = await n.db.contacts.find_one_and_delete({"_id": user_id}, session=session)
         await _anonymise(n, {"user_id": user_id}, session)
         records = (contact or {}).get("erased_records", 1)
-        await _completed(n, session, notice["municipality"], user_id, records)
+        await _completed(n, uow, notice["municipality"], user_id, records)
 
 
 async def _completed(
-    n: Notifier, session: AsyncClientSession | None, municipality: str, user_id: str, count: int
+    n: Notifier, uow: UnitOfWork, municipality: str, user_id: str, count: int
 ) -> None:
     event = n.svc.event(
         nc.ERASURE_COMPLETED,
@@ -121,5 +122,4 @@ async def _completed(
         municipality=municipality,
         subject=f"user/{user_id}",
     )
-    await n.svc.emit(session, event)
-    n.svc.outbox.notify()
+    await uow.emit(event)

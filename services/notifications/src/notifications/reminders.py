@@ -16,6 +16,7 @@ import structlog
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from kit.uow import Transactions, UnitOfWork
 from notifications import notices
 from notifications.notices import Recipient
 
@@ -97,11 +98,12 @@ class ReminderLoop:
     def __init__(
         self,
         *,
-        store: Any,
+        uow: Transactions,
         poll_s: float,
-        on_queued: Callable[[AsyncClientSession, list[dict[str, Any]]], Awaitable[None]],
+        on_queued: Callable[[UnitOfWork, list[dict[str, Any]]], Awaitable[None]],
     ) -> None:
-        self.store = store
+        self.uow = uow
+        self.store = uow.store
         self.poll_s = poll_s
         self.on_queued = on_queued
         self._task: asyncio.Task[None] | None = None
@@ -139,10 +141,11 @@ class ReminderLoop:
             late = _dt(reminder["starts_at"]) <= now
 
             async def work(
-                session: AsyncClientSession,
+                uow: UnitOfWork,
                 reminder: dict[str, Any] = reminder,
                 late: bool = late,
             ) -> bool:
+                session = uow.session
                 taken = await db.reminders.update_one(
                     {"_id": reminder["_id"], "status": SCHEDULED},
                     {"$set": {"status": "expired" if late else SENT, "sent_at": now}},
@@ -159,9 +162,9 @@ class ReminderLoop:
                     recipients=[Recipient(reminder["user_id"], reminder["context"])],
                     session=session,
                 )
-                await self.on_queued(session, docs)
+                await self.on_queued(uow, docs)
                 return True
 
-            if await self.store.in_transaction(work):
+            if await self.uow.run(work):
                 sent += 1
         return sent

@@ -17,11 +17,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from pymongo.asynchronous.client_session import AsyncClientSession
 
 from contracts import notifications as nc
 from kit.app import Service
 from kit.context import causation_id, correlation_id
+from kit.uow import UnitOfWork
 from notifications import calendar
 from notifications.contacts import contacts_of
 from notifications.email import Mailer, PermanentFailure, build_message
@@ -36,7 +36,7 @@ log = structlog.get_logger("notifications.sender")
 WAKE_RECHECKS, WAKE_RECHECK_S = 5, 0.02
 # Sent batches being settled at once: a slow transaction does not hold up the next send.
 SETTLING = 2
-Settled = Callable[[AsyncClientSession, list[dict[str, Any]]], Awaitable[None]]
+Settled = Callable[[UnitOfWork, list[dict[str, Any]]], Awaitable[None]]
 
 
 class Sender:
@@ -232,7 +232,8 @@ class Sender:
         failures = [(n, r) for n, r in zip(claimed, results, strict=True) if r is not None]
         settled: list[dict[str, Any]] = list(sent)
 
-        async def work(session: AsyncClientSession) -> None:
+        async def work(uow: UnitOfWork) -> None:
+            session = uow.session
             settled[:] = list(sent)
             events = [self._event(nc.NOTICE_SENT, n, sent_event(n)) for n in sent]
             for notice, error in failures:
@@ -274,12 +275,11 @@ class Sender:
                     },
                     session=session,
                 )
-            await self.svc.emit(session, *events)
+            await uow.emit(*events)
             if self.on_settled and settled:
-                await self.on_settled(session, settled)
+                await self.on_settled(uow, settled)
 
-        await self.svc.store.in_transaction(work)
-        self.svc.outbox.notify()
+        await self.svc.uow.run(work)
         for notice, error in failures:
             log.warning(
                 "notice.delivery_failed",
