@@ -56,6 +56,12 @@ async def test_commit_stages_events_and_wakes_the_relay_after_it(
     assert outbox._wake.is_set()
 
     outbox._wake.clear()
+    async with uow() as work:  # staged by a helper that was given only the session
+        await outbox.stage(work.session, envelope(TYPE, {"thing_id": "c"}))
+        assert not outbox._wake.is_set()
+    assert outbox._wake.is_set()
+
+    outbox._wake.clear()
     async with uow() as work:  # nothing staged: nothing to wake the relay for
         await work.db.things.insert_one({"_id": "b"}, session=work.session)
     assert not outbox._wake.is_set()

@@ -69,15 +69,14 @@ async def mark(svc: Service, *, event: dict[str, Any], data: Mark) -> dict[str, 
         municipality=event["municipality"],
         subject=f"registration/{reg['_id']}",
     )
-    async with svc.store.transaction() as session:
+    async with svc.uow() as uow:
         reg = await regs.find_one_and_update(
             {"_id": reg["_id"]},
             {"$set": {"attended": data.attended, "attended_at": clock.now()}},
-            session=session,
+            session=uow.session,
             return_document=True,
         )
-        await svc.emit(session, envelope)
-    svc.outbox.notify()
+        await uow.emit(envelope)
     return reg  # type: ignore[return-value]
 
 
@@ -97,15 +96,14 @@ async def count_visits(svc: Service, *, event: dict[str, Any], data: Visits) -> 
         municipality=event["municipality"],
         subject=f"event/{event['_id']}",
     )
-    async with svc.store.transaction() as session:
+    async with svc.uow() as uow:
         doc = await svc.store.db[store.EVENTS].find_one_and_update(
             {"_id": event["_id"]},
             {"$set": {"visits": data.visits, "visits_counted_at": now}},
-            session=session,
+            session=uow.session,
             return_document=True,
         )
-        await svc.emit(session, envelope)
-    svc.outbox.notify()
+        await uow.emit(envelope)
     return doc  # type: ignore[return-value]
 
 

@@ -15,6 +15,7 @@ from events.errors import conflict, invalid, not_found
 from kit.app import Service
 from kit.dates import Moment
 from kit.patch import Patch
+from kit.uow import UnitOfWork
 
 Status = Literal["draft", "published", "cancelled", "completed"]
 OrganiserKind = Literal["staff", "partner", "mentor"]
@@ -269,7 +270,8 @@ async def update(svc: Service, *, event: dict[str, Any], patch: EventPatch) -> d
     changed = sorted(k for k in changes if event.get(k) != merged.get(k))
     from events import registration  # a capacity raise promotes from the waiting list
 
-    async def work(session: Any) -> dict[str, Any]:
+    async def work(uow: UnitOfWork) -> dict[str, Any]:
+        session = uow.session
         current = await svc.store.db[store.EVENTS].find_one({"_id": event["_id"]}, session=session)
         assert current is not None
         fresh = {**current, **changes, "updated_at": merged["updated_at"]}
@@ -279,8 +281,7 @@ async def update(svc: Service, *, event: dict[str, Any], patch: EventPatch) -> d
             raise conflict("Seats were taken meanwhile; capacity too low.", field="capacity")
         await svc.store.db[store.EVENTS].replace_one({"_id": event["_id"]}, fresh, session=session)
         if event["status"] == "published" and changed:
-            await svc.emit(
-                session,
+            await uow.emit(
                 svc.event(
                     ev.EVENT_CHANGED,
                     facts(fresh, ev.EventChanged, changed_fields=changed),
@@ -292,8 +293,7 @@ async def update(svc: Service, *, event: dict[str, Any], patch: EventPatch) -> d
             fresh = await registration.promote(svc, session, fresh)
         return fresh
 
-    result = await svc.store.in_transaction(work)
-    svc.outbox.notify()
+    result = await svc.uow.run(work)
     await committed(svc, event["_id"])
     return result
 
@@ -325,7 +325,8 @@ async def cancel(svc: Service, *, event: dict[str, Any], reason: str | None) -> 
         raise conflict(f"A {event['status']} event cannot be cancelled.", field="status")
     from events import registration
 
-    async def work(session: Any) -> dict[str, Any]:
+    async def work(uow: UnitOfWork) -> dict[str, Any]:
+        session = uow.session
         doc = await _set_status(svc, session, event, "cancelled", cancel_reason=reason)
         if event["status"] == "published":
             payload = ev.EventCancelled(
@@ -334,12 +335,11 @@ async def cancel(svc: Service, *, event: dict[str, Any], reason: str | None) -> 
                 starts_at=event["starts_at"],
                 reason=reason,
             )
-            await svc.emit(session, _envelope(svc, event, ev.EVENT_CANCELLED, payload))
+            await uow.emit(_envelope(svc, event, ev.EVENT_CANCELLED, payload))
             await registration.cancel_all(svc, session, doc, reason=reason)
         return doc
 
-    doc = await svc.store.in_transaction(work)
-    svc.outbox.notify()
+    doc = await svc.uow.run(work)
     await committed(svc, event["_id"])
     return doc
 
@@ -374,13 +374,13 @@ async def _set_status(
 async def _transition(
     svc: Service, event: dict[str, Any], status: str, type_: str, payload: Any
 ) -> dict[str, Any]:
-    async def work(session: Any) -> dict[str, Any]:
+    async def work(uow: UnitOfWork) -> dict[str, Any]:
+        session = uow.session
         doc = await _set_status(svc, session, event, status)
-        await svc.emit(session, _envelope(svc, event, type_, payload))
+        await uow.emit(_envelope(svc, event, type_, payload))
         return doc
 
-    doc = await svc.store.in_transaction(work)
-    svc.outbox.notify()
+    doc = await svc.uow.run(work)
     svc.catalogue.apply(doc)  # type: ignore[attr-defined]  # as stored: nothing to read again
     return doc
 

@@ -41,18 +41,17 @@ async def give(
         municipality=event["municipality"],
         subject=f"event/{event['_id']}",
     )
-    async with svc.store.transaction() as session:
+    async with svc.uow() as uow:
         # Conditional: a second submission (even a concurrent one) is refused.
         updated = await svc.store.db[store.REGISTRATIONS].find_one_and_update(
             {"_id": reg["_id"], "feedback": None},
             {"$set": {"feedback": feedback}},
-            session=session,
+            session=uow.session,
             return_document=True,
         )
         if updated is None:
             raise conflict("Feedback was already given.", field="rating", kind="duplicate")
-        await svc.emit(session, envelope)
-    svc.outbox.notify()
+        await uow.emit(envelope)
     return feedback
 
 

@@ -20,6 +20,7 @@ def register(svc: Service) -> None:
         """Cancel the user's sign-ups for events still to come, anonymise their
         registrations and authored events; tell identity."""
         data: idc.UserErased = delivery.data  # type: ignore[assignment]
+        assert delivery.uow is not None  # consumed through the inbox
         session = delivery.session
         await svc.outbox.forget(session, data.user_id)  # events nobody could receive
         # One random stand-in per erasure: the registrations stay countable (seats,
@@ -63,8 +64,7 @@ def register(svc: Service) -> None:
         done = ev.EventsErasureCompleted(
             user_id=data.user_id, records_erased=regs.modified_count + authored.modified_count
         )
-        await svc.emit(
-            session,
+        await delivery.uow.emit(
             svc.event(
                 ev.ERASURE_COMPLETED,
                 done,
@@ -72,7 +72,6 @@ def register(svc: Service) -> None:
                 subject=f"user/{data.user_id}",
             ),
         )
-        svc.outbox.notify()
 
     @svc.consumer("identity-roles", [idc.USER_ROLES_CHANGED])
     async def on_roles_changed(delivery: Delivery) -> None:

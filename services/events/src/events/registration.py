@@ -26,6 +26,7 @@ from events.errors import conflict, invalid
 from events.waitlist import Seats, allocate, promotable
 from kit.app import Service
 from kit.problems import Problem
+from kit.uow import UnitOfWork
 
 ACTIVE = ("confirmed", "waitlisted")
 
@@ -156,7 +157,8 @@ async def write_batch(
     db = svc.store.db
     sent: list[Any] = []
 
-    async def work(session: Any) -> list[dict[str, Any] | Exception]:
+    async def work(uow: UnitOfWork) -> list[dict[str, Any] | Exception]:
+        session = uow.session
         sent.clear()
         event = await db[store.EVENTS].find_one({"_id": event_id}, session=session)
         assert event is not None
@@ -230,11 +232,10 @@ async def write_batch(
                 payload = facts(doc, event, ev.RegistrationWaitlisted, position=outcome.place)
                 events.append(_emit_for(svc, doc, event, ev.REGISTRATION_WAITLISTED, payload))
         await db[store.REGISTRATIONS].insert_many(docs, session=session)
-        await svc.emit(session, *events)
+        await uow.emit(*events)
         return results
 
-    results = await svc.store.in_transaction(work)
-    svc.outbox.notify()
+    results = await svc.uow.run(work)
     return results
 
 
@@ -313,7 +314,8 @@ async def promote(svc: Service, session: Any, event: dict[str, Any]) -> dict[str
 async def cancel(
     svc: Service, *, registration_id: str, by: str, reason: str | None = None
 ) -> dict[str, Any]:
-    async def work(session: Any) -> dict[str, Any]:
+    async def work(uow: UnitOfWork) -> dict[str, Any]:
+        session = uow.session
         reg = await svc.store.db[store.REGISTRATIONS].find_one(
             {"_id": registration_id}, session=session
         )
@@ -322,8 +324,7 @@ async def cancel(
             raise conflict("The registration is already cancelled.", field="status")
         return await cancel_in(svc, session, reg, by=by, reason=reason)
 
-    result = await svc.store.in_transaction(work)
-    svc.outbox.notify()
+    result = await svc.uow.run(work)
     return result
 
 

@@ -18,6 +18,7 @@ from events import clock, event, registration, store
 from events.errors import conflict, invalid, not_found
 from kit.app import Service
 from kit.dates import Day
+from kit.uow import UnitOfWork
 
 MAX_OCCURRENCES = 104
 WEEKDAYS = (rrule.MO, rrule.TU, rrule.WE, rrule.TH, rrule.FR, rrule.SA, rrule.SU)
@@ -97,9 +98,9 @@ async def create(
         "status": "active",
         "created_at": clock.now(),
     }
-    async with svc.store.transaction() as session:
-        await svc.store.db[store.SERIES].insert_one(series, session=session)
-        await svc.store.db[store.EVENTS].insert_many(docs, session=session)
+    async with svc.uow() as uow:
+        await svc.store.db[store.SERIES].insert_one(series, session=uow.session)
+        await svc.store.db[store.EVENTS].insert_many(docs, session=uow.session)
     return series, docs
 
 
@@ -129,14 +130,14 @@ async def publish(svc: Service, *, series: dict[str, Any]) -> int:
     if not drafts:
         raise conflict("No draft occurrences to publish.", field="status")
 
-    async def work(session: Any) -> int:
+    async def work(uow: UnitOfWork) -> int:
+        session = uow.session
         for doc in drafts:
             await event._set_status(svc, session, doc, "published")
-            await svc.emit(session, event._envelope(svc, doc, ev.EVENT_PUBLISHED, event.facts(doc)))
+            await uow.emit(event._envelope(svc, doc, ev.EVENT_PUBLISHED, event.facts(doc)))
         return len(drafts)
 
-    count = await svc.store.in_transaction(work)
-    svc.outbox.notify()
+    count = await svc.uow.run(work)
     await event.committed(svc, *(d["_id"] for d in drafts))
     return count
 
@@ -150,7 +151,8 @@ async def cancel(svc: Service, *, series: dict[str, Any], reason: str | None) ->
         if d["status"] in ("draft", "published") and d["starts_at"] > now
     ]
 
-    async def work(session: Any) -> int:
+    async def work(uow: UnitOfWork) -> int:
+        session = uow.session
         for doc in open_:
             updated = await event._set_status(svc, session, doc, "cancelled", cancel_reason=reason)
             if doc["status"] == "published":
@@ -160,14 +162,13 @@ async def cancel(svc: Service, *, series: dict[str, Any], reason: str | None) ->
                     starts_at=doc["starts_at"],
                     reason=reason,
                 )
-                await svc.emit(session, event._envelope(svc, doc, ev.EVENT_CANCELLED, payload))
+                await uow.emit(event._envelope(svc, doc, ev.EVENT_CANCELLED, payload))
                 await registration.cancel_all(svc, session, updated, reason=reason)
         await svc.store.db[store.SERIES].update_one(
             {"_id": series["_id"]}, {"$set": {"status": "cancelled"}}, session=session
         )
         return len(open_)
 
-    count = await svc.store.in_transaction(work)
-    svc.outbox.notify()
+    count = await svc.uow.run(work)
     await event.committed(svc, *(d["_id"] for d in open_))
     return count

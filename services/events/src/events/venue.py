@@ -108,10 +108,9 @@ async def create(
         municipality=municipality,
         subject=f"venue/{doc['_id']}",
     )
-    async with svc.store.transaction() as session:
-        await svc.store.db[store.VENUES].insert_one(doc, session=session)
-        await svc.emit(session, event)
-    svc.outbox.notify()
+    async with svc.uow() as uow:
+        await svc.store.db[store.VENUES].insert_one(doc, session=uow.session)
+        await uow.emit(event)
     return doc
 
 
@@ -129,10 +128,11 @@ async def update(svc: Service, *, venue: dict[str, Any], patch: VenuePatch) -> d
         municipality=venue["municipality"],
         subject=f"venue/{venue['_id']}",
     )
-    async with svc.store.transaction() as session:
-        await svc.store.db[store.VENUES].replace_one({"_id": venue["_id"]}, merged, session=session)
-        await svc.emit(session, event)
-    svc.outbox.notify()
+    async with svc.uow() as uow:
+        await svc.store.db[store.VENUES].replace_one(
+            {"_id": venue["_id"]}, merged, session=uow.session
+        )
+        await uow.emit(event)
     return merged
 
 

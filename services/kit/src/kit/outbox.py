@@ -18,6 +18,7 @@ import os
 import re
 import socket
 import uuid
+import weakref
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -46,6 +47,9 @@ class Outbox:
         self.leases = store.db[LEASES]
         self.parked = store.db[PARKED]
         self._wake = asyncio.Event()
+        # Transactions that staged events, so that the unit of work wakes the relay after
+        # its commit also for events staged by helpers given only its session.
+        self._staged: weakref.WeakSet[AsyncClientSession] = weakref.WeakSet()
 
     async def ensure_indexes(self) -> None:
         # The relay reads pending entries in creation order (from a cursor); published
@@ -74,6 +78,14 @@ class Outbox:
         ]
         if docs:
             await self.collection.insert_many(docs, session=session)
+            if session is not None:
+                self._staged.add(session)
+
+    def staged_in(self, session: AsyncClientSession) -> bool:
+        """Whether events were staged in this transaction (forgotten once asked)."""
+        staged = session in self._staged
+        self._staged.discard(session)
+        return staged
 
     def notify(self) -> None:
         """Wake the relay right after a commit instead of waiting for its next poll."""

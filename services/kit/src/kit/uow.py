@@ -68,7 +68,8 @@ class UnitOfWork:
         return self.outbox.store.db
 
     async def emit(self, *events: CloudEvent) -> None:
-        """Stage events in the outbox: they are published only if the transaction commits."""
+        """Stage events in the outbox: they are published only if the transaction commits.
+        (`svc.emit(uow.session, ...)`, as helpers given the session do, counts as well.)"""
         await self.outbox.stage(self.session, *events)
         self.staged += len(events)
 
@@ -119,14 +120,18 @@ class Transactions:
             try:
                 yield uow
             except BaseException:
+                self.outbox.staged_in(session)  # forgotten: nothing to wake the relay for
                 if session.in_transaction:
                     # Ending the session aborts it too; an abort failing must not hide
                     # why the work failed.
                     with contextlib.suppress(PyMongoError):
                         await session.abort_transaction()
                 raise
-            await _commit(session)
-        self.committed(uow)
+            try:
+                await _commit(session)
+            finally:
+                staged = self.outbox.staged_in(session)
+        self.committed(uow, staged=staged)
 
     async def run(
         self, work: Callable[[UnitOfWork], Awaitable[T]], *, attempts: int = ATTEMPTS
@@ -152,8 +157,8 @@ class Transactions:
 
         return await self.run(with_session, attempts=attempts)
 
-    def committed(self, uow: UnitOfWork) -> None:
-        if uow.staged:
+    def committed(self, uow: UnitOfWork, *, staged: bool = False) -> None:
+        if uow.staged or staged:
             self.outbox.notify()
         for wake in uow._after_commit:
             wake()
