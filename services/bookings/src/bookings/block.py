@@ -10,10 +10,9 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from pymongo.asynchronous.client_session import AsyncClientSession
 
 from bookings.booking import transition
-from bookings.calendar import atomically, claim, release
+from bookings.calendar import claim, release
 from bookings.facts import booking_facts
 from bookings.store import HOLDING
 from contracts import bookings as ev
@@ -21,6 +20,7 @@ from kit.app import Service
 from kit.auth import Principal
 from kit.dates import Moment
 from kit.problems import Problem
+from kit.uow import UnitOfWork
 
 
 class BlockIn(BaseModel):
@@ -57,7 +57,8 @@ async def block_resource(
         "updated_at": now,
     }
 
-    async def work(session: AsyncClientSession) -> dict[str, Any]:
+    async def work(uow: UnitOfWork) -> dict[str, Any]:
+        session = uow.session
         await claim(svc.store, session, resource["_id"])
         overlapping = await svc.store.db.bookings.find(
             {
@@ -91,8 +92,7 @@ async def block_resource(
             payload = ev.BookingFlagged(
                 **booking_facts(booking), block_id=block["_id"], reason=data.reason
             )
-            await svc.emit(
-                session,
+            await uow.emit(
                 svc.event(
                     ev.BOOKING_FLAGGED,
                     payload,
@@ -130,8 +130,7 @@ async def block_resource(
             location_id=resource["location_id"],
             flagged_booking_ids=flagged,
         )
-        await svc.emit(
-            session,
+        await uow.emit(
             svc.event(
                 ev.RESOURCE_BLOCKED,
                 payload,
@@ -141,13 +140,13 @@ async def block_resource(
         )
         return block
 
-    result = await atomically(svc.store, work)
-    svc.outbox.notify()
+    result = await svc.uow.run(work)
     return result
 
 
 async def lift_block(svc: Service, *, block_id: str, principal: Principal) -> None:
-    async def work(session: AsyncClientSession) -> bool:
+    async def work(uow: UnitOfWork) -> bool:
+        session = uow.session
         block = await svc.store.db.bookings.find_one({"_id": block_id}, session=session)
         if block is None:
             return False
@@ -166,7 +165,7 @@ async def lift_block(svc: Service, *, block_id: str, principal: Principal) -> No
         await release(svc.store, session, block["resource_id"])
         return True
 
-    if not await atomically(svc.store, work):
+    if not await svc.uow.run(work):
         raise Problem(404, "Not found", f"No active block {block_id}.", field="block_id")
 
 

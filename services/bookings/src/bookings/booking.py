@@ -14,7 +14,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from bookings import recent
 from bookings import rules as rule
-from bookings.calendar import atomically, release
+from bookings.calendar import release
 from bookings.desk import desk_for
 from bookings.facts import booking_event
 from bookings.location import hours_of, zone_of
@@ -25,6 +25,7 @@ from kit.app import Service
 from kit.auth import Principal, ensure_municipality
 from kit.dates import Day, Moment
 from kit.problems import Problem
+from kit.uow import UnitOfWork
 
 # Rounds of "checked against rules that changed meanwhile" before giving up (each round
 # re-reads the documents, so only a resource whose rules change constantly runs out).
@@ -253,12 +254,13 @@ async def change_status(
     status: str,
     changes: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    async def work(session: AsyncClientSession) -> dict[str, Any] | None:
+    async def work(uow: UnitOfWork) -> dict[str, Any] | None:
+        session = uow.session
         return await transition(
             svc, session, booking, allowed_from=allowed_from, status=status, changes=changes
         )
 
-    doc = await atomically(svc.store, work)  # a racing change conflicts, then finds it done
+    doc = await svc.uow.run(work)  # a racing change conflicts, then finds it done
     if doc is None:
         raise Problem(
             409,
@@ -266,7 +268,6 @@ async def change_status(
             f"The booking is no longer {' or '.join(allowed_from)}.",
             field="status",
         )
-    svc.outbox.notify()
     return doc
 
 

@@ -10,16 +10,11 @@ of service replicas sharing the store.
 
 from __future__ import annotations
 
-import asyncio
-import random
-from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import PyMongoError
 
 from kit.mongo import Store
-from kit.problems import Problem
 
 T = TypeVar("T")
 
@@ -70,22 +65,3 @@ async def bump_rules(
         await store.db.calendars.update_many(
             {"_id": {"$in": sorted(set(ids))}}, {"$inc": {"rules_version": 1}}, session=session
         )
-
-
-async def atomically(
-    store: Store, work: Callable[[AsyncClientSession], Awaitable[T]], *, attempts: int = 200
-) -> T:
-    """Run `work` in a transaction; on a write conflict retry with jittered backoff."""
-    for attempt in range(attempts):
-        try:
-            async with store.client.start_session() as session:
-                async with await session.start_transaction():
-                    return await work(session)
-        except PyMongoError as exc:
-            transient = exc.has_error_label("TransientTransactionError") or exc.has_error_label(
-                "UnknownTransactionCommitResult"
-            )
-            if not transient or attempt == attempts - 1:
-                raise
-            await asyncio.sleep(random.uniform(0, min(0.2, 0.002 * 2 ** min(attempt, 7))))
-    raise Problem(503, "Busy", "The resource is very busy; try again.")

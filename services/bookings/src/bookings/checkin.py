@@ -10,11 +10,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from pymongo.asynchronous.client_session import AsyncClientSession
 
 from bookings.booking import transition
-from bookings.calendar import atomically
 from kit.app import Service
+from kit.uow import UnitOfWork
 
 log = structlog.get_logger("bookings.checkin")
 
@@ -27,7 +26,8 @@ async def sweep_no_shows(svc: Service, *, now: datetime | None = None, limit: in
     marked = 0
     for booking in due:
 
-        async def mark(session: AsyncClientSession, booking: dict[str, Any] = booking) -> Any:
+        async def mark(uow: UnitOfWork, booking: dict[str, Any] = booking) -> Any:
+            session = uow.session
             return await transition(
                 svc,
                 session,
@@ -38,9 +38,7 @@ async def sweep_no_shows(svc: Service, *, now: datetime | None = None, limit: in
             )
 
         # another replica marking the same booking conflicts; the retry finds it changed
-        marked += await atomically(svc.store, mark) is not None
-    if marked:
-        svc.outbox.notify()
+        marked += await svc.uow.run(mark) is not None
     return marked
 
 

@@ -20,18 +20,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
-from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from bookings import rules as rule
 from bookings.availability import overlaps
-from bookings.calendar import atomically, claim
+from bookings.calendar import claim
 from bookings.facts import booking_event, booking_requested
 from bookings.recent import Stale
 from bookings.store import HOLDING
 from contracts.bookings import BOOKING_REQUESTED
 from kit.app import Service
 from kit.problems import Problem
+from kit.uow import UnitOfWork
 
 log = structlog.get_logger("bookings.desk")
 MAX_BATCH = 64
@@ -85,8 +85,8 @@ class Lane:
         while self.pending:
             batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
             try:
-                outcomes = await atomically(
-                    self.svc.store, partial(self._write, batch=batch), attempts=self.attempts
+                outcomes = await self.svc.uow.run(
+                    partial(self._write, batch=batch), attempts=self.attempts
                 )
             except DuplicateKeyError:
                 # an earlier attempt committed but its answer was lost: read what is stored
@@ -108,9 +108,9 @@ class Lane:
                     r.future.set_exception(outcome)
                 else:
                     r.future.set_result(outcome)
-            self.svc.outbox.notify()
 
-    async def _write(self, session: AsyncClientSession, batch: list[Request]) -> dict[str, Any]:
+    async def _write(self, uow: UnitOfWork, batch: list[Request]) -> dict[str, Any]:
+        session = uow.session
         db = self.svc.store.db
         ids = sorted({r.doc["resource_id"] for r in batch})
         checked = sorted({(r.doc["resource_id"], r.version) for r in batch}, key=str)
@@ -209,7 +209,7 @@ class Lane:
                     ),
                     self.svc.event(type_, payload, municipality=municipality, subject=subject),
                 ]
-            await self.svc.emit(session, *events)
+            await uow.emit(*events)
         return outcomes
 
 

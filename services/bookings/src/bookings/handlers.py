@@ -24,6 +24,7 @@ def register_handlers(svc: Service) -> None:
     async def on_user_erased(delivery: Delivery) -> None:
         """Anonymise an erased user's bookings and series; drop their feed."""
         data: Any = delivery.data
+        assert delivery.uow is not None  # consumed through the inbox
         session = delivery.session
         municipality = delivery.event.municipality
         db = svc.store.db
@@ -51,8 +52,7 @@ def register_handlers(svc: Service) -> None:
             # Another site serves the person and answers for bookings there: an answer
             # from here could mark the erasure complete before theirs.
             return
-        await svc.emit(
-            session,
+        await delivery.uow.emit(
             svc.event(
                 ev.ERASURE_COMPLETED,
                 ev.BookingsErasureCompleted(user_id=data.user_id, records_erased=count),
@@ -60,7 +60,6 @@ def register_handlers(svc: Service) -> None:
                 subject=f"user/{data.user_id}",
             ),
         )
-        svc.outbox.notify()
 
     @svc.consumer("identity-mentors", [idc.MENTOR_OFFER_CHANGED])
     async def on_mentor_offer(delivery: Delivery) -> None:
@@ -69,7 +68,6 @@ def register_handlers(svc: Service) -> None:
         if data.active:
             return
         await close_mentor_hours(svc, delivery.session, data.user_id, delivery.event.municipality)
-        svc.outbox.notify()
 
 
 async def close_mentor_hours(svc: Service, session: Any, mentor: str, municipality: str) -> int:

@@ -9,16 +9,16 @@ from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import BaseModel, Field, field_validator
-from pymongo.asynchronous.client_session import AsyncClientSession
 
 from bookings import recent
-from bookings.calendar import atomically, bump_rules
+from bookings.calendar import bump_rules
 from bookings.opening_hours import Hours
 from contracts import bookings as ev
 from contracts.common import LocalizedText
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
 from kit.problems import Problem
+from kit.uow import UnitOfWork
 
 
 class LocationKind(StrEnum):
@@ -86,17 +86,17 @@ async def create_location(
         "created_at": now,
         "updated_at": now,
     }
-    async with svc.store.transaction() as session:
-        await svc.store.db.locations.insert_one(doc, session=session)
-        await svc.emit(session, _hours_event(svc, doc))
-    svc.outbox.notify()
+    async with svc.uow() as uow:
+        await svc.store.db.locations.insert_one(doc, session=uow.session)
+        await uow.emit(_hours_event(svc, doc))
     return doc
 
 
 async def set_hours(svc: Service, *, location: dict[str, Any], hours: Hours) -> dict[str, Any]:
     doc = {**location, "hours": hours.to_doc(), "updated_at": datetime.now(UTC)}
 
-    async def write(session: AsyncClientSession) -> None:
+    async def write(uow: UnitOfWork) -> None:
+        session = uow.session
         await svc.store.db.locations.update_one(
             {"_id": location["_id"]},
             {"$set": {"hours": doc["hours"], "updated_at": doc["updated_at"]}},
@@ -104,10 +104,9 @@ async def set_hours(svc: Service, *, location: dict[str, Any], hours: Hours) -> 
         )
         # the location's resources get a new rules version: every replica re-reads hours
         await bump_rules(svc.store, session, location_id=location["_id"])
-        await svc.emit(session, _hours_event(svc, doc))
+        await uow.emit(_hours_event(svc, doc))
 
-    await atomically(svc.store, write)
-    svc.outbox.notify()
+    await svc.uow.run(write)
     recent.forget(svc, location_id=doc["_id"])
     return doc
 

@@ -7,9 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
-from pymongo.asynchronous.client_session import AsyncClientSession
 
-from bookings.calendar import atomically
 from bookings.facts import resource_changed
 from bookings.opening_hours import Hours
 from bookings.rules import Rules
@@ -20,6 +18,7 @@ from kit.app import Service
 from kit.auth import Principal, ensure_municipality
 from kit.patch import Patch
 from kit.problems import Problem
+from kit.uow import UnitOfWork
 
 
 class ResourceIn(BaseModel):
@@ -88,7 +87,8 @@ async def create_resource(
     )
     db = svc.store.db
 
-    async def write(session: AsyncClientSession) -> None:
+    async def write(uow: UnitOfWork) -> None:
+        session = uow.session
         await db.resources.insert_one(doc, session=session)
         await db.calendars.insert_one(
             {"_id": doc["_id"], "version": 0, "active": True, "rules_version": 0},
@@ -99,10 +99,9 @@ async def create_resource(
         await db.locations.update_one(
             {"_id": doc["location_id"]}, {"$inc": {"resources_created": 1}}, session=session
         )
-        await svc.emit(session, event)
+        await uow.emit(event)
 
-    await atomically(svc.store, write)
-    svc.outbox.notify()
+    await svc.uow.run(write)
     return doc
 
 
@@ -124,7 +123,8 @@ async def update_resource(
     )
     db = svc.store.db
 
-    async def write(session: AsyncClientSession) -> None:
+    async def write(uow: UnitOfWork) -> None:
+        session = uow.session
         # Every change moves `rules_version`: a booking checked against the old document,
         # on any replica, no longer matches the calendar and is checked again (recent.py).
         await db.calendars.update_one(
@@ -137,10 +137,9 @@ async def update_resource(
             session=session,
         )
         await db.resources.update_one({"_id": doc["_id"]}, {"$set": changes}, session=session)
-        await svc.emit(session, event)
+        await uow.emit(event)
 
-    await atomically(svc.store, write)
-    svc.outbox.notify()
+    await svc.uow.run(write)
     from bookings import recent  # recent imports this module
 
     recent.forget(svc, resource_id=doc["_id"])

@@ -92,10 +92,9 @@ async def create_series(svc: Service, *, principal: Principal, data: SeriesIn) -
         timezone=location["timezone"],
         occurrences=[ev.SeriesOccurrence(**o) for o in occurrences],
     )
-    async with svc.store.transaction() as session:
-        await svc.store.db.series.insert_one(doc, session=session)
-        await svc.emit(
-            session,
+    async with svc.uow() as uow:
+        await svc.store.db.series.insert_one(doc, session=uow.session)
+        await uow.emit(
             svc.event(
                 ev.SERIES_CREATED,
                 payload,
@@ -103,7 +102,6 @@ async def create_series(svc: Service, *, principal: Principal, data: SeriesIn) -
                 subject=f"series/{series_id}",
             ),
         )
-    svc.outbox.notify()
     return doc
 
 
@@ -129,19 +127,19 @@ async def cancel_series(
         resource = await svc.store.db.resources.find_one({"_id": series["resource_id"]})
         cutoff = now + timedelta(minutes=rules_of(resource or {}).cancel_deadline_minutes)
     cancelled: list[str] = []
-    async with svc.store.transaction() as session:
+    async with svc.uow() as uow:
         future = await svc.store.db.bookings.find(
             {
                 "series_id": series["_id"],
                 "status": {"$in": ["pending", "confirmed"]},
                 "starts_at": {"$gt": cutoff},
             },
-            session=session,
+            session=uow.session,
         ).to_list()
         for booking in future:
             done = await transition(
                 svc,
-                session,
+                uow.session,
                 booking,
                 allowed_from=["pending", "confirmed"],
                 status="cancelled",
@@ -152,7 +150,7 @@ async def cancel_series(
         await svc.store.db.series.update_one(
             {"_id": series["_id"]},
             {"$set": {"status": "cancelled", "cancelled_at": now}},
-            session=session,
+            session=uow.session,
         )
         payload = ev.SeriesCancelled(
             series_id=series["_id"],
@@ -162,8 +160,7 @@ async def cancel_series(
             reason=reason,
             cancelled_booking_ids=cancelled,
         )
-        await svc.emit(
-            session,
+        await uow.emit(
             svc.event(
                 ev.SERIES_CANCELLED,
                 payload,
@@ -171,7 +168,6 @@ async def cancel_series(
                 subject=f"series/{series['_id']}",
             ),
         )
-    svc.outbox.notify()
     return {"series_id": series["_id"], "cancelled_booking_ids": cancelled}
 
 
