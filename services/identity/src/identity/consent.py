@@ -104,9 +104,9 @@ async def change(
     if current is not None and current["granted"] == grant:
         return current  # no change, no event
     now = datetime.now(UTC)
-    async with ctx.svc.store.transaction() as session:
+    async with ctx.svc.uow() as uow:
+        session = uow.session
         await record(ctx, session, user, purpose, grant, now)
         if purpose in (Purpose.esf_statistics, Purpose.esf_sensitive):
             await participant.publish(ctx, session, user)
-    ctx.svc.outbox.notify()
     return await ctx.db.consents.find_one(key) or {}

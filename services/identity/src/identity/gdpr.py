@@ -83,7 +83,8 @@ async def erase(ctx: Identity, user: dict[str, Any]) -> tuple[str, dict[str, Any
     now = datetime.now(UTC)
     receipt = secrets.token_urlsafe(24)
     db = ctx.db
-    async with ctx.svc.store.transaction() as session:
+    async with ctx.svc.uow() as uow:
+        session = uow.session
         erased = 0
         for collection in (db.profiles, db.mentor_offers, db.participant_profiles):
             erased += (await collection.delete_many({"_id": uid}, session=session)).deleted_count
@@ -150,7 +151,6 @@ async def erase(ctx: Identity, user: dict[str, Any]) -> tuple[str, dict[str, Any
             municipality=municipality,
             subject=subject,
         )
-    ctx.svc.outbox.notify()
     doc = await db.erasures.find_one({"_id": uid})
     assert doc is not None
     return receipt, doc

@@ -79,17 +79,18 @@ async def publish(ctx: Identity, user: dict[str, Any], data: OfferIn) -> OfferOu
         "active": True,
         "updated_at": datetime.now(UTC),
     }
-    async with ctx.svc.store.transaction() as session:
+    async with ctx.svc.uow() as uow:
+        session = uow.session
         await ctx.db.mentor_offers.update_one(
             {"_id": user["_id"]}, {"$set": offer}, upsert=True, session=session
         )
         await _emit(ctx, session, user, offer)
-    ctx.svc.outbox.notify()
     return to_out(user, offer)
 
 
 async def withdraw(ctx: Identity, user: dict[str, Any]) -> OfferOut | None:
-    async with ctx.svc.store.transaction() as session:
+    async with ctx.svc.uow() as uow:
+        session = uow.session
         offer = await ctx.db.mentor_offers.find_one_and_update(
             {"_id": user["_id"], "active": True},
             {"$set": {"active": False, "updated_at": datetime.now(UTC)}},
@@ -99,7 +100,6 @@ async def withdraw(ctx: Identity, user: dict[str, Any]) -> OfferOut | None:
             return None
         offer["active"] = False
         await _emit(ctx, session, user, offer)
-    ctx.svc.outbox.notify()
     return to_out(user, offer)
 
 

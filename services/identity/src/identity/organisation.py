@@ -142,7 +142,8 @@ async def register(ctx: Identity, principal: Principal, data: OrganisationIn) ->
         "created_by": principal.subject,
         "created_at": datetime.now(UTC),
     }
-    async with ctx.svc.store.transaction() as session:
+    async with ctx.svc.uow() as uow:
+        session = uow.session
         await ctx.db.organisations.insert_one(org, session=session)
         await ctx.emit(
             session,
@@ -153,7 +154,6 @@ async def register(ctx: Identity, principal: Principal, data: OrganisationIn) ->
             municipality=municipality,
             subject=f"organisation/{org['_id']}",
         )
-    ctx.svc.outbox.notify()
     return org
 
 

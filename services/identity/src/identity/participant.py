@@ -104,7 +104,8 @@ async def publish(ctx: Identity, session: AsyncClientSession, user: dict[str, An
 
 async def save(ctx: Identity, user: dict[str, Any], answers: ParticipantIn) -> dict[str, Any]:
     now = datetime.now(UTC)
-    async with ctx.svc.store.transaction() as session:
+    async with ctx.svc.uow() as uow:
+        session = uow.session
         await ctx.db.participant_profiles.update_one(
             {"_id": user["_id"]},
             {
@@ -119,14 +120,14 @@ async def save(ctx: Identity, user: dict[str, Any], answers: ParticipantIn) -> d
             session=session,
         )
         await publish(ctx, session, user)
-    ctx.svc.outbox.notify()
     doc = await ctx.db.participant_profiles.find_one({"_id": user["_id"]})
     assert doc is not None
     return doc
 
 
 async def remove(ctx: Identity, user: dict[str, Any]) -> bool:
-    async with ctx.svc.store.transaction() as session:
+    async with ctx.svc.uow() as uow:
+        session = uow.session
         doc = await ctx.db.participant_profiles.find_one_and_delete(
             {"_id": user["_id"]}, session=session
         )
@@ -140,5 +141,4 @@ async def remove(ctx: Identity, user: dict[str, Any]) -> bool:
                     idc.PARTICIPANT_PROFILE_CHANGED, withdrawn, municipality=user["municipality"]
                 ),
             )
-    ctx.svc.outbox.notify()
     return doc is not None

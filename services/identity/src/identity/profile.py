@@ -112,7 +112,8 @@ async def save(ctx: Identity, user: dict[str, Any], data: ProfileIn) -> ProfileO
         interests=[i.skill for i in interests],  # the contract carries names only
         languages=languages,
     )
-    async with ctx.svc.store.transaction() as session:
+    async with ctx.svc.uow() as uow:
+        session = uow.session
         await ctx.db.profiles.update_one(
             {"_id": user["_id"]}, {"$set": doc}, upsert=True, session=session
         )
@@ -123,5 +124,4 @@ async def save(ctx: Identity, user: dict[str, Any], data: ProfileIn) -> ProfileO
             municipality=user["municipality"],
             subject=f"user/{user['_id']}",
         )
-    ctx.svc.outbox.notify()
     return to_out(user, {"_id": user["_id"], **doc})

@@ -74,7 +74,8 @@ async def change_role(
     now = datetime.now(UTC)
     found = {"_id": user_id, "municipality": municipality, "status": "active"}
     update = {"$addToSet": {"roles": role}} if grant else {"$pull": {"roles": role}}
-    async with ctx.svc.store.transaction() as session:
+    async with ctx.svc.uow() as uow:
+        session = uow.session
         before = await ctx.db.users.find_one(found, session=session)
         if before is None:
             raise Problem(404, "Not found", f"No user {user_id} in {municipality}.")
@@ -102,5 +103,4 @@ async def change_role(
             municipality=municipality,
             subject=subject,
         )
-    ctx.svc.outbox.notify()
     return user

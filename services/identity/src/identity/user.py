@@ -157,7 +157,8 @@ async def sign_up(
     }
     subject = f"user/{user['_id']}"
     try:
-        async with ctx.svc.store.transaction() as session:
+        async with ctx.svc.uow() as uow:
+            session = uow.session
             await ctx.db.users.insert_one(user, session=session)
             await ctx.emit(
                 session,
@@ -180,7 +181,6 @@ async def sign_up(
         raise Problem(
             409, "Already registered", "This email already has an account here.", field="email"
         ) from exc
-    ctx.svc.outbox.notify()
     return user, tokens
 
 
@@ -251,7 +251,8 @@ async def change_password(
     if reason := password_problem(data.new_password, email=user["email"]):
         raise Problem(422, "Weak password", f"The password {reason}.", field="new_password")
     new_hash = await hash_password(ctx.passwords, data.new_password)
-    async with ctx.svc.store.transaction() as session:
+    async with ctx.svc.uow() as uow:
+        session = uow.session
         await ctx.db.users.update_one(
             {"_id": user_id},
             {"$set": {"password_hash": new_hash, "updated_at": datetime.now(UTC)}},
@@ -280,7 +281,8 @@ async def update_contact(ctx: Identity, user_id: str, data: ContactIn) -> dict[s
     if not changes:
         return await get_active(ctx, user_id)
     changes["updated_at"] = datetime.now(UTC)
-    async with ctx.svc.store.transaction() as session:
+    async with ctx.svc.uow() as uow:
+        session = uow.session
         user = await ctx.db.users.find_one_and_update(
             {"_id": user_id, "status": "active"},
             {"$set": changes},
@@ -290,5 +292,4 @@ async def update_contact(ctx: Identity, user_id: str, data: ContactIn) -> dict[s
         if user is None:
             raise Problem(404, "Not found", "No such user.")
         await emit_contact(ctx, session, user)
-    ctx.svc.outbox.notify()
     return user
