@@ -31,12 +31,9 @@ def build() -> Service:
     @router.post("/pings", status_code=202)
     async def send(ping: PingIn) -> dict[str, str]:
         event = service.event(PING_SENT, PingSent(text=ping.text), municipality=ping.municipality)
-        async with service.store.transaction() as session:
-            await service.store.db.pings.insert_one(
-                {"_id": event.id, "text": ping.text}, session=session
-            )
-            await service.emit(session, event)
-        service.outbox.notify()
+        async with service.uow() as uow:
+            await uow.db.pings.insert_one({"_id": event.id, "text": ping.text}, session=uow.session)
+            await uow.emit(event)
         log.info("ping.accepted", ping_id=event.id)
         return {"id": event.id}
 

@@ -33,10 +33,9 @@ async def test_broker_restart_mid_stream(
     async def stream() -> None:
         for i in range(N):
             event = producer.event(TICK, Tick(n=i), municipality="helsinki")
-            async with producer.store.transaction() as session:
-                await producer.store.db.state.insert_one({"n": i}, session=session)
-                await producer.emit(session, event)
-            producer.outbox.notify()
+            async with producer.uow() as uow:
+                await uow.db.state.insert_one({"n": i}, session=uow.session)
+                await uow.emit(event)
             await asyncio.sleep(0.03)
 
     task = asyncio.create_task(stream())

@@ -27,6 +27,7 @@ from kit.consumer import Delivery
 from kit.inbox import Duplicates
 from kit.mongo import Store
 from kit.testing import envelope
+from kit.uow import Transactions
 
 TZ = "Europe/Helsinki"
 BOOKING_TYPES = [bk.BOOKING_CONFIRMED, bk.BOOKING_CHECKED_IN, bk.BOOKING_NO_SHOW,
@@ -122,7 +123,7 @@ async def test_batches_equal_one_by_one(
             async def work(session: Any, chunk: list[Delivery] = chunk) -> None:
                 await ingest_batch(batched.db, chunk, KEY, TZ, session, tombstones)
 
-            await batched.in_transaction(work)
+            await Transactions(batched).run_session(work)
 
         expected, got = await documents(single.db), await documents(batched.db)
         for docs in (expected, got):  # a fresh random version per erasure
@@ -192,7 +193,7 @@ async def test_concurrent_batches_of_the_same_people_lose_nothing(
                     attempts += 1
                     await ingest_batch(store.db, chunk, KEY, TZ, session)
 
-                await store.in_transaction(work)
+                await Transactions(store).run_session(work)
 
         by_events = [e for e in stream if e.producer == "events"]
         others = [e for e in stream if e.producer != "events"]

@@ -13,6 +13,7 @@ from kit.bus import Bus
 from kit.mongo import Store
 from kit.outbox import READ_FACTOR, Lease, Outbox, Relay
 from kit.testing import drain, envelope, eventually
+from kit.uow import Transactions
 
 TYPE = "kohtaamo.kittest.thing.happened.v1"
 
@@ -43,18 +44,18 @@ async def test_relay_publishes_after_crash_between_store_and_publish(
     # 1. The "crashed" process: state change and its events committed, no relay ever ran.
     crashed = Store(settings)
     events = [envelope(TYPE, {"thing_id": f"x{i}", "n": i}) for i in range(5)]
-    async with crashed.transaction() as session:
-        await crashed.db.things.insert_one({"_id": "state"}, session=session)
-        await Outbox(crashed).stage(session, *events)
+    async with Transactions(crashed)() as uow:
+        await crashed.db.things.insert_one({"_id": "state"}, session=uow.session)
+        await uow.emit(*events)
     await crashed.close()
 
     # 2. A transaction that fails stores neither the state nor its events.
     store = Store(settings)
     outbox = Outbox(store)
     try:
-        async with store.transaction() as session:
-            await store.db.things.insert_one({"_id": "never"}, session=session)
-            await outbox.stage(session, envelope(TYPE, {"thing_id": "never"}))
+        async with Transactions(store, outbox)() as uow:
+            await store.db.things.insert_one({"_id": "never"}, session=uow.session)
+            await uow.emit(envelope(TYPE, {"thing_id": "never"}))
             raise RuntimeError("handler failed before commit")
     except RuntimeError:
         pass
@@ -86,8 +87,8 @@ async def test_unroutable_entry_is_kept_and_retried_later(settings: Any) -> None
     await svc.relay.stop()  # drive the relay by hand: no race with its own loop
     try:
         event = envelope("kohtaamo.kittest.nobody.listens.v1", {})
-        async with svc.store.transaction() as session:
-            await svc.emit(session, event)
+        async with svc.uow() as uow:
+            await uow.emit(event)
         published = await svc.relay.publish_pending()
         assert published == 0
         entry = await svc.outbox.collection.find_one({"_id": event.id})
@@ -307,8 +308,8 @@ async def test_erasure_forgets_held_back_entries_naming_the_person(settings: Any
         )
         assert await relay.publish_pending() == 0  # refused and other: unroutable, retried
         await svc.outbox.stage(None, fresh)  # not tried yet: on its way out
-        async with svc.store.transaction() as session:
-            assert await svc.outbox.forget(session, "u-erased") == 2
+        async with svc.uow() as uow:
+            assert await svc.outbox.forget(uow.session, "u-erased") == 2
         assert await svc.outbox.parked.count_documents({}) == 0
         left = {e["_id"] for e in await svc.outbox.collection.find({}).to_list()}
         assert left == {fresh.id, other.id}

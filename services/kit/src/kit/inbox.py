@@ -13,7 +13,6 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from kit.mongo import Store
-from kit.outbox import Outbox
 from kit.uow import Transactions, UnitOfWork
 
 COLLECTION = "inbox"
@@ -48,7 +47,7 @@ class Inbox:
     def __init__(self, store: Store, transactions: Transactions | None = None) -> None:
         self.store = store
         self.collection = store.db[COLLECTION]
-        self.transactions = transactions or Transactions(store, Outbox(store))
+        self.transactions = transactions or Transactions(store)
 
     async def apply(self, *, consumer: str, event_id: str, effect: Effect) -> bool:
         """Apply `effect` once for (consumer, event id), in one unit of work with the inbox

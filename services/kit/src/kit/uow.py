@@ -107,9 +107,11 @@ async def _commit(session: AsyncClientSession) -> None:
 class Transactions:
     """A service's units of work (`svc.uow`)."""
 
-    def __init__(self, store: Store, outbox: Outbox) -> None:
+    def __init__(self, store: Store, outbox: Outbox | None = None) -> None:
+        from kit.outbox import Outbox  # the outbox's own transactions import this module
+
         self.store = store
-        self.outbox = outbox
+        self.outbox = outbox or Outbox(store)
 
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[UnitOfWork]:
