@@ -67,7 +67,7 @@ async def test_broker_restart_mid_stream(
             await eventually(consumer_back, timeout=60)
         finally:
             await admin.close()
-        ready = await consumer.readiness()
+        ready = await consumer.consumer_health()
         assert ready["broker"]["ok"] and ready["consumers"]["ok"], ready
     finally:
         task.cancel()

@@ -46,7 +46,7 @@ OWNER, OTHER = "helsinki", "kouvola"
 # Every role the platform knows: the kit's municipal and network roles plus identity's
 # site-running network role (docs/identity.md, "Roles").
 ROLES = tuple(dict.fromkeys((*auth.ROLES, "platform_admin")))
-OPEN = {"/healthz", "/readyz", "/metrics", "/.well-known/jwks.json"}
+OPEN = {"/healthz", "/readyz", "/readyz/consumers", "/metrics", "/.well-known/jwks.json"}
 PASSWORD = "role-matrix-Salasana-2026"
 
 # Operations a caller of another municipality may answer 2xx although they name the

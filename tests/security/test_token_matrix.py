@@ -19,6 +19,7 @@ from kit.testing import TestIssuer, service_env
 OPEN = {
     "/healthz",
     "/readyz",
+    "/readyz/consumers",
     "/metrics",
     "/.well-known/jwks.json",
     "/openapi.json",

@@ -378,31 +378,50 @@ class Service:
         log.info("service.stopped")
 
     async def readiness(self) -> dict[str, dict[str, Any]]:
-        async def store() -> dict[str, Any]:
-            await self.store.ping()
-            return {}
-
-        async def broker() -> bool:
-            return await self.bus.ping(2.0)
-
-        async def consumers() -> dict[str, Any]:
-            attached = {}
-            for consumer in self.consumers:
-                counts = await self.admin.queue_counts(consumer.queue)
-                attached[consumer.queue] = counts[1] if counts else 0
-            if not all(attached.values()):
-                raise RuntimeError(f"consumers not attached: {attached}")
-            if self._stalled:
-                raise RuntimeError(f"consumers stalled: {sorted(self._stalled)}")
-            return {"attached": attached}
-
-        results = dict([await check("store", store), await check("broker", broker)])
-        if self.consumers:
-            name, detail = await check("consumers", consumers, timeout=4.0)
-            results[name] = detail
+        """Whether this replica should take HTTP traffic: store reachable and started. A
+        broker outage does not take it out of the load balancer (which would take every
+        replica out at once): writes wait in the outbox and the relay publishes them when
+        the broker is back, so the broker and the consumers are reported as degraded. With
+        the broker up, consumers must be attached (and not stalled) as before."""
+        results = dict([await check("store", self._store_probe)])
+        name, broker = await check("broker", self._broker_probe)
+        if broker["ok"]:
+            results[name] = broker
+            if self.consumers:
+                results.update([await check("consumers", self._consumers_probe, timeout=4.0)])
+        else:
+            results[name] = {**broker, "ok": True, "degraded": True}
+            if self.consumers:
+                results["consumers"] = {"ok": True, "degraded": True, "waiting": "broker"}
         if not self.started:
             results["started"] = {"ok": False}
         return results
+
+    async def consumer_health(self) -> dict[str, dict[str, Any]]:
+        """The consumers on their own (`/readyz/consumers`): broker reachable, every queue's
+        consumer attached, none stalled. For monitoring, not for the load balancer."""
+        results = dict([await check("broker", self._broker_probe)])
+        if self.consumers:
+            results.update([await check("consumers", self._consumers_probe, timeout=4.0)])
+        return results
+
+    async def _store_probe(self) -> dict[str, Any]:
+        await self.store.ping()
+        return {}
+
+    async def _broker_probe(self) -> bool:
+        return await self.bus.ping(2.0)
+
+    async def _consumers_probe(self) -> dict[str, Any]:
+        attached = {}
+        for consumer in self.consumers:
+            counts = await self.admin.queue_counts(consumer.queue)
+            attached[consumer.queue] = counts[1] if counts else 0
+        if not all(attached.values()):
+            raise RuntimeError(f"consumers not attached: {attached}")
+        if self._stalled:
+            raise RuntimeError(f"consumers stalled: {sorted(self._stalled)}")
+        return {"attached": attached}
 
     def create_app(self) -> FastAPI:
         configure_logging(

@@ -1,5 +1,6 @@
-"""`/healthz` (alive), `/readyz` (store and broker really reachable, consumers attached),
-`/metrics` (Prometheus)."""
+"""`/healthz` (alive), `/readyz` (takes HTTP traffic: store reachable; a broker outage is
+reported as degraded, not as not-ready), `/readyz/consumers` (broker reachable, consumers
+attached and progressing), `/metrics` (Prometheus)."""
 
 from __future__ import annotations
 
@@ -25,20 +26,19 @@ def health_router(service: Service) -> APIRouter:
 
     @router.get(
         "/readyz",
-        summary="Store, broker and consumers are ready",
+        summary="Ready for HTTP traffic (a broker outage only degrades)",
         responses={503: {"description": "Not ready"}},
     )
     async def readyz() -> JSONResponse:
-        checks = await service.readiness()
-        ready = all(c["ok"] for c in checks.values())
-        return JSONResponse(
-            {
-                "status": "ready" if ready else "not_ready",
-                "service": service.name,
-                "checks": checks,
-            },
-            status_code=200 if ready else 503,
-        )
+        return report(service.name, await service.readiness())
+
+    @router.get(
+        "/readyz/consumers",
+        summary="Broker reachable, consumers attached and progressing",
+        responses={503: {"description": "Consumers not working"}},
+    )
+    async def consumers() -> JSONResponse:
+        return report(service.name, await service.consumer_health())
 
     @router.get(
         "/metrics",
@@ -49,6 +49,16 @@ def health_router(service: Service) -> APIRouter:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
+
+
+def report(service: str, checks: dict[str, dict[str, Any]]) -> JSONResponse:
+    ready = all(c["ok"] for c in checks.values())
+    degraded = any(c.get("degraded") for c in checks.values())
+    status = "not_ready" if not ready else "degraded" if degraded else "ready"
+    return JSONResponse(
+        {"status": status, "service": service, "checks": checks},
+        status_code=200 if ready else 503,
+    )
 
 
 async def check(name: str, probe: Any, timeout: float = 2.0) -> tuple[str, dict[str, Any]]:

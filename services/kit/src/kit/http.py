@@ -21,7 +21,7 @@ from kit.metrics import HTTP_LATENCY, HTTP_REQUESTS
 HEADER = "X-Correlation-ID"
 _HEADER_RAW = HEADER.lower().encode("latin-1")
 _VALID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_QUIET = frozenset({"/healthz", "/readyz", "/metrics"})
+_QUIET = frozenset({"/healthz", "/readyz", "/readyz/consumers", "/metrics"})
 log = structlog.get_logger("kit.http")
 
 

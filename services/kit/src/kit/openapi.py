@@ -34,7 +34,7 @@ REF = "#/components/schemas/"
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 WRITES = {"post", "put", "patch", "delete"}
 # The kit's health endpoints answer for themselves (readyz's 503 is a JSON status report).
-UNDOCUMENTED = {"/healthz", "/readyz", "/metrics"}
+UNDOCUMENTED = {"/healthz", "/readyz", "/readyz/consumers", "/metrics"}
 # FastAPI's default 422 schemas, replaced by Problem.
 FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")
 
