@@ -10,6 +10,6 @@ if [ "$#" -eq 0 ]; then
   exec kohtaamo run "$KOHTAAMO_RUN"
 fi
 case "$1" in
-  run|run-all|services|seed|dlq|outbox|asyncapi|--help|-h) exec kohtaamo "$@" ;;
+  run|run-all|services|seed|dlq|outbox|backup|asyncapi|--help|-h) exec kohtaamo "$@" ;;
   *) exec kohtaamo run "$@" ;;
 esac

@@ -3,6 +3,7 @@ users of this test run on the local broker (created fresh, removed at the end)."
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import shutil
 import subprocess
@@ -153,8 +154,10 @@ def site_definitions(
     return definitions, names
 
 
+@functools.cache
 def render(site: str) -> list[dict[str, Any]]:
-    """A site's Kubernetes overlay rendered with kustomize (no cluster needed)."""
+    """A site's Kubernetes overlay rendered with kustomize (no cluster needed); once per
+    run (the tests only read it)."""
     kubectl = shutil.which("kubectl")
     if kubectl is not None:
         command = [kubectl, "kustomize", str(OVERLAYS / site)]

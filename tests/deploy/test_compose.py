@@ -20,7 +20,7 @@ from kit.settings import KitSettings
 
 from .conftest import DEPLOY, ROOT, SERVICES
 
-INFRA = ("rabbitmq", "mongo", "mailpit")
+INFRA = ("rabbitmq", "mongo", "redis", "mailpit")
 
 
 def interpolate(text: str, env: dict[str, str] | None = None) -> str:
@@ -98,6 +98,8 @@ def test_rabbitmq_gets_plugins_config_and_definitions(compose: dict[str, Any]) -
     }
     amqp = urlsplit(compose["x-kohtaamo-env"]["KOHTAAMO_AMQP_URL"])
     assert amqp.username in users and amqp.hostname == "rabbitmq"
+    # RabbitMQ 4.x (3.13 is out of community support).
+    assert re.fullmatch(r"rabbitmq:4\.\d+-management", rabbit["image"]), rabbit["image"]
     mongo = compose["services"]["mongo"]
     assert "--replSet" in mongo["command"]
     assert "replicaSet=rs0" in compose["x-kohtaamo-env"]["KOHTAAMO_MONGO_URL"]
@@ -136,6 +138,15 @@ def test_service_settings_load_from_its_compose_environment(
     assert settings.municipalities == ["helsinki", "kouvola"]
     identity = urlsplit(settings.identity_url)
     assert identity.hostname == "identity" and identity.port == 8080
+    assert settings.mongo_kind == "mongodb"  # retryable writes, the driver's pool
+    subnet = compose["networks"]["default"]["ipam"]["config"][0]["subnet"]
+    if service == "gateway":
+        # The gateway is the edge; its replicas share their limits in Redis.
+        assert settings.trusted_proxies == []
+        storage = urlsplit(settings.rate_limit_storage)  # type: ignore[attr-defined]
+        assert storage.scheme == "redis" and storage.hostname in services
+    else:
+        assert settings.trusted_proxies == [subnet]  # the gateway's network
     if service == "notifications":
         assert settings.smtp_host == "mailpit" and settings.smtp_port == 1025  # type: ignore[attr-defined]
     if service == "gateway":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from gateway.breaker import REJECTED
 from kit.testing import eventually
 
 PROBLEM = "application/problem+json"
@@ -49,11 +50,14 @@ async def test_breaker_opens_on_failures_then_recovers(
             # The service's own 503 is passed on, and counted against its breaker.
             assert failing.status_code == 503 and failing.json()["title"] == "asked to fail"
         before = echo.hits()
+        rejected = REJECTED.labels("bookings")._value.get()
         paused = await client.get("/api/v1/bookings")
         assert paused.status_code == 503
         assert paused.json()["type"].endswith("/circuit-open")
         assert int(paused.headers["Retry-After"]) >= 1
         assert echo.hits() == before  # failed fast: the service was not called
+        # Counted for the "breaker open" alert (deploy/k8s/base/monitoring).
+        assert REJECTED.labels("bookings")._value.get() == rejected + 1
         assert (await svc.upstreams.breakers.state("bookings"))["state"] == "opened"
 
         async def recovered() -> bool:

@@ -8,11 +8,19 @@ import math
 import time
 from typing import Any
 
+from prometheus_client import Counter
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 from purgatory.service._async.circuitbreaker import AsyncCircuitBreaker
 
-__all__ = ["Breakers", "OpenedState"]
+__all__ = ["REJECTED", "Breakers", "OpenedState"]
+
+# Requests answered 503 because a breaker was open (the alert "breaker open" fires on it).
+REJECTED = Counter(
+    "kohtaamo_gateway_breaker_rejected_total",
+    "Requests refused while the upstream's circuit breaker was open",
+    ["upstream"],
+)
 
 
 class Breakers:

@@ -13,7 +13,7 @@ import structlog
 from fastapi import Request, Response
 from yarl import URL
 
-from gateway.breaker import OpenedState
+from gateway.breaker import REJECTED, OpenedState
 from gateway.errors import EdgeProblem, circuit_open, timed_out, unreachable
 from gateway.upstreams import Upstream, Upstreams
 from kit.http import HEADER as CORRELATION_HEADER
@@ -131,6 +131,7 @@ async def exchange(
     except _UpstreamFailing as failing:
         return failing.answer
     except OpenedState as exc:
+        REJECTED.labels(upstream.name).inc()
         raise circuit_open(upstream.name, upstreams.breakers.retry_after(exc)) from None
     except _Busy as exc:
         raise EdgeProblem(

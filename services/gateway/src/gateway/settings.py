@@ -4,7 +4,7 @@ route at a partner's service or leave a service out without touching code."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import NoDecode
@@ -86,6 +86,8 @@ DEFAULT_MY_PAGE: dict[str, MyPagePart] = {
 
 class GatewaySettings(KitSettings):
     service: str = "gateway"
+    # The gateway keeps no data: nothing to ask a store about at start.
+    mongo_kind: Literal["auto", "mongodb", "embedded"] = "mongodb"
     upstreams: Upstreams = Field(default_factory=Upstreams)
     routes: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ROUTES))
     # Extra routes merged over the defaults (so one can be added without restating all).

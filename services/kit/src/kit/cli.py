@@ -1,4 +1,5 @@
-"""`kohtaamo`: run services, seed demo data, and operator commands (dead letters, outbox)."""
+"""`kohtaamo`: run services, seed demo data, and operator commands (dead letters, outbox,
+backups)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ app = typer.Typer(help="Kohtaamo platform command line.", no_args_is_help=True)
 dlq = typer.Typer(help="Inspect and replay dead-lettered messages.", no_args_is_help=True)
 outbox = typer.Typer(help="Outbox state of services.", no_args_is_help=True)
 app.add_typer(dlq, name="dlq")
+backup = typer.Typer(help="Dump and restore the services' databases.", no_args_is_help=True)
 app.add_typer(outbox, name="outbox")
+app.add_typer(backup, name="backup")
 
 
 def _service(target: str) -> Any:
@@ -324,6 +327,47 @@ def outbox_unpark(
             await svc.store.close()
 
     typer.echo(f"unparked {asyncio.run(go())} entr(y/ies)")
+
+
+def _store_client() -> Any:
+    from pymongo import MongoClient
+
+    from kit.mongo import client_options, resolve_kind
+
+    settings = KitSettings()
+    options = client_options(settings, resolve_kind(settings))
+    options.pop("maxPoolSize")
+    return MongoClient(settings.mongo_url.get_secret_value(), **options)
+
+
+@backup.command("dump")
+def backup_dump(
+    out: Annotated[Path, typer.Argument(help="Directory to write (one subdirectory per db)")],
+    prefix: Annotated[str, typer.Option(help="Databases whose names start so")] = "kohtaamo_",
+    compress: Annotated[bool, typer.Option(help="gzip each collection")] = True,
+) -> None:
+    """Every database of KOHTAAMO_MONGO_URL named `<prefix>...`, in mongodump's layout."""
+    from kit import backup as backups
+
+    with _store_client() as client:
+        counts = backups.dump(client, out, backups.databases(client, prefix), compress=compress)
+    typer.echo(backups.summary(counts))
+
+
+@backup.command("restore")
+def backup_restore(
+    source: Annotated[Path, typer.Argument(help="A directory `kohtaamo backup dump` wrote")],
+    drop: Annotated[bool, typer.Option(help="Replace collections that exist")] = False,
+) -> None:
+    """Write a dump back into KOHTAAMO_MONGO_URL (with its indexes)."""
+    from kit import backup as backups
+
+    with _store_client() as client:
+        try:
+            counts = backups.restore(client, source, drop=drop)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    typer.echo(backups.summary(counts))
 
 
 def main() -> None:

@@ -50,7 +50,7 @@ def resolve_kind(settings: KitSettings) -> str:
         return settings.mongo_kind
     probe: MongoClient[dict[str, Any]] = MongoClient(
         settings.mongo_url.get_secret_value(),
-        serverSelectionTimeoutMS=min(settings.mongo_timeout_ms, 2000),
+        serverSelectionTimeoutMS=min(settings.mongo_timeout_ms, 1000),
         connect=False,
     )
     try:
