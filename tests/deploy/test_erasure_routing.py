@@ -21,7 +21,7 @@ from kit import registry
 from kit.consumer import Consumer
 from kit.settings import KitSettings
 
-from .conftest import DEPLOY, by_kind, load_apply, pod_config, render
+from .conftest import DEPLOY, SERVICES, by_kind, load_apply, pod_config, render
 
 SITES = ("helsinki", "kouvola")
 
@@ -34,7 +34,7 @@ def deployment() -> dict[str, Any]:
     for site in SITES:
         docs = render(site)
         served = {}
-        for service in by_kind(docs, "Deployment"):
+        for service in set(by_kind(docs, "Deployment")) & set(SERVICES):  # not Redis
             config = pod_config(docs, service)
             served[service] = KitSettings(
                 municipality=config["KOHTAAMO_MUNICIPALITY"],
