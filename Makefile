@@ -4,7 +4,7 @@ UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PYTEST_ARGS ?=
 
-.PHONY: run test setup rabbitmq redis chromium lint format bench fault docs clean
+.PHONY: run test test-fast setup rabbitmq redis chromium lint format bench fault docs clean
 
 $(UV):
 	python3 -m venv .tools
@@ -31,6 +31,11 @@ run: setup rabbitmq
 ## test: the whole suite against the real broker and the embedded store
 test: setup rabbitmq redis chromium
 	$(UV) run --frozen pytest $(PYTEST_ARGS)
+
+## test-fast: the tests that need neither broker nor store (no infrastructure). Services
+## built there never connect, so they are told the store's kind instead of asking it.
+test-fast: setup
+	KOHTAAMO_MONGO_KIND=mongodb $(UV) run --frozen pytest -m "not broker and not store" $(PYTEST_ARGS)
 
 lint: setup
 	$(UV) run --frozen ruff check .

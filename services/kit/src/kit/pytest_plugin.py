@@ -17,6 +17,23 @@ from kit import localstore, rabbit_env
 from kit.settings import DEMO_MUNICIPALITIES, KitSettings
 
 RUN_ID = uuid.uuid4().hex[:8]
+# The fixtures that reach real infrastructure, and the marker a test using any of them
+# (directly or through another fixture) gets: `pytest -m "not broker and not store"` (make
+# test-fast) runs only the tests that need neither.
+NEEDS = {
+    "amqp_url": "broker",
+    "make_vhost": "broker",
+    "private_broker": "broker",
+    "mongo_url": "store",
+    "redis_url": "store",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        for marker in sorted({NEEDS[name] for name in used & NEEDS.keys()}):
+            item.add_marker(marker)
 
 
 @pytest.fixture(scope="session")
