@@ -37,7 +37,7 @@ class PrivateBroker:
     """A RabbitMQ node of our own (own name, ports and data directory), for tests that
     restart the broker: the shared broker of the machine is never stopped."""
 
-    def __init__(self, base: Path, *, name: str = "kohtaamo-fault") -> None:
+    def __init__(self, base: Path, *, name: str = "kohtaamo-fault", cookie: str = "") -> None:
         import socket
 
         def free() -> int:
@@ -51,6 +51,10 @@ class PrivateBroker:
         self.dist_port = free()
         home = base / "home"
         home.mkdir(parents=True, exist_ok=True)
+        if cookie:  # nodes of one cluster share their Erlang cookie
+            cookie_file = home / ".erlang.cookie"
+            cookie_file.write_text(cookie)
+            cookie_file.chmod(0o400)
         (base / "enabled_plugins").write_text("[].\n")
         self.env = {
             **os.environ,
@@ -88,6 +92,11 @@ class PrivateBroker:
         )
 
     def start(self) -> None:
+        self.launch()
+        self.await_startup()
+
+    def launch(self) -> None:
+        """Start the node in the background (`await_startup` waits for it)."""
         subprocess.run(
             [self._bin("rabbitmq-server"), "-detached"],
             env=self.env,
@@ -96,7 +105,6 @@ class PrivateBroker:
             timeout=60,
             cwd=self.base,
         )
-        self.await_startup()
 
     def await_startup(self, timeout: float = 240) -> None:
         # `await_startup` gives up at once while the node's distribution is not up yet.
@@ -118,11 +126,76 @@ class PrivateBroker:
         self.ctl("start_app")
         self.await_startup()
 
+    def kill(self) -> None:
+        """The node's VM killed outright (a crashed machine): no goodbye to anyone."""
+        pid_file = self.base / "pid"
+        if pid_file.exists():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                pid = int(pid_file.read_text().strip())
+                os.kill(pid, signal.SIGKILL)
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:
+                    try:
+                        os.kill(pid, 0)
+                    except ProcessLookupError:
+                        break
+                    time.sleep(0.1)
+            pid_file.unlink(missing_ok=True)
+
     def stop(self) -> None:
         try:
             self.ctl("stop", timeout=60)
         except (subprocess.SubprocessError, OSError):
-            pid_file = self.base / "pid"
-            if pid_file.exists():
-                with contextlib.suppress(ProcessLookupError, ValueError):
-                    os.kill(int(pid_file.read_text().strip()), signal.SIGKILL)
+            self.kill()
+
+
+class PrivateCluster:
+    """Three (or `size`) private RabbitMQ nodes clustered with each other, on ports of
+    their own: quorum queues get a member on every node. The shared broker is untouched."""
+
+    def __init__(self, base: Path, *, size: int = 3, name: str = "kohtaamo-cluster") -> None:
+        import secrets
+
+        cookie = secrets.token_hex(20)
+        self.nodes = [
+            PrivateBroker(base / f"node{i}", name=f"{name}{i}", cookie=cookie) for i in range(size)
+        ]
+
+    def start(self) -> None:
+        # Side by side: most of a node's start is its Erlang VM booting.
+        for node in self.nodes:
+            node.launch()
+        for node in self.nodes:
+            node.await_startup()
+        first, *others = self.nodes
+        for node in others:  # one at a time: joins to one seed do not run side by side
+            node.ctl("stop_app")
+            node.ctl("join_cluster", first.node)
+            node.ctl("start_app")  # returns once the node runs again, in the cluster
+
+    def running_nodes(self, via: int = 0) -> set[str]:
+        """The nodes the cluster reports running, asked through node `via`."""
+        import json
+
+        node = self.nodes[via]
+        out = subprocess.run(
+            [node._bin("rabbitmqctl"), "-n", node.node, "cluster_status", "--formatter", "json"],
+            env=node.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+        return set(json.loads(out)["running_nodes"])
+
+    def restart(self, index: int) -> None:
+        """Bring a killed node back; it rejoins the cluster from its own data."""
+        node = self.nodes[index]
+        node.launch()
+        node.await_startup()
+
+    def stop(self) -> None:
+        # Killed, not stopped: their data is thrown away, and a graceful stop of a
+        # cluster member waits on the others.
+        for node in self.nodes:
+            node.kill()
