@@ -20,6 +20,12 @@ rabbitmq:
 redis:
 	@scripts/ensure-redis.sh
 
+# The schemas of KEDA's and the Prometheus operator's custom resources (npm), for the
+# manifest tests.
+crd-schemas:
+	@test -d tests/deploy/crd/node_modules || npm ci --prefix tests/deploy/crd \
+	  --ignore-scripts --no-audit --no-fund --loglevel=error
+
 # Chromium from Debian for the web UI's browser tests.
 chromium:
 	@scripts/ensure-chromium.sh
@@ -29,7 +35,7 @@ run: setup rabbitmq
 	$(UV) run --frozen kohtaamo run-all
 
 ## test: the whole suite against the real broker and the embedded store
-test: setup rabbitmq redis chromium
+test: setup rabbitmq redis crd-schemas chromium
 	$(UV) run --frozen pytest $(PYTEST_ARGS)
 
 ## test-fast: the tests that need neither broker nor store (no infrastructure). Services

@@ -6,11 +6,14 @@ for real MongoDB, trusted proxy networks and shared limits."""
 
 from __future__ import annotations
 
+import copy
 import importlib
 import inspect
 import ipaddress
 import json
 import re
+import shutil
+import subprocess
 from typing import Any
 
 import pytest
@@ -123,6 +126,54 @@ def test_queue_scaling_names_the_consumers_real_queues(docs: list[dict[str, Any]
         for trigger in scaled["spec"]["triggers"]:
             if trigger["type"] == "rabbitmq":
                 assert trigger["authenticationRef"]["name"] in auth
+
+
+CRD = ROOT / "tests" / "deploy" / "crd"
+
+
+def crd_problems(objects: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Problems of custom resources against their CRDs' schemas (node, tests/deploy/crd)."""
+    node = shutil.which("node")
+    assert node, "node is not installed"
+    assert (CRD / "node_modules").is_dir(), "the CRD schemas are not installed: make crd-schemas"
+    done = subprocess.run(
+        [node, str(CRD / "validate.mjs")],
+        input=json.dumps(objects),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=CRD,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return list(json.loads(done.stdout))
+
+
+def test_custom_resources_are_valid_against_their_crd_schemas(
+    docs: list[dict[str, Any]],
+) -> None:
+    custom = [d for d in docs if d["apiVersion"].startswith(("keda.sh/", "monitoring.coreos.com/"))]
+    assert {d["kind"] for d in custom} == {
+        "ScaledObject",
+        "TriggerAuthentication",
+        "ServiceMonitor",
+        "PrometheusRule",
+    }
+    # A broken copy of each (a single value where the schema wants a list): the check
+    # refuses exactly those.
+    wrong = {
+        "ScaledObject": ("triggers", 5),
+        "TriggerAuthentication": ("secretTargetRef", "kohtaamo-secrets"),
+        "ServiceMonitor": ("endpoints", {"port": "http"}),
+        "PrometheusRule": ("groups", "kohtaamo"),
+    }
+    broken = copy.deepcopy(custom)
+    for doc in broken:
+        field, value = wrong[doc["kind"]]
+        doc["spec"][field] = value
+    problems = crd_problems(custom + broken)
+    assert len(problems) == len(broken), problems
+    named = {f"{d['kind']}/{d['metadata']['name']}" for d in broken}
+    assert {p["object"] for p in problems} == named
 
 
 def test_jobs_run_commands_that_exist(docs: list[dict[str, Any]]) -> None:
