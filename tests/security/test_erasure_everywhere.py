@@ -163,6 +163,11 @@ def allowed(service: str, collection: str, doc: dict[str, Any], user_id: str) ->
         return bool(doc["_id"] == user_id)
     if service == "notifications" and collection == "erased":
         return doc["_id"] == user_id and set(doc) <= {"_id", "at"}
+    if collection == "revoked_tokens":
+        # Every service's deny list refuses the person's tokens until they would have
+        # expired (kit.revocation): the bare id, for KOHTAAMO_REVOCATION_KEEP_S.
+        fields = {"_id", "issued_before", "expires_at", "changed_at", "reason"}
+        return doc["_id"] == user_id and set(doc) <= fields and doc["reason"] == "erased"
     if collection in ("outbox", "outbox_parked"):
         held_back = collection == "outbox_parked" or bool(doc.get("unroutable"))
         return service in TOMBSTONE_SERVICES and held_back
@@ -306,6 +311,17 @@ def test_erased_resident_leaves_nothing_personal_in_any_store(
 
         status = wait_for(complete, "every service's erasure.completed", timeout=90)
         assert set(status["services"]) >= set(kit_platform.SERVICES), status
+
+        # Their still unexpired access token writes nowhere any more.
+        def refused_everywhere() -> bool:
+            writes = [
+                client.post(f"{events}/events/{EVENT}/registrations", json={}, headers=auth),
+                client.post(f"{bookings}/me/feed", headers=auth),
+                client.patch(f"{identity}/me/contact", json={"phone": None}, headers=auth),
+            ]
+            return all(w.status_code == 401 and "revoked" in w.text for w in writes)
+
+        wait_for(refused_everywhere, "the erased person's token refused", timeout=15)
 
     # The erasure confirmation went out before the address was erased (docs/notifications.md).
     wait_for(lambda: ERASURE_SUBJECT in box.subjects(address), "the erasure confirmation")

@@ -24,6 +24,7 @@ ORGANISATION_REGISTERED = event_type("identity", "organisation.registered")
 ERASURE_COMPLETED = event_type("identity", "erasure.completed")
 ROLE_GRANTED = event_type("identity", "role.granted")
 ROLE_REVOKED = event_type("identity", "role.revoked")
+TOKENS_REVOKED = event_type("identity", "user.tokens_revoked")
 
 
 @register(USER_REGISTERED)
@@ -47,6 +48,24 @@ class UserErased(Payload):
 
     user_id: str
     requested_at: datetime
+
+
+class RevocationReason(StrEnum):
+    erased = "erased"
+    disabled = "disabled"
+    password_changed = "password_changed"
+    role_removed = "role_removed"
+
+
+@register(TOKENS_REVOKED)
+class TokensRevoked(Payload):
+    """Every service refuses the user's access tokens issued (`iat`) before `issued_before`
+    from now on; they would have expired within the access token lifetime anyway. A new
+    login or refresh gives a token that works (unless the account is gone)."""
+
+    user_id: str
+    issued_before: datetime
+    reason: RevocationReason
 
 
 class Channel(StrEnum):

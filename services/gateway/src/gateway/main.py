@@ -38,7 +38,11 @@ class GatewayService(Service):
 
     def __init__(self, settings: GatewaySettings) -> None:
         super().__init__(
-            "gateway", settings=settings, title="Kohtaamo API", description=DESCRIPTION
+            "gateway",
+            settings=settings,
+            title="Kohtaamo API",
+            description=DESCRIPTION,
+            honours_revocations=False,  # it only forwards: the services refuse them
         )
         self.table = RouteTable(settings.route_table())
         self.upstreams = Upstreams(settings)

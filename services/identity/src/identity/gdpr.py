@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from contracts import identity as idc
 from identity.core import Identity
 from identity.ratelimit import account_key
+from identity.revocation import end_access_tokens
 from kit.problems import Problem
 
 HIDDEN = {"password_hash"}
@@ -115,6 +116,8 @@ async def erase(ctx: Identity, user: dict[str, Any]) -> tuple[str, dict[str, Any
             )
         ).deleted_count
         await ctx.throttle.forget_account(account_key(municipality, user["email"]), session)
+        # Their access tokens end in every service now, not when they expire.
+        await end_access_tokens(ctx, session, user, idc.RevocationReason.erased, now)
         # A tombstone: the id stays (for the erasure status), the person does not.
         await db.users.replace_one(
             {"_id": uid},

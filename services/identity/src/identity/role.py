@@ -10,6 +10,7 @@ from pymongo import ReturnDocument
 
 from contracts import identity as idc
 from identity.core import Identity
+from identity.revocation import end_access_tokens
 from kit.auth import Principal
 from kit.problems import Problem
 
@@ -103,4 +104,8 @@ async def change_role(
             municipality=municipality,
             subject=subject,
         )
+        if not grant:
+            # Tokens still name the role: every service refuses them; a refresh gives a
+            # token with the roles the user has now.
+            await end_access_tokens(ctx, session, user, idc.RevocationReason.role_removed, now)
     return user

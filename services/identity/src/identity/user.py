@@ -16,6 +16,7 @@ from identity import municipality as municipalities
 from identity.core import Identity
 from identity.fields import Email, Language, Name, NoticeKind, Phone, TimeZone
 from identity.passwords import hash_password, password_problem, verify_password
+from identity.revocation import end_access_tokens
 from identity.session import TokenPair
 from kit.problems import Problem
 
@@ -251,15 +252,18 @@ async def change_password(
     if reason := password_problem(data.new_password, email=user["email"]):
         raise Problem(422, "Weak password", f"The password {reason}.", field="new_password")
     new_hash = await hash_password(ctx.passwords, data.new_password)
+    now = datetime.now(UTC)
     async with ctx.svc.uow() as uow:
         session = uow.session
         await ctx.db.users.update_one(
             {"_id": user_id},
-            {"$set": {"password_hash": new_hash, "updated_at": datetime.now(UTC)}},
+            {"$set": {"password_hash": new_hash, "updated_at": now}},
             session=session,
         )
-        # Every other session ends: a changed password must lock out whoever knew the old one.
+        # Every session ends: a changed password must lock out whoever knew the old one,
+        # their refresh tokens here and their access tokens in every service.
         await ctx.sessions.revoke_all(user_id, session)
+        await end_access_tokens(ctx, session, user, idc.RevocationReason.password_changed, now)
 
 
 async def update_contact(ctx: Identity, user_id: str, data: ContactIn) -> dict[str, Any]:

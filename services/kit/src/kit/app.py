@@ -22,6 +22,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from contracts import CloudEvent, topology
+from kit import revocation
 from kit.auth import Auth, TokenVerifier
 from kit.batching import Batcher
 from kit.bodylimit import BodyLimit
@@ -38,6 +39,7 @@ from kit.mongo import Store
 from kit.outbox import Outbox, Relay
 from kit.problems import install_problem_handlers
 from kit.rabbit_admin import RabbitAdmin
+from kit.revocation import Revocations
 from kit.settings import KitSettings
 from kit.uow import Transactions
 
@@ -58,6 +60,7 @@ class Service:
         title: str | None = None,
         description: str = "",
         version: str = "0.1.0",
+        honours_revocations: bool = True,
     ) -> None:
         self.settings = settings or KitSettings(service=name)
         self.settings.service = name
@@ -116,6 +119,12 @@ class Service:
         self._startup: list[Hook] = []
         self._shutdown: list[Hook] = []
         self.started = False
+        # Every service refuses revoked access tokens (its own consumer and deny list);
+        # the gateway, which only forwards, leaves that to the services.
+        self.revocations: Revocations | None = None
+        if honours_revocations:
+            self.revocations = revocation.register(self)
+            self.verifier.revocations = self.revocations
 
     # -- composition -------------------------------------------------------------------
 
@@ -199,6 +208,8 @@ class Service:
 
     async def start(self) -> None:
         await self.outbox.ensure_indexes()
+        if self.revocations is not None:
+            await self.revocations.start()
         for hook in self._startup:
             await hook()
         await self.declare_topology()
@@ -371,6 +382,8 @@ class Service:
         for batcher in self._batched:
             await batcher.stop()
         await self.bus.stop()
+        if self.revocations is not None:
+            await self.revocations.stop()
         for hook in reversed(self._shutdown):
             await hook()
         await self.admin.close()

@@ -8,7 +8,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import jwt
@@ -18,6 +18,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from kit.problems import Problem
 from kit.settings import TrustedIssuer
+
+
+class Revoked(Protocol):
+    def revoked(self, subject: str, issued_at: Any) -> bool: ...
+
 
 ALGORITHMS = ["RS256", "ES256", "EdDSA"]
 log = structlog.get_logger("kit.auth")
@@ -68,6 +73,8 @@ class TokenVerifier:
         self._sources: dict[str, KeySource] = {i.issuer: self._fetcher(i.jwks_url) for i in issuers}
         self._keysets: dict[str, _KeySet] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        # The deny list of revoked tokens (kit.revocation), set by the service.
+        self.revocations: Revoked | None = None
 
     def trust(self, issuer: str, source: KeySource) -> None:
         """Trust an issuer whose JWKS comes from a function (identity's own keys)."""
@@ -152,6 +159,10 @@ class TokenVerifier:
         except (TypeError, ValueError) as exc:
             # The header names an algorithm of another key type than the key with that id.
             raise InvalidToken("token algorithm does not match its key") from exc
+        if self.revocations is not None and self.revocations.revoked(
+            str(claims["sub"]), claims.get("iat")
+        ):
+            raise InvalidToken("token revoked")
         municipality = claims.get("municipality")
         if not isinstance(municipality, str) or not municipality:
             raise InvalidToken("token has no municipality")

@@ -125,6 +125,11 @@ class KitSettings(BaseSettings):
     token_audience: str = "kohtaamo"
     jwks_cache_s: float = 300.0
     jwks_min_refresh_s: float = 5.0
+    # Revoked access tokens (kit.revocation): how long an entry is kept (longer than any
+    # access token lives, identity's KOHTAAMO_ACCESS_TOKEN_TTL_S) and how often each
+    # replica reloads the entries other replicas' consumers wrote.
+    revocation_keep_s: float = Field(default=3600.0, gt=0)
+    revocation_refresh_s: float = Field(default=2.0, gt=0)
 
     @field_validator("municipalities", "trusted_proxies", mode="before")
     @classmethod
