@@ -17,6 +17,8 @@ from typing import Any
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
 NOT_BENCHMARKS = {"common.py", "run.py"}
+# Sections of bench/catalogue.py, run by it (each also runs alone by hand): not twice.
+SECTIONS = {"catalogue_signups.py", "catalogue_availability.py"}
 # Result files a benchmark writes besides bench/results/<its name>.json.
 MORE_RESULTS = {"analytics_ingest": ("analytics_esf",)}
 
@@ -26,7 +28,7 @@ def scripts(only: list[str]) -> list[Path]:
     found = sorted(
         p
         for p in HERE.glob("*.py")
-        if p.name not in NOT_BENCHMARKS and '__name__ == "__main__"' in p.read_text()
+        if p.name not in NOT_BENCHMARKS | SECTIONS and '__name__ == "__main__"' in p.read_text()
     )
     return [p for p in found if not only or p.stem in only]
 

@@ -126,3 +126,21 @@ async def test_a_restarted_replica_answers_as_before(
         await other.stop()
     assert after == before
     assert word.encode() in before[0]
+
+
+async def test_a_resync_reads_what_the_bus_did_not_bring(svc: Service, api: Any) -> None:
+    """After a reconnect the replica reads every public event again: a change whose
+    message it never got (made here straight in the store) is then seen."""
+    from events import store
+
+    word = f"m{uuid.uuid4().hex[:10]}"
+    created = await api.event(title={"fi": f"Kerho {word}"})
+    await svc.store.db[store.EVENTS].update_one(
+        {"_id": created["id"]},
+        {"$set": {"title": {"fi": f"Ohi {word}"}}, "$inc": {"revision": 1}},
+    )
+    r = await api.client.get("/events", params={"q": word})
+    assert [e["title"]["fi"] for e in r.json()["items"]] == [f"Kerho {word}"]  # as held
+    await svc.catalogue.resync()  # type: ignore[attr-defined]
+    r = await api.client.get("/events", params={"q": word})
+    assert [e["title"]["fi"] for e in r.json()["items"]] == [f"Ohi {word}"]

@@ -216,6 +216,7 @@ class Catalogue:
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._resync: asyncio.Task[None] | None = None
         self._queue: AbstractRobustQueue | None = None
         self.queue_name = topology.queue("events", f"catalogue.{uuid.uuid4().hex[:12]}")
 
@@ -334,7 +335,10 @@ class Catalogue:
         """Subscribe first (changes made during the load are queued, then read again),
         then load every public event; the service is not ready before this is done."""
         bus = self.svc.bus
-        await bus.connect()
+        connection = await bus.broker.connect()
+        # After a reconnect the private queue is new: what was published meanwhile is lost
+        # to it, so every public event is read again (in the background, serving as held).
+        connection.reconnect_callbacks.add(self._reconnected)
         exchange = await bus.declare_exchange(topology.exchange("events"))
         self._queue = await bus.broker.declare_queue(
             RabbitQueue(
@@ -370,13 +374,28 @@ class Catalogue:
             seconds=round((clock.now() - started).total_seconds(), 2),
         )
 
+    def _reconnected(self, *_: Any) -> None:
+        if self._resync is None or self._resync.done():
+            self._resync = asyncio.create_task(self.resync())
+
+    async def resync(self) -> None:
+        """Read every public event again (changes whose messages this replica missed)."""
+        if not self.complete:
+            return
+        started = clock.now()
+        events = self.svc.store.db[store.EVENTS]
+        async for doc in events.find({"status": {"$in": list(PUBLIC)}}, batch_size=2000):
+            self.apply(doc)
+        log.info("catalogue.resynced", seconds=round((clock.now() - started).total_seconds(), 2))
+
     async def stop(self) -> None:
         # The private queue goes with the connection (exclusive): the kit closes it before
         # shutdown hooks run, and a cancel on a closed robust channel would wait for ever.
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._resync):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         """Any message of the events service that names an event marks it (its content
