@@ -77,7 +77,7 @@ def document(spec: dict[str, Any], municipality: str, ids: list[str]) -> dict[st
     return doc
 
 
-def a_filter(ids: list[str]) -> Any:
+def a_filter(ids: list[str], municipality: str) -> Any:
     moment = st.integers(-24 * 60, 24 * 60).map(lambda h: BASE + timedelta(hours=h))
     return st.fixed_dictionaries(
         {
@@ -90,6 +90,7 @@ def a_filter(ids: list[str]) -> Any:
             "languages": st.lists(st.sampled_from(LANGUAGES), max_size=1),
             "venue_kinds": st.lists(st.sampled_from(["library", "online"]), max_size=1),
             "venue_id": st.sampled_from([None, "ven-0", "ven-1"]),
+            "series_id": st.sampled_from([None, f"ser-{municipality}"]),
             "parent_event_id": st.sampled_from([None, *ids[:2]]),
             "text": st.none() | st.sampled_from([*WORDS, "KIRJA", "ttely", "lasten kirja", "zz"]),
         }
@@ -130,7 +131,7 @@ async def test_catalogue_pages_equal_the_store_query(svc: Service, data: Any, co
     reads: Catalogue = svc.catalogue  # type: ignore[attr-defined]
     await reads.refresh(ids)
     for _ in range(4):
-        given = data.draw(a_filter(ids))
+        given = data.draw(a_filter(ids, municipality))
         f = search.Filters(municipality=municipality, **given)
         assert reads.answers(f)
         await pages(svc, reads, f, limit=data.draw(st.integers(1, 7)))
