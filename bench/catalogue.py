@@ -1,0 +1,286 @@
+"""City-scale public reads (issue 18): the data of one city loaded through the events
+service's HTTP API (50 places, 200 topics, public events over a year, fi/sv/en names,
+2-4 topics each), then closed-loop HTTP load at 50 connections against ONE events process:
+list 50 upcoming, a filtered list (dates + topic), one event. Baseline: the same process's
+/healthz under the same load in the same run (rounds interleaved). Also: the loading rate
+and the time of one create + publish at the start and at the end of the loading, and the
+events process's resident memory at each size.
+
+    uv run python bench/catalogue.py [--sizes 10000,100000] [--seconds 8] [--rounds 3]
+
+The sign-up and availability sections (bench/catalogue_signups.py and
+bench/catalogue_availability.py, each an async `run()` returning its figures) are run
+after these when present and written into the same result."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import os
+import random
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from common import environment, percentiles, write
+from serving import issuer_server, machine, resident_kb, service_env, service_process
+
+CONNECTIONS = 50
+LOADERS = 48  # events created and published at once while loading
+PLACES, TOPICS = 50, 200
+KINDS = ["workshop", "course", "meetup", "peer_session"]
+TARGETS = {"list": 0.03, "filtered": 0.03, "one": 0.1}
+P99_MS = 400
+MEMORY_MB = {10_000: 200, 100_000: 500}
+SECTIONS = ("catalogue_signups", "catalogue_availability")
+HELSINKI = ZoneInfo("Europe/Helsinki")
+
+
+# -- loading through the API -------------------------------------------------------------
+
+
+async def load(
+    http: httpx.AsyncClient, base: str, staff: dict[str, str], venues: list[str], count: int,
+    seed: int,
+) -> tuple[list[str], dict[str, Any]]:  # fmt: skip
+    """`count` published events, LOADERS at a time; the time of each create + publish."""
+    rng = random.Random(seed)
+    today = datetime.now(HELSINKI).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
+    ids: list[str] = []
+    took: list[float] = []
+    queue = iter(range(count))
+
+    async def one(n: int) -> None:
+        starts = today + timedelta(days=rng.randrange(1, 366), hours=rng.randrange(8, 20))
+        topics = rng.sample(range(TOPICS), rng.randint(2, 4))
+        body = {
+            "kind": rng.choice(KINDS),
+            "title": {"fi": f"Tapahtuma {seed}-{n}", "sv": f"Evenemang {seed}-{n}",
+                      "en": f"Event {seed}-{n}"},
+            "starts_at": starts.isoformat(),
+            "ends_at": (starts + timedelta(hours=rng.choice([1, 2, 3]))).isoformat(),
+            "venue_id": rng.choice(venues),
+            "topics": [{"skill": f"aihe {t:03d}"} for t in topics],
+            "languages": ["fi", "sv", "en"],
+            "capacity": rng.choice([None, 20, 50, 100]),
+        }  # fmt: skip
+        began = time.perf_counter()
+        r = await post(http, f"{base}/events", json=body, headers=staff)
+        r.raise_for_status()
+        event_id = r.json()["id"]
+        r = await post(http, f"{base}/events/{event_id}/publish", headers=staff)
+        if r.status_code != 409:  # 409: a retry after the first try went through
+            r.raise_for_status()
+        took.append(time.perf_counter() - began)
+        ids.append(event_id)
+        if len(ids) % 5000 == 0:
+            print(f"  {len(ids)} of {count} loaded, {time.strftime('%H:%M:%S')}", flush=True)
+
+    async def worker() -> None:
+        for n in queue:
+            await one(n)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(LOADERS)))
+    seconds = time.perf_counter() - began
+    edge = max(1, min(1000, count // 10))
+    figures = {
+        "events": count,
+        "seconds": round(seconds, 1),
+        "events_per_s": round(count / seconds, 1),
+        "create_publish_first": percentiles(took[:edge]),
+        "create_publish_last": percentiles(took[-edge:]),
+    }
+    return ids, figures
+
+
+async def post(http: httpx.AsyncClient, url: str, **kwargs: Any) -> httpx.Response:
+    """A POST, sent again when a kept-alive connection was closed under it (the server
+    closes connections idle for 5 s; a stalled machine leaves some that long)."""
+    for attempt in range(3):
+        try:
+            return await http.post(url, **kwargs)
+        except httpx.TransportError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def loader() -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=LOADERS, max_keepalive_connections=LOADERS)
+    return httpx.AsyncClient(timeout=120, limits=limits)
+
+
+async def places(http: httpx.AsyncClient, base: str, staff: dict[str, str]) -> list[str]:
+    ids = []
+    for n in range(PLACES):
+        body = {"kind": "library", "name": {"fi": f"Paikka {n}", "sv": f"Plats {n}",
+                                            "en": f"Place {n}"}}  # fmt: skip
+        r = await http.post(f"{base}/venues", json=body, headers=staff)
+        r.raise_for_status()
+        ids.append(r.json()["id"])
+    return ids
+
+
+# -- closed-loop load --------------------------------------------------------------------
+
+
+async def hammer(base: str, paths: list[str], seconds: float) -> dict[str, Any]:
+    """CONNECTIONS keep-alive HTTP/1.1 connections, each sending its next GET as soon as
+    the last answer is read (a raw client: httpx would be the bottleneck of /healthz)."""
+    host, port = base.removeprefix("http://").split(":")
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+
+    async def connection(n: int) -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection(host, int(port))
+        at = n
+        try:
+            while time.perf_counter() < deadline:
+                path = paths[at % len(paths)]
+                at += CONNECTIONS
+                began = time.perf_counter()
+                writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                await reader.readexactly(length)
+                latencies.append(time.perf_counter() - began)
+                if head[9:12] != b"200":
+                    errors += 1
+        finally:
+            writer.close()
+
+    began = time.perf_counter()
+    await asyncio.gather(*(connection(n) for n in range(CONNECTIONS)))
+    elapsed = time.perf_counter() - began
+    return {
+        "requests": len(latencies),
+        "req_per_s": round(len(latencies) / elapsed, 1),
+        "errors": errors,
+        **percentiles(latencies),
+    }
+
+
+def requests(ids: list[str], seed: int) -> dict[str, list[str]]:
+    """The paths of each kind of request (varied, so no answer is the same every time)."""
+    rng = random.Random(seed)
+    now = datetime.now(HELSINKI).replace(tzinfo=None, microsecond=0)
+    filtered = []
+    for _ in range(50):
+        first = now + timedelta(days=rng.randrange(0, 250))
+        last = first + timedelta(days=90)
+        filtered.append(
+            f"/events?municipality=helsinki&from={first.isoformat()}&to={last.isoformat()}"
+            f"&topic=aihe%20{rng.randrange(TOPICS):03d}&limit=50"
+        )
+    return {
+        "healthz": ["/healthz"],
+        "list": [f"/events?municipality=helsinki&from={now.isoformat()}&limit=50"],
+        "filtered": filtered,
+        "one": [f"/events/{i}" for i in rng.sample(ids, min(500, len(ids)))],
+    }
+
+
+async def measure(base: str, ids: list[str], seconds: float, rounds: int) -> dict[str, Any]:
+    paths = requests(ids, len(ids))
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in paths}
+    for _ in range(rounds):  # interleaved: the machine's load swings between them alike
+        for name, those in paths.items():
+            runs[name].append(await hammer(base, those, seconds))
+    figures: dict[str, Any] = {}
+    for name, those in runs.items():
+        best = sorted(those, key=lambda r: r["req_per_s"])[len(those) // 2]  # the median
+        figures[name] = {**best, "rounds_req_per_s": [r["req_per_s"] for r in those]}
+    base_rate = figures["healthz"]["req_per_s"]
+    for name, target in TARGETS.items():
+        figures[name]["ratio"] = round(figures[name]["req_per_s"] / base_rate, 4)
+        figures[name]["target"] = target
+        figures[name]["p99_under_400ms"] = figures[name]["p99_ms"] < P99_MS
+    return figures
+
+
+# -- the run -----------------------------------------------------------------------------
+
+
+async def catalogue(sizes: list[int], seconds: float, rounds: int) -> dict[str, Any]:
+    result: dict[str, Any] = {"machine_before": machine(), "sizes": {}}
+    with environment() as env:
+        async with issuer_server() as (issuer, jwks_url):
+            process_env = service_env(env, issuer, jwks_url)
+            with service_process("events", process_env) as (base, pid):
+                staff = issuer.headers(roles=["staff"], municipality="helsinki", exp_in=6 * 3600)
+                async with loader() as http:
+                    venues = await places(http, base, staff)
+                ids: list[str] = []
+                for size in sorted(sizes):
+                    # A client per loading: the server closes connections left idle meanwhile.
+                    async with loader() as http:
+                        more, loading = await load(
+                            http, base, staff, venues, size - len(ids), seed=size
+                        )
+                    ids += more
+                    figures = await measure(base, ids, seconds, rounds)
+                    rss = resident_kb(pid)
+                    mb = None if rss is None else round(rss / 1024, 1)
+                    result["sizes"][str(size)] = {
+                        "loading": loading,
+                        **figures,
+                        "resident_mb": mb,
+                        "resident_target_mb": MEMORY_MB.get(size),
+                        "machine": machine(),
+                    }
+                    write("catalogue", result)  # what is measured so far, if a size is cut
+    if len(sizes) > 1:
+        small, large = (result["sizes"][str(s)] for s in (min(sizes), max(sizes)))
+        result["scaling"] = {
+            name: {
+                "ratio": round(large[name]["req_per_s"] / small[name]["req_per_s"], 3),
+                "target": 0.8,
+            }
+            for name in TARGETS
+        }
+    return result
+
+
+async def sections() -> dict[str, Any]:
+    """The other sections of this benchmark, where their modules are present."""
+    found: dict[str, Any] = {}
+    for name in SECTIONS:
+        if not (Path(__file__).parent / f"{name}.py").exists():
+            continue
+        module = importlib.import_module(name)
+        found[name.removeprefix("catalogue_")] = await module.run()
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,100000", help="events, comma separated")
+    parser.add_argument("--seconds", type=float, default=8.0, help="per request and round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only-reads", action="store_true", help="without the other sections")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    figures = asyncio.run(catalogue(sizes, args.seconds, args.rounds))
+    if not args.only_reads:
+        figures.update(asyncio.run(sections()))
+    figures["machine_after"] = machine()
+    write("catalogue", figures)
+
+
+if __name__ == "__main__":
+    main()

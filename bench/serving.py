@@ -1,0 +1,152 @@
+"""Shared bits of the benchmarks that load ONE service process over HTTP: a token issuer
+the process trusts (its JWKS served from the benchmark's own process), the service in a
+child process on a free port, and closed-loop load at a fixed number of connections."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from kit import localstore
+from kit.testing import TestIssuer
+
+KOHTAAMO = [sys.executable, "-m", "kit.cli"]
+
+
+@asynccontextmanager
+async def issuer_server() -> AsyncIterator[tuple[TestIssuer, str]]:
+    """A test issuer with its JWKS at http://127.0.0.1:<port>/.well-known/jwks.json."""
+    issuer = TestIssuer()
+    port = localstore.free_port()
+    config = uvicorn.Config(issuer.app, host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    for _ in range(600):  # up to 30 s
+        if server.started:
+            break
+        await asyncio.sleep(0.05)
+    try:
+        yield issuer, f"http://127.0.0.1:{port}/.well-known/jwks.json"
+    finally:
+        server.should_exit = True
+        await task
+
+
+def service_env(env: dict[str, str], issuer: TestIssuer, jwks_url: str) -> dict[str, str]:
+    """Environment of a service process on the run's broker and store, trusting `issuer`."""
+    trusted = f'[{{"issuer": "{issuer.issuer}", "jwks_url": "{jwks_url}"}}]'
+    return {
+        **os.environ,
+        "KOHTAAMO_AMQP_URL": env["amqp_url"],
+        "KOHTAAMO_MONGO_URL": env["mongo_url"],
+        "KOHTAAMO_MONGO_DB_PREFIX": f"bench{env['run']}_",
+        "KOHTAAMO_LOG_LEVEL": "WARNING",
+        "KOHTAAMO_LOG_FORMAT": "json",
+        "KOHTAAMO_TRUSTED_ISSUERS": trusted,
+        "KOHTAAMO_TRUST_OWN_IDENTITY": "false",
+    }
+
+
+@contextmanager
+def service_process(name: str, env: dict[str, str]) -> Iterator[tuple[str, int]]:
+    """`kohtaamo run <name>` on a free port; yields its base URL and process id once
+    /readyz says ready."""
+    port = localstore.free_port()
+    log = tempfile.TemporaryFile()  # its warnings, shown if it dies
+    process = subprocess.Popen(
+        [*KOHTAAMO, "run", name, "--port", str(port)], env=env, stdout=log, stderr=log
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        with httpx.Client(timeout=5) as client:
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {process.returncode}")
+                try:
+                    if client.get(f"{base}/readyz").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{name} not ready")
+                time.sleep(0.3)
+        yield base, process.pid
+    finally:
+        if process.poll() is not None:
+            log.seek(0)
+            print(log.read()[-5000:].decode(errors="replace"), file=sys.stderr)
+        log.close()
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@dataclass(frozen=True)
+class Sample:
+    done: float  # perf_counter when the answer arrived
+    seconds: float
+    status: int
+    retries: int = 0  # connection errors before the answer (a closed keep-alive)
+
+
+def client(concurrency: int) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    return httpx.AsyncClient(timeout=60, limits=limits)
+
+
+async def closed_loop(
+    work: Iterable[Any],
+    request: Callable[[Any], Awaitable[httpx.Response]],
+    concurrency: int,
+) -> tuple[float, list[Sample]]:
+    """Each of `concurrency` workers sends its next request when the last one answered.
+    Returns the start time and one sample per request, in order of completion."""
+    queue = iter(work)
+    samples: list[Sample] = []
+
+    async def worker() -> None:
+        for item in queue:
+            began = time.perf_counter()
+            for retries in range(4):
+                try:
+                    response = await request(item)
+                    break
+                except httpx.TransportError:
+                    if retries == 3:
+                        raise
+            now = time.perf_counter()
+            samples.append(Sample(now, now - began, response.status_code, retries))
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return started, samples
+
+
+def machine() -> dict[str, Any]:
+    return {"cpus": os.cpu_count(), "load_avg": [round(x, 2) for x in os.getloadavg()]}
+
+
+def resident_kb(pid: int) -> int | None:
+    """Resident memory of a process (Linux /proc), None where that is not readable."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
