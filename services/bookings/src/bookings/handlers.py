@@ -17,10 +17,11 @@ ERASED = "erased"
 
 
 def register_handlers(svc: Service) -> None:
-    # Network-wide: a person's bookings of another municipality's resources are theirs too
-    # (a Kouvola resident booking a Helsinki room); erased by the person, whatever the
-    # resource's municipality. Only the person's own site answers (see below).
-    @svc.consumer("identity-users", [idc.USER_ERASED], network=True)
+    # By the person: their bookings of another municipality's rooms (a Kouvola resident
+    # booking a Helsinki room opened to them) are theirs too, whatever the resource's
+    # municipality. Of the person's municipalities this site serves (a person served by
+    # another site is that site's to erase: see docs/operations.md).
+    @svc.consumer("identity-users", [idc.USER_ERASED])
     async def on_user_erased(delivery: Delivery) -> None:
         """Anonymise an erased user's bookings and series; drop their feed."""
         data: Any = delivery.data
@@ -48,10 +49,6 @@ def register_handlers(svc: Service) -> None:
         )
         feeds = await db.feeds.delete_many({"user_id": data.user_id}, session=session)
         count = bookings.modified_count + series.modified_count + feeds.deleted_count
-        if not svc.settings.serves(municipality):
-            # Another site serves the person and answers for bookings there: an answer
-            # from here could mark the erasure complete before theirs.
-            return
         await delivery.uow.emit(
             svc.event(
                 ev.ERASURE_COMPLETED,
