@@ -43,9 +43,14 @@ test: setup rabbitmq redis crd-schemas chromium
 test-fast: setup
 	KOHTAAMO_MONGO_KIND=mongodb $(UV) run --frozen pytest -m "not broker and not store" $(PYTEST_ARGS)
 
+TYPED_STRICT = contracts/src/contracts services/kit/src/kit
+TYPED = $(foreach s,analytics bookings events gateway identity notifications,services/$(s)/src/$(s))
+
 lint: setup
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy --strict $(TYPED_STRICT)
+	$(UV) run --frozen mypy $(TYPED)
 
 format: setup
 	$(UV) run --frozen ruff format .

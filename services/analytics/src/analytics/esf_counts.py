@@ -130,7 +130,7 @@ async def read_person(db: Db, participant: str, session: Session) -> dict[str, A
     people = db[PEOPLE]
     if isinstance(people, AsyncCollection):
         return await people.find_one({"_id": participant}, session=session)
-    return await people.peek(participant)  # type: ignore[no-any-return]
+    return await people.peek(participant)
 
 
 async def recount_entity(

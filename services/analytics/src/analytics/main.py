@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import structlog
 from pydantic import ValidationError
@@ -25,7 +26,7 @@ log = structlog.get_logger("analytics")
 
 def _settings() -> AnalyticsSettings:
     try:
-        return AnalyticsSettings()  # type: ignore[call-arg]
+        return AnalyticsSettings()
     except ValidationError as exc:
         if any(e["loc"] == ("pseudonym_key",) for e in exc.errors()):
             raise SystemExit(
@@ -94,7 +95,7 @@ def service(settings: AnalyticsSettings | None = None) -> Service:
     # Network-wide: every municipality's events, also those federation brings. Batched:
     # one transaction per up to `ingest_batch` events (see kit.batching), deduplicated by
     # the facts' keys (no inbox records: a write less per event).
-    batch = {
+    batch: dict[str, Any] = {
         "batch": settings.ingest_batch,
         "batch_wait_ms": settings.ingest_batch_wait_ms,
         "deduplicates": True,

@@ -56,44 +56,51 @@ def _clone(value: Any) -> Any:
     return value
 
 
-def _walk(doc: dict[str, Any], path: str, create: bool) -> tuple[dict[str, Any] | None, str]:
+def _walk(doc: dict[str, Any], path: str) -> tuple[dict[str, Any] | None, str]:
+    """The document holding `path`'s last part, if it exists."""
     parts = path.split(".")
     for part in parts[:-1]:
         if part not in doc:
-            if not create:
-                return None, parts[-1]
-            doc[part] = {}
+            return None, parts[-1]
         doc = doc[part]
+    return doc, parts[-1]
+
+
+def _place(doc: dict[str, Any], path: str) -> tuple[dict[str, Any], str]:
+    """The document holding `path`'s last part, made on the way where missing."""
+    parts = path.split(".")
+    for part in parts[:-1]:
+        doc = doc.setdefault(part, {})
     return doc, parts[-1]
 
 
 def _update(doc: dict[str, Any], update: dict[str, Any], inserted: bool) -> None:
     """The update operators the projections use, in the store's order of application."""
     for path, value in update.get("$set", {}).items():
-        parent, leaf = _walk(doc, path, True)
-        parent[leaf] = _stored(value)  # type: ignore[index]
+        parent, leaf = _place(doc, path)
+        parent[leaf] = _stored(value)
     if inserted:
         for path, value in update.get("$setOnInsert", {}).items():
-            parent, leaf = _walk(doc, path, True)
-            parent[leaf] = _stored(value)  # type: ignore[index]
+            parent, leaf = _place(doc, path)
+            parent[leaf] = _stored(value)
     for path in update.get("$unset", {}):
-        parent, leaf = _walk(doc, path, False)
-        if parent is not None:
-            parent.pop(leaf, None)
+        holder, leaf = _walk(doc, path)
+        if holder is not None:
+            holder.pop(leaf, None)
     for path, value in update.get("$inc", {}).items():
-        parent, leaf = _walk(doc, path, True)
-        parent[leaf] = parent.get(leaf, 0) + value  # type: ignore[union-attr]
+        parent, leaf = _place(doc, path)
+        parent[leaf] = parent.get(leaf, 0) + value
     for path, value in update.get("$addToSet", {}).items():
-        parent, leaf = _walk(doc, path, True)
-        items = parent.setdefault(leaf, [])  # type: ignore[union-attr]
+        parent, leaf = _place(doc, path)
+        items = parent.setdefault(leaf, [])
         value = _stored(value)
         if value not in items:
             items.append(value)
     for path, value in update.get("$min", {}).items():
-        parent, leaf = _walk(doc, path, True)
+        parent, leaf = _place(doc, path)
         value = _stored(value)
-        if leaf not in parent or value < parent[leaf]:  # type: ignore[operator]
-            parent[leaf] = value  # type: ignore[index]
+        if leaf not in parent or value < parent[leaf]:
+            parent[leaf] = value
 
 
 class OverlayCollection:

@@ -32,7 +32,7 @@ async def _main() -> None:
     from analytics.settings import AnalyticsSettings
     from kit.mongo import Store
 
-    settings = AnalyticsSettings()  # type: ignore[call-arg]
+    settings = AnalyticsSettings()
     store = Store(settings)
     try:
         print(await rebuild(store.db, tz=settings.timezone))

@@ -119,8 +119,8 @@ async def utilisation_report(
             resources.setdefault(
                 rid, {"kind": kind, "location_id": _most(c.get("l") or {}), "name": {}}
             )
-    for slot, c in activity.by_id(counts, "h").items():
-        day, hour = slot.split("_")
+    for key, c in activity.by_id(counts, "h").items():
+        day, hour = key.split("_")
         _count(per_hour[(int(day), int(hour))], c)
 
     by_kind: defaultdict[str, Tally] = defaultdict(Tally)

@@ -119,7 +119,7 @@ async def block_resource(
         block["cancelled_booking_ids"] = cancelled
         block["flagged_booking_ids"] = flagged
         await svc.store.db.bookings.insert_one(block, session=session)
-        payload = ev.ResourceBlocked(
+        blocked = ev.ResourceBlocked(
             resource_id=resource["_id"],
             resource_name=resource["name"],
             starts_at=start,
@@ -133,7 +133,7 @@ async def block_resource(
         await uow.emit(
             svc.event(
                 ev.RESOURCE_BLOCKED,
-                payload,
+                blocked,
                 municipality=resource["municipality"],
                 subject=f"resource/{resource['_id']}",
             ),

@@ -174,5 +174,5 @@ def resource_out(doc: dict[str, Any]) -> dict[str, Any]:
         "mentor_user_id": doc.get("mentor_user_id"),
         "active": doc.get("active", True),
         "rules": rules_of(doc).model_dump(mode="json"),
-        "hours": own_hours(doc).model_dump(mode="json") if doc.get("hours") else None,
+        "hours": hours.model_dump(mode="json") if (hours := own_hours(doc)) else None,
     }

@@ -146,13 +146,13 @@ async def seed(svc: Service) -> dict[str, int]:
                 location_id=location_id,
             )
             created["locations"] += 1
-    for resource_id, location_id, kind, name, extra in RESOURCES:
+    for resource_id, location_id, resource_kind, name, extra in RESOURCES:
         if await svc.store.db.resources.find_one({"_id": resource_id}) is None:
             location = await svc.store.db.locations.find_one({"_id": location_id})
             assert location is not None
             await create_resource(
                 svc,
-                data=ResourceIn(location_id=location_id, kind=kind, name=name, **extra),
+                data=ResourceIn(location_id=location_id, kind=resource_kind, name=name, **extra),
                 location=location,
                 resource_id=resource_id,
             )

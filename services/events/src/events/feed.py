@@ -52,7 +52,7 @@ def calendar(
     for doc in events:
         cal.add_component(_vevent(doc, venues.get(doc.get("venue_id") or ""), lang, base_url))
     cal.add_missing_timezones()  # one VTIMEZONE per TZID used
-    return cal.to_ical()  # type: ignore[no-any-return]
+    return cal.to_ical()
 
 
 def _vevent(doc: dict[str, Any], venue: dict[str, Any] | None, lang: str, base_url: str) -> Event:

@@ -90,7 +90,7 @@ def facts(
     )
 
 
-def _emit_for(svc: Service, reg: dict[str, Any], event: dict[str, Any], type_: str, payload: Any):  # type: ignore[no-untyped-def]
+def _emit_for(svc: Service, reg: dict[str, Any], event: dict[str, Any], type_: str, payload: Any):
     return svc.event(
         type_, payload, municipality=event["municipality"], subject=f"registration/{reg['_id']}"
     )
@@ -308,7 +308,8 @@ async def promote(svc: Service, session: Any, event: dict[str, Any]) -> dict[str
             for r in lucky
         ),
     )
-    return updated  # type: ignore[no-any-return]
+    assert updated is not None  # read in this transaction, so still there
+    return updated
 
 
 async def cancel(
@@ -346,13 +347,15 @@ async def cancel_in(
     event = await db[store.EVENTS].find_one_and_update(
         {"_id": reg["event_id"]}, {"$inc": change}, session=session, return_document=True
     )
+    # Both were read in this transaction (a registration's event is never deleted).
+    assert updated is not None and event is not None
     payload = facts(
         reg, event, ev.RegistrationCancelled, cancelled_by=by, reason=reason,
         was_waitlisted=was_waiting,
     )  # fmt: skip
     await svc.emit(session, _emit_for(svc, reg, event, ev.REGISTRATION_CANCELLED, payload))
     await promote(svc, session, event)
-    return updated  # type: ignore[no-any-return]
+    return updated
 
 
 async def cancel_all(

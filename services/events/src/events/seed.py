@@ -90,7 +90,7 @@ async def seed(svc: Service) -> dict[str, Any]:
         tz = svc.settings.timezone_of(e["municipality"])  # type: ignore[attr-defined]
         day = clock.local(clock.now(), tz).date() + timedelta(days=e["days"])  # type: ignore[union-attr]
         starts = datetime(day.year, day.month, day.day, e["hour"])
-        data = event.EventIn.model_validate(
+        details = event.EventIn.model_validate(
             {
                 "kind": e["kind"], "title": e["title"], "audiences": e["audiences"],
                 "topics": e["topics"], "languages": e["languages"], "venue_id": e["venue"],
@@ -103,7 +103,7 @@ async def seed(svc: Service) -> dict[str, Any]:
         )  # fmt: skip
         doc = await event.new_document(
             svc,
-            data=data,
+            data=details,
             municipality=e["municipality"],
             created_by="seed",
             organiser_kind="staff",

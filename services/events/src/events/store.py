@@ -50,7 +50,7 @@ async def update_and_read(
     events = svc.store.db[EVENTS]
     update = {**update, "$inc": {**update.get("$inc", {}), "revision": 1}}
     if svc.store.kind == "mongodb":  # one round trip
-        return await events.find_one_and_update(  # type: ignore[no-any-return]
+        return await events.find_one_and_update(
             guard, update, session=session, return_document=ReturnDocument.AFTER
         )
     # The embedded store (KOHTAAMO_MONGO_KIND=embedded) answers find_one_and_update with a

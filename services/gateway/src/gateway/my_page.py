@@ -85,9 +85,9 @@ async def _part(upstreams: Upstreams, part: MyPagePart, headers: dict[str, str])
     if response.is_success:
         return Part(status="ok", service=part.service, data=body)
     kind: PartStatus = "unavailable" if response.status_code >= 500 else "error"
-    problem = body if isinstance(body, dict) else {"detail": body}
+    answer = body if isinstance(body, dict) else {"detail": body}
     return Part(
-        status=kind, service=part.service, problem={"status": response.status_code, **problem}
+        status=kind, service=part.service, problem={"status": response.status_code, **answer}
     )
 
 

@@ -10,7 +10,7 @@ router."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,7 +21,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gateway.api import METHODS, ProxyRoute
 from gateway.routes import API_PREFIX
 
-Handler = Callable[[Request, Exception], Awaitable[Any]]
+# As Starlette keeps them: the app's problem handlers are all async.
+Handler = Callable[[Request, Any], Any]
 
 
 class ProxyShortcut:
@@ -43,7 +44,7 @@ class ProxyShortcut:
         self.own = [
             context.path_regex
             for context in iter_route_contexts(ahead)
-            if context.path.startswith(API_PREFIX)
+            if (context.path or "").startswith(API_PREFIX)
         ]
         self.handlers: dict[Any, Handler] = {
             k: v for k, v in gateway.exception_handlers.items() if k not in (500, Exception)

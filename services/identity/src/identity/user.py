@@ -142,7 +142,7 @@ async def sign_up(
     if reason := password_problem(data.password, email=data.email):
         raise Problem(422, "Weak password", f"The password {reason}.", field="password")
     now = datetime.now(UTC)
-    user = {
+    user: dict[str, Any] = {
         "_id": uuid.uuid4().hex,
         "municipality": data.municipality,
         "email": data.email,

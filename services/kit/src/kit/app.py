@@ -460,7 +460,7 @@ class Service:
             # uvicorn's own handling, in the app rather than the server (`kohtaamo run`
             # turns the server's off): the same networks wherever the app is served.
             app.add_middleware(
-                ProxyHeadersMiddleware,  # type: ignore[arg-type]
+                ProxyHeadersMiddleware,
                 trusted_hosts=self.settings.trusted_proxies,
             )
             # Outside it: whether the request came through a proxy is known only here.

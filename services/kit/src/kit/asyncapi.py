@@ -26,11 +26,12 @@ def envelope_model(type_: str) -> type[BaseModel]:
     """The CloudEvents envelope with `type` fixed and `data` typed by the contract."""
     data = model_for(type_) or dict[str, Any]
     name = (data.__name__ if isinstance(data, type) else "Data") + "Event"
-    return create_model(  # type: ignore[call-overload, no-any-return]
+    fixed: Any = Literal[type_]  # a literal made at run time, from the contract's type
+    return create_model(
         name,
         __base__=CloudEvent,
         __doc__=(getattr(data, "__doc__", None) or f"Envelope of {type_}").strip(),
-        type=(Literal[type_], type_),  # type: ignore[valid-type]
+        type=(fixed, type_),
         data=(data, ...),
     )
 

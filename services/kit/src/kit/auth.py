@@ -118,7 +118,8 @@ class TokenVerifier:
             unknown = keyset is not None and kid not in keyset.keys
             # An unknown kid means the issuer rotated keys: refetch, but not more often
             # than min_refresh_s so a flood of forged kids cannot hammer the issuer.
-            if stale or (unknown and now - keyset.fetched_at >= self.min_refresh_s):
+            refreshable = keyset is not None and now - keyset.fetched_at >= self.min_refresh_s
+            if stale or (unknown and refreshable):
                 try:
                     keyset = await self._load(issuer)
                 except Exception as exc:

@@ -115,7 +115,7 @@ class Bus:
         await dlq.bind(dlx, routing_key=name)
         for delay in self.settings.retry_delays_ms:
             await self.broker.declare_queue(retry_queue(name, delay))
-        queue = await self.broker.config.declarer.declare_queue(
+        queue: RobustQueue = await self.broker.config.declarer.declare_queue(
             consumer_queue(name, delivery_limit=self.settings.delivery_limit), channel=channel
         )
         for type_ in event_types:

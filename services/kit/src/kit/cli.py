@@ -322,7 +322,7 @@ def outbox_unpark(
     async def go() -> int:
         svc = _service(service)
         try:
-            return await svc.outbox.unpark(event_type=event_type, ids=ids)
+            return int(await svc.outbox.unpark(event_type=event_type, ids=ids))
         finally:
             await svc.store.close()
 

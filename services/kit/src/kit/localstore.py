@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
@@ -57,6 +58,7 @@ def wait_for_store(url: str, timeout: float = 30.0) -> None:
     last: Exception | None = None
     while time.monotonic() < deadline:
         try:
+            client: MongoClient[dict[str, Any]]
             with MongoClient(url, serverSelectionTimeoutMS=500, retryWrites=False) as client:
                 client.admin.command("ping")
             return

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping, MutableMapping
+from typing import Any
 
 import structlog
 
@@ -15,7 +17,7 @@ import structlog
 def configure_logging(*, service: str, fmt: str = "auto", level: str = "INFO") -> None:
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
 
-    def add_service(_: object, __: str, event: dict) -> dict:  # type: ignore[type-arg]
+    def add_service(_: object, __: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:
         event.setdefault("service", service)
         return event
 

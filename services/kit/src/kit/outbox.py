@@ -525,4 +525,4 @@ class Relay:
 
 def _backoff(attempts: int) -> float:
     """Seconds before the next try of an entry that failed `attempts` times."""
-    return min(300.0, 0.5 * 2 ** min(attempts, 10))
+    return min(300.0, 0.5 * 2.0 ** min(attempts, 10))

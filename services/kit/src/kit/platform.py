@@ -114,6 +114,7 @@ def wait_ready(platform: Platform, name: str, url: str, timeout: float = 300) ->
 def ensure_municipalities(platform: Platform) -> None:
     """The demo municipalities, as a site's platform admin would create them (no account
     exists yet on a fresh site), for platforms that do not seed identity's demo data."""
+    client: MongoClient[dict[str, Any]]
     with MongoClient(platform.mongo_url, retryWrites=False) as client:
         for slug, name in MUNICIPALITIES.items():
             client[platform.database("identity")].municipalities.update_one(

@@ -124,7 +124,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem_response(
-            request, status=exc.status_code, title=str(exc.detail), headers=exc.headers
+            request,
+            status=exc.status_code,
+            title=str(exc.detail),
+            headers=dict(exc.headers) if exc.headers else None,
         )
 
     @app.exception_handler(ServerSelectionTimeoutError)

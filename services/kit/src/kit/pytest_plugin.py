@@ -78,6 +78,7 @@ def mongo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     given = os.environ.get("KOHTAAMO_TEST_MONGO_URL")
     if given:
         yield given
+        client: MongoClient[dict[str, Any]]
         with MongoClient(given, retryWrites=False) as client:
             for name in client.list_database_names():
                 if name.startswith(f"t{RUN_ID}_"):

@@ -26,7 +26,7 @@ REPLACED_INDEXES = ("user_id_1_channel_1_created_-1", "cause_event_id_1_user_id_
 # approvals: bookings pending approval, for the staff digest.
 
 
-async def ensure_indexes(db: AsyncDatabase) -> None:  # type: ignore[type-arg]
+async def ensure_indexes(db: AsyncDatabase) -> None:
     await db.notices.create_index([("status", ASCENDING), ("due", ASCENDING)])
     # Few indexes on notices on purpose: every status change of a fan-out rewrites each of
     # them. One serves the dedupe (unique), the inbox (user, channel) and erasure (user);

@@ -83,7 +83,7 @@ class ListParams:
         q: str | None = Query(default=None, max_length=200),
         status: list[str] | None = Query(default=None),
     ) -> None:
-        self.values = {
+        self.values: dict[str, Any] = {
             "start": start, "end": end, "kind": kind, "audience": audience, "topic": topic,
             "language": language, "venue_kind": venue_kind, "venue_id": venue_id,
             "series_id": series_id, "parent_event_id": parent_event_id, "q": q,
