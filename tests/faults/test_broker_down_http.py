@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from kit.app import Service
 from kit.rabbit_env import PrivateBroker
 from kit.testing import eventually
+from kit.uow import UnitOfWork
 
 PER_PHASE = 20  # writes before, during and after the outage
 
@@ -35,12 +36,11 @@ def build_producer(settings: Any) -> Service:
         # whole on a transient conflict between the concurrent writes).
         event = service.event(TICK, Tick(n=body.n), municipality="helsinki")
 
-        async def work(session: Any) -> None:
-            await service.store.db.state.insert_one({"n": body.n}, session=session)
-            await service.emit(session, event)
+        async def work(uow: UnitOfWork) -> None:
+            await uow.db.state.insert_one({"n": body.n}, session=uow.session)
+            await uow.emit(event)
 
-        await service.store.in_transaction(work)
-        service.outbox.notify()
+        await service.uow.run(work)
         return {"n": body.n}
 
     service.include_router(router)

@@ -82,10 +82,9 @@ async def test_a_killed_node_loses_nothing_and_services_reconnect(
         nonlocal sent
         for i in range(N):
             event = producer.event(TICK, Tick(n=i), municipality="helsinki")
-            async with producer.store.transaction() as session:
-                await producer.store.db.state.insert_one({"n": i}, session=session)
-                await producer.emit(session, event)
-            producer.outbox.notify()
+            async with producer.uow() as uow:
+                await uow.db.state.insert_one({"n": i}, session=uow.session)
+                await uow.emit(event)
             sent = i + 1
             await asyncio.sleep(0.02)
 

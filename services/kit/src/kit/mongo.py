@@ -79,6 +79,9 @@ class Store:
     async def ping(self) -> None:
         await self.client.admin.command("ping")
 
+    # The two below are kept only for code written before the unit of work (kit.uow):
+    # use `svc.uow()` / `svc.uow.run(work)`, which also wake the relay after the commit.
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncClientSession]:
         """One atomic unit: use the yielded session on every write inside it."""
