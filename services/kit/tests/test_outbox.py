@@ -10,8 +10,10 @@ from typing import Any
 from contracts import topology
 from kit.app import Service
 from kit.bus import Bus
+from kit.lease import Lease
 from kit.mongo import Store
-from kit.outbox import READ_FACTOR, Lease, Outbox, Relay
+from kit.outbox import Outbox
+from kit.relay import READ_FACTOR, Relay
 from kit.testing import drain, envelope, eventually
 from kit.uow import Transactions
 

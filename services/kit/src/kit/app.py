@@ -36,9 +36,10 @@ from kit.links import ProxyPeer
 from kit.logging import configure_logging
 from kit.metrics import CONSUMER_RESTARTS, CONSUMER_STALLED
 from kit.mongo import Store
-from kit.outbox import Outbox, Relay
+from kit.outbox import Outbox
 from kit.problems import install_problem_handlers
 from kit.rabbit_admin import RabbitAdmin
+from kit.relay import Relay
 from kit.revocation import Revocations
 from kit.settings import KitSettings
 from kit.uow import Transactions

@@ -1,0 +1,326 @@
+"""The relay: publishes the outbox's pending entries with confirms, then deletes them
+(see kit.outbox); one replica's at a time (kit.lease)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from pymongo import ASCENDING, DeleteOne, UpdateOne
+
+from kit.bus import Bus, Unroutable
+from kit.lease import Lease
+from kit.metrics import OUTBOX_LAG, OUTBOX_PARKED, OUTBOX_PENDING
+from kit.outbox import Outbox
+
+READ_FACTOR = 8  # a relay pass reads this many times its batch (see Relay)
+log = structlog.get_logger("kit.outbox")
+
+
+class Relay:
+    """Publishes pending outbox entries in order of creation, a batch at a time, with the
+    confirms pipelined; failed entries are retried with backoff.
+
+    Deleting a published entry is one store write per entry, as slow as a publish on the
+    embedded store, so deletions trail behind in a background task: while they do, the
+    next batch is read from a cursor (the `seq` of the last published entry) and
+    ids already published are skipped. When a cursor pass finds nothing new, the relay
+    waits for the deletions and scans from the start again, which also picks up an entry
+    whose transaction committed late with an earlier creation time, and entries that were
+    postponed. Nothing is skipped for good; a crash only means publishing again."""
+
+    def __init__(
+        self,
+        *,
+        outbox: Outbox,
+        bus: Bus,
+        service: str,
+        poll_s: float,
+        batch: int,
+        max_trailing: int = 10_000,
+        lease_s: float = 10.0,
+        park_after: int = 10,
+        parked_retention: timedelta = timedelta(days=30),
+    ) -> None:
+        self.park_after = park_after
+        self.parked_retention = parked_retention
+        # How long an entry is retried before it is parked: the sum of its backoff delays.
+        self._park_window = sum(_backoff(a) for a in range(1, park_after))
+        self._unroutable_since: dict[str, float] = {}  # event type -> loop time
+        self.outbox = outbox
+        self.lease = Lease(outbox, ttl_s=lease_s)
+        self.bus = bus
+        self.service = service
+        self.poll_s = poll_s
+        self.batch = batch
+        # Entries read per pass, 8x the batch: a read costs the embedded store time for
+        # every pending entry from the cursor on, however few it returns, so a backlog is
+        # read in few, large passes (growing from the batch size up to this cost a third
+        # of a backlog's drain time in reads).
+        self._size = batch * READ_FACTOR
+        self.max_trailing = max_trailing
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._gauged_at = 0.0
+        self._gauger: asyncio.Task[None] | None = None
+        self._published: set[str] = set()  # published, not yet deleted
+        self._doomed: list[str] = []  # waiting for the deleter
+        self._deleter: asyncio.Task[None] | None = None
+        self._cursor: str | None = None
+        # The batch after a full one, read while that one is published, and the cursor it
+        # was read from (used only if publishing moved the cursor exactly there).
+        self._ahead: asyncio.Task[list[dict[str, Any]]] | None = None
+        self._ahead_cursor: str | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.service}")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self.outbox.notify()
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._drop_ahead()
+        if self._gauger is not None:
+            self._gauger.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._gauger
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.flush(), 30)
+        await self.lease.release()  # a standby replica takes over at once
+
+    async def flush(self) -> None:
+        """Wait until every published entry is also deleted."""
+        while self._doomed or (self._deleter is not None and not self._deleter.done()):
+            self._ensure_deleter()
+            await asyncio.shield(self._deleter)  # type: ignore[arg-type]
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                published = await self.publish_pending()
+            except Exception as exc:  # database or broker away: keep trying
+                log.warning("outbox.relay_failed", error=str(exc))
+                self._cursor = None
+                published = 0
+            if published >= self.batch:
+                continue  # more may be waiting
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.outbox._wake.wait(), self.poll_s)
+            self.outbox._wake.clear()
+
+    async def publish_pending(self) -> int:
+        """One pass; returns how many entries were published (none unless this relay
+        holds the lease)."""
+        if not await self.lease.acquire():
+            self._cursor = None  # the holder may have published past it meanwhile
+            self._drop_ahead()
+            await self.flush()
+            self._gauge()
+            return 0
+        entries = await self._batch()
+        if not entries and self._cursor is not None:
+            # Nothing new after the cursor: once deletions caught up, scan from the start.
+            self._cursor = None
+            await self.flush()
+            entries = await self._next_batch(None)
+        if not entries:
+            self._gauge()
+            return 0
+        full = len(entries) >= self._size
+        if full:
+            # More are probably waiting: read them while these are published (the read
+            # and the publishing wait on different servers).
+            self._ahead_cursor = max(e["seq"] for e in entries)
+            self._ahead = asyncio.create_task(
+                self._next_batch(self._ahead_cursor, {e["_id"] for e in entries})
+            )
+        results = await asyncio.gather(*(self._publish(e) for e in entries), return_exceptions=True)
+        done = [e for e, r in zip(entries, results, strict=True) if r is None]
+        failed = [
+            (e, r) for e, r in zip(entries, results, strict=True) if isinstance(r, BaseException)
+        ]
+        if done:
+            for type_ in {e["type"] for e in done}:
+                self._unroutable_since.pop(type_, None)
+            self._cursor = max(e["seq"] for e in done)
+            ids = [e["_id"] for e in done]
+            self._published.update(ids)
+            self._doomed.extend(ids)
+            if not full or len(self._doomed) >= self.max_trailing // 2:
+                # Deleting competes with reading and publishing for the store: in a burst
+                # (full batches) it waits until the backlog is drained or grows large.
+                self._ensure_deleter()
+        if failed:
+            await self._postpone(failed)
+        if len(self._published) > self.max_trailing:
+            await self.flush()  # back-pressure: the deletions must keep up in the end
+        self._gauge()
+        return len(done)
+
+    async def _batch(self) -> list[dict[str, Any]]:
+        """The next batch: the one read ahead if the cursor is where it was read from
+        (every entry of the previous batch published), else a fresh read."""
+        if self._ahead is not None and self._cursor is not None:
+            if self._cursor == self._ahead_cursor:
+                ahead, self._ahead = self._ahead, None
+                with contextlib.suppress(Exception):  # a failed read: read again
+                    return await ahead
+        self._drop_ahead()
+        return await self._next_batch(self._cursor)
+
+    def _drop_ahead(self) -> None:
+        if self._ahead is not None:
+            self._ahead.cancel()
+            self._ahead = None
+
+    async def _next_batch(
+        self, cursor: str | None, publishing: set[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Entries due, from `cursor` on (all when None); `publishing`: ids being
+        published right now (the batch this one is read ahead of).
+
+        The query names only indexed fields: with `due` in it the embedded store read
+        every pending entry whatever the cursor (seven times slower on a backlog of
+        8,000), so entries not yet due (postponed after a failure) are passed over here,
+        reading on past them while they fill a whole read."""
+        now = datetime.now(UTC)
+        # Taken before reading: an entry deleted (and so dropped from `_published`) while
+        # the read runs may still be in its result, and must not be published again.
+        skip = set(self._published) | (publishing or set())
+        # Only the entry at the cursor itself can be published already (`seq` is distinct
+        # within a transaction); should more collide across transactions, the pass looks
+        # empty and the relay falls back to a full scan.
+        overlap = len(skip) if cursor is None else min(len(skip), 16)
+        limit = self._size + overlap
+        batch: list[dict[str, Any]] = []
+        while True:
+            query: dict[str, Any] = {}
+            if cursor is not None:
+                query["seq"] = {"$gte": cursor}
+            entries = await self.outbox.collection.find(
+                query, sort=[("seq", ASCENDING)], limit=limit
+            ).to_list()
+            batch += [e for e in entries if e["_id"] not in skip and e["due"] <= now]
+            if len(batch) >= self._size or len(entries) < limit:
+                return batch[: self._size]
+            # A full read, thinned by postponed entries: read on after it.
+            cursor = entries[-1]["seq"]
+            skip.update(e["_id"] for e in entries)
+
+    def _ensure_deleter(self) -> None:
+        if self._doomed and (self._deleter is None or self._deleter.done()):
+            self._deleter = asyncio.create_task(self._delete_published())
+
+    async def _delete_published(self) -> None:
+        failures = 0
+        while self._doomed:
+            chunk, self._doomed = self._doomed[:500], self._doomed[500:]
+            try:
+                await self.outbox.collection.bulk_write(
+                    [DeleteOne({"_id": i}) for i in chunk], ordered=False
+                )
+            except Exception as exc:
+                # A transient conflict or outage: try again, still skipping these ids, so
+                # that they are not published again; past a few tries give them up (they
+                # are published again, and consumers' inboxes drop the copies).
+                failures += 1
+                log.warning(
+                    "outbox.delete_failed", error=str(exc), count=len(chunk), attempt=failures
+                )
+                if failures < 5:
+                    self._doomed[:0] = chunk
+                    await asyncio.sleep(0.1 * 2**failures)
+                    continue
+                self._published.difference_update(chunk)
+                failures = 0
+                continue
+            self._published.difference_update(chunk)
+            failures = 0
+
+    async def _publish(self, entry: dict[str, Any]) -> None:
+        await self.bus.publish(
+            entry["body"].encode(),
+            exchange=entry["exchange"],
+            routing_key=entry["routing_key"],
+            message_id=entry["_id"],
+            correlation_id=entry.get("correlationid"),
+            message_type=entry["type"],
+        )
+
+    async def _postpone(self, failed: list[tuple[dict[str, Any], BaseException]]) -> None:
+        updates = []
+        parking: list[dict[str, Any]] = []
+        loop_now = asyncio.get_running_loop().time()
+        for entry, error in failed:
+            attempts = entry.get("attempts", 0) + 1
+            unroutable = isinstance(error, Unroutable)
+            if unroutable:
+                since = self._unroutable_since.setdefault(entry["type"], loop_now)
+                # Nobody subscribes (yet): keep it, but stop retrying it. Once a type has
+                # been unroutable for as long as an entry's whole backoff, its new entries
+                # are parked at their first refusal instead of being retried in vain.
+                hopeless = loop_now - since >= self._park_window
+                if self.park_after and (attempts >= self.park_after or hopeless):
+                    parking.append({**entry, "attempts": attempts, "last_error": str(error)})
+                    continue
+            delay = _backoff(attempts)
+            log.warning(
+                "outbox.publish_failed",
+                event_id=entry["_id"],
+                event_type=entry["type"],
+                unroutable=unroutable,
+                attempts=attempts,
+                retry_in_s=delay,
+                error=str(error),
+            )
+            due = datetime.now(UTC) + timedelta(seconds=delay)
+            fields = {"attempts": attempts, "last_error": str(error), "due": due}
+            updates.append(
+                UpdateOne({"_id": entry["_id"]}, {"$set": {**fields, "unroutable": unroutable}})
+            )
+        if updates:
+            await self.outbox.collection.bulk_write(updates, ordered=False)
+        if parking:
+            await self.outbox.park(parking, reason="unroutable")
+            await self.outbox.expire_parked(self.parked_retention)
+            for entry in parking:
+                log.warning(
+                    "outbox.parked",
+                    event_id=entry["_id"],
+                    event_type=entry["type"],
+                    attempts=entry["attempts"],
+                    error=entry["last_error"],
+                )
+
+    def _gauge(self) -> None:
+        """Refresh the lag gauges at most once a second, in a task of their own: counting
+        the pending entries reads all of them, which held up publishing (a fifth to a
+        quarter of a busy relay's time on the embedded store)."""
+        loop_now = asyncio.get_running_loop().time()
+        if loop_now - self._gauged_at < 1.0 or (
+            self._gauger is not None and not self._gauger.done()
+        ):
+            return
+        self._gauged_at = loop_now
+        self._gauger = asyncio.create_task(self._measure(), name=f"outbox-gauge-{self.service}")
+
+    async def _measure(self) -> None:
+        try:
+            lag = await self.outbox.lag()
+        except Exception as exc:  # the store away: the relay logs that already
+            log.debug("outbox.gauge_failed", error=str(exc))
+            return
+        OUTBOX_PENDING.labels(self.service).set(lag["pending"])
+        OUTBOX_LAG.labels(self.service).set(lag["oldest_age_s"])
+        OUTBOX_PARKED.labels(self.service).set(lag["parked"])
+
+
+def _backoff(attempts: int) -> float:
+    """Seconds before the next try of an entry that failed `attempts` times."""
+    return min(300.0, 0.5 * 2.0 ** min(attempts, 10))
