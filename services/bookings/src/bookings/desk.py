@@ -224,13 +224,5 @@ def conflict(clash: tuple[Any, Any]) -> Problem:
     )
 
 
-_desks: dict[int, Desk] = {}
-
-
 def desk_for(svc: Service) -> Desk:
-    desk = _desks.get(id(svc))
-    if desk is None or desk.svc is not svc:
-        attempts = int(getattr(svc.settings, "booking_attempts", 200))
-        lanes = int(getattr(svc.settings, "booking_lanes", 2))
-        desk = _desks[id(svc)] = Desk(svc, attempts, lanes)
-    return desk
+    return svc.part(Desk)  # provided by the service's factory (main.py)

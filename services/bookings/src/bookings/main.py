@@ -5,9 +5,12 @@ from __future__ import annotations
 from bookings.api import bookings as bookings_api
 from bookings.api import feeds, locations, resources
 from bookings.checkin import NoShowSweeper
+from bookings.desk import Desk
 from bookings.handlers import register_handlers
+from bookings.recent import Recent
 from bookings.settings import BookingsSettings
 from bookings.store import ensure_indexes
+from bookings.timetable import Timetable
 from kit.app import Service
 
 
@@ -19,6 +22,10 @@ def service(settings: BookingsSettings | None = None) -> Service:
         description="Urban Office and Mediamaja: locations, resources, rules, availability, "
         "bookings without double booking, series, loans, check-in and calendar feeds.",
     )
+    # The service's parts, each found by its class (svc.part).
+    svc.provide(Desk(svc, settings.booking_attempts, settings.booking_lanes))
+    svc.provide(Recent())
+    svc.provide(Timetable(svc, settings.availability_cache_slots))
     for module in (locations, resources, bookings_api, feeds):
         svc.include_router(module.build_router(svc))
     register_handlers(svc)

@@ -37,14 +37,15 @@ class Stale(Exception):
     """The resource's rules or hours changed after the request was checked against them."""
 
 
-_caches: dict[int, tuple[Service, dict[str, Entry]]] = {}
+class Recent:
+    """The process's entries (a part of the service, provided by its factory)."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, Entry] = {}
 
 
 def _cache(svc: Service) -> dict[str, Entry]:
-    found = _caches.get(id(svc))
-    if found is None or found[0] is not svc:
-        found = _caches[id(svc)] = (svc, {})
-    return found[1]
+    return svc.part(Recent).entries
 
 
 async def entry(svc: Service, resource_id: str, principal: Principal) -> Entry:

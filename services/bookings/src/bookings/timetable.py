@@ -217,12 +217,5 @@ def matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
-_timetables: dict[int, Timetable] = {}
-
-
 def timetable_for(svc: Service) -> Timetable:
-    found = _timetables.get(id(svc))
-    if found is None or found.svc is not svc:
-        slots = int(getattr(svc.settings, "availability_cache_slots", 200_000))
-        found = _timetables[id(svc)] = Timetable(svc, slots)
-    return found
+    return svc.part(Timetable)  # provided by the service's factory (main.py)

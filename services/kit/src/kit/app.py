@@ -10,7 +10,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import structlog
 from aio_pika import RobustQueue
@@ -45,6 +45,7 @@ from kit.settings import KitSettings
 from kit.uow import Transactions
 
 log = structlog.get_logger("kit.app")
+Part = TypeVar("Part")
 Hook = Callable[[], Awaitable[None]]
 # How long a stop waits for the messages being applied (as the broker's graceful timeout).
 GRACEFUL_S = 15.0
@@ -117,6 +118,7 @@ class Service:
         # on them conflict and are retried whole.
         self._batch_turn = asyncio.Lock()
         self.routers: list[APIRouter] = []
+        self._parts: dict[type[Any], Any] = {}
         self._startup: list[Hook] = []
         self._shutdown: list[Hook] = []
         self.started = False
@@ -179,6 +181,19 @@ class Service:
             return handler
 
         return register
+
+    def provide(self, part: Part) -> Part:
+        """Keep one of the service's parts (a desk, a cache) that its factory built, to be
+        found by its class with `part` (no module registries keyed by service)."""
+        self._parts[type(part)] = part
+        return part
+
+    def part(self, kind: type[Part]) -> Part:
+        """The part of this class that the service's factory provided."""
+        try:
+            return cast(Part, self._parts[kind])
+        except KeyError:
+            raise LookupError(f"the {self.name} service has no {kind.__name__}") from None
 
     def include_router(self, router: APIRouter) -> None:
         self.routers.append(router)
