@@ -40,7 +40,7 @@ test: setup rabbitmq redis crd-schemas chromium
 
 ## test-fast: the tests that need neither broker nor store (no infrastructure). Services
 ## built there never connect, so they are told the store's kind instead of asking it.
-test-fast: setup
+test-fast: setup crd-schemas
 	KOHTAAMO_MONGO_KIND=mongodb $(UV) run --frozen pytest -m "not broker and not store" $(PYTEST_ARGS)
 
 TYPED_STRICT = contracts/src/contracts services/kit/src/kit
