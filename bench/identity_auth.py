@@ -7,6 +7,8 @@
 - refresh: refresh-token rotations per second against single inserts per second into the
   same store (a rotation is one conditional update of the family, two reads and one
   signature).
+- who_exists: median time of a wrong password for an unknown email against one for an
+  existing account (interleaved): near 1 means timing does not tell who has an account.
 - verify: token verifications per second by a kit TokenVerifier for identity's EdDSA tokens
   against RS256 tokens from kit.testing.TestIssuer (keys cached in both).
 
@@ -16,6 +18,7 @@ Run: `uv run python bench/identity_auth.py`. Results: bench/results/identity_aut
 from __future__ import annotations
 
 import asyncio
+import statistics
 import sys
 import time
 import uuid
@@ -41,6 +44,7 @@ from kit.testing import TestIssuer
 N_LOGIN = 20
 N_REFRESH = 100
 N_VERIFY = 2000
+N_WHO = 8
 ISSUER = "http://identity.bench"
 PASSWORD = "correct horse battery"
 
@@ -58,8 +62,10 @@ async def run(env: dict[str, str]) -> dict[str, Any]:
         key_encryption_secret="bench-secret",
         pseudonym_key="bench-pseudonym-key",
         log_level="WARNING",
-        # One failure per attempt would never happen here; keep the throttle out of the way.
+        # Many failures from one address on purpose here; keep the throttle out of the way.
         login_max_failures_per_address=10_000,
+        login_max_failures_per_address_account=10_000,
+        login_max_failures_per_account=10_000,
     )
     svc = service(settings)
     app = svc.create_app()
@@ -113,6 +119,23 @@ async def run(env: dict[str, str]) -> dict[str, Any]:
                 "ratio": round(logins / argon, 3),
             }
 
+            # wrong password for an existing account vs an unknown email (interleaved
+            # medians): a ratio near 1 means response times do not tell who has an account
+            known: list[float] = []
+            unknown: list[float] = []
+            for i in range(N_WHO):
+                for email_, times in ((email, known), (f"nobody-{i}@example.fi", unknown)):
+                    wrong = {"municipality": "helsinki", "email": email_, "password": "wrong-pw!"}
+                    started = time.perf_counter()
+                    response = await client.post("/auth/login", json=wrong)
+                    times.append(time.perf_counter() - started)
+                    assert response.status_code == 401, response.text
+            figures["who_exists"] = {
+                "unknown_median_ms": round(statistics.median(unknown) * 1000, 1),
+                "baseline_known_median_ms": round(statistics.median(known) * 1000, 1),
+                "ratio": round(statistics.median(unknown) / statistics.median(known), 3),
+            }
+
             # refresh rotation vs raw single inserts
             scratch = svc.store.db[f"bench_{uuid.uuid4().hex[:6]}"]
             started = time.perf_counter()
@@ -159,6 +182,7 @@ async def run(env: dict[str, str]) -> dict[str, Any]:
             "n_login": N_LOGIN,
             "n_refresh": N_REFRESH,
             "n_verify": N_VERIFY,
+            "n_who_exists": N_WHO,
         }
     finally:
         await connection.close()
