@@ -4,6 +4,7 @@ gateway's API, and headless Chromium (Debian's) driven by Playwright, with axe-c
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -59,7 +60,8 @@ class Api:
         return response.json() if response.content else None
 
     def sign_up(self, name: str, municipality: str = "helsinki") -> User:
-        email = f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.fi"
+        local = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "user"
+        email = f"{local}-{uuid.uuid4().hex[:8]}@example.fi"
         out = self.call(
             "POST",
             "/auth/signup",

@@ -125,6 +125,9 @@ function refreshOnce() {
   return refreshing;
 }
 
+// After the account changed what the token says (a birth date): a fresh access token.
+export const renewSession = () => refreshOnce();
+
 async function problemOf(response) {
   let problem = { title: response.statusText };
   try {

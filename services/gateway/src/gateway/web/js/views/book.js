@@ -1,10 +1,11 @@
 // Residents: find a free slot of a workstation, room, studio, equipment or mentor hours,
-// and book it.
-import { get, post, session } from "../api.js";
+// and book it. Every path ends in a booking or a next step: a closed day names the next
+// open day, taken times are shown as taken, an age limit asks for the birth date.
+import { get, post, put, session, renewSession } from "../api.js";
 import { h, field, select, clear, append } from "../dom.js";
 import { t, loc, locLang, fmtTime, fmtDate } from "../i18n.js";
 import { announce, problemText } from "../app.js";
-import { showProblem } from "../problems.js";
+import { showProblem, problemKind } from "../problems.js";
 import { rememberReturn } from "./auth.js";
 
 export const RESOURCE_KINDS = ["workstation", "meeting_room", "studio", "equipment", "mentor_hours"];
@@ -27,6 +28,21 @@ function durations(resource, slots, index) {
     if (minutes >= rules.min_minutes) out.push([minutes, slots[i].ends_at]);
   }
   return out;
+}
+
+// An age limit needs a birth date in the token; without one the form asks for it.
+function birthdateField(resource) {
+  const age = resource.rules.min_age;
+  if (age == null || session.claims()?.birthdate) return null;
+  const input = h("input", { type: "date", name: "birthdate", required: true, max: today(), min: "1900-01-01" });
+  return field(t("book.birthdate"), input, t("book.birthdateHint", { age }));
+}
+
+async function giveBirthdate(form) {
+  const input = form.querySelector("[name=birthdate]");
+  if (!input) return;
+  await put("/me/birthdate", { birthdate: input.value });
+  await renewSession(); // the new access token carries the birth date
 }
 
 function bookingForm(resource, slots, index, tz, area) {
@@ -54,6 +70,7 @@ function bookingForm(resource, slots, index, tz, area) {
         e.preventDefault();
         error.textContent = "";
         try {
+          await giveBirthdate(e.target);
           const made = await post("/bookings", {
             resource_id: resource.id,
             starts_at: slot.starts_at,
@@ -79,13 +96,17 @@ function bookingForm(resource, slots, index, tz, area) {
           announce(t("book.done"));
         } catch (err) {
           showProblem(error, err, { form: e.target });
+          if (problemKind(err) === "birthdate-needed" && !e.target.querySelector("[name=birthdate]")) {
+            error.before(birthdateField({ rules: { min_age: err.problem.min_age } }));
+          }
         }
       },
     },
-    h("h3", { text: `${loc(resource.name)}: ${fmtDate(slot.starts_at, tz)} ${fmtTime(slot.starts_at, tz)}` }),
+    h("h3", { class: "long-text", text: `${loc(resource.name)}: ${fmtDate(slot.starts_at, tz)} ${fmtTime(slot.starts_at, tz)}` }),
     field(t("book.duration"), length),
     resource.capacity > 1 ? field(t("book.people"), people) : null,
     field(t("book.purpose"), purpose),
+    birthdateField(resource),
     resource.rules.approval_required ? h("p", { class: "hint", text: t("book.needsApproval") }) : null,
     error,
     h("button", { type: "submit", class: "primary", text: t("book.confirm") }),
@@ -105,6 +126,7 @@ function loanForm(resource, day, area) {
         onsubmit: async (e) => {
           e.preventDefault();
           try {
+            await giveBirthdate(e.target);
             const made = await post("/bookings", { resource_id: resource.id, start_date: day, end_date: day });
             clear(area).append(h("p", { class: "card success", role: "status", text: t(made.status === "pending" ? "book.pending" : "book.confirmed", { what: loc(resource.name), when: day }) }));
             announce(t("book.done"));
@@ -113,24 +135,74 @@ function loanForm(resource, day, area) {
           }
         },
       },
-      h("h3", { text: `${loc(resource.name)}: ${day}` }),
+      h("h3", { class: "long-text", text: `${loc(resource.name)}: ${day}` }),
+      birthdateField(resource),
       error,
       h("button", { type: "submit", class: "primary", text: t("book.confirm") }),
     ),
   );
 }
 
-function resourceBlock(resource, entry, tz) {
+// Every start time of the open periods on the resource's slot grid: free ones can be
+// chosen, the others are shown as taken (past times are left out).
+function slotGrid(resource, entry) {
+  const step = resource.rules.slot_minutes * 60000;
+  const free = new Map((entry.slots || []).map((s, i) => [Date.parse(s.starts_at), i]));
+  const now = Date.now();
+  const out = [];
+  for (const period of entry.open || []) {
+    const end = Date.parse(period.ends_at);
+    for (let at = Date.parse(period.starts_at); at + step <= end; at += step) {
+      if (free.has(at)) out.push({ at, index: free.get(at) });
+      else if (at > now) out.push({ at, index: null });
+    }
+  }
+  // Free slots off the grid (none expected) are still offered.
+  for (const [at, index] of free) if (!out.some((s) => s.at === at)) out.push({ at, index });
+  return out.sort((a, b) => a.at - b.at);
+}
+
+function closedNote(entry, showDay) {
+  const next = entry.next_open_day;
+  return h("p", { class: "notice closed" }, t("book.closed"), " ",
+    next ? h("button", { type: "button", class: "link-button", text: t("book.nextOpen", { day: fmtDate(`${next}T12:00:00`) }), onclick: () => showDay(next) }) : t("book.noOpenDays"));
+}
+
+function timedSlots(resource, entry, tz, area, showDay) {
+  const name = loc(resource.name);
+  if (!(entry.open || []).length && !(entry.slots || []).length) return closedNote(entry, showDay);
+  const slots = entry.slots || [];
+  const grid = slotGrid(resource, entry);
+  if (!grid.length) return h("p", { text: t("book.noSlots") });
+  return h("div", {},
+    slots.length ? null : h("p", { class: "notice", text: t("book.allTaken") }),
+    h("ul", { class: "slots", "aria-label": t("book.freeSlots", { name }) },
+      grid.map((s) => {
+        const time = fmtTime(new Date(s.at).toISOString(), tz);
+        return s.index === null
+          ? h("li", {}, h("span", { class: "slot taken", "aria-label": t("book.takenLabel", { time }) }, time, h("span", { class: "slot-state", "aria-hidden": "true", text: t("book.taken") })))
+          : h("li", {}, h("button", {
+              type: "button",
+              class: "slot",
+              "aria-label": t("book.slotLabel", { time: `${time}–${fmtTime(slots[s.index].ends_at, tz)}`, name }),
+              text: time,
+              onclick: () => bookingForm(resource, slots, s.index, tz, area),
+            }));
+      })));
+}
+
+function resourceBlock(resource, entry, tz, showDay) {
   const area = h("div", { class: "booking-area" });
   const titleId = `res-${resource.id}`;
   const block = h(
     "section",
     { class: "card resource", "aria-labelledby": titleId },
-    h("h2", { id: titleId, lang: locLang(resource.name), text: loc(resource.name) }),
+    h("h2", { id: titleId, class: "long-text", title: loc(resource.name), lang: locLang(resource.name), text: loc(resource.name) }),
     h("p", { class: "meta" }, h("span", { class: "tag", text: t(`rkind.${resource.kind}`) }),
       resource.capacity > 1 ? ` · ${t("book.capacity", { n: resource.capacity })}` : "",
+      resource.rules.min_age != null ? ` · ${t("book.ageLimit", { age: resource.rules.min_age })}` : "",
       resource.equipment?.length ? ` · ${resource.equipment.join(", ")}` : ""),
-    resource.description && loc(resource.description) ? h("p", { text: loc(resource.description) }) : null,
+    resource.description && loc(resource.description) ? h("p", { class: "long-text", text: loc(resource.description) }) : null,
   );
   if (entry.days) {
     const free = entry.days.filter((d) => d.free !== false).map((d) => d.day || d);
@@ -138,50 +210,38 @@ function resourceBlock(resource, entry, tz) {
       free.length
         ? h("ul", { class: "slots", "aria-label": t("book.freeDays") },
             free.map((d) => h("li", {}, h("button", { type: "button", class: "slot", text: String(d), onclick: () => loanForm(resource, String(d), area) }))))
-        : h("p", { text: t("book.noSlots") }),
+        : entry.next_open_day ? closedNote(entry, showDay) : h("p", { text: t("book.noSlots") }),
     );
   } else {
-    const slots = entry.slots || [];
-    block.append(
-      slots.length
-        ? h(
-            "ul",
-            { class: "slots", "aria-label": t("book.freeSlots", { name: loc(resource.name) }) },
-            slots.map((s, i) =>
-              h("li", {}, h("button", {
-                type: "button",
-                class: "slot",
-                "aria-label": t("book.slotLabel", { time: `${fmtTime(s.starts_at, tz)}–${fmtTime(s.ends_at, tz)}`, name: loc(resource.name) }),
-                text: fmtTime(s.starts_at, tz),
-                onclick: () => bookingForm(resource, slots, i, tz, area),
-              })),
-            ),
-          )
-        : h("p", { text: t("book.noSlots") }),
-    );
+    block.append(timedSlots(resource, entry, tz, area, showDay));
   }
   block.append(area);
   return block;
 }
 
-export async function bookView() {
+export async function bookView(params = {}) {
   const intro = h("h1", { text: t("book.title") });
   if (!session.user()) {
     return h("section", {}, intro, h("p", {}, h("a", { href: "#/login", onclick: rememberReturn, text: t("book.loginFirst") })));
   }
-  const locations = await get("/locations");
+  const [locations, chosen] = await Promise.all([
+    get("/locations"),
+    params.resource ? get(`/resources/${encodeURIComponent(params.resource)}`) : null,
+  ]);
   if (!locations.length) return h("section", {}, intro, h("p", { text: t("book.noLocations") }));
   const saved = JSON.parse(sessionStorage.getItem("kohtaamo.bookFilters") || "{}");
-  const location = select(locations.map((l) => [l.id, loc(l.name)]), saved.location || locations[0].id, { name: "location" });
-  const kind = select(RESOURCE_KINDS.map((k) => [k, t(`rkind.${k}`)]), saved.kind || "workstation", { name: "kind" });
+  const start = chosen ? { location: chosen.location_id, kind: chosen.kind } : saved;
+  const location = select(locations.map((l) => [l.id, loc(l.name)]), start.location || locations[0].id, { name: "location" });
+  const kind = select(RESOURCE_KINDS.map((k) => [k, t(`rkind.${k}`)]), start.kind || "workstation", { name: "kind" });
   const date = h("input", { type: "date", name: "date", value: saved.date && saved.date >= today() ? saved.date : today(), min: today() });
   const results = h("div", { class: "results", "aria-live": "polite" });
+  let only = chosen ? chosen.id : null; // from a mentor's card: that resource only
 
   let searches = 0;
   async function search() {
     const ticket = ++searches; // only the latest search may render
     sessionStorage.setItem("kohtaamo.bookFilters", JSON.stringify({ location: location.value, kind: kind.value, date: date.value }));
-    clear(results).append(h("p", { text: t("loading") }));
+    clear(results).append(h("p", { class: "loading", text: t("loading") }));
     try {
       const [avail, resources] = await Promise.all([
         get(`/locations/${location.value}/availability`, { from: date.value, to: date.value, kind: kind.value }),
@@ -189,7 +249,10 @@ export async function bookView() {
       ]);
       if (ticket !== searches) return;
       const byId = Object.fromEntries(resources.map((r) => [r.id, r]));
-      const blocks = avail.resources.filter((e) => byId[e.resource_id]).map((e) => resourceBlock(byId[e.resource_id], e, avail.timezone));
+      const showDay = (day) => { date.value = day; search(); };
+      const blocks = avail.resources
+        .filter((e) => byId[e.resource_id] && (!only || e.resource_id === only))
+        .map((e) => resourceBlock(byId[e.resource_id], e, avail.timezone, showDay));
       append(clear(results),
         h("h2", { class: "visually-hidden", text: t("book.results") }),
         blocks.length ? blocks : h("p", { text: t("book.noResources") }),
@@ -202,7 +265,7 @@ export async function bookView() {
 
   const form = h(
     "form",
-    { class: "filters", onsubmit: (e) => { e.preventDefault(); search(); } },
+    { class: "filters", onsubmit: (e) => { e.preventDefault(); only = null; search(); } },
     field(t("book.location"), location),
     field(t("book.kind"), kind),
     field(t("book.date"), date),

@@ -47,6 +47,7 @@ function registrationPanel(ev, reg) {
         class: "secondary",
         text: t("reg.cancel"),
         onclick: async () => {
+          if (!window.confirm(t("reg.cancelConfirm", { what: loc(ev.title) }))) return;
           try {
             await post(`/registrations/${reg.id}/cancel`);
             await route();

@@ -49,7 +49,7 @@ async function registrations() {
         h("p", { class: "reg-status", text: registrationText(r) }),
         r.status === "confirmed" && r.code ? h("p", {}, t("reg.code"), " ", h("strong", { class: "code", text: r.code })) : null),
       r.status === "confirmed" || r.status === "waitlisted"
-        ? action(t("reg.cancel"), async () => { await post(`/registrations/${r.id}/cancel`); await route(); announce(t("reg.cancelled")); })
+        ? action(t("reg.cancel"), async () => { if (!window.confirm(t("reg.cancelConfirm", { what: ev ? loc(ev.title) : "" }))) return; await post(`/registrations/${r.id}/cancel`); await route(); announce(t("reg.cancelled")); })
         : null);
   }));
 }
@@ -70,7 +70,7 @@ async function bookings() {
           ? action(t("me.checkIn"), async () => { await post(`/bookings/${b.id}/check-in`); await route(); announce(t("me.checkedIn")); })
           : null,
         ["confirmed", "pending"].includes(b.status)
-          ? action(t("me.cancelBooking"), async () => { await post(`/bookings/${b.id}/cancel`, {}); await route(); announce(t("me.bookingCancelled")); })
+          ? action(t("me.cancelBooking"), async () => { if (!window.confirm(t("me.cancelBookingConfirm", { what: loc(b.resource_name) || "" }))) return; await post(`/bookings/${b.id}/cancel`, {}); await route(); announce(t("me.bookingCancelled")); })
           : null))));
 }
 

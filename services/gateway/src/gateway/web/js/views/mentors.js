@@ -16,17 +16,25 @@ export async function mentorsView(params) {
     params.language || "",
     { name: "language" },
   );
-  const found = await get("/mentors", {
-    skill: (params.skill || "").trim().toLowerCase() || undefined,
-    language: params.language || undefined,
-  });
+  const [found, hours] = await Promise.all([
+    get("/mentors", {
+      skill: (params.skill || "").trim().toLowerCase() || undefined,
+      language: params.language || undefined,
+    }),
+    get("/resources", { kind: "mentor_hours" }).catch(() => []),
+  ]);
+  // A mentor's office hours are resources of kind mentor_hours with their user id.
+  const hoursOf = (id) => hours.filter((r) => r.mentor_user_id === id && r.active !== false);
   const list = found.length
     ? h("ul", { class: "cards", id: "mentor-list" }, found.map((m) => h("li", { class: "card" },
-        h("h2", { text: m.display_name }),
+        h("h2", { class: "long-text", text: m.display_name }),
         h("p", { class: "meta" }, h("span", { class: "tag", text: t(m.kind === "professional" ? "mentor.professional" : "mentor.peer") })),
         h("p", {}, h("strong", { text: `${t("mentor.topics")}: ` }), m.topics.map((s) => s.skill).join(", ")),
         h("p", {}, h("strong", { text: `${t("me.languages")}: ` }), m.languages.join(", ")),
-        m.bio ? h("p", { text: m.bio }) : null)))
+        m.bio ? h("p", { class: "long-text", text: m.bio }) : null,
+        hoursOf(m.user_id).length
+          ? h("p", {}, hoursOf(m.user_id).map((r) => h("a", { class: "button primary", href: `#/book?resource=${encodeURIComponent(r.id)}`, text: t("mentors.bookHours", { name: m.display_name }) })))
+          : h("p", { class: "hint", text: t("mentors.noHours") }))))
     : h("p", { text: t("mentors.none") });
   return h("section", {}, title,
     h("p", { text: t("mentors.intro") }),
@@ -37,6 +45,5 @@ export async function mentorsView(params) {
     } },
       field(t("mentors.skill"), skill), field(t("me.languages"), language),
       h("button", { type: "submit", class: "primary", text: t("filter.apply") })),
-    list,
-    h("p", {}, h("a", { href: "#/book", text: t("mentors.book") })));
+    list);
 }

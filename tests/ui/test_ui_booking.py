@@ -1,0 +1,208 @@
+"""Booking paths without dead ends, in headless Chromium against the real platform: a
+closed day offers the next open day, the 15+ studio asks for the birth date and is
+booked, a booked time shows as taken, mentor hours are booked from the mentor's card, a
+cancellation asks first; and 2,000-character names keep the page the screen's width at
+desktop and phone size."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from playwright.async_api import expect
+
+pytestmark = pytest.mark.timeout(900)
+
+OFFICE = "loc-hki-oodi-uo"
+MEDIAMAJA = "loc-hki-oodi-mm"
+STUDIO = "res-hki-studio"
+LONG = "Kirjastotalo" * 166 + "Oodi"  # 1,996 + 4 characters, no place to break
+
+
+def next_sunday() -> date:
+    day = date.today() + timedelta(days=1)
+    return day + timedelta(days=(6 - day.weekday()) % 7)
+
+
+async def wider_than_the_screen(page: Any) -> list[str]:
+    """Elements reaching past the viewport's right edge (empty when the page fits)."""
+    return await page.evaluate(
+        """() => {
+            const width = document.documentElement.clientWidth;
+            if (document.documentElement.scrollWidth <= width + 1) return [];
+            return [...document.querySelectorAll("body *")]
+                .filter((el) => el.getBoundingClientRect().right > width + 1)
+                .slice(0, 8)
+                .map((el) => `${el.tagName}.${el.className}`);
+        }"""
+    )
+
+
+async def test_booking_paths_end_in_a_booking_or_a_next_step(
+    platform: Any,
+    api: Any,
+    staff: Any,
+    new_page: Any,
+    shot: Any,
+    axe: Any,
+    ui_text: Any,
+    log_in: Any,
+) -> None:
+    text = ui_text["fi"]
+    app = platform.gateway + "/app/"
+    resident = api.sign_up("Varaaja")
+    mentor = api.sign_up("Maija Mentori")
+    api.call(
+        "PUT",
+        "/me/mentor-offer",
+        mentor,
+        json={"topics": [{"skill": "podcast"}], "languages": ["fi"], "bio": "Äänitys"},
+    )
+    hours = api.call(
+        "POST",
+        "/resources",
+        staff,
+        json={
+            "location_id": OFFICE,
+            "kind": "mentor_hours",
+            "name": {"fi": f"Maijan vastaanotto {uuid.uuid4().hex[:4]}"},
+            "mentor_user_id": mentor.id,
+            "rules": {"slot_minutes": 30, "min_minutes": 30, "max_minutes": 60},
+        },
+    )
+    page = await new_page(width=1280, height=800)
+    await log_in(page, app, resident.email)
+
+    # A closed day says so and offers the next open day, which then shows its times.
+    sunday = next_sunday()
+    await page.goto(app + "#/book")
+    await page.get_by_label(text["book.location"]).select_option(MEDIAMAJA)
+    await page.get_by_label(text["book.kind"]).select_option("studio")
+    await page.get_by_label(text["book.date"]).fill(sunday.isoformat())
+    await page.get_by_role("button", name=text["book.search"]).click()
+    studio = page.locator("section.resource", has=page.locator(f"h2#res-{STUDIO}"))
+    await expect(studio.locator(".closed")).to_contain_text(text["book.closed"])
+    await shot(page, "book-closed-day")
+    assert await axe(page) == []
+    await studio.locator(".closed button").click()
+    monday = (sunday + timedelta(days=1)).isoformat()
+    await expect(page.get_by_label(text["book.date"])).to_have_value(monday)
+    first_free = studio.locator("button.slot").first
+    await expect(first_free).to_be_visible()
+
+    # The studio is 15+: the form asks for the birth date, and the booking goes through.
+    await first_free.click()
+    birthdate = studio.get_by_label(text["book.birthdate"])
+    await expect(birthdate).to_be_visible()
+    await birthdate.fill("2000-05-05")
+    await shot(page, "book-studio-birthdate")
+    assert await axe(page) == []
+    await studio.get_by_role("button", name=text["book.confirm"], exact=True).click()
+    await expect(studio.locator(".card.success")).to_contain_text("Äänitysstudio")
+    assert api.call("GET", "/me", api.log_in(resident))["birthdate"] == "2000-05-05"
+
+    # Searching again shows that time as taken, not missing.
+    await page.get_by_role("button", name=text["book.search"]).click()
+    await expect(studio.locator(".slot.taken").first).to_be_visible()
+    await shot(page, "book-taken-slot")
+    assert await axe(page) == []
+
+    # Mentor hours from the mentor's card: only that mentor's hours, booked directly.
+    await page.goto(app + "#/mentors?skill=podcast")
+    card = page.locator("#mentor-list li", has_text="Maija Mentori")
+    await card.get_by_role("link", name="Varaa aika: Maija Mentori").click()
+    await expect(page.locator("section.resource")).to_have_count(1)
+    office_hours = page.locator("section.resource", has=page.locator(f"h2#res-{hours['id']}"))
+    await office_hours.locator("button.slot").first.click()
+    await office_hours.get_by_role("button", name=text["book.confirm"], exact=True).click()
+    await expect(office_hours.locator(".card.success")).to_contain_text("Maijan vastaanotto")
+    await shot(page, "book-mentor-hours")
+
+    # Cancelling asks first: declining keeps the booking, accepting cancels it.
+    await page.goto(app + "#/me")
+    mine = page.locator("#my-bookings li", has_text="Maijan vastaanotto")
+    await expect(mine).to_have_count(1)
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    await mine.get_by_role("button", name=text["me.cancelBooking"]).click()
+    await expect(mine).to_have_count(1)
+    page.once("dialog", lambda dialog: dialog.accept())
+    await mine.get_by_role("button", name=text["me.cancelBooking"]).click()
+    await expect(page.locator("#status")).to_contain_text(text["me.bookingCancelled"])
+    await expect(mine).to_have_count(0)
+
+
+async def test_long_names_wrap_and_keep_the_page_the_screens_width(
+    platform: Any,
+    api: Any,
+    staff: Any,
+    new_page: Any,
+    shot: Any,
+    axe: Any,
+    ui_text: Any,
+    log_in: Any,
+) -> None:
+    text = ui_text["fi"]
+    app = platform.gateway + "/app/"
+    weekly = {str(d): [{"opens": "00:00", "closes": "23:59"}] for d in range(7)}
+    place = api.call(
+        "POST",
+        "/locations",
+        staff,
+        json={"name": {"fi": LONG}, "hours": {"weekly": weekly}, "address": "Töölönlahdenkatu 4"},
+    )
+    api.call(
+        "POST",
+        "/resources",
+        staff,
+        json={
+            "location_id": place["id"],
+            "kind": "workstation",
+            "name": {"fi": LONG},
+            "description": {"fi": LONG},
+            "equipment": [LONG],
+        },
+    )
+    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    event = api.call(
+        "POST",
+        "/events",
+        staff,
+        json={
+            "kind": "workshop",
+            "title": {"fi": LONG},
+            "description": {"fi": LONG},
+            "starts_at": f"{tomorrow}T12:00:00",
+            "ends_at": f"{tomorrow}T13:00:00",
+            "venue_id": "ven-hki-oodi",
+        },
+    )
+    api.call("POST", f"/events/{event['id']}/publish", staff)
+    resident = api.sign_up("Pitkä")
+
+    for width, height, size in ((1280, 800, "desktop"), (390, 844, "phone")):
+        page = await new_page(width=width, height=height)
+        await log_in(page, app, resident.email)
+        await page.goto(app + "#/book")
+        await page.get_by_label(text["book.location"]).select_option(place["id"])
+        await page.get_by_label(text["book.date"]).fill(tomorrow)
+        await page.get_by_role("button", name=text["book.search"]).click()
+        block = page.locator("section.resource").first
+        # The full name is there (wrapped), not cut away.
+        await expect(block.locator("h2")).to_have_text(LONG)
+        await block.locator("button.slot").first.click()
+        await expect(
+            block.get_by_role("button", name=text["book.confirm"], exact=True)
+        ).to_be_visible()
+        assert await wider_than_the_screen(page) == [], size
+        await shot(page, f"long-name-book-{size}")
+        assert await axe(page) == []
+
+        await page.goto(app + "#/events?q=Kirjastotalo")
+        await expect(page.locator(".event-card a", has_text=LONG[:40])).to_have_count(1)
+        assert await wider_than_the_screen(page) == [], size
+        await page.goto(app + f"#/events/{event['id']}")
+        await expect(page.locator("h1")).to_have_text(LONG)
+        assert await wider_than_the_screen(page) == [], size
+        await shot(page, f"long-name-event-{size}")
