@@ -76,12 +76,21 @@ async def test_staff_manage_bookings_resources_and_check_people_in(
         "POST",
         "/bookings",
         resident,
-        json={"resource_id": ROOM, "starts_at": slot["starts_at"], "ends_at": slot["ends_at"]},
+        json={
+            "resource_id": ROOM,
+            "starts_at": slot["starts_at"],
+            "ends_at": slot["ends_at"],
+            "people": 3,
+        },
     )
     assert asked["status"] == "pending"
     await page.goto(app + "#/staff/bookings")
     pending = page.locator("#pending-bookings li.row", has_text="Neuvotteluhuone A")
     await expect(pending).to_have_count(1)
+    # Who asked and for how many people.
+    await expect(pending.locator(".requester")).to_contain_text("Vuokraaja")
+    await expect(pending.locator(".requester")).to_contain_text(resident.email)
+    await expect(pending.locator(".party")).to_have_text("Henkilöitä: 3")
     await shot(page, "12-staff-bookings")
     assert await axe(page) == []
     await pending.get_by_role("button", name="Hyväksy").click()
@@ -166,13 +175,33 @@ async def test_staff_manage_bookings_resources_and_check_people_in(
     table = page.locator("#checkin-table")
     await expect(table.locator("tbody tr")).to_have_count(2)
     await table.get_by_role("button", name="Merkitse paikalle: Bertta").click()
-    await expect(table.get_by_role("button", name="Peru: Bertta")).to_be_visible()
+    await expect(table.get_by_role("button", name="Peru saapuminen: Bertta")).to_be_visible()
     await page.get_by_label("Osallistujan koodi").fill(regs[1]["code"])
     await page.get_by_role("button", name="Kirjaa koodilla").click()
-    await expect(table.get_by_role("button", name="Peru: Cecilia")).to_be_visible()
+    await expect(table.get_by_role("button", name="Peru saapuminen: Cecilia")).to_be_visible()
     await expect(page.locator("main")).to_contain_text("2 saapunut")
     await shot(page, "14-staff-check-in")
     assert await axe(page) == []
+
+    # On a phone each registration is a card with labelled fields, nothing cut off; a
+    # checked-in row says so, and its button says what it undoes.
+    await page.set_viewport_size({"width": 390, "height": 844})
+    bertta = table.locator("tbody tr", has_text="Bertta")
+    await expect(bertta).to_contain_text("Saapunut ✓")
+    undo = bertta.get_by_role("button", name="Peru saapuminen: Bertta")
+    await expect(undo).to_have_text("Peru saapuminen")
+    box = await undo.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    assert await page.evaluate(
+        "document.documentElement.scrollWidth <= document.documentElement.clientWidth + 1"
+    )
+    await undo.click()
+    await expect(bertta.get_by_role("button", name="Merkitse paikalle: Bertta")).to_be_visible()
+    await shot(page, "14-staff-check-in-phone")
+    assert await axe(page) == []
+    await bertta.get_by_role("button", name="Merkitse paikalle: Bertta").click()
+    await expect(bertta).to_contain_text("Saapunut ✓")
+    await page.set_viewport_size({"width": 1280, "height": 900})
     listed = api.call("GET", f"/events/{made['id']}/registrations", staff)["items"]
     assert sorted((r["name"], r["attended"]) for r in listed) == [
         ("Bertta", True),

@@ -17,11 +17,11 @@ export async function checkinView(id) {
   }
   const code = h("input", { name: "code", autocomplete: "off", minlength: 4, maxlength: 16 });
   const rows = list.items.map((r) => h("tr", { class: `reg-${r.status}` },
-    h("th", { scope: "row", text: r.name || r.group_name || r.user_id }),
-    h("td", { text: String(r.seats) }),
-    h("td", { text: t(`checkin.status.${r.status}`, { place: r.place ?? "?" }) }),
-    h("td", { text: r.code || "" }),
-    h("td", {}, r.status !== "confirmed" ? "" : r.attended
+    h("th", { scope: "row", class: "long-text", text: r.name || r.group_name || r.user_id }),
+    h("td", { "data-label": t("checkin.seats"), text: String(r.seats) }),
+    h("td", { "data-label": t("checkin.status"), class: r.attended ? "present" : null, text: r.attended ? t("checkin.present") : t(`checkin.status.${r.status}`, { place: r.place ?? "?" }) }),
+    h("td", { "data-label": t("checkin.codeCol"), text: r.code || "" }),
+    h("td", { "data-label": t("checkin.attended") }, r.status !== "confirmed" ? "" : r.attended
       ? h("button", { type: "button", class: "secondary", text: t("checkin.undo"), "aria-label": `${t("checkin.undo")}: ${r.name || r.user_id}`, onclick: () => mark({ registration_id: r.id }, false) })
       : h("button", { type: "button", class: "primary", text: t("checkin.mark"), "aria-label": `${t("checkin.mark")}: ${r.name || r.user_id}`, onclick: () => mark({ registration_id: r.id }) })),
   ));
@@ -33,7 +33,7 @@ export async function checkinView(id) {
     h("form", { class: "filters", onsubmit: (e) => { e.preventDefault(); mark({ code: code.value.trim() }); } },
       field(t("checkin.code"), code), h("button", { type: "submit", class: "primary", text: t("checkin.byCode") })),
     list.items.length
-      ? h("div", { class: "table-scroll" }, h("table", { class: "data", id: "checkin-table" },
+      ? h("div", { class: "table-scroll" }, h("table", { class: "data stack", id: "checkin-table" },
           h("caption", { text: t("checkin.list") }),
           h("thead", {}, h("tr", {}, ["checkin.name", "checkin.seats", "checkin.status", "checkin.codeCol", "checkin.attended"].map((k) => h("th", { scope: "col", text: t(k) })))),
           h("tbody", {}, rows)))

@@ -117,18 +117,31 @@ async function eventsTab() {
 
 // ---- bookings -------------------------------------------------------------------------
 
-function bookingLine(b) {
+function bookingLine(b, who) {
   return h("div", {}, h("strong", { lang: locLang(b.resource_name), text: loc(b.resource_name) || b.resource_id }),
     h("p", { class: "meta", text: `${fmtDate(b.starts_at, b.timezone)} ${fmtTime(b.starts_at, b.timezone)}–${fmtTime(b.ends_at, b.timezone)} · ${t(`bstatus.${b.status}`)}` }),
-    b.purpose ? h("p", { text: b.purpose }) : null);
+    who ? h("p", { class: "requester" }, `${t("staff.requester")}: `, h("strong", { text: who.display_name }), who.email ? ` (${who.email})` : "", who.phone ? `, ${who.phone}` : "") : null,
+    h("p", { class: "party", text: t("staff.party", { n: b.people ?? 1 }) }),
+    b.purpose ? h("p", { class: "long-text", text: `${t("staff.purpose")}: ${b.purpose}` }) : null);
+}
+
+// Who asked: identity's account of each requester (staff may read their municipality's).
+async function requesters(bookings) {
+  const ids = [...new Set(bookings.map((b) => `${b.municipality}/${b.user_id}`).filter((k) => !k.endsWith("/null")))];
+  const found = await Promise.all(ids.map((key) => {
+    const [municipality, id] = key.split("/");
+    return get(`/municipalities/${municipality}/users/${id}`).then((u) => [id, u]).catch(() => [id, null]);
+  }));
+  return Object.fromEntries(found);
 }
 
 async function pendingList() {
   const pending = await get("/bookings/pending");
   if (!pending.length) return h("p", { text: t("staff.noPending") });
+  const who = await requesters(pending);
   return h("ul", { class: "rows", id: "pending-bookings" }, pending.map((b) => {
     const reason = h("input", { name: "reason", maxlength: 500 });
-    return h("li", { class: "row" }, bookingLine(b), h("div", { class: "row-actions" },
+    return h("li", { class: "row" }, bookingLine(b, who[b.user_id]), h("div", { class: "row-actions" },
       button(t("staff.approve"), async () => { await post(`/bookings/${b.id}/approve`); await route(); announce(t("staff.approved")); }, "primary"),
       field(t("staff.denyReason"), reason),
       button(t("staff.deny"), async () => { await post(`/bookings/${b.id}/deny`, { reason: reason.value.trim() || null }); await route(); announce(t("staff.denied")); })));
