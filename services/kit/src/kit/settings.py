@@ -54,8 +54,8 @@ class KitSettings(BaseSettings):
     mongo_db: str = ""
     mongo_db_prefix: str = ""
     # What the store is: MongoDB (a replica set or sharded cluster) or the embedded store of
-    # development and tests (SecantusDB). `auto`: asked at start (its buildInfo names it);
-    # until then, and for MongoDB, the production options. See kit/mongo.py.
+    # development and tests (SecantusDB). `auto`: asked once when the client is made (its
+    # buildInfo names it); no answer in time means MongoDB's options. See kit/mongo.py.
     mongo_kind: Literal["auto", "mongodb", "embedded"] = "auto"
     # Retryable writes: None means by kind (on for MongoDB, off for the embedded store,
     # which does not support them).
