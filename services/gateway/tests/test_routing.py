@@ -132,6 +132,9 @@ async def test_not_deployed_service_answers_503_naming_it(
         # Readiness does not depend on optional upstreams; their state is reported apart.
         ready = await client.get("/readyz")
         assert ready.status_code == 200
+        # The gateway consumes nothing and has no broker: its consumer check has nothing
+        # to fail (a 503 there would read as an outage).
+        assert (await client.get("/readyz/consumers")).status_code == 200
         status = (await client.get("/upstreams")).json()
         assert status["analytics"] == {"deployed": False}
         assert status["events"]["deployed"] and status["events"]["ready"] is True
