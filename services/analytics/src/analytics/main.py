@@ -72,10 +72,10 @@ def service(settings: AnalyticsSettings | None = None) -> Service:
         event whose fact exists raises Duplicates: the facts are the inbox)."""
         await ingest_batch(db, deliveries, key, tz, deliveries[0].session, tombstones)
 
-    async def forget(delivery: Delivery) -> None:
+    async def forget(delivery: Delivery[idc.UserErased]) -> None:
         """An erasure: the user's facts and projections become anonymous counts."""
         assert delivery.uow is not None  # a batch consumer's deliveries share its unit
-        user_id = delivery.data.user_id  # type: ignore[union-attr]
+        user_id = delivery.data.user_id
         try:
             fact = facts.make_fact(delivery.event, delivery.data, key)
             await facts.append(db, fact, delivery.session)

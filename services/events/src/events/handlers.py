@@ -16,10 +16,10 @@ def register(svc: Service) -> None:
     db = svc.store.db
 
     @svc.consumer("identity-erasure", [idc.USER_ERASED])
-    async def on_user_erased(delivery: Delivery) -> None:
+    async def on_user_erased(delivery: Delivery[idc.UserErased]) -> None:
         """Cancel the user's sign-ups for events still to come, anonymise their
         registrations and authored events; tell identity."""
-        data: idc.UserErased = delivery.data  # type: ignore[assignment]
+        data = delivery.data
         assert delivery.uow is not None  # consumed through the inbox
         session = delivery.session
         await svc.outbox.forget(session, data.user_id)  # events nobody could receive
@@ -74,10 +74,10 @@ def register(svc: Service) -> None:
         )
 
     @svc.consumer("identity-roles", [idc.USER_ROLES_CHANGED])
-    async def on_roles_changed(delivery: Delivery) -> None:
+    async def on_roles_changed(delivery: Delivery[idc.UserRolesChanged]) -> None:
         """Remember the user's current roles: a token issued before a role was taken
         away no longer grants it here."""
-        data: idc.UserRolesChanged = delivery.data  # type: ignore[assignment]
+        data = delivery.data
         at = delivery.event.time
         known = await db[store.ROLES].find_one({"_id": data.user_id}, session=delivery.session)
         if known is not None and known["changed_at"].replace(tzinfo=at.tzinfo) >= at:

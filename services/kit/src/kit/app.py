@@ -161,7 +161,7 @@ class Service:
             single: Handler = handler
             if batch_handler is not None:
 
-                async def single(delivery: Delivery) -> None:
+                async def single(delivery: Delivery[Any]) -> None:
                     await batch_handler([delivery])
 
             consumer = Consumer(

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import structlog
 from aio_pika.abc import AbstractIncomingMessage
@@ -33,7 +34,7 @@ from kit.uow import UnitOfWork
 
 log = structlog.get_logger("kit.batching")
 
-Item = tuple[AbstractIncomingMessage, Delivery]
+Item = tuple[AbstractIncomingMessage, Delivery[Any]]
 
 
 class Batcher:

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import structlog
 from aio_pika.abc import AbstractIncomingMessage
@@ -41,15 +41,18 @@ class Unreadable(Exception):
         self.error = error
 
 
+Data = TypeVar("Data")
+
+
 @dataclass
-class Delivery:
+class Delivery(Generic[Data]):
     """What a handler gets: the envelope, its validated data, and the unit of work of the
     inbox step (`uow`; `session` is its session): write the effect and stage its events
     with it, so they commit with the inbox record. Both are None for a consumer without
     an inbox (its effect is not in the store)."""
 
     event: CloudEvent
-    data: BaseModel | dict[str, Any]
+    data: Data  # the contract's model (`Delivery[UserErased]`), or a dict
     session: AsyncClientSession | None
     retries: int = 0
     uow: UnitOfWork | None = None
@@ -68,9 +71,9 @@ class Delivery:
             correlation_id.reset(correlation)
 
 
-Handler = Callable[[Delivery], Awaitable[None]]
+Handler = Callable[[Delivery[Any]], Awaitable[None]]
 # A batch consumer's handler: several deliveries sharing one session (one transaction).
-BatchHandler = Callable[[list[Delivery]], Awaitable[None]]
+BatchHandler = Callable[[list[Delivery[Any]]], Awaitable[None]]
 
 
 @dataclass
@@ -128,7 +131,7 @@ class MessageProcessor:
         if delivery is not None:
             await self.finish(message, delivery)
 
-    async def admit(self, message: AbstractIncomingMessage) -> Delivery | None:
+    async def admit(self, message: AbstractIncomingMessage) -> Delivery[Any] | None:
         """The per-message checks before anything is applied: an oversized, malformed or
         otherwise unreadable message is dead-lettered with its reason, a foreign one acked
         unhandled (None for both). Every step of reading the delivery (size, headers,
@@ -182,7 +185,7 @@ class MessageProcessor:
             )
         return value
 
-    async def finish(self, message: AbstractIncomingMessage, delivery: Delivery) -> None:
+    async def finish(self, message: AbstractIncomingMessage, delivery: Delivery[Any]) -> None:
         """Apply one admitted message through the inbox, then ack it; on failure retry it
         with backoff or dead-letter it with the reason (its log context bound by admit)."""
         event, retries = delivery.event, delivery.retries
@@ -213,7 +216,7 @@ class MessageProcessor:
         data = model.model_validate(event.data) if model else event.data
         return event, data
 
-    async def _apply(self, delivery: Delivery) -> bool:
+    async def _apply(self, delivery: Delivery[Any]) -> bool:
         if self.consumer.deduplicates:
             return await self._apply_deduplicating(delivery)
         if self.inbox is None or not self.consumer.inbox:
@@ -228,7 +231,7 @@ class MessageProcessor:
             consumer=self.consumer.purpose, event_id=delivery.event.id, effect=effect
         )
 
-    async def _apply_deduplicating(self, delivery: Delivery) -> bool:
+    async def _apply_deduplicating(self, delivery: Delivery[Any]) -> bool:
         """One event of a consumer that deduplicates by itself, in its own transaction;
         False if the handler found it applied before."""
         assert self.transactions is not None, "a deduplicating consumer needs the store"

@@ -51,7 +51,7 @@ class Revocations:
         if moment > self._before.get(subject, 0.0):
             self._before[subject] = moment
 
-    async def apply(self, delivery: Delivery) -> None:
+    async def apply(self, delivery: Delivery[Any]) -> None:
         """The consumer's handler (durable queue, through the inbox)."""
         data: Any = delivery.data
         # Whole seconds, as tokens' `iat`: a token issued in the same second after the
