@@ -180,26 +180,6 @@ def _has_quota(rules: rule.Rules) -> bool:
     )
 
 
-async def users_bookings_near(
-    svc: Service, session: AsyncClientSession, doc: dict[str, Any], zone: ZoneInfo
-) -> list[tuple[datetime, datetime]]:
-    day = local_day(doc["starts_at"], zone)
-    monday = day - timedelta(days=day.weekday())
-    window_from = datetime.combine(monday - timedelta(days=1), datetime.min.time(), tzinfo=UTC)
-    window_to = window_from + timedelta(days=9)
-    cursor = svc.store.db.bookings.find(
-        {
-            "resource_id": doc["resource_id"],
-            "user_id": doc["user_id"],
-            "status": {"$in": HOLDING},
-            "starts_at": {"$gte": window_from, "$lt": window_to},
-        },
-        projection={"starts_at": 1, "ends_at": 1},
-        session=session,
-    )
-    return [(b["starts_at"], b["ends_at"]) async for b in cursor]
-
-
 def _status_extra(doc: dict[str, Any]) -> dict[str, Any]:
     status = doc["status"]
     if status == "confirmed":

@@ -15,17 +15,20 @@ import asyncio
 import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from bookings import rules as rule
 from bookings.availability import overlaps
 from bookings.calendar import claim
 from bookings.facts import booking_event, booking_requested
+from bookings.opening_hours import local_day
 from bookings.recent import Stale
 from bookings.store import HOLDING
 from contracts.bookings import BOOKING_REQUESTED
@@ -176,8 +179,6 @@ class Lane:
                 outcomes[doc["_id"]] = conflict(clash)
                 continue
             if r.extra.get("quota"):
-                from bookings.booking import users_bookings_near
-
                 mine = await users_bookings_near(self.svc, session, doc, r.zone)
                 mine += [
                     (a.doc["starts_at"], a.doc["ends_at"])
@@ -211,6 +212,26 @@ class Lane:
                 ]
             await uow.emit(*events)
         return outcomes
+
+
+async def users_bookings_near(
+    svc: Service, session: AsyncClientSession, doc: dict[str, Any], zone: ZoneInfo
+) -> list[tuple[datetime, datetime]]:
+    day = local_day(doc["starts_at"], zone)
+    monday = day - timedelta(days=day.weekday())
+    window_from = datetime.combine(monday - timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    window_to = window_from + timedelta(days=9)
+    cursor = svc.store.db.bookings.find(
+        {
+            "resource_id": doc["resource_id"],
+            "user_id": doc["user_id"],
+            "status": {"$in": HOLDING},
+            "starts_at": {"$gte": window_from, "$lt": window_to},
+        },
+        projection={"starts_at": 1, "ends_at": 1},
+        session=session,
+    )
+    return [(b["starts_at"], b["ends_at"]) async for b in cursor]
 
 
 def conflict(clash: tuple[Any, Any]) -> Problem:

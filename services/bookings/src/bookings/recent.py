@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bookings.resource import rules_of
+from bookings.rules import rules_of
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
 from kit.problems import Problem

@@ -8,9 +8,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
+from bookings import recent
 from bookings.facts import resource_changed
 from bookings.opening_hours import Hours
-from bookings.rules import Rules
+from bookings.rules import Rules, rules_of
 from contracts import bookings as ev
 from contracts.bookings import ResourceKind
 from contracts.common import LocalizedText
@@ -54,10 +55,6 @@ class ResourcePatch(Patch):
     rules: Rules | None = None
     hours: Hours | None = None
     active: bool | None = None
-
-
-def rules_of(resource: dict[str, Any]) -> Rules:
-    return Rules.model_validate(resource.get("rules") or {})
 
 
 def own_hours(resource: dict[str, Any]) -> Hours | None:
@@ -140,7 +137,6 @@ async def update_resource(
         await uow.emit(event)
 
     await svc.uow.run(write)
-    from bookings import recent  # recent imports this module
 
     recent.forget(svc, resource_id=doc["_id"])
     return doc

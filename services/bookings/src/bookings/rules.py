@@ -6,6 +6,7 @@ Pure functions: the store-level guarantee against overlaps lives in `calendar.py
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, model_validator
@@ -219,3 +220,8 @@ def check_quota(
 
 def can_cancel(rules: Rules, start: datetime, now: datetime) -> bool:
     return now <= start - timedelta(minutes=rules.cancel_deadline_minutes)
+
+
+def rules_of(resource: dict[str, Any]) -> Rules:
+    """A resource document's rules."""
+    return Rules.model_validate(resource.get("rules") or {})
