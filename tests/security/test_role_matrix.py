@@ -521,7 +521,7 @@ def operations(app: Any) -> list[Operation]:
         # Reads first, changes next, removals and erasures last: the owner's own calls
         # may end the records the remaining operations need.
         rank = {"GET": 0, "PUT": 1, "PATCH": 1, "POST": 1, "DELETE": 2}[op.method]
-        if "erase" in op.path or "cancel" in op.path:
+        if "erase" in op.path or "cancel" in op.path or "disable" in op.path:
             rank = 3
         return (rank, op.path)
 

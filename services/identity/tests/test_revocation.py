@@ -70,3 +70,36 @@ async def test_password_change_role_removal_and_erasure_end_older_tokens(
     fresh = await client.post("/auth/refresh", json={"refresh_token": as_mentor["refresh_token"]})
     me = await client.get("/me", headers=bearer(fresh.json()["access_token"]))
     assert me.status_code == 200 and me.json()["roles"] == ["resident"]
+
+
+async def test_a_disabled_account_cannot_log_in_and_its_tokens_end(
+    client: httpx.AsyncClient,
+    signup: Callable[..., Any],
+    staff_user: Callable[..., Any],
+    published: Any,
+) -> None:
+    user, admin = await signup(), await staff_user(["admin"])
+    uid = user["user"]["id"]
+    url = f"/municipalities/helsinki/users/{uid}"
+    elsewhere = await staff_user(["admin"], "kouvola")
+    assert (await client.post(f"{url}/disable", headers=elsewhere["headers"])).status_code == 403
+    assert (await client.post(f"{url}/disable", headers=user["headers"])).status_code == 403
+    own = f"/municipalities/helsinki/users/{admin['user']['id']}/disable"
+    assert (await client.post(own, headers=admin["headers"])).status_code == 409
+    await asyncio.sleep(1.1)  # the user's token is from an earlier second than the change
+
+    assert (await client.post(f"{url}/disable", headers=admin["headers"])).status_code == 200
+    [event] = await published.wait(idc.TOKENS_REVOKED, user_id=uid)
+    assert event["data"]["reason"] == "disabled"
+    await refused(client, user["headers"])
+    login = {"municipality": "helsinki", "email": user["email"], "password": PASSWORD}
+    assert (await client.post("/auth/login", json=login)).status_code == 401
+    refresh = {"refresh_token": user["tokens"]["refresh_token"]}
+    assert (await client.post("/auth/refresh", json=refresh)).status_code == 401
+
+    assert (await client.post(f"{url}/enable", headers=admin["headers"])).status_code == 200
+    again = await client.post("/auth/login", json=login)
+    assert again.status_code == 200
+    assert (
+        await client.get("/me", headers=bearer(again.json()["access_token"]))
+    ).status_code == 200

@@ -266,6 +266,35 @@ async def change_password(
         await end_access_tokens(ctx, session, user, idc.RevocationReason.password_changed, now)
 
 
+async def set_disabled(
+    ctx: Identity, actor: Any, user_id: str, municipality: str, disabled: bool
+) -> dict[str, Any]:
+    """Disable (no login, refresh or token works any more) or enable an account."""
+    if actor.subject == user_id:
+        raise Problem(409, "Conflict", "Admins do not disable their own account.", field="user_id")
+    before, after = ("active", "disabled") if disabled else ("disabled", "active")
+    now = datetime.now(UTC)
+    async with ctx.svc.uow() as uow:
+        session = uow.session
+        user = await ctx.db.users.find_one_and_update(
+            {"_id": user_id, "municipality": municipality, "status": before},
+            {"$set": {"status": after, "updated_at": now}},
+            session=session,
+            return_document=ReturnDocument.AFTER,
+        )
+        if user is None:
+            current = await ctx.db.users.find_one(
+                {"_id": user_id, "municipality": municipality, "status": after}, session=session
+            )
+            if current is None:
+                raise Problem(404, "Not found", "No such user.")
+            return current  # already so: nothing changes, nothing to tell
+        if disabled:
+            await ctx.sessions.revoke_all(user_id, session)
+            await end_access_tokens(ctx, session, user, idc.RevocationReason.disabled, now)
+    return user
+
+
 async def update_contact(ctx: Identity, user_id: str, data: ContactIn) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     for name in ("display_name", "phone", "language"):

@@ -21,6 +21,8 @@ def router(ctx: Identity) -> APIRouter:
     signed_in = Depends(ctx.svc.auth.principal)
     staff = Depends(ctx.svc.auth.require("staff", "admin"))
     admin = Depends(ctx.svc.auth.require("admin", "platform_admin"))
+    # The municipality's own admins only (a platform admin runs the site, not its people).
+    own_admin = Depends(ctx.svc.auth.require("admin"))
 
     @api.get("/me", summary="My account")
     async def me(principal: Principal = signed_in) -> UserOut:
@@ -93,5 +95,21 @@ def router(ctx: Identity) -> APIRouter:
                 ctx, principal, municipality=municipality, user_id=user_id, role=role, grant=False
             )
         )
+
+    @api.post(
+        "/municipalities/{municipality}/users/{user_id}/disable",
+        summary="Disable an account: no login, every session and token ends (admins)",
+    )
+    async def disable(municipality: str, user_id: str, principal: Principal = own_admin) -> UserOut:
+        ensure_municipality(principal, municipality)
+        return users.to_out(await users.set_disabled(ctx, principal, user_id, municipality, True))
+
+    @api.post(
+        "/municipalities/{municipality}/users/{user_id}/enable",
+        summary="Enable a disabled account again (admins)",
+    )
+    async def enable(municipality: str, user_id: str, principal: Principal = own_admin) -> UserOut:
+        ensure_municipality(principal, municipality)
+        return users.to_out(await users.set_disabled(ctx, principal, user_id, municipality, False))
 
     return api
