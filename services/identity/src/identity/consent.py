@@ -4,24 +4,16 @@ pseudonymous participant profile from statistics."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from contracts import identity as idc
+from identity import participant  # the ESF profile follows its consents
 from identity.core import Identity
+from identity.purpose import Purpose
 from kit.problems import Problem
-
-
-class Purpose(StrEnum):
-    terms = "terms"
-    marketing = "marketing"
-    # Pseudonymous ESF participant statistics, and its sensitive groups (disability,
-    # minority, foreign background) which need their own, explicit consent.
-    esf_statistics = "esf_statistics"
-    esf_sensitive = "esf_sensitive"
 
 
 class ConsentIn(BaseModel):
@@ -76,13 +68,6 @@ async def record(
     )
 
 
-async def granted(
-    ctx: Identity, user_id: str, purpose: str, session: AsyncClientSession | None = None
-) -> bool:
-    doc = await ctx.db.consents.find_one({"_id": f"{user_id}:{purpose}"}, session=session)
-    return bool(doc and doc["granted"])
-
-
 async def list_for(ctx: Identity, user_id: str) -> list[dict[str, Any]]:
     return await ctx.db.consents.find({"user_id": user_id}, sort=[("purpose", 1)]).to_list()
 
@@ -90,7 +75,6 @@ async def list_for(ctx: Identity, user_id: str) -> list[dict[str, Any]]:
 async def change(
     ctx: Identity, user: dict[str, Any], purpose: Purpose, grant: bool
 ) -> dict[str, Any]:
-    from identity import participant  # the ESF profile follows its consents
 
     if purpose is Purpose.terms and not grant:
         raise Problem(

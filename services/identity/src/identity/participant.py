@@ -14,6 +14,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from contracts import identity as idc
 from contracts.pseudonym import participant_key
 from identity.core import Identity
+from identity.purpose import Purpose, granted
 from kit.problems import Problem
 
 SENSITIVE = ("disability", "third_country_national", "foreign_background", "minority")
@@ -73,7 +74,6 @@ def _key(ctx: Identity) -> str:
 
 async def publish(ctx: Identity, session: AsyncClientSession, user: dict[str, Any]) -> None:
     """Send the profile, or its withdrawal, as the consents now say."""
-    from identity.consent import Purpose, granted
 
     uid = user["_id"]
     doc = await ctx.db.participant_profiles.find_one({"_id": uid}, session=session)
