@@ -43,7 +43,8 @@ PUBLIC = frozenset(search.PUBLIC)
 # Events longer than this are also kept apart: a range read starts LONG before its `from`
 # in the (start, id) order and adds the long ones that began earlier and are still on.
 LONG_MS = int(timedelta(days=7) / timedelta(milliseconds=1))
-EVENT_ID = re.compile(r"^evt-[0-9a-f]{12}$")
+# Generated ids are evt-<12 hex>; seeded and imported ones are slugs (evt-hki-cv).
+EVENT_ID = re.compile(r"^evt-[a-z0-9-]{1,64}$")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 Key = tuple[int, str]
 

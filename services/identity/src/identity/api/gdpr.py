@@ -35,7 +35,11 @@ def router(ctx: Identity) -> APIRouter:
     async def export(principal: Principal = signed_in) -> dict[str, Any]:
         return jsonable_encoder(await gdpr.export(ctx, await own_account(ctx, principal)))
 
-    @api.post("/me/erase", summary="Erase my account here and in every service")
+    @api.post(
+        "/me/erase",
+        summary="Erase my account here and in every service",
+        responses={429: {"description": "Too many wrong passwords; see Retry-After"}},
+    )
     async def erase_me(data: EraseIn, request: Request, principal: Principal = signed_in) -> Erased:
         account = await own_account(ctx, principal)
         address = caller_address(request)

@@ -42,7 +42,12 @@ def router(ctx: Identity) -> APIRouter:
         account = await own_account(ctx, principal)
         return await birthdates.declare(ctx, account["_id"], data.birthdate)
 
-    @api.put("/me/password", status_code=204, summary="Change my password (ends other sessions)")
+    @api.put(
+        "/me/password",
+        status_code=204,
+        summary="Change my password (ends other sessions)",
+        responses={429: {"description": "Too many wrong passwords; see Retry-After"}},
+    )
     async def password(
         data: PasswordChange, request: Request, principal: Principal = signed_in
     ) -> Response:
