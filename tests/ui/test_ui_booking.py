@@ -206,3 +206,66 @@ async def test_long_names_wrap_and_keep_the_page_the_screens_width(
         await expect(page.locator("h1")).to_have_text(LONG)
         assert await wider_than_the_screen(page) == [], size
         await shot(page, f"long-name-event-{size}")
+
+
+async def test_event_details_paging_and_calendar_links_on_a_phone(
+    platform: Any, api: Any, staff: Any, new_page: Any, shot: Any, axe: Any, ui_text: Any
+) -> None:
+    text = ui_text["fi"]
+    app = platform.gateway + "/app/"
+    tag = f"Sivutus{uuid.uuid4().hex[:6]}"
+    day = date.today() + timedelta(days=20)
+    made = []
+    for n in range(21):  # one more than a phone's page
+        event = api.call(
+            "POST",
+            "/events",
+            staff,
+            json={
+                "kind": "course",
+                "title": {"fi": f"{tag} kurssi {n:02d}"},
+                "starts_at": f"{day}T{8 + n % 12:02d}:00:00",
+                "ends_at": f"{day}T{9 + n % 12:02d}:00:00",
+                "venue_id": "ven-hki-oodi",
+                "languages": ["fi", "en"],
+                "price": {"free": False, "amount": 5, "currency": "EUR"},
+            },
+        )
+        api.call("POST", f"/events/{event['id']}/publish", staff)
+        made.append(event)
+    page = await new_page(width=390, height=844)
+
+    # Results count and paging: 20 on a phone's first page, the 21st on the next.
+    await page.goto(app + f"#/events?q={tag}&from={day}")
+    await expect(page.locator(".results-count")).to_have_text(
+        text["events.showing"].replace("{first}", "1").replace("{last}", "20")
+    )
+    await expect(page.locator(".event-card")).to_have_count(20)
+    await shot(page, "events-paging-phone")
+    assert await axe(page) == []
+    await page.get_by_role("link", name=text["events.next"]).click()
+    await expect(page.locator(".event-card")).to_have_count(1)
+    await expect(page.locator(".results-count")).to_have_text(
+        text["events.showing"].replace("{first}", "21").replace("{last}", "21")
+    )
+    await expect(page.get_by_role("link", name=text["events.previous"])).to_be_visible()
+
+    # One event: price, languages by name, address with a map link, accessibility, and
+    # calendar links filled from the event.
+    await page.locator(".event-card a").first.click()
+    await expect(page.locator("h1")).to_contain_text(tag)
+    facts = page.locator("dl.facts")
+    await expect(facts).to_contain_text("5,00")
+    await expect(facts).to_contain_text("suomi, englanti")
+    await expect(facts).to_contain_text("Töölönlahdenkatu 4, 00100 Helsinki")
+    await expect(facts).to_contain_text("Esteetön sisäänkäynti")
+    osm = facts.get_by_role("link", name=text["event.onMap"])
+    assert "openstreetmap.org/?mlat=60.1738&mlon=24.9381" in await osm.get_attribute("href")
+    google = await page.get_by_role("link", name=text["event.addToGoogle"]).get_attribute("href")
+    assert google.startswith("https://calendar.google.com/calendar/render?action=TEMPLATE")
+    assert tag in google and "Helsinki" in google
+    outlook = await page.get_by_role("link", name=text["event.addToOutlook"]).get_attribute("href")
+    assert outlook.startswith("https://outlook.live.com/calendar/0/deeplink/compose?")
+    assert await wider_than_the_screen(page) == []
+    await shot(page, "event-details-phone")
+    assert await axe(page) == []

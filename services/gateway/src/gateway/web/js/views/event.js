@@ -99,8 +99,45 @@ function registrationPanel(ev, reg) {
   return panel;
 }
 
+const languageName = (code) => {
+  try {
+    return new Intl.DisplayNames([currentLang()], { type: "language" }).of(code) || code;
+  } catch {
+    return code;
+  }
+};
+
+function priceText(price) {
+  if (!price || price.free !== false) return t("event.free");
+  const amount = new Intl.NumberFormat(currentLang(), { style: "currency", currency: price.currency || "EUR" }).format(price.amount);
+  return [amount, loc(price.info)].filter(Boolean).join(" · ");
+}
+
+function addressText(venue) {
+  const a = venue?.address;
+  return a ? [a.street, [a.postal_code, a.city].filter(Boolean).join(" ")].filter(Boolean).join(", ") : "";
+}
+
+// "Add to Google / Outlook": their public compose links, filled from the event (opening
+// them is the reader's choice; nothing is loaded from those sites by this page).
+const compact = (iso) => new Date(iso).toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+function calendarLinks(ev, where) {
+  const title = loc(ev.title);
+  const details = `${loc(ev.description) || ""}\n${location.origin}${location.pathname}#/events/${ev.id}`.trim();
+  const google = new URL("https://calendar.google.com/calendar/render");
+  google.search = new URLSearchParams({ action: "TEMPLATE", text: title, dates: `${compact(ev.starts_at)}/${compact(ev.ends_at)}`, details, location: where }).toString();
+  const outlook = new URL("https://outlook.live.com/calendar/0/deeplink/compose");
+  outlook.search = new URLSearchParams({ path: "/calendar/action/compose", rru: "addevent", subject: title, startdt: new Date(ev.starts_at).toISOString(), enddt: new Date(ev.ends_at).toISOString(), body: details, location: where }).toString();
+  return [
+    h("a", { class: "button secondary", href: google.toString(), rel: "noopener", target: "_blank", text: t("event.addToGoogle") }),
+    h("a", { class: "button secondary", href: outlook.toString(), rel: "noopener", target: "_blank", text: t("event.addToOutlook") }),
+  ];
+}
+
 export async function eventView(id) {
   const [ev, reg] = await Promise.all([get(`/events/${id}`), myRegistration(id)]);
+  const venue = ev.venue_id ? await get(`/venues/${encodeURIComponent(ev.venue_id)}`).catch(() => null) : null;
+  const where = [loc(ev.venue_name), addressText(venue)].filter(Boolean).join(", ");
   const tz = ev.timezone;
   const sameDay = ev.starts_at.slice(0, 10) === ev.ends_at.slice(0, 10);
   const when = `${fmtDateTime(ev.starts_at, tz)} – ${
@@ -112,7 +149,14 @@ export async function eventView(id) {
     h("dt", { text: t("event.when") }),
     h("dd", {}, h("time", { datetime: ev.starts_at, text: when })),
     h("dt", { text: t("event.where") }),
-    h("dd", { text: loc(ev.venue_name) || t("event.noVenue") }),
+    h("dd", { class: "long-text" }, loc(ev.venue_name) || t("event.noVenue"),
+      addressText(venue) ? [h("br"), addressText(venue)] : null,
+      venue?.latitude != null
+        ? [" ", h("a", { href: `https://www.openstreetmap.org/?mlat=${venue.latitude}&mlon=${venue.longitude}#map=17/${venue.latitude}/${venue.longitude}`, rel: "noopener", target: "_blank", text: t("event.onMap") })]
+        : null),
+    venue && loc(venue.accessibility) ? [h("dt", { text: t("event.accessibility") }), h("dd", { class: "long-text", text: loc(venue.accessibility) })] : null,
+    h("dt", { text: t("event.price") }),
+    h("dd", { class: "price", text: priceText(ev.price) }),
     h("dt", { text: t("event.kind") }),
     h("dd", { text: t(`kind.${ev.kind}`) }),
     h("dt", { text: t("event.seats") }),
@@ -123,7 +167,7 @@ export async function eventView(id) {
           : `${t("event.seatsFree", { n: ev.seats_free })} / ${ev.capacity}` +
             (ev.waiting ? ` · ${t("event.waiting", { n: ev.waiting })}` : ""),
     }),
-    ev.languages?.length ? [h("dt", { text: t("event.languages") }), h("dd", { text: ev.languages.join(", ") })] : null,
+    ev.languages?.length ? [h("dt", { text: t("event.languages") }), h("dd", { text: ev.languages.map(languageName).join(", ") })] : null,
     ev.audiences?.length
       ? [h("dt", { text: t("event.audiences") }), h("dd", { text: ev.audiences.map((a) => t(`audience.${a}`)).join(", ") })]
       : null,
@@ -145,8 +189,9 @@ export async function eventView(id) {
     registrationPanel(ev, reg),
     h(
       "p",
-      {},
+      { class: "row-actions calendar-links" },
       h("a", { class: "button secondary", href: ics, download: `${ev.id}.ics`, text: t("event.addToCalendar") }),
+      calendarLinks(ev, where),
     ),
     ev.sub_events?.length
       ? [

@@ -116,15 +116,25 @@ function viewTabs(params) {
 
 async function listing(params) {
   const from = params.from || today();
+  // A page is shorter on a phone: 50 cards there are several metres of scrolling.
+  const limit = window.matchMedia("(max-width: 40rem)").matches ? 20 : 50;
+  const offset = Math.max(0, Number(params.offset) || 0);
   const found = await get("/events", {
     q: params.q,
     kind: params.kind,
     municipality: params.municipality,
     from: `${from}T00:00:00`,
-    limit: 50,
+    limit,
+    offset,
   });
   if (!found.items.length) return h("p", { text: t("events.none") });
-  return h("ul", { class: "cards", "aria-label": t("events.results") }, found.items.map(eventCard));
+  const paging = h("nav", { class: "paging", "aria-label": t("events.pages") },
+    offset > 0 ? h("a", { class: "button secondary", href: hashFor({ ...params, offset: String(Math.max(0, offset - limit)) }), text: t("events.previous") }) : null,
+    found.next_offset != null ? h("a", { class: "button secondary", href: hashFor({ ...params, offset: String(found.next_offset) }), text: t("events.next") }) : null);
+  return h("div", {},
+    h("p", { class: "results-count", role: "status", text: t("events.showing", { first: offset + 1, last: offset + found.items.length }) }),
+    h("ul", { class: "cards", "aria-label": t("events.results") }, found.items.map(eventCard)),
+    paging.children.length ? paging : null);
 }
 
 function monthRange(monthParam) {

@@ -173,7 +173,17 @@ async function feed() {
   return h("div", {}, h("p", { text: t("feed.intro") }),
     action(t("feed.make"), async () => {
       const made = await post("/me/feed");
-      clear(out).append(field(t("feed.url"), h("input", { readonly: true, value: made.url })));
+      const address = h("input", { readonly: true, value: made.url, name: "feed_url" });
+      clear(out).append(field(t("feed.url"), address),
+        action(t("feed.copy"), async () => {
+          try {
+            await navigator.clipboard.writeText(made.url);
+          } catch {
+            address.select(); // no clipboard permission: selected for the reader to copy
+            document.execCommand("copy");
+          }
+          announce(t("feed.copied"));
+        }));
     }), out);
 }
 
