@@ -100,3 +100,21 @@ def period_containing(
 
 def is_open_day(hours: Hours, day: date) -> bool:
     return bool(hours.periods_on(day))
+
+
+# How far "closed, next open on ..." looks ahead.
+NEXT_OPEN_WITHIN = 62
+
+
+def any_open_day(hours: Hours, first: date, last: date) -> bool:
+    days = (last - first).days + 1
+    return any(is_open_day(hours, first + timedelta(days=d)) for d in range(days))
+
+
+def next_open_day(hours: Hours, after: date) -> str | None:
+    """The first open day after `after` (ISO date), for "closed; open again on ..."."""
+    for ahead in range(1, NEXT_OPEN_WITHIN + 1):
+        day = after + timedelta(days=ahead)
+        if is_open_day(hours, day):
+            return day.isoformat()
+    return None

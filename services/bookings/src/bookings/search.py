@@ -10,7 +10,13 @@ from typing import Any
 from bookings.availability import free_slots
 from bookings.booking import effective_hours
 from bookings.location import zone_of
-from bookings.opening_hours import Interval, is_open_day, open_intervals
+from bookings.opening_hours import (
+    Interval,
+    any_open_day,
+    is_open_day,
+    next_open_day,
+    open_intervals,
+)
 from bookings.resource import rules_of
 from bookings.store import HOLDING
 from kit.app import Service
@@ -75,24 +81,10 @@ async def availability(
             entry["open"] = [
                 {"starts_at": a.isoformat(), "ends_at": b.isoformat()} for a, b in periods
             ]
-        if not any(
-            is_open_day(hours, first + timedelta(days=d)) for d in range((last - first).days + 1)
-        ):
-            entry["next_open_day"] = _next_open_day(hours, last)
+        if not any_open_day(hours, first, last):
+            entry["next_open_day"] = next_open_day(hours, last)
         out.append(entry)
     return out
-
-
-# How far "closed, next open on ..." looks ahead.
-NEXT_OPEN_WITHIN = 62
-
-
-def _next_open_day(hours: Any, after: date) -> str | None:
-    for ahead in range(1, NEXT_OPEN_WITHIN + 1):
-        day = after + timedelta(days=ahead)
-        if is_open_day(hours, day):
-            return day.isoformat()
-    return None
 
 
 # Buffers reach a little outside the range.

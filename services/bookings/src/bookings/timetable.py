@@ -33,7 +33,13 @@ from bookings import recent
 from bookings.availability import free_slots
 from bookings.booking import effective_hours, is_staff_of
 from bookings.location import zone_of
-from bookings.opening_hours import Interval, is_open_day, open_intervals
+from bookings.opening_hours import (
+    Interval,
+    any_open_day,
+    is_open_day,
+    next_open_day,
+    open_intervals,
+)
 from bookings.resource import rules_of
 from bookings.store import HOLDING
 from kit.app import Service
@@ -124,7 +130,7 @@ class Timetable:
         field = "days" if rules.loan and active else "slots"
         head = _json({"resource_id": resource["_id"], "kind": resource["kind"]})[:-1]
         head += b',"' + field.encode() + b'":['
-        tail = b'],"timezone":' + _json(location["timezone"]) + b"}"
+        tail = b"]"
         starts: list[Any] = []
         parts: list[bytes] = []
         if active:
@@ -146,6 +152,13 @@ class Timetable:
                 for s, e in free_slots(rules, periods, held, now=DAWN, staff=True):
                     starts.append(s)
                     parts.append(_json({"starts_at": s.isoformat(), "ends_at": e.isoformat()}))
+                # As search.availability: "closed" apart from "all taken" for a frontend.
+                tail += b',"open":' + _json(
+                    [{"starts_at": a.isoformat(), "ends_at": b.isoformat()} for a, b in periods]
+                )
+            if not any_open_day(hours, first, last):
+                tail += b',"next_open_day":' + _json(next_open_day(hours, last))
+        tail += b',"timezone":' + _json(location["timezone"]) + b"}"
         return View(version, head, tail, starts, parts, rules.loan)
 
     def _keep(self, key: tuple[str, date, date], view: View) -> None:
