@@ -11,7 +11,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from analytics import activity, esf_counts
 from analytics.periods import month_of
-from analytics.projections import ACTIVITY_COUNTS, ATTENDANCE, BOOKINGS, Db
+from analytics.projection_names import ACTIVITY_COUNTS, ATTENDANCE, BOOKINGS, Db
 
 Session = AsyncClientSession | None
 

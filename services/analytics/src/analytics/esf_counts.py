@@ -20,7 +20,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from analytics import activity
 from analytics.participants import profile_at
 from analytics.periods import period_keys
-from analytics.projections import ESF_COUNTS, PEOPLE, Db
+from analytics.projection_names import ESF_COUNTS, PEOPLE, Db
 from analytics.scope import NETWORK
 
 GROUPS = ["disability", "third_country_national", "foreign_background", "minority"]

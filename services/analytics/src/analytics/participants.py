@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from analytics.periods import Period
-from analytics.projections import PEOPLE, Db
+from analytics.projection_names import PEOPLE, Db
 from analytics.scope import Scope
 
 

@@ -12,45 +12,35 @@ from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.database import AsyncDatabase
 
+from analytics import activity, activity_store, esf_counts
 from analytics.facts import parse_time, to_millis
 from analytics.periods import month_of
+from analytics.projection_names import (  # noqa: F401 (also named through this module)
+    ACTIVITY_COUNTS,
+    ALL,
+    ATTENDANCE,
+    BLOCKS,
+    BOOKINGS,
+    CONSENTS,
+    ESF_COUNTS,
+    EVENTS,
+    LEGACY,
+    LOCATIONS,
+    MENTORS,
+    ORGS,
+    PEOPLE,
+    REGISTRATIONS,
+    RESOURCES,
+    SKILLS,
+    USERS,
+    VENUES,
+    VISITS,
+    Db,
+)
 
-Db = AsyncDatabase[dict[str, Any]]
 Session = AsyncClientSession | None
 Projector = Callable[[Db, dict[str, Any], Session, str], Awaitable[None]]
-
-# One document per person: ESF profile versions, entries, attendance and booking rows (see
-# activity.py) and a serial (see esf_counts.py). The store's cost is per written document,
-# and a person's facts touch all of them, so they live together: one write per person per
-# batch.
-PEOPLE = "p_people"
-SKILLS = "p_skills"
-MENTORS = "p_mentors"
-USERS = "p_users"
-CONSENTS = "p_consents"
-ORGS = "p_orgs"
-VENUES = "p_venues"
-EVENTS = "p_events"
-REGISTRATIONS = "p_registrations"
-ATTENDANCE = "p_attendance"
-VISITS = "p_visits"
-LOCATIONS = "p_locations"
-RESOURCES = "p_resources"
-BLOCKS = "p_blocks"
-BOOKINGS = "p_bookings"
-
-ESF_COUNTS = "p_esf_counts"  # see esf_counts.py
-ACTIVITY_COUNTS = "p_activity_counts"  # see activity.py
-
-ALL = [
-    PEOPLE, SKILLS, MENTORS, USERS, CONSENTS, ORGS, VENUES, EVENTS,
-    REGISTRATIONS, ATTENDANCE, VISITS, LOCATIONS, RESOURCES, BLOCKS, BOOKINGS, ESF_COUNTS,
-    ACTIVITY_COUNTS,
-]  # fmt: skip
-# The collections of the earlier per-(scope, period, person) model: a rebuild drops them.
-LEGACY = ["p_profiles", "p_entries", "p_esf_contrib", "p_esf_serial"]
 
 
 # Indexes of earlier versions: an erasure finds those documents through the facts, and
@@ -487,7 +477,3 @@ async def project(db: Db, fact: dict[str, Any], session: Session, tz: str) -> No
     if projector is None or fact.get("data") is None:
         return
     await projector(db, fact, session, tz)
-
-
-# Imported last: they read the collection names defined above.
-from analytics import activity, activity_store, esf_counts  # noqa: E402
