@@ -76,6 +76,10 @@ async def test_the_writer_reads_its_write_at_once_the_other_within_the_lag(
     fresh = f"{event_id}:{r.json()['revision']}"
     r = await second.get("/events", params={"q": word, "fresh": fresh})
     assert [e["title"]["fi"] for e in r.json()["items"]] == [f"Kolmas {word}"]
+    r = await second.get("/events", params={"q": word, "fresh": "evt-hki-seeded:1"})
+    assert r.status_code == 200, r.text  # a seeded event's slug id is a valid one
+    r = await second.get("/events", params={"fresh": "evt-x:1:2"})
+    assert r.status_code == 422
     # A sign-up through the writer: the seats the other replica shows follow.
     r = await api.register(event_id, sub=f"user-{word}", seats=2)
     assert r.status_code in (200, 201), r.text

@@ -135,7 +135,7 @@ def router(svc: Service, who: Who) -> APIRouter:
         offset: int = Query(default=0, ge=0, le=100_000),
         fresh: str | None = Query(
             default=None,
-            pattern=r"^evt-[0-9a-f]{12}:[0-9]{1,9}$",
+            pattern=r"^evt-[a-z0-9-]{1,64}:[0-9]{1,9}$",  # seeded ids are slugs
             description="`<event id>:<revision>` from a write's answer: this replica reads "
             "that event again first if it holds an older revision (read your own write).",
         ),
