@@ -74,6 +74,7 @@ async def test_kohtaamo_run_analytics(process: dict[str, Any]) -> None:
         assert isinstance(ready, dict) and ready["status"] == "ready", (ready, log_tail)
         assert set(ready["checks"]["consumers"]["attached"]) == {
             "kohtaamo.analytics.identity",
+            "kohtaamo.analytics.identity-revocations",  # the kit's, in every service
             "kohtaamo.analytics.events",
             "kohtaamo.analytics.bookings",
         }
