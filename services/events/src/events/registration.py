@@ -293,11 +293,8 @@ async def promote(svc: Service, session: Any, event: dict[str, Any]) -> dict[str
             "waiting list changed", 112, {"errorLabels": ["TransientTransactionError"]}
         )
     seats = sum(r["seats"] for r in lucky)
-    updated = await db[store.EVENTS].find_one_and_update(
-        {"_id": event["_id"]},
-        {"$inc": {"seats_taken": seats, "waiting": -count}},
-        session=session,
-        return_document=True,
+    updated = await store.update_and_read(
+        svc, session, {"_id": event["_id"]}, {"$inc": {"seats_taken": seats, "waiting": -count}}
     )
     await svc.emit(
         session,
@@ -337,18 +334,16 @@ async def cancel_in(
     db = svc.store.db
     was_waiting = reg["status"] == "waitlisted"
     now = clock.now()
-    updated = await db[store.REGISTRATIONS].find_one_and_update(
-        {"_id": reg["_id"]},
-        {"$set": {"status": "cancelled", "cancelled_at": now, "cancelled_by": by}},
-        session=session,
-        return_document=True,
+    cancelled = {"status": "cancelled", "cancelled_at": now, "cancelled_by": by}
+    # `reg` was read in this transaction: the written document is known without reading
+    # it back (find_one_and_update would scan the collection on the embedded store).
+    await db[store.REGISTRATIONS].update_one(
+        {"_id": reg["_id"]}, {"$set": cancelled}, session=session
     )
+    updated = {**reg, **cancelled}
     change = {"waiting": -1} if was_waiting else {"seats_taken": -reg["seats"]}
-    event = await db[store.EVENTS].find_one_and_update(
-        {"_id": reg["event_id"]}, {"$inc": change}, session=session, return_document=True
-    )
-    # Both were read in this transaction (a registration's event is never deleted).
-    assert updated is not None and event is not None
+    event = await store.update_and_read(svc, session, {"_id": reg["event_id"]}, {"$inc": change})
+    assert event is not None
     payload = facts(
         reg, event, ev.RegistrationCancelled, cancelled_by=by, reason=reason,
         was_waitlisted=was_waiting,
