@@ -10,10 +10,14 @@ of service replicas sharing the store.
 
 from __future__ import annotations
 
+from collections import defaultdict
+from datetime import datetime
 from typing import TypeVar
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
+from bookings.opening_hours import Interval
+from bookings.store import HOLDING
 from kit.mongo import Store
 
 T = TypeVar("T")
@@ -31,6 +35,41 @@ async def claim(store: Store, session: AsyncClientSession, *resource_ids: str) -
             await store.db.calendars.update_one(
                 {"_id": resource_id}, {"$inc": {"version": 1}}, upsert=True, session=session
             )
+
+
+async def held_time(
+    store: Store,
+    resource_ids: list[str],
+    start: datetime,
+    end: datetime,
+    *,
+    session: AsyncClientSession | None = None,
+) -> dict[str, list[Interval]]:
+    """Time held on the resources overlapping [start, end), by resource: bookings and
+    blocks in a holding status that end after `start`, read through the (resource_id,
+    held_until) index. The filter is nothing but that index's bounds, the rest is checked
+    here: the bookings that end after `start` are the resource's present and future, never
+    its history. (With `held_from` and the status in the filter too, the embedded store
+    bounded the read by resource_id alone: every booking the resources ever had.)"""
+    ids = sorted(set(resource_ids))
+    if len(ids) == 1:
+        queries = [{"resource_id": ids[0], "held_until": {"$gt": start}}]
+    elif store.kind == "embedded":
+        # It bounds `$in` beside a range by resource_id alone (the scan above): one
+        # indexed read per resource there. MongoDB reads the `$in` in one round trip.
+        queries = [{"resource_id": rid, "held_until": {"$gt": start}} for rid in ids]
+    else:
+        queries = [{"resource_id": {"$in": ids}, "held_until": {"$gt": start}}]
+    held: dict[str, list[Interval]] = defaultdict(list)
+    for query in queries:
+        async for d in store.db.bookings.find(
+            query,
+            projection={"resource_id": 1, "held_from": 1, "held_until": 1, "status": 1},
+            session=session,
+        ):
+            if d["status"] in HOLDING and d["held_from"] < end:
+                held[d["resource_id"]].append((d["held_from"], d["held_until"]))
+    return held
 
 
 async def release(store: Store, session: AsyncClientSession, resource_id: str) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -26,7 +25,7 @@ from pymongo.errors import DuplicateKeyError
 
 from bookings import rules as rule
 from bookings.availability import overlaps
-from bookings.calendar import claim
+from bookings.calendar import claim, held_time
 from bookings.facts import booking_event, booking_requested
 from bookings.opening_hours import local_day
 from bookings.recent import Stale
@@ -149,18 +148,7 @@ class Lane:
             }
         low = min(r.doc["held_from"] for r in batch)
         high = max(r.doc["held_until"] for r in batch)
-        held: dict[str, list[tuple[Any, Any]]] = defaultdict(list)
-        async for d in db.bookings.find(
-            {
-                "resource_id": {"$in": ids},
-                "status": {"$in": HOLDING},
-                "held_from": {"$lt": high},
-                "held_until": {"$gt": low},
-            },
-            projection={"resource_id": 1, "held_from": 1, "held_until": 1},
-            session=session,
-        ):
-            held[d["resource_id"]].append((d["held_from"], d["held_until"]))
+        held = await held_time(self.svc.store, ids, low, high, session=session)
         outcomes: dict[str, Any] = {}
         accepted: list[Request] = []
         for r in batch:

@@ -3,12 +3,12 @@ the range, then the pure sweep in `availability.py` per resource."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from bookings.availability import free_slots
 from bookings.booking import effective_hours
+from bookings.calendar import held_time
 from bookings.location import zone_of
 from bookings.opening_hours import (
     Interval,
@@ -18,29 +18,10 @@ from bookings.opening_hours import (
     open_intervals,
 )
 from bookings.resource import rules_of
-from bookings.store import HOLDING
 from kit.app import Service
 from kit.problems import Problem
 
 MAX_DAYS = 62
-
-
-async def held_by_resource(
-    svc: Service, resource_ids: list[str], start: datetime, end: datetime
-) -> dict[str, list[Interval]]:
-    held: dict[str, list[Interval]] = defaultdict(list)
-    cursor = svc.store.db.bookings.find(
-        {
-            "resource_id": {"$in": resource_ids},
-            "status": {"$in": HOLDING},
-            "held_from": {"$lt": end},
-            "held_until": {"$gt": start},
-        },
-        projection={"resource_id": 1, "held_from": 1, "held_until": 1},
-    )
-    async for doc in cursor:
-        held[doc["resource_id"]].append((doc["held_from"], doc["held_until"]))
-    return held
 
 
 async def availability(
@@ -62,7 +43,7 @@ async def availability(
     start = datetime.combine(first, datetime.min.time(), tzinfo=zone).astimezone(UTC)
     end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=zone)
     active = [r for r in resources if r.get("active", True)]
-    held = await held_by_resource(svc, [r["_id"] for r in active], start - _PAD, end + _PAD)
+    held = await held_time(svc.store, [r["_id"] for r in active], start - _PAD, end + _PAD)
     out = []
     for resource in active:
         rules = rules_of(resource)

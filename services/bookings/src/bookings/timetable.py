@@ -9,8 +9,9 @@ rules or hours moves `rules_version`. A read fetches that one document by `_id` 
 the view only when it was computed at the same two numbers, so a writer reads its own
 write at once and a change made through any replica is seen by every replica's next read:
 there is no lag to wait for and no bus to follow. A view that is not current is computed
-again from one query bounded by the (resource_id, held_until) index: the bookings that end
-after the range starts, never the resource's history, and no sort.
+again from one query bounded by the (resource_id, held_until) index
+(`calendar.held_time`): the bookings that end after the range starts, never the resource's
+history, and no sort.
 
 A view holds every slot the opening hours leave free, whatever the time; the parts that
 depend on the clock (minimum notice, how far ahead one may book, days already past) are
@@ -32,16 +33,15 @@ from typing import Any
 from bookings import recent
 from bookings.availability import free_slots
 from bookings.booking import effective_hours, is_staff_of
+from bookings.calendar import held_time
 from bookings.location import zone_of
 from bookings.opening_hours import (
-    Interval,
     any_open_day,
     is_open_day,
     next_open_day,
     open_intervals,
 )
 from bookings.resource import rules_of
-from bookings.store import HOLDING
 from kit.app import Service
 from kit.auth import Principal
 from kit.problems import Problem
@@ -136,7 +136,8 @@ class Timetable:
         if active:
             start = datetime.combine(first, datetime.min.time(), tzinfo=zone).astimezone(UTC)
             end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=zone)
-            held = await held_between(self.svc, resource["_id"], start - PAD, end + PAD)
+            found = await held_time(self.svc.store, [resource["_id"]], start - PAD, end + PAD)
+            held = found[resource["_id"]]
             hours = effective_hours(resource, location)
             if rules.loan:
                 day = first
@@ -198,24 +199,6 @@ class Timetable:
         # Of the bytes themselves: every replica, and a restarted process, tags the same
         # answer alike (some 20 microseconds for a month of slots).
         return Answer(body, '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"')
-
-
-async def held_between(
-    svc: Service, resource_id: str, start: datetime, end: datetime
-) -> list[Interval]:
-    """The resource's held time overlapping [start, end). Only the (resource_id,
-    held_until) index's bounds are in the filter: with more range clauses the embedded
-    store bounded the read by resource_id alone, every booking the resource ever had. The
-    rest is checked here; MongoDB would use the same index either way."""
-    cursor = svc.store.db.bookings.find(
-        {"resource_id": resource_id, "held_until": {"$gt": start}},
-        projection={"held_from": 1, "held_until": 1, "status": 1},
-    )
-    return [
-        (d["held_from"], d["held_until"])
-        async for d in cursor
-        if d["status"] in HOLDING and d["held_from"] < end
-    ]
 
 
 def _json(value: Any) -> bytes:
