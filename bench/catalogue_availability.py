@@ -28,11 +28,12 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from common import environment, percentiles, write
+from common import percentiles, write
 from serving import (
     client,
     closed_loop,
     issuer_server,
+    kept_environment,
     machine,
     resident_kb,
     service_env,
@@ -119,7 +120,7 @@ async def run(
     *, resources: int = 50, bookings: int = 12_000, requests: int = 3_000, rounds: int = 3,
     concurrency: int = 50,
 ) -> dict[str, Any]:  # fmt: skip
-    with environment() as env:
+    with kept_environment() as env:
         async with issuer_server() as (issuer, jwks_url):
             with service_process("bookings", service_env(env, issuer, jwks_url)) as (base, pid):
                 async with httpx.AsyncClient(timeout=60) as http:

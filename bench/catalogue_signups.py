@@ -32,11 +32,12 @@ from pymongo import AsyncMongoClient
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from common import environment, write
+from common import write
 from serving import (
     client,
     closed_loop,
     issuer_server,
+    kept_environment,
     machine,
     resident_kb,
     service_env,
@@ -192,7 +193,7 @@ async def run(
     *, signups: int = 20_000, waitlist_capacity: int = 500, waitlist_signups: int = 5_000,
     concurrency: int = 50,
 ) -> dict[str, Any]:  # fmt: skip
-    with environment() as env:
+    with kept_environment() as env:
         mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
             env["mongo_url"], retryWrites=False, tz_aware=True
         )
