@@ -106,6 +106,17 @@ async def test_booking_paths_end_in_a_booking_or_a_next_step(
     # Searching again shows that time as taken, not missing.
     await page.get_by_role("button", name=text["book.search"]).click()
     await expect(studio.locator(".slot.taken").first).to_be_visible()
+    # The day grid across the location's studios shows the same taken time, and a free
+    # cell opens that studio's booking form.
+    grid = page.locator(".day-grid table")
+    studio_row = grid.locator("tbody tr", has_text="Äänitysstudio")
+    await expect(studio_row.locator(".grid-taken").first).to_be_visible()
+    other_row = grid.locator("tbody tr").filter(has_not_text="Äänitysstudio").first
+    await other_row.locator("button.grid-free").first.click()
+    await expect(page.locator("form.booking-form")).to_have_count(1)
+    await expect(
+        page.locator("section.resource", has=page.locator("form.booking-form")).locator("h2")
+    ).not_to_have_text("Äänitysstudio")
     await shot(page, "book-taken-slot")
     assert await axe(page) == []
 

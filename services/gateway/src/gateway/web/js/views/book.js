@@ -191,7 +191,37 @@ function timedSlots(resource, entry, tz, area, showDay) {
       })));
 }
 
-function resourceBlock(resource, entry, tz, showDay) {
+// LibCal-like: the day's times across the location's resources, free ones to choose.
+function dayGrid(entries, byId, tz, openers) {
+  const rows = entries
+    .filter((e) => !e.days && (e.open || []).length)
+    .map((e) => [e, slotGrid(byId[e.resource_id], e)]);
+  if (rows.length < 2) return null;
+  const times = [...new Set(rows.flatMap(([, grid]) => grid.map((s) => s.at)))].sort((a, b) => a - b);
+  if (!times.length) return null;
+  const when = (at) => fmtTime(new Date(at).toISOString(), tz);
+  return h("div", { class: "table-scroll day-grid" }, h("table", {},
+    h("caption", { text: t("book.grid") }),
+    h("thead", {}, h("tr", {}, h("th", { scope: "col", text: t("book.resource") }), times.map((at) => h("th", { scope: "col", text: when(at) })))),
+    h("tbody", {}, rows.map(([e, grid]) => {
+      const resource = byId[e.resource_id];
+      const cells = new Map(grid.map((s) => [s.at, s]));
+      return h("tr", {}, h("th", { scope: "row", class: "long-text", title: loc(resource.name), text: loc(resource.name) }),
+        times.map((at) => {
+          const s = cells.get(at);
+          if (!s) return h("td", { class: "grid-none" }, h("span", { "aria-hidden": "true", text: "–" }), h("span", { class: "visually-hidden", text: t("book.notOffered") }));
+          if (s.index === null) return h("td", { class: "grid-taken", text: t("book.taken") });
+          return h("td", {}, h("button", {
+            type: "button", class: "slot grid-free", text: t("book.free"),
+            // The visible word first, so speech input ("click free") finds it too.
+            "aria-label": `${t("book.free")}: ${when(at)}, ${loc(resource.name)}`,
+            onclick: () => openers[e.resource_id](s.index),
+          }));
+        }));
+    }))));
+}
+
+function resourceBlock(resource, entry, tz, showDay, openers = {}) {
   const area = h("div", { class: "booking-area" });
   const titleId = `res-${resource.id}`;
   const block = h(
@@ -214,6 +244,10 @@ function resourceBlock(resource, entry, tz, showDay) {
     );
   } else {
     block.append(timedSlots(resource, entry, tz, area, showDay));
+    openers[resource.id] = (index) => {
+      bookingForm(resource, entry.slots || [], index, tz, area);
+      block.scrollIntoView({ block: "start" });
+    };
   }
   block.append(area);
   return block;
@@ -250,11 +284,12 @@ export async function bookView(params = {}) {
       if (ticket !== searches) return;
       const byId = Object.fromEntries(resources.map((r) => [r.id, r]));
       const showDay = (day) => { date.value = day; search(); };
-      const blocks = avail.resources
-        .filter((e) => byId[e.resource_id] && (!only || e.resource_id === only))
-        .map((e) => resourceBlock(byId[e.resource_id], e, avail.timezone, showDay));
+      const shown = avail.resources.filter((e) => byId[e.resource_id] && (!only || e.resource_id === only));
+      const openers = {};
+      const blocks = shown.map((e) => resourceBlock(byId[e.resource_id], e, avail.timezone, showDay, openers));
       append(clear(results),
         h("h2", { class: "visually-hidden", text: t("book.results") }),
+        dayGrid(shown, byId, avail.timezone, openers),
         blocks.length ? blocks : h("p", { text: t("book.noResources") }),
       );
     } catch (err) {
