@@ -201,7 +201,8 @@ async def test_resident_waits_for_a_full_event_books_a_workstation_and_sees_both
     await shot(page, "10-my-page-sv-phone")
     assert await axe(page) == []
 
-    # Cancelling the booking (in Swedish, on the phone) empties the list.
+    # Cancelling the booking (in Swedish, on the phone, confirmed) empties the list.
+    page.once("dialog", lambda dialog: dialog.accept())
     await page.locator("#my-bookings").get_by_role("button", name="Avboka").click()
     await expect(page.locator("#status")).to_contain_text("Bokningen avbokad.")
     await expect(page.locator("section.card", has_text="Mina bokningar")).to_contain_text(
