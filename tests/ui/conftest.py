@@ -101,8 +101,13 @@ def platform(
         # so identity's demo people (many password hashes) are not needed.
         seed=("events", "bookings"),
         municipalities=True,
-        # Every test user signs up and logs in from the same address.
-        gateway_env={"KOHTAAMO_RATE_LIMIT_AUTH": "1000/minute"},
+        # Every test user signs up and logs in from the same address, and the browser and
+        # the tests' API calls all come from it too.
+        gateway_env={
+            "KOHTAAMO_RATE_LIMIT_AUTH": "1000/minute",
+            "KOHTAAMO_RATE_LIMIT_CLIENT": "20000/minute",
+            "KOHTAAMO_RATE_LIMIT_USER": "20000/minute",
+        },
     )
     try:
         yield started
