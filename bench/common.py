@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import statistics
 import time
 import uuid
@@ -15,17 +16,36 @@ from pathlib import Path
 from typing import Any
 
 from kit import localstore, rabbit_env
+from kit.broker_users import permissions, user_name
 
 RESULTS = Path(__file__).parent / "results"
 
 
 @contextmanager
-def environment(tmp: Path | None = None) -> Iterator[dict[str, str]]:
-    """A private vhost and (unless KOHTAAMO_BENCH_MONGO_URL) a fresh embedded store."""
+def environment(
+    tmp: Path | None = None, services: tuple[str, ...] = ()
+) -> Iterator[dict[str, str]]:
+    """A private vhost and (unless KOHTAAMO_BENCH_MONGO_URL) a fresh embedded store; for
+    each of `services` a broker user of the run with a site's permissions for it
+    (`url:<service>`; user names start with `user_prefix`)."""
     run = uuid.uuid4().hex[:8]
     vhost = f"kohtaamo-bench-{run}"
     base = os.environ.get("KOHTAAMO_BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
     rabbit_env.create_vhost(vhost)
+    prefix = f"kohtaamo-b{run}-"
+    passwords = {user_name(prefix, s): secrets.token_urlsafe(16) for s in services}
+    if services:
+        rabbit_env.add_users(
+            vhost, {user_name(prefix, s): permissions(s) for s in services}, passwords
+        )
+    urls = {
+        f"url:{s}": rabbit_env.with_credentials(
+            rabbit_env.with_vhost(base, vhost),
+            user_name(prefix, s),
+            passwords[user_name(prefix, s)],
+        )
+        for s in services
+    }
     store = None
     mongo = os.environ.get("KOHTAAMO_BENCH_MONGO_URL")
     try:
@@ -34,11 +54,18 @@ def environment(tmp: Path | None = None) -> Iterator[dict[str, str]]:
             data = (tmp or Path(os.environ.get("TMPDIR", "/tmp"))) / f"kohtaamo-bench-{run}"
             store = localstore.start_store(data_dir=data, port=port)
             mongo = localstore.store_url(port)
-        yield {"amqp_url": rabbit_env.with_vhost(base, vhost), "mongo_url": mongo, "run": run}
+        yield {
+            "amqp_url": rabbit_env.with_vhost(base, vhost),
+            "mongo_url": mongo,
+            "run": run,
+            "user_prefix": prefix,
+            **urls,
+        }
     finally:
         if store is not None:
             localstore.stop_store(store)
         rabbit_env.delete_vhost(vhost)
+        rabbit_env.delete_users(passwords)
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:

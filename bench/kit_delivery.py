@@ -5,9 +5,15 @@
   a batch consumer (`batch=50`: up to 50 events, each with its inbox record and its own
   insert, in one transaction), shown beside it
 - consume only: the kit's consume path without database work, against raw aio-pika
-  consume with the same prefetch                            (target >= 0.6)
-- relay: the outbox relay publishing staged events, against raw confirmed publish,
-  pipelined                                                 (target >= 0.5)
+  consume with the same prefetch                            (target >= 0.6); messages
+  from the producer's broker user (user_id checked), and, shown beside it, signed
+  messages without a user_id (what federation brings: the Ed25519 signature verified)
+- relay: the outbox relay publishing staged (signed) events, against raw confirmed
+  publish, pipelined                                        (target >= 0.5); signing
+  happens when events are staged, so the cost of a signature is shown apart
+  (`signature_us`: sign and verify, microseconds per event)
+
+The kit's service connects as its own broker user of the run, as on a site.
 
 Each pair runs in 3 alternating rounds; the ratio is the median of the rounds' ratios.
 
@@ -17,6 +23,7 @@ Run: `uv run python bench/kit_delivery.py` (or `make bench`).
 from __future__ import annotations
 
 import asyncio
+import json
 import statistics
 import sys
 import time
@@ -31,9 +38,11 @@ from common import environment, write
 
 from contracts import CloudEvent, Payload, register, topology
 from kit.app import Service
+from kit.broker_users import connection_user
 from kit.consumer import Delivery
 from kit.mongo import Store
 from kit.settings import KitSettings
+from kit.signatures import EventSigner, SignatureVerifier, Signer, new_key
 
 TYPE = "kohtaamo.benchkit.tick.happened.v1"
 N_DB = 600
@@ -42,8 +51,8 @@ N_RELAY = 3000
 ROUNDS = 3
 BATCH = 50
 PAIRS_KEYS = (
-    "raw_insert", "kit_inbox", "kit_inbox_batched", "raw_consume", "kit_consume", "raw_publish",
-    "relay", "relay_clean",
+    "raw_insert", "kit_inbox", "kit_inbox_batched", "raw_consume", "kit_consume",
+    "kit_consume_signed", "raw_publish", "relay", "relay_clean",
 )  # fmt: skip
 
 
@@ -52,10 +61,16 @@ class Tick(Payload):
     n: int
 
 
+KEY = new_key("bench", "1")
+
+
 def settings(env: dict[str, str], db: str) -> KitSettings:
     return KitSettings(
         service="benchkit",
-        amqp_url=env["amqp_url"],
+        amqp_url=env["url:benchkit"],
+        broker_user_prefix=env["user_prefix"],
+        site="bench",
+        event_signing_key=json.dumps(KEY),
         mongo_url=env["mongo_url"],
         mongo_db=db,
         log_level="WARNING",
@@ -73,9 +88,38 @@ def ticks(n: int) -> list[CloudEvent]:
     ]
 
 
-async def prefill(env: dict[str, str], queue: str, events: list[CloudEvent]) -> None:
-    """Straight into `queue` (default exchange): through the topic exchange every queue
-    still bound to it would get a copy, and grow round after round."""
+async def prefill(
+    env: dict[str, str], queue: str, events: list[CloudEvent], *, signed: bool = False
+) -> None:
+    """Straight into a kit queue, through its service's retry exchange (routing key: the
+    queue; through the topic exchange every queue still bound to it would get a copy,
+    and grow round after round), as the service's broker user (its user_id believed),
+    or `signed` without a user_id (as a federation link delivers)."""
+    connection = await aio_pika.connect(env["url:benchkit"])
+    channel = await connection.channel(publisher_confirms=True)
+    exchange = await channel.get_exchange(topology.retry_exchange("benchkit"))
+    user = None if signed else connection_user(env["url:benchkit"])
+    signer = Signer(KEY)
+    for start in range(0, len(events), 500):
+        await asyncio.gather(
+            *(
+                exchange.publish(
+                    aio_pika.Message(
+                        signer.seal(e) if signed else e.model_dump_json().encode(),
+                        message_id=e.id,
+                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                        user_id=user,
+                    ),
+                    routing_key=queue,
+                )
+                for e in events[start : start + 500]
+            )
+        )
+    await connection.close()
+
+
+async def prefill_raw(env: dict[str, str], queue: str, events: list[CloudEvent]) -> None:
+    """The raw baseline's queue, through the default exchange (as the administrator)."""
     connection = await aio_pika.connect(env["amqp_url"])
     channel = await connection.channel(publisher_confirms=True)
     for start in range(0, len(events), 500):
@@ -108,7 +152,7 @@ async def raw_insert_rate(env: dict[str, str]) -> float:
 
 
 async def kit_consume_rate(
-    env: dict[str, str], *, with_db: bool, n: int, db: str, batch: int = 0
+    env: dict[str, str], *, with_db: bool, n: int, db: str, batch: int = 0, signed: bool = False
 ) -> float:
     svc = Service("benchkit", settings=settings(env, db))
     done = asyncio.Event()
@@ -137,7 +181,7 @@ async def kit_consume_rate(
     # Declare the queue first (start/stop), fill it, then time a cold drain.
     await svc.start()
     await svc.stop()
-    await prefill(env, topology.queue("benchkit", purpose), ticks(n))
+    await prefill(env, topology.queue("benchkit", purpose), ticks(n), signed=signed)
     svc = _rebuild(svc, env, db, purpose, with_db, handle, batch)
     await svc.start()
     await asyncio.wait_for(done.wait(), 600)
@@ -180,7 +224,7 @@ async def raw_consume_rate(env: dict[str, str], n: int) -> float:
     queue = await channel.declare_queue(
         "bench.raw", durable=True, arguments={"x-queue-type": "quorum"}
     )
-    await prefill(env, "bench.raw", ticks(n))
+    await prefill_raw(env, "bench.raw", ticks(n))
     count = 0
     done = asyncio.Event()
 
@@ -248,8 +292,25 @@ async def relay_rate(env: dict[str, str], n: int, db: str) -> tuple[float, float
     return n / elapsed, n / clean
 
 
+def signature_cost(n: int = 2000) -> dict[str, float]:
+    """Microseconds per event to sign (when staged) and to verify (when consumed)."""
+    signer = Signer(KEY)
+    verifier = SignatureVerifier(
+        [EventSigner(site="bench", municipalities=["helsinki"], jwks={"keys": [signer.jwk]})]
+    )
+    events = ticks(n)
+    started = time.perf_counter()
+    bodies = [signer.seal(e) for e in events]
+    signing = time.perf_counter() - started
+    started = time.perf_counter()
+    for body, event in zip(bodies, events, strict=True):
+        verifier.verify(json.loads(body), event)
+    verifying = time.perf_counter() - started
+    return {"sign": round(signing / n * 1e6, 1), "verify": round(verifying / n * 1e6, 1)}
+
+
 async def main() -> None:
-    with environment() as env:
+    with environment(services=("benchkit",)) as env:
         # Baselines and kit paths alternate in one run on the same broker and store.
         # Rounds alternate subject and baseline, each a second or two long: single runs
         # moved with the broker's state by a factor of two, the median of rounds far less.
@@ -267,6 +328,11 @@ async def main() -> None:
             rounds["raw_consume"].append(await raw_consume_rate(env, N_MSG))
             rounds["kit_consume"].append(
                 await kit_consume_rate(env, with_db=False, n=N_MSG, db=f"bench_kit_noop_{r}")
+            )
+            rounds["kit_consume_signed"].append(
+                await kit_consume_rate(
+                    env, with_db=False, n=N_MSG, db=f"bench_kit_signed_{r}", signed=True
+                )
             )
             rounds["raw_publish"].append(await raw_publish_rate(env, N_RELAY))
             relay, relay_clean = await relay_rate(env, N_RELAY, db=f"bench_relay_{r}")
@@ -301,6 +367,14 @@ async def main() -> None:
             "round_ratios": ratios("kit_consume", "raw_consume"),
             "target": 0.6,
         },
+        "consume_only_signed": {
+            "kit_per_s": round(med["kit_consume_signed"], 1),
+            "baseline_raw_aiopika_per_s": round(med["raw_consume"], 1),
+            "ratio": round(statistics.median(ratios("kit_consume_signed", "raw_consume")), 3),
+            "round_ratios": ratios("kit_consume_signed", "raw_consume"),
+            "target": 0.6,
+        },
+        "signature_us": signature_cost(),
         "outbox_relay": {
             "relay_per_s": round(med["relay"], 1),
             # publish throughput is the figure; deleting published entries trails behind

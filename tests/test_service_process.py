@@ -29,7 +29,8 @@ def pingservice(
     make_settings: Callable[..., Any], make_vhost: Callable[[str], str], tmp_path: Path
 ) -> Iterator[dict[str, Any]]:
     # Its own vhost: other suites run the same test service with other queue arguments.
-    settings = make_settings("pingsvc", amqp_url=make_vhost("pingsvc-process"))
+    vhost_url = make_vhost("pingsvc-process")  # the administrator's, for the observer
+    settings = make_settings("pingsvc", amqp_url=vhost_url)
     port = localstore.free_port()
     env = {**os.environ, **service_env(settings, PYTHONPATH=str(APPS))}
     log_path = tmp_path / "pingsvc.log"
@@ -45,7 +46,7 @@ def pingservice(
                 "url": f"http://127.0.0.1:{port}",
                 "log": log_path,
                 "process": process,
-                "amqp_url": settings.amqp_url.get_secret_value(),
+                "amqp_url": vhost_url,
             }
         finally:
             process.terminate()

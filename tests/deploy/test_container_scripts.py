@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from kit import localstore
+from kit.testing import trust_env
 
 from .conftest import DEPLOY, ROOT
 
@@ -46,6 +47,7 @@ def test_entrypoint_runs_a_service_and_healthcheck_follows_it(
         "KOHTAAMO_LOG_FORMAT": "json",
         "KOHTAAMO_RUN": "pingservice:build",
         "KOHTAAMO_AMQP_URL": settings.amqp_url.get_secret_value(),
+        **trust_env(settings),  # the run's broker users and site key
         "KOHTAAMO_MONGO_URL": settings.mongo_url.get_secret_value(),
         "KOHTAAMO_MONGO_DB_PREFIX": settings.mongo_db_prefix,
     }

@@ -18,28 +18,73 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import aio_pika
 import pytest
+from aiormq.exceptions import ChannelAccessRefused
 from prometheus_client import REGISTRY
 
-from contracts import bookings, events, notifications
+from contracts import bookings, events, identity, notifications, topology
 from kit.app import Service
 from kit.bus import Bus
 from kit.consumer import Delivery, Handler
+from kit.pytest_plugin import SITE, SITE_KEY, base_url
+from kit.rabbit_env import with_credentials
 from kit.settings import KitSettings
-from kit.testing import envelope, eventually
+from kit.signatures import EventSigner, new_key, public_jwk
+from kit.testing import drain, envelope, eventually, publish_as_producer
 
 from .conftest import DEPLOY, Broker, ctl, pod_config, render, site_definitions
 
-# Both sites name their services user alike; in one broker that is one user, one password.
+# Both sites name their services' users alike; in one broker that is one user, one password.
 pytestmark = pytest.mark.broker
 
-PASSWORDS = {
-    "helsinki": {"kohtaamo-services": "svc", "federation-kouvola": "hki-fed"},
-    "kouvola": {"kohtaamo-services": "svc", "federation-helsinki": "kvl-fed"},
+SERVICES = {
+    "helsinki": ["identity", "events", "bookings", "notifications", "analytics", "gateway"],
+    "kouvola": ["events", "bookings", "notifications", "gateway"],
 }
+PASSWORDS = {
+    "helsinki": {
+        **{f"kohtaamo-{s}": f"svc-{s}" for s in SERVICES["helsinki"]},
+        "federation-kouvola": "hki-fed",
+    },
+    "kouvola": {
+        **{f"kohtaamo-{s}": f"svc-{s}" for s in SERVICES["kouvola"]},
+        "federation-helsinki": "kvl-fed",
+    },
+}
+
+
+# Kouvola's site signs its events with its own key; Helsinki's is the test run's site key.
+KOUVOLA_KEY = new_key("kouvola", "1")
+KOUVOLA_SERVICES = ["events", "bookings", "notifications"]
+# Helsinki trusts Kouvola's site for Kouvola, through the services Kouvola runs.
+KOUVOLA = EventSigner(
+    site="kouvola",
+    municipalities=["kouvola"],
+    services=KOUVOLA_SERVICES,
+    jwks={"keys": [public_jwk(KOUVOLA_KEY)]},
+)
+# Kouvola trusts Helsinki's site, whose identity serves Kouvola's users too.
+HELSINKI = EventSigner(
+    site=SITE,
+    municipalities=["helsinki", "kouvola"],
+    services=["identity"],
+    jwks={"keys": [public_jwk(SITE_KEY)]},
+)
+
+
+def kouvola_bus_at(amqp_url: str, service: str = "events") -> Bus:
+    """A service of Kouvola's (its own broker user), signing as Kouvola's site."""
+    return Bus(
+        KitSettings(
+            service=service,
+            amqp_url=amqp_url,
+            site="kouvola",
+            event_signing_key=json.dumps(KOUVOLA_KEY),
+        )
+    )
 
 
 def url(user: str, password: str, vhost: str) -> str:
@@ -91,10 +136,10 @@ async def until_linked(
 
 @dataclass
 class Sites:
-    """The services' broker URL at each site (its vhost loaded with the site's file)."""
+    """Each service's broker URL (its own user of the site's file) at each site."""
 
-    helsinki: str
-    kouvola: str
+    helsinki: dict[str, str]
+    kouvola: dict[str, str]
 
 
 def load_sites(broker: Broker) -> Sites:
@@ -120,38 +165,59 @@ def load_sites(broker: Broker) -> Sites:
     broker.load(kouvola)
     broker.load(helsinki)
     return Sites(
-        helsinki=url(hki_users["kohtaamo-services"], "svc", hki),
-        kouvola=url(kvl_users["kohtaamo-services"], "svc", kvl),
+        helsinki={
+            s: url(hki_users[f"kohtaamo-{s}"], f"svc-{s}", hki) for s in SERVICES["helsinki"]
+        },
+        kouvola={s: url(kvl_users[f"kohtaamo-{s}"], f"svc-{s}", kvl) for s in SERVICES["kouvola"]},
     )
+
+
+async def channels(stack: AsyncExitStack, urls: dict[str, str]) -> dict[str, Any]:
+    """A channel as each service of a site (what its broker user may do)."""
+    opened = {}
+    for service, address in urls.items():
+        connection = await aio_pika.connect(address)
+        stack.push_async_callback(connection.close)
+        opened[service] = await connection.channel()
+    return opened
 
 
 async def test_kouvola_events_reach_helsinki_and_identity_reaches_kouvola(
     federation_plugin: None, broker: Broker
 ) -> None:
     sites = load_sites(broker)
-    at_hki = await aio_pika.connect(sites.helsinki)
-    at_kvl = await aio_pika.connect(sites.kouvola)
-    kouvola_bus = Bus(KitSettings(service="events", amqp_url=sites.kouvola))
-    try:
-        hki_channel, kvl_channel = await at_hki.channel(), await at_kvl.channel()
+    async with AsyncExitStack() as stack:
+        hki, kvl = await channels(stack, sites.helsinki), await channels(stack, sites.kouvola)
+        kouvola_bus = kouvola_bus_at(sites.kouvola["events"])
+        bookings_bus = kouvola_bus_at(sites.kouvola["bookings"], "bookings")
+        stack.push_async_callback(kouvola_bus.stop)
+        stack.push_async_callback(bookings_bus.stop)
         # What analytics does at Helsinki: a queue bound to events' and bookings' exchanges.
-        facts = await hki_channel.declare_queue("kohtaamo.deploycheck.facts", exclusive=True)
+        facts = await hki["analytics"].declare_queue(
+            "kohtaamo.analytics.deploycheck-facts", exclusive=True
+        )
         await facts.bind("kohtaamo.events.events", routing_key="events.#")
         await facts.bind("kohtaamo.bookings.events", routing_key="bookings.#")
         # An exchange no federation policy covers at Helsinki (every site's gateway has one).
-        stays = await hki_channel.declare_queue("kohtaamo.deploycheck.stays", exclusive=True)
+        stays = await hki["analytics"].declare_queue(
+            "kohtaamo.analytics.deploycheck-stays", exclusive=True
+        )
         await stays.bind("kohtaamo.gateway.events", routing_key="#")
         # What notifications does at Kouvola: identity's users from Helsinki.
-        contacts = await kvl_channel.declare_queue("kohtaamo.deploycheck.contacts", exclusive=True)
+        contacts = await kvl["notifications"].declare_queue(
+            "kohtaamo.notifications.deploycheck-contacts", exclusive=True
+        )
         await contacts.bind("kohtaamo.identity.events", routing_key="identity.#")
 
-        await until_linked(kvl_channel, "kohtaamo.events.events", "events.probe.v1", facts)
-        await until_linked(kvl_channel, "kohtaamo.bookings.events", "bookings.probe.v1", facts)
-        await until_linked(hki_channel, "kohtaamo.identity.events", "identity.probe.v1", contacts)
+        await until_linked(kvl["events"], "kohtaamo.events.events", "events.probe.v1", facts)
+        await until_linked(kvl["bookings"], "kohtaamo.bookings.events", "bookings.probe.v1", facts)
+        await until_linked(
+            hki["identity"], "kohtaamo.identity.events", "identity.probe.v1", contacts
+        )
 
         # Uncovered first: by the time the covered event below has arrived, this one would
         # have had every chance to arrive as well.
-        home_exchange = await kvl_channel.get_exchange("kohtaamo.gateway.events")
+        home_exchange = await kvl["gateway"].get_exchange("kohtaamo.gateway.events")
         await home_exchange.publish(
             aio_pika.Message(b'{"stays":"home"}'), routing_key="gateway.something.v1"
         )
@@ -160,6 +226,7 @@ async def test_kouvola_events_reach_helsinki_and_identity_reaches_kouvola(
         # mandatory. Kouvola runs no consumer of it; the federation link's binding is what
         # makes it routable there.
         await kouvola_bus.connect()
+        await bookings_bus.connect()
         event = envelope(
             "kohtaamo.events.registration.confirmed.v1",
             {"registration_id": "r-1", "event_id": "e-1"},
@@ -169,7 +236,7 @@ async def test_kouvola_events_reach_helsinki_and_identity_reaches_kouvola(
         booking = envelope(
             "kohtaamo.bookings.booking.confirmed.v1", {"booking_id": "b-1"}, municipality="kouvola"
         )
-        await kouvola_bus.publish_event(booking)
+        await bookings_bus.publish_event(booking)
 
         arrived = [await receive(facts, 15.0), await receive(facts, 15.0)]
         assert all(arrived), "Kouvola's events did not reach Helsinki"
@@ -183,7 +250,7 @@ async def test_kouvola_events_reach_helsinki_and_identity_reaches_kouvola(
         assert await receive(stays, 1.5) is None, "an uncovered exchange was federated"
 
         user = envelope("kohtaamo.identity.user.registered.v1", {"user_id": "u-1"})
-        identity = await hki_channel.get_exchange("kohtaamo.identity.events")
+        identity = await hki["identity"].get_exchange("kohtaamo.identity.events")
         await identity.publish(
             aio_pika.Message(user.model_dump_json().encode(), message_id=user.id),
             routing_key="identity.user.registered.v1",
@@ -192,23 +259,27 @@ async def test_kouvola_events_reach_helsinki_and_identity_reaches_kouvola(
         assert got is not None and got.message_id == user.id
         # Max hops 1: what Kouvola received from Helsinki is not sent back.
         assert await receive(facts, 0.5) is None
-    finally:
-        await kouvola_bus.stop()
-        await at_hki.close()
-        await at_kvl.close()
 
 
 def site_settings(
-    make_settings: Callable[..., Any], docs: list[dict[str, Any]], service: str, amqp_url: str
+    make_settings: Callable[..., Any],
+    docs: list[dict[str, Any]],
+    service: str,
+    site_urls: dict[str, str],
+    **overrides: Any,
 ) -> KitSettings:
     """Kit settings for a stand-in of `service` as the site's overlay configures it (its
     municipalities), on the test's broker vhost and store."""
+    amqp_url = next(iter(site_urls.values()))
     config = pod_config(docs, service)
+    # The site's vhost as the run's user of the stand-in (not the site file's user).
+    admin = urlsplit(base_url())
     return make_settings(  # type: ignore[no-any-return]
         f"fed{service}",
-        amqp_url=amqp_url,
+        amqp_url=with_credentials(amqp_url, admin.username or "guest", admin.password or ""),
         municipality=config["KOHTAAMO_MUNICIPALITY"],
         municipalities=config["KOHTAAMO_MUNICIPALITIES"],
+        **{"event_signers": [KOUVOLA], **overrides},
     )
 
 
@@ -248,23 +319,23 @@ async def test_helsinki_acts_on_federated_kouvola_messages_only_where_it_should(
         "fedidentity", settings=site_settings(make_settings, helsinki, "identity", sites.helsinki)
     )
     identity.consumer("erasures", ANSWERS)(recorder("identity"))
-    kouvola_bus = Bus(KitSettings(service="events", amqp_url=sites.kouvola))
-    at_hki = await aio_pika.connect(sites.helsinki)
-    at_kvl = await aio_pika.connect(sites.kouvola)
+    # Kouvola's services, each as its own user, signing as Kouvola's site.
+    kouvola_buses = {s: kouvola_bus_at(sites.kouvola[s], s) for s in KOUVOLA_SERVICES}
     async with AsyncExitStack() as stack:
         for svc in (analytics, notices, identity):
             await svc.start()
             stack.push_async_callback(svc.stop)
-        stack.push_async_callback(kouvola_bus.stop)
-        stack.push_async_callback(at_hki.close)
-        stack.push_async_callback(at_kvl.close)
-        hki_channel, kvl_channel = await at_hki.channel(), await at_kvl.channel()
-        probes = await hki_channel.declare_queue("kohtaamo.deploycheck.probes", exclusive=True)
-        for service in ("events", "bookings", "notifications"):
+        for bus in kouvola_buses.values():
+            stack.push_async_callback(bus.stop)
+        hki, kvl = await channels(stack, sites.helsinki), await channels(stack, sites.kouvola)
+        probes = await hki["analytics"].declare_queue(
+            "kohtaamo.analytics.deploycheck-probes", exclusive=True
+        )
+        for service in KOUVOLA_SERVICES:
             await probes.bind(f"kohtaamo.{service}.events", routing_key=f"{service}.probe.v1")
-        for service in ("events", "bookings", "notifications"):
+        for service in KOUVOLA_SERVICES:
             await until_linked(
-                kvl_channel, f"kohtaamo.{service}.events", f"{service}.probe.v1", probes
+                kvl[service], f"kohtaamo.{service}.events", f"{service}.probe.v1", probes
             )
 
         notices_queue = notices.consumers[0].queue
@@ -274,19 +345,20 @@ async def test_helsinki_acts_on_federated_kouvola_messages_only_where_it_should(
             "title": {"fi": "Työpaja"},
             "starts_at": "2026-12-01T10:00:00Z",
         }
-        await kouvola_bus.connect()
+        for bus in kouvola_buses.values():
+            await bus.connect()
         # Kouvola's events service cancels a Kouvola event; Kouvola's events, bookings and
         # notifications answer the erasure of a Kouvola user (Helsinki's identity asked).
-        await kouvola_bus.publish_event(
+        await kouvola_buses["events"].publish_event(
             envelope(events.EVENT_CANCELLED, cancelled, municipality="kouvola")
         )
         for answer in ANSWERS:
-            await kouvola_bus.publish_event(
+            await kouvola_buses[topology.producer_of(answer)].publish_event(
                 envelope(answer, {"user_id": "u-kvl", "records_erased": 1}, municipality="kouvola")
             )
         # And one of Helsinki's own, which Helsinki's notifications does act on.
-        await notices.bus.publish_event(
-            envelope(events.EVENT_CANCELLED, cancelled, municipality="helsinki")
+        await publish_as_producer(
+            notices.settings, envelope(events.EVENT_CANCELLED, cancelled, municipality="helsinki")
         )
 
         async def arrived() -> bool:
@@ -309,3 +381,116 @@ async def test_helsinki_acts_on_federated_kouvola_messages_only_where_it_should(
         assert seen["notifications"] == {f"helsinki:{events.EVENT_CANCELLED}"}
         # Identity gets every Kouvola service's answer: the erasure can complete.
         assert sorted(seen["identity"]) == sorted(f"kouvola:{a}" for a in ANSWERS)
+
+
+async def test_kouvola_cannot_speak_for_helsinki_and_helsinki_erasure_reaches_kouvola(
+    federation_plugin: None,
+    broker: Broker,
+    make_settings: Callable[..., Any],
+) -> None:
+    """What Kouvola's site (its key, its services) says about Helsinki reaches Helsinki by
+    federation and is dead-lettered there as `unauthenticated`, nothing applied; at
+    Kouvola no service may write to identity's exchange (RabbitMQ refuses); Helsinki's
+    genuine erasure of a Kouvola user, federated, is applied at Kouvola."""
+    sites = load_sites(broker)
+    helsinki, kouvola = render("helsinki"), render("kouvola")
+    seen: dict[str, set[str]] = {"analytics": set(), "identity": set(), "kvl": set()}
+
+    def recorder(name: str) -> Handler:
+        async def record(delivery: Delivery) -> None:
+            data: Any = delivery.data
+            subject = getattr(data, "user_id", None) or getattr(data, "event_id", "")
+            seen[name].add(f"{delivery.event.municipality}:{subject}")
+
+        return record
+
+    analytics = Service(
+        "fedanalytics", settings=site_settings(make_settings, helsinki, "analytics", sites.helsinki)
+    )
+    analytics.consumer("guarded", [events.EVENT_CANCELLED], network=True)(recorder("analytics"))
+    hki_identity = Service(
+        "fedidentity", settings=site_settings(make_settings, helsinki, "identity", sites.helsinki)
+    )
+    hki_identity.consumer("guarded", ANSWERS)(recorder("identity"))
+    # Kouvola's notifications: trusts Helsinki's identity; its own site runs no identity.
+    kvl_notices = Service(
+        "fednotifications",
+        settings=site_settings(
+            make_settings,
+            kouvola,
+            "notifications",
+            sites.kouvola,
+            site="kouvola",
+            site_services=KOUVOLA_SERVICES,
+            event_signing_key=json.dumps(KOUVOLA_KEY),
+            event_signers=[HELSINKI],
+        ),
+    )
+    kvl_notices.consumer("guarded", [identity.USER_ERASED])(recorder("kvl"))
+    buses = {s: kouvola_bus_at(sites.kouvola[s], s) for s in ("events", "notifications")}
+    async with AsyncExitStack() as stack:
+        for svc in (analytics, hki_identity, kvl_notices):
+            await svc.start()
+            stack.push_async_callback(svc.stop)
+        for bus in buses.values():
+            stack.push_async_callback(bus.stop)
+        hki, kvl = await channels(stack, sites.helsinki), await channels(stack, sites.kouvola)
+        probes = await hki["analytics"].declare_queue(
+            "kohtaamo.analytics.deploycheck-probes", exclusive=True
+        )
+        for service in ("events", "notifications"):
+            await probes.bind(f"kohtaamo.{service}.events", routing_key=f"{service}.probe.v1")
+            await until_linked(
+                kvl[service], f"kohtaamo.{service}.events", f"{service}.probe.v1", probes
+            )
+        back = await kvl["notifications"].declare_queue(
+            "kohtaamo.notifications.deploycheck-back", exclusive=True
+        )
+        await back.bind("kohtaamo.identity.events", routing_key="identity.probe.v1")
+        await until_linked(hki["identity"], "kohtaamo.identity.events", "identity.probe.v1", back)
+
+        for bus in buses.values():
+            await bus.connect()
+        cancelled = {"event_id": "hki-e", "title": {"fi": "x"}, "starts_at": "2026-12-01T10:00:00Z"}
+        erasure = {"user_id": "hki-user", "records_erased": 1}
+        # Kouvola signs, with its own key, what only Helsinki may say: about Helsinki.
+        await buses["events"].publish_event(envelope(events.EVENT_CANCELLED, cancelled, sign=False))
+        await buses["notifications"].publish_event(
+            envelope(notifications.ERASURE_COMPLETED, erasure, sign=False)
+        )
+        # And at home: no service of Kouvola's may write to identity's exchange (the one
+        # Helsinki's identity events come through); RabbitMQ refuses it.
+        forger = await aio_pika.connect(sites.kouvola["events"])
+        stack.push_async_callback(forger.close)
+        forging = await forger.channel(publisher_confirms=True)
+        with pytest.raises(ChannelAccessRefused):
+            exchange = await forging.get_exchange("kohtaamo.identity.events", ensure=False)
+            await exchange.publish(
+                aio_pika.Message(b"{}"), routing_key="identity.user.erased.v1", timeout=10
+            )
+        # Helsinki's identity erases a Kouvola user: federated to Kouvola, applied there.
+        genuine = envelope(
+            identity.USER_ERASED,
+            {"user_id": "kvl-user", "requested_at": "2026-12-01T10:00:00Z"},
+            municipality="kouvola",
+        )
+        await publish_as_producer(hki_identity.settings, genuine)
+
+        async def kouvola_applied() -> bool:
+            return "kouvola:kvl-user" in seen["kvl"]
+
+        await eventually(kouvola_applied, timeout=30)
+        reasons = []
+        for svc in (analytics, hki_identity):
+            # Each reads its own dead letters as its own broker user.
+            connection = await aio_pika.connect(svc.settings.amqp_url.get_secret_value())
+            stack.push_async_callback(connection.close)
+            dlq = await (await connection.channel()).declare_queue(
+                f"{svc.consumers[0].queue}.dlq", passive=True
+            )
+            [letter] = await drain(dlq, 1, timeout=15)
+            reasons.append(letter["headers"]["x-kohtaamo-reason"])
+        assert reasons == ["unauthenticated"] * 2
+        counts = await kvl_notices.admin.queue_counts(f"{kvl_notices.consumers[0].queue}.dlq")
+        assert counts is not None and counts[0] == 0
+        assert seen == {"analytics": set(), "identity": set(), "kvl": {"kouvola:kvl-user"}}

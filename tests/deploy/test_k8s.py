@@ -12,6 +12,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import kubernetes_validate
 import pytest
@@ -185,7 +186,10 @@ def test_each_service_accepts_the_site_configuration(
         for key, value in pod_config(docs, service).items():
             monkeypatch.setenv(key, value)
         # What the pods get from the secret, placeholders standing in for the values.
-        monkeypatch.setenv("KOHTAAMO_AMQP_URL", secrets["amqp-url"])
+        # Each service logs in as its own broker user (kit.broker_users).
+        amqp_url = secrets[f"amqp-url-{service}"]
+        assert urlsplit(amqp_url).username == f"kohtaamo-{service}"
+        monkeypatch.setenv("KOHTAAMO_AMQP_URL", amqp_url)
         monkeypatch.setenv("KOHTAAMO_MONGO_URL", secrets["mongo-url"])
         if "pseudonym-key" in secrets:
             monkeypatch.setenv("KOHTAAMO_PSEUDONYM_KEY", secrets["pseudonym-key"])
@@ -196,6 +200,14 @@ def test_each_service_accepts_the_site_configuration(
         # Helsinki's identity issues the tokens at both sites.
         assert [i.issuer for i in settings.issuers()] == [HELSINKI_ISSUER]
         assert settings.issuers()[0].jwks_url == HELSINKI_ISSUER + "/.well-known/jwks.json"
+        # Signed events: this site runs what it says; its partner speaks only through the
+        # services it runs and for the municipalities it serves.
+        assert settings.site_name() == site_name
+        assert service in settings.site_services
+        assert set(settings.site_services) == SITES[site_name]
+        [partner] = settings.event_signers
+        assert partner.site != site_name and partner.jwks_url.endswith("/event-keys.json")
+        assert ("identity" in partner.services) == (site_name == "kouvola")
         if service == "gateway":
             routed = settings.upstreams.deployed()  # type: ignore[attr-defined]
             assert set(routed) == set(SERVICES) - {"gateway"}

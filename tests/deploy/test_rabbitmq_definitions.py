@@ -21,6 +21,7 @@ import yaml
 
 from contracts import Payload, register, topology
 from kit.app import Service
+from kit.broker_users import permissions
 from kit.consumer import Delivery, Rejected
 from kit.rabbit_admin import RabbitAdmin
 
@@ -41,6 +42,7 @@ POLICY = {p["name"]: p for p in TOPOLOGY["policies"]}
 # A test-only event type under a real producer, so the kit re-declares an exchange that the
 # definitions created: a mismatch in type or durability would fail the declaration.
 LETTER = "kohtaamo.gateway.deploycheck.letter.v1"
+HELSINKI_SITE = DEPLOY / "sites" / "helsinki" / "rabbitmq.site.json"
 
 
 @register(LETTER)
@@ -103,6 +105,25 @@ def test_local_definitions_are_rendered_from_the_site_file() -> None:
     rendered = apply.render(apply.load(DEPLOY / "rabbitmq" / "local.site.json"), env={})
     committed = json.loads((DEPLOY / "rabbitmq" / "definitions.json").read_text())
     assert committed == rendered, "re-render deploy/rabbitmq/definitions.json (see its site file)"
+
+
+def test_site_files_give_each_service_its_own_user_with_the_kit_permissions() -> None:
+    apply = load_apply()
+    for site in ("helsinki", "kouvola"):
+        data = apply.load(DEPLOY / "sites" / site / "rabbitmq.site.json")
+        services = {
+            u["name"].removeprefix("kohtaamo-")
+            for u in data["users"]
+            if u["name"].startswith("kohtaamo-")
+        }
+        assert "gateway" in services and ("identity" in services) == (site == "helsinki")
+        granted = {p["user"]: p for p in data["permissions"]}
+        for service in services:
+            wanted = permissions(service)._asdict()
+            got = {k: granted[f"kohtaamo-{service}"][k] for k in wanted}
+            assert got == wanted, (site, service)
+            # Never the default exchange: it reaches every queue.
+            assert not re.search(got["write"], "amq.default")
 
 
 def test_site_files_render_and_demand_their_secrets() -> None:
@@ -175,17 +196,17 @@ async def test_kit_service_runs_on_the_site_definitions(
 ) -> None:
     vhost = broker.vhost("site")
     definitions, users = site_definitions(
-        DEPLOY / "sites" / "helsinki" / "rabbitmq.site.json",
+        HELSINKI_SITE,
         broker,
         vhost=vhost,
-        passwords={"kohtaamo-services": "svc-secret", "federation-kouvola": "fed-secret"},
+        passwords={u["name"]: "svc-secret" for u in load_apply().load(HELSINKI_SITE)["users"]},
         federation=False,
     )
     broker.load(definitions)
-    # The service connects as the site's services user: its permissions must be enough.
-    url = f"amqp://{users['kohtaamo-services']}:svc-secret@127.0.0.1:5672/{quote(vhost, safe='')}"
-    settings = make_settings("deploycheck", amqp_url=url, delivery_limit=5)
-    svc = Service("deploycheck", settings=settings)
+    # The service connects as its own user of the site file: its permissions must be enough.
+    url = f"amqp://{users['kohtaamo-gateway']}:svc-secret@127.0.0.1:5672/{quote(vhost, safe='')}"
+    settings = make_settings("gateway", amqp_url=url, delivery_limit=5)
+    svc = Service("gateway", settings=settings)
     seen: list[str] = []
 
     @svc.consumer("letters", [LETTER], inbox=False)
@@ -199,7 +220,7 @@ async def test_kit_service_runs_on_the_site_definitions(
     admin = RabbitAdmin(url)
     connection = await aio_pika.connect(url)
     try:
-        queue = "kohtaamo.deploycheck.letters"
+        queue = "kohtaamo.gateway.letters"
         applied = policies(vhost)
         assert applied[queue] == "kohtaamo-consumer-queues"
         assert applied[topology.dead_letter_queue(queue)] == "kohtaamo-dead-letter-queues"
@@ -228,9 +249,11 @@ async def test_kit_service_runs_on_the_site_definitions(
         # The broker's own backstop (a handler that crashes the process): a queue declared
         # by the kit with x-delivery-limit 5 under the policy's 20 dead-letters after the
         # smaller limit, through the definitions' kohtaamo.dlx into its own .dlq.
-        crash = "kohtaamo.deploycheck.crashloop"
+        crash = "kohtaamo.gateway.crashloop"
         await svc.bus.declare_consumer_queue(crash, [])
-        await channel.default_exchange.publish(aio_pika.Message(b"{}"), routing_key=crash)
+        # Through the service's own retry exchange: its user may not write the default one.
+        retries = await channel.get_exchange(topology.retry_exchange("gateway"))
+        await retries.publish(aio_pika.Message(b"{}"), routing_key=crash)
         assert await nack_until_gone(channel, crash) == 6
         assert await dead_letter_count(channel, crash) == 1
         [dead] = await admin.peek(crash)
@@ -238,13 +261,16 @@ async def test_kit_service_runs_on_the_site_definitions(
 
         # A queue declared with no arguments at all still gets the policy's limit and
         # dead-letter exchange (the routing key stays the queue's name on the default exchange).
-        bare = "kohtaamo.deploycheck.bare"
+        bare = "kohtaamo.gateway.bare"
         dlq = await channel.declare_queue(
             topology.dead_letter_queue(bare), durable=True, arguments={"x-queue-type": "quorum"}
         )
         await dlq.bind(topology.DEAD_LETTER_EXCHANGE, routing_key=bare)
-        await channel.declare_queue(bare, durable=True, arguments={"x-queue-type": "quorum"})
-        await channel.default_exchange.publish(aio_pika.Message(b"{}"), routing_key=bare)
+        bare_queue = await channel.declare_queue(
+            bare, durable=True, arguments={"x-queue-type": "quorum"}
+        )
+        await bare_queue.bind(retries, routing_key=bare)
+        await retries.publish(aio_pika.Message(b"{}"), routing_key=bare)
         limit = POLICY["kohtaamo-consumer-queues"]["definition"]["delivery-limit"]
         assert await nack_until_gone(channel, bare) == limit + 1
         assert await dead_letter_count(channel, bare) == 1

@@ -93,7 +93,8 @@ async def _kill_mid_stream(
     first = await start_consumer(settings, tmp_path / "consumer-1.log", app, hold=True)
     second = None
     try:
-        bus = Bus(settings)
+        # The ticks' producer, as its own broker user.
+        bus = Bus(make_settings("faultprod", amqp_url=settings.amqp_url))
         await bus.connect()
 
         async def queue_ready() -> bool:

@@ -40,7 +40,7 @@ import pytest
 
 from contracts import identity as idc
 from kit import auth, registry
-from kit.testing import TestIssuer, envelope, eventually, service_env
+from kit.testing import TestIssuer, envelope, eventually, publish_as_producer, service_env
 
 OWNER, OTHER = "helsinki", "kouvola"
 # Every role the platform knows: the kit's municipal and network roles plus identity's
@@ -446,13 +446,17 @@ async def notifications_records(client: Client, issuer: TestIssuer, svc: Any) ->
     email = f"{owner_sub}@example.org"
     owner = bearer(issuer.token(sub=owner_sub, roles=["resident"], municipality=OWNER))
     contact = {"user_id": owner_sub, "display_name": "Omistaja", "email": email, "language": "fi"}
-    await svc.bus.publish_event(envelope(idc.CONTACT_CHANGED, contact, municipality=OWNER))
+    await publish_as_producer(
+        svc.settings, envelope(idc.CONTACT_CHANGED, contact, municipality=OWNER)
+    )
     registered = {
         "user_id": owner_sub,
         "roles": ["resident"],
         "registered_at": datetime.now(UTC).isoformat(),
     }
-    await svc.bus.publish_event(envelope(idc.USER_REGISTERED, registered, municipality=OWNER))
+    await publish_as_producer(
+        svc.settings, envelope(idc.USER_REGISTERED, registered, municipality=OWNER)
+    )
 
     async def noticed() -> bool:
         return await svc.store.db.notices.find_one({"user_id": owner_sub}) is not None

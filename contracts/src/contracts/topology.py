@@ -34,10 +34,24 @@ def dead_letter_queue(queue_name: str) -> str:
     return f"{queue_name}.dlq"
 
 
+def retry_exchange(service: str) -> str:
+    """A consuming service's own direct exchange for its retries and replays: routing key
+    a retry queue's name, or a consumer queue's (straight back). Its own, so no service
+    needs to write to the default exchange (which reaches every queue)."""
+    return f"kohtaamo.{service}.retry"
+
+
+def consumer_of(queue_name: str) -> str:
+    """The service whose queue this is (`kohtaamo.<service>.<purpose>...`)."""
+    return queue_name.split(".")[1]
+
+
 def retry_queue(queue_name: str, delay_ms: int) -> str:
     """A delay queue per backoff step; its TTL is part of the name because queue
-    arguments cannot change once declared."""
-    return f"{queue_name}.retry.{delay_ms}ms"
+    arguments cannot change once declared. (`.backoff.`: the earlier `.retry.<ms>ms`
+    queues dead-lettered through the default exchange, which no service may write to
+    now; they drain by themselves and are deleted by the operator.)"""
+    return f"{queue_name}.backoff.{delay_ms}ms"
 
 
 # Header names the kit puts on retried and dead-lettered messages.

@@ -20,7 +20,7 @@ from analytics.main import service as build_service
 from analytics.settings import AnalyticsSettings
 from contracts import CloudEvent
 from kit.app import Service
-from kit.testing import TestIssuer, eventually
+from kit.testing import TestIssuer, eventually, publish_as_producer
 
 
 class Harness:
@@ -39,8 +39,7 @@ class Harness:
     async def feed(self, events: list[CloudEvent], *, facts_expected: int | None = None) -> None:
         """Publish to the producers' exchanges on the real broker; wait until every event
         is a fact (the consumers have stored it)."""
-        for e in events:
-            await self.svc.bus.publish_event(e)
+        await publish_as_producer(self.svc.settings, *events)
         self.fed += len(events) if facts_expected is None else facts_expected
         target = self.fed
 

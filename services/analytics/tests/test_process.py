@@ -20,7 +20,7 @@ from pymongo import AsyncMongoClient
 
 from analytics.settings import AnalyticsSettings
 from kit import localstore
-from kit.bus import Bus
+from kit.testing import publish_as_producer, trust_env
 
 
 @pytest.fixture
@@ -37,6 +37,8 @@ def process(make_settings: Callable[..., Any], tmp_path: Path) -> Iterator[dict[
         # The queues may already exist in this run's vhost: declare them the same way.
         "KOHTAAMO_DELIVERY_LIMIT": str(settings.delivery_limit),
         "KOHTAAMO_RETRY_DELAYS_MS": json.dumps(settings.retry_delays_ms),
+        # Who the run's services are on the broker, and the run's site key.
+        **trust_env(settings),
     }
     log = (tmp_path / "analytics.log").open("wb")
     proc = subprocess.Popen(
@@ -83,11 +85,8 @@ async def test_kohtaamo_run_analytics(process: dict[str, Any]) -> None:
         assert unauthenticated.headers["content-type"] == "application/problem+json"
 
     settings = process["settings"]
-    bus = Bus(settings)
-    await bus.connect()
     event = attend(E1[0], "someone", E1[1], E1[2], 2.0)
-    await bus.publish_event(event)
-    await bus.stop()
+    await publish_as_producer(settings, event)
     client = AsyncMongoClient(settings.mongo_url.get_secret_value(), retryWrites=False)
     try:
         facts = client[settings.database_name()].facts

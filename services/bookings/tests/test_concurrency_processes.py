@@ -20,7 +20,7 @@ import uvicorn
 
 from bookings.testing import at, future_day
 from kit import localstore
-from kit.testing import TestIssuer
+from kit.testing import TestIssuer, trust_env
 
 
 @pytest.fixture
@@ -46,6 +46,7 @@ async def two_replicas(
     env = {
         **os.environ,
         "KOHTAAMO_AMQP_URL": settings.amqp_url.get_secret_value(),
+        **trust_env(settings),  # the run's broker users and site key
         "KOHTAAMO_MONGO_URL": settings.mongo_url.get_secret_value(),
         "KOHTAAMO_MONGO_DB_PREFIX": settings.mongo_db_prefix,  # one database for both
         "KOHTAAMO_LOG_FORMAT": "json",

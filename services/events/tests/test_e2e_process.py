@@ -24,7 +24,7 @@ import pytest
 from contracts import events as ev
 from contracts import topology
 from kit import localstore
-from kit.testing import TestIssuer, drain
+from kit.testing import TestIssuer, drain, trust_env
 
 
 @pytest.fixture
@@ -57,6 +57,7 @@ def events_process(
     env = {
         **os.environ,
         "KOHTAAMO_AMQP_URL": settings.amqp_url.get_secret_value(),
+        **trust_env(settings),  # the run's broker users and site key
         "KOHTAAMO_MONGO_URL": settings.mongo_url.get_secret_value(),
         "KOHTAAMO_MONGO_DB_PREFIX": settings.mongo_db_prefix,
         "KOHTAAMO_LOG_FORMAT": "json",

@@ -8,11 +8,11 @@ from typing import Any
 
 import aio_pika
 
+from contracts import CloudEvent, topology
 from contracts import events as ev
 from contracts import identity as idc
-from contracts import topology
 from events import store
-from kit.testing import envelope, eventually
+from kit.testing import drain, envelope, eventually
 
 
 async def _publish(amqp_url: str, event: Any) -> None:
@@ -99,3 +99,50 @@ async def test_role_taken_away_is_respected_before_token_expiry(
     # a token issued after the change carries the new roles and is taken as it is
     fresh = api.issuer.headers(sub="ex-partner", roles=["partner"], iat=int(time.time()) + 2)
     assert (await api.client.post("/events", json=body, headers=fresh)).status_code == 201
+
+
+async def test_forged_identity_events_change_nothing(
+    api: Any, svc: Any, published: Any, amqp_url: str
+) -> None:
+    """What an adversary with broker access sent (issue 19): an unsigned erasure, one
+    signed by an unknown key, and a `roles_changed` dated in 2099 (which would have made
+    events ignore every later genuine grant). Each is dead-lettered with its reason, the
+    registration is as before, and a genuine role change afterwards still applies."""
+    from datetime import UTC, datetime
+
+    from kit.signatures import Signer, new_key
+
+    event = await api.event(capacity=3)
+    registration = (await api.register(event["id"], "forged-victim", name="Aino")).json()
+    erase = {"user_id": "forged-victim", "requested_at": "2026-11-25T00:00:00Z"}
+    unsigned = envelope(idc.USER_ERASED, erase, sign=False)
+    unknown = CloudEvent.model_validate(
+        Signer(new_key("test", "forger")).sealed(envelope(idc.USER_ERASED, erase, sign=False))
+    )
+    future = envelope(
+        idc.USER_ROLES_CHANGED,
+        {"user_id": "forged-victim", "roles": []},
+        time=datetime(2099, 1, 1, tzinfo=UTC),
+    )
+    for forged in (unsigned, unknown, future):
+        await _publish(amqp_url, forged)
+
+    connection = await aio_pika.connect_robust(amqp_url)
+    channel = await connection.channel()
+    erasures = await channel.declare_queue(
+        topology.dead_letter_queue("kohtaamo.events.identity-erasure"), passive=True
+    )
+    roles = await channel.declare_queue(
+        topology.dead_letter_queue("kohtaamo.events.identity-roles"), passive=True
+    )
+    letters = await drain(erasures, 2) + await drain(roles, 1)
+    assert {letter["id"]: letter["headers"]["x-kohtaamo-reason"] for letter in letters} == {
+        unsigned.id: "unauthenticated",
+        unknown.id: "unauthenticated",
+        future.id: "future_time",
+    }
+    doc = await svc.store.db[store.REGISTRATIONS].find_one({"_id": registration["id"]})
+    assert doc["user_id"] == "forged-victim" and doc["name"] == "Aino"
+    assert doc["status"] == "confirmed"
+    assert not published.of(ev.ERASURE_COMPLETED, user_id="forged-victim")
+    await connection.close()

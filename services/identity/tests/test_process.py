@@ -23,7 +23,7 @@ from pymongo import AsyncMongoClient
 from kit import localstore
 from kit.auth import InvalidToken, TokenVerifier
 from kit.settings import TrustedIssuer
-from kit.testing import TestIssuer, drain
+from kit.testing import TestIssuer, drain, trust_env
 
 PASSWORD = "correct horse battery"
 
@@ -36,6 +36,7 @@ def process(make_settings: Callable[..., Any], tmp_path: Path) -> Iterator[dict[
     env = {
         **os.environ,
         "KOHTAAMO_AMQP_URL": settings.amqp_url.get_secret_value(),
+        **trust_env(settings),  # the run's broker users and site key
         "KOHTAAMO_MONGO_URL": settings.mongo_url.get_secret_value(),
         "KOHTAAMO_MONGO_DB_PREFIX": settings.mongo_db_prefix,
         "KOHTAAMO_IDENTITY_URL": url,

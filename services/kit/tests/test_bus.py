@@ -54,7 +54,8 @@ async def test_unroutable_event_raises(settings: Any) -> None:
 
 
 async def test_consumer_queue_topology(settings: Any, amqp: Any) -> None:
-    """Quorum queue with delivery limit and dead-letter queue; retry queues per backoff step."""
+    """Quorum queue with delivery limit and dead-letter queue; retry queues per backoff step,
+    fed by the service's retry exchange."""
     bus = Bus(settings)
     await bus.connect()
     try:
@@ -67,9 +68,12 @@ async def test_consumer_queue_topology(settings: Any, amqp: Any) -> None:
             *(topology.retry_queue(name, d) for d in settings.retry_delays_ms),
         ):
             await channel.declare_queue(queue_name, passive=True)  # raises if missing
-        # A message whose retry delay passes comes back to the main queue by itself.
-        await bus.publish(
-            b"{}", routing_key=topology.retry_queue(name, settings.retry_delays_ms[0])
+        # A message whose retry delay passes comes back to the main queue by itself
+        # (through the service's own retry exchange: the default one is nobody's).
+        await bus.broker.publish(
+            b"{}",
+            exchange=topology.retry_exchange("kittest"),
+            routing_key=topology.retry_queue(name, settings.retry_delays_ms[0]),
         )
         main = await channel.declare_queue(name, passive=True)
         got = await drain(main, 1, timeout=5)

@@ -17,7 +17,7 @@ from contracts import topology
 from kit.app import Service
 from kit.consumer import Delivery
 from kit.rabbit_admin import RabbitAdmin
-from kit.testing import envelope, eventually
+from kit.testing import envelope, eventually, trust_env
 
 TYPE = "kohtaamo.kittest.thing.happened.v1"
 QUEUE = "kohtaamo.kittest.repairable"
@@ -28,6 +28,7 @@ async def kohtaamo(settings: Any, *args: str, env: dict[str, str] | None = None)
         **os.environ,
         **(env or {}),
         "KOHTAAMO_AMQP_URL": settings.amqp_url.get_secret_value(),
+        **trust_env(settings),  # the run's broker users and site key
         "KOHTAAMO_MONGO_URL": settings.mongo_url.get_secret_value(),
         "KOHTAAMO_LOG_LEVEL": "WARNING",
     }

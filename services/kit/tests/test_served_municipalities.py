@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY
 from kit.app import Service
 from kit.consumer import Delivery
 from kit.settings import KitSettings
-from kit.testing import envelope, eventually
+from kit.testing import envelope, eventually, publish_as_producer
 
 TYPE = "kohtaamo.kittest.thing.happened.v1"
 SERVICE = "kitsites"
@@ -62,8 +62,8 @@ async def test_consumer_ignores_unserved_municipalities_network_consumer_acts_on
     own = envelope(TYPE, {"thing_id": "h"}, municipality="helsinki")
     served = envelope(TYPE, {"thing_id": "k"}, municipality="kouvola")
     # The foreign one first: once the later ones are applied, it has been handled too.
-    for event in (espoo, own, served):
-        await site.bus.publish_event(event)
+    # Published by the type's producer, as its own broker user.
+    await publish_as_producer(site.settings, espoo, own, served)
 
     async def all_handled() -> bool:
         return (

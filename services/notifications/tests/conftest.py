@@ -20,7 +20,7 @@ from aiosmtpd.controller import Controller
 from contracts import identity as idc
 from kit import localstore
 from kit.app import Service
-from kit.testing import TestIssuer, envelope, eventually
+from kit.testing import TestIssuer, envelope, eventually, publish_as_producer
 from notifications.main import service
 from notifications.settings import NotificationsSettings
 
@@ -160,7 +160,10 @@ async def started(
         # Stands in for the consumers of notifications' events (analytics), so the outbox
         # has somewhere to route them and tests can read them.
         channel = await svc.bus.broker._connection.channel()  # type: ignore[union-attr]
-        queue = await channel.declare_queue(f"test-notices-{id(svc)}", auto_delete=True)
+        # Named as the service's own queues: its broker user may declare only those.
+        queue = await channel.declare_queue(
+            f"kohtaamo.notifications.test-notices-{id(svc)}", auto_delete=True
+        )
         await queue.bind("kohtaamo.notifications.events", routing_key="#")
         svc.published = queue  # type: ignore[attr-defined]
         return svc
@@ -182,7 +185,7 @@ async def publish(
     svc: Service, type_: str, data: dict[str, Any], *, municipality: str = "helsinki"
 ) -> str:
     event = envelope(type_, data, municipality=municipality)
-    await svc.bus.publish_event(event)
+    await publish_as_producer(svc.settings, event)
     return event.id
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from contracts import events as ec
-from kit.testing import envelope, eventually
+from kit.testing import envelope, eventually, publish_as_producer
 
 from .conftest import publish, settle
 
@@ -129,7 +129,8 @@ async def test_500_registrants_500_emails_none_twice_across_a_restart(
     )
 
     # The same event delivered again (a publisher retry) tells nobody a second time.
-    await svc.bus.publish_event(
+    await publish_as_producer(
+        svc.settings,
         envelope(
             ec.EVENT_CANCELLED,
             {
@@ -138,7 +139,7 @@ async def test_500_registrants_500_emails_none_twice_across_a_restart(
                 "starts_at": starts.isoformat(),
             },
             id=cause,
-        )
+        ),
     )
     await settle(2.0)
     assert len(box.messages) == REGISTRANTS

@@ -72,7 +72,7 @@ class Service:
         self.version = version
         self.store = Store(self.settings)
         self.bus = Bus(self.settings)
-        self.outbox = Outbox(self.store)
+        self.outbox = Outbox(self.store, signer=self.bus.signer)
         # `async with svc.uow() as uow:` / `await svc.uow.run(work)`: see kit.uow.
         self.uow = Transactions(self.store, self.outbox)
         self.inbox = Inbox(self.store, self.uow)
@@ -238,6 +238,7 @@ class Service:
             # aio-pika's robust queue: the consumer comes back by itself after a reconnect.
             queue = self._queues[consumer.queue]
             self._tags[consumer.queue] = await queue.consume(self._callbacks[consumer.queue])
+        await self.bus.verifier.refresh(force=True)  # partners' keys by URL
         self.relay.start()
         now = time.monotonic()
         for consumer in self.consumers:

@@ -27,8 +27,10 @@ from faststream.rabbit import (
 )
 
 from contracts import CloudEvent, topology
+from kit.broker_users import connection_user
 from kit.metrics import PUBLISHED
 from kit.settings import KitSettings
+from kit.signatures import SignatureVerifier, Signer
 
 CLOUDEVENTS_JSON = "application/cloudevents+json"
 
@@ -64,13 +66,14 @@ def dead_letter_queue(name: str) -> RabbitQueue:
 
 def retry_queue(name: str, delay_ms: int) -> RabbitQueue:
     # Classic durable queue: a message waits out the TTL, then the broker dead-letters it
-    # through the default exchange straight back to the consumer's queue.
+    # through the consuming service's retry exchange straight back to its queue (declaring
+    # a dead-letter exchange needs write on it: the default exchange is nobody's).
     return RabbitQueue(
         topology.retry_queue(name, delay_ms),
         durable=True,
         arguments={
             "x-message-ttl": delay_ms,
-            "x-dead-letter-exchange": "",
+            "x-dead-letter-exchange": topology.retry_exchange(topology.consumer_of(name)),
             "x-dead-letter-routing-key": name,
         },
     )
@@ -95,6 +98,15 @@ class Bus:
             apply_types=False,
         )
         self._exchanges: dict[str, RobustExchange] = {}
+        # Every publish names the connection's user; RabbitMQ refuses any other.
+        self.user = connection_user(settings.amqp_url.get_secret_value())
+        # The site's signing key (its events are signed) and the keys of the sites whose
+        # signed events its consumers accept.
+        jwk = settings.signing_jwk()
+        self.signer = Signer(jwk) if jwk else None
+        self.verifier = SignatureVerifier(
+            settings.trusted_signers(), min_refresh_s=settings.event_keys_min_refresh_s
+        )
 
     async def connect(self) -> None:
         await self.broker.connect()
@@ -113,11 +125,20 @@ class Bus:
         dlx = await self.broker.declare_exchange(dead_letter_exchange())
         dlq = await self.broker.declare_queue(dead_letter_queue(name))
         await dlq.bind(dlx, routing_key=name)
+        retries = await self.broker.declare_exchange(
+            RabbitExchange(
+                topology.retry_exchange(topology.consumer_of(name)),
+                type=ExchangeType.DIRECT,
+                durable=True,
+            )
+        )
         for delay in self.settings.retry_delays_ms:
-            await self.broker.declare_queue(retry_queue(name, delay))
+            delayed = await self.broker.declare_queue(retry_queue(name, delay))
+            await delayed.bind(retries, routing_key=delayed.name)
         queue: RobustQueue = await self.broker.config.declarer.declare_queue(
             consumer_queue(name, delivery_limit=self.settings.delivery_limit), channel=channel
         )
+        await queue.bind(retries, routing_key=name)  # replays
         for type_ in event_types:
             exchange = await self.declare_exchange(topology.exchange(topology.producer_of(type_)))
             await queue.bind(exchange, routing_key=topology.routing_key(type_))
@@ -126,7 +147,7 @@ class Bus:
     async def publish_event(self, event: CloudEvent) -> None:
         """Publish to the producer's exchange; returns once the broker confirmed it."""
         await self.publish(
-            event.model_dump_json().encode(),
+            self.signer.seal(event) if self.signer else event.model_dump_json().encode(),
             exchange=topology.exchange(event.producer),
             routing_key=event.routing_key,
             message_id=event.id,
@@ -159,6 +180,7 @@ class Bus:
             type=message_type,
             headers=dict(headers) if headers else None,
             app_id=f"kohtaamo-{self.settings.service}",
+            user_id=self.user,
         )
         try:
             if exchange:
@@ -180,6 +202,7 @@ class Bus:
                     correlation_id=correlation_id,
                     message_type=message_type,
                     headers=dict(headers or {}),
+                    user_id=self.user,
                     timeout=self.settings.publish_timeout_s,
                 )
         except PublishError as exc:  # a Basic.Return of a mandatory message

@@ -20,10 +20,26 @@ from kit.settings import DEMO_MUNICIPALITIES, KitSettings
 app = typer.Typer(help="Kohtaamo platform command line.", no_args_is_help=True)
 dlq = typer.Typer(help="Inspect and replay dead-lettered messages.", no_args_is_help=True)
 outbox = typer.Typer(help="Outbox state of services.", no_args_is_help=True)
+keys = typer.Typer(help="The site's event signing keys.", no_args_is_help=True)
 app.add_typer(dlq, name="dlq")
 backup = typer.Typer(help="Dump and restore the services' databases.", no_args_is_help=True)
 app.add_typer(outbox, name="outbox")
 app.add_typer(backup, name="backup")
+app.add_typer(keys, name="keys")
+
+
+@keys.command("new")
+def keys_new(
+    site: Annotated[str, typer.Option(help="The site's name (its keys' ids start with it)")],
+    version: Annotated[str, typer.Option(help="This key's version, e.g. 2026-12")],
+) -> None:
+    """Print a new Ed25519 event signing key: the private JWK (for the secret
+    KOHTAAMO_EVENT_SIGNING_KEY) and its public half (for KOHTAAMO_EVENT_SITE_JWKS and
+    partners' JWKS)."""
+    from kit.signatures import new_key, public_jwk
+
+    key = new_key(site, version)
+    typer.echo(json.dumps({"private": key, "public": public_jwk(key)}, indent=2))
 
 
 def _service(target: str) -> Any:
@@ -81,6 +97,8 @@ def run_all(
 
     names = only or registry.installed()
     env = {**_local_secrets(data_dir.parent / "secrets.env"), **os.environ}
+    # Each service as its own broker user on the local broker (unless a URL is given).
+    urls = {} if env.get("KOHTAAMO_AMQP_URL") else _local_broker_users(registry.installed(), env)
     # One site serving both demo municipalities (a real site sets its own).
     env.setdefault("KOHTAAMO_MUNICIPALITIES", ",".join(DEMO_MUNICIPALITIES))
     manager = Manager(Printer(sys.stdout))
@@ -97,14 +115,15 @@ def run_all(
         # Seeders are idempotent; with the embedded store a marker saves the work on reruns.
         marker = data_dir / ".seeded"
         if seed and (store is None or not marker.exists()):
-            _seed_all(names, env)
+            _seed_all(names, env, urls)
             if store is not None:
                 marker.write_text("seeded\n")
         exe = shutil.which("kohtaamo") or f"{sys.executable} -m kit.cli"
         from kit.settings import DEFAULT_PORTS
 
         for name in names:
-            manager.add_process(name, f"{exe} run {name}", env=env)
+            own = {"KOHTAAMO_AMQP_URL": urls[name]} if name in urls else {}
+            manager.add_process(name, f"{exe} run {name}", env={**env, **own})
         if "notifications" in names and not env.get("KOHTAAMO_SMTP_HOST"):
             # A local SMTP catcher that prints every mail, where notifications sends by default.
             manager.add_process(
@@ -118,7 +137,9 @@ def run_all(
         if "notifications" in names and not env.get("KOHTAAMO_SMTP_HOST"):
             typer.echo("  smtp catcher   127.0.0.1:8025 (mails are printed here)")
         typer.echo("  store          " + env["KOHTAAMO_MONGO_URL"])
-        typer.echo("  broker         " + KitSettings().amqp_url.get_secret_value().split("@")[-1])
+        broker = KitSettings().amqp_url.get_secret_value().split("@")[-1]
+        users = ", one user per service" if urls else ""
+        typer.echo(f"  broker         {broker}{users}")
         typer.echo("Ctrl-C stops everything.\n")
         manager.loop()
     finally:
@@ -134,15 +155,24 @@ LOCAL_SECRETS = ("KOHTAAMO_PSEUDONYM_KEY", "KOHTAAMO_KEY_ENCRYPTION_SECRET")
 def _local_secrets(path: Path) -> dict[str, str]:
     import secrets
 
+    from kit.signatures import new_key
+
     values: dict[str, str] = {}
     if path.exists():
         for line in path.read_text().splitlines():
             key, _, value = line.partition("=")
             if key and value:
                 values[key.strip()] = value.strip()
-    missing = [k for k in LOCAL_SECRETS if k not in values]
+    wanted = [*LOCAL_SECRETS, *(_broker_password_key(n) for n in registry.installed())]
+    missing = [k for k in wanted if k not in values]
+    if "KOHTAAMO_EVENT_SIGNING_KEY" not in values:
+        # The local site's event signing key (its name is the default municipality's).
+        site = os.environ.get("KOHTAAMO_SITE") or os.environ.get("KOHTAAMO_MUNICIPALITY")
+        key = new_key(site or "helsinki", "local")
+        missing.append("KOHTAAMO_EVENT_SIGNING_KEY")
+        values["KOHTAAMO_EVENT_SIGNING_KEY"] = json.dumps(key, separators=(",", ":"))
     if missing:
-        values.update({k: secrets.token_urlsafe(32) for k in missing})
+        values.update({k: secrets.token_urlsafe(32) for k in missing if k not in values})
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
         path.chmod(0o600)
@@ -150,7 +180,31 @@ def _local_secrets(path: Path) -> dict[str, str]:
     return values
 
 
-def _seed_all(names: list[str], env: dict[str, str]) -> None:
+def _broker_password_key(service: str) -> str:
+    return f"KOHTAAMO_BROKER_PASSWORD_{service.upper()}"
+
+
+def _local_broker_users(services: list[str], env: dict[str, str]) -> dict[str, str]:
+    """Create (or update) a broker user per service on the local broker's default vhost,
+    with a site's permissions (kit.broker_users), and return each one's AMQP URL. Empty
+    when rabbitmqctl is not here: then every service shares the default user."""
+    from kit import rabbit_env
+    from kit.broker_users import permissions, user_name
+
+    if shutil.which("rabbitmqctl") is None:
+        typer.echo("rabbitmqctl not found: every service connects as the default user")
+        return {}
+    prefix = KitSettings().broker_user_prefix
+    passwords = {user_name(prefix, s): env[_broker_password_key(s)] for s in services}
+    rabbit_env.add_users("/", {user_name(prefix, s): permissions(s) for s in services}, passwords)
+    base = KitSettings().amqp_url.get_secret_value()
+    return {
+        s: rabbit_env.with_credentials(base, user_name(prefix, s), passwords[user_name(prefix, s)])
+        for s in services
+    }
+
+
+def _seed_all(names: list[str], env: dict[str, str], urls: dict[str, str] | None = None) -> None:
     # Seeding runs the services' consumers too: they must act on both demo municipalities.
     env = {"KOHTAAMO_MUNICIPALITIES": ",".join(DEMO_MUNICIPALITIES), **env}
     os.environ.update(env)
@@ -170,6 +224,8 @@ def _seed_all(names: list[str], env: dict[str, str]) -> None:
         seeder = registry.seeder(name)
         if seeder is None:
             continue
+        if urls and name in urls:  # the seeder publishes as the service does
+            os.environ["KOHTAAMO_AMQP_URL"] = urls[name]
         result = asyncio.run(_seed_one(name, seeder))
         typer.echo(f"seeded {name}: {json.dumps(result)}")
 

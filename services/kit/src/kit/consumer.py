@@ -5,6 +5,7 @@ federation) is acked unhandled, unless the consumer is network-wide."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,11 +18,13 @@ from pydantic import BaseModel, ValidationError
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from contracts import CloudEvent, model_for, topology
+from kit.broker_users import producers
 from kit.bus import Bus
 from kit.context import causation_id, correlation_id
 from kit.inbox import Duplicates, Inbox
 from kit.metrics import CONSUMED, DEAD_LETTERED, RETRIED
 from kit.mongo import Store
+from kit.signatures import Unauthenticated, UnknownKey
 from kit.uow import Transactions, UnitOfWork
 
 log = structlog.get_logger("kit.consumer")
@@ -125,6 +128,14 @@ class MessageProcessor:
         self.delays = bus.settings.retry_delays_ms
         self.max_bytes = bus.settings.max_message_bytes
         self.served = frozenset(bus.settings.municipalities)
+        # Per event type: the broker users whose messages of it are accepted (RabbitMQ
+        # vouches for user_id): its producer's, and this service's own (its retries).
+        prefix = bus.settings.broker_user_prefix
+        self.producers = {
+            type_: producers(prefix, type_, bus.user) for type_ in consumer.event_types
+        }
+        self.max_skew_s = bus.settings.max_clock_skew_s
+        self.retries_exchange = topology.retry_exchange(topology.consumer_of(self.queue))
 
     async def __call__(self, message: AbstractIncomingMessage) -> None:
         delivery = await self.admit(message)
@@ -138,7 +149,16 @@ class MessageProcessor:
         envelope, data) is inside the error handling, so no sender can leave a delivery
         unsettled; only settling itself may raise (a lost channel: it comes back)."""
         try:
-            event, data, retries = self._read(message)
+            try:
+                event, data, retries = self._read(message)
+            except UnknownKey:
+                # Perhaps a partner's new key: its JWKS once more (rate-limited), then again.
+                if not await self.bus.verifier.refresh():
+                    raise
+                event, data, retries = self._read(message)
+        except Unauthenticated as exc:
+            await self._dead_letter(message, reason="unauthenticated", error=_clip(str(exc)))
+            return None
         except Unreadable as exc:
             await self._dead_letter(message, reason=exc.reason, error=exc.error)
             return None
@@ -167,6 +187,27 @@ class MessageProcessor:
             event, data = self._parse(body)
         except (ValidationError, ValueError) as exc:
             raise Unreadable("malformed", _short(exc)) from exc
+        user = message.user_id
+        if user is not None and user not in self.producers[event.type]:
+            # RabbitMQ vouches for user_id: this service of the site published it.
+            raise Unauthenticated(f"user_id {_clip(user)!r} may not publish {event.type}")
+        came = message.exchange
+        if came != self.retries_exchange and came != topology.exchange(event.producer):
+            # Only its producer's exchange (or this service's own retries) may bring a
+            # type: another service's exchange is not a way to speak for its producer.
+            raise Unauthenticated(f"{event.type} came through {_clip(came or '(default)')!r}")
+        if user is None:
+            # No broker user vouches for it (a federation link drops user_id): the
+            # signature and its site's authority decide.
+            self.bus.verifier.verify(json.loads(body), event)
+        sent = event.time if event.time.tzinfo else event.time.replace(tzinfo=UTC)
+        ahead = (sent - datetime.now(UTC)).total_seconds()
+        if ahead > self.max_skew_s:
+            raise Unreadable(
+                "future_time",
+                f"time {event.time.isoformat()} is {ahead:.0f} s ahead of this site's clock"
+                f" (at most {self.max_skew_s:.0f} s allowed)",
+            )
         return event, data, retries
 
     def _retries(self, headers: Any) -> int:
@@ -266,7 +307,10 @@ class MessageProcessor:
         headers[topology.HEADER_RETRIES] = retries + 1
         headers[topology.HEADER_ERROR] = _short(exc)
         if await self._move(
-            message, routing_key=topology.retry_queue(self.queue, delay), headers=headers
+            message,
+            routing_key=topology.retry_queue(self.queue, delay),
+            headers=headers,
+            exchange=topology.retry_exchange(topology.consumer_of(self.queue)),
         ):
             RETRIED.labels(self.service, self.queue).inc()
             CONSUMED.labels(self.service, self.queue, "retried").inc()
@@ -322,6 +366,7 @@ class MessageProcessor:
                     correlation_id=_text(message.correlation_id),
                     message_type=_text(message.type),
                     headers=attempt_headers,
+                    user_id=self.bus.user,
                 )
                 break
             except Exception as exc:

@@ -1,6 +1,7 @@
 """`/healthz` (alive), `/readyz` (takes HTTP traffic: store reachable; a broker outage is
 reported as degraded, not as not-ready), `/readyz/consumers` (broker reachable, consumers
-attached and progressing), `/metrics` (Prometheus)."""
+attached and progressing), `/metrics` (Prometheus), `/.well-known/event-keys.json` (the
+site's event keys)."""
 
 from __future__ import annotations
 
@@ -39,6 +40,14 @@ def health_router(service: Service) -> APIRouter:
     )
     async def consumers() -> JSONResponse:
         return report(service.name, await service.consumer_health())
+
+    @router.get(
+        "/.well-known/event-keys.json",
+        summary="The site's public event signing keys (JWKS)",
+    )
+    async def event_keys() -> dict[str, Any]:
+        # Partner sites verify this site's signed events with these (kit.signatures).
+        return service.settings.site_jwks()
 
     @router.get(
         "/metrics",

@@ -24,6 +24,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from contracts import CloudEvent, topology
 from kit.mongo import Store
+from kit.signatures import Signer
 from kit.uow import Transactions
 
 COLLECTION = "outbox"
@@ -33,8 +34,10 @@ log = structlog.get_logger("kit.outbox")
 
 
 class Outbox:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, signer: Signer | None = None) -> None:
         self.store = store
+        # Events are signed as they are staged: the relay publishes the stored bytes.
+        self.signer = signer
         self.collection = store.db[COLLECTION]
         self.leases = store.db[LEASES]
         self.parked = store.db[PARKED]
@@ -58,7 +61,7 @@ class Outbox:
                 "exchange": topology.exchange(e.producer),
                 "routing_key": e.routing_key,
                 "correlationid": e.correlationid,
-                "body": e.model_dump_json(),
+                "body": self.signer.seal(e).decode() if self.signer else e.model_dump_json(),
                 "created": now,
                 # Relay order: time to the microsecond (dates in the store keep only
                 # milliseconds), then position in the transaction; a string that sorts.

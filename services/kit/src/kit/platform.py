@@ -26,7 +26,7 @@ from pymongo import MongoClient
 
 from kit import localstore, registry
 from kit.settings import DEMO_MUNICIPALITIES
-from kit.testing import TEST_SECRETS
+from kit.testing import TEST_SECRETS, trust_env
 
 SERVICES = ("identity", "events", "bookings", "notifications", "analytics")
 KOHTAAMO = [sys.executable, "-m", "kit.cli"]
@@ -144,13 +144,15 @@ def start(
     delivery_limit: int | None = None,
     retry_delays_ms: list[int] | None = None,
     timeout: float = 300,
+    service_urls: Mapping[str, str] | None = None,
 ) -> Platform:
     """Start `services` (identity among them) and a gateway routing to them only.
 
     `seed`: the services whose demo data is seeded first (default: every started one that
     has a seeder); `municipalities`: write the demo municipalities into identity's store
     (when identity's demo data is not seeded); `env` goes to every process, `gateway_env`
-    to the gateway too (rate limits)."""
+    to the gateway too (rate limits); `service_urls`: each service's own AMQP URL (its
+    broker user), else every process uses `amqp_url`."""
     names = tuple(services)
     if "identity" not in names:
         raise ValueError("the platform needs identity: it issues the tokens")
@@ -178,6 +180,11 @@ def start(
     upstreams = {f"KOHTAAMO_UPSTREAMS__{n.upper()}": urls.get(n, "") for n in SERVICES}
     for_gateway = {**common, **upstreams, **dict(gateway_env or {})}
     seeded = [n for n in (names if seed is None else seed) if registry.seeder(n) is not None]
+
+    def own(name: str, env: dict[str, str]) -> dict[str, str]:
+        url = (service_urls or {}).get(name)
+        return {**env, "KOHTAAMO_AMQP_URL": url} if url else env
+
     try:
         # Seeding and starting overlap: each takes a while to import, and a seeder declares
         # every consumer's queue before it publishes.
@@ -185,14 +192,17 @@ def start(
         for name in seeded:  # one process each: they run side by side
             with (logs / f"seed-{name}.log").open("wb") as out:
                 seeds[f"seed-{name}"] = subprocess.Popen(
-                    [*KOHTAAMO, "seed", name], env=common, stdout=out, stderr=subprocess.STDOUT
+                    [*KOHTAAMO, "seed", name],
+                    env=own(name, common),
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
                 )
         platform.processes.update(seeds)
         for name in (*names, "gateway"):
             with (logs / f"{name}.log").open("wb") as out:
                 platform.processes[name] = subprocess.Popen(
                     [*KOHTAAMO, "run", name, "--port", str(ports[name])],
-                    env=for_gateway if name == "gateway" else common,
+                    env=own(name, for_gateway if name == "gateway" else common),
                     stdout=out,
                     stderr=subprocess.STDOUT,
                 )
@@ -213,7 +223,14 @@ def start(
 
 def start_for(settings: Any, logs: Path, **options: Any) -> Platform:
     """`start` on a test's settings (`make_settings(...)`): its vhost, store, database
-    prefix and queue arguments."""
+    prefix and queue arguments; each service as its own broker user of the test run."""
+    from kit.pytest_plugin import producer_url
+
+    url = settings.amqp_url.get_secret_value()
+    options.setdefault(
+        "service_urls", {name: producer_url(url, name) for name in (*SERVICES, "gateway")}
+    )
+    options["env"] = {**trust_env(settings), **dict(options.get("env") or {})}
     return start(
         amqp_url=settings.amqp_url.get_secret_value(),
         mongo_url=settings.mongo_url.get_secret_value(),

@@ -5,16 +5,22 @@ prefix per run). What a run creates is removed at its end."""
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import pytest
 from pymongo import MongoClient
 
+from contracts import topology
 from kit import localstore, rabbit_env
+from kit.broker_users import permissions, user_name
 from kit.settings import DEMO_MUNICIPALITIES, KitSettings
+from kit.signatures import new_key
 
 RUN_ID = uuid.uuid4().hex[:8]
 # The fixtures that reach real infrastructure, and the marker a test using any of them
@@ -36,18 +42,96 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(marker)
 
 
+# The run's service users: `kohtaamo-t<run>-<service>`.
+USER_PREFIX = f"kohtaamo-t{RUN_ID}-"
+# The run's site: its name and event signing key (every service under test signs with it,
+# and so does kit.testing.envelope).
+SITE = "test"
+SITE_KEY = new_key(SITE, f"t{RUN_ID}")
+
+
+class ServiceUsers:
+    """The run's RabbitMQ users, one per service, each with the permissions a site gives
+    it (kit.broker_users) on every vhost of the run it is used in."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.passwords: dict[str, str] = {}
+        self.granted: set[tuple[str, str]] = set()
+
+    def grant(self, vhost: str, services: list[str]) -> None:
+        wanted = {
+            user_name(USER_PREFIX, s): permissions(s)
+            for s in services
+            if (user_name(USER_PREFIX, s), vhost) not in self.granted
+        }
+        if not wanted:
+            return
+        new = {name: secrets.token_urlsafe(16) for name in wanted if name not in self.passwords}
+        rabbit_env.add_users(vhost, wanted, new)
+        self.passwords.update(new)
+        self.granted.update((name, vhost) for name in wanted)
+
+    def url(self, url: str, service: str) -> str:
+        """`url` (a vhost of this run on the shared broker) logged in as the service."""
+        given, base = urlsplit(url), urlsplit(self.base)
+        if given.netloc.rsplit("@", 1)[-1] != base.netloc.rsplit("@", 1)[-1]:
+            return url  # another broker (a private node of a fault test): its own users
+        user = unquote(given.username or "")
+        if user and user != base.username and not user.startswith(USER_PREFIX):
+            return url  # a user the test chose (a site file's): kept
+        self.grant(rabbit_env.vhost_of(url), [service])
+        name = user_name(USER_PREFIX, service)
+        return rabbit_env.with_credentials(url, name, self.passwords[name])
+
+    def delete(self) -> None:
+        rabbit_env.delete_users(self.passwords)
+
+
 @pytest.fixture(scope="session")
 def run_id() -> str:
     return RUN_ID
 
 
+def base_url() -> str:
+    return os.environ.get("KOHTAAMO_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+USERS = ServiceUsers(base_url())
+
+
+def producer_url(url: str, service: str) -> str:
+    """`url`'s vhost, logged in as `service`'s user of this run."""
+    return USERS.url(url, service)
+
+
 @pytest.fixture(scope="session")
-def amqp_url() -> Iterator[str]:
-    base = os.environ.get("KOHTAAMO_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+def service_users() -> Iterator[ServiceUsers]:
+    try:
+        yield USERS
+    finally:
+        USERS.delete()
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def _producer_buses() -> AsyncIterator[None]:
+    """Closes the buses `kit.testing.publish_as_producer` opened."""
+    yield
+    from kit import testing
+
+    await testing.close_producer_buses()
+
+
+@pytest.fixture(scope="session")
+def amqp_url(service_users: ServiceUsers) -> Iterator[str]:
+    """The run's vhost, as the broker's administrator (guest): for tests that publish or
+    inspect as an operator would. Services connect as their own users (`make_settings`)."""
     vhost = f"kohtaamo-test-{RUN_ID}"
     rabbit_env.create_vhost(vhost)
     try:
-        yield rabbit_env.with_vhost(base, vhost)
+        # The platform's services in one CLI start; other names when first used.
+        service_users.grant(vhost, list(topology.SERVICES))
+        yield rabbit_env.with_vhost(base_url(), vhost)
     finally:
         rabbit_env.delete_vhost(vhost)
 
@@ -57,7 +141,7 @@ def make_vhost(amqp_url: str) -> Iterator[Callable[[str], str]]:
     """Another virtual host of this run, for a whole platform of service processes that
     lives for the session: its consumers must not compete with other tests' services for
     the same queue names in the run's main vhost."""
-    base = os.environ.get("KOHTAAMO_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    base = base_url()
     made: list[str] = []
 
     def make(name: str) -> str:
@@ -94,13 +178,21 @@ def mongo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def make_settings(amqp_url: str, mongo_url: str) -> Callable[..., Any]:
-    """Settings for a service under test: this run's vhost and databases, fast retries."""
+def make_settings(amqp_url: str, mongo_url: str, service_users: ServiceUsers) -> Callable[..., Any]:
+    """Settings for a service under test: this run's vhost (as the service's own broker
+    user; an `amqp_url` override of this run is turned into that user's too) and
+    databases, fast retries."""
 
     def make(service: str, cls: type[KitSettings] = KitSettings, **overrides: Any) -> Any:
+        url = overrides.pop("amqp_url", amqp_url)
+        if hasattr(url, "get_secret_value"):
+            url = url.get_secret_value()
         values: dict[str, Any] = {
             "service": service,
-            "amqp_url": amqp_url,
+            "amqp_url": service_users.url(url, service),
+            "broker_user_prefix": USER_PREFIX,
+            "site": SITE,
+            "event_signing_key": json.dumps(SITE_KEY),
             "mongo_url": mongo_url,
             "mongo_db_prefix": f"t{RUN_ID}_{uuid.uuid4().hex[:4]}_",
             # The run's own embedded store, or a given one whose kind is asked.

@@ -12,6 +12,7 @@ from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 from aiormq.exceptions import ChannelNotFoundEntity
 
 from contracts import topology
+from kit.broker_users import connection_user
 
 
 @dataclass
@@ -104,11 +105,16 @@ class RabbitAdmin:
 
     async def replay(self, queue: str, *, message_id: str | None = None, limit: int = 1000) -> int:
         """Move dead letters back to their queue (all, or the one with `message_id`), with
-        the retry count reset. Each is published with a confirm before it is removed."""
+        the retry count reset. Each is published with a confirm before it is removed.
+        Letters refused as `unauthenticated` stay: replayed with the service's own broker
+        user they would be believed."""
         channel = await self._channel()
         replayed = 0
         try:
             dlq = await channel.declare_queue(topology.dead_letter_queue(queue), passive=True)
+            retry_exchange = await channel.get_exchange(
+                topology.retry_exchange(topology.consumer_of(queue))
+            )
             skipped = []
             for _ in range(limit):
                 message = await dlq.get(no_ack=False, fail=False)
@@ -117,13 +123,19 @@ class RabbitAdmin:
                 if message_id is not None and message.message_id != message_id:
                     skipped.append(message)
                     continue
+                if (message.headers or {}).get(topology.HEADER_REASON) == "unauthenticated":
+                    # Sent back as the service's own user, a forgery would be believed.
+                    skipped.append(message)
+                    continue
                 headers = {
                     k: v
                     for k, v in (message.headers or {}).items()
                     if not k.startswith("x-")  # drop retry, reason and x-death state
                 }
                 headers["x-kohtaamo-replayed"] = True
-                await channel.default_exchange.publish(
+                # Through the queue's service's own retry exchange (see Bus): its broker
+                # user may not write to the default exchange.
+                await retry_exchange.publish(
                     aio_pika.Message(
                         message.body,
                         headers=headers,
@@ -132,6 +144,7 @@ class RabbitAdmin:
                         correlation_id=message.correlation_id,
                         type=message.type,
                         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                        user_id=connection_user(self.amqp_url),
                     ),
                     routing_key=queue,
                     mandatory=True,

@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from kit.signatures import EventSigner, public_jwk
+
 # Default HTTP port per service on one machine.
 DEFAULT_PORTS = {
     "gateway": 8000,
@@ -49,6 +51,26 @@ class KitSettings(BaseSettings):
     timezone: str = "Europe/Helsinki"
 
     amqp_url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
+    # Each service of the site connects as `<prefix><service>` (kit.broker_users); a
+    # consumer accepts a message only from its type's producer's user (or its own).
+    broker_user_prefix: str = "kohtaamo-"
+    # Event signatures (kit.signatures). The site's name (default: its municipality), the
+    # services it runs (whose events its key may sign; empty: any), and its current
+    # private signing key, an Ed25519 JWK with kid `<site>:<version>` (JSON). Without a
+    # key this site's events go unsigned: partners, and its own consumers for a message
+    # that did not come from its producer's broker user (a retry, a replay), refuse them.
+    site: str = ""
+    site_services: list[str] = Field(default_factory=list)
+    event_signing_key: SecretStr = SecretStr("")
+    # More public keys of this site (the next or previous key during a rotation), a JWKS.
+    event_site_jwks: dict[str, Any] = Field(default_factory=lambda: {"keys": []})
+    # Partner sites whose signed events are accepted: site, municipalities, services,
+    # jwks or jwks_url. This site (its municipalities, its keys) is always trusted.
+    event_signers: list[EventSigner] = Field(default_factory=list)
+    event_keys_min_refresh_s: float = Field(default=30.0, ge=0)
+    # An envelope whose `time` is further ahead of this site's clock is refused: no
+    # latest-wins decision trusts a sender's clock beyond this.
+    max_clock_skew_s: float = Field(default=300.0, ge=0)
     mongo_url: SecretStr = SecretStr("mongodb://127.0.0.1:27017/")
     # Database name; empty means `kohtaamo_<service>`. Tests set a prefix per run.
     mongo_db: str = ""
@@ -172,6 +194,30 @@ class KitSettings(BaseSettings):
         )
         configured = [i for i in self.trusted_issuers if i.issuer != own.issuer]
         return ([own] if self.trust_own_identity else []) + configured
+
+    def site_name(self) -> str:
+        return self.site or self.municipality
+
+    def signing_jwk(self) -> dict[str, Any] | None:
+        text = self.event_signing_key.get_secret_value()
+        return json.loads(text) if text else None
+
+    def site_jwks(self) -> dict[str, Any]:
+        """This site's public event keys: the signing key's and those of a rotation."""
+        keys = list(self.event_site_jwks.get("keys", []))
+        own = self.signing_jwk()
+        if own is not None and all(k.get("kid") != own.get("kid") for k in keys):
+            keys.insert(0, public_jwk(own))
+        return {"keys": [public_jwk(k) for k in keys]}
+
+    def trusted_signers(self) -> list[EventSigner]:
+        own = EventSigner(
+            site=self.site_name(),
+            municipalities=self.municipalities,
+            services=self.site_services,
+            jwks=self.site_jwks(),
+        )
+        return [own, *(s for s in self.event_signers if s.site != own.site)]
 
     def database_name(self) -> str:
         return self.mongo_db or f"{self.mongo_db_prefix}kohtaamo_{self.service}"

@@ -12,21 +12,66 @@ from typing import Any
 import aio_pika
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
+from pydantic import SecretStr
 
 from contracts import CloudEvent
 
+_PRODUCER_BUSES: dict[tuple[str, str], Any] = {}
+
+
+async def publish_as_producer(settings: Any, *events: CloudEvent) -> None:
+    """Publish events as their producing services do: each through a bus logged in as its
+    producer's broker user (on the vhost of `settings`), so consumers see the user_id they
+    accept. For tests that stand in for a service that is not running."""
+    from kit.bus import Bus
+    from kit.pytest_plugin import producer_url
+
+    url = settings.amqp_url.get_secret_value()
+    for event in events:
+        key = (event.producer, url)
+        if key not in _PRODUCER_BUSES:
+            bus = Bus(
+                settings.model_copy(
+                    update={
+                        "service": event.producer,
+                        "amqp_url": SecretStr(producer_url(url, event.producer)),
+                    }
+                )
+            )
+            await bus.connect()
+            _PRODUCER_BUSES[key] = bus
+        await _PRODUCER_BUSES[key].publish_event(event)
+
+
+async def close_producer_buses() -> None:
+    for bus in _PRODUCER_BUSES.values():
+        await bus.stop()
+    _PRODUCER_BUSES.clear()
+
 
 def envelope(
-    type_: str, data: dict[str, Any], *, municipality: str = "helsinki", **extra: Any
+    type_: str,
+    data: dict[str, Any],
+    *,
+    municipality: str = "helsinki",
+    sign: bool = True,
+    **extra: Any,
 ) -> CloudEvent:
     service = type_.split(".")[1]
-    return CloudEvent(
+    event = CloudEvent(
         source=f"/kohtaamo/{municipality}/{service}",
         type=type_,
         municipality=municipality,
         data=data,
         **extra,
     )
+    if not sign:
+        return event
+    # Signed by the test run's site, as its services sign theirs (kit.signatures).
+    from kit.pytest_plugin import SITE_KEY
+    from kit.signatures import Signer
+
+    return CloudEvent.model_validate(Signer(SITE_KEY).sealed(event))
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
@@ -132,6 +177,16 @@ TEST_SECRETS = {
 }
 
 
+def trust_env(settings: Any) -> dict[str, str]:
+    """Who the run's services are on the broker and how their site signs events."""
+    return {
+        "KOHTAAMO_BROKER_USER_PREFIX": settings.broker_user_prefix,
+        "KOHTAAMO_SITE": settings.site,
+        "KOHTAAMO_EVENT_SIGNING_KEY": settings.event_signing_key.get_secret_value(),
+        "KOHTAAMO_EVENT_SIGNERS": json.dumps([s.model_dump() for s in settings.event_signers]),
+    }
+
+
 def service_env(settings: Any, **extra: str) -> dict[str, str]:
     """The KOHTAAMO_ environment that points a service (in this process through
     monkeypatch.setenv, or in a child process) at the test run's broker and store."""
@@ -145,6 +200,7 @@ def service_env(settings: Any, **extra: str) -> dict[str, str]:
         "KOHTAAMO_RETRY_DELAYS_MS": json.dumps(settings.retry_delays_ms),
         "KOHTAAMO_MUNICIPALITY": settings.municipality,
         "KOHTAAMO_MUNICIPALITIES": json.dumps(settings.municipalities),
+        **trust_env(settings),
         **TEST_SECRETS,
         **extra,
     }
