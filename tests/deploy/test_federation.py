@@ -283,6 +283,11 @@ def site_settings(
     )
 
 
+def queue_of(svc: Service, purpose: str) -> str:
+    """The queue of a stand-in's consumer (every service also has the kit's own)."""
+    return next(c.queue for c in svc.consumers if c.purpose == purpose)
+
+
 def consumed(service: str, queue: str, outcome: str) -> float:
     labels = {"service": service, "queue": queue, "outcome": outcome}
     return REGISTRY.get_sample_value("kohtaamo_messages_consumed_total", labels) or 0.0
@@ -338,7 +343,7 @@ async def test_helsinki_acts_on_federated_kouvola_messages_only_where_it_should(
                 kvl[service], f"kohtaamo.{service}.events", f"{service}.probe.v1", probes
             )
 
-        notices_queue = notices.consumers[0].queue
+        notices_queue = queue_of(notices, "events")
         foreign_before = consumed("fednotifications", notices_queue, "foreign")
         cancelled = {
             "event_id": "e-1",
@@ -486,11 +491,11 @@ async def test_kouvola_cannot_speak_for_helsinki_and_helsinki_erasure_reaches_ko
             connection = await aio_pika.connect(svc.settings.amqp_url.get_secret_value())
             stack.push_async_callback(connection.close)
             dlq = await (await connection.channel()).declare_queue(
-                f"{svc.consumers[0].queue}.dlq", passive=True
+                f"{queue_of(svc, 'guarded')}.dlq", passive=True
             )
             [letter] = await drain(dlq, 1, timeout=15)
             reasons.append(letter["headers"]["x-kohtaamo-reason"])
         assert reasons == ["unauthenticated"] * 2
-        counts = await kvl_notices.admin.queue_counts(f"{kvl_notices.consumers[0].queue}.dlq")
+        counts = await kvl_notices.admin.queue_counts(f"{queue_of(kvl_notices, 'guarded')}.dlq")
         assert counts is not None and counts[0] == 0
         assert seen == {"analytics": set(), "identity": set(), "kvl": {"kouvola:kvl-user"}}

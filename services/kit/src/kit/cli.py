@@ -209,9 +209,17 @@ def _seed_all(names: list[str], env: dict[str, str], urls: dict[str, str] | None
     env = {"KOHTAAMO_MUNICIPALITIES": ",".join(DEMO_MUNICIPALITIES), **env}
     os.environ.update(env)
 
+    # Each service's own broker user, where services have their own (KOHTAAMO_BROKER_URLS:
+    # a JSON object service -> AMQP URL, as the test platform passes it): a user may
+    # declare only its own service's queues.
+    urls = urls or json.loads(os.environ.get("KOHTAAMO_BROKER_URLS") or "{}")
+    shared = os.environ.get("KOHTAAMO_AMQP_URL")
+
     async def declare() -> None:
         # Every consumer's queue exists before any seeder publishes.
         for name in registry.installed():
+            if name in urls:
+                os.environ["KOHTAAMO_AMQP_URL"] = urls[name]
             svc = _service(name)
             try:
                 await svc.declare_topology()
@@ -220,6 +228,8 @@ def _seed_all(names: list[str], env: dict[str, str], urls: dict[str, str] | None
                 await svc.store.close()
 
     asyncio.run(declare())
+    if shared is not None:
+        os.environ["KOHTAAMO_AMQP_URL"] = shared
     for name in names:
         seeder = registry.seeder(name)
         if seeder is None:

@@ -193,7 +193,11 @@ def start(
             with (logs / f"seed-{name}.log").open("wb") as out:
                 seeds[f"seed-{name}"] = subprocess.Popen(
                     [*KOHTAAMO, "seed", name],
-                    env=own(name, common),
+                    env={
+                        **own(name, common),
+                        # to declare every service's queues as that service
+                        "KOHTAAMO_BROKER_URLS": json.dumps(dict(service_urls or {})),
+                    },
                     stdout=out,
                     stderr=subprocess.STDOUT,
                 )
