@@ -186,8 +186,8 @@ def start(
         return {**env, "KOHTAAMO_AMQP_URL": url} if url else env
 
     try:
-        # Seeding and starting overlap: each takes a while to import, and a seeder declares
-        # every consumer's queue before it publishes.
+        # Seeders run side by side; a seeder declares every consumer's queue before it
+        # publishes.
         seeds: dict[str, subprocess.Popen[bytes]] = {}
         for name in seeded:  # one process each: they run side by side
             with (logs / f"seed-{name}.log").open("wb") as out:
@@ -202,6 +202,12 @@ def start(
                     stderr=subprocess.STDOUT,
                 )
         platform.processes.update(seeds)
+        # The services start once the seeds are stored: a service that reads its store at
+        # start (the events catalogue) would otherwise miss what a seeder wrote directly.
+        for name, process in seeds.items():
+            if process.wait(timeout * 2) != 0:
+                raise RuntimeError(f"{name} failed:\n{platform.log_tail(name)}")
+            del platform.processes[name]
         for name in (*names, "gateway"):
             with (logs / f"{name}.log").open("wb") as out:
                 platform.processes[name] = subprocess.Popen(
@@ -210,10 +216,6 @@ def start(
                     stdout=out,
                     stderr=subprocess.STDOUT,
                 )
-        for name, process in seeds.items():
-            if process.wait(timeout * 2) != 0:
-                raise RuntimeError(f"{name} failed:\n{platform.log_tail(name)}")
-            del platform.processes[name]
         for name in names:
             wait_ready(platform, name, urls[name], timeout)
         wait_ready(platform, "gateway", platform.gateway, timeout)
