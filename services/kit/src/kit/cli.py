@@ -168,9 +168,9 @@ def _local_secrets(path: Path) -> dict[str, str]:
     if "KOHTAAMO_EVENT_SIGNING_KEY" not in values:
         # The local site's event signing key (its name is the default municipality's).
         site = os.environ.get("KOHTAAMO_SITE") or os.environ.get("KOHTAAMO_MUNICIPALITY")
-        key = new_key(site or "helsinki", "local")
+        signing = new_key(site or "helsinki", "local")
         missing.append("KOHTAAMO_EVENT_SIGNING_KEY")
-        values["KOHTAAMO_EVENT_SIGNING_KEY"] = json.dumps(key, separators=(",", ":"))
+        values["KOHTAAMO_EVENT_SIGNING_KEY"] = json.dumps(signing, separators=(",", ":"))
     if missing:
         values.update({k: secrets.token_urlsafe(32) for k in missing if k not in values})
         path.parent.mkdir(parents=True, exist_ok=True)
