@@ -34,6 +34,7 @@ from common import environment, percentiles, write
 
 from events import search, store
 from events.main import service
+from events.parts import Parts
 from events.registration import RegistrationIn, SignUp, write_batch
 from events.settings import EventsSettings
 
@@ -126,7 +127,11 @@ async def burst(svc: Any) -> dict[str, Any]:
     started = time.perf_counter()
     results = await asyncio.gather(
         *(
-            timed(svc.registrar.submit("evt-burst", SignUp(f"user-{i}", RegistrationIn(), None)))
+            timed(
+                svc.part(Parts).registrar.submit(
+                    "evt-burst", SignUp(f"user-{i}", RegistrationIn(), None)
+                )
+            )
             for i in range(N_BURST)
         )
     )

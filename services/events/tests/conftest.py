@@ -32,7 +32,9 @@ def issuer() -> TestIssuer:
 
 
 @pytest.fixture(scope="session")
-async def svc(make_settings: Callable[..., Any], issuer: TestIssuer) -> AsyncIterator[Service]:
+async def svc(
+    make_settings: Callable[..., Any], issuer: TestIssuer
+) -> AsyncIterator[Service[EventsSettings]]:
     settings = make_settings("events", cls=EventsSettings, outbox_poll_s=0.1)
     events = service(settings)
     events.verifier.trust(issuer.issuer, issuer.jwks)
@@ -42,7 +44,7 @@ async def svc(make_settings: Callable[..., Any], issuer: TestIssuer) -> AsyncIte
 
 
 @pytest.fixture(scope="session")
-async def app(svc: Service) -> Any:
+async def app(svc: Service[EventsSettings]) -> Any:
     return svc.create_app()  # started by `svc`; the ASGI transport runs no lifespan
 
 
@@ -75,7 +77,7 @@ class Published:
 
 
 @pytest.fixture(scope="session")
-async def published(svc: Service, amqp_url: str) -> AsyncIterator[Published]:
+async def published(svc: Service[EventsSettings], amqp_url: str) -> AsyncIterator[Published]:
     log = Published()
     connection = await aio_pika.connect_robust(amqp_url)
     channel = await connection.channel()

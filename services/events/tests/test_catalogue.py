@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 
 from events import event, search, store
 from events.catalogue import Catalogue
+from events.parts import Parts
+from events.settings import EventsSettings
 from kit.app import Service
 
 BASE = datetime(2027, 6, 1, 12, 0, tzinfo=UTC)
@@ -97,7 +99,9 @@ def a_filter(ids: list[str], municipality: str) -> Any:
     )
 
 
-async def pages(svc: Service, reads: Catalogue, f: search.Filters, limit: int) -> None:
+async def pages(
+    svc: Service[EventsSettings], reads: Catalogue, f: search.Filters, limit: int
+) -> None:
     """Every page, by the catalogue and by the store, compared."""
     offset: int | None = 0
     while offset is not None:
@@ -117,7 +121,9 @@ def reads_view(doc: dict[str, Any]) -> bytes:
 
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data(), count=st.integers(0, 24))
-async def test_catalogue_pages_equal_the_store_query(svc: Service, data: Any, count: int) -> None:
+async def test_catalogue_pages_equal_the_store_query(
+    svc: Service[EventsSettings], data: Any, count: int
+) -> None:
     municipality = f"prop-{uuid.uuid4().hex[:8]}"
     ids = [f"evt-{uuid.uuid4().hex[:12]}" for _ in range(count)]
     if count > 3:  # equal starts: ordered by id
@@ -128,7 +134,7 @@ async def test_catalogue_pages_equal_the_store_query(svc: Service, data: Any, co
     docs = [document(s, municipality, ids) for s in specs]
     if docs:
         await svc.store.db[store.EVENTS].insert_many(docs)
-    reads: Catalogue = svc.catalogue  # type: ignore[attr-defined]
+    reads = svc.part(Parts).catalogue
     await reads.refresh(ids)
     for _ in range(4):
         given = data.draw(a_filter(ids, municipality))

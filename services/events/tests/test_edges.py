@@ -9,6 +9,7 @@ import httpx
 import pytest
 from icalendar import Calendar
 
+from events.settings import EventsSettings
 from kit.app import Service
 
 
@@ -33,7 +34,7 @@ async def links(client: httpx.AsyncClient, event_id: str, **headers: str) -> tup
 
 
 async def test_links_name_the_public_address_never_the_service(
-    api: Any, app: Any, svc: Service, monkeypatch: pytest.MonkeyPatch
+    api: Any, app: Any, svc: Service[EventsSettings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     event = await api.event()
     eid = event["id"]

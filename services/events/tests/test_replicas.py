@@ -15,6 +15,8 @@ import httpx
 import pytest
 
 from events.main import service
+from events.parts import Parts
+from events.settings import EventsSettings
 from kit.app import Service
 from kit.testing import TestIssuer, eventually
 
@@ -26,8 +28,10 @@ from .conftest import helsinki_now
 LAG_S = 15.0
 
 
-async def replica(svc: Service, issuer: TestIssuer) -> tuple[Service, httpx.AsyncClient]:
-    other = service(svc.settings.model_copy())  # type: ignore[arg-type]
+async def replica(
+    svc: Service[EventsSettings], issuer: TestIssuer
+) -> tuple[Service[EventsSettings], httpx.AsyncClient]:
+    other = service(svc.settings.model_copy())
     other.verifier.trust(issuer.issuer, issuer.jwks)
     await other.start()
     transport = httpx.ASGITransport(app=other.create_app())  # the same host: the same links
@@ -35,7 +39,9 @@ async def replica(svc: Service, issuer: TestIssuer) -> tuple[Service, httpx.Asyn
 
 
 @pytest.fixture(scope="module")
-async def second(svc: Service, issuer: TestIssuer) -> AsyncIterator[httpx.AsyncClient]:
+async def second(
+    svc: Service[EventsSettings], issuer: TestIssuer
+) -> AsyncIterator[httpx.AsyncClient]:
     other, client = await replica(svc, issuer)
     yield client
     await client.aclose()
@@ -101,7 +107,7 @@ async def test_the_writer_reads_its_write_at_once_the_other_within_the_lag(
 
 
 async def test_a_restarted_replica_answers_as_before(
-    svc: Service, api: Any, issuer: TestIssuer
+    svc: Service[EventsSettings], api: Any, issuer: TestIssuer
 ) -> None:
     word = f"s{uuid.uuid4().hex[:10]}"
     # One of them began yesterday and runs for three weeks.
@@ -132,7 +138,9 @@ async def test_a_restarted_replica_answers_as_before(
     assert word.encode() in before[0]
 
 
-async def test_a_resync_reads_what_the_bus_did_not_bring(svc: Service, api: Any) -> None:
+async def test_a_resync_reads_what_the_bus_did_not_bring(
+    svc: Service[EventsSettings], api: Any
+) -> None:
     """After a reconnect the replica reads every public event again: a change whose
     message it never got (made here straight in the store) is then seen."""
     from events import store
@@ -145,6 +153,6 @@ async def test_a_resync_reads_what_the_bus_did_not_bring(svc: Service, api: Any)
     )
     r = await api.client.get("/events", params={"q": word})
     assert [e["title"]["fi"] for e in r.json()["items"]] == [f"Kerho {word}"]  # as held
-    await svc.catalogue.resync()  # type: ignore[attr-defined]
+    await svc.part(Parts).catalogue.resync()
     r = await api.client.get("/events", params={"q": word})
     assert [e["title"]["fi"] for e in r.json()["items"]] == [f"Ohi {word}"]

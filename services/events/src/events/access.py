@@ -9,6 +9,7 @@ from typing import Any
 
 from events import store
 from events.errors import forbidden, not_found
+from events.settings import EventsSettings
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
 
@@ -16,7 +17,7 @@ MANAGERS = ("staff", "admin")
 ORGANISERS = ("staff", "admin", "partner", "mentor")
 
 
-async def effective(svc: Service, principal: Principal) -> Principal:
+async def effective(svc: Service[EventsSettings], principal: Principal) -> Principal:
     """Drop roles that identity has taken away since the token was issued."""
     known = await svc.store.db[store.ROLES].find_one({"_id": principal.subject})
     if known is None:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from contracts import events as ev
 from events import clock, store
 from events.errors import conflict, not_found
+from events.settings import EventsSettings
 from kit.app import Service
 
 
@@ -33,7 +34,9 @@ def _ensure_running(event: dict[str, Any]) -> None:
         raise conflict(f"A {event['status']} event has no attendance.", field="status")
 
 
-async def mark(svc: Service, *, event: dict[str, Any], data: Mark) -> dict[str, Any]:
+async def mark(
+    svc: Service[EventsSettings], *, event: dict[str, Any], data: Mark
+) -> dict[str, Any]:
     _ensure_running(event)
     regs = svc.store.db[store.REGISTRATIONS]
     if data.registration_id:
@@ -80,7 +83,9 @@ async def mark(svc: Service, *, event: dict[str, Any], data: Mark) -> dict[str, 
     return reg  # type: ignore[return-value]
 
 
-async def count_visits(svc: Service, *, event: dict[str, Any], data: Visits) -> dict[str, Any]:
+async def count_visits(
+    svc: Service[EventsSettings], *, event: dict[str, Any], data: Visits
+) -> dict[str, Any]:
     _ensure_running(event)
     now = clock.now()
     payload = ev.VisitsCounted(
@@ -107,7 +112,7 @@ async def count_visits(svc: Service, *, event: dict[str, Any], data: Visits) -> 
     return doc  # type: ignore[return-value]
 
 
-async def check_in_list(svc: Service, event_id: str) -> list[dict[str, Any]]:
+async def check_in_list(svc: Service[EventsSettings], event_id: str) -> list[dict[str, Any]]:
     """Confirmed registrations, waiting list after them, in order."""
     docs = (
         await svc.store.db[store.REGISTRATIONS]

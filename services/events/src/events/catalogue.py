@@ -35,6 +35,7 @@ from faststream.rabbit import RabbitQueue
 from contracts import topology
 from events import clock, event, search, store
 from events.api.caching import dumps
+from events.settings import EventsSettings
 from kit.app import Service
 
 log = structlog.get_logger("events.catalogue")
@@ -204,11 +205,10 @@ class Query:
 
 
 class Catalogue:
-    def __init__(self, svc: Service) -> None:
+    def __init__(self, svc: Service[EventsSettings]) -> None:
         self.svc = svc
-        settings: Any = svc.settings
-        self.refresh_s = settings.catalogue_refresh_ms / 1000
-        self.max_events = settings.catalogue_max_events
+        self.refresh_s = svc.settings.catalogue_refresh_ms / 1000
+        self.max_events = svc.settings.catalogue_max_events
         self.entries: dict[str, Entry] = {}
         self.municipalities: dict[str, Municipality] = {}
         # Complete: every public event is here (else reads go to the store, see load()).
@@ -235,7 +235,7 @@ class Catalogue:
         place = self.municipalities.get(f.municipality)
         if place is None:
             return [], None
-        q = Query.of(f, self.svc.settings.timezone_of(f.municipality))  # type: ignore[attr-defined]
+        q = Query.of(f, self.svc.settings.timezone_of(f.municipality))
         keys = place.keys
         # The narrowest ordered source: every event, or those of one series, parent, venue
         # or topic (several topics: the union of theirs, merged in order).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kit.problems import Problem
@@ -20,6 +21,18 @@ def to_utc(value: datetime, tz: str) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=zone(tz))
     return value.astimezone(UTC)
+
+
+@overload
+def local(value: datetime, tz: str) -> datetime: ...
+
+
+@overload
+def local(value: None, tz: str) -> None: ...
+
+
+@overload
+def local(value: datetime | None, tz: str) -> datetime | None: ...
 
 
 def local(value: datetime | None, tz: str) -> datetime | None:

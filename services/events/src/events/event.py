@@ -12,6 +12,8 @@ from contracts import events as ev
 from contracts.common import Audience, LocalizedText, Skill
 from events import clock, store
 from events.errors import conflict, invalid, not_found
+from events.parts import Parts
+from events.settings import EventsSettings
 from kit.app import Service
 from kit.dates import Moment
 from kit.patch import Patch
@@ -145,7 +147,9 @@ def search_text(doc: dict[str, Any]) -> str:
     return " ".join(parts).lower()
 
 
-async def _venue_snapshot(svc: Service, venue_id: str | None, municipality: str) -> dict[str, Any]:
+async def _venue_snapshot(
+    svc: Service[EventsSettings], venue_id: str | None, municipality: str
+) -> dict[str, Any]:
     if venue_id is None:
         return {"venue_kind": None, "venue_name": {}}
     venue = await svc.store.db[store.VENUES].find_one({"_id": venue_id})
@@ -164,7 +168,7 @@ def _times(data: BaseModel, tz: str) -> dict[str, Any]:
     }
 
 
-async def get(svc: Service, event_id: str) -> dict[str, Any]:
+async def get(svc: Service[EventsSettings], event_id: str) -> dict[str, Any]:
     doc = await svc.store.db[store.EVENTS].find_one({"_id": event_id})
     if doc is None:
         raise not_found("event", event_id)
@@ -172,7 +176,7 @@ async def get(svc: Service, event_id: str) -> dict[str, Any]:
 
 
 async def new_document(
-    svc: Service,
+    svc: Service[EventsSettings],
     *,
     data: EventIn,
     municipality: str,
@@ -181,7 +185,7 @@ async def new_document(
     series_id: str | None = None,
 ) -> dict[str, Any]:
     """Build (not store) a draft from its input, applying defaults and every rule."""
-    tz = svc.settings.timezone_of(municipality)  # type: ignore[attr-defined]
+    tz = svc.settings.timezone_of(municipality)
     values = {**DEFAULTS, **data.model_dump(mode="json", exclude_none=True)}
     values.update(_times(data, tz))
     values["organiser"] = {**values["organiser"], "kind": organiser_kind}
@@ -213,7 +217,7 @@ async def new_document(
     return doc
 
 
-async def create(svc: Service, **kwargs: Any) -> dict[str, Any]:
+async def create(svc: Service[EventsSettings], **kwargs: Any) -> dict[str, Any]:
     doc = await new_document(svc, **kwargs)
     await svc.store.db[store.EVENTS].insert_one(doc)  # drafts publish nothing
     return doc
@@ -242,7 +246,9 @@ def facts(doc: dict[str, Any], model: type[ev.EventFacts] = ev.EventPublished, *
     )
 
 
-async def update(svc: Service, *, event: dict[str, Any], patch: EventPatch) -> dict[str, Any]:
+async def update(
+    svc: Service[EventsSettings], *, event: dict[str, Any], patch: EventPatch
+) -> dict[str, Any]:
     if event["status"] in ("cancelled", "completed"):
         raise conflict(f"A {event['status']} event cannot be changed.", field="status")
     # The fields given, each whole: a nested object given as {} gets its defaults (with
@@ -298,7 +304,7 @@ async def update(svc: Service, *, event: dict[str, Any], patch: EventPatch) -> d
     return result
 
 
-async def publish(svc: Service, *, event: dict[str, Any]) -> dict[str, Any]:
+async def publish(svc: Service[EventsSettings], *, event: dict[str, Any]) -> dict[str, Any]:
     if event["status"] != "draft":
         raise conflict(f"Only drafts are published; this one is {event['status']}.", field="status")
     if event["ends_at"] <= clock.now():
@@ -306,7 +312,7 @@ async def publish(svc: Service, *, event: dict[str, Any]) -> dict[str, Any]:
     return await _transition(svc, event, "published", ev.EVENT_PUBLISHED, facts(event))
 
 
-async def complete(svc: Service, *, event: dict[str, Any]) -> dict[str, Any]:
+async def complete(svc: Service[EventsSettings], *, event: dict[str, Any]) -> dict[str, Any]:
     if event["status"] != "published":
         raise conflict("Only published events are completed.", field="status")
     if event["starts_at"] > clock.now():
@@ -320,7 +326,9 @@ async def complete(svc: Service, *, event: dict[str, Any]) -> dict[str, Any]:
     return await _transition(svc, event, "completed", ev.EVENT_COMPLETED, payload)
 
 
-async def cancel(svc: Service, *, event: dict[str, Any], reason: str | None) -> dict[str, Any]:
+async def cancel(
+    svc: Service[EventsSettings], *, event: dict[str, Any], reason: str | None
+) -> dict[str, Any]:
     if event["status"] not in ("draft", "published"):
         raise conflict(f"A {event['status']} event cannot be cancelled.", field="status")
     from events import registration
@@ -344,20 +352,20 @@ async def cancel(svc: Service, *, event: dict[str, Any], reason: str | None) -> 
     return doc
 
 
-async def committed(svc: Service, *event_ids: str) -> None:
+async def committed(svc: Service[EventsSettings], *event_ids: str) -> None:
     """After a commit: this replica's catalogue reads the events again at once (the writer
     reads its own write; other replicas follow the events on the bus)."""
-    await svc.catalogue.refresh(list(event_ids))  # type: ignore[attr-defined]
+    await svc.part(Parts).catalogue.refresh(list(event_ids))
 
 
-def _envelope(svc: Service, event: dict[str, Any], type_: str, payload: Any) -> Any:
+def _envelope(svc: Service[EventsSettings], event: dict[str, Any], type_: str, payload: Any) -> Any:
     return svc.event(
         type_, payload, municipality=event["municipality"], subject=f"event/{event['_id']}"
     )
 
 
 async def _set_status(
-    svc: Service, session: Any, event: dict[str, Any], status: str, **more: Any
+    svc: Service[EventsSettings], session: Any, event: dict[str, Any], status: str, **more: Any
 ) -> dict[str, Any]:
     now = clock.now()
     result = await store.update_and_read(
@@ -372,7 +380,7 @@ async def _set_status(
 
 
 async def _transition(
-    svc: Service, event: dict[str, Any], status: str, type_: str, payload: Any
+    svc: Service[EventsSettings], event: dict[str, Any], status: str, type_: str, payload: Any
 ) -> dict[str, Any]:
     async def work(uow: UnitOfWork) -> dict[str, Any]:
         session = uow.session
@@ -381,7 +389,7 @@ async def _transition(
         return doc
 
     doc = await svc.uow.run(work)
-    svc.catalogue.apply(doc)  # type: ignore[attr-defined]  # as stored: nothing to read again
+    svc.part(Parts).catalogue.apply(doc)  # as stored: nothing to read again
     return doc
 
 
@@ -392,8 +400,8 @@ def out(doc: dict[str, Any], *, detail: bool = False) -> dict[str, Any]:
     view["id"] = doc["_id"]
     for key in (*TIMES, "created_at", "updated_at", "published_at", "cancelled_at", "completed_at"):
         if view.get(key) is not None:
-            view[key] = clock.local(view[key], tz).isoformat()  # type: ignore[union-attr]
-    view["starts_at_utc"] = clock.local(doc["starts_at"], "UTC").isoformat()  # type: ignore[union-attr]
+            view[key] = clock.local(view[key], tz).isoformat()
+    view["starts_at_utc"] = clock.local(doc["starts_at"], "UTC").isoformat()
     capacity = doc.get("capacity")
     view["seats_free"] = None if capacity is None else max(0, capacity - doc["seats_taken"])
     if not detail:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from events import attendance, clock
+from events.settings import EventsSettings
 from kit import sheets
 from kit.app import Service
 
@@ -23,7 +24,7 @@ COLUMNS = [
 ]
 
 
-async def rows(svc: Service, event: dict[str, Any]) -> list[list[Any]]:
+async def rows(svc: Service[EventsSettings], event: dict[str, Any]) -> list[list[Any]]:
     tz = event["timezone"]
     found, waiting = [], 0
     for reg in await attendance.check_in_list(svc, event["_id"]):

@@ -94,8 +94,8 @@ def json_ld(
         "url": f"{base_url}/events/{doc['_id']}",
         "name": text(doc["title"], lang),
         "description": text(doc.get("description"), lang),
-        "startDate": clock.local(doc["starts_at"], tz).isoformat(),  # type: ignore[union-attr]
-        "endDate": clock.local(doc["ends_at"], tz).isoformat(),  # type: ignore[union-attr]
+        "startDate": clock.local(doc["starts_at"], tz).isoformat(),
+        "endDate": clock.local(doc["ends_at"], tz).isoformat(),
         "eventStatus": STATUS_LD.get(doc["status"], "https://schema.org/EventScheduled"),
         "eventAttendanceMode": "https://schema.org/"
         + ("OnlineEventAttendanceMode" if online else "OfflineEventAttendanceMode"),

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from contracts import events as ev
 from events import clock, store
 from events.errors import conflict
+from events.settings import EventsSettings
 from kit.app import Service
 
 
@@ -18,7 +19,7 @@ class FeedbackIn(BaseModel):
 
 
 async def give(
-    svc: Service, *, event: dict[str, Any], reg: dict[str, Any], data: FeedbackIn
+    svc: Service[EventsSettings], *, event: dict[str, Any], reg: dict[str, Any], data: FeedbackIn
 ) -> dict[str, Any]:
     if reg["status"] != "confirmed":
         raise conflict("Only participants give feedback.", field="registration")
@@ -55,7 +56,7 @@ async def give(
     return feedback
 
 
-async def summary(svc: Service, event_id: str) -> dict[str, Any]:
+async def summary(svc: Service[EventsSettings], event_id: str) -> dict[str, Any]:
     given = (
         await svc.store.db[store.REGISTRATIONS]
         .find({"event_id": event_id, "feedback": {"$ne": None}}, projection={"feedback": 1})

@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 from contracts import events as ev
 from contracts import identity as idc
 from events import registration, store
+from events.settings import EventsSettings
 from kit.app import Service
 from kit.consumer import Delivery
 
 
-def register(svc: Service) -> None:
+def register(svc: Service[EventsSettings]) -> None:
     db = svc.store.db
 
     @svc.consumer("identity-erasure", [idc.USER_ERASED])

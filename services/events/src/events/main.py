@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from events import catalogue, handlers, registration, store
 from events.api import deps, events, feeds, registrations, series, venues
+from events.parts import Parts
 from events.settings import EventsSettings
 from kit.app import Service
 
 
-def service(settings: EventsSettings | None = None) -> Service:
+def service(settings: EventsSettings | None = None) -> Service[EventsSettings]:
     settings = settings or EventsSettings()
     svc = Service(
         "events",
@@ -18,9 +19,8 @@ def service(settings: EventsSettings | None = None) -> Service:
     )
     who = deps.Who(svc)
     registrar = registration.Registrar(svc, batch=settings.registration_batch)
-    svc.registrar = registrar  # type: ignore[attr-defined]
     reads = catalogue.Catalogue(svc)
-    svc.catalogue = reads  # type: ignore[attr-defined]
+    svc.provide(Parts(registrar=registrar, catalogue=reads))  # found with svc.part(Parts)
     svc.include_router(venues.router(svc, who))
     svc.include_router(series.router(svc, who))
     svc.include_router(feeds.router(svc, who))  # before /events/{id} routes of the same shape

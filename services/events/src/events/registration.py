@@ -23,6 +23,7 @@ from pymongo.errors import OperationFailure
 from contracts import events as ev
 from events import clock, store
 from events.errors import conflict, invalid
+from events.settings import EventsSettings
 from events.waitlist import Seats, allocate, promotable
 from kit.app import Service
 from kit.problems import Problem
@@ -90,7 +91,13 @@ def facts(
     )
 
 
-def _emit_for(svc: Service, reg: dict[str, Any], event: dict[str, Any], type_: str, payload: Any):
+def _emit_for(
+    svc: Service[EventsSettings],
+    reg: dict[str, Any],
+    event: dict[str, Any],
+    type_: str,
+    payload: Any,
+):
     return svc.event(
         type_, payload, municipality=event["municipality"], subject=f"registration/{reg['_id']}"
     )
@@ -102,7 +109,7 @@ class Registrar:
     event document abort each other, and under load a cancellation retried against a
     stream of sign-up batches could starve past the gateway's deadline."""
 
-    def __init__(self, svc: Service, batch: int = 64) -> None:
+    def __init__(self, svc: Service[EventsSettings], batch: int = 64) -> None:
         self.svc = svc
         self.batch = batch
         self._pending: dict[str, list[tuple[SignUp, asyncio.Future[dict[str, Any]]]]] = {}
@@ -152,7 +159,7 @@ class Registrar:
 
 
 async def write_batch(
-    svc: Service, event_id: str, signups: list[SignUp]
+    svc: Service[EventsSettings], event_id: str, signups: list[SignUp]
 ) -> list[dict[str, Any] | Exception]:
     db = svc.store.db
     sent: list[Any] = []
@@ -256,7 +263,9 @@ async def already_registered(db: Any, session: Any, event_id: str, users: list[s
     }
 
 
-async def promote(svc: Service, session: Any, event: dict[str, Any]) -> dict[str, Any]:
+async def promote(
+    svc: Service[EventsSettings], session: Any, event: dict[str, Any]
+) -> dict[str, Any]:
     """Give free seats to the head of the waiting list, in order; returns the event."""
     if event["status"] != "published" or not event["waiting"]:
         return event
@@ -310,7 +319,7 @@ async def promote(svc: Service, session: Any, event: dict[str, Any]) -> dict[str
 
 
 async def cancel(
-    svc: Service, *, registration_id: str, by: str, reason: str | None = None
+    svc: Service[EventsSettings], *, registration_id: str, by: str, reason: str | None = None
 ) -> dict[str, Any]:
     async def work(uow: UnitOfWork) -> dict[str, Any]:
         session = uow.session
@@ -327,7 +336,7 @@ async def cancel(
 
 
 async def cancel_in(
-    svc: Service, session: Any, reg: dict[str, Any], *, by: str, reason: str | None
+    svc: Service[EventsSettings], session: Any, reg: dict[str, Any], *, by: str, reason: str | None
 ) -> dict[str, Any]:
     """Cancel an active registration inside the caller's transaction; the freed seats go
     to the waiting list."""
@@ -354,7 +363,7 @@ async def cancel_in(
 
 
 async def cancel_all(
-    svc: Service, session: Any, event: dict[str, Any], *, reason: str | None
+    svc: Service[EventsSettings], session: Any, event: dict[str, Any], *, reason: str | None
 ) -> int:
     """The event is cancelled: so are its registrations (each one told)."""
     db = svc.store.db
@@ -394,7 +403,7 @@ async def cancel_all(
     return len(regs)
 
 
-async def place(svc: Service, reg: dict[str, Any]) -> int | None:
+async def place(svc: Service[EventsSettings], reg: dict[str, Any]) -> int | None:
     """Current place on the waiting list (1 = next in line)."""
     if reg["status"] != "waitlisted":
         return None
@@ -412,7 +421,7 @@ def out(
     view["place"] = place if place is not None else reg.get("place")
     for key in ("created_at", "confirmed_at", "promoted_at", "cancelled_at", "attended_at"):
         if view.get(key) is not None:
-            view[key] = clock.local(view[key], tz).isoformat()  # type: ignore[union-attr]
+            view[key] = clock.local(view[key], tz).isoformat()
     if not code:
         view.pop("code", None)
     return view

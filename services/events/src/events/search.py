@@ -10,6 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from events import clock, store
+from events.parts import Parts
+from events.settings import EventsSettings
 from kit.app import Service
 
 PUBLIC = ("published", "cancelled", "completed")
@@ -65,10 +67,10 @@ def query(f: Filters, tz: str) -> dict[str, Any]:
 
 
 async def find(
-    svc: Service, f: Filters, *, limit: int, offset: int = 0
+    svc: Service[EventsSettings], f: Filters, *, limit: int, offset: int = 0
 ) -> tuple[list[dict[str, Any]], int | None]:
     """One page and the offset of the next one (None at the end)."""
-    tz = svc.settings.timezone_of(f.municipality)  # type: ignore[attr-defined]
+    tz = svc.settings.timezone_of(f.municipality)
     docs = (
         await svc.store.db[store.EVENTS]
         .find(
@@ -84,10 +86,10 @@ async def find(
     return docs[:limit], (offset + limit if more else None)
 
 
-async def sub_events(svc: Service, parent: dict[str, Any]) -> list[dict[str, Any]]:
+async def sub_events(svc: Service[EventsSettings], parent: dict[str, Any]) -> list[dict[str, Any]]:
     """The public sub-events of an event, in order: from the catalogue when it holds them
     (no sorted store query), else from the store."""
-    reads = svc.catalogue  # type: ignore[attr-defined]
+    reads = svc.part(Parts).catalogue
     f = Filters(municipality=parent["municipality"], statuses=PUBLIC, parent_event_id=parent["_id"])
     if reads.answers(f):
         return [json.loads(e.brief) | {"_id": e.id} for e in reads.find(f, limit=100)[0]]

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from events import clock, event, store, venue
+from events.settings import EventsSettings
 from kit.app import Service
 
 VENUES: list[dict[str, Any]] = [
@@ -74,7 +75,7 @@ EVENTS: list[dict[str, Any]] = [
 ]  # fmt: skip
 
 
-async def seed(svc: Service) -> dict[str, Any]:
+async def seed(svc: Service[EventsSettings]) -> dict[str, Any]:
     made = {"venues": 0, "events": 0}
     for v in VENUES:
         if await svc.store.db[store.VENUES].find_one({"_id": v["id"]}):
@@ -87,8 +88,8 @@ async def seed(svc: Service) -> dict[str, Any]:
     for e in EVENTS:
         if await svc.store.db[store.EVENTS].find_one({"_id": e["id"]}):
             continue
-        tz = svc.settings.timezone_of(e["municipality"])  # type: ignore[attr-defined]
-        day = clock.local(clock.now(), tz).date() + timedelta(days=e["days"])  # type: ignore[union-attr]
+        tz = svc.settings.timezone_of(e["municipality"])
+        day = clock.local(clock.now(), tz).date() + timedelta(days=e["days"])
         starts = datetime(day.year, day.month, day.day, e["hour"])
         details = event.EventIn.model_validate(
             {

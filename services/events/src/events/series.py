@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, model_validator
 from contracts import events as ev
 from events import clock, event, registration, store
 from events.errors import conflict, invalid, not_found
+from events.settings import EventsSettings
 from kit.app import Service
 from kit.dates import Day
 from kit.uow import UnitOfWork
@@ -65,9 +66,14 @@ def occurrences(first_local: datetime, rule: Recurrence) -> list[datetime]:
 
 
 async def create(
-    svc: Service, *, data: SeriesIn, municipality: str, created_by: str, organiser_kind: str
+    svc: Service[EventsSettings],
+    *,
+    data: SeriesIn,
+    municipality: str,
+    created_by: str,
+    organiser_kind: str,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    tz = svc.settings.timezone_of(municipality)  # type: ignore[attr-defined]
+    tz = svc.settings.timezone_of(municipality)
     template = data.template
     start_local = clock.local(clock.to_utc(template.starts_at, tz), tz)
     end_local = clock.local(clock.to_utc(template.ends_at, tz), tz)
@@ -104,14 +110,14 @@ async def create(
     return series, docs
 
 
-async def get(svc: Service, series_id: str) -> dict[str, Any]:
+async def get(svc: Service[EventsSettings], series_id: str) -> dict[str, Any]:
     doc = await svc.store.db[store.SERIES].find_one({"_id": series_id})
     if doc is None:
         raise not_found("series", series_id)
     return doc
 
 
-async def members(svc: Service, series_id: str) -> list[dict[str, Any]]:
+async def members(svc: Service[EventsSettings], series_id: str) -> list[dict[str, Any]]:
     return (
         await svc.store.db[store.EVENTS]
         .find({"series_id": series_id}, sort=[("starts_at", 1)])
@@ -119,7 +125,7 @@ async def members(svc: Service, series_id: str) -> list[dict[str, Any]]:
     )
 
 
-async def publish(svc: Service, *, series: dict[str, Any]) -> int:
+async def publish(svc: Service[EventsSettings], *, series: dict[str, Any]) -> int:
     """Publish every draft occurrence that has not yet ended."""
     now = clock.now()
     drafts = [
@@ -142,7 +148,9 @@ async def publish(svc: Service, *, series: dict[str, Any]) -> int:
     return count
 
 
-async def cancel(svc: Service, *, series: dict[str, Any], reason: str | None) -> int:
+async def cancel(
+    svc: Service[EventsSettings], *, series: dict[str, Any], reason: str | None
+) -> int:
     """Cancel the series: every occurrence not yet started, with its registrations."""
     now = clock.now()
     open_ = [

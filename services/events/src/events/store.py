@@ -8,6 +8,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from events.settings import EventsSettings
 from kit.app import Service
 
 VENUES = "venues"
@@ -39,7 +40,7 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
 
 
 async def update_and_read(
-    svc: Service,
+    svc: Service[EventsSettings],
     session: AsyncClientSession | None,
     guard: dict[str, Any],
     update: dict[str, Any],

@@ -12,6 +12,7 @@ from contracts import events as ev
 from contracts.common import LocalizedText
 from events import clock, store
 from events.errors import invalid, not_found
+from events.settings import EventsSettings
 from kit.app import Service
 from kit.patch import Patch
 
@@ -80,7 +81,7 @@ def _changed(doc: dict[str, Any], *, created: bool) -> ev.VenueChanged:
     )
 
 
-async def get(svc: Service, venue_id: str) -> dict[str, Any]:
+async def get(svc: Service[EventsSettings], venue_id: str) -> dict[str, Any]:
     doc = await svc.store.db[store.VENUES].find_one({"_id": venue_id})
     if doc is None:
         raise not_found("venue", venue_id)
@@ -88,7 +89,7 @@ async def get(svc: Service, venue_id: str) -> dict[str, Any]:
 
 
 async def create(
-    svc: Service, *, data: VenueIn, municipality: str, venue_id: str | None = None
+    svc: Service[EventsSettings], *, data: VenueIn, municipality: str, venue_id: str | None = None
 ) -> dict[str, Any]:
     if data.parent_venue_id:
         parent = await get(svc, data.parent_venue_id)
@@ -114,7 +115,9 @@ async def create(
     return doc
 
 
-async def update(svc: Service, *, venue: dict[str, Any], patch: VenuePatch) -> dict[str, Any]:
+async def update(
+    svc: Service[EventsSettings], *, venue: dict[str, Any], patch: VenuePatch
+) -> dict[str, Any]:
     changes = patch.model_dump(mode="json", exclude_unset=True)
     merged = {**venue, **changes}
     if (merged.get("latitude") is None) != (merged.get("longitude") is None):
@@ -137,7 +140,7 @@ async def update(svc: Service, *, venue: dict[str, Any], patch: VenuePatch) -> d
 
 
 async def search(
-    svc: Service,
+    svc: Service[EventsSettings],
     *,
     municipality: str,
     kind: ev.VenueKind | None = None,

@@ -10,7 +10,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, cast, overload
 
 import structlog
 from aio_pika import RobustQueue
@@ -19,6 +19,7 @@ from fastapi import APIRouter, FastAPI
 from faststream.rabbit import Channel
 from pydantic import BaseModel
 from pymongo.asynchronous.client_session import AsyncClientSession
+from typing_extensions import TypeVar
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from contracts import CloudEvent, topology
@@ -46,6 +47,10 @@ from kit.uow import Transactions
 
 log = structlog.get_logger("kit.app")
 Part = TypeVar("Part")
+# The service's own settings class (`Service[EventsSettings]`): `svc.settings` is typed by
+# it. A bare `Service` is one whose code reads only the kit's settings; covariant, so any
+# service is one (the kit's own code takes a bare `Service`).
+SettingsT = TypeVar("SettingsT", bound=KitSettings, default=KitSettings, covariant=True)
 Hook = Callable[[], Awaitable[None]]
 # How long a stop waits for the messages being applied (as the broker's graceful timeout).
 GRACEFUL_S = 15.0
@@ -53,18 +58,50 @@ GRACEFUL_S = 15.0
 Held = tuple[float, "asyncio.Task[Any] | None"]
 
 
-class Service:
+class Service(Generic[SettingsT]):
+    """One service: its settings (typed, `Service[EventsSettings]`), store, bus, outbox and
+    relay, consumers and routers, and the parts its factory built (`provide`/`part`)."""
+
+    settings: SettingsT
+
+    @overload
+    def __init__(
+        self: Service[KitSettings],
+        name: str,
+        *,
+        settings: None = None,
+        title: str | None = None,
+        description: str = "",
+        version: str = "0.1.0",
+        honours_revocations: bool = True,
+    ) -> None: ...
+
+    @overload
     def __init__(
         self,
         name: str,
         *,
-        settings: KitSettings | None = None,
+        settings: SettingsT,
+        title: str | None = None,
+        description: str = "",
+        version: str = "0.1.0",
+        honours_revocations: bool = True,
+    ) -> None: ...
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        settings: SettingsT | None = None,
         title: str | None = None,
         description: str = "",
         version: str = "0.1.0",
         honours_revocations: bool = True,
     ) -> None:
-        self.settings = settings or KitSettings(service=name)
+        # Without settings of its own, a service has the kit's (the first overload).
+        if settings is None:
+            settings = cast(SettingsT, KitSettings(service=name))
+        self.settings = settings
         self.settings.service = name
         self.name = name
         self.title = title or f"Kohtaamo {name}"

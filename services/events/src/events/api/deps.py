@@ -8,12 +8,13 @@ from fastapi import Request
 
 from events import access
 from events.errors import forbidden
+from events.settings import EventsSettings
 from kit.app import Service
 from kit.auth import Principal
 
 
 class Who:
-    def __init__(self, svc: Service) -> None:
+    def __init__(self, svc: Service[EventsSettings]) -> None:
         self.svc = svc
 
     async def principal(self, request: Request) -> Principal:

@@ -13,8 +13,9 @@ from contracts.events import EventKind, VenueKind
 from events import access, event, search
 from events.api import caching
 from events.api.deps import Who
-from events.catalogue import Catalogue
 from events.errors import forbidden
+from events.parts import Parts
+from events.settings import EventsSettings
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
 from kit.dates import Moment
@@ -91,7 +92,7 @@ class ListParams:
         self.municipality = municipality
         self.status = status
 
-    def filters(self, svc: Service, principal: Principal | None) -> search.Filters:
+    def filters(self, svc: Service[EventsSettings], principal: Principal | None) -> search.Filters:
         municipality = self.municipality or (
             principal.municipality if principal else svc.settings.municipality
         )
@@ -118,14 +119,14 @@ LISTING = caching.cached("A page of events and the offset of the next page (or n
 ONE = caching.cached("The event with its sub-events")
 
 
-def router(svc: Service, who: Who) -> APIRouter:
+def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
     api = APIRouter(prefix="/events", tags=["events"])
     managers = Depends(who.require(*access.MANAGERS))
     organisers = Depends(who.require(*access.ORGANISERS))
     anyone = Depends(who.optional)
-    page_max = svc.settings.page_max  # type: ignore[attr-defined]
-    max_age = svc.settings.cache_max_age_s  # type: ignore[attr-defined]
-    reads: Catalogue = svc.catalogue  # type: ignore[attr-defined]
+    page_max = svc.settings.page_max
+    max_age = svc.settings.cache_max_age_s
+    reads = svc.part(Parts).catalogue
 
     @api.get("", **LISTING)
     async def listing(

@@ -10,6 +10,8 @@ from events import access, event, feed, search, store
 from events.api import caching
 from events.api.deps import Who
 from events.api.events import ListParams
+from events.parts import Parts
+from events.settings import EventsSettings
 from kit.app import Service
 from kit.auth import Principal
 from kit.links import public_base
@@ -18,10 +20,10 @@ ICS = "text/calendar; charset=utf-8"
 LD = "application/ld+json"
 
 
-def router(svc: Service, who: Who) -> APIRouter:
+def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
     api = APIRouter(tags=["feeds"])
     anyone = Depends(who.optional)
-    max_age = svc.settings.cache_max_age_s  # type: ignore[attr-defined]
+    max_age = svc.settings.cache_max_age_s
 
     async def venues_of(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         ids = list({d["venue_id"] for d in docs if d.get("venue_id")})
@@ -38,7 +40,7 @@ def router(svc: Service, who: Who) -> APIRouter:
     ) -> Response:
         base = public_base(request, svc.settings)
         filters = params.filters(svc, principal)
-        reads = svc.catalogue  # type: ignore[attr-defined]
+        reads = svc.part(Parts).catalogue
         if reads.answers(filters):  # ordered by the catalogue, documents read by _id
             docs = await reads.documents(reads.find(filters, limit=limit)[0])
         else:

@@ -10,12 +10,13 @@ from fastapi.responses import Response
 from events import access, attendance, event, export, feedback, registration, store
 from events.api.deps import Who
 from events.errors import forbidden, not_found
+from events.settings import EventsSettings
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
 from kit.openapi import file_response
 
 
-def router(svc: Service, who: Who, registrar: registration.Registrar) -> APIRouter:
+def router(svc: Service[EventsSettings], who: Who, registrar: registration.Registrar) -> APIRouter:
     api = APIRouter(tags=["registrations"])
     managers = Depends(who.require(*access.MANAGERS))
     signed_in = Depends(who.principal)
@@ -93,14 +94,14 @@ def router(svc: Service, who: Who, registrar: registration.Registrar) -> APIRout
         found = await regs.find({"user_id": principal.subject}, sort=[("created_at", -1)]).to_list(
             200
         )
-        tz = svc.settings.timezone_of(principal.municipality)  # type: ignore[attr-defined]
+        tz = svc.settings.timezone_of(principal.municipality)
         items = [registration.out(r, tz, place=await registration.place(svc, r)) for r in found]
         return {"items": items}
 
     @api.get("/registrations/{registration_id}")
     async def get(registration_id: str, principal: Principal = signed_in) -> dict[str, Any]:
         reg = await own_or_managed(registration_id, principal)
-        tz = svc.settings.timezone_of(reg["municipality"])  # type: ignore[attr-defined]
+        tz = svc.settings.timezone_of(reg["municipality"])
         return registration.out(reg, tz, place=await registration.place(svc, reg))
 
     @api.post("/registrations/{registration_id}/cancel")
@@ -110,7 +111,7 @@ def router(svc: Service, who: Who, registrar: registration.Registrar) -> APIRout
         done = await registrar.cancel(
             event_id=reg["event_id"], registration_id=registration_id, by=by
         )
-        tz = svc.settings.timezone_of(reg["municipality"])  # type: ignore[attr-defined]
+        tz = svc.settings.timezone_of(reg["municipality"])
         return registration.out(done, tz)
 
     @api.post("/registrations/{registration_id}/feedback", status_code=201)

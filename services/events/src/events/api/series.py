@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 from events import access, event, series
 from events.api.deps import Who
 from events.api.events import CancelIn, organiser_kind
+from events.settings import EventsSettings
 from kit.app import Service
 from kit.auth import Principal
 from kit.problems import Problem
@@ -20,7 +21,7 @@ def _out(doc: dict[str, Any], members: list[dict[str, Any]]) -> dict[str, Any]:
     return view
 
 
-def router(svc: Service, who: Who) -> APIRouter:
+def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
     api = APIRouter(prefix="/series", tags=["series"])
     managers = Depends(who.require(*access.MANAGERS))
     organisers = Depends(who.require(*access.ORGANISERS))

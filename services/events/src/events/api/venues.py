@@ -10,11 +10,12 @@ from contracts.events import VenueKind
 from events import access, venue
 from events.api.deps import Who
 from events.errors import invalid
+from events.settings import EventsSettings
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
 
 
-def router(svc: Service, who: Who) -> APIRouter:
+def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
     api = APIRouter(prefix="/venues", tags=["venues"])
     managers = Depends(who.require(*access.MANAGERS))
     anyone = Depends(who.optional)
