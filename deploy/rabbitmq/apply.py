@@ -5,6 +5,7 @@ policies). Standard library only, so it runs on a broker node or in a plain pyth
 
     python3 deploy/rabbitmq/apply.py render deploy/sites/helsinki/rabbitmq.site.json
     python3 deploy/rabbitmq/apply.py apply  deploy/sites/helsinki/rabbitmq.site.json
+    python3 deploy/rabbitmq/apply.py compose deploy/rabbitmq/local.site.json --out DIR
 
 Secrets never live in the site files: a user's password comes from the environment variable
 named by its `password_env`, a federation upstream's URI (which carries the link's
@@ -149,6 +150,31 @@ def render(
     }
 
 
+def compose(site: Mapping[str, Any], out: Path) -> dict[str, Any]:
+    """The docker compose broker's secrets: each user's password in `out/<user>/password`,
+    generated on the first run and kept after (a service mounts only its own directory),
+    and `out/definitions.json` for RabbitMQ to import at boot. No password is in the repo."""
+    env: dict[str, str] = {}
+    out.mkdir(parents=True, exist_ok=True)
+    for user in site.get("users", []):
+        folder = out / user["name"]
+        folder.mkdir(exist_ok=True)
+        secret = folder / "password"
+        if not secret.exists() or not secret.read_text(encoding="utf-8").strip():
+            # URL-safe: it goes into the services' AMQP URLs unescaped.
+            secret.write_text(secrets.token_urlsafe(24), encoding="utf-8")
+        # Readable by the container's non-root user (services, broker): only the services
+        # that mount this directory see it.
+        folder.chmod(0o755)
+        secret.chmod(0o644)
+        env[user["password_env"]] = secret.read_text(encoding="utf-8").strip()
+    definitions = render(site, env=env)
+    target = out / "definitions.json"
+    target.write_text(json.dumps(definitions, indent=2) + "\n", encoding="utf-8")
+    target.chmod(0o644)
+    return definitions
+
+
 def _ctl() -> str:
     ctl = shutil.which("rabbitmqctl")
     if ctl is None:
@@ -195,13 +221,20 @@ def import_definitions(definitions: Mapping[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["render", "apply"])
+    parser.add_argument("command", choices=["render", "apply", "compose"])
     parser.add_argument("site", help="a site file, e.g. deploy/sites/kouvola/rabbitmq.site.json")
     parser.add_argument("--vhost", help="load into this vhost instead of the site's")
+    parser.add_argument("--out", type=Path, help="compose: the directory of the secrets")
     args = parser.parse_args(argv)
     site = load(args.site)
     try:
-        if args.command == "render":
+        if args.command == "compose":
+            if args.out is None:
+                raise SiteError("compose needs --out DIR")
+            definitions = compose(site, args.out)
+            names = ", ".join(u["name"] for u in definitions["users"])
+            print(f"broker users ready in {args.out}: {names}")
+        elif args.command == "render":
             json.dump(render(site, vhost=args.vhost), sys.stdout, indent=2)
             sys.stdout.write("\n")
         else:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 import yaml
 from compose_spec import PyCompose
 
+from kit.broker_users import connection_user, permissions, user_name
 from kit.settings import KitSettings
 
 from .conftest import DEPLOY, ROOT, SERVICES
@@ -45,7 +47,7 @@ def compose() -> dict[str, Any]:
 def test_compose_file_is_valid_compose_specification(compose: dict[str, Any]) -> None:
     parsed = PyCompose.from_yaml(yaml.safe_dump(compose))
     parsed.validate()
-    assert set(parsed.service_names()) == {*SERVICES, *INFRA, "seed"}
+    assert set(parsed.service_names()) == {*SERVICES, *INFRA, "seed", "broker-users"}
 
 
 def test_every_service_is_the_one_image_with_profile_and_readiness_check(
@@ -88,21 +90,61 @@ def test_rabbitmq_gets_plugins_config_and_definitions(compose: dict[str, Any]) -
     for plugin in ("rabbitmq_management", "rabbitmq_prometheus", "rabbitmq_federation"):
         assert plugin in plugins
     conf = mounts["/etc/rabbitmq/conf.d/20-kohtaamo.conf"].read_text()
-    assert "definitions.local.path = /etc/rabbitmq/definitions.json" in conf
-    # Services log in with the user the loaded definitions create (no guest at boot).
-    import json
-
-    users = {
-        u["name"]
-        for u in json.loads((DEPLOY / "rabbitmq" / "definitions.json").read_text())["users"]
-    }
-    amqp = urlsplit(compose["x-kohtaamo-env"]["KOHTAAMO_AMQP_URL"])
-    assert amqp.username in users and amqp.hostname == "rabbitmq"
+    # The definitions (and so the users) come from the broker-users container's volume,
+    # rendered before the broker starts: no guest user, no password in the repository.
+    assert "definitions.local.path = /etc/rabbitmq/kohtaamo/definitions.json" in conf
+    assert "broker-users:/etc/rabbitmq/kohtaamo:ro" in rabbit["volumes"]
+    assert rabbit["depends_on"]["broker-users"]["condition"] == "service_completed_successfully"
+    users = compose["services"]["broker-users"]
+    assert users["command"][1:] == [
+        "/deploy/apply.py", "compose", "/deploy/local.site.json", "--out", "/broker-users"
+    ]  # fmt: skip
+    assert {"./deploy/rabbitmq:/deploy:ro", "broker-users:/broker-users"} == set(users["volumes"])
+    assert "password" not in json.dumps(rabbit).replace("/password", "")
     # RabbitMQ 4.x (3.13 is out of community support).
     assert re.fullmatch(r"rabbitmq:4\.\d+-management", rabbit["image"]), rabbit["image"]
     mongo = compose["services"]["mongo"]
     assert "--replSet" in mongo["command"]
     assert "replicaSet=rs0" in compose["x-kohtaamo-env"]["KOHTAAMO_MONGO_URL"]
+
+
+def test_every_service_connects_as_its_own_broker_user(compose: dict[str, Any]) -> None:
+    """Each service's AMQP URL names its own user (never guest, never one shared user),
+    with no password in it; its password file is its own directory of the broker-users
+    volume; that user is in the broker's site file with exactly the kit's permissions."""
+    site = json.loads((DEPLOY / "rabbitmq" / "local.site.json").read_text())
+    site_users = {u["name"]: u for u in site["users"]}
+    granted = {p["user"]: p for p in site["permissions"]}
+    prefix = KitSettings.model_fields["broker_user_prefix"].default
+    seen = set()
+    for service in SERVICES:
+        env = compose["services"][service]["environment"]
+        url = urlsplit(env["KOHTAAMO_AMQP_URL"])
+        user = user_name(prefix, service)
+        assert url.username == user and url.password is None, service
+        assert url.hostname == "rabbitmq"
+        [mount] = [
+            v
+            for v in compose["services"][service]["volumes"]
+            if isinstance(v, dict) and v["source"] == "broker-users"
+        ]
+        # Only its own password: the volume's directory of its user, read-only.
+        assert mount["volume"]["subpath"] == user and mount["read_only"] is True
+        assert env["KOHTAAMO_AMQP_PASSWORD_FILE"] == mount["target"] + "/password"
+        assert site_users[user]["password_env"] and "password_hash" not in site_users[user]
+        assert site_users[user]["tags"] == []  # no management rights
+        wanted = permissions(service)._asdict()
+        assert {k: granted[user][k] for k in wanted} == wanted, service
+        seen.add(user)
+    assert len(seen) == len(SERVICES) and "guest" not in site_users
+    # Every user of the broker is a service's, or the operators' administrator.
+    assert set(site_users) == seen | {"kohtaamo"}
+    # The seeders declare queues and publish as each service: every password, read-only.
+    seed = compose["services"]["seed"]
+    assert seed["environment"]["KOHTAAMO_BROKER_PASSWORDS_DIR"] + ":ro" in [
+        v.removeprefix("broker-users:") for v in seed["volumes"]
+    ]
+    assert urlsplit(seed["environment"]["KOHTAAMO_AMQP_URL"]).username is None
 
 
 def settings_class(service: str) -> type[KitSettings]:
@@ -118,7 +160,7 @@ def settings_class(service: str) -> type[KitSettings]:
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_service_settings_load_from_its_compose_environment(
-    compose: dict[str, Any], service: str, monkeypatch: pytest.MonkeyPatch
+    compose: dict[str, Any], service: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     import os
 
@@ -128,10 +170,17 @@ def test_service_settings_load_from_its_compose_environment(
     env = compose["services"][service]["environment"]
     for key, value in env.items():
         monkeypatch.setenv(key, str(value))
+    # The password the broker-users container generated, here a file of the test's own.
+    secret = tmp_path / "password"
+    secret.write_text(f"generated-for-{service}\n")
+    monkeypatch.setenv("KOHTAAMO_AMQP_PASSWORD_FILE", str(secret))
     # Construction fails on a missing required setting (analytics' pseudonym key).
     settings = settings_class(service)(service=service)
     services = compose["services"]
-    assert urlsplit(settings.amqp_url.get_secret_value()).hostname == "rabbitmq"
+    amqp = urlsplit(settings.amqp_url.get_secret_value())
+    assert amqp.hostname == "rabbitmq"
+    assert connection_user(settings.amqp_url.get_secret_value()) == f"kohtaamo-{service}"
+    assert amqp.password == f"generated-for-{service}"
     assert urlsplit(settings.mongo_url.get_secret_value()).hostname == "mongo"
     assert settings.http_port() == 8080 and settings.environment == "development"
     # One site with both demo municipalities' data: every consumer acts on both.

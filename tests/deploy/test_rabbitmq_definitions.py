@@ -5,6 +5,7 @@ user, consumes and dead-letters, and the policies do what docs/operations.md say
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import re
@@ -18,12 +19,15 @@ from urllib.parse import quote, urlsplit
 import aio_pika
 import pytest
 import yaml
+from aiormq.exceptions import ChannelAccessRefused
 
 from contracts import Payload, register, topology
 from kit.app import Service
 from kit.broker_users import permissions
 from kit.consumer import Delivery, Rejected
+from kit.pytest_plugin import base_url
 from kit.rabbit_admin import RabbitAdmin
+from kit.settings import KitSettings
 
 from .conftest import (
     DEPLOY,
@@ -100,11 +104,23 @@ def test_installed_services_queue_names_get_the_policies(
     assert [q for q in queues if not consumer.search(q)] == []
 
 
-def test_local_definitions_are_rendered_from_the_site_file() -> None:
+def test_compose_broker_users_get_generated_passwords_kept_across_runs(tmp_path: Path) -> None:
+    """`apply.py compose` (docker compose's broker-users container): a password per user,
+    generated once and kept by the next run, and definitions with those users' hashes."""
     apply = load_apply()
-    rendered = apply.render(apply.load(DEPLOY / "rabbitmq" / "local.site.json"), env={})
-    committed = json.loads((DEPLOY / "rabbitmq" / "definitions.json").read_text())
-    assert committed == rendered, "re-render deploy/rabbitmq/definitions.json (see its site file)"
+    site = apply.load(DEPLOY / "rabbitmq" / "local.site.json")
+    first = apply.compose(site, tmp_path)
+    passwords = {u["name"]: (tmp_path / u["name"] / "password").read_text() for u in site["users"]}
+    assert len(set(passwords.values())) == len(passwords)  # nobody shares a password
+    assert all(len(p) >= 24 for p in passwords.values())
+    second = apply.compose(site, tmp_path)
+    assert passwords == {u: (tmp_path / u / "password").read_text() for u in passwords}
+    assert json.loads((tmp_path / "definitions.json").read_text()) == second
+    for definitions in (first, second):
+        for user in definitions["users"]:
+            salted = base64.b64decode(user["password_hash"])
+            assert apply.password_hash(passwords[user["name"]], salted[:4]) == user["password_hash"]
+        assert {p["user"] for p in definitions["permissions"]} == set(passwords)
 
 
 def test_site_files_give_each_service_its_own_user_with_the_kit_permissions() -> None:
@@ -143,24 +159,46 @@ def test_site_files_render_and_demand_their_secrets() -> None:
 
 
 @pytest.mark.broker
-def test_dev_user_password_hash_is_what_compose_documents(broker: Broker) -> None:
-    """The hash in the compose broker's definitions accepts the password that the services'
-    KOHTAAMO_AMQP_URL in docker-compose.yml uses."""
-    definitions = json.loads((DEPLOY / "rabbitmq" / "definitions.json").read_text())
-    [user] = definitions["users"]
-    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    amqp = urlsplit(compose["x-kohtaamo-env"]["KOHTAAMO_AMQP_URL"])
-    assert (amqp.username, amqp.password) == (user["name"], "kohtaamo")
-    name = broker.user("kohtaamo")
-    only_user = {"users": [{**user, "name": name}]}
+async def test_compose_broker_refuses_a_service_writing_another_services_exchange(
+    broker: Broker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compose broker's definitions as the broker-users container renders them, loaded
+    into a vhost of this run: a service logs in as its compose settings say (its own user,
+    the password from its file) and RabbitMQ lets it write its own exchange only."""
     apply = load_apply()
-    apply.import_definitions(only_user)
-    for _ in range(100):
-        if ctl("authenticate_user", name, "kohtaamo", check=False).returncode == 0:
-            break
-        asyncio.run(asyncio.sleep(0.1))
-    assert ctl("authenticate_user", name, "kohtaamo", check=False).returncode == 0
-    assert ctl("authenticate_user", name, "wrong", check=False).returncode != 0
+    site = apply.load(DEPLOY / "rabbitmq" / "local.site.json")
+    apply.compose(site, tmp_path)
+    vhost = broker.vhost("compose")
+    # What the broker-users container renders, on this run's vhost with run-unique names.
+    definitions, names = site_definitions(
+        DEPLOY / "rabbitmq" / "local.site.json",
+        broker,
+        vhost=vhost,
+        passwords={
+            u["name"]: (tmp_path / u["name"] / "password").read_text() for u in site["users"]
+        },
+    )
+    broker.load(definitions)
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    env = compose["services"]["events"]["environment"]
+    url = urlsplit(env["KOHTAAMO_AMQP_URL"])
+    # The compose URL on this machine's broker and this run's vhost and user names.
+    host = urlsplit(base_url()).netloc.rsplit("@", 1)[-1]
+    local = f"amqp://{names[url.username]}@{host}/{quote(vhost, safe='')}"
+    monkeypatch.setenv("KOHTAAMO_AMQP_URL", local)
+    monkeypatch.setenv("KOHTAAMO_AMQP_PASSWORD_FILE", str(tmp_path / url.username / "password"))
+    settings = KitSettings()
+    connection = await aio_pika.connect(settings.amqp_url.get_secret_value())
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        own = await channel.get_exchange(topology.exchange("events"), ensure=False)
+        user_id = names[url.username]
+        await own.publish(aio_pika.Message(b"{}", user_id=user_id), routing_key="x")
+        identity = await channel.get_exchange(topology.exchange("identity"), ensure=False)
+        with pytest.raises(ChannelAccessRefused, match=r"kohtaamo\.identity\.events"):
+            await identity.publish(aio_pika.Message(b"{}", user_id=user_id), routing_key="x")
+    finally:
+        await connection.close()
 
 
 async def nack_until_gone(channel: aio_pika.abc.AbstractChannel, queue: str) -> int:

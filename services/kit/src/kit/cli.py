@@ -204,6 +204,22 @@ def _local_broker_users(services: list[str], env: dict[str, str]) -> dict[str, s
     }
 
 
+def _broker_urls_from(folder: Path) -> dict[str, str]:
+    """Each installed service's AMQP URL: the shared URL's broker, as the service's own
+    user with the password in `<folder>/<user>/password`."""
+    from kit import rabbit_env
+    from kit.broker_users import user_name
+
+    settings = KitSettings()
+    base = settings.amqp_url.get_secret_value()
+    urls = {}
+    for name in registry.installed():
+        user = user_name(settings.broker_user_prefix, name)
+        password = (folder / user / "password").read_text(encoding="utf-8").strip()
+        urls[name] = rabbit_env.with_credentials(base, user, password)
+    return urls
+
+
 def _seed_all(names: list[str], env: dict[str, str], urls: dict[str, str] | None = None) -> None:
     # Seeding runs the services' consumers too: they must act on both demo municipalities.
     env = {"KOHTAAMO_MUNICIPALITIES": ",".join(DEMO_MUNICIPALITIES), **env}
@@ -214,6 +230,10 @@ def _seed_all(names: list[str], env: dict[str, str], urls: dict[str, str] | None
     # declare only its own service's queues.
     urls = urls or json.loads(os.environ.get("KOHTAAMO_BROKER_URLS") or "{}")
     shared = os.environ.get("KOHTAAMO_AMQP_URL")
+    if not urls and os.environ.get("KOHTAAMO_BROKER_PASSWORDS_DIR"):
+        # docker compose: every service's generated password (deploy/rabbitmq/apply.py
+        # compose) on the broker of KOHTAAMO_AMQP_URL.
+        urls = _broker_urls_from(Path(os.environ["KOHTAAMO_BROKER_PASSWORDS_DIR"]))
 
     async def declare() -> None:
         # Every consumer's queue exists before any seeder publishes.

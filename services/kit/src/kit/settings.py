@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from typing import Annotated, Any, Literal
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -51,6 +52,10 @@ class KitSettings(BaseSettings):
     timezone: str = "Europe/Helsinki"
 
     amqp_url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
+    # A file holding the broker user's password, which then replaces the password in
+    # amqp_url (docker compose generates one per service into a volume; see
+    # deploy/rabbitmq/apply.py compose). Empty: the password is the URL's own.
+    amqp_password_file: str = ""
     # Each service of the site connects as `<prefix><service>` (kit.broker_users); a
     # consumer accepts a message only from its type's producer's user (or its own).
     broker_user_prefix: str = "kohtaamo-"
@@ -175,6 +180,23 @@ class KitSettings(BaseSettings):
             except ValueError:
                 raise ValueError(f"not an IP address or CIDR network: {entry!r}") from None
         return networks
+
+    @model_validator(mode="after")
+    def _amqp_password_from_file(self) -> KitSettings:
+        if self.amqp_password_file:
+            try:
+                with open(self.amqp_password_file, encoding="utf-8") as file:
+                    password = file.read().strip()
+            except OSError as exc:
+                raise ValueError(f"amqp_password_file: cannot read it ({exc.strerror})") from None
+            if not password:
+                raise ValueError("amqp_password_file: the file is empty")
+            parts = urlsplit(self.amqp_url.get_secret_value())
+            user = parts.username or ""
+            host = parts.netloc.rsplit("@", 1)[-1]
+            netloc = f"{user}:{quote(password, safe='')}@{host}"
+            self.amqp_url = SecretStr(urlunsplit(parts._replace(netloc=netloc)))
+        return self
 
     @model_validator(mode="after")
     def _serve_own_municipality(self) -> KitSettings:
