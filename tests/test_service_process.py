@@ -71,7 +71,11 @@ def wait_ready(url: str, timeout: float = 120.0) -> dict[str, Any]:
 async def test_service_process_ready_publishes_and_correlates(pingservice: dict[str, Any]) -> None:
     ready = wait_ready(pingservice["url"])
     assert ready["checks"]["store"]["ok"] and ready["checks"]["broker"]["ok"]
-    assert ready["checks"]["consumers"]["attached"] == {"kohtaamo.pingsvc.echo": 1}
+    # Its own consumer and the kit's token revocations, which every service has.
+    assert ready["checks"]["consumers"]["attached"] == {
+        "kohtaamo.pingsvc.echo": 1,
+        "kohtaamo.pingsvc.identity-revocations": 1,
+    }
 
     connection = await aio_pika.connect_robust(pingservice["amqp_url"])
     try:
