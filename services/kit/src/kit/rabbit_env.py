@@ -21,7 +21,6 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from kit.broker_users import Permissions
 
-
 # A broker busy recovering vhosts can hold every vhost operation for minutes (seen with
 # RabbitMQ 3.10 under load); a call is retried until this deadline, never forever.
 ADMIN_DEADLINE_S = 300.0
