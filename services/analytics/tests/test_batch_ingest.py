@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -69,10 +70,15 @@ def random_stream(n: int, seed: int = 3) -> list[CloudEvent]:
     return out
 
 
+RECEIVED = datetime(2100, 1, 1, tzinfo=UTC)
+
+
 def delivery(event: CloudEvent) -> Delivery:
     model = model_for(event.type)
     data = model.model_validate(event.data) if model else event.data
-    return Delivery(event=event, data=data, session=None)
+    # Received after every event of the (synthetic, partly future) stream: both ingests see
+    # the envelopes' own times, not the moment each Delivery happened to be made.
+    return Delivery(event=event, data=data, session=None, received_at=RECEIVED)
 
 
 async def forget(db: Any, event: CloudEvent) -> None:

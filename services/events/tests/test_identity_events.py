@@ -146,3 +146,43 @@ async def test_forged_identity_events_change_nothing(
     assert doc["status"] == "confirmed"
     assert not published.of(ev.ERASURE_COMPLETED, user_id="forged-victim")
     await connection.close()
+
+
+async def test_a_role_change_dated_ahead_counts_from_its_arrival(svc: Any, amqp_url: str) -> None:
+    """Latest wins by `time`, but a sender's clock ahead (within KOHTAAMO_MAX_CLOCK_SKEW_S,
+    so admitted) does not outrank later genuine changes: it counts as made on arrival. An
+    older change arriving late is still ignored."""
+    from datetime import UTC, datetime, timedelta
+
+    roles = svc.store.db[store.ROLES]
+    inbox = svc.store.db["inbox"]
+    user = f"skewed-{time.time_ns()}"
+    ahead = datetime.now(UTC) + timedelta(seconds=svc.settings.max_clock_skew_s - 30)
+    skewed = envelope(idc.USER_ROLES_CHANGED, {"user_id": user, "roles": []}, time=ahead)
+    await _publish(amqp_url, skewed)
+
+    async def roles_are(wanted: list[str]) -> bool:
+        doc = await roles.find_one({"_id": user})
+        return doc is not None and doc["roles"] == wanted
+
+    await eventually(lambda: roles_are([]), timeout=30)
+    stored = (await roles.find_one({"_id": user}))["changed_at"].replace(tzinfo=UTC)
+    assert stored < ahead - timedelta(seconds=60)  # its arrival, not its sender's clock
+
+    older = envelope(
+        idc.USER_ROLES_CHANGED,
+        {"user_id": user, "roles": ["admin"]},
+        time=datetime.now(UTC) - timedelta(minutes=10),
+    )
+    await _publish(amqp_url, older)
+
+    async def handled(event: Any) -> bool:
+        return await inbox.count_documents({"_id": f"identity-roles:{event.id}"}) == 1
+
+    await eventually(lambda: handled(older), timeout=30)
+    assert await roles_are([])  # made before the change that is there: ignored
+
+    genuine = envelope(idc.USER_ROLES_CHANGED, {"user_id": user, "roles": ["partner"]})
+    await _publish(amqp_url, genuine)
+    # Before: ignored until the skewed change's time had passed (up to the whole skew).
+    await eventually(lambda: roles_are(["partner"]), timeout=30)

@@ -331,3 +331,19 @@ async def test_a_partner_key_published_later_is_fetched_on_first_use(
     published["keys"].append(public_jwk(new_key("helsinki", "9")))
     await verifier.refresh()
     assert "helsinki:9" not in verifier.key_ids
+
+
+def test_latest_wins_time_is_never_later_than_the_arrival() -> None:
+    """Delivery.time, what latest-wins handlers order by: the envelope's time, but one
+    dated ahead of this site's clock (admitted within the skew) counts from its arrival."""
+    received = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+
+    def at(sent: datetime) -> datetime:
+        event = envelope("kohtaamo.kitid.user.erased.v1", {}, sign=False, time=sent)
+        return Delivery(event=event, data={}, session=None, received_at=received).time
+
+    assert at(received + timedelta(seconds=299)) == received
+    assert at(received - timedelta(seconds=5)) == received - timedelta(seconds=5)
+    # A naive time is UTC, as the consumer's skew check takes it.
+    assert at(datetime(2026, 12, 6, 11, 0)) == datetime(2026, 12, 6, 11, 0, tzinfo=UTC)
+    assert at(datetime(2026, 12, 6, 13, 0)) == received

@@ -85,8 +85,14 @@ def short_type(type_: str) -> str:
 
 
 def make_fact(
-    event: CloudEvent, data: BaseModel | dict[str, Any], pseudonym_key: str
+    event: CloudEvent,
+    data: BaseModel | dict[str, Any],
+    pseudonym_key: str,
+    at: datetime | None = None,
 ) -> dict[str, Any]:
+    """`at`: the fact's time, the delivery's (`Delivery.time`: never later than its
+    arrival, so a sender's clock ahead cannot make its version win over later ones);
+    the envelope's time when not given."""
     raw = data.model_dump(mode="json") if isinstance(data, BaseModel) else dict(data)
     kept = {k: v for k, v in raw.items() if k not in _DROPPED}
     participant = raw.get("participant")
@@ -103,7 +109,7 @@ def make_fact(
         "_id": event.id,
         "type": short_type(event.type),
         "municipality": event.municipality,
-        "at": to_millis(event.time),
+        "at": to_millis(at or event.time),
         "participant": participant,
         "data": kept,
         "erased": False,

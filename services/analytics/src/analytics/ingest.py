@@ -51,7 +51,7 @@ _PERSONAL: dict[str, str] = {
 async def ingest_one(
     db: Db, delivery: Delivery, key: str, tz: str, session: AsyncClientSession | None
 ) -> None:
-    fact = facts.make_fact(delivery.event, delivery.data, key)
+    fact = facts.make_fact(delivery.event, delivery.data, key, delivery.time)
     fact = await erasure.screen(db, fact, session)
     await facts.append(db, fact, session)
     await projections.project(db, fact, session, tz)
@@ -67,7 +67,7 @@ async def ingest_batch(
 ) -> None:
     """The same effect as `ingest_one` for each delivery in order (none an erasure).
     `tombstones`: the process's cache of them (else they are all read)."""
-    made = [facts.make_fact(d.event, d.data, key) for d in deliveries]
+    made = [facts.make_fact(d.event, d.data, key, d.time) for d in deliveries]
     erased = await (tombstones or erasure.Tombstones()).current(db, session)
     overlay = Overlay(db, session)
     await _prefetch(overlay, made)

@@ -77,7 +77,7 @@ def service(settings: AnalyticsSettings | None = None) -> Service:
         assert delivery.uow is not None  # a batch consumer's deliveries share its unit
         user_id = delivery.data.user_id
         try:
-            fact = facts.make_fact(delivery.event, delivery.data, key)
+            fact = facts.make_fact(delivery.event, delivery.data, key, delivery.time)
             await facts.append(db, fact, delivery.session)
         except DuplicateKeyError as exc:
             raise Duplicates([0]) from exc  # erased before

@@ -79,7 +79,8 @@ def register(svc: Service[EventsSettings]) -> None:
         """Remember the user's current roles: a token issued before a role was taken
         away no longer grants it here."""
         data = delivery.data
-        at = delivery.event.time
+        # Never later than its arrival: a sender's clock ahead cannot outrank later changes.
+        at = delivery.time
         known = await db[store.ROLES].find_one({"_id": data.user_id}, session=delivery.session)
         if known is not None and known["changed_at"].replace(tzinfo=at.tzinfo) >= at:
             return  # an older change arriving late

@@ -59,6 +59,19 @@ class Delivery(Generic[Data]):
     session: AsyncClientSession | None
     retries: int = 0
     uow: UnitOfWork | None = None
+    # When this delivery reached the consumer (this site's clock).
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def time(self) -> datetime:
+        """The envelope's `time` for latest-wins decisions (aware, UTC): never later than
+        when this site received it. The kit admits a sender's clock up to
+        KOHTAAMO_MAX_CLOCK_SKEW_S ahead; ordering by the raw time would let such a change
+        (a skewed replica's, or a forger's within the skew) outrank every genuine change
+        made in the meantime, so a change from the future counts as made on arrival."""
+        sent = self.event.time
+        sent = sent if sent.tzinfo else sent.replace(tzinfo=UTC)
+        return min(sent.astimezone(UTC), self.received_at)
 
     @contextmanager
     def context(self) -> Iterator[None]:
