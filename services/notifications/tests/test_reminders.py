@@ -10,6 +10,7 @@ from typing import Any
 from contracts import bookings as bc
 from contracts import identity as idc
 from kit.testing import eventually
+from notifications.parts import Parts
 
 from .conftest import add_contact, mails_for, publish, settle, text_of
 from .test_booking_notices import booking
@@ -87,7 +88,7 @@ async def test_morning_digest_once_a_day_to_staff(started: Any, mailbox: Any) ->
         return await svc.store.db.approvals.count_documents({}) == 1
 
     await eventually(one_left)
-    digest = svc.notifications["digest"]  # type: ignore[attr-defined]
+    digest = svc.part(Parts).digest
     early = datetime(2030, 1, 7, 4, 0, tzinfo=UTC)  # 06:00 in Helsinki: not yet
     assert await digest.send(early) == 0
     morning = datetime(2030, 1, 7, 7, 0, tzinfo=UTC)  # 09:00 in Helsinki

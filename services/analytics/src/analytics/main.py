@@ -45,7 +45,7 @@ def in_batch(positions: list[int]) -> Iterator[None]:
         raise Duplicates([positions[i] for i in dup.positions]) from dup
 
 
-def service(settings: AnalyticsSettings | None = None) -> Service:
+def service(settings: AnalyticsSettings | None = None) -> Service[AnalyticsSettings]:
     settings = settings or _settings()
     svc = Service(
         "analytics",

@@ -14,7 +14,7 @@ from bookings.timetable import Timetable
 from kit.app import Service
 
 
-def service(settings: BookingsSettings | None = None) -> Service:
+def service(settings: BookingsSettings | None = None) -> Service[BookingsSettings]:
     settings = settings or BookingsSettings()
     svc = Service(
         "bookings",

@@ -33,9 +33,7 @@ DESCRIPTION = (
 )
 
 
-class GatewayService(Service):
-    settings: GatewaySettings
-
+class GatewayService(Service[GatewaySettings]):
     def __init__(self, settings: GatewaySettings) -> None:
         super().__init__(
             "gateway",

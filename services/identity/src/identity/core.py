@@ -1,4 +1,5 @@
-"""What every identity handler needs: the kit service and identity's own parts."""
+"""What every identity handler needs: the kit service and identity's own parts, built by
+the factory (main.py) and kept with the service (`svc.part(Identity)`)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from kit.app import Service
 
 @dataclass
 class Identity:
-    svc: Service
+    svc: Service[IdentitySettings]
     settings: IdentitySettings
     keys: KeyRing
     sessions: Sessions
@@ -27,7 +28,8 @@ class Identity:
     throttle: LoginThrottle
 
     @classmethod
-    def build(cls, svc: Service, settings: IdentitySettings) -> Identity:
+    def build(cls, svc: Service[IdentitySettings]) -> Identity:
+        settings = svc.settings
         keys = KeyRing(svc.store.db, settings)
         return cls(
             svc=svc,
@@ -57,13 +59,7 @@ class Identity:
         )
 
 
-def attach(svc: Service, ctx: Identity) -> None:
-    svc.identity = ctx  # type: ignore[attr-defined]
-
-
 def identity_of(svc: Service) -> Identity:
-    """Identity's parts of a running service (for seeding and tests)."""
-    ctx = getattr(svc, "identity", None)
-    if not isinstance(ctx, Identity):
-        raise TypeError(f"{svc.name} is not the identity service")
-    return ctx
+    """Identity's parts of a running service (for seeding and tests); a LookupError for
+    another service."""
+    return svc.part(Identity)

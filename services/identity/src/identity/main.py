@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from identity import api, handlers
-from identity.core import Identity, attach
+from identity.core import Identity
 from identity.settings import IdentitySettings
 from identity.store import ensure_indexes
 from kit.app import Service
@@ -14,11 +14,10 @@ DESCRIPTION = (
 )
 
 
-def service(settings: IdentitySettings | None = None) -> Service:
+def service(settings: IdentitySettings | None = None) -> Service[IdentitySettings]:
     settings = settings or IdentitySettings()
     svc = Service("identity", settings=settings, description=DESCRIPTION)
-    ctx = Identity.build(svc, settings)
-    attach(svc, ctx)
+    ctx = svc.provide(Identity.build(svc))  # found with svc.part(Identity)
     # Identity checks its own tokens against its own keys, without an HTTP call to itself.
     svc.verifier.trust(ctx.sessions.issuer, ctx.keys.jwks)
     svc.include_router(api.build(ctx))

@@ -16,6 +16,7 @@ from notifications.api import preferences as preferences_api
 from notifications.digest import DigestLoop
 from notifications.email import Mailer
 from notifications.notifier import Notifier
+from notifications.parts import Parts
 from notifications.reminders import ReminderLoop
 from notifications.sender import Sender
 from notifications.settings import NotificationsSettings
@@ -33,7 +34,7 @@ REGISTRATIONS = [
 IDENTITY = [idc.CONTACT_CHANGED, idc.USER_REGISTERED, idc.USER_ROLES_CHANGED, idc.USER_ERASED]
 
 
-def service(settings: NotificationsSettings | None = None) -> Service:
+def service(settings: NotificationsSettings | None = None) -> Service[NotificationsSettings]:
     settings = settings or NotificationsSettings()
     svc = Service(
         "notifications",
@@ -62,14 +63,16 @@ def service(settings: NotificationsSettings | None = None) -> Service:
         poll_s=settings.digest_poll_s,
         on_queued=notifier.queued,
     )
-    # For tests and operators: the parts, reachable from the service object.
-    svc.notifications = {  # type: ignore[attr-defined]
-        "sender": sender,
-        "reminders": reminder_loop,
-        "digest": digest_loop,
-        "templates": templates,
-        "notifier": notifier,
-    }
+    # For tests and operators: the parts, found with svc.part(Parts).
+    svc.provide(
+        Parts(
+            sender=sender,
+            reminders=reminder_loop,
+            digest=digest_loop,
+            templates=templates,
+            notifier=notifier,
+        )
+    )
 
     svc.include_router(inbox.build_router(svc, templates))
     svc.include_router(preferences_api.build_router(svc))
