@@ -71,6 +71,8 @@ async def ingest_batch(
     erased = await (tombstones or erasure.Tombstones()).current(db, session)
     overlay = Overlay(db, session)
     await _prefetch(overlay, made)
+    # The overlay answers the reads and writes of screening and projecting as the database
+    # would (find_one, update_one, delete_one), held in memory: it stands in for `Db`.
     kept = [await erasure.screen(overlay, fact, session, erased) for fact in made]  # type: ignore[arg-type]
     # The store inserts the facts (its own process, the other core) while the projections
     # run here in memory; a read the overlay still needs waits for the insert first.
@@ -79,7 +81,7 @@ async def ingest_batch(
     try:
         try:
             for fact in kept:
-                await projections.project(overlay, fact, session, tz)  # type: ignore[arg-type]
+                await projections.project(overlay, fact, session, tz)  # type: ignore[arg-type]  # as above
                 await asyncio.sleep(0)  # lets the insert reach the store
         except BaseException:
             await asyncio.gather(overlay.settle(), return_exceptions=True)  # the session idle

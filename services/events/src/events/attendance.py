@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from contracts import events as ev
 from events import clock, store
-from events.errors import conflict, not_found
+from events.errors import conflict, invalid, not_found
 from events.settings import EventsSettings
 from kit.app import Service
 
@@ -46,8 +46,6 @@ async def mark(
         query = {"code": data.code.strip().upper(), "event_id": event["_id"]}
         what, ident = "check-in code", data.code
     else:
-        from events.errors import invalid
-
         raise invalid("registration_id", "Give a registration id or a check-in code.")
     reg = await regs.find_one(query)
     if reg is None:
@@ -72,15 +70,18 @@ async def mark(
         municipality=event["municipality"],
         subject=f"registration/{reg['_id']}",
     )
+    registration_id = reg["_id"]
     async with svc.uow() as uow:
-        reg = await regs.find_one_and_update(
-            {"_id": reg["_id"]},
+        marked = await regs.find_one_and_update(
+            {"_id": registration_id},
             {"$set": {"attended": data.attended, "attended_at": clock.now()}},
             session=uow.session,
             return_document=True,
         )
+        if marked is None:  # erased meanwhile
+            raise not_found("registration", registration_id)
         await uow.emit(envelope)
-    return reg  # type: ignore[return-value]
+    return marked
 
 
 async def count_visits(
@@ -108,8 +109,10 @@ async def count_visits(
             session=uow.session,
             return_document=True,
         )
+        if doc is None:
+            raise not_found("event", event["_id"])
         await uow.emit(envelope)
-    return doc  # type: ignore[return-value]
+    return doc
 
 
 async def check_in_list(svc: Service[EventsSettings], event_id: str) -> list[dict[str, Any]]:

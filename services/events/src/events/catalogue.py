@@ -249,13 +249,16 @@ class Catalogue:
             lists = [place.postings.get(("topic", t), []) for t in q.topics]
             if sum(map(len, lists)) < len(keys):
                 keys = lists[0] if len(lists) == 1 else sorted({k for ks in lists for k in ks})
-        lo = 0 if q.start is None else bisect.bisect_left(keys, (q.start - LONG_MS, ""))
+        lo, early = 0, []
+        if q.start is not None:
+            lo = bisect.bisect_left(keys, (q.start - LONG_MS, ""))
+        if lo and q.start is not None:
+            # Long events that began before `lo` and may still be on come first (in order).
+            since = q.start - LONG_MS
+            early = sorted(
+                (e for e in place.long.values() if e.starts < since), key=lambda e: e.key
+            )
         hi = len(keys) if q.end is None else bisect.bisect_left(keys, (q.end, ""))
-        # Long events that began before `lo` and may still be on come first (in order).
-        early = [] if not lo else sorted(
-            (e for e in place.long.values() if e.starts < q.start - LONG_MS),  # type: ignore[operator]
-            key=lambda e: e.key,
-        )  # fmt: skip
         page: list[Entry] = []
         skip = offset
         entries = self.entries

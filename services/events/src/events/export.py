@@ -10,6 +10,7 @@ from kit import sheets
 from kit.app import Service
 
 XLSX = sheets.XLSX
+ATTENDED: dict[Any, str] = {True: "yes", False: "no"}  # not marked: empty
 COLUMNS = [
     "registration_id",
     "status",
@@ -44,7 +45,7 @@ async def rows(svc: Service[EventsSettings], event: dict[str, Any]) -> list[list
                 reg.get("group_name") or "",
                 reg.get("code") or "",
                 registered.strftime("%Y-%m-%d %H:%M") if registered else "",
-                {True: "yes", False: "no"}.get(reg.get("attended"), ""),  # type: ignore[arg-type]
+                ATTENDED.get(reg.get("attended"), ""),
             ]
         )
     return found

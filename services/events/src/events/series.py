@@ -50,8 +50,8 @@ def occurrences(first_local: datetime, rule: Recurrence) -> list[datetime]:
     kwargs: dict[str, Any] = {"dtstart": first_local, "interval": rule.interval}
     if rule.count is not None:
         kwargs["count"] = rule.count
-    else:
-        kwargs["until"] = datetime.combine(rule.until, time.max)  # type: ignore[arg-type]
+    elif rule.until is not None:  # one of the two (Recurrence checks)
+        kwargs["until"] = datetime.combine(rule.until, time.max)
     if rule.frequency == "weekly":
         found = list(rrule.rrule(rrule.WEEKLY, **kwargs))
     elif rule.monthly_by == "weekday":

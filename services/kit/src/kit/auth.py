@@ -91,7 +91,10 @@ class TokenVerifier:
             try:
                 response = await client.get(url)
                 response.raise_for_status()
-                return response.json()  # type: ignore[no-any-return]
+                keys = response.json()
+                if not isinstance(keys, dict):
+                    raise ValueError(f"{url} answered no JSON object")
+                return keys
             finally:
                 if self._http is None:
                     await client.aclose()

@@ -10,7 +10,7 @@ import gzip
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal, cast
 
 import bson
 from bson import json_util
@@ -24,8 +24,11 @@ def databases(client: MongoClient[dict[str, Any]], prefix: str) -> list[str]:
     return sorted(n for n in client.list_database_names() if n.startswith(prefix))
 
 
-def _open(path: Path, mode: str, compress: bool) -> IO[bytes]:
-    return gzip.open(path, mode) if compress else open(path, mode)  # type: ignore[return-value]
+def _open(path: Path, mode: Literal["rb", "wb"], compress: bool) -> IO[bytes]:
+    if compress:
+        # A GzipFile is a binary file; typeshed does not derive it from IO[bytes].
+        return cast(IO[bytes], gzip.open(path, mode))
+    return open(path, mode)
 
 
 def dump(

@@ -9,13 +9,16 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import uvicorn
 
 from kit import localstore, registry
 from kit.settings import DEMO_MUNICIPALITIES, KitSettings
+
+if TYPE_CHECKING:
+    from kit.rabbit_admin import RabbitAdmin  # imported when used: the CLI starts quickly
 
 app = typer.Typer(help="Kohtaamo platform command line.", no_args_is_help=True)
 dlq = typer.Typer(help="Inspect and replay dead-lettered messages.", no_args_is_help=True)
@@ -284,7 +287,7 @@ def _queues(services: list[str] | None) -> list[str]:
     return queues
 
 
-def _admin() -> Any:
+def _admin() -> RabbitAdmin:
     from kit.rabbit_admin import RabbitAdmin
 
     return RabbitAdmin(KitSettings().amqp_url.get_secret_value())
@@ -341,7 +344,7 @@ def dlq_replay(
     async def go() -> int:
         admin = _admin()
         try:
-            return await admin.replay(queue, message_id=message_id)  # type: ignore[no-any-return]
+            return await admin.replay(queue, message_id=message_id)
         finally:
             await admin.close()
 

@@ -200,7 +200,8 @@ def install_openapi(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            add_problem_responses(build(), app.routes)
-        return app.openapi_schema  # type: ignore[return-value]
+            app.openapi_schema = add_problem_responses(build(), app.routes)
+        return app.openapi_schema
 
+    # FastAPI's documented way to extend its schema is to replace this method.
     app.openapi = openapi  # type: ignore[method-assign]

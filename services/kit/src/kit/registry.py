@@ -23,10 +23,13 @@ def load_factory(target: str) -> Callable[..., Service]:
     """`identity` (an installed service) or `package.module:factory`."""
     if ":" in target:
         module, attr = target.split(":", 1)
-        return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+        # What a module or entry point names is what its package declares it to be.
+        factory: Callable[..., Service] = getattr(importlib.import_module(module), attr)
+        return factory
     for ep in entry_points(group="kohtaamo.services"):
         if ep.name == target:
-            return ep.load()  # type: ignore[no-any-return]
+            factory = ep.load()
+            return factory
     raise LookupError(f"no service named {target!r}; installed: {', '.join(installed()) or 'none'}")
 
 
@@ -34,5 +37,6 @@ def seeder(name: str) -> Callable[[Any], Awaitable[dict[str, Any]]] | None:
     """A service's demo-data seeder (`kohtaamo.seed` group), called with its started Service."""
     for ep in entry_points(group="kohtaamo.seed"):
         if ep.name == name:
-            return ep.load()  # type: ignore[no-any-return]
+            seed: Callable[[Any], Awaitable[dict[str, Any]]] = ep.load()
+            return seed
     return None

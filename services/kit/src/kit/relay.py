@@ -97,8 +97,9 @@ class Relay:
     async def flush(self) -> None:
         """Wait until every published entry is also deleted."""
         while self._doomed or (self._deleter is not None and not self._deleter.done()):
-            self._ensure_deleter()
-            await asyncio.shield(self._deleter)  # type: ignore[arg-type]
+            deleter = self._ensure_deleter()
+            if deleter is not None:
+                await asyncio.shield(deleter)
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -213,9 +214,11 @@ class Relay:
             cursor = entries[-1]["seq"]
             skip.update(e["_id"] for e in entries)
 
-    def _ensure_deleter(self) -> None:
+    def _ensure_deleter(self) -> asyncio.Task[None] | None:
+        """The task deleting published entries (started when there are some to delete)."""
         if self._doomed and (self._deleter is None or self._deleter.done()):
             self._deleter = asyncio.create_task(self._delete_published())
+        return self._deleter
 
     async def _delete_published(self) -> None:
         failures = 0
