@@ -15,7 +15,7 @@ from bookings.main import service
 from bookings.settings import BookingsSettings
 from bookings.testing import Actors, EventLog
 from kit.app import Service
-from kit.testing import TestIssuer
+from kit.testing import TestIssuer, partner_signer
 
 WEEK = {str(d): [{"opens": "08:00", "closes": "20:00"}] for d in range(7)}
 
@@ -27,7 +27,13 @@ def issuer() -> TestIssuer:
 
 @pytest.fixture(scope="session")
 async def svc(make_settings: Callable[..., Any], issuer: TestIssuer) -> AsyncIterator[Service]:
-    settings = make_settings("bookings", cls=BookingsSettings, no_show_sweep_s=3600.0)
+    # Espoo's site as a trusted partner: the forgery tests sign as it.
+    settings = make_settings(
+        "bookings",
+        cls=BookingsSettings,
+        no_show_sweep_s=3600.0,
+        event_signers=[partner_signer()],
+    )
     svc = service(settings)
     svc.verifier.trust(issuer.issuer, issuer.jwks)
     app = svc.create_app()

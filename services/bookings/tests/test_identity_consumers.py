@@ -14,7 +14,7 @@ from bookings.testing import Actors, EventLog, at, future_day
 from contracts import identity as idc
 from contracts import topology
 from kit.app import Service
-from kit.testing import envelope, eventually
+from kit.testing import dead_letters, envelope, eventually, forgeries, publish_raw
 
 MENTOR_HOURS = {"weekly": {str(d): [{"opens": "14:00", "closes": "16:00"}] for d in range(7)}}
 
@@ -173,3 +173,47 @@ async def test_withdrawn_mentor_offer_closes_office_hours(
     await eventually(inactive)
     late = await book(actors.user(), hours, at(day, "15:00"), at(day, "15:30"))
     assert late.status_code == 409
+
+
+async def test_forged_erasures_are_dead_lettered_and_change_nothing(
+    client: httpx.AsyncClient,
+    actors: Actors,
+    svc: Service,
+    events: EventLog,
+    make_resource: Any,
+    amqp_url: str,
+    book: Any,
+) -> None:
+    """Forged `identity.user.erased` for a user with a booking (issue 19): unsigned, an
+    unknown key, a partner site for another municipality, a valid signature over altered
+    data, a type the signer may not publish, a future time. Each is dead-lettered with its
+    reason; the booking and the feed are as before; a genuine erasure after them applies."""
+    room = await make_resource()
+    day = future_day(7)
+    victim = actors.user("forged-victim")
+    made = await book(victim, room, at(day, "12:00"), at(day, "13:00"), purpose="interview")
+    assert made.status_code == 201
+    assert (await client.post("/me/feed", headers=victim)).status_code in (200, 201)
+    erase = {"user_id": "forged-victim", "requested_at": datetime.now(UTC).isoformat()}
+    forged = forgeries(idc.USER_ERASED, erase, {"user_id": "someone-else"})
+    genuine = envelope(idc.USER_ERASED, {**erase, "user_id": "genuine-after"})
+    await publish_raw(
+        amqp_url,
+        topology.exchange("identity"),
+        genuine.routing_key,
+        *(doc for _, _, doc in forged.values()),
+        genuine.model_dump(mode="json"),
+    )
+    await events.find("erasure.completed", "user/genuine-after")  # the consumer went on
+    letters = await dead_letters(
+        amqp_url, "kohtaamo.bookings.identity-users", {doc["id"] for _, _, doc in forged.values()}
+    )
+    got = {name: letters[doc["id"]][0] for name, (_, _, doc) in forged.items()}
+    assert got == {name: reason for name, (reason, _, _) in forged.items()}
+    for name, (_, error, doc) in forged.items():
+        assert error in letters[doc["id"]][1], name
+    booking = await svc.store.db.bookings.find_one({"_id": made.json()["id"]})
+    assert booking is not None and booking["user_id"] == "forged-victim"
+    assert booking["purpose"] == "interview" and booking["booked_by"] != "erased"
+    assert await svc.store.db.feeds.count_documents({"user_id": "forged-victim"}) == 1
+    assert not events.matching("erasure.completed", "user/forged-victim")

@@ -18,7 +18,7 @@ from contracts import topology
 from events.main import service
 from events.settings import EventsSettings
 from kit.app import Service
-from kit.testing import TestIssuer, eventually
+from kit.testing import TestIssuer, eventually, partner_signer
 
 
 def helsinki_now() -> datetime:
@@ -35,7 +35,10 @@ def issuer() -> TestIssuer:
 async def svc(
     make_settings: Callable[..., Any], issuer: TestIssuer
 ) -> AsyncIterator[Service[EventsSettings]]:
-    settings = make_settings("events", cls=EventsSettings, outbox_poll_s=0.1)
+    # Espoo's site as a trusted partner: the forgery tests sign as it.
+    settings = make_settings(
+        "events", cls=EventsSettings, outbox_poll_s=0.1, event_signers=[partner_signer()]
+    )
     events = service(settings)
     events.verifier.trust(issuer.issuer, issuer.jwks)
     await events.start()

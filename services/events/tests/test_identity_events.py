@@ -12,7 +12,7 @@ from contracts import CloudEvent, topology
 from contracts import events as ev
 from contracts import identity as idc
 from events import store
-from kit.testing import drain, envelope, eventually
+from kit.testing import dead_letters, drain, envelope, eventually, forgeries, publish_raw
 
 
 async def _publish(amqp_url: str, event: Any) -> None:
@@ -186,3 +186,41 @@ async def test_a_role_change_dated_ahead_counts_from_its_arrival(svc: Any, amqp_
     await _publish(amqp_url, genuine)
     # Before: ignored until the skewed change's time had passed (up to the whole skew).
     await eventually(lambda: roles_are(["partner"]), timeout=30)
+
+
+async def test_forged_role_changes_are_dead_lettered_and_change_nothing(
+    svc: Any, amqp_url: str
+) -> None:
+    """Forged `identity.user.roles_changed` taking a user's roles (issue 19): unsigned, an
+    unknown key, a partner site for another municipality, a valid signature over altered
+    roles, a type the signer may not publish, a future time. Each is dead-lettered with
+    its reason; the user's roles are as before; a genuine change after them applies."""
+    roles = svc.store.db[store.ROLES]
+    user = f"forged-roles-{time.time_ns()}"
+    await _publish(
+        amqp_url, envelope(idc.USER_ROLES_CHANGED, {"user_id": user, "roles": ["partner"]})
+    )
+
+    async def known(who: str) -> bool:
+        return await roles.find_one({"_id": who}) is not None
+
+    await eventually(lambda: known(user), timeout=30)
+    before = await roles.find_one({"_id": user})
+    forged = forgeries(idc.USER_ROLES_CHANGED, {"user_id": user, "roles": []}, {"roles": ["admin"]})
+    genuine = envelope(idc.USER_ROLES_CHANGED, {"user_id": f"{user}-2", "roles": ["staff"]})
+    await publish_raw(
+        amqp_url,
+        topology.exchange("identity"),
+        genuine.routing_key,
+        *(doc for _, _, doc in forged.values()),
+        genuine.model_dump(mode="json"),
+    )
+    await eventually(lambda: known(f"{user}-2"), timeout=30)
+    letters = await dead_letters(
+        amqp_url, "kohtaamo.events.identity-roles", {doc["id"] for _, _, doc in forged.values()}
+    )
+    got = {name: letters[doc["id"]][0] for name, (_, _, doc) in forged.items()}
+    assert got == {name: reason for name, (reason, _, _) in forged.items()}
+    for name, (_, error, doc) in forged.items():
+        assert error in letters[doc["id"]][1], name
+    assert await roles.find_one({"_id": user}) == before

@@ -20,7 +20,7 @@ from aiosmtpd.controller import Controller
 from contracts import identity as idc
 from kit import localstore
 from kit.app import Service
-from kit.testing import TestIssuer, envelope, eventually, publish_as_producer
+from kit.testing import TestIssuer, envelope, eventually, partner_signer, publish_as_producer
 from notifications.main import service
 from notifications.settings import NotificationsSettings
 
@@ -137,6 +137,8 @@ def notif_settings(
             "notice_retry_delays_s": [0.2, 0.2],
             "reminder_poll_s": 0.2,
             "digest_poll_s": 3600.0,
+            # Espoo's site as a trusted partner: the forgery tests sign as it.
+            "event_signers": [partner_signer()],
         }
         values.update(overrides)
         return make_settings("notifications", cls=NotificationsSettings, **values)  # type: ignore[no-any-return]

@@ -11,7 +11,8 @@ import pytest
 
 from contracts import identity as idc
 from contracts import notifications as nc
-from kit.testing import eventually
+from contracts import topology
+from kit.testing import dead_letters, envelope, eventually, forgeries, publish_raw
 
 from .conftest import add_contact, client, mails_for, publish, published, text_of
 
@@ -104,3 +105,41 @@ async def test_erasure_confirms_then_erases_everything(
     [completed] = await published(svc, nc.ERASURE_COMPLETED)
     assert completed["data"]["user_id"] == user
     assert completed["data"]["records_erased"] >= 1
+
+
+async def test_forged_contact_changes_are_dead_lettered_and_change_nothing(
+    started: Any, amqp_url: str
+) -> None:
+    """Forged `identity.contact.changed` redirecting a user's mail (booking confirmations
+    carry door codes; issue 19): unsigned, an unknown key, a partner site for another
+    municipality, a valid signature over an altered address, a type the signer may not
+    publish, a future time. Each is dead-lettered with its reason and the contact is as
+    before; a genuine change after them applies."""
+    svc = await started()
+    user = f"u-{uuid.uuid4().hex[:6]}"
+    address = await add_contact(svc, user, language="en")
+    before = await svc.store.db.contacts.find_one({"_id": user})
+    redirect = {"user_id": user, "display_name": f"Name {user}", "email": "thief@example.org"}
+    forged = forgeries(idc.CONTACT_CHANGED, redirect, {"email": "thief2@example.org"})
+    genuine = envelope(idc.CONTACT_CHANGED, {**redirect, "user_id": f"{user}-2"})
+    await publish_raw(
+        amqp_url,
+        topology.exchange("identity"),
+        genuine.routing_key,
+        *(doc for _, _, doc in forged.values()),
+        genuine.model_dump(mode="json"),
+    )
+
+    async def went_on() -> bool:
+        return await svc.store.db.contacts.find_one({"_id": f"{user}-2"}) is not None
+
+    await eventually(went_on, timeout=30)
+    letters = await dead_letters(
+        amqp_url, "kohtaamo.notifications.identity", {doc["id"] for _, _, doc in forged.values()}
+    )
+    got = {name: letters[doc["id"]][0] for name, (_, _, doc) in forged.items()}
+    assert got == {name: reason for name, (reason, _, _) in forged.items()}
+    for name, (_, error, doc) in forged.items():
+        assert error in letters[doc["id"]][1], name
+    after = await svc.store.db.contacts.find_one({"_id": user})
+    assert after == before and after["email"] == address

@@ -204,3 +204,124 @@ def service_env(settings: Any, **extra: str) -> dict[str, str]:
         **TEST_SECRETS,
         **extra,
     }
+
+
+# A partner site the services under test may trust (`partner_signer`): Espoo's, which runs
+# events, bookings and notifications but no identity, speaking for Espoo only.
+PARTNER_SITE = "espoo"
+_PARTNER_KEY: dict[str, Any] = {}
+
+
+def partner_key() -> dict[str, Any]:
+    if not _PARTNER_KEY:
+        from kit.signatures import new_key
+
+        _PARTNER_KEY.update(new_key(PARTNER_SITE, "test"))
+    return _PARTNER_KEY
+
+
+def partner_signer() -> Any:
+    """Espoo's site as a trusted partner (`event_signers=[partner_signer()]`)."""
+    from kit.signatures import EventSigner, public_jwk
+
+    return EventSigner(
+        site=PARTNER_SITE,
+        municipalities=[PARTNER_SITE],
+        services=["events", "bookings", "notifications"],
+        jwks={"keys": [public_jwk(partner_key())]},
+    )
+
+
+def forgeries(
+    type_: str, data: dict[str, Any], alter: dict[str, Any]
+) -> dict[str, tuple[str, str, dict[str, Any]]]:
+    """What an adversary with broker access (or a partner site) would send instead of
+    `type_` with `data` for a Helsinki user, published without user_id (as a federation
+    link delivers): name -> (dead-letter reason, part of its error, envelope). `alter`:
+    the data fields changed after a genuine signature. The consumer must trust
+    `partner_signer()` for the partner cases to be what they say."""
+    from datetime import UTC, datetime, timedelta
+
+    from kit.pytest_plugin import SITE_KEY
+    from kit.signatures import Signer, new_key
+
+    def plain(municipality: str = "helsinki", **extra: Any) -> CloudEvent:
+        return envelope(type_, data, municipality=municipality, sign=False, **extra)
+
+    def signed(event: CloudEvent, key: dict[str, Any]) -> dict[str, Any]:
+        return Signer(key).sealed(event)
+
+    altered = signed(plain(), SITE_KEY)
+    altered["data"] = {**altered["data"], **alter}  # after the signature
+    producer = type_.split(".")[1]
+    future = datetime.now(UTC) + timedelta(days=365 * 70)
+    return {
+        "unsigned": ("unauthenticated", "not signed", plain().model_dump(mode="json")),
+        # Named like the run's own site's keys, but not one of them.
+        "unknown-key": ("unauthenticated", "unknown key", signed(plain(), new_key("test", "x"))),
+        "partner-for-another-municipality": (
+            "unauthenticated",
+            "may not speak for municipality 'helsinki'",
+            signed(plain(), partner_key()),
+        ),
+        "altered-data": ("unauthenticated", "does not match", altered),
+        # The partner speaks for its own municipality, but runs no such producer.
+        "type-not-allowed": (
+            "unauthenticated",
+            f"site {PARTNER_SITE} runs no {producer} service",
+            signed(plain(PARTNER_SITE), partner_key()),
+        ),
+        "future-time": (
+            "future_time",
+            "ahead of this site's clock",
+            signed(plain(time=future), SITE_KEY),
+        ),
+    }
+
+
+async def publish_raw(
+    amqp_url: str, exchange: str, routing_key: str, *docs: dict[str, Any]
+) -> None:
+    """Publish envelopes as they are, as the broker's administrator (no user_id)."""
+    connection = await aio_pika.connect_robust(amqp_url)
+    try:
+        channel = await connection.channel()
+        target = await channel.get_exchange(exchange)
+        for doc in docs:
+            await target.publish(
+                aio_pika.Message(json.dumps(doc).encode(), message_id=str(doc.get("id"))),
+                routing_key=routing_key,
+            )
+    finally:
+        await connection.close()
+
+
+async def dead_letters(
+    amqp_url: str, queue: str, ids: set[str], timeout: float = 30.0
+) -> dict[str, tuple[str, str]]:
+    """The dead letters of `queue` with these message ids: id -> (reason, error). Other
+    letters there (earlier tests') are taken off and ignored."""
+    from contracts import topology
+
+    found: dict[str, tuple[str, str]] = {}
+    connection = await aio_pika.connect_robust(amqp_url)
+    try:
+        channel = await connection.channel()
+        dlq = await channel.declare_queue(topology.dead_letter_queue(queue), passive=True)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while set(found) < ids:
+            message = await dlq.get(no_ack=True, fail=False)
+            if message is None:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise AssertionError(f"dead letters {sorted(ids - set(found))} not there")
+                await asyncio.sleep(0.05)
+                continue
+            if message.message_id in ids:
+                headers = message.headers or {}
+                found[message.message_id] = (
+                    str(headers.get(topology.HEADER_REASON)),
+                    str(headers.get(topology.HEADER_ERROR)),
+                )
+    finally:
+        await connection.close()
+    return found
