@@ -100,8 +100,9 @@ def run_all(
 
     names = only or registry.installed()
     env = {**_local_secrets(data_dir.parent / "secrets.env"), **os.environ}
-    # Each service as its own broker user on the local broker (unless a URL is given).
-    urls = {} if env.get("KOHTAAMO_AMQP_URL") else _local_broker_users(registry.installed(), env)
+    # Each service as its own broker user on the local broker (the URL's vhost; a broker
+    # elsewhere has its own users: then the URL's user is everyone's).
+    urls = _local_broker_users(registry.installed(), env)
     # One site serving both demo municipalities (a real site sets its own).
     env.setdefault("KOHTAAMO_MUNICIPALITIES", ",".join(DEMO_MUNICIPALITIES))
     manager = Manager(Printer(sys.stdout))
@@ -188,19 +189,30 @@ def _broker_password_key(service: str) -> str:
 
 
 def _local_broker_users(services: list[str], env: dict[str, str]) -> dict[str, str]:
-    """Create (or update) a broker user per service on the local broker's default vhost,
-    with a site's permissions (kit.broker_users), and return each one's AMQP URL. Empty
-    when rabbitmqctl is not here: then every service shares the default user."""
+    """Create (or update) a broker user per service on the local broker, on the vhost of
+    KOHTAAMO_AMQP_URL (`/` by default), with a site's permissions (kit.broker_users), and
+    return each one's AMQP URL. Empty when the broker is not on this machine or
+    rabbitmqctl is not here: then every service shares the URL's user (and says so)."""
+    from urllib.parse import urlsplit
+
     from kit import rabbit_env
     from kit.broker_users import permissions, user_name
 
+    settings = KitSettings()
+    base = settings.amqp_url.get_secret_value()
+    if urlsplit(base).hostname not in ("127.0.0.1", "localhost", "::1"):
+        typer.echo("the broker is not local: every service connects as KOHTAAMO_AMQP_URL's user")
+        return {}
     if shutil.which("rabbitmqctl") is None:
         typer.echo("rabbitmqctl not found: every service connects as the default user")
         return {}
-    prefix = KitSettings().broker_user_prefix
+    prefix = settings.broker_user_prefix
     passwords = {user_name(prefix, s): env[_broker_password_key(s)] for s in services}
-    rabbit_env.add_users("/", {user_name(prefix, s): permissions(s) for s in services}, passwords)
-    base = KitSettings().amqp_url.get_secret_value()
+    rabbit_env.add_users(
+        rabbit_env.vhost_of(base),
+        {user_name(prefix, s): permissions(s) for s in services},
+        passwords,
+    )
     return {
         s: rabbit_env.with_credentials(base, user_name(prefix, s), passwords[user_name(prefix, s)])
         for s in services
