@@ -9,19 +9,15 @@ early); `make run`, compose, the tests and the Kubernetes overlays set the kind 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 import structlog
 from pymongo import AsyncMongoClient, MongoClient
-from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from kit.settings import KitSettings
 
-T = TypeVar("T")
 log = structlog.get_logger("kit.mongo")
 # Connections per process when not configured.
 POOL = {"mongodb": 100, "embedded": 8}
@@ -69,7 +65,7 @@ def connect(settings: KitSettings, kind: str | None = None) -> AsyncMongoClient[
 
 
 class Store:
-    """The client and database of one service, and its transactions."""
+    """The client and database of one service (transactions: kit.uow)."""
 
     def __init__(self, settings: KitSettings) -> None:
         self.kind = resolve_kind(settings)
@@ -78,21 +74,6 @@ class Store:
 
     async def ping(self) -> None:
         await self.client.admin.command("ping")
-
-    # The two below are kept only for code written before the unit of work (kit.uow):
-    # use `svc.uow()` / `svc.uow.run(work)`, which also wake the relay after the commit.
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncClientSession]:
-        """One atomic unit: use the yielded session on every write inside it."""
-        async with self.client.start_session() as session:
-            async with await session.start_transaction():
-                yield session
-
-    async def in_transaction(self, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
-        """Run `work` in a transaction, retried on transient conflicts by the driver."""
-        async with self.client.start_session() as session:
-            return await session.with_transaction(work)
 
     async def close(self) -> None:
         await self.client.close()
