@@ -1,7 +1,8 @@
-"""The gateway's composition root. It is a kit Service (health, metrics, problem+json,
-correlation ids, token verification) without a store or a broker of its own: it keeps no
+"""The gateway's composition root. It is a kit WebService (health, metrics, problem+json,
+correlation ids, token verification): no store, broker or outbox of its own. It keeps no
 state but its caches, so readiness does not depend on MongoDB or RabbitMQ, nor on any
-optional upstream (their status is at /upstreams)."""
+optional upstream (their status is at /upstreams). It honours no revoked tokens itself: it
+only forwards, and the services refuse them."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from gateway.settings import GatewaySettings
 from gateway.shortcut import ProxyShortcut
 from gateway.upstreams import Upstreams
 from gateway.web_mount import mount_web
-from kit.app import Service
+from kit.web import WebService
 
 DESCRIPTION = (
     "One versioned HTTP API for Kohtaamo frontends. Tokens are checked once here and passed "
@@ -33,32 +34,22 @@ DESCRIPTION = (
 )
 
 
-class GatewayService(Service[GatewaySettings]):
+class GatewayService(WebService[GatewaySettings]):
     def __init__(self, settings: GatewaySettings) -> None:
         super().__init__(
-            "gateway",
-            settings=settings,
-            title="Kohtaamo API",
-            description=DESCRIPTION,
-            honours_revocations=False,  # it only forwards: the services refuse them
+            "gateway", settings=settings, title="Kohtaamo API", description=DESCRIPTION
         )
         self.table = RouteTable(settings.route_table())
         self.upstreams = Upstreams(settings)
         self.limits = RateLimits(settings)
         self.edge = Edge(self.auth, self.limits)
 
-    async def start(self) -> None:
-        # No outbox, consumers or database: the gateway only forwards.
-        self.upstreams.start()
-        for hook in self._startup:
-            await hook()
-        self.started = True
+        # The first hook to start and the last to stop: the others may call upstreams.
+        @self.on_startup
+        async def watch_upstreams() -> None:
+            self.upstreams.start()
 
-    async def stop(self) -> None:
-        self.started = False
-        for hook in reversed(self._shutdown):
-            await hook()
-        await self.upstreams.stop()
+        self.on_shutdown(self.upstreams.stop)
 
     async def readiness(self) -> dict[str, dict[str, Any]]:
         return {

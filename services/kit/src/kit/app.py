@@ -1,68 +1,54 @@
-"""The composition root every service uses: one `Service` gives a FastAPI app whose
-lifespan connects the store, declares the topology, starts the consumers and the outbox
-relay, and stops them again (FastStream's deprecated FastAPI plugin is not used)."""
+"""The composition root every service uses: one `Service` gives a FastAPI app (see
+kit.web) whose lifespan connects the store, declares the topology, starts the consumers and
+the outbox relay, and stops them again (FastStream's deprecated FastAPI plugin is not
+used)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, Generic, cast, overload
+from typing import Any, cast, overload
 
 import structlog
 from aio_pika import RobustQueue
 from aio_pika.abc import AbstractIncomingMessage
-from fastapi import APIRouter, FastAPI
 from faststream.rabbit import Channel
 from pydantic import BaseModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from typing_extensions import TypeVar
-from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from contracts import CloudEvent, topology
 from kit import revocation
-from kit.auth import Auth, TokenVerifier
 from kit.batching import Batcher
-from kit.bodylimit import BodyLimit
 from kit.bus import Bus
 from kit.consumer import BatchHandler, Consumer, Delivery, Handler, MessageProcessor
 from kit.events import new_event
-from kit.health import check, health_router
-from kit.http import install_request_context
+from kit.health import check
 from kit.inbox import Inbox
-from kit.links import ProxyPeer
-from kit.logging import configure_logging
 from kit.metrics import CONSUMER_RESTARTS, CONSUMER_STALLED
 from kit.mongo import Store
 from kit.outbox import Outbox
-from kit.problems import install_problem_handlers
 from kit.rabbit_admin import RabbitAdmin
 from kit.relay import Relay
 from kit.revocation import Revocations
 from kit.settings import KitSettings
 from kit.uow import Transactions
+from kit.web import SettingsT, WebService
 
 log = structlog.get_logger("kit.app")
 Part = TypeVar("Part")
-# The service's own settings class (`Service[EventsSettings]`): `svc.settings` is typed by
-# it. A bare `Service` is one whose code reads only the kit's settings; covariant, so any
-# service is one (the kit's own code takes a bare `Service`).
-SettingsT = TypeVar("SettingsT", bound=KitSettings, default=KitSettings, covariant=True)
-Hook = Callable[[], Awaitable[None]]
 # How long a stop waits for the messages being applied (as the broker's graceful timeout).
 GRACEFUL_S = 15.0
 # A delivery being held: when it came, and the task applying it.
 Held = tuple[float, "asyncio.Task[Any] | None"]
 
 
-class Service(Generic[SettingsT]):
+class Service(WebService[SettingsT]):
     """One service: its settings (typed, `Service[EventsSettings]`), store, bus, outbox and
     relay, consumers and routers, and the parts its factory built (`provide`/`part`)."""
-
-    settings: SettingsT
 
     @overload
     def __init__(
@@ -101,12 +87,9 @@ class Service(Generic[SettingsT]):
         # Without settings of its own, a service has the kit's (the first overload).
         if settings is None:
             settings = cast(SettingsT, KitSettings(service=name))
-        self.settings = settings
-        self.settings.service = name
-        self.name = name
-        self.title = title or f"Kohtaamo {name}"
-        self.description = description
-        self.version = version
+        super().__init__(
+            name, settings=settings, title=title, description=description, version=version
+        )
         self.store = Store(self.settings)
         self.bus = Bus(self.settings)
         self.outbox = Outbox(self.store, signer=self.bus.signer)
@@ -123,15 +106,7 @@ class Service(Generic[SettingsT]):
             park_after=self.settings.outbox_park_after,
             parked_retention=timedelta(days=self.settings.outbox_parked_retention_days),
         )
-        self.verifier = TokenVerifier(
-            self.settings.issuers(),
-            audience=self.settings.token_audience,
-            cache_s=self.settings.jwks_cache_s,
-            min_refresh_s=self.settings.jwks_min_refresh_s,
-        )
-        self.auth = Auth(self.verifier)
         self.admin = RabbitAdmin(self.settings.amqp_url.get_secret_value())
-        self.consumers: list[Consumer] = []
         # Each consumer's queue (on its channel) and message callback; consuming tags
         # while consuming; batchers, drained before the connection closes.
         self._queues: dict[str, RobustQueue] = {}
@@ -154,11 +129,7 @@ class Service(Generic[SettingsT]):
         # write the same documents (a person's projections), and concurrent transactions
         # on them conflict and are retried whole.
         self._batch_turn = asyncio.Lock()
-        self.routers: list[APIRouter] = []
         self._parts: dict[type[Any], Any] = {}
-        self._startup: list[Hook] = []
-        self._shutdown: list[Hook] = []
-        self.started = False
         # Every service refuses revoked access tokens (its own consumer and deny list);
         # the gateway, which only forwards, leaves that to the services.
         self.revocations: Revocations | None = None
@@ -231,17 +202,6 @@ class Service(Generic[SettingsT]):
             return cast(Part, self._parts[kind])
         except KeyError:
             raise LookupError(f"the {self.name} service has no {kind.__name__}") from None
-
-    def include_router(self, router: APIRouter) -> None:
-        self.routers.append(router)
-
-    def on_startup(self, hook: Hook) -> Hook:
-        self._startup.append(hook)
-        return hook
-
-    def on_shutdown(self, hook: Hook) -> Hook:
-        self._shutdown.append(hook)
-        return hook
 
     # -- events --------------------------------------------------------------------------
 
@@ -467,8 +427,8 @@ class Service(Generic[SettingsT]):
     async def consumer_health(self) -> dict[str, dict[str, Any]]:
         """The consumers on their own (`/readyz/consumers`): broker reachable, every queue's
         consumer attached, none stalled. For monitoring, not for the load balancer."""
-        if not self.consumers:  # nothing consumes here (the gateway): nothing to fail
-            return {"consumers": {"ok": True, "attached": {}}}
+        if not self.consumers:  # nothing consumes here: nothing to fail
+            return await super().consumer_health()
         results = dict([await check("broker", self._broker_probe)])
         results.update([await check("consumers", self._consumers_probe, timeout=4.0)])
         return results
@@ -490,37 +450,3 @@ class Service(Generic[SettingsT]):
         if self._stalled:
             raise RuntimeError(f"consumers stalled: {sorted(self._stalled)}")
         return {"attached": attached}
-
-    def create_app(self) -> FastAPI:
-        configure_logging(
-            service=self.name, fmt=self.settings.log_format, level=self.settings.log_level
-        )
-
-        @asynccontextmanager
-        async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-            await self.start()
-            try:
-                yield
-            finally:
-                await self.stop()
-
-        app = FastAPI(
-            title=self.title, description=self.description, version=self.version, lifespan=lifespan
-        )
-        app.state.service = self
-        install_problem_handlers(app)
-        app.add_middleware(BodyLimit, limit=self.settings.max_body_bytes)
-        install_request_context(app, service=self.name, municipality=self.settings.municipality)
-        if self.settings.trusted_proxies:
-            # uvicorn's own handling, in the app rather than the server (`kohtaamo run`
-            # turns the server's off): the same networks wherever the app is served.
-            app.add_middleware(
-                ProxyHeadersMiddleware,
-                trusted_hosts=self.settings.trusted_proxies,
-            )
-            # Outside it: whether the request came through a proxy is known only here.
-            app.add_middleware(ProxyPeer, trusted=self.settings.trusted_proxies)
-        app.include_router(health_router(self))
-        for router in self.routers:
-            app.include_router(router)
-        return app

@@ -18,7 +18,7 @@ from contracts.catalog import published_types
 from kit.bus import consumer_queue, topic_exchange
 
 if TYPE_CHECKING:
-    from kit.app import Service
+    from kit.web import WebService
 
 
 @cache
@@ -36,7 +36,7 @@ def envelope_model(type_: str) -> type[BaseModel]:
     )
 
 
-def specification(service: Service) -> dict[str, Any]:
+def specification(service: WebService) -> dict[str, Any]:
     broker = RabbitBroker(apply_types=True)
     exchange = topic_exchange(topology.exchange(service.name))
     for type_ in sorted(published_types()):

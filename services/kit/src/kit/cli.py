@@ -49,6 +49,13 @@ def _service(target: str) -> Any:
     return registry.load_factory(target)()
 
 
+def _has_store_and_bus(svc: Any) -> bool:
+    """A kit Service; an HTTP-only process (the gateway) has no store, bus or outbox."""
+    from kit.app import Service
+
+    return isinstance(svc, Service)
+
+
 @app.command()
 def run(
     service: Annotated[str, typer.Argument(help="Installed service name, or module:factory")],
@@ -256,6 +263,8 @@ def _seed_all(names: list[str], env: dict[str, str], urls: dict[str, str] | None
             if name in urls:
                 os.environ["KOHTAAMO_AMQP_URL"] = urls[name]
             svc = _service(name)
+            if not _has_store_and_bus(svc):
+                continue
             try:
                 await svc.declare_topology()
             finally:
@@ -388,6 +397,8 @@ def outbox_lag(services: Annotated[list[str] | None, typer.Argument()] = None) -
     async def go() -> None:
         for name in services or registry.installed():
             svc = _service(name)
+            if not _has_store_and_bus(svc):
+                continue
             try:
                 lag = await svc.outbox.lag()
             finally:

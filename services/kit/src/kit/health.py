@@ -15,10 +15,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from kit.openapi import file_response
 
 if TYPE_CHECKING:
-    from kit.app import Service
+    from kit.web import WebService
 
 
-def health_router(service: Service) -> APIRouter:
+def health_router(service: WebService) -> APIRouter:
     router = APIRouter(tags=["operations"])
 
     @router.get("/healthz", summary="Process is alive")

@@ -9,7 +9,7 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from kit.app import Service
+    from kit.web import WebService
 
 ORDER = ("identity", "events", "bookings", "notifications", "analytics", "gateway")
 
@@ -19,12 +19,12 @@ def installed() -> list[str]:
     return sorted(names, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
 
 
-def load_factory(target: str) -> Callable[..., Service]:
+def load_factory(target: str) -> Callable[..., WebService]:
     """`identity` (an installed service) or `package.module:factory`."""
     if ":" in target:
         module, attr = target.split(":", 1)
         # What a module or entry point names is what its package declares it to be.
-        factory: Callable[..., Service] = getattr(importlib.import_module(module), attr)
+        factory: Callable[..., WebService] = getattr(importlib.import_module(module), attr)
         return factory
     for ep in entry_points(group="kohtaamo.services"):
         if ep.name == target:

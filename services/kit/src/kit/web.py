@@ -1,0 +1,128 @@
+"""The HTTP side every Kohtaamo process has: a FastAPI app with the kit's logging,
+problem+json answers, body limit, request context (correlation ids), trusted proxies,
+health and metrics routes, token checks, and startup and shutdown hooks. `kit.app.Service`
+adds the store, the bus, consumers and the outbox; a process that only serves HTTP (the
+gateway) builds on `WebService` alone."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Generic
+
+from fastapi import APIRouter, FastAPI
+from typing_extensions import TypeVar
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+from kit.auth import Auth, TokenVerifier
+from kit.bodylimit import BodyLimit
+from kit.consumer import Consumer
+from kit.health import health_router
+from kit.http import install_request_context
+from kit.links import ProxyPeer
+from kit.logging import configure_logging
+from kit.problems import install_problem_handlers
+from kit.settings import KitSettings
+
+# The process's own settings class (`Service[EventsSettings]`): `svc.settings` is typed by
+# it. A bare `Service` is one whose code reads only the kit's settings; covariant, so any
+# service is one (the kit's own code takes a bare `Service`).
+SettingsT = TypeVar("SettingsT", bound=KitSettings, default=KitSettings, covariant=True)
+Hook = Callable[[], Awaitable[None]]
+
+
+class WebService(Generic[SettingsT]):
+    """An HTTP process: its settings, routers, hooks and token checks."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        settings: SettingsT,
+        title: str | None = None,
+        description: str = "",
+        version: str = "0.1.0",
+    ) -> None:
+        self.settings = settings
+        self.settings.service = name
+        self.name = name
+        self.title = title or f"Kohtaamo {name}"
+        self.description = description
+        self.version = version
+        self.verifier = TokenVerifier(
+            self.settings.issuers(),
+            audience=self.settings.token_audience,
+            cache_s=self.settings.jwks_cache_s,
+            min_refresh_s=self.settings.jwks_min_refresh_s,
+        )
+        self.auth = Auth(self.verifier)
+        self.routers: list[APIRouter] = []
+        # What it consumes: nothing, unless it is a kit Service. Tools that walk every
+        # installed process (DLQ listing, AsyncAPI documents) read this alike.
+        self.consumers: list[Consumer] = []
+        self._startup: list[Hook] = []
+        self._shutdown: list[Hook] = []
+        self.started = False
+
+    def include_router(self, router: APIRouter) -> None:
+        self.routers.append(router)
+
+    def on_startup(self, hook: Hook) -> Hook:
+        self._startup.append(hook)
+        return hook
+
+    def on_shutdown(self, hook: Hook) -> Hook:
+        self._shutdown.append(hook)
+        return hook
+
+    async def start(self) -> None:
+        for hook in self._startup:
+            await hook()
+        self.started = True
+
+    async def stop(self) -> None:
+        self.started = False
+        for hook in reversed(self._shutdown):
+            await hook()
+
+    async def readiness(self) -> dict[str, dict[str, Any]]:
+        """Whether this replica should take HTTP traffic (`/readyz`)."""
+        return {"started": {"ok": self.started}}
+
+    async def consumer_health(self) -> dict[str, dict[str, Any]]:
+        """The consumers on their own (`/readyz/consumers`): none here, nothing to fail."""
+        return {"consumers": {"ok": True, "attached": {}}}
+
+    def create_app(self) -> FastAPI:
+        configure_logging(
+            service=self.name, fmt=self.settings.log_format, level=self.settings.log_level
+        )
+
+        @asynccontextmanager
+        async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            await self.start()
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        app = FastAPI(
+            title=self.title, description=self.description, version=self.version, lifespan=lifespan
+        )
+        app.state.service = self
+        install_problem_handlers(app)
+        app.add_middleware(BodyLimit, limit=self.settings.max_body_bytes)
+        install_request_context(app, service=self.name, municipality=self.settings.municipality)
+        if self.settings.trusted_proxies:
+            # uvicorn's own handling, in the app rather than the server (`kohtaamo run`
+            # turns the server's off): the same networks wherever the app is served.
+            app.add_middleware(
+                ProxyHeadersMiddleware,
+                trusted_hosts=self.settings.trusted_proxies,
+            )
+            # Outside it: whether the request came through a proxy is known only here.
+            app.add_middleware(ProxyPeer, trusted=self.settings.trusted_proxies)
+        app.include_router(health_router(self))
+        for router in self.routers:
+            app.include_router(router)
+        return app
