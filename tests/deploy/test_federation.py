@@ -279,6 +279,7 @@ def site_settings(
         amqp_url=with_credentials(amqp_url, admin.username or "guest", admin.password or ""),
         municipality=config["KOHTAAMO_MUNICIPALITY"],
         municipalities=config["KOHTAAMO_MUNICIPALITIES"],
+        site_municipalities=config.get("KOHTAAMO_SITE_MUNICIPALITIES", ""),
         **{"event_signers": [KOUVOLA], **overrides},
     )
 

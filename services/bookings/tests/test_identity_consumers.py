@@ -10,11 +10,13 @@ from typing import Any
 import aio_pika
 import httpx
 
+from bookings.main import service
+from bookings.settings import BookingsSettings
 from bookings.testing import Actors, EventLog, at, future_day
 from contracts import identity as idc
 from contracts import topology
 from kit.app import Service
-from kit.testing import dead_letters, envelope, eventually, forgeries, publish_raw
+from kit.testing import TestIssuer, dead_letters, envelope, eventually, forgeries, publish_raw
 
 MENTOR_HOURS = {"weekly": {str(d): [{"opens": "14:00", "closes": "16:00"}] for d in range(7)}}
 
@@ -217,3 +219,92 @@ async def test_forged_erasures_are_dead_lettered_and_change_nothing(
     assert booking["purpose"] == "interview" and booking["booked_by"] != "erased"
     assert await svc.store.db.feeds.count_documents({"user_id": "forged-victim"}) == 1
     assert not events.matching("erasure.completed", "user/forged-victim")
+
+
+async def test_a_site_not_serving_the_person_erases_their_bookings_without_answering(
+    make_settings: Any, make_vhost: Any, actors: Actors, issuer: TestIssuer
+) -> None:
+    """Separate sites: Helsinki's bookings (serving only helsinki) holds a Kouvola
+    resident's booking of a Helsinki room opened to Kouvola. The erasure, published for
+    `kouvola`, anonymises it there too; only the site serving Kouvola answers identity, so
+    Helsinki's empty-handed answer can never mark an erasure complete early."""
+    site = make_vhost("xsite-bookings")  # Helsinki's broker
+    helsinki = service(
+        make_settings(
+            "bookings",
+            cls=BookingsSettings,
+            amqp_url=site,
+            municipalities=["helsinki"],
+            # As in deploy/k8s/overlays/helsinki: the site's identity serves Kouvola too.
+            site_municipalities=["helsinki", "kouvola"],
+            no_show_sweep_s=3600.0,
+        )
+    )
+    helsinki.verifier.trust(issuer.issuer, issuer.jwks)
+    app = helsinki.create_app()
+    await helsinki.start()
+    answers = EventLog()
+    connection = await aio_pika.connect_robust(site)
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://helsinki") as api:
+            staff = actors.staff("helsinki")
+            hours = {str(d): [{"opens": "08:00", "closes": "20:00"}] for d in range(7)}
+            location = await api.post(
+                "/locations",
+                headers=staff,
+                json={"name": {"fi": "Kirjasto"}, "kind": "branch", "hours": {"weekly": hours}},
+            )
+            assert location.status_code == 201, location.text
+            room = await api.post(
+                "/resources",
+                headers=staff,
+                json={
+                    "location_id": location.json()["id"],
+                    "kind": "meeting_room",
+                    "name": {"fi": "Huone"},
+                    "capacity": 4,
+                    "rules": {"allowed_municipalities": ["kouvola"]},
+                },
+            )
+            assert room.status_code == 201, room.text
+            day = future_day(8)
+            made = await api.post(
+                "/bookings",
+                headers=actors.user("kouvola-away", municipality="kouvola"),
+                json={
+                    "resource_id": room.json()["id"],
+                    "starts_at": at(day, "12:00"),
+                    "ends_at": at(day, "13:00"),
+                    "purpose": "Kouvolasta",
+                },
+            )
+            assert made.status_code == 201, made.text
+        channel = await connection.channel()
+        queue = await channel.declare_queue("", exclusive=True)
+        await queue.bind(topology.exchange("bookings"), routing_key="bookings.#")
+        await queue.consume(answers.on_message)
+        requested = datetime.now(UTC).isoformat()
+        await publish(
+            site,
+            idc.USER_ERASED,
+            {"user_id": "kouvola-away", "requested_at": requested},
+            municipality="kouvola",
+        )
+        # Then a Helsinki resident's erasure: its answer comes after any answer the first
+        # would have had (one outbox, in order).
+        await publish(
+            site, idc.USER_ERASED, {"user_id": "helsinki-after", "requested_at": requested}
+        )
+
+        async def anonymised() -> bool:
+            doc = await helsinki.store.db.bookings.find_one({"_id": made.json()["id"]})
+            return doc is not None and doc["user_id"] == "erased" and doc["purpose"] is None
+
+        await eventually(anonymised)
+        [after] = await answers.find("erasure.completed", "user/helsinki-after")
+        assert after["municipality"] == "helsinki"
+        assert answers.matching("erasure.completed", "user/kouvola-away") == []
+    finally:
+        await connection.close()
+        await helsinki.stop()

@@ -19,9 +19,10 @@ ERASED = "erased"
 def register_handlers(svc: Service) -> None:
     # By the person: their bookings of another municipality's rooms (a Kouvola resident
     # booking a Helsinki room opened to them) are theirs too, whatever the resource's
-    # municipality. Of the person's municipalities this site serves (a person served by
-    # another site is that site's to erase: see docs/operations.md).
-    @svc.consumer("identity-users", [idc.USER_ERASED])
+    # municipality, also when that room is on another site: network-wide. Only the site
+    # serving the person's municipality answers identity (docs/operations.md, "Erasure
+    # across sites"), so an empty answer from elsewhere never completes an erasure early.
+    @svc.consumer("identity-users", [idc.USER_ERASED], network=True)
     async def on_user_erased(delivery: Delivery) -> None:
         """Anonymise an erased user's bookings and series; drop their feed."""
         data: Any = delivery.data
@@ -49,6 +50,8 @@ def register_handlers(svc: Service) -> None:
         )
         feeds = await db.feeds.delete_many({"user_id": data.user_id}, session=session)
         count = bookings.modified_count + series.modified_count + feeds.deleted_count
+        if not svc.settings.serves(municipality):
+            return
         await delivery.uow.emit(
             svc.event(
                 ev.ERASURE_COMPLETED,

@@ -66,6 +66,11 @@ class KitSettings(BaseSettings):
     # that did not come from its producer's broker user (a retry, a replay), refuse them.
     site: str = ""
     site_services: list[str] = Field(default_factory=list)
+    # The municipalities this site's producers speak for, when more than this service
+    # serves: Helsinki's identity serves Kouvola's users, so Helsinki's bookings (serving
+    # helsinki) must accept identity's erasure of a Kouvola user (network-wide, by the
+    # person). Empty: `municipalities`. Env: `a,b` or a JSON list.
+    site_municipalities: Annotated[list[str], NoDecode] = Field(default_factory=list)
     event_signing_key: SecretStr = SecretStr("")
     # More public keys of this site (the next or previous key during a rotation), a JWKS.
     event_site_jwks: dict[str, Any] = Field(default_factory=lambda: {"keys": []})
@@ -158,7 +163,7 @@ class KitSettings(BaseSettings):
     revocation_keep_s: float = Field(default=3600.0, gt=0)
     revocation_refresh_s: float = Field(default=2.0, gt=0)
 
-    @field_validator("municipalities", "trusted_proxies", mode="before")
+    @field_validator("municipalities", "site_municipalities", "trusted_proxies", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -235,7 +240,7 @@ class KitSettings(BaseSettings):
     def trusted_signers(self) -> list[EventSigner]:
         own = EventSigner(
             site=self.site_name(),
-            municipalities=self.municipalities,
+            municipalities=sorted({*self.municipalities, *self.site_municipalities}),
             services=self.site_services,
             jwks=self.site_jwks(),
         )
