@@ -88,7 +88,9 @@ def kouvola_bus_at(amqp_url: str, service: str = "events") -> Bus:
 
 
 def url(user: str, password: str, vhost: str) -> str:
-    return f"amqp://{user}:{password}@127.0.0.1:5672/{quote(vhost, safe='')}"
+    # The run's broker (KOHTAAMO_TEST_AMQP_URL may name another node than the default).
+    host = urlsplit(base_url()).netloc.rsplit("@", 1)[-1]
+    return f"amqp://{user}:{password}@{host}/{quote(vhost, safe='')}"
 
 
 @pytest.fixture(scope="module")
