@@ -16,12 +16,12 @@ from bookings.settings import BookingsSettings
 @pytest.mark.parametrize("lanes", [1, 2, 5])
 def test_lanes_from_settings(make_settings: Callable[..., Any], lanes: int) -> None:
     svc = service(make_settings("bookings", cls=BookingsSettings, booking_lanes=lanes))
-    assert len(desk_for(svc).lanes) == lanes
+    assert desk_for(svc).lanes == lanes
 
 
 def test_default_is_two_lanes(make_settings: Callable[..., Any]) -> None:
     svc = service(make_settings("bookings", cls=BookingsSettings))
-    assert len(desk_for(svc).lanes) == 2
+    assert desk_for(svc).lanes == 2
 
 
 def test_zero_lanes_refused(make_settings: Callable[..., Any]) -> None:

@@ -1,4 +1,5 @@
-"""The booking desk: booking requests of one process are written in batches.
+"""The booking desk: booking requests of one process are written in batches (per lane of
+resources, with kit.batch_writer).
 
 Requests that arrive while a batch is being written wait for the next one; each batch is
 ONE transaction that claims the calendars of its resources (see `calendar.py`), reads
@@ -11,15 +12,13 @@ request is written at once, without waiting.
 
 from __future__ import annotations
 
-import asyncio
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import structlog
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
@@ -32,10 +31,10 @@ from bookings.recent import Stale
 from bookings.store import HOLDING
 from contracts.bookings import BOOKING_REQUESTED
 from kit.app import Service
+from kit.batch_writer import BatchWriter
 from kit.problems import Problem
 from kit.uow import UnitOfWork
 
-log = structlog.get_logger("bookings.desk")
 MAX_BATCH = 64
 
 
@@ -47,7 +46,9 @@ class Request:
     extra: dict[str, Any]
     # The calendar's `rules_version` the request was checked at (see recent.py).
     version: int | None
-    future: asyncio.Future[dict[str, Any]] = field(repr=False)
+
+
+Outcome = dict[str, Any] | BaseException
 
 
 class Desk:
@@ -57,7 +58,10 @@ class Desk:
     def __init__(self, svc: Service, attempts: int = 200, lanes: int = 2) -> None:
         self.svc = svc
         self.attempts = attempts
-        self.lanes = [Lane(self) for _ in range(lanes)]
+        self.lanes = lanes
+        self._writer: BatchWriter[int, Request, dict[str, Any]] = BatchWriter(
+            self._write_lane, batch=MAX_BATCH, name="bookings-desk-lane"
+        )
 
     async def submit(
         self,
@@ -68,48 +72,22 @@ class Desk:
         version: int | None,
     ) -> dict[str, Any]:
         """The stored booking, or raises its Problem (or `Stale`: check it again)."""
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        lane = self.lanes[zlib.crc32(doc["resource_id"].encode()) % len(self.lanes)]
-        lane.pending.append(Request(doc, rules, zone, extra, version, future))
-        if lane.task is None or lane.task.done():
-            lane.task = asyncio.create_task(lane.drain(), name="bookings-desk-lane")
-        return await future
+        lane = zlib.crc32(doc["resource_id"].encode()) % self.lanes
+        return await self._writer.submit(lane, Request(doc, rules, zone, extra, version))
 
-
-class Lane:
-    def __init__(self, desk: Desk) -> None:
-        self.svc = desk.svc
-        self.attempts = desk.attempts
-        self.pending: list[Request] = []
-        self.task: asyncio.Task[None] | None = None
-
-    async def drain(self) -> None:
-        while self.pending:
-            batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
-            try:
-                outcomes = await self.svc.uow.run(
-                    partial(self._write, batch=batch), attempts=self.attempts
-                )
-            except DuplicateKeyError:
-                # an earlier attempt committed but its answer was lost: read what is stored
-                outcomes = {}
-                for r in batch:
-                    stored = await self.svc.store.db.bookings.find_one({"_id": r.doc["_id"]})
-                    outcomes[r.doc["_id"]] = stored or Problem(503, "Busy", "Try again.")
-            except Exception as exc:
-                log.warning("desk.batch_failed", size=len(batch), error=str(exc))
-                for r in batch:
-                    if not r.future.done():
-                        r.future.set_exception(exc)
-                continue
+    async def _write_lane(self, lane: int, batch: list[Request]) -> list[Outcome]:
+        """One batch of a lane: each request's stored booking or its exception."""
+        try:
+            outcomes = await self.svc.uow.run(
+                partial(self._write, batch=batch), attempts=self.attempts
+            )
+        except DuplicateKeyError:
+            # an earlier attempt committed but its answer was lost: read what is stored
+            outcomes = {}
             for r in batch:
-                outcome = outcomes[r.doc["_id"]]
-                if r.future.done():
-                    continue
-                if isinstance(outcome, BaseException):
-                    r.future.set_exception(outcome)
-                else:
-                    r.future.set_result(outcome)
+                stored = await self.svc.store.db.bookings.find_one({"_id": r.doc["_id"]})
+                outcomes[r.doc["_id"]] = stored or Problem(503, "Busy", "Try again.")
+        return [outcomes[r.doc["_id"]] for r in batch]
 
     async def _write(self, uow: UnitOfWork, batch: list[Request]) -> dict[str, Any]:
         session = uow.session

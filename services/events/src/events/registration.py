@@ -26,6 +26,7 @@ from events.errors import conflict, invalid
 from events.settings import EventsSettings
 from events.waitlist import Seats, allocate, promotable
 from kit.app import Service
+from kit.batch_writer import BatchWriter
 from kit.problems import Problem
 from kit.uow import UnitOfWork
 
@@ -112,8 +113,9 @@ class Registrar:
     def __init__(self, svc: Service[EventsSettings], batch: int = 64) -> None:
         self.svc = svc
         self.batch = batch
-        self._pending: dict[str, list[tuple[SignUp, asyncio.Future[dict[str, Any]]]]] = {}
-        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._writer: BatchWriter[str, SignUp, dict[str, Any]] = BatchWriter(
+            self._write, batch=batch, name="events-registrar"
+        )
         # Gone when nobody holds or waits for them (WeakValueDictionary).
         self._turns: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -130,32 +132,13 @@ class Registrar:
             return await cancel(self.svc, registration_id=registration_id, by=by, reason=reason)
 
     async def submit(self, event_id: str, signup: SignUp) -> dict[str, Any]:
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._pending.setdefault(event_id, []).append((signup, future))
-        if event_id not in self._workers:
-            self._workers[event_id] = asyncio.create_task(self._drain(event_id))
-        return await future
+        return await self._writer.submit(event_id, signup)
 
-    async def _drain(self, event_id: str) -> None:
-        try:
-            while queue := self._pending.get(event_id):
-                batch, queue[:] = queue[: self.batch], queue[self.batch :]
-                try:
-                    async with self.turn(event_id):
-                        results = await write_batch(self.svc, event_id, [s for s, _ in batch])
-                except Exception as exc:  # the whole batch failed: every caller hears why
-                    results = [exc] * len(batch)
-                for (_, future), result in zip(batch, results, strict=True):
-                    if future.done():
-                        continue  # the caller went away
-                    if isinstance(result, BaseException):
-                        future.set_exception(result)
-                    else:
-                        future.set_result(result)
-        finally:
-            self._workers.pop(event_id, None)
-            if not self._pending.get(event_id):
-                self._pending.pop(event_id, None)
+    async def _write(
+        self, event_id: str, signups: list[SignUp]
+    ) -> list[dict[str, Any] | Exception]:
+        async with self.turn(event_id):
+            return await write_batch(self.svc, event_id, signups)
 
 
 async def write_batch(
