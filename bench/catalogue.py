@@ -31,7 +31,14 @@ import httpx
 sys.path.insert(0, str(Path(__file__).parent))
 
 from common import environment, percentiles, write
-from serving import issuer_server, machine, resident_kb, service_env, service_process
+from serving import (
+    cpu_seconds,
+    issuer_server,
+    machine,
+    resident_kb,
+    service_env,
+    service_process,
+)
 
 CONNECTIONS = 50
 LOADERS = 48  # events created and published at once while loading
@@ -41,15 +48,82 @@ TARGETS = {"list": 0.03, "filtered": 0.03, "one": 0.1}
 P99_MS = 400
 MEMORY_MB = {10_000: 200, 100_000: 500}
 SECTIONS = ("catalogue_signups", "catalogue_availability")
+WINDOW = 1000  # events: the loading's first and last windows compared
+LOADING_RATE_TARGET = 0.8  # the last window's rate at least this of the first's
+LOADING_CPU_TARGET_MAX = 1.25  # CPU time per event of the last window, of the first's
 HELSINKI = ZoneInfo("Europe/Helsinki")
 
 
 # -- loading through the API -------------------------------------------------------------
 
 
+class Progress:
+    """Marks taken as the n-th event of the whole loading is published: the time, the
+    machine's load and the CPU time the events process and the store have used so far. A
+    window of the loading (events a to b) is measured between two marks: its rate, and
+    its CPU time per event, which the load other processes put on the machine does not
+    inflate (the rate follows that load; the CPU cost follows the code)."""
+
+    def __init__(self, pids: dict[str, int], marks: set[int]) -> None:
+        self.pids = pids
+        self.marks = marks
+        self.done = 0
+        self.seen: dict[int, dict[str, Any]] = {}
+        self.mark(0)
+
+    def mark(self, n: int) -> None:
+        self.seen[n] = {
+            "t": time.perf_counter(),
+            "load": round(os.getloadavg()[0], 1),
+            "cpu": {name: cpu_seconds(pid) for name, pid in self.pids.items()},
+        }
+
+    def completed(self) -> None:
+        self.done += 1
+        if self.done in self.marks:
+            self.mark(self.done)
+
+    def window(self, first: int, last: int) -> dict[str, Any]:
+        """Events first..last (counted from 1)."""
+        a, b = self.seen[first - 1], self.seen[last]
+        n = last - first + 1
+        cpu = {
+            name: None if a["cpu"][name] is None or b["cpu"][name] is None
+            else round((b["cpu"][name] - a["cpu"][name]) / n * 1000, 2)
+            for name in self.pids
+        }  # fmt: skip
+        return {
+            "events": f"{first}-{last}",
+            "events_per_s": round(n / (b["t"] - a["t"]), 1),
+            "load_avg": [a["load"], b["load"]],
+            "cpu_ms_per_event": cpu,
+        }
+
+    def compare(self, size: int) -> dict[str, Any]:
+        """The last WINDOW events up to `size` against the first WINDOW of the loading."""
+        first, last = self.window(1, WINDOW), self.window(size - WINDOW + 1, size)
+        cpu: dict[str, Any] = {}
+        for name in self.pids:
+            was, now = first["cpu_ms_per_event"][name], last["cpu_ms_per_event"][name]
+            if was and now is not None:
+                cpu[name] = {
+                    "ratio": round(now / was, 3),
+                    "target_ratio_max": LOADING_CPU_TARGET_MAX,
+                }
+        return {
+            "first": first,
+            "last": last,
+            "rate": {
+                "ratio": round(last["events_per_s"] / first["events_per_s"], 3),
+                "target": LOADING_RATE_TARGET,
+            },
+            "cpu_per_event": cpu,
+        }
+
+
 async def load(
     http: httpx.AsyncClient, base: str, staff: dict[str, str], venues: list[str], count: int,
-    seed: int,
+    seed: int, progress: Progress,
 ) -> tuple[list[str], dict[str, Any]]:  # fmt: skip
     """`count` published events, LOADERS at a time; the time of each create + publish."""
     rng = random.Random(seed)
@@ -81,6 +155,7 @@ async def load(
             r.raise_for_status()
         took.append(time.perf_counter() - began)
         ids.append(event_id)
+        progress.completed()
         if len(ids) % 5000 == 0:
             print(f"  {len(ids)} of {count} loaded, {time.strftime('%H:%M:%S')}", flush=True)
 
@@ -221,17 +296,24 @@ async def catalogue(sizes: list[int], seconds: float, rounds: int) -> dict[str, 
         async with issuer_server() as (issuer, jwks_url):
             process_env = service_env(env, issuer, jwks_url)
             with service_process("events", process_env) as (base, pid):
+                pids = {"events": pid}
+                if env["store_pid"]:
+                    pids["store"] = int(env["store_pid"])
                 staff = issuer.headers(roles=["staff"], municipality="helsinki", exp_in=6 * 3600)
                 async with loader() as http:
                     venues = await places(http, base, staff)
+                marks = {WINDOW} | {n for s in sizes for n in (s - WINDOW, s)}
+                progress = Progress(pids, marks)
                 ids: list[str] = []
                 for size in sorted(sizes):
                     # A client per loading: the server closes connections left idle meanwhile.
                     async with loader() as http:
                         more, loading = await load(
-                            http, base, staff, venues, size - len(ids), seed=size
+                            http, base, staff, venues, size - len(ids), size, progress
                         )
                     ids += more
+                    if size >= 2 * WINDOW:
+                        loading["windows"] = progress.compare(size)
                     figures = await measure(base, ids, seconds, rounds)
                     rss = resident_kb(pid)
                     mb = None if rss is None else round(rss / 1024, 1)

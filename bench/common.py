@@ -57,6 +57,7 @@ def environment(
         yield {
             "amqp_url": rabbit_env.with_vhost(base, vhost),
             "mongo_url": mongo,
+            "store_pid": "" if store is None else str(store.pid),  # "": not ours
             "run": run,
             "user_prefix": prefix,
             **urls,
