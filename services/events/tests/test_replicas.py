@@ -29,9 +29,9 @@ LAG_S = 15.0
 
 
 async def replica(
-    svc: Service[EventsSettings], issuer: TestIssuer
+    svc: Service[EventsSettings], issuer: TestIssuer, **settings: Any
 ) -> tuple[Service[EventsSettings], httpx.AsyncClient]:
-    other = service(svc.settings.model_copy())
+    other = service(svc.settings.model_copy(update=settings))
     other.verifier.trust(issuer.issuer, issuer.jwks)
     await other.start()
     transport = httpx.ASGITransport(app=other.create_app())  # the same host: the same links
@@ -104,6 +104,51 @@ async def test_the_writer_reads_its_write_at_once_the_other_within_the_lag(
         return r.json()["items"] == []
 
     await eventually(cancelled, timeout=LAG_S)
+
+
+async def test_the_writer_shows_its_own_sign_ups_seats_at_once(
+    svc: Service[EventsSettings], api: Any, issuer: TestIssuer
+) -> None:
+    """Seat counts after a sign-up and a cancellation, read from the replica that wrote
+    them right after its answer. That replica reads the bus only once a minute here, so
+    only its own write can have moved them."""
+    writer, client = await replica(svc, issuer, catalogue_refresh_ms=60_000)
+    try:
+        word = f"w{uuid.uuid4().hex[:10]}"
+        created = await api.event(title={"fi": f"Kerho {word}"}, capacity=3, max_group_size=3)
+        r = await client.get(
+            f"/events/{created['id']}", params={"min_revision": created["revision"]}
+        )
+        assert r.json()["seats_free"] == 3
+
+        async def sign_up(sub: str, seats: int) -> dict[str, Any]:
+            r = await client.post(
+                f"/events/{created['id']}/registrations",
+                json={"seats": seats},
+                headers=api.auth("resident", sub=sub),
+            )
+            assert r.status_code == 201, r.text
+            body: dict[str, Any] = r.json()
+            return body
+
+        async def seats() -> tuple[int, int]:
+            shown = (await client.get(f"/events/{created['id']}")).json()
+            listed = (await client.get("/events", params={"q": word})).json()["items"]
+            assert [e["seats_free"] for e in listed] == [shown["seats_free"]]
+            return shown["seats_free"], shown["waiting"]
+
+        first = await sign_up(f"a-{word}", 2)
+        assert await seats() == (1, 0)
+        await sign_up(f"b-{word}", 2)  # more than is free: waits
+        assert await seats() == (1, 1)
+        r = await client.post(
+            f"/registrations/{first['id']}/cancel", headers=api.auth("resident", sub=f"a-{word}")
+        )
+        assert r.status_code == 200, r.text
+        assert await seats() == (1, 0)  # two seats back, the waiting group of two promoted
+    finally:
+        await client.aclose()
+        await writer.stop()
 
 
 async def test_a_restarted_replica_answers_as_before(

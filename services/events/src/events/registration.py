@@ -23,6 +23,7 @@ from pymongo.errors import OperationFailure
 from contracts import events as ev
 from events import clock, store
 from events.errors import conflict, invalid
+from events.parts import Parts
 from events.settings import EventsSettings
 from events.waitlist import Seats, allocate, promotable
 from kit.app import Service
@@ -145,11 +146,11 @@ async def write_batch(
     svc: Service[EventsSettings], event_id: str, signups: list[SignUp]
 ) -> list[dict[str, Any] | Exception]:
     db = svc.store.db
-    sent: list[Any] = []
+    written: list[dict[str, Any]] = []  # the event as this batch left it
 
     async def work(uow: UnitOfWork) -> list[dict[str, Any] | Exception]:
         session = uow.session
-        sent.clear()
+        written.clear()
         event = await db[store.EVENTS].find_one({"_id": event_id}, session=session)
         assert event is not None
         results: list[dict[str, Any] | Exception] = []
@@ -188,12 +189,23 @@ async def write_batch(
                     "seats_taken": after.taken,
                     "waiting": after.waiting,
                     "waitlist_seq": after.sequence,
-                }
+                },
+                # Seat counts are shown: the read model keeps the newest revision it saw.
+                "$inc": {"revision": 1},
             },
             session=session,
         )
         if changed.matched_count != 1:
             raise RuntimeError("event seats changed during the transaction")
+        written.append(
+            {
+                **event,
+                "seats_taken": after.taken,
+                "waiting": after.waiting,
+                "waitlist_seq": after.sequence,
+                "revision": event.get("revision", 0) + 1,
+            }
+        )
         now = clock.now()
         docs, events = [], []
         for i, outcome in zip(accepted, outcomes, strict=True):
@@ -226,6 +238,8 @@ async def write_batch(
         return results
 
     results = await svc.uow.run(work)
+    if written:  # the writer reads its own seat counts at once (the bus tells the others)
+        svc.part(Parts).catalogue.apply(written[0])
     return results
 
 
@@ -304,7 +318,7 @@ async def promote(
 async def cancel(
     svc: Service[EventsSettings], *, registration_id: str, by: str, reason: str | None = None
 ) -> dict[str, Any]:
-    async def work(uow: UnitOfWork) -> dict[str, Any]:
+    async def work(uow: UnitOfWork) -> tuple[dict[str, Any], dict[str, Any]]:
         session = uow.session
         reg = await svc.store.db[store.REGISTRATIONS].find_one(
             {"_id": registration_id}, session=session
@@ -312,9 +326,10 @@ async def cancel(
         assert reg is not None
         if reg["status"] not in ACTIVE:
             raise conflict("The registration is already cancelled.", field="status")
-        return await cancel_in(svc, session, reg, by=by, reason=reason)
+        return await _cancel_in(svc, session, reg, by=by, reason=reason)
 
-    result = await svc.uow.run(work)
+    result, event = await svc.uow.run(work)
+    svc.part(Parts).catalogue.apply(event)  # the writer's seat counts at once
     return result
 
 
@@ -323,6 +338,13 @@ async def cancel_in(
 ) -> dict[str, Any]:
     """Cancel an active registration inside the caller's transaction; the freed seats go
     to the waiting list."""
+    return (await _cancel_in(svc, session, reg, by=by, reason=reason))[0]
+
+
+async def _cancel_in(
+    svc: Service[EventsSettings], session: Any, reg: dict[str, Any], *, by: str, reason: str | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The cancelled registration and the event as the cancellation left it."""
     db = svc.store.db
     was_waiting = reg["status"] == "waitlisted"
     now = clock.now()
@@ -341,8 +363,7 @@ async def cancel_in(
         was_waitlisted=was_waiting,
     )  # fmt: skip
     await svc.emit(session, _emit_for(svc, reg, event, ev.REGISTRATION_CANCELLED, payload))
-    await promote(svc, session, event)
-    return updated
+    return updated, await promote(svc, session, event)
 
 
 async def cancel_all(
