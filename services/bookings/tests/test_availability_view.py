@@ -223,3 +223,65 @@ async def test_memory_stays_within_its_bound(svc: Any, make_resource: Any) -> No
     assert len(model.views) == 4  # the 4 most recently read days
     month = await model.read(rooms[0]["id"], first, first + timedelta(days=29), who)
     assert json.loads(month.body)["slots"] and model.slots <= 100  # served, not kept
+
+
+async def test_a_locations_availability_comes_from_the_read_model(
+    svc: Any,
+    client: httpx.AsyncClient,
+    actors: Actors,
+    make_location: Any,
+    make_resource: Any,
+) -> None:
+    """`/locations/{id}/availability` answers each active resource's views as the
+    resource's own availability does (kept in the read model, equal to the plain
+    computation from the store), with an ETag that moves with a booking."""
+    place = await make_location()
+    rooms = [
+        await make_resource(RULES, location=place),
+        await make_resource({"slot_minutes": 60, "min_minutes": 60, "max_minutes": 120},
+                            location=place, kind="workstation"),
+    ]  # fmt: skip
+    ids = sorted(r["id"] for r in rooms)
+    day = datetime.now(UTC).date() + timedelta(days=1)
+    model = timetable.timetable_for(svc)
+    url = f"/locations/{place['id']}/availability"
+    params = {"from": day.isoformat(), "to": (day + timedelta(days=2)).isoformat()}
+    r = await client.post("/bookings", headers=actors.user("loc-booker"), json={
+        "resource_id": ids[0], "starts_at": local(day, 48).isoformat(),
+        "ends_at": local(day, 52).isoformat()})  # fmt: skip
+    assert r.status_code == 201, r.text
+    me = actors.user("loc-reader")
+    before = await client.get(url, params=params, headers=me)
+    assert before.status_code == 200 and before.headers["cache-control"] == "private, no-cache"
+    for rid in ids:  # read through the model, which now holds each resource's view
+        assert (rid, day, day + timedelta(days=2)) in model.views
+    # Equal to the plain computation from the store, for a resident and for staff.
+    location = await load_location(svc, place["id"])
+    now = datetime.now(UTC)
+    for who in (principal("resident"), principal("staff")):
+        views = await model.read_many(ids, day, day + timedelta(days=2), who, now=now)
+        resources = [await load_resource(svc, rid) for rid in ids]
+        plain_answer = await availability(
+            svc, location=location, resources=resources, first=day,
+            last=day + timedelta(days=2), staff=who.has("staff"), now=now,
+        )  # fmt: skip
+        assert [json.loads(v) for v in views] == plain_answer
+    shown = before.json()
+    assert shown["location_id"] == place["id"] and shown["timezone"] == "Europe/Helsinki"
+    assert [e["resource_id"] for e in shown["resources"]] == ids
+    only = await client.get(url, params=params | {"kind": "workstation"}, headers=me)
+    assert [e["resource_id"] for e in only.json()["resources"]] == [rooms[1]["id"]]
+    # Unchanged: 304. A booking through the API: a new answer at once.
+    etag = before.headers["etag"]
+    same = await client.get(url, params=params, headers=me | {"If-None-Match": etag})
+    assert same.status_code == 304 and not same.content
+    second = shown["resources"][1]
+    slot = second["slots"][0]
+    body = {"resource_id": second["resource_id"], **slot}
+    r = await client.post("/bookings", headers=actors.user("loc-booker"), json=body)
+    assert r.status_code == 201, r.text
+    after = await client.get(url, params=params, headers=me | {"If-None-Match": etag})
+    assert after.status_code == 200 and after.headers["etag"] != etag
+    assert slot not in after.json()["resources"][1]["slots"]
+    wrong = await client.get(url, params={"from": params["to"], "to": params["from"]}, headers=me)
+    assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "to"

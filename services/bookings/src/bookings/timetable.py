@@ -61,7 +61,8 @@ class View:
 
     version: Version
     head: bytes  # `{"resource_id": ..., "kind": ..., "slots": [` (or `"days"`)
-    tail: bytes  # `], "timezone": ...}`
+    tail: bytes  # `], "open": ...` (the closing `, "timezone": ...}` is added when cut)
+    timezone: str
     starts: list[Any]  # each slot's start (datetime), or each day (date), ascending
     parts: list[bytes]  # each slot or day as JSON
     loan: bool
@@ -100,6 +101,44 @@ class Timetable:
         version = await self._version(resource_id)
         known = await recent.entry(self.svc, resource_id, principal)  # 404 / 403 first
         check_range(first, last)
+        view, known = await self._view(resource_id, known, first, last, version, principal)
+        body = self._cut(view, known, principal, now, with_timezone=True)
+        # Of the bytes themselves: every replica, and a restarted process, tags the same
+        # answer alike (some 20 microseconds for a month of slots).
+        return Answer(body, etag_of(body))
+
+    async def read_many(
+        self,
+        resource_ids: list[str],
+        first: date,
+        last: date,
+        principal: Principal,
+        now: datetime | None = None,
+    ) -> list[bytes]:
+        """Several resources' availability (a location's), each as `read` answers it but
+        without the time zone (the location's answer gives it once); their calendars are
+        read in one query."""
+        now = now or datetime.now(UTC)
+        check_range(first, last)
+        versions = await self._versions(resource_ids)
+        bodies = []
+        for resource_id in resource_ids:
+            known = await recent.entry(self.svc, resource_id, principal)
+            version = versions.get(resource_id, (None, None))
+            view, known = await self._view(resource_id, known, first, last, version, principal)
+            bodies.append(self._cut(view, known, principal, now, with_timezone=False))
+        return bodies
+
+    async def _view(
+        self,
+        resource_id: str,
+        known: recent.Entry,
+        first: date,
+        last: date,
+        version: Version,
+        principal: Principal,
+    ) -> tuple[View, recent.Entry]:
+        """The view at `version`: held, or computed (and kept) when it is not."""
         if known.version != version[1]:  # rules or hours changed since it was cached
             recent.forget(self.svc, resource_id=resource_id)
             known = await recent.entry(self.svc, resource_id, principal)
@@ -111,7 +150,7 @@ class Timetable:
             view = await self._compute(known, first, last, version)
             if known.version == version[1]:  # else changed meanwhile: serve, do not keep
                 self._keep(key, view)
-        return self._cut(view, known, principal, now)
+        return view, known
 
     async def _version(self, resource_id: str) -> Version:
         calendar = await self.svc.store.db.calendars.find_one(
@@ -119,6 +158,12 @@ class Timetable:
         )
         calendar = calendar or {}
         return calendar.get("version"), calendar.get("rules_version")
+
+    async def _versions(self, resource_ids: list[str]) -> dict[str, Version]:
+        found = self.svc.store.db.calendars.find(
+            {"_id": {"$in": resource_ids}}, {"version": 1, "rules_version": 1}
+        )
+        return {c["_id"]: (c.get("version"), c.get("rules_version")) async for c in found}
 
     async def _compute(
         self, known: recent.Entry, first: date, last: date, version: Version
@@ -159,8 +204,7 @@ class Timetable:
                 )
             if not any_open_day(hours, first, last):
                 tail += b',"next_open_day":' + _json(next_open_day(hours, last))
-        tail += b',"timezone":' + _json(location["timezone"]) + b"}"
-        return View(version, head, tail, starts, parts, rules.loan)
+        return View(version, head, tail, location["timezone"], starts, parts, rules.loan)
 
     def _keep(self, key: tuple[str, date, date], view: View) -> None:
         old = self.views.pop(key, None)
@@ -180,7 +224,9 @@ class Timetable:
         known: recent.Entry,
         principal: Principal,
         now: datetime,
-    ) -> Answer:
+        *,
+        with_timezone: bool,
+    ) -> bytes:
         """The part of the view the clock allows now (what `search.availability` keeps)."""
         if view.loan:
             today = now.astimezone(zone_of(known.location)).date()
@@ -195,10 +241,13 @@ class Timetable:
             else:
                 j = bisect_right(view.starts, now + timedelta(days=rules.max_days_ahead))
         j = max(i, j)
-        body = view.head + b",".join(view.parts[i:j]) + view.tail
-        # Of the bytes themselves: every replica, and a restarted process, tags the same
-        # answer alike (some 20 microseconds for a month of slots).
-        return Answer(body, '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"')
+        end = b',"timezone":' + _json(view.timezone) + b"}" if with_timezone else b"}"
+        return view.head + b",".join(view.parts[i:j]) + view.tail + end
+
+
+def etag_of(body: bytes) -> str:
+    """A strong ETag of an answer's bytes."""
+    return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
 
 
 def _json(value: Any) -> bytes:
