@@ -6,14 +6,14 @@ from datetime import UTC, datetime
 from typing import overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from kit.problems import Problem
+from events.errors import Invalid
 
 
 def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise Problem(422, "Invalid time zone", f"Unknown time zone {name!r}.") from exc
+        raise Invalid(f"Unknown time zone {name!r}.", field="timezone") from exc
 
 
 def to_utc(value: datetime, tz: str) -> datetime:

@@ -1,23 +1,48 @@
-"""Domain errors as problem+json (RFC 9457), each naming the field when there is one."""
+"""The events domain's errors: what a rule refused, naming the field when there is one.
+They are not HTTP answers; the API layer maps each kind to its problem+json
+(`events.api.problems`)."""
 
 from __future__ import annotations
 
-from kit.problems import Problem
 
-BASE = "https://kohtaamo.fi/problems/events/"
-
-
-def not_found(what: str, ident: str) -> Problem:
-    return Problem(404, "Not found", f"No {what} {ident!r}.", type_=BASE + "not-found")
-
-
-def invalid(field: str, detail: str) -> Problem:
-    return Problem(422, "Invalid request", detail, field=field, type_=BASE + "invalid")
+class EventsError(Exception):
+    def __init__(self, detail: str, *, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
 
 
-def conflict(detail: str, *, field: str | None = None, kind: str = "conflict") -> Problem:
-    return Problem(409, "Conflict", detail, field=field, type_=BASE + kind)
+class NotFound(EventsError):
+    """No such venue, event, series or registration (or not one the caller may see)."""
 
 
-def forbidden(detail: str) -> Problem:
-    return Problem(403, "Forbidden", detail, type_="https://kohtaamo.fi/problems/forbidden")
+class Invalid(EventsError):
+    """A value breaks a rule (its field named)."""
+
+
+class Conflict(EventsError):
+    """The request clashes with the current state; `kind` says how (e.g. "duplicate")."""
+
+    def __init__(self, detail: str, *, field: str | None = None, kind: str = "conflict") -> None:
+        super().__init__(detail, field=field)
+        self.kind = kind
+
+
+class Forbidden(EventsError):
+    """The caller's role or municipality does not allow it."""
+
+
+def not_found(what: str, ident: str) -> NotFound:
+    return NotFound(f"No {what} {ident!r}.")
+
+
+def invalid(field: str, detail: str) -> Invalid:
+    return Invalid(detail, field=field)
+
+
+def conflict(detail: str, *, field: str | None = None, kind: str = "conflict") -> Conflict:
+    return Conflict(detail, field=field, kind=kind)
+
+
+def forbidden(detail: str) -> Forbidden:
+    return Forbidden(detail)

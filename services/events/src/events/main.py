@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from events import catalogue, handlers, registration, store
 from events.api import deps, events, feeds, registrations, series, venues
+from events.api.problems import problem_of
+from events.errors import EventsError
 from events.parts import Parts
 from events.settings import EventsSettings
 from kit.app import Service
@@ -17,6 +19,7 @@ def service(settings: EventsSettings | None = None) -> Service[EventsSettings]:
         description="Venues, learning events, registrations with waiting lists, attendance, "
         "series, iCalendar and JSON-LD feeds.",
     )
+    svc.map_errors(EventsError, problem_of)  # the domain's errors as problem+json
     who = deps.Who(svc)
     registrar = registration.Registrar(svc, batch=settings.registration_batch)
     reads = catalogue.Catalogue(svc)

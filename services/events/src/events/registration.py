@@ -22,13 +22,12 @@ from pymongo.errors import OperationFailure
 
 from contracts import events as ev
 from events import clock, store
-from events.errors import conflict, invalid
+from events.errors import EventsError, conflict, invalid
 from events.parts import Parts
 from events.settings import EventsSettings
 from events.waitlist import Seats, allocate, promotable
 from kit.app import Service
 from kit.batch_writer import BatchWriter
-from kit.problems import Problem
 from kit.uow import UnitOfWork
 
 ACTIVE = ("confirmed", "waitlisted")
@@ -163,7 +162,7 @@ async def write_batch(
                     raise conflict(
                         "You are already registered.", field="event_id", kind="duplicate"
                     )
-            except Problem as exc:
+            except EventsError as exc:
                 results.append(exc)
                 continue
             taken_by.add(signup.user_id)

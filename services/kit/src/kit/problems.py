@@ -3,7 +3,8 @@ every operation of the app's OpenAPI document (`kit.openapi`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import structlog
 from fastapi import FastAPI, Request
@@ -17,6 +18,7 @@ from kit.openapi import PROBLEM_JSON, install_openapi
 
 WRITE_CONFLICT = 112  # MongoDB's error code for a transaction's write conflict
 log = structlog.get_logger("kit.problems")
+Error = TypeVar("Error", bound=Exception)
 
 
 class Problem(Exception):
@@ -80,22 +82,40 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "body"
 
 
+def render(request: Request, exc: Problem) -> JSONResponse:
+    errors = [{"field": exc.field, "message": exc.detail or exc.title}] if exc.field else None
+    return problem_response(
+        request,
+        status=exc.status,
+        title=exc.title,
+        detail=exc.detail,
+        type_=exc.type_,
+        errors=errors,
+        headers=exc.headers,
+        **exc.extra,
+    )
+
+
+def install_error_mapping(
+    app: FastAPI, kind: type[Error], to_problem: Callable[[Error], Problem]
+) -> None:
+    """Answer a domain's errors (not HTTP answers themselves) as the problems its API layer
+    maps them to."""
+
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        if not isinstance(exc, kind):  # registered for `kind`: never so
+            raise exc
+        return render(request, to_problem(exc))
+
+    app.add_exception_handler(kind, handle)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     install_openapi(app)
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        errors = [{"field": exc.field, "message": exc.detail or exc.title}] if exc.field else None
-        return problem_response(
-            request,
-            status=exc.status,
-            title=exc.title,
-            detail=exc.detail,
-            type_=exc.type_,
-            errors=errors,
-            headers=exc.headers,
-            **exc.extra,
-        )
+        return render(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

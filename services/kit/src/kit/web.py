@@ -21,7 +21,7 @@ from kit.health import health_router
 from kit.http import install_request_context
 from kit.links import ProxyPeer
 from kit.logging import configure_logging
-from kit.problems import install_problem_handlers
+from kit.problems import Problem, install_error_mapping, install_problem_handlers
 from kit.settings import KitSettings
 
 # The process's own settings class (`Service[EventsSettings]`): `svc.settings` is typed by
@@ -29,6 +29,7 @@ from kit.settings import KitSettings
 # service is one (the kit's own code takes a bare `Service`).
 SettingsT = TypeVar("SettingsT", bound=KitSettings, default=KitSettings, covariant=True)
 Hook = Callable[[], Awaitable[None]]
+Error = TypeVar("Error", bound=Exception)
 
 
 class WebService(Generic[SettingsT]):
@@ -62,10 +63,16 @@ class WebService(Generic[SettingsT]):
         self.consumers: list[Consumer] = []
         self._startup: list[Hook] = []
         self._shutdown: list[Hook] = []
+        self._error_maps: list[tuple[type[Any], Callable[[Any], Problem]]] = []
         self.started = False
 
     def include_router(self, router: APIRouter) -> None:
         self.routers.append(router)
+
+    def map_errors(self, kind: type[Error], to_problem: Callable[[Error], Problem]) -> None:
+        """Answer the domain's errors of `kind` (exceptions that are not HTTP answers) with
+        the problem+json its API layer maps each to."""
+        self._error_maps.append((kind, to_problem))
 
     def on_startup(self, hook: Hook) -> Hook:
         self._startup.append(hook)
@@ -111,6 +118,8 @@ class WebService(Generic[SettingsT]):
         )
         app.state.service = self
         install_problem_handlers(app)
+        for kind, to_problem in self._error_maps:
+            install_error_mapping(app, kind, to_problem)
         app.add_middleware(BodyLimit, limit=self.settings.max_body_bytes)
         install_request_context(app, service=self.name, municipality=self.settings.municipality)
         if self.settings.trusted_proxies:

@@ -13,7 +13,7 @@ from contracts.events import EventKind, VenueKind
 from events import access, event, search
 from events.api import caching
 from events.api.deps import Who
-from events.errors import forbidden
+from events.errors import forbidden, invalid
 from events.parts import Parts
 from events.settings import EventsSettings
 from kit.app import Service
@@ -99,8 +99,6 @@ class ListParams:
         wanted = tuple(self.status or ("published",))
         for status in wanted:
             if status not in (*search.PUBLIC, "draft"):
-                from events.errors import invalid
-
                 raise invalid("status", f"Unknown status {status!r}.")
         created_by = None
         if "draft" in wanted and not access.is_manager(principal, municipality):

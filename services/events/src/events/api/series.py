@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends
 from events import access, event, series
 from events.api.deps import Who
 from events.api.events import CancelIn, organiser_kind
+from events.errors import EventsError
 from events.settings import EventsSettings
 from kit.app import Service
 from kit.auth import Principal
-from kit.problems import Problem
 
 
 def _out(doc: dict[str, Any], members: list[dict[str, Any]]) -> dict[str, Any]:
@@ -45,7 +45,7 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
         for member in await series.members(svc, series_id):
             try:
                 access.ensure_visible(principal, member)
-            except Problem:  # a draft this caller may not see
+            except EventsError:  # a draft this caller may not see
                 continue
             visible.append(member)
         if not visible and not access.is_manager(principal, doc["municipality"]):
