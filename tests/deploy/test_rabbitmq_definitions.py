@@ -242,7 +242,8 @@ async def test_kit_service_runs_on_the_site_definitions(
     )
     broker.load(definitions)
     # The service connects as its own user of the site file: its permissions must be enough.
-    url = f"amqp://{users['kohtaamo-gateway']}:svc-secret@127.0.0.1:5672/{quote(vhost, safe='')}"
+    host = urlsplit(base_url()).netloc.rsplit("@", 1)[-1]  # the run's broker
+    url = f"amqp://{users['kohtaamo-gateway']}:svc-secret@{host}/{quote(vhost, safe='')}"
     settings = make_settings("gateway", amqp_url=url, delivery_limit=5)
     svc = Service("gateway", settings=settings)
     seen: list[str] = []
