@@ -171,8 +171,7 @@ async def test_entry_deleted_during_the_next_read_is_not_published_again(
         first = envelope(TYPE, {"thing_id": "first"})
         await svc.outbox.stage(None, first)
         # As right after publishing it: published, its deletion not yet run.
-        relay._published.add(first.id)
-        relay._doomed.append(first.id)
+        relay.deletions.add([first.id])
         assert await relay.publish_pending() == 0  # read before, deleted during the read
         assert await svc.outbox.collection.find_one({"_id": first.id}) is None
         assert await queue.get(fail=False) is None
@@ -377,10 +376,10 @@ async def test_relay_reads_the_next_batch_ahead_in_order_and_once(settings: Any,
         events = [envelope(TYPE, {"thing_id": f"t{i}"}) for i in range(per_pass + 15)]
         await svc.outbox.stage(None, *events)
         assert await relay.publish_pending() == per_pass
-        assert relay._ahead is not None  # read while the first pass was published
+        assert relay.ahead.reading  # read while the first pass was published
         # A pass that is not full reads nothing ahead.
         assert await relay.publish_pending() == 15
-        assert relay._ahead is None
+        assert not relay.ahead.reading
         assert await relay.publish_pending() == 0
         got = await drain(queue, per_pass + 15)
         assert [g["body"]["id"] for g in got] == [e.id for e in events]

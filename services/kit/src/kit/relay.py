@@ -5,19 +5,54 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from pymongo import ASCENDING, DeleteOne, UpdateOne
+from pymongo import ASCENDING, UpdateOne
 
 from kit.bus import Bus, Unroutable
+from kit.deletions import Deletions
 from kit.lease import Lease
 from kit.metrics import OUTBOX_LAG, OUTBOX_PARKED, OUTBOX_PENDING
 from kit.outbox import Outbox
 
 READ_FACTOR = 8  # a relay pass reads this many times its batch (see Relay)
 log = structlog.get_logger("kit.outbox")
+Entries = list[dict[str, Any]]
+
+
+class ReadAhead:
+    """The batch after a full one, read while that one is published, and the cursor it
+    was read from (used only if publishing moved the cursor exactly there)."""
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task[Entries] | None = None
+        self._cursor: str | None = None
+
+    def begin(self, cursor: str, read: Coroutine[Any, Any, Entries]) -> None:
+        self.drop()
+        self._cursor = cursor
+        self._task = asyncio.create_task(read)
+
+    def take(self, cursor: str | None) -> asyncio.Task[Entries] | None:
+        """The read begun from `cursor`, if any (any other is dropped)."""
+        task, self._task = self._task, None
+        if task is not None and cursor is not None and cursor == self._cursor:
+            return task
+        if task is not None:
+            task.cancel()
+        return None
+
+    @property
+    def reading(self) -> bool:
+        return self._task is not None
+
+    def drop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
 
 
 class Relay:
@@ -66,14 +101,9 @@ class Relay:
         self._stopping = False
         self._gauged_at = 0.0
         self._gauger: asyncio.Task[None] | None = None
-        self._published: set[str] = set()  # published, not yet deleted
-        self._doomed: list[str] = []  # waiting for the deleter
-        self._deleter: asyncio.Task[None] | None = None
+        self.deletions = Deletions(outbox)
         self._cursor: str | None = None
-        # The batch after a full one, read while that one is published, and the cursor it
-        # was read from (used only if publishing moved the cursor exactly there).
-        self._ahead: asyncio.Task[list[dict[str, Any]]] | None = None
-        self._ahead_cursor: str | None = None
+        self.ahead = ReadAhead()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.service}")
@@ -85,7 +115,7 @@ class Relay:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        self._drop_ahead()
+        self.ahead.drop()
         if self._gauger is not None:
             self._gauger.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -96,10 +126,7 @@ class Relay:
 
     async def flush(self) -> None:
         """Wait until every published entry is also deleted."""
-        while self._doomed or (self._deleter is not None and not self._deleter.done()):
-            deleter = self._ensure_deleter()
-            if deleter is not None:
-                await asyncio.shield(deleter)
+        await self.deletions.flush()
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -120,7 +147,7 @@ class Relay:
         holds the lease)."""
         if not await self.lease.acquire():
             self._cursor = None  # the holder may have published past it meanwhile
-            self._drop_ahead()
+            self.ahead.drop()
             await self.flush()
             self._gauge()
             return 0
@@ -137,10 +164,8 @@ class Relay:
         if full:
             # More are probably waiting: read them while these are published (the read
             # and the publishing wait on different servers).
-            self._ahead_cursor = max(e["seq"] for e in entries)
-            self._ahead = asyncio.create_task(
-                self._next_batch(self._ahead_cursor, {e["_id"] for e in entries})
-            )
+            last = max(e["seq"] for e in entries)
+            self.ahead.begin(last, self._next_batch(last, {e["_id"] for e in entries}))
         results = await asyncio.gather(*(self._publish(e) for e in entries), return_exceptions=True)
         done = [e for e, r in zip(entries, results, strict=True) if r is None]
         failed = [
@@ -150,16 +175,14 @@ class Relay:
             for type_ in {e["type"] for e in done}:
                 self._unroutable_since.pop(type_, None)
             self._cursor = max(e["seq"] for e in done)
-            ids = [e["_id"] for e in done]
-            self._published.update(ids)
-            self._doomed.extend(ids)
-            if not full or len(self._doomed) >= self.max_trailing // 2:
+            self.deletions.add([e["_id"] for e in done])
+            if not full or self.deletions.waiting() >= self.max_trailing // 2:
                 # Deleting competes with reading and publishing for the store: in a burst
                 # (full batches) it waits until the backlog is drained or grows large.
-                self._ensure_deleter()
+                self.deletions.start()
         if failed:
             await self._postpone(failed)
-        if len(self._published) > self.max_trailing:
+        if len(self.deletions.published) > self.max_trailing:
             await self.flush()  # back-pressure: the deletions must keep up in the end
         self._gauge()
         return len(done)
@@ -167,18 +190,11 @@ class Relay:
     async def _batch(self) -> list[dict[str, Any]]:
         """The next batch: the one read ahead if the cursor is where it was read from
         (every entry of the previous batch published), else a fresh read."""
-        if self._ahead is not None and self._cursor is not None:
-            if self._cursor == self._ahead_cursor:
-                ahead, self._ahead = self._ahead, None
-                with contextlib.suppress(Exception):  # a failed read: read again
-                    return await ahead
-        self._drop_ahead()
+        ahead = self.ahead.take(self._cursor)
+        if ahead is not None:
+            with contextlib.suppress(Exception):  # a failed read: read again
+                return await ahead
         return await self._next_batch(self._cursor)
-
-    def _drop_ahead(self) -> None:
-        if self._ahead is not None:
-            self._ahead.cancel()
-            self._ahead = None
 
     async def _next_batch(
         self, cursor: str | None, publishing: set[str] | None = None
@@ -191,9 +207,9 @@ class Relay:
         8,000), so entries not yet due (postponed after a failure) are passed over here,
         reading on past them while they fill a whole read."""
         now = datetime.now(UTC)
-        # Taken before reading: an entry deleted (and so dropped from `_published`) while
+        # Taken before reading: an entry deleted (and so dropped from `published`) while
         # the read runs may still be in its result, and must not be published again.
-        skip = set(self._published) | (publishing or set())
+        skip = set(self.deletions.published) | (publishing or set())
         # Only the entry at the cursor itself can be published already (`seq` is distinct
         # within a transaction); should more collide across transactions, the pass looks
         # empty and the relay falls back to a full scan.
@@ -213,38 +229,6 @@ class Relay:
             # A full read, thinned by postponed entries: read on after it.
             cursor = entries[-1]["seq"]
             skip.update(e["_id"] for e in entries)
-
-    def _ensure_deleter(self) -> asyncio.Task[None] | None:
-        """The task deleting published entries (started when there are some to delete)."""
-        if self._doomed and (self._deleter is None or self._deleter.done()):
-            self._deleter = asyncio.create_task(self._delete_published())
-        return self._deleter
-
-    async def _delete_published(self) -> None:
-        failures = 0
-        while self._doomed:
-            chunk, self._doomed = self._doomed[:500], self._doomed[500:]
-            try:
-                await self.outbox.collection.bulk_write(
-                    [DeleteOne({"_id": i}) for i in chunk], ordered=False
-                )
-            except Exception as exc:
-                # A transient conflict or outage: try again, still skipping these ids, so
-                # that they are not published again; past a few tries give them up (they
-                # are published again, and consumers' inboxes drop the copies).
-                failures += 1
-                log.warning(
-                    "outbox.delete_failed", error=str(exc), count=len(chunk), attempt=failures
-                )
-                if failures < 5:
-                    self._doomed[:0] = chunk
-                    await asyncio.sleep(0.1 * 2**failures)
-                    continue
-                self._published.difference_update(chunk)
-                failures = 0
-                continue
-            self._published.difference_update(chunk)
-            failures = 0
 
     async def _publish(self, entry: dict[str, Any]) -> None:
         await self.bus.publish(
