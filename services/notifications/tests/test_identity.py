@@ -12,7 +12,14 @@ import pytest
 from contracts import identity as idc
 from contracts import notifications as nc
 from contracts import topology
-from kit.testing import dead_letters, envelope, eventually, forgeries, publish_raw
+from kit.testing import (
+    dead_letters,
+    envelope,
+    eventually,
+    forgeries,
+    publish_as_producer,
+    publish_raw,
+)
 
 from .conftest import add_contact, client, mails_for, publish, published, text_of
 
@@ -143,3 +150,40 @@ async def test_forged_contact_changes_are_dead_lettered_and_change_nothing(
         assert error in letters[doc["id"]][1], name
     after = await svc.store.db.contacts.find_one({"_id": user})
     assert after == before and after["email"] == address
+
+
+async def test_contact_changes_keep_the_latest_never_trusting_a_clock_ahead(
+    started: Any,
+) -> None:
+    """Latest wins by `Delivery.time`: a change retried after a newer one does not bring the
+    old address back, and a change dated ahead of this site's clock (within the allowed
+    skew) counts from its arrival, so a genuine change right after it applies."""
+    from datetime import timedelta
+
+    svc = await started()
+    user = f"u-{uuid.uuid4().hex[:6]}"
+    await add_contact(svc, user, email_address=f"{user}-new@example.org")
+
+    def change(email: str, at: datetime) -> Any:
+        data = {"user_id": user, "display_name": f"Name {user}", "email": email}
+        return envelope(idc.CONTACT_CHANGED, data, time=at)
+
+    async def email_is(address: str) -> bool:
+        contact = await svc.store.db.contacts.find_one({"_id": user})
+        return contact is not None and contact["email"] == address
+
+    async def handled(event: Any) -> bool:
+        return await svc.store.db.inbox.count_documents({"_id": f"identity:{event.id}"}) == 1
+
+    late = change(f"{user}-old@example.org", datetime.now(UTC) - timedelta(minutes=5))
+    await publish_as_producer(svc.settings, late)
+    await eventually(lambda: handled(late), timeout=30)
+    assert await email_is(f"{user}-new@example.org")
+
+    ahead = timedelta(seconds=svc.settings.max_clock_skew_s - 30)
+    skewed = change(f"{user}-skewed@example.org", datetime.now(UTC) + ahead)
+    await publish_as_producer(svc.settings, skewed)
+    await eventually(lambda: email_is(f"{user}-skewed@example.org"), timeout=30)
+    genuine = change(f"{user}-genuine@example.org", datetime.now(UTC) + timedelta(seconds=1))
+    await publish_as_producer(svc.settings, genuine)
+    await eventually(lambda: email_is(f"{user}-genuine@example.org"), timeout=30)

@@ -17,13 +17,29 @@ Db = AsyncDatabase[dict[str, Any]]
 
 
 async def record_contact(
-    db: Db, *, municipality: str, data: idc.ContactChanged, session: AsyncClientSession | None
-) -> None:
+    db: Db,
+    *,
+    municipality: str,
+    data: idc.ContactChanged,
+    at: datetime,
+    session: AsyncClientSession | None,
+) -> bool:
+    """Keep the latest contact details: `at` is the change's time (`Delivery.time`, never
+    later than its arrival, so a sender's clock ahead cannot hold later changes back). A
+    change older than the one kept (a retried message arriving after a newer one) is
+    ignored; False then."""
+    known = await db.contacts.find_one(
+        {"_id": data.user_id}, projection={"contact_at": 1}, session=session
+    )
+    kept = (known or {}).get("contact_at")
+    if kept is not None and (kept if kept.tzinfo else kept.replace(tzinfo=UTC)) > at:
+        return False
     fields = data.model_dump(mode="json", exclude={"user_id"})
-    fields.update(municipality=municipality, updated=datetime.now(UTC))
+    fields.update(municipality=municipality, updated=datetime.now(UTC), contact_at=at)
     await db.contacts.update_one(
         {"_id": data.user_id}, {"$set": fields}, upsert=True, session=session
     )
+    return True
 
 
 async def record_roles(

@@ -30,7 +30,9 @@ async def on_identity(n: Notifier, delivery: Delivery) -> None:
         # Messages may arrive out of order: a contact of an erased user is not brought back.
         if await n.db.erased.count_documents({"_id": data.user_id}, session=delivery.session):
             return
-        await contacts.record_contact(n.db, municipality=m, data=data, session=delivery.session)
+        await contacts.record_contact(
+            n.db, municipality=m, data=data, at=delivery.time, session=delivery.session
+        )
     elif type_ == idc.USER_REGISTERED:
         await contacts.record_roles(
             n.db,
