@@ -222,8 +222,16 @@ async def test_inbox_read_unread_and_isolation(started: Any, issuer: Any) -> Non
         ).json()["items"] == []
         ok = await http.post(f"/notifications/inbox/{first}/read", headers=me)
         assert ok.status_code == 200
-        unread = (await http.get("/notifications/inbox?unread_only=true", headers=me)).json()
+        # `unread=true` is what my page sends; `unread_only` is its old name, still honoured.
+        unread = (await http.get("/notifications/inbox?unread=true", headers=me)).json()
         assert unread["unread"] == 1 and len(unread["items"]) == 1
+        assert [i["read"] for i in unread["items"]] == [False]
+        old = (await http.get("/notifications/inbox?unread_only=true", headers=me)).json()
+        assert [i["id"] for i in old["items"]] == [i["id"] for i in unread["items"]]
+        every = (await http.get("/notifications/inbox?unread=false", headers=me)).json()
+        assert len(every["items"]) == 2
+        both = await http.get("/notifications/inbox?unread=true&unread_only=false", headers=me)
+        assert both.status_code == 422 and both.json()["errors"][0]["field"] == "unread_only"
         assert (await http.post("/notifications/inbox/read-all", headers=me)).json()["marked"] == 1
         bad = await http.get("/notifications/inbox?limit=0", headers=me)
         assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "limit"

@@ -42,12 +42,22 @@ def build_router(svc: Service, templates: Templates) -> APIRouter:
     @router.get("")
     async def inbox(
         principal: Principal = me,
-        unread_only: bool = False,
+        unread: bool | None = Query(None, description="true: only notices not yet read"),
+        # The first name of the filter; my page and the web UI always sent `unread`, which
+        # was ignored, so read notices came back too. Still accepted, the same meaning.
+        unread_only: bool | None = Query(None, deprecated=True, description="Use `unread`."),
         limit: int = Query(50, ge=1, le=200),
         lang: str | None = Query(None, pattern=r"^[a-z]{2}$"),
     ) -> InboxPage:
+        if unread is not None and unread_only is not None and unread != unread_only:
+            raise Problem(
+                422,
+                "Invalid request",
+                "unread and its old name unread_only disagree; send only unread.",
+                field="unread_only",
+            )
         query = own(principal)
-        if unread_only:
+        if unread or unread_only:
             query["read_at"] = None
         db = svc.store.db
         found = await db.notices.find(query, sort=[("created", -1)], limit=limit).to_list()
