@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+from icalendar import Calendar
 
 from bookings.checkin import sweep_no_shows
 from bookings.testing import Actors, EventLog, at, future_day
@@ -304,8 +305,16 @@ async def test_personal_feed_is_secret_and_revocable(
     path = issued["url"].split("://", 1)[1].split("/", 1)[1]
     ics = await client.get(f"/{path}")
     assert ics.status_code == 200 and ics.headers["content-type"].startswith("text/calendar")
-    assert f"UID:{booking.json()['id']}@kohtaamo" in ics.text and "SUMMARY:Huone" in ics.text
-    assert "STATUS:CONFIRMED" in ics.text
+    [entry] = Calendar.from_ical(ics.text).walk("VEVENT")
+    # The UID the notifications service's mail attachment gives the same booking.
+    assert entry["UID"] == f"{booking.json()['id']}@kohtaamo.fi" and entry["SUMMARY"] == "Huone"
+    assert entry["STATUS"] == "CONFIRMED"
+    # Cancelled: still in the feed, the same entry, CANCELLED at a higher SEQUENCE.
+    cancel = await client.post(f"/bookings/{booking.json()['id']}/cancel", json={}, headers=user)
+    assert cancel.is_success, cancel.text
+    [gone] = Calendar.from_ical((await client.get(f"/{path}")).text).walk("VEVENT")
+    assert gone["UID"] == entry["UID"] and gone["STATUS"] == "CANCELLED"
+    assert int(gone["SEQUENCE"]) > int(entry["SEQUENCE"])
     reissued = (await client.post("/me/feed", headers=user)).json()
     assert (await client.get(f"/{path}")).status_code == 404
     new_path = reissued["url"].split("://", 1)[1].split("/", 1)[1]

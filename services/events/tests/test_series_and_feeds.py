@@ -89,7 +89,7 @@ async def test_weekly_series_across_dst_in_ics_and_json_ld(api: Any, published: 
         assert start.astimezone(UTC) == datetime.fromisoformat(expected["starts_at_utc"])
         assert (vevent.decoded("dtend") - start).total_seconds() == 90 * 60
         assert str(vevent["summary"]) == "Finnish course"
-        assert str(vevent["uid"]) == f"{expected['id']}@kohtaamo"
+        assert str(vevent["uid"]) == f"{expected['id']}@kohtaamo.fi"
         assert "Töölönlahdenkatu 4" in str(vevent["location"])
         assert vevent["status"] == "CONFIRMED"
     # the TZID parameter travels in the text form too
@@ -102,6 +102,9 @@ async def test_weekly_series_across_dst_in_ics_and_json_ld(api: Any, published: 
     one = Calendar.from_ical(r.content)
     [cancelled] = one.walk("VEVENT")
     assert cancelled["status"] == "CANCELLED"
+    # The same entry as in the feed, at a higher SEQUENCE: a calendar applies it.
+    assert cancelled["uid"] == vevents[1]["uid"]
+    assert int(cancelled["sequence"]) > int(vevents[1]["sequence"])
     assert cancelled.decoded("dtstart").astimezone(HELSINKI).hour == 18
 
     # JSON-LD (schema.org Event)

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
+from icalendar import Calendar, Event
 
 from contracts import identity as idc
 from kit import localstore
@@ -70,6 +71,17 @@ def calendar_of(message: EmailMessage) -> str | None:
             content = part.get_content()
             return content.decode() if isinstance(content, bytes) else str(content)
     return None
+
+
+def entry_of(message: EmailMessage) -> tuple[str, Calendar, Event]:
+    """The mail's calendar attachment parsed with `icalendar`: the METHOD its MIME type
+    names, the calendar and its one entry."""
+    [part] = [p for p in message.iter_attachments() if p.get_content_type() == "text/calendar"]
+    ics = calendar_of(message)
+    assert ics is not None
+    cal = Calendar.from_ical(ics)
+    [entry] = cal.walk("VEVENT")
+    return str(part.get_param("method")), cal, entry
 
 
 @pytest.fixture

@@ -13,7 +13,16 @@ from contracts import bookings as bc
 from contracts import identity as idc
 from kit.testing import eventually
 
-from .conftest import add_contact, calendar_of, html_of, mails_for, publish, settle, text_of
+from .conftest import (
+    add_contact,
+    calendar_of,
+    entry_of,
+    html_of,
+    mails_for,
+    publish,
+    settle,
+    text_of,
+)
 
 
 def booking(user_id: str, **extra: Any) -> dict[str, Any]:
@@ -121,6 +130,15 @@ async def test_cancelled_and_resource_blocked_tell_the_owner_once(
     mails = await mails_for(box, address, 3)
     assert mails[2]["Subject"] == "Varaus peruttu: Mediamaja-studio"
     assert "Syy: Sairastuin" in text_of(mails[2])
+    # The cancellation takes the confirmed entry out of the calendar: the same UID, a
+    # CANCEL request, a higher SEQUENCE (parsed with icalendar, as a calendar would).
+    confirmed = next(m for m in mails[:2] if first["booking_id"] in (calendar_of(m) or ""))
+    method, _, booked = entry_of(confirmed)
+    assert method == "PUBLISH"
+    method, cal, gone = entry_of(mails[2])
+    assert method == "CANCEL" and cal["METHOD"] == "CANCEL" and gone["STATUS"] == "CANCELLED"
+    assert gone["UID"] == booked["UID"] == f"{first['booking_id']}@kohtaamo.fi"
+    assert int(gone["SEQUENCE"]) > int(booked["SEQUENCE"])
 
     # The block cancels the second booking: one notice of the block, not a second one
     # for the booking's own cancellation.

@@ -10,7 +10,7 @@ import pytest
 
 from contracts import events as ec
 
-from .conftest import add_contact, calendar_of, mails_for, publish, settle, text_of
+from .conftest import add_contact, calendar_of, entry_of, mails_for, publish, settle, text_of
 
 STARTS = datetime(2030, 5, 6, 14, 30, tzinfo=UTC)
 
@@ -84,7 +84,13 @@ async def test_registration_lifecycle_in_each_language(
         assert expected["when"] in text_of(mails[-1])
     waitlisted, promoted, cancelled = box.to(address)
     assert "3" in text_of(waitlisted)
-    assert calendar_of(promoted) is not None and calendar_of(cancelled) is None
+    assert calendar_of(waitlisted) is None
+    # The seat went into the calendar; its cancellation takes the same entry out.
+    method, _, seat = entry_of(promoted)
+    assert method == "PUBLISH" and seat["UID"] == f"{reg['registration_id']}@kohtaamo.fi"
+    method, cal, gone = entry_of(cancelled)
+    assert method == "CANCEL" and cal["METHOD"] == "CANCEL"
+    assert gone["UID"] == seat["UID"] and int(gone["SEQUENCE"]) > int(seat["SEQUENCE"])
 
     # Confirmed (a fresh registration): calendar attached; the event then moves.
     second = registration(user, event_id)

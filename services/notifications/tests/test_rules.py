@@ -6,8 +6,10 @@ from __future__ import annotations
 import gc
 import re
 from datetime import UTC, datetime, time
+from typing import Any
 
 import pytest
+from icalendar import Calendar
 
 from notifications import calendar, heap, preferences
 from notifications.templates import HERE, Templates, pick
@@ -114,7 +116,7 @@ def test_render_for_a_recipient_is_the_same_as_rendering_for_them(
         assert "<Åsa" not in cached.html
 
 
-def test_calendar_only_for_confirmations() -> None:
+def test_calendar_confirms_then_cancels_the_same_entry() -> None:
     context = {
         "registration_id": "r1",
         "title": {"fi": "Paja", "en": "Workshop"},
@@ -122,11 +124,29 @@ def test_calendar_only_for_confirmations() -> None:
         "starts_at": "2030-01-07T10:00:00+00:00",
         "ends_at": "2030-01-07T12:00:00+00:00",
     }
-    ics = calendar.ics_for("registration_confirmed", context, language="en", fallback="fi")
-    assert ics is not None
-    text = ics.decode()
-    assert "SUMMARY:Workshop" in text and "LOCATION:Oodi" in text
-    assert calendar.ics_for("registration_cancelled", context, language="en", fallback="fi") is None
+
+    def parsed(kind: str, ctx: dict[str, Any]) -> tuple[str, Calendar]:
+        ics = calendar.ics_for(kind, ctx, language="en", fallback="fi")
+        assert ics is not None
+        return ics.method, Calendar.from_ical(ics.data)
+
+    method, confirmed = parsed("registration_confirmed", context)
+    [entry] = confirmed.walk("VEVENT")
+    assert method == "PUBLISH" and confirmed["METHOD"] == "PUBLISH"
+    assert entry["SUMMARY"] == "Workshop" and entry["LOCATION"] == "Oodi"
+    assert entry["STATUS"] == "CONFIRMED"
+    method, cancelled = parsed("registration_cancelled", context)
+    [gone] = cancelled.walk("VEVENT")
+    assert method == "CANCEL" and cancelled["METHOD"] == "CANCEL"
+    assert gone["UID"] == entry["UID"] == "r1@kohtaamo.fi"
+    assert gone["STATUS"] == "CANCELLED"
+    # A calendar applies the cancellation only over a lower SEQUENCE.
+    assert int(gone["SEQUENCE"]) > int(entry["SEQUENCE"])
+    assert gone.decoded("DTSTART") == entry.decoded("DTSTART")
+    # A waiting-list place was never in the calendar: nothing to cancel.
+    waited = {**context, "was_waitlisted": True}
+    for kind, ctx in (("registration_cancelled", waited), ("registration_waitlisted", context)):
+        assert calendar.ics_for(kind, ctx, language="en", fallback="fi") is None
 
 
 def test_startup_heap_is_frozen_once_per_process() -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from icalendar import Calendar, Event
 
+from contracts import calendar as entries
 from kit.app import Service
 from kit.auth import Principal
 from kit.problems import Problem
@@ -67,7 +68,10 @@ def calendar(bookings: list[dict[str, Any]]) -> bytes:
         name = doc.get("facts", {}).get("resource_name", {})
         title = name.get("fi") or name.get("en") or next(iter(name.values()), "Varaus")
         event = Event()
-        event.add("uid", f"{doc['_id']}@kohtaamo")
+        # The same UID and SEQUENCE as the mail's attachment (contracts.calendar): one entry
+        # in the calendar, and a cancellation that outranks the confirmation.
+        event.add("uid", entries.uid(doc["_id"]))
+        event.add("sequence", entries.sequence(doc["status"]))
         event.add("summary", title)
         event.add("dtstart", doc["starts_at"])
         event.add("dtend", doc["ends_at"])
@@ -75,11 +79,12 @@ def calendar(bookings: list[dict[str, Any]]) -> bytes:
         location = doc.get("facts", {}).get("location_name", {})
         if location:
             event.add("location", location.get("fi") or next(iter(location.values())))
-        cancelled = doc["status"] in ("cancelled", "denied", "no_show")
+        # A subscribed feed is one PUBLISH calendar (no METHOD:CANCEL for part of it): a
+        # cancelled booking stays in it, CANCELLED at a higher SEQUENCE, for 30 days.
         event.add(
             "status",
             "CANCELLED"
-            if cancelled
+            if doc["status"] in entries.CANCELLED
             else "TENTATIVE"
             if doc["status"] == "pending"
             else "CONFIRMED",

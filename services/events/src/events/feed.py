@@ -8,6 +8,7 @@ from typing import Any
 
 from icalendar import Calendar, Event, vGeo, vText
 
+from contracts import calendar as entries
 from events import clock
 
 STATUS_ICS = {"published": "CONFIRMED", "completed": "CONFIRMED", "cancelled": "CANCELLED"}
@@ -58,7 +59,10 @@ def calendar(
 def _vevent(doc: dict[str, Any], venue: dict[str, Any] | None, lang: str, base_url: str) -> Event:
     tz = doc["timezone"]
     item = Event()
-    item.add("uid", f"{doc['_id']}@kohtaamo")
+    item.add("uid", entries.uid(doc["_id"]))
+    # The event's revision counts up with every change (its cancellation too), so a
+    # calendar replaces what it holds; more steps than significant changes do no harm.
+    item.add("sequence", doc.get("revision", 0))
     item.add("dtstamp", clock.local(doc.get("updated_at") or clock.now(), "UTC"))
     item.add("dtstart", clock.local(doc["starts_at"], tz))
     item.add("dtend", clock.local(doc["ends_at"], tz))

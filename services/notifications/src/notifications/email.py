@@ -10,6 +10,7 @@ from email.utils import formatdate, make_msgid
 
 import aiosmtplib
 
+from notifications.calendar import Attachment
 from notifications.settings import NotificationsSettings
 from notifications.templates import Rendered
 
@@ -24,7 +25,7 @@ def build_message(
     to: str,
     rendered: Rendered,
     notice_id: str,
-    ics: bytes | None = None,
+    ics: Attachment | None = None,
 ) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
@@ -37,7 +38,11 @@ def build_message(
     message.add_alternative(rendered.html, subtype="html")
     if ics is not None:
         message.add_attachment(
-            ics, maintype="text", subtype="calendar", filename="kohtaamo.ics", params={}
+            ics.data,
+            maintype="text",
+            subtype="calendar",
+            filename="kohtaamo.ics",
+            params={"method": ics.method},
         )
     # After the body: building multiparts moves Content-* headers into the first part.
     message["Content-Language"] = rendered.language
