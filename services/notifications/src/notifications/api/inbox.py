@@ -61,7 +61,7 @@ def build_router(svc: Service, templates: Templates) -> APIRouter:
             query["read_at"] = None
         db = svc.store.db
         found = await db.notices.find(query, sort=[("created", -1)], limit=limit).to_list()
-        unread = await db.notices.count_documents({**own(principal), "read_at": None})
+        not_read = await db.notices.count_documents({**own(principal), "read_at": None})
         contact = await db.contacts.find_one({"_id": principal.subject}) or {}
         items = []
         for n in found:
@@ -82,7 +82,7 @@ def build_router(svc: Service, templates: Templates) -> APIRouter:
                     read=n.get("read_at") is not None,
                 )
             )
-        return InboxPage(items=items, unread=unread)
+        return InboxPage(items=items, unread=not_read)
 
     @router.post("/{notice_id}/read")
     async def mark_read(notice_id: str, principal: Principal = me) -> dict[str, Any]:
