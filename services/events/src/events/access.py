@@ -10,6 +10,7 @@ from typing import Any
 from events import store
 from events.errors import forbidden, not_found
 from events.settings import EventsSettings
+from events.status import EventStatus
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
 
@@ -54,7 +55,7 @@ def ensure_can_edit(principal: Principal, event: dict[str, Any]) -> None:
     if (
         principal.has("partner", "mentor")
         and event.get("created_by") == principal.subject
-        and event["status"] == "draft"
+        and event["status"] == EventStatus.DRAFT
     ):
         return
     raise forbidden("Only staff edit published events; organisers edit their own drafts.")
@@ -63,7 +64,7 @@ def ensure_can_edit(principal: Principal, event: dict[str, Any]) -> None:
 def ensure_visible(principal: Principal | None, event: dict[str, Any]) -> None:
     """Drafts are visible to their author and the municipality's staff only (as not found,
     so that their existence is not revealed)."""
-    if event["status"] != "draft":
+    if event["status"] != EventStatus.DRAFT:
         return
     if is_manager(principal, event["municipality"]):
         return

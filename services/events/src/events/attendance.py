@@ -12,6 +12,7 @@ from contracts import events as ev
 from events import clock, store
 from events.errors import conflict, invalid, not_found
 from events.settings import EventsSettings
+from events.status import EventStatus, RegistrationStatus
 from kit.app import Service
 
 
@@ -30,7 +31,7 @@ def hours(event: dict[str, Any]) -> float:
 
 
 def _ensure_running(event: dict[str, Any]) -> None:
-    if event["status"] not in ("published", "completed"):
+    if event["status"] not in (EventStatus.PUBLISHED, EventStatus.COMPLETED):
         raise conflict(f"A {event['status']} event has no attendance.", field="status")
 
 
@@ -50,7 +51,7 @@ async def mark(
     reg = await regs.find_one(query)
     if reg is None:
         raise not_found(what, ident)
-    if reg["status"] != "confirmed":
+    if reg["status"] != RegistrationStatus.CONFIRMED:
         raise conflict(f"The registration is {reg['status']}, not confirmed.", field="status")
     if reg.get("attended") is data.attended:
         return reg  # already so: nothing new to tell
@@ -119,8 +120,19 @@ async def check_in_list(svc: Service[EventsSettings], event_id: str) -> list[dic
     """Confirmed registrations, waiting list after them, in order."""
     docs = (
         await svc.store.db[store.REGISTRATIONS]
-        .find({"event_id": event_id, "status": {"$in": ["confirmed", "waitlisted"]}})
+        .find(
+            {
+                "event_id": event_id,
+                "status": {"$in": [RegistrationStatus.CONFIRMED, RegistrationStatus.WAITLISTED]},
+            }
+        )
         .to_list(None)
     )
-    docs.sort(key=lambda r: (r["status"] != "confirmed", r.get("sequence") or 0, r["created_at"]))
+    docs.sort(
+        key=lambda r: (
+            r["status"] != RegistrationStatus.CONFIRMED,
+            r.get("sequence") or 0,
+            r["created_at"],
+        )
+    )
     return docs

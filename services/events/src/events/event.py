@@ -14,6 +14,7 @@ from events import clock, store
 from events.errors import conflict, invalid, not_found
 from events.parts import Parts
 from events.settings import EventsSettings
+from events.status import EventStatus, RegistrationStatus
 from kit.app import Service
 from kit.dates import Moment
 from kit.patch import Patch
@@ -200,7 +201,7 @@ async def new_document(
         "_id": f"evt-{uuid.uuid4().hex[:12]}",
         "municipality": municipality,
         "timezone": tz,
-        "status": "draft",
+        "status": EventStatus.DRAFT,
         **values,
         **await _venue_snapshot(svc, values["venue_id"], municipality),
         "series_id": series_id,
@@ -249,7 +250,7 @@ def facts(doc: dict[str, Any], model: type[ev.EventFacts] = ev.EventPublished, *
 async def update(
     svc: Service[EventsSettings], *, event: dict[str, Any], patch: EventPatch
 ) -> dict[str, Any]:
-    if event["status"] in ("cancelled", "completed"):
+    if event["status"] in (EventStatus.CANCELLED, EventStatus.COMPLETED):
         raise conflict(f"A {event['status']} event cannot be changed.", field="status")
     # The fields given, each whole: a nested object given as {} gets its defaults (with
     # exclude_unset it was stored empty, and the organiser's kind was missing).
@@ -286,7 +287,7 @@ async def update(
         if fresh.get("capacity") is not None and fresh["capacity"] < current["seats_taken"]:
             raise conflict("Seats were taken meanwhile; capacity too low.", field="capacity")
         await svc.store.db[store.EVENTS].replace_one({"_id": event["_id"]}, fresh, session=session)
-        if event["status"] == "published" and changed:
+        if event["status"] == EventStatus.PUBLISHED and changed:
             await uow.emit(
                 svc.event(
                     ev.EVENT_CHANGED,
@@ -295,7 +296,7 @@ async def update(
                     subject=f"event/{event['_id']}",
                 ),
             )
-        if event["status"] == "published" and "capacity" in changed:
+        if event["status"] == EventStatus.PUBLISHED and "capacity" in changed:
             fresh = await registration.promote(svc, session, fresh)
         return fresh
 
@@ -305,38 +306,40 @@ async def update(
 
 
 async def publish(svc: Service[EventsSettings], *, event: dict[str, Any]) -> dict[str, Any]:
-    if event["status"] != "draft":
+    if event["status"] != EventStatus.DRAFT:
         raise conflict(f"Only drafts are published; this one is {event['status']}.", field="status")
     if event["ends_at"] <= clock.now():
         raise conflict("The event is already over.", field="ends_at")
-    return await _transition(svc, event, "published", ev.EVENT_PUBLISHED, facts(event))
+    return await _transition(svc, event, EventStatus.PUBLISHED, ev.EVENT_PUBLISHED, facts(event))
 
 
 async def complete(svc: Service[EventsSettings], *, event: dict[str, Any]) -> dict[str, Any]:
-    if event["status"] != "published":
+    if event["status"] != EventStatus.PUBLISHED:
         raise conflict("Only published events are completed.", field="status")
     if event["starts_at"] > clock.now():
         raise conflict("The event has not started yet.", field="starts_at")
     regs = svc.store.db[store.REGISTRATIONS]
-    registered = await regs.count_documents({"event_id": event["_id"], "status": "confirmed"})
+    registered = await regs.count_documents(
+        {"event_id": event["_id"], "status": RegistrationStatus.CONFIRMED}
+    )
     attended = await regs.count_documents({"event_id": event["_id"], "attended": True})
     payload = ev.EventCompleted(
         event_id=event["_id"], kind=event["kind"], attended=attended, registered=registered
     )
-    return await _transition(svc, event, "completed", ev.EVENT_COMPLETED, payload)
+    return await _transition(svc, event, EventStatus.COMPLETED, ev.EVENT_COMPLETED, payload)
 
 
 async def cancel(
     svc: Service[EventsSettings], *, event: dict[str, Any], reason: str | None
 ) -> dict[str, Any]:
-    if event["status"] not in ("draft", "published"):
+    if event["status"] not in (EventStatus.DRAFT, EventStatus.PUBLISHED):
         raise conflict(f"A {event['status']} event cannot be cancelled.", field="status")
     from events import registration
 
     async def work(uow: UnitOfWork) -> dict[str, Any]:
         session = uow.session
-        doc = await _set_status(svc, session, event, "cancelled", cancel_reason=reason)
-        if event["status"] == "published":
+        doc = await _set_status(svc, session, event, EventStatus.CANCELLED, cancel_reason=reason)
+        if event["status"] == EventStatus.PUBLISHED:
             payload = ev.EventCancelled(
                 event_id=event["_id"],
                 title=event["title"],

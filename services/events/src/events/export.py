@@ -6,6 +6,7 @@ from typing import Any
 
 from events import attendance, clock
 from events.settings import EventsSettings
+from events.status import RegistrationStatus
 from kit import sheets
 from kit.app import Service
 
@@ -30,7 +31,7 @@ async def rows(svc: Service[EventsSettings], event: dict[str, Any]) -> list[list
     found, waiting = [], 0
     for reg in await attendance.check_in_list(svc, event["_id"]):
         place = None
-        if reg["status"] == "waitlisted":
+        if reg["status"] == RegistrationStatus.WAITLISTED:
             waiting += 1
             place = waiting
         registered = clock.local(reg["created_at"], tz)

@@ -10,6 +10,7 @@ from contracts import events as ev
 from events import clock, store
 from events.errors import conflict
 from events.settings import EventsSettings
+from events.status import EventStatus, RegistrationStatus
 from kit.app import Service
 
 
@@ -21,9 +22,12 @@ class FeedbackIn(BaseModel):
 async def give(
     svc: Service[EventsSettings], *, event: dict[str, Any], reg: dict[str, Any], data: FeedbackIn
 ) -> dict[str, Any]:
-    if reg["status"] != "confirmed":
+    if reg["status"] != RegistrationStatus.CONFIRMED:
         raise conflict("Only participants give feedback.", field="registration")
-    if event["status"] not in ("published", "completed") or event["starts_at"] > clock.now():
+    if (
+        event["status"] not in (EventStatus.PUBLISHED, EventStatus.COMPLETED)
+        or event["starts_at"] > clock.now()
+    ):
         raise conflict("Feedback opens when the event has started.", field="event_id")
     now = clock.now()
     feedback = {"rating": data.rating, "comment": data.comment or None, "given_at": now}

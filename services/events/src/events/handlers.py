@@ -9,6 +9,7 @@ from contracts import events as ev
 from contracts import identity as idc
 from events import registration, store
 from events.settings import EventsSettings
+from events.status import EventStatus
 from kit.app import Service
 from kit.consumer import Delivery
 
@@ -39,7 +40,11 @@ def register(svc: Service[EventsSettings]) -> None:
         )
         for reg in active:
             event = await db[store.EVENTS].find_one({"_id": reg["event_id"]}, session=session)
-            if event is None or event["status"] != "published" or event["starts_at"] <= now:
+            if (
+                event is None
+                or event["status"] != EventStatus.PUBLISHED
+                or event["starts_at"] <= now
+            ):
                 continue
             # Without the group name either: it often names the person.
             anonymous = {**reg, "user_id": stand_in, "name": None, "group_name": None}

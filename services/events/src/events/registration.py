@@ -25,12 +25,13 @@ from events import clock, store
 from events.errors import EventsError, conflict, invalid
 from events.parts import Parts
 from events.settings import EventsSettings
+from events.status import EventStatus, RegistrationStatus
 from events.waitlist import Seats, allocate, promotable
 from kit.app import Service
 from kit.batch_writer import BatchWriter
 from kit.uow import UnitOfWork
 
-ACTIVE = ("confirmed", "waitlisted")
+ACTIVE = (RegistrationStatus.CONFIRMED, RegistrationStatus.WAITLISTED)
 
 
 class RegistrationIn(BaseModel):
@@ -49,7 +50,7 @@ class SignUp:
 
 def check_open(event: dict[str, Any], data: RegistrationIn) -> None:
     """Rules a sign-up must pass before it is queued (re-checked in the transaction)."""
-    if event["status"] != "published":
+    if event["status"] != EventStatus.PUBLISHED:
         raise conflict("The event is not open for registration.", field="event_id")
     if not event.get("registration_required", True):
         raise conflict("This event needs no registration: just come.", field="event_id")
@@ -177,7 +178,7 @@ async def write_batch(
         changed = await db[store.EVENTS].update_one(
             {
                 "_id": event_id,
-                "status": "published",
+                "status": EventStatus.PUBLISHED,
                 "capacity": before.capacity,
                 "seats_taken": before.taken,
                 "waiting": before.waiting,
@@ -217,7 +218,9 @@ async def write_batch(
                 "name": signup.name,
                 "seats": signup.data.seats,
                 "group_name": signup.data.group_name,
-                "status": "confirmed" if outcome.confirmed else "waitlisted",
+                "status": RegistrationStatus.CONFIRMED
+                if outcome.confirmed
+                else RegistrationStatus.WAITLISTED,
                 "sequence": outcome.sequence,
                 "code": secrets.token_hex(4).upper(),
                 "attended": None,
@@ -263,7 +266,7 @@ async def promote(
     svc: Service[EventsSettings], session: Any, event: dict[str, Any]
 ) -> dict[str, Any]:
     """Give free seats to the head of the waiting list, in order; returns the event."""
-    if event["status"] != "published" or not event["waiting"]:
+    if event["status"] != EventStatus.PUBLISHED or not event["waiting"]:
         return event
     free = Seats(event.get("capacity"), event["seats_taken"], 0, 0).free
     if free == 0:
@@ -274,7 +277,7 @@ async def promote(
     waiting = (
         await db[store.REGISTRATIONS]
         .find(
-            {"event_id": event["_id"], "status": "waitlisted"},
+            {"event_id": event["_id"], "status": RegistrationStatus.WAITLISTED},
             sort=[("sequence", 1)],
             limit=free or 0,
             session=session,
@@ -287,8 +290,8 @@ async def promote(
     now = clock.now()
     lucky = waiting[:count]
     changed = await db[store.REGISTRATIONS].update_many(
-        {"_id": {"$in": [r["_id"] for r in lucky]}, "status": "waitlisted"},
-        {"$set": {"status": "confirmed", "confirmed_at": now, "promoted_at": now}},
+        {"_id": {"$in": [r["_id"] for r in lucky]}, "status": RegistrationStatus.WAITLISTED},
+        {"$set": {"status": RegistrationStatus.CONFIRMED, "confirmed_at": now, "promoted_at": now}},
         session=session,
     )
     if changed.modified_count != len(lucky):
@@ -345,9 +348,9 @@ async def _cancel_in(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The cancelled registration and the event as the cancellation left it."""
     db = svc.store.db
-    was_waiting = reg["status"] == "waitlisted"
+    was_waiting = reg["status"] == RegistrationStatus.WAITLISTED
     now = clock.now()
-    cancelled = {"status": "cancelled", "cancelled_at": now, "cancelled_by": by}
+    cancelled = {"status": RegistrationStatus.CANCELLED, "cancelled_at": now, "cancelled_by": by}
     # `reg` was read in this transaction: the written document is known without reading
     # it back (find_one_and_update would scan the collection on the embedded store).
     await db[store.REGISTRATIONS].update_one(
@@ -380,7 +383,13 @@ async def cancel_all(
     now = clock.now()
     await db[store.REGISTRATIONS].update_many(
         {"_id": {"$in": [r["_id"] for r in regs]}},
-        {"$set": {"status": "cancelled", "cancelled_at": now, "cancelled_by": "event_cancelled"}},
+        {
+            "$set": {
+                "status": RegistrationStatus.CANCELLED,
+                "cancelled_at": now,
+                "cancelled_by": "event_cancelled",
+            }
+        },
         session=session,
     )
     await svc.emit(
@@ -397,7 +406,7 @@ async def cancel_all(
                     ev.RegistrationCancelled,
                     cancelled_by="event_cancelled",
                     reason=reason,
-                    was_waitlisted=r["status"] == "waitlisted",
+                    was_waitlisted=r["status"] == RegistrationStatus.WAITLISTED,
                 ),
             )
             for r in regs
@@ -408,10 +417,14 @@ async def cancel_all(
 
 async def place(svc: Service[EventsSettings], reg: dict[str, Any]) -> int | None:
     """Current place on the waiting list (1 = next in line)."""
-    if reg["status"] != "waitlisted":
+    if reg["status"] != RegistrationStatus.WAITLISTED:
         return None
     ahead = await svc.store.db[store.REGISTRATIONS].count_documents(
-        {"event_id": reg["event_id"], "status": "waitlisted", "sequence": {"$lt": reg["sequence"]}}
+        {
+            "event_id": reg["event_id"],
+            "status": RegistrationStatus.WAITLISTED,
+            "sequence": {"$lt": reg["sequence"]},
+        }
     )
     return ahead + 1
 

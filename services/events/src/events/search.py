@@ -12,15 +12,16 @@ from typing import Any
 from events import clock, store
 from events.parts import Parts
 from events.settings import EventsSettings
+from events.status import EventStatus
 from kit.app import Service
 
-PUBLIC = ("published", "cancelled", "completed")
+PUBLIC = (EventStatus.PUBLISHED, EventStatus.CANCELLED, EventStatus.COMPLETED)
 
 
 @dataclass
 class Filters:
     municipality: str
-    statuses: tuple[str, ...] = ("published",)
+    statuses: tuple[str, ...] = (EventStatus.PUBLISHED,)
     start: datetime | None = None  # events ending at/after this
     end: datetime | None = None  # events starting before this
     kinds: list[str] = field(default_factory=list)

@@ -17,6 +17,7 @@ from contracts import events as ev
 from events import clock, event, registration, store
 from events.errors import conflict, invalid, not_found
 from events.settings import EventsSettings
+from events.status import EventStatus
 from kit.app import Service
 from kit.dates import Day
 from kit.uow import UnitOfWork
@@ -131,7 +132,7 @@ async def publish(svc: Service[EventsSettings], *, series: dict[str, Any]) -> in
     drafts = [
         d
         for d in await members(svc, series["_id"])
-        if d["status"] == "draft" and d["ends_at"] > now
+        if d["status"] == EventStatus.DRAFT and d["ends_at"] > now
     ]
     if not drafts:
         raise conflict("No draft occurrences to publish.", field="status")
@@ -139,7 +140,7 @@ async def publish(svc: Service[EventsSettings], *, series: dict[str, Any]) -> in
     async def work(uow: UnitOfWork) -> int:
         session = uow.session
         for doc in drafts:
-            await event._set_status(svc, session, doc, "published")
+            await event._set_status(svc, session, doc, EventStatus.PUBLISHED)
             await uow.emit(event._envelope(svc, doc, ev.EVENT_PUBLISHED, event.facts(doc)))
         return len(drafts)
 
@@ -156,14 +157,16 @@ async def cancel(
     open_ = [
         d
         for d in await members(svc, series["_id"])
-        if d["status"] in ("draft", "published") and d["starts_at"] > now
+        if d["status"] in (EventStatus.DRAFT, EventStatus.PUBLISHED) and d["starts_at"] > now
     ]
 
     async def work(uow: UnitOfWork) -> int:
         session = uow.session
         for doc in open_:
-            updated = await event._set_status(svc, session, doc, "cancelled", cancel_reason=reason)
-            if doc["status"] == "published":
+            updated = await event._set_status(
+                svc, session, doc, EventStatus.CANCELLED, cancel_reason=reason
+            )
+            if doc["status"] == EventStatus.PUBLISHED:
                 payload = ev.EventCancelled(
                     event_id=doc["_id"],
                     title=doc["title"],

@@ -11,6 +11,7 @@ from events import access, attendance, event, export, feedback, registration, st
 from events.api.deps import Who
 from events.errors import forbidden, not_found
 from events.settings import EventsSettings
+from events.status import RegistrationStatus
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
 from kit.openapi import file_response
@@ -57,7 +58,7 @@ def router(svc: Service[EventsSettings], who: Who, registrar: registration.Regis
         out = []
         for reg in items:
             place = None
-            if reg["status"] == "waitlisted":
+            if reg["status"] == RegistrationStatus.WAITLISTED:
                 waiting += 1
                 place = waiting
             out.append(registration.out(reg, doc["timezone"], place=place))
