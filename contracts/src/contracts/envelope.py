@@ -6,7 +6,14 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 TYPE_PREFIX = "kohtaamo."
 
@@ -37,6 +44,17 @@ class CloudEvent(BaseModel):
     municipality: str = Field(min_length=1)
     correlationid: str | None = None
     causationid: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_nulls(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        # CloudEvents leaves an optional attribute out rather than null (`subject`,
+        # `correlationid`, an extension). Only the envelope's own attributes: nulls inside
+        # `data` are the payload's and stay. Envelopes written before, with `"subject":
+        # null`, still parse, and their signatures are checked over the bytes as received.
+        document: dict[str, Any] = handler(self)
+        return {k: v for k, v in document.items() if v is not None}
 
     @property
     def routing_key(self) -> str:

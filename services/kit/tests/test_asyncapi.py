@@ -33,3 +33,7 @@ def test_specification_lists_consumers_and_published_types(settings: Any) -> Non
     for type_ in (nt.NOTICE_SENT, nt.NOTICE_FAILED, nt.ERASURE_COMPLETED):
         assert f"kohtaamo.notifications.events:{type_.removeprefix('kohtaamo.')}" in published
     assert not any("bookings" in name for name in published)
+    # Every publish is declared as the bus sends it: persistent and mandatory.
+    sends = [op for op in spec["operations"].values() if op["action"] == "send"]
+    assert sends and all(op["bindings"]["amqp"]["deliveryMode"] == 2 for op in sends)
+    assert all(op["bindings"]["amqp"]["mandatory"] is True for op in sends)

@@ -47,6 +47,9 @@ def specification(service: WebService) -> dict[str, Any]:
             routing_key=topology.routing_key(type_),
             title=f"{exchange.name}:{topology.routing_key(type_)}",
             schema=envelope_model(type_),
+            # As Bus.publish sends them: the document says deliveryMode 2, not 1.
+            persist=True,
+            mandatory=True,
             description=f"Publishes {type_} (persistent, confirmed, mandatory).",
         )
     for consumer in service.consumers:
