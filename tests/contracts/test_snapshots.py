@@ -61,3 +61,10 @@ def test_additive_only_rule_is_checked() -> None:
     assert breaking_changes(
         old, {**old, "properties": {**old["properties"], "b": {"type": "string"}}}
     ) == ["changed type of b"]
+    # A string that becomes a string enum (a $ref to its definition) is the same on the wire.
+    to_enum = {"$ref": "#/$defs/Status"}
+    string_enum = {"Status": {"enum": ["x", "y"], "type": "string"}}
+    as_enum = {**old, "properties": {**old["properties"], "a": to_enum}, "$defs": string_enum}
+    assert breaking_changes(old, as_enum) == []
+    int_enum = {"Status": {"enum": [1, 2], "type": "integer"}}
+    assert breaking_changes(old, {**as_enum, "$defs": int_enum}) == ["changed type of a"]

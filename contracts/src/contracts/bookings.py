@@ -36,6 +36,15 @@ class ResourceKind(StrEnum):
     mentor_hours = "mentor_hours"
 
 
+class BookingStatus(StrEnum):
+    pending = "pending"  # awaiting staff approval
+    confirmed = "confirmed"
+    denied = "denied"
+    cancelled = "cancelled"
+    checked_in = "checked_in"
+    no_show = "no_show"
+
+
 class DayHours(Payload):
     opens: time
     closes: time
@@ -118,8 +127,8 @@ class BookingRequested(BookingFacts):
     booking.confirmed or booking.pending_approval follows in the same transaction. Requests
     refused or in conflict are not stored and publish nothing."""
 
-    # What the request became at once: confirmed | pending (awaiting staff approval).
-    status: str
+    # What the request became at once: confirmed or pending (awaiting staff approval).
+    status: BookingStatus
     # Staff booked it on behalf of `user_id`.
     on_behalf: bool = False
 

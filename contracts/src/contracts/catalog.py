@@ -26,6 +26,15 @@ def published_types() -> dict[str, type[BaseModel]]:
     }
 
 
+def _type(schema: dict[str, Any], spec: dict[str, Any]) -> Any:
+    """A field's JSON type; through a `$ref` (an enum's definition), the referenced one's: a
+    string field that becomes a string enum keeps its type on the wire."""
+    ref = spec.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        return schema.get("$defs", {}).get(ref.removeprefix("#/$defs/"), {}).get("type")
+    return spec.get("type")
+
+
 def breaking_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """What in `new` breaks consumers of `old` (top-level fields of a JSON schema)."""
     problems = []
@@ -33,7 +42,7 @@ def breaking_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     for name, spec in old_props.items():
         if name not in new_props:
             problems.append(f"removed field {name}")
-        elif spec.get("type") != new_props[name].get("type"):
+        elif _type(old, spec) != _type(new, new_props[name]):
             problems.append(f"changed type of {name}")
     for name in sorted(set(new.get("required", [])) - set(old.get("required", []))):
         problems.append(f"newly required field {name}")

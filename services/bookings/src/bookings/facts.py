@@ -27,12 +27,12 @@ def booking_facts(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 STATUS_EVENTS: dict[str, tuple[str, type[ev.BookingFacts]]] = {
-    "pending": (ev.BOOKING_PENDING, ev.BookingPendingApproval),
-    "confirmed": (ev.BOOKING_CONFIRMED, ev.BookingConfirmed),
-    "denied": (ev.BOOKING_DENIED, ev.BookingDenied),
-    "cancelled": (ev.BOOKING_CANCELLED, ev.BookingCancelled),
-    "checked_in": (ev.BOOKING_CHECKED_IN, ev.BookingCheckedIn),
-    "no_show": (ev.BOOKING_NO_SHOW, ev.BookingNoShow),
+    ev.BookingStatus.pending: (ev.BOOKING_PENDING, ev.BookingPendingApproval),
+    ev.BookingStatus.confirmed: (ev.BOOKING_CONFIRMED, ev.BookingConfirmed),
+    ev.BookingStatus.denied: (ev.BOOKING_DENIED, ev.BookingDenied),
+    ev.BookingStatus.cancelled: (ev.BOOKING_CANCELLED, ev.BookingCancelled),
+    ev.BookingStatus.checked_in: (ev.BOOKING_CHECKED_IN, ev.BookingCheckedIn),
+    ev.BookingStatus.no_show: (ev.BOOKING_NO_SHOW, ev.BookingNoShow),
 }
 
 
