@@ -29,7 +29,6 @@ import aio_pika
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from analytics_memstore import MemDb
 from common import environment, write
 
 from analytics import facts, projections
@@ -43,6 +42,7 @@ from contracts import bookings as bk
 from contracts import events as evc
 from contracts import identity as idc
 from contracts.pseudonym import participant_key
+from kit.memory_store import MemoryDatabase
 from kit.metrics import CONSUMED
 from kit.mongo import Store
 
@@ -247,8 +247,9 @@ async def esf_over_facts(env: dict[str, str]) -> dict[str, Any]:
     for start in range(0, len(docs), 2000):
         await db.facts.insert_many(docs[start : start + 2000], ordered=False)
     facts_load_s = time.perf_counter() - started
-    mem = MemDb()
+    mem = MemoryDatabase()
     for doc in sorted(docs, key=lambda d: (d["at"], d["_id"])):
+        # The memory store answers the projections' calls as the store does (by _id).
         await projections.project(mem, doc, None, TZ)  # type: ignore[arg-type]
     await projections.ensure_indexes(db)
     # Only what the ESF report reads is loaded (the store takes minutes per 100k documents):

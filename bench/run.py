@@ -24,7 +24,7 @@ MORE_RESULTS = {"analytics_ingest": ("analytics_esf",)}
 
 
 def scripts(only: list[str]) -> list[Path]:
-    """The runnable benchmarks (helper modules such as analytics_memstore.py are not)."""
+    """The runnable benchmarks (helper modules such as common.py are not)."""
     found = sorted(
         p
         for p in HERE.glob("*.py")
