@@ -388,3 +388,6 @@ async def _counts(settings: Any) -> tuple[int, int] | None:
         return await svc.admin.queue_counts(QUEUE)
     finally:
         await svc.bus.stop()
+        # The admin's own robust connection too: left open, it keeps reconnecting after
+        # the run's vhost and users are gone.
+        await svc.admin.close()
