@@ -7,6 +7,7 @@ and the time of one create + publish at the start and at the end of the loading,
 events process's resident memory at each size.
 
     uv run python bench/catalogue.py [--sizes 10000,100000] [--seconds 8] [--rounds 3]
+        [--direct-beyond 10000]
 
 The sign-up and availability sections (bench/catalogue_signups.py and
 bench/catalogue_availability.py, each an async `run()` returning its figures) are run
@@ -21,7 +22,9 @@ import os
 import random
 import sys
 import time
-from datetime import datetime, timedelta
+import uuid
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -205,6 +208,57 @@ async def places(http: httpx.AsyncClient, base: str, staff: dict[str, str]) -> l
     return ids
 
 
+def direct(mongo_url: str, database: str, venues: list[str], count: int, seed: int) -> list[str]:
+    """`count` published events written straight into the store as the API writes them:
+    a template made through the API (the last one loaded), varied as `load` varies its
+    bodies (kind, titles, start, length, place, topics, capacity), the derived fields
+    (UTC times, the place's snapshot, normalised topics, search text) as the service
+    derives them. For sizes past `--direct-beyond` only: loading 100,000 events through
+    the API takes well over an hour on the shared machine, and the loading's cost per
+    event is measured over the API part (see `Progress`)."""
+    from pymongo import MongoClient
+
+    from events import event
+
+    rng = random.Random(seed)
+    today = datetime.now(HELSINKI).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
+    with MongoClient(mongo_url) as client:
+        db = client[database]
+        template = db.events.find_one({"status": "published"}, sort=[("created_at", -1)])
+        assert template is not None, "no event made through the API to copy"
+        places = {v["_id"]: v for v in db.venues.find({"_id": {"$in": venues}})}
+        ids: list[str] = []
+        batch: list[dict[str, Any]] = []
+        for n in range(count):
+            starts = today + timedelta(days=rng.randrange(1, 366), hours=rng.randrange(8, 20))
+            ends = starts + timedelta(hours=rng.choice([1, 2, 3]))
+            place = places[rng.choice(venues)]
+            doc = {
+                **template,
+                "_id": f"evt-{uuid.uuid4().hex[:12]}",
+                "kind": rng.choice(KINDS),
+                "title": {"fi": f"Tapahtuma {seed}-{n}", "sv": f"Evenemang {seed}-{n}",
+                          "en": f"Event {seed}-{n}"},
+                "starts_at": starts.replace(tzinfo=HELSINKI).astimezone(UTC),
+                "ends_at": ends.replace(tzinfo=HELSINKI).astimezone(UTC),
+                "venue_id": place["_id"],
+                "venue_kind": place["kind"],
+                "venue_name": place["name"],
+                "topics": [{"skill": f"aihe {t:03d}"}
+                           for t in rng.sample(range(TOPICS), rng.randint(2, 4))],
+                "capacity": rng.choice([None, 20, 50, 100]),
+            }  # fmt: skip
+            event.normalise(doc)
+            batch.append(doc)
+            ids.append(doc["_id"])
+            if len(batch) == 5000:
+                db.events.insert_many(batch)
+                batch = []
+        if batch:
+            db.events.insert_many(batch)
+    return ids
+
+
 # -- closed-loop load --------------------------------------------------------------------
 
 
@@ -290,30 +344,54 @@ async def measure(base: str, ids: list[str], seconds: float, rounds: int) -> dic
 # -- the run -----------------------------------------------------------------------------
 
 
-async def catalogue(sizes: list[int], seconds: float, rounds: int) -> dict[str, Any]:
+async def catalogue(
+    sizes: list[int], seconds: float, rounds: int, direct_beyond: int | None = None
+) -> dict[str, Any]:
     result: dict[str, Any] = {"machine_before": machine(), "sizes": {}}
     with environment() as env:
         async with issuer_server() as (issuer, jwks_url):
             process_env = service_env(env, issuer, jwks_url)
-            with service_process("events", process_env) as (base, pid):
+            database = f"{process_env['KOHTAAMO_MONGO_DB_PREFIX']}kohtaamo_events"
+            staff = issuer.headers(roles=["staff"], municipality="helsinki", exp_in=6 * 3600)
+            with ExitStack() as stack:
+                base, pid = stack.enter_context(service_process("events", process_env))
                 pids = {"events": pid}
                 if env["store_pid"]:
                     pids["store"] = int(env["store_pid"])
-                staff = issuer.headers(roles=["staff"], municipality="helsinki", exp_in=6 * 3600)
                 async with loader() as http:
                     venues = await places(http, base, staff)
                 marks = {WINDOW} | {n for s in sizes for n in (s - WINDOW, s)}
                 progress = Progress(pids, marks)
                 ids: list[str] = []
                 for size in sorted(sizes):
-                    # A client per loading: the server closes connections left idle meanwhile.
-                    async with loader() as http:
-                        more, loading = await load(
-                            http, base, staff, venues, size - len(ids), size, progress
+                    through_api = size if direct_beyond is None else min(size, direct_beyond)
+                    loading: dict[str, Any] = {}
+                    if through_api > len(ids):
+                        # A client per loading: the server closes connections left idle.
+                        async with loader() as http:
+                            more, loading = await load(
+                                http, base, staff, venues, through_api - len(ids), size, progress
+                            )
+                        ids += more
+                        if through_api >= 2 * WINDOW:
+                            loading["windows"] = progress.compare(through_api)
+                    if size > len(ids):
+                        # Written straight into the store; then a new process, whose
+                        # catalogue loads them before it is ready (timed).
+                        began = time.perf_counter()
+                        ids += direct(env["mongo_url"], database, venues, size - len(ids), size)
+                        written = time.perf_counter() - began
+                        stack.close()
+                        began = time.perf_counter()
+                        base, pid = stack.enter_context(
+                            service_process("events", process_env, ready_within=1800)
                         )
-                    ids += more
-                    if size >= 2 * WINDOW:
-                        loading["windows"] = progress.compare(size)
+                        loading["direct"] = {
+                            "events": size - through_api,
+                            "write_seconds": round(written, 1),
+                            "restart_until_ready_seconds": round(time.perf_counter() - began, 1),
+                            "machine": machine(),
+                        }
                     figures = await measure(base, ids, seconds, rounds)
                     rss = resident_kb(pid)
                     mb = None if rss is None else round(rss / 1024, 1)
@@ -354,10 +432,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0, help="per request and round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only-reads", action="store_true", help="without the other sections")
+    parser.add_argument(
+        "--direct-beyond",
+        type=int,
+        default=None,
+        help="events past this many are written straight into the store (then the process "
+        "is restarted); default: every event through the API",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     os.environ.setdefault("PYTHONHASHSEED", "0")
-    figures = asyncio.run(catalogue(sizes, args.seconds, args.rounds))
+    figures = asyncio.run(catalogue(sizes, args.seconds, args.rounds, args.direct_beyond))
     if not args.only_reads:
         figures.update(asyncio.run(sections()))
     figures["machine_after"] = machine()
