@@ -107,7 +107,7 @@ def service_process(
     finally:
         if process.poll() is not None:
             log.seek(0)
-            print(log.read()[-5000:].decode(errors="replace"), file=sys.stderr)
+            print(log.read()[-30000:].decode(errors="replace"), file=sys.stderr)
         log.close()
         process.terminate()
         try:
