@@ -379,7 +379,8 @@ async def catalogue(
                         # Written straight into the store; then a new process, whose
                         # catalogue loads them before it is ready (timed).
                         began = time.perf_counter()
-                        ids += direct(env["mongo_url"], database, venues, size - len(ids), size)
+                        written_count = size - len(ids)
+                        ids += direct(env["mongo_url"], database, venues, written_count, size)
                         written = time.perf_counter() - began
                         stack.close()
                         began = time.perf_counter()
@@ -387,7 +388,7 @@ async def catalogue(
                             service_process("events", process_env, ready_within=1800)
                         )
                         loading["direct"] = {
-                            "events": size - through_api,
+                            "events": written_count,
                             "write_seconds": round(written, 1),
                             "restart_until_ready_seconds": round(time.perf_counter() - began, 1),
                             "machine": machine(),
