@@ -415,6 +415,16 @@ async def cancel_all(
     return len(regs)
 
 
+async def find(svc: Service[EventsSettings], registration_id: str) -> dict[str, Any] | None:
+    return await svc.store.db[store.REGISTRATIONS].find_one({"_id": registration_id})
+
+
+async def of_user(svc: Service[EventsSettings], user_id: str, limit: int) -> list[dict[str, Any]]:
+    """A person's registrations, the newest first."""
+    regs = svc.store.db[store.REGISTRATIONS]
+    return await regs.find({"user_id": user_id}, sort=[("created_at", -1)]).to_list(limit)
+
+
 async def place(svc: Service[EventsSettings], reg: dict[str, Any]) -> int | None:
     """Current place on the waiting list (1 = next in line)."""
     if reg["status"] != RegistrationStatus.WAITLISTED:

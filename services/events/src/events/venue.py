@@ -81,6 +81,12 @@ def _changed(doc: dict[str, Any], *, created: bool) -> ev.VenueChanged:
     )
 
 
+async def by_id(svc: Service[EventsSettings], ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The venues of these ids that exist, by id."""
+    found = await svc.store.db[store.VENUES].find({"_id": {"$in": ids}}).to_list(None)
+    return {v["_id"]: v for v in found}
+
+
 async def get(svc: Service[EventsSettings], venue_id: str) -> dict[str, Any]:
     doc = await svc.store.db[store.VENUES].find_one({"_id": venue_id})
     if doc is None:

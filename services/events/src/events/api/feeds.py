@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from events import access, event, feed, search, store
+from events import access, event, feed, search, venue
 from events.api import caching
 from events.api.deps import Who
 from events.api.events import ListParams
@@ -26,9 +26,7 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
     max_age = svc.settings.cache_max_age_s
 
     async def venues_of(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        ids = list({d["venue_id"] for d in docs if d.get("venue_id")})
-        found = await svc.store.db[store.VENUES].find({"_id": {"$in": ids}}).to_list(None)
-        return {v["_id"]: v for v in found}
+        return await venue.by_id(svc, list({d["venue_id"] for d in docs if d.get("venue_id")}))
 
     @api.get("/feeds/events.ics", **caching.cached("An iCalendar feed", "text/calendar"))
     async def list_feed(
@@ -90,10 +88,10 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
     ) -> Response:
         doc = await event.get(svc, event_id)
         access.ensure_visible(principal, doc)
-        venue = (await venues_of([doc])).get(doc.get("venue_id") or "")
+        venue_doc = (await venues_of([doc])).get(doc.get("venue_id") or "")
         subs = await search.sub_events(svc, doc)
         base = public_base(request, svc.settings)
-        ld = feed.json_ld(doc, venue, lang=lang, base_url=base, sub_events=subs)
+        ld = feed.json_ld(doc, venue_doc, lang=lang, base_url=base, sub_events=subs)
         return caching.respond(
             request, caching.dumps(ld), public=principal is None, max_age=max_age, media_type=LD
         )

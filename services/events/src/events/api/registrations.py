@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
-from events import access, attendance, event, export, feedback, registration, store
+from events import access, attendance, event, export, feedback, registration
 from events.api.deps import Who
 from events.errors import forbidden, not_found
 from events.settings import EventsSettings
@@ -21,7 +21,6 @@ def router(svc: Service[EventsSettings], who: Who, registrar: registration.Regis
     api = APIRouter(tags=["registrations"])
     managers = Depends(who.require(*access.MANAGERS))
     signed_in = Depends(who.principal)
-    regs = svc.store.db[store.REGISTRATIONS]
 
     async def managed_event(event_id: str, principal: Principal) -> dict[str, Any]:
         doc = await event.get(svc, event_id)
@@ -29,7 +28,7 @@ def router(svc: Service[EventsSettings], who: Who, registrar: registration.Regis
         return doc
 
     async def own_or_managed(registration_id: str, principal: Principal) -> dict[str, Any]:
-        reg = await regs.find_one({"_id": registration_id})
+        reg = await registration.find(svc, registration_id)
         if reg is None:
             raise not_found("registration", registration_id)
         ensure_municipality(principal, reg["municipality"])
@@ -92,9 +91,7 @@ def router(svc: Service[EventsSettings], who: Who, registrar: registration.Regis
 
     @api.get("/registrations/mine")
     async def mine(principal: Principal = signed_in) -> dict[str, Any]:
-        found = await regs.find({"user_id": principal.subject}, sort=[("created_at", -1)]).to_list(
-            200
-        )
+        found = await registration.of_user(svc, principal.subject, limit=200)
         tz = svc.settings.timezone_of(principal.municipality)
         items = [registration.out(r, tz, place=await registration.place(svc, r)) for r in found]
         return {"items": items}
