@@ -340,3 +340,56 @@ def booking_out(doc: dict[str, Any], *, with_code: bool = True) -> dict[str, Any
         "flagged": doc.get("flagged"),
         "checked_in_at": doc["checked_in_at"].isoformat() if doc.get("checked_in_at") else None,
     }
+
+
+# -- reads for the API ---------------------------------------------------------------------
+
+
+async def bookings_of_user(
+    svc: Service, user_id: str, municipality: str, *, include_past: bool
+) -> list[dict[str, Any]]:
+    """A person's bookings made in their municipality, by start (at most 500)."""
+    query: dict[str, Any] = {
+        "user_id": user_id,
+        "kind": "booking",
+        "user_municipality": municipality,
+    }
+    if not include_past:
+        query["ends_at"] = {"$gte": datetime.now(UTC)}
+    return await svc.store.db.bookings.find(query, sort=[("starts_at", 1)], limit=500).to_list()
+
+
+async def pending_bookings(
+    svc: Service, municipality: str, location_id: str | None
+) -> list[dict[str, Any]]:
+    """Bookings waiting for approval, by start (at most 500)."""
+    query: dict[str, Any] = {"municipality": municipality, "status": "pending"}
+    if location_id:
+        query["location_id"] = location_id
+    return await svc.store.db.bookings.find(query, sort=[("starts_at", 1)], limit=500).to_list()
+
+
+async def held_at_location(
+    svc: Service, location_id: str, start: datetime, end: datetime, status: str | None
+) -> list[dict[str, Any]]:
+    """Bookings and blocks of a location overlapping [start, end), by start."""
+    query: dict[str, Any] = {
+        "location_id": location_id,
+        "starts_at": {"$lt": end},
+        "ends_at": {"$gt": start},
+    }
+    if status:
+        query["status"] = status
+    return await svc.store.db.bookings.find(query, sort=[("starts_at", 1)]).to_list()
+
+
+async def bookings_of_resource(
+    svc: Service, resource_id: str, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    """A resource's bookings starting in [start, end), by start (at most 1,000)."""
+    query = {
+        "resource_id": resource_id,
+        "kind": "booking",
+        "starts_at": {"$gte": start, "$lt": end},
+    }
+    return await svc.store.db.bookings.find(query, sort=[("starts_at", 1)], limit=1000).to_list()

@@ -172,3 +172,23 @@ def resource_out(doc: dict[str, Any]) -> dict[str, Any]:
         "rules": rules_of(doc).model_dump(mode="json"),
         "hours": hours.model_dump(mode="json") if (hours := own_hours(doc)) else None,
     }
+
+
+async def resources_of(
+    svc: Service, municipality: str, location_id: str | None, kind: str | None
+) -> list[dict[str, Any]]:
+    query: dict[str, Any] = {"municipality": municipality}
+    if location_id:
+        query["location_id"] = location_id
+    if kind:
+        query["kind"] = kind
+    return await svc.store.db.resources.find(query, sort=[("_id", 1)]).to_list()
+
+
+async def active_resource_ids(svc: Service, location_id: str, kind: str | None) -> list[str]:
+    """A location's active resources' ids, sorted (they are few: sorted here, not by the
+    store)."""
+    query: dict[str, Any] = {"location_id": location_id, "active": True}
+    if kind:
+        query["kind"] = kind
+    return sorted([r["_id"] async for r in svc.store.db.resources.find(query, {"_id": 1})])

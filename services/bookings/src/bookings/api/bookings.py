@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
@@ -12,10 +11,12 @@ from bookings.booking import (
     BookingIn,
     Reason,
     booking_out,
+    bookings_of_user,
     cancel,
     change_status,
     check_in,
     load_booking,
+    pending_bookings,
     place_booking,
 )
 from bookings.rules import BOOKER_ROLES, STAFF_ROLES
@@ -38,14 +39,9 @@ def build_router(svc: Service) -> APIRouter:
     async def mine(
         include_past: bool = False, principal: Principal = booker
     ) -> list[dict[str, Any]]:
-        query: dict[str, Any] = {
-            "user_id": principal.subject,
-            "kind": "booking",
-            "user_municipality": principal.municipality,
-        }
-        if not include_past:
-            query["ends_at"] = {"$gte": datetime.now(UTC)}
-        docs = await svc.store.db.bookings.find(query, sort=[("starts_at", 1)], limit=500).to_list()
+        docs = await bookings_of_user(
+            svc, principal.subject, principal.municipality, include_past=include_past
+        )
         return [booking_out(d) for d in docs]
 
     @router.get("/bookings/pending")
@@ -53,10 +49,7 @@ def build_router(svc: Service) -> APIRouter:
         location_id: str | None = Query(None, max_length=100), principal: Principal = staff
     ) -> list[dict[str, Any]]:
         """Staff: bookings waiting for approval in their municipality."""
-        query: dict[str, Any] = {"municipality": principal.municipality, "status": "pending"}
-        if location_id:
-            query["location_id"] = location_id
-        docs = await svc.store.db.bookings.find(query, sort=[("starts_at", 1)], limit=500).to_list()
+        docs = await pending_bookings(svc, principal.municipality, location_id)
         return [booking_out(d) for d in docs]
 
     @router.get("/bookings/{booking_id}")

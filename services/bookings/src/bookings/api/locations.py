@@ -9,16 +9,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Response
 
 from bookings.block import block_out
-from bookings.booking import booking_out
+from bookings.booking import booking_out, held_at_location
 from bookings.location import (
     HoursIn,
     LocationIn,
     create_location,
     load_location,
     location_out,
+    locations_of,
     set_hours,
     zone_of,
 )
+from bookings.resource import active_resource_ids
 from bookings.rules import BOOKER_ROLES, STAFF_ROLES
 from bookings.timetable import etag_of, matches, timetable_for
 from contracts.bookings import ResourceKind
@@ -39,9 +41,7 @@ def build_router(svc: Service) -> APIRouter:
 
     @router.get("/locations")
     async def list_locations(principal: Principal = anyone) -> list[dict[str, Any]]:
-        docs = await svc.store.db.locations.find(
-            {"municipality": principal.municipality}, sort=[("_id", 1)]
-        ).to_list()
+        docs = await locations_of(svc, principal.municipality)
         return [location_out(d) for d in docs]
 
     @router.get("/locations/{location_id}")
@@ -77,12 +77,7 @@ def build_router(svc: Service) -> APIRouter:
         """From the availability read model, as each resource's own availability (one
         calendar read per resource, in one query): current on every replica at once."""
         location = await load_location(svc, location_id, principal)
-        query: dict[str, Any] = {"location_id": location_id, "active": True}
-        if kind:
-            query["kind"] = kind.value
-        # A location's resources are few: ids only, sorted here, not by the store.
-        found = svc.store.db.resources.find(query, {"_id": 1})
-        ids = sorted([r["_id"] async for r in found])
+        ids = await active_resource_ids(svc, location_id, kind.value if kind else None)
         views = await timetable_for(svc).read_many(ids, from_, to, principal)
         body = b'{"location_id":%b,"timezone":%b,"resources":[%b]}' % (
             json.dumps(location_id).encode(),
@@ -108,14 +103,7 @@ def build_router(svc: Service) -> APIRouter:
         zone = zone_of(location)
         start = datetime.combine(day, datetime.min.time(), tzinfo=zone).astimezone(UTC)
         end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=zone)
-        query: dict[str, Any] = {
-            "location_id": location_id,
-            "starts_at": {"$lt": end.astimezone(UTC)},
-            "ends_at": {"$gt": start},
-        }
-        if status:
-            query["status"] = status
-        docs = await svc.store.db.bookings.find(query, sort=[("starts_at", 1)]).to_list()
+        docs = await held_at_location(svc, location_id, start, end.astimezone(UTC), status)
         return {
             "location_id": location_id,
             "date": day.isoformat(),

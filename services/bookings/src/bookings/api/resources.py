@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Response
 
 from bookings.block import BlockIn, block_out, block_resource, lift_block
-from bookings.booking import booking_out
+from bookings.booking import booking_out, bookings_of_resource
 from bookings.location import load_location
 from bookings.resource import (
     ResourceIn,
@@ -16,6 +16,7 @@ from bookings.resource import (
     create_resource,
     load_resource,
     resource_out,
+    resources_of,
     update_resource,
 )
 from bookings.rules import BOOKER_ROLES, STAFF_ROLES
@@ -51,12 +52,8 @@ def build_router(svc: Service) -> APIRouter:
         kind: ResourceKind | None = None,
         principal: Principal = anyone,
     ) -> list[dict[str, Any]]:
-        query: dict[str, Any] = {"municipality": principal.municipality}
-        if location_id:
-            query["location_id"] = location_id
-        if kind:
-            query["kind"] = kind.value
-        docs = await svc.store.db.resources.find(query, sort=[("_id", 1)]).to_list()
+        kind_ = kind.value if kind else None
+        docs = await resources_of(svc, principal.municipality, location_id, kind_)
         return [resource_out(d) for d in docs]
 
     @router.get("/resources/{resource_id}")
@@ -115,15 +112,7 @@ def build_router(svc: Service) -> APIRouter:
             raise Problem(422, "Invalid range", "at most 62 days, to after from", field="to")
         start = datetime.combine(from_, datetime.min.time(), tzinfo=UTC) - timedelta(days=1)
         end = datetime.combine(to, datetime.min.time(), tzinfo=UTC) + timedelta(days=2)
-        docs = await svc.store.db.bookings.find(
-            {
-                "resource_id": resource_id,
-                "kind": "booking",
-                "starts_at": {"$gte": start, "$lt": end},
-            },
-            sort=[("starts_at", 1)],
-            limit=1000,
-        ).to_list()
+        docs = await bookings_of_resource(svc, resource_id, start, end)
         return [booking_out(d, with_code=False) for d in docs]
 
     @router.post("/resources/{resource_id}/blocks", status_code=201)
