@@ -12,7 +12,8 @@ from contracts.envelope import Payload
 LANGUAGES = ("fi", "sv", "en")
 
 
-def _languages(value: dict[str, str]) -> dict[str, str]:
+def check_languages(value: dict[str, str]) -> dict[str, str]:
+    """Every key of a multilingual text is a language code."""
     for code in value:
         if not (2 <= len(code) <= 8 and code.replace("-", "").isalpha()):
             raise ValueError(f"not a language code: {code!r}")
@@ -20,7 +21,9 @@ def _languages(value: dict[str, str]) -> dict[str, str]:
 
 
 # Multilingual text: language code -> text. fi, sv and en are expected; others allowed.
-LocalizedText = Annotated[dict[str, str], AfterValidator(_languages)]
+# Unbounded in payloads, on purpose (a consumer takes what was sent); request bodies use
+# kit.requests' bounded forms.
+LocalizedText = Annotated[dict[str, str], AfterValidator(check_languages)]
 
 
 class SkillLevel(StrEnum):

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kit.bodylimit import BodyTooLarge, refusal
 from kit.openapi import PROBLEM_JSON, install_openapi
+from kit.requests import did_you_mean, fields_at
 
 WRITE_CONFLICT = 112  # MongoDB's error code for a transaction's write conflict
 log = structlog.get_logger("kit.problems")
@@ -110,6 +111,49 @@ def install_error_mapping(
     app.add_exception_handler(kind, handle)
 
 
+def _not_json(request: Request, error: Any) -> JSONResponse:
+    # The body does not parse: say so, with where; the position is not a field's name.
+    loc = list(error.get("loc", ()))
+    at = loc[-1] if loc and isinstance(loc[-1], int) else None
+    reason = str((error.get("ctx") or {}).get("error") or "JSON decode error")
+    where = f" at character {at}" if at is not None else ""
+    message = f"The request body is not valid JSON: {reason}{where}."
+    return problem_response(
+        request,
+        status=422,
+        title="Invalid JSON",
+        detail=message,
+        type_="https://kohtaamo.fi/problems/invalid-json",
+        errors=[{"field": "body", "message": message, "type": "json_invalid"}],
+        position=at,
+    )
+
+
+def _error(request: Request, error: Any) -> dict[str, Any]:
+    loc = list(error.get("loc", ()))
+    entry: dict[str, Any] = {
+        "field": _field(loc),
+        "message": error.get("msg", "invalid"),
+        "type": error.get("type"),
+    }
+    if error.get("type") == "extra_forbidden" and loc and loc[0] == "body":
+        entry["message"] = "Unknown field"
+        hint = _hint(request, loc[1:])
+        if hint is not None:
+            entry["message"] = f"Unknown field; did you mean {hint!r}?"
+            entry["did_you_mean"] = hint
+    return entry
+
+
+def _hint(request: Request, loc: list[Any]) -> str | None:
+    """The field of the route's body model an unknown field was most likely meant as."""
+    body = getattr(request.scope.get("route"), "body_field", None)
+    model = getattr(getattr(body, "field_info", None), "annotation", None)
+    if model is None or not loc or not isinstance(loc[-1], str):
+        return None
+    return did_you_mean(loc[-1], fields_at(model, loc[:-1]))
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     install_openapi(app)
 
@@ -119,14 +163,11 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {
-                "field": _field(e.get("loc", ())),
-                "message": e.get("msg", "invalid"),
-                "type": e.get("type"),
-            }
-            for e in exc.errors()
-        ]
+        found = list(exc.errors())
+        syntax = next((e for e in found if e.get("type") == "json_invalid"), None)
+        if syntax is not None:
+            return _not_json(request, syntax)
+        errors = [_error(request, e) for e in found]
         fields = ", ".join(sorted({e["field"] for e in errors}))
         return problem_response(
             request,
