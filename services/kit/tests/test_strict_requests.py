@@ -117,8 +117,10 @@ def test_a_request_model_without_a_list_bound_is_refused() -> None:
 
 async def test_a_body_that_is_not_json_is_reported_as_such() -> None:
     response = await post(content=b'{"title": {"fi": "Paja"},')
-    [error] = errors(response)
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
+    [error] = problem["errors"]
     assert problem["title"] == "Invalid JSON" and error["field"] == "body"
     assert "not valid JSON" in problem["detail"] and problem["position"] == 25
     assert error["type"] == "json_invalid"

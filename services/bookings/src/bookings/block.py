@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from bookings.booking import transition
 from bookings.calendar import claim, release
@@ -20,10 +20,11 @@ from kit.app import Service
 from kit.auth import Principal
 from kit.dates import Moment
 from kit.problems import Problem
+from kit.requests import Strict
 from kit.uow import UnitOfWork
 
 
-class BlockIn(BaseModel):
+class BlockIn(Strict):
     starts_at: Moment
     ends_at: Moment
     reason: str | None = Field(None, max_length=500)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from bookings import recent
@@ -25,6 +25,7 @@ from kit.app import Service
 from kit.auth import Principal, ensure_municipality
 from kit.dates import Day, Moment
 from kit.problems import Problem
+from kit.requests import Strict
 from kit.uow import UnitOfWork
 
 # Rounds of "checked against rules that changed meanwhile" before giving up (each round
@@ -32,7 +33,7 @@ from kit.uow import UnitOfWork
 STALE_ATTEMPTS = 5
 
 
-class BookingIn(BaseModel):
+class BookingIn(Strict):
     """Timed booking (`starts_at`/`ends_at`; without an offset they are the location's
     local time) or, for loan resources, whole days (`start_date`/`end_date`)."""
 
@@ -55,7 +56,7 @@ class BookingIn(BaseModel):
         return self
 
 
-class Reason(BaseModel):
+class Reason(Strict):
     reason: str | None = Field(None, max_length=500)
 
 

@@ -8,16 +8,16 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
 from bookings import recent
 from bookings.calendar import bump_rules
 from bookings.opening_hours import Hours
 from contracts import bookings as ev
-from contracts.common import LocalizedText
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
 from kit.problems import Problem
+from kit.requests import LocalizedName, Strict
 from kit.uow import UnitOfWork
 
 
@@ -27,8 +27,8 @@ class LocationKind(StrEnum):
     branch = "branch"
 
 
-class LocationIn(BaseModel):
-    name: LocalizedText = Field(min_length=1)
+class LocationIn(Strict):
+    name: LocalizedName = Field(min_length=1)
     kind: LocationKind = LocationKind.branch
     address: str | None = Field(None, max_length=200)
     timezone: str = "Europe/Helsinki"
@@ -42,7 +42,7 @@ class LocationIn(BaseModel):
         return value
 
 
-class HoursIn(BaseModel):
+class HoursIn(Strict):
     hours: Hours
 
 

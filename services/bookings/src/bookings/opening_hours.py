@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from kit.dates import Day
+from kit.requests import Strict
 
 Interval = tuple[datetime, datetime]
 
 
-class Period(BaseModel):
+# Opening periods in one day (split hours, a lunch break, ...).
+PERIODS_MAX = 10
+
+
+class Period(Strict):
     opens: time
     closes: time
 
@@ -29,18 +35,20 @@ class Period(BaseModel):
         return self
 
 
-class HoursException(BaseModel):
+class HoursException(Strict):
     day: Day
     closed: bool = False
-    hours: list[Period] = Field(default_factory=list)
+    hours: list[Period] = Field(default_factory=list, max_length=PERIODS_MAX)
     reason: str | None = Field(default=None, max_length=200)
 
 
-class Hours(BaseModel):
+class Hours(Strict):
     """weekday (0 = Monday .. 6 = Sunday) -> periods; exceptions override a whole day."""
 
-    weekly: dict[int, list[Period]] = Field(default_factory=dict)
-    exceptions: list[HoursException] = Field(default_factory=list)
+    weekly: dict[int, Annotated[list[Period], Field(max_length=PERIODS_MAX)]] = Field(
+        default_factory=dict, max_length=7
+    )
+    exceptions: list[HoursException] = Field(default_factory=list, max_length=366)
 
     @field_validator("weekly")
     @classmethod

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
 from bookings import recent
 from bookings.facts import resource_changed
@@ -14,19 +14,19 @@ from bookings.opening_hours import Hours
 from bookings.rules import Rules, rules_of
 from contracts import bookings as ev
 from contracts.bookings import ResourceKind
-from contracts.common import LocalizedText
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
 from kit.patch import Patch
 from kit.problems import Problem
+from kit.requests import LocalizedLongText, LocalizedName, Strict
 from kit.uow import UnitOfWork
 
 
-class ResourceIn(BaseModel):
+class ResourceIn(Strict):
     location_id: str = Field(min_length=1)
     kind: ResourceKind
-    name: LocalizedText = Field(min_length=1)
-    description: LocalizedText = Field(default_factory=dict)
+    name: LocalizedName = Field(min_length=1)
+    description: LocalizedLongText = Field(default_factory=dict)
     capacity: int = Field(1, ge=1, le=1000)
     equipment: list[str] = Field(default_factory=list, max_length=50)
     accessibility: list[str] = Field(default_factory=list, max_length=20)
@@ -46,12 +46,12 @@ class ResourceIn(BaseModel):
 class ResourcePatch(Patch):
     nullable = frozenset({"hours"})  # back to the location's opening hours
 
-    name: LocalizedText | None = None
-    description: LocalizedText | None = None
+    name: LocalizedName | None = None
+    description: LocalizedLongText | None = None
     capacity: int | None = Field(None, ge=1, le=1000)
-    equipment: list[str] | None = None
-    accessibility: list[str] | None = None
-    topics: list[str] | None = None
+    equipment: list[str] | None = Field(None, max_length=50)
+    accessibility: list[str] | None = Field(None, max_length=20)
+    topics: list[str] | None = Field(None, max_length=20)
     rules: Rules | None = None
     hours: Hours | None = None
     active: bool | None = None

@@ -9,17 +9,18 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
 from bookings.opening_hours import Hours, is_open_day, local_day, period_containing
 from kit.auth import Principal
 from kit.problems import Problem
+from kit.requests import Strict
 
 BOOKER_ROLES = ("resident", "mentor", "partner", "staff", "admin")
 STAFF_ROLES = ("staff", "admin")
 
 
-class Rules(BaseModel):
+class Rules(Strict):
     slot_minutes: int = Field(30, ge=5, le=1440)
     min_minutes: int = Field(30, ge=5, le=1440)
     max_minutes: int = Field(240, ge=5, le=1440)
@@ -34,8 +35,8 @@ class Rules(BaseModel):
     approval_required: bool = False
     # Who may book: roles (empty = any booker role), municipalities besides the resource's
     # own, minimum age (needs a `birthdate` claim in the token).
-    allowed_roles: list[str] = Field(default_factory=list)
-    allowed_municipalities: list[str] = Field(default_factory=list)
+    allowed_roles: list[str] = Field(default_factory=list, max_length=20)
+    allowed_municipalities: list[str] = Field(default_factory=list, max_length=100)
     min_age: int | None = Field(None, ge=0, le=120)
     cancel_deadline_minutes: int = Field(0, ge=0, le=60 * 24 * 30)
     check_in_required: bool = True

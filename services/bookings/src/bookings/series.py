@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from bookings.booking import BookingIn, is_staff_of, place_booking, transition
 from bookings.location import load_location, zone_of
@@ -18,9 +18,10 @@ from kit.app import Service
 from kit.auth import Principal
 from kit.dates import Moment
 from kit.problems import Problem
+from kit.requests import Strict
 
 
-class SeriesIn(BaseModel):
+class SeriesIn(Strict):
     """The first occurrence's local times (naive: the location's zone), repeated."""
 
     resource_id: str = Field(min_length=1)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from contracts import events as ev
 from events import clock, store
@@ -14,15 +14,16 @@ from events.errors import conflict, invalid, not_found
 from events.settings import EventsSettings
 from events.status import EventStatus, RegistrationStatus
 from kit.app import Service
+from kit.requests import Strict
 
 
-class Mark(BaseModel):
+class Mark(Strict):
     registration_id: str | None = None
     code: str | None = Field(default=None, min_length=4, max_length=16)
     attended: bool = True
 
 
-class Visits(BaseModel):
+class Visits(Strict):
     visits: int = Field(ge=0, le=1_000_000)
 
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from contracts import events as ev
-from contracts.common import Audience, LocalizedText, Skill
+from contracts.common import Audience, SkillLevel
 from events import clock, store
 from events.errors import conflict, invalid, not_found
 from events.parts import Parts
@@ -18,23 +18,31 @@ from events.status import EventStatus, RegistrationStatus
 from kit.app import Service
 from kit.dates import Moment
 from kit.patch import Patch
+from kit.requests import LANGUAGES_MAX, LocalizedLongText, LocalizedName, Strict
 from kit.uow import UnitOfWork
 
 Status = Literal["draft", "published", "cancelled", "completed"]
 OrganiserKind = Literal["staff", "partner", "mentor"]
 
 
-class Organiser(BaseModel):
+class Organiser(Strict):
     kind: OrganiserKind = "staff"
     name: str = Field(default="", max_length=200)
     organisation_id: str | None = None
 
 
-class Price(BaseModel):
+class Topic(Strict):
+    """A topic of the event: contracts.common.Skill as a request takes it (strict)."""
+
+    skill: str = Field(min_length=1, max_length=80, description="Skill or topic, lower case")
+    level: SkillLevel | None = None
+
+
+class Price(Strict):
     free: bool = True
     amount: float | None = Field(default=None, ge=0)
     currency: str = Field(default="EUR", min_length=3, max_length=3)
-    info: LocalizedText = Field(default_factory=dict)
+    info: LocalizedName = Field(default_factory=dict)
 
 
 def _language_codes(value: list[str]) -> list[str]:
@@ -44,13 +52,13 @@ def _language_codes(value: list[str]) -> list[str]:
     return value
 
 
-class EventFields(BaseModel):
+class EventFields(Strict):
     """Fields shared by create and patch (all optional here)."""
 
-    description: LocalizedText | None = None
-    languages: list[str] | None = None
-    audiences: list[Audience] | None = None
-    topics: list[Skill] | None = Field(default=None, max_length=30)
+    description: LocalizedLongText | None = None
+    languages: list[str] | None = Field(default=None, max_length=LANGUAGES_MAX)
+    audiences: list[Audience] | None = Field(default=None, max_length=len(Audience))
+    topics: list[Topic] | None = Field(default=None, max_length=30)
     organiser: Organiser | None = None
     venue_id: str | None = None
     capacity: int | None = Field(default=None, ge=1, le=100_000)
@@ -68,7 +76,7 @@ class EventFields(BaseModel):
 
 class EventIn(EventFields):
     kind: ev.EventKind
-    title: LocalizedText = Field(min_length=1)
+    title: LocalizedName = Field(min_length=1)
     starts_at: Moment
     ends_at: Moment
     parent_event_id: str | None = None
@@ -89,7 +97,7 @@ class EventPatch(EventFields, Patch):
     )
 
     kind: ev.EventKind | None = None
-    title: LocalizedText | None = None
+    title: LocalizedName | None = None
     starts_at: Moment | None = None
     ends_at: Moment | None = None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from contracts import events as ev
 from events import clock, store
@@ -12,9 +12,10 @@ from events.errors import conflict
 from events.settings import EventsSettings
 from events.status import EventStatus, RegistrationStatus
 from kit.app import Service
+from kit.requests import Strict
 
 
-class FeedbackIn(BaseModel):
+class FeedbackIn(Strict):
     rating: int = Field(ge=1, le=5)
     comment: str | None = Field(default=None, max_length=2000)
 

@@ -17,7 +17,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 from pymongo.errors import OperationFailure
 
 from contracts import events as ev
@@ -29,12 +29,13 @@ from events.status import EventStatus, RegistrationStatus
 from events.waitlist import Seats, allocate, promotable
 from kit.app import Service
 from kit.batch_writer import BatchWriter
+from kit.requests import Strict
 from kit.uow import UnitOfWork
 
 ACTIVE = (RegistrationStatus.CONFIRMED, RegistrationStatus.WAITLISTED)
 
 
-class RegistrationIn(BaseModel):
+class RegistrationIn(Strict):
     seats: int = Field(default=1, ge=1, le=100, description="More than one: a group sign-up")
     group_name: str | None = Field(default=None, max_length=200)
     name: str | None = Field(default=None, max_length=200, description="Shown on the list")

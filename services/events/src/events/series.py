@@ -11,7 +11,7 @@ from datetime import datetime, time
 from typing import Any, Literal
 
 from dateutil import rrule
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
 from contracts import events as ev
 from events import clock, event, registration, store
@@ -20,13 +20,14 @@ from events.settings import EventsSettings
 from events.status import EventStatus
 from kit.app import Service
 from kit.dates import Day
+from kit.requests import Strict
 from kit.uow import UnitOfWork
 
 MAX_OCCURRENCES = 104
 WEEKDAYS = (rrule.MO, rrule.TU, rrule.WE, rrule.TH, rrule.FR, rrule.SA, rrule.SU)
 
 
-class Recurrence(BaseModel):
+class Recurrence(Strict):
     frequency: Literal["weekly", "monthly"]
     interval: int = Field(default=1, ge=1, le=12)
     count: int | None = Field(default=None, ge=1, le=MAX_OCCURRENCES)
@@ -41,7 +42,7 @@ class Recurrence(BaseModel):
         return self
 
 
-class SeriesIn(BaseModel):
+class SeriesIn(Strict):
     template: event.EventIn
     recurrence: Recurrence
 

@@ -6,31 +6,31 @@ import math
 import uuid
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
 from contracts import events as ev
-from contracts.common import LocalizedText
 from events import clock, store
 from events.errors import invalid, not_found
 from events.settings import EventsSettings
 from kit.app import Service
 from kit.patch import Patch
+from kit.requests import LocalizedLongText, LocalizedName, Strict
 
 
-class Address(BaseModel):
+class Address(Strict):
     street: str = Field(default="", max_length=200)
     postal_code: str = Field(default="", max_length=20)
     city: str = Field(default="", max_length=100)
 
 
-class VenueIn(BaseModel):
+class VenueIn(Strict):
     kind: ev.VenueKind
-    name: LocalizedText = Field(min_length=1)
+    name: LocalizedName = Field(min_length=1)
     address: Address | None = None
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
-    accessibility: LocalizedText = Field(default_factory=dict)
-    description: LocalizedText = Field(default_factory=dict)
+    accessibility: LocalizedLongText = Field(default_factory=dict)
+    description: LocalizedLongText = Field(default_factory=dict)
     url: str | None = Field(default=None, max_length=500)
     parent_venue_id: str | None = None  # a room inside a library branch
     active: bool = True
@@ -47,12 +47,12 @@ class VenuePatch(Patch):
     nullable = frozenset({"address", "latitude", "longitude", "url"})
 
     kind: ev.VenueKind | None = None
-    name: LocalizedText | None = None
+    name: LocalizedName | None = None
     address: Address | None = None
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
-    accessibility: LocalizedText | None = None
-    description: LocalizedText | None = None
+    accessibility: LocalizedLongText | None = None
+    description: LocalizedLongText | None = None
     url: str | None = Field(default=None, max_length=500)
     active: bool | None = None
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, field_validator
 
 from kit.problems import Problem
+from kit.requests import Strict
 
 if TYPE_CHECKING:  # core builds the sessions, which use `claim` below
     from identity.core import Identity
@@ -19,7 +20,7 @@ SELF_DECLARED = "self_declared"
 OLDEST = date(1900, 1, 1)
 
 
-class BirthdateIn(BaseModel):
+class BirthdateIn(Strict):
     birthdate: date
 
     @field_validator("birthdate")

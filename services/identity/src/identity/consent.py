@@ -14,9 +14,10 @@ from identity import participant  # the ESF profile follows its consents
 from identity.core import Identity
 from identity.purpose import Purpose
 from kit.problems import Problem
+from kit.requests import Strict
 
 
-class ConsentIn(BaseModel):
+class ConsentIn(Strict):
     granted: bool
 
 

@@ -15,6 +15,7 @@ from contracts.common import Skill
 from identity.core import Identity
 from identity.fields import Languages
 from identity.profile import SkillIn, dedupe
+from kit.requests import Strict
 
 
 class MentorKind(StrEnum):
@@ -22,7 +23,7 @@ class MentorKind(StrEnum):
     professional = "professional"
 
 
-class OfferIn(BaseModel):
+class OfferIn(Strict):
     kind: MentorKind = MentorKind.peer_mentor
     topics: list[SkillIn] = Field(min_length=1, max_length=30)
     languages: Languages = Field(min_length=1)

@@ -8,15 +8,15 @@ from typing import Any
 from pydantic import BaseModel, Field
 from pymongo.errors import DuplicateKeyError
 
-from contracts.common import LocalizedText
 from identity.core import Identity
 from identity.fields import Languages, Slug, TimeZone
 from kit.problems import Problem
+from kit.requests import LocalizedName, Strict
 
 
-class MunicipalityIn(BaseModel):
+class MunicipalityIn(Strict):
     slug: Slug
-    name: LocalizedText = Field(min_length=1)
+    name: LocalizedName = Field(min_length=1)
     languages: Languages = Field(default_factory=lambda: ["fi", "sv", "en"], min_length=1)
     timezone: TimeZone = "Europe/Helsinki"
 

@@ -15,6 +15,7 @@ from identity.core import Identity
 from identity.fields import Name
 from kit.auth import Principal, ensure_municipality
 from kit.problems import Problem
+from kit.requests import Strict
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2)
 
@@ -49,7 +50,7 @@ def _business_id(value: str | None) -> str | None:
     return value.strip() if value else None
 
 
-class OrganisationIn(BaseModel):
+class OrganisationIn(Strict):
     name: Name
     kind: OrganisationKind
     business_id: Annotated[str | None, AfterValidator(_business_id)] = None
@@ -57,7 +58,7 @@ class OrganisationIn(BaseModel):
     description: str = Field(default="", max_length=2000)
 
 
-class MemberIn(BaseModel):
+class MemberIn(Strict):
     user_id: str = Field(min_length=1, max_length=64)
     role: MemberRole = MemberRole.member
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from contracts import identity as idc
@@ -16,11 +16,12 @@ from contracts.pseudonym import participant_key
 from identity.core import Identity
 from identity.purpose import Purpose, granted
 from kit.problems import Problem
+from kit.requests import Strict
 
 SENSITIVE = ("disability", "third_country_national", "foreign_background", "minority")
 
 
-class ParticipantIn(BaseModel):
+class ParticipantIn(Strict):
     """Every answer may be left out: `not_given` or null means "prefer not to say"."""
 
     gender: idc.Gender = idc.Gender.not_given

@@ -6,13 +6,14 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import ConfigDict, Field
 
 from contracts import identity as idc
 from contracts.common import Skill, SkillLevel
 from identity.core import Identity
 from identity.fields import Languages, SkillName
 from kit.auth import Principal
+from kit.requests import Strict
 
 
 class Visibility(StrEnum):
@@ -21,12 +22,12 @@ class Visibility(StrEnum):
     public = "public"  # anyone
 
 
-class SkillIn(BaseModel):
+class SkillIn(Strict):
     skill: SkillName
     level: SkillLevel | None = None
 
 
-class ProfileIn(BaseModel):
+class ProfileIn(Strict):
     languages: Languages = Field(default_factory=list)
     skills: list[SkillIn] = Field(default_factory=list, max_length=50)
     # What the user wants to learn or get help with.
@@ -37,6 +38,9 @@ class ProfileIn(BaseModel):
 
 
 class ProfileOut(ProfileIn):
+    # An answer, not a request: built from the stored profile.
+    model_config = ConfigDict(extra="ignore")
+
     user_id: str
     display_name: str
     municipality: str

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
@@ -19,9 +19,10 @@ from identity.passwords import hash_password, password_problem, verify_password
 from identity.revocation import end_access_tokens
 from identity.session import TokenPair
 from kit.problems import Problem
+from kit.requests import Strict
 
 
-class SignUp(BaseModel):
+class SignUp(Strict):
     municipality: str
     email: Email
     password: str = Field(max_length=256)
@@ -32,18 +33,25 @@ class SignUp(BaseModel):
     marketing: bool = False
 
 
-class Login(BaseModel):
+class Login(Strict):
     municipality: str
     email: Email
     password: str = Field(max_length=256)
 
 
-class PasswordChange(BaseModel):
+class PasswordChange(Strict):
     current_password: str = Field(max_length=256)
     new_password: str = Field(max_length=256)
 
 
-class ContactIn(BaseModel):
+class QuietHoursIn(Strict):
+    """contracts' QuietHours as a request takes it (strict)."""
+
+    start: time
+    end: time
+
+
+class ContactIn(Strict):
     """Fields left out stay as they are."""
 
     display_name: Name | None = None
@@ -56,7 +64,7 @@ class ContactIn(BaseModel):
         ]
         | None
     ) = None
-    quiet_hours: idc.QuietHours | None = None
+    quiet_hours: QuietHoursIn | None = None
     timezone: TimeZone | None = None
 
 

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, GetJsonSchemaHandler, ValidationInfo, field_validator
+from pydantic import GetJsonSchemaHandler, ValidationInfo, field_validator
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
+
+from kit.requests import Strict
 
 NULL = {"type": "null"}
 
 
-class Patch(BaseModel):
+class Patch(Strict):
     # The fields null clears; declare them `X | None` like the others.
     nullable: ClassVar[frozenset[str]] = frozenset()
 
@@ -29,7 +31,7 @@ class Patch(BaseModel):
         cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         # Document null only where it is accepted.
-        schema = handler(core_schema)
+        schema = super().__get_pydantic_json_schema__(core_schema, handler)
         target = handler.resolve_ref_schema(schema)
         for name, prop in target.get("properties", {}).items():
             options = prop.get("anyOf")

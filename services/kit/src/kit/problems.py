@@ -112,7 +112,8 @@ def install_error_mapping(
 
 
 def _not_json(request: Request, error: Any) -> JSONResponse:
-    # The body does not parse: say so, with where; the position is not a field's name.
+    # The body does not parse: a 400 (as every operation with a body documents, kit.openapi)
+    # saying so and where; the position is not a field's name.
     loc = list(error.get("loc", ()))
     at = loc[-1] if loc and isinstance(loc[-1], int) else None
     reason = str((error.get("ctx") or {}).get("error") or "JSON decode error")
@@ -120,7 +121,7 @@ def _not_json(request: Request, error: Any) -> JSONResponse:
     message = f"The request body is not valid JSON: {reason}{where}."
     return problem_response(
         request,
-        status=422,
+        status=400,
         title="Invalid JSON",
         detail=message,
         type_="https://kohtaamo.fi/problems/invalid-json",

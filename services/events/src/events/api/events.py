@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from contracts.common import Audience
 from contracts.events import EventKind, VenueKind
@@ -19,9 +19,10 @@ from events.settings import EventsSettings
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
 from kit.dates import Moment
+from kit.requests import Strict
 
 
-class CancelIn(BaseModel):
+class CancelIn(Strict):
     reason: str | None = Field(default=None, max_length=500)
 
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from identity import user as users
 from identity.api.deps import caller_address
 from identity.core import Identity
 from identity.user import Login, SignedUp, SignUp, Tokens
+from kit.requests import Strict
 
 
-class RefreshIn(BaseModel):
+class RefreshIn(Strict):
     refresh_token: str = Field(min_length=1, max_length=200)
 
 

@@ -15,9 +15,10 @@ from identity.core import Identity
 from identity.gdpr import ErasureStatus
 from kit.auth import Principal, ensure_municipality
 from kit.problems import Problem
+from kit.requests import Strict
 
 
-class EraseIn(BaseModel):
+class EraseIn(Strict):
     password: str = Field(max_length=256)
 
 

@@ -3,25 +3,33 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field, field_validator
 
 from kit.app import Service
 from kit.auth import Principal
+from kit.requests import Strict
 from notifications import preferences
 
 
-class QuietHoursIn(BaseModel):
+class QuietHoursIn(Strict):
     start: time
     end: time
 
 
-class PreferencesIn(BaseModel):
-    channels: dict[str, list[str]] | None = Field(
-        None, description="kind (or group, or '*') -> channels: email, sms, inapp"
-    )
+class PreferencesIn(Strict):
+    channels: (
+        Annotated[
+            dict[
+                Annotated[str, Field(max_length=40)],
+                Annotated[list[str], Field(max_length=len(preferences.CHANNELS))],
+            ],
+            Field(max_length=len(preferences.PREFERENCE_KINDS)),
+        ]
+        | None
+    ) = Field(None, description="kind (or group, or '*') -> channels: email, sms, inapp")
     quiet_hours: QuietHoursIn | None = None
 
     @field_validator("channels")
