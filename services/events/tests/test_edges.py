@@ -105,3 +105,51 @@ async def test_line_breaks_in_a_title_are_escaped_in_icalendar(api: Any) -> None
     feed = await api.client.get("/feeds/events.ics", params={"municipality": "helsinki"})
     assert feed.status_code == 200
     Calendar.from_ical(feed.content)
+
+
+def unknown(response: httpx.Response) -> dict[str, Any]:
+    assert response.status_code == 422, response.text
+    [error] = response.json()["errors"]
+    assert error["type"] == "extra_forbidden"
+    return error  # type: ignore[no-any-return]
+
+
+async def test_requests_are_strict_and_bounded(api: Any) -> None:
+    """A misspelt field is a 422 with what was meant (it used to create an event without
+    a capacity limit); titles, texts and lists have maximum sizes; a body that is not JSON
+    is a 400 saying so."""
+    staff = api.auth()
+    starts = "2030-03-01T10:00:00+02:00"
+    body = {"kind": "workshop", "title": {"fi": "Paja"}, "starts_at": starts,
+            "ends_at": "2030-03-01T12:00:00+02:00"}  # fmt: skip
+    error = unknown(await api.client.post("/events", json={**body, "capcity": 5}, headers=staff))
+    assert error["field"] == "capcity" and error["did_you_mean"] == "capacity"
+    nested = {**body, "price": {"free": False, "amout": 5}}
+    error = unknown(await api.client.post("/events", json=nested, headers=staff))
+    assert error["field"] == "price.amout" and error["did_you_mean"] == "amount"
+
+    long_title = {**body, "title": {"fi": "x" * 201}}
+    assert fields(await api.client.post("/events", json=long_title, headers=staff)) == ["title.fi"]
+    essay = {**body, "description": {"fi": "x" * 5001}}
+    assert fields(await api.client.post("/events", json=essay, headers=staff)) == ["description.fi"]
+    topics = {**body, "topics": [{"skill": f"t{i}"} for i in range(31)]}
+    assert fields(await api.client.post("/events", json=topics, headers=staff)) == ["topics"]
+    made = await api.client.post(
+        "/events", json={**body, "title": {"fi": "x" * 200}}, headers=staff
+    )
+    assert made.status_code == 201, made.text
+    patch = {"titel": {"fi": "Uusi"}}
+    error = unknown(
+        await api.client.patch(f"/events/{made.json()['id']}", json=patch, headers=staff)
+    )
+    assert error["field"] == "titel" and error["did_you_mean"] == "title"
+    venue = {"kind": "library", "name": {"fi": "x" * 201}}
+    assert fields(await api.client.post("/venues", json=venue, headers=staff)) == ["name.fi"]
+
+    broken = await api.client.post(
+        "/events",
+        content=b'{"kind": "workshop",',
+        headers={**staff, "content-type": "application/json"},
+    )
+    assert broken.status_code == 400 and broken.json()["title"] == "Invalid JSON"
+    assert [e["field"] for e in broken.json()["errors"]] == ["body"]
