@@ -120,7 +120,15 @@ async def test_location_and_resource_validation(
     assert bad_hours.json()["errors"][0]["field"].startswith("hours.weekly")
     bad_lang = await client.post("/locations", headers=staff, json={"name": {"1x": "x"}})
     assert bad_lang.status_code == 422 and bad_lang.json()["errors"][0]["field"] == "name"
+    long_name = await client.post("/locations", headers=staff, json={"name": {"fi": "x" * 201}})
+    assert long_name.status_code == 422 and long_name.json()["errors"][0]["field"] == "name.fi"
     room = await make_resource()
+    body = {"location_id": room["location_id"], "kind": "studio", "name": {"fi": "x"}}
+    misspelt = await client.post("/resources", headers=staff, json={**body, "capcity": 4})
+    [error] = misspelt.json()["errors"]
+    assert misspelt.status_code == 422 and error["did_you_mean"] == "capacity"
+    kit = await client.post("/resources", headers=staff, json={**body, "equipment": ["x"] * 51})
+    assert kit.status_code == 422 and kit.json()["errors"][0]["field"] == "equipment"
     no_mentor = await client.post(
         "/resources",
         headers=staff,

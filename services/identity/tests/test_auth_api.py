@@ -55,12 +55,20 @@ async def test_sign_up_bad_input_names_the_field(
         ({"municipality": "atlantis"}, 422, "municipality"),
         ({"language": "Finnish!"}, 422, "language"),
         ({"display_name": ""}, 422, "display_name"),
+        # Fields a sign-up does not take are refused, not ignored.
+        ({"roles": ["admin"]}, 422, "roles"),
+        ({"is_admin": True}, 422, "is_admin"),
+        ({"display_name": "x" * 121}, 422, "display_name"),
     ]
     for change, status, field in cases:
         response = await client.post("/auth/signup", json={**good, **change})
         assert response.status_code == status, (change, response.text)
         assert response.headers["content-type"] == "application/problem+json"
         assert field in [e["field"] for e in response.json()["errors"]], response.json()
+
+    misspelt = await client.post("/auth/signup", json={**good, "langauge": "sv"})
+    [error] = misspelt.json()["errors"]
+    assert error["field"] == "langauge" and error["did_you_mean"] == "language"
 
     first = await signup(email=email.upper())
     assert first["user"]["email"] == email  # stored lower case

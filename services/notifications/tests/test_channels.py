@@ -151,6 +151,16 @@ async def test_preferences_api_own_only_and_validated(
         )
         assert bad.status_code == 422
         assert bad.json()["errors"][0]["field"] == "channels"
+        misspelt = await http.put(
+            "/notifications/preferences", json={"chanels": {"*": ["sms"]}}, headers=me
+        )
+        assert misspelt.status_code == 422
+        assert misspelt.json()["errors"][0]["did_you_mean"] == "channels"
+        too_many = await http.put(
+            "/notifications/preferences", json={"channels": {"*": ["sms"] * 4}}, headers=me
+        )
+        assert too_many.status_code == 422
+        assert too_many.json()["errors"][0]["field"] == "channels.*"
         bad_time = await http.put(
             "/notifications/preferences",
             json={"quiet_hours": {"start": "25:00", "end": "07:00"}},
