@@ -43,10 +43,8 @@ def localized(max_length: int) -> Any:
     """Multilingual text (language code -> text) of at most `max_length` characters in
     each language."""
     return Annotated[
-        dict[
-            Annotated[str, StringConstraints(min_length=2, max_length=8)],
-            Annotated[str, StringConstraints(max_length=max_length)],
-        ],
+        # Keys are checked by check_languages, so a bad one is an error of the whole text.
+        dict[str, Annotated[str, StringConstraints(max_length=max_length)]],
         Field(max_length=LANGUAGES_MAX),
         AfterValidator(check_languages),
     ]
