@@ -26,10 +26,10 @@ APPS = Path(__file__).parent / "apps"
 
 @pytest.fixture
 def pingservice(
-    make_settings: Callable[..., Any], make_vhost: Callable[[str], str], tmp_path: Path
+    make_settings: Callable[..., Any], make_vhost: Callable[..., str], tmp_path: Path
 ) -> Iterator[dict[str, Any]]:
     # Its own vhost: other suites run the same test service with other queue arguments.
-    vhost_url = make_vhost("pingsvc-process")  # the administrator's, for the observer
+    vhost_url = make_vhost("pingsvc-process", "function")  # the administrator's, for the observer
     settings = make_settings("pingsvc", amqp_url=vhost_url)
     port = localstore.free_port()
     env = {**os.environ, **service_env(settings, PYTHONPATH=str(APPS))}

@@ -64,7 +64,7 @@ async def start_consumer(
 # by side, so the suite waits that out once.
 async def test_sigkill_mid_stream_applies_each_event_once(
     make_settings: Callable[..., Any],
-    make_vhost: Callable[[str], str],
+    make_vhost: Callable[..., str],
     tmp_path: Path,
 ) -> None:
     apps = ("build_consumer", "build_batch_consumer")
@@ -81,12 +81,12 @@ async def test_sigkill_mid_stream_applies_each_event_once(
 
 async def _kill_mid_stream(
     make_settings: Callable[..., Any],
-    make_vhost: Callable[[str], str],
+    make_vhost: Callable[..., str],
     tmp_path: Path,
     app: str,
 ) -> None:
     # A vhost each: the other variant's queue, bound to the same ticks, would take them.
-    settings = make_settings("faultcons", amqp_url=make_vhost(f"killed-{app}"))
+    settings = make_settings("faultcons", amqp_url=make_vhost(f"killed-{app}", "function"))
     store = Store(settings)
     applied = store.db.applied
     held = store.db.held

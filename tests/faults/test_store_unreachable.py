@@ -20,12 +20,14 @@ APPS = Path(__file__).parents[1] / "apps"
 
 
 async def test_store_outage_gives_503_then_recovers(
-    make_settings: Callable[..., Any], make_vhost: Callable[[str], str], tmp_path: Path
+    make_settings: Callable[..., Any], make_vhost: Callable[..., str], tmp_path: Path
 ) -> None:
     data, port = tmp_path / "store", localstore.free_port()
     store = await asyncio.to_thread(localstore.start_store, data_dir=data, port=port)
     settings = make_settings(
-        "pingsvc", mongo_url=localstore.store_url(port), amqp_url=make_vhost("pingsvc-store")
+        "pingsvc",
+        mongo_url=localstore.store_url(port),
+        amqp_url=make_vhost("pingsvc-store", "function"),
     )
     http_port = localstore.free_port()
     # The same queue arguments as every other process of the run (service_env).

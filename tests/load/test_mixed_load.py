@@ -39,7 +39,7 @@ def platform(
     make_settings: Any, make_vhost: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[kit_platform.Platform]:
     # Its own vhost: the processes consume queue names other suites' services use too.
-    settings = make_settings("load", amqp_url=make_vhost("load"))
+    settings = make_settings("load", amqp_url=make_vhost("load", "module"))
     started = kit_platform.start_for(
         settings,
         tmp_path_factory.mktemp("load-platform"),

@@ -94,13 +94,13 @@ def catcher() -> Iterator[tuple[Catcher, int]]:
 @pytest.fixture(scope="module")
 def platform(
     make_settings: Callable[..., Any],
-    make_vhost: Callable[[str], str],
+    make_vhost: Callable[..., str],
     tmp_path_factory: pytest.TempPathFactory,
     catcher: tuple[Catcher, int],
 ) -> Iterator[Platform]:
     # Its own vhost: these processes consume the same queue names as in-process services
     # of other tests of the run.
-    settings = make_settings("erasure", amqp_url=make_vhost("erasure"))
+    settings = make_settings("erasure", amqp_url=make_vhost("erasure", "module"))
     running = kit_platform.start_for(
         settings,
         tmp_path_factory.mktemp("erasure-platform"),

@@ -153,10 +153,10 @@ def request_for(op: Any, spec: dict[str, Any], varied: str, moment: str, text: s
 async def target(
     request: pytest.FixtureRequest,
     make_settings: Callable[..., Any],
-    make_vhost: Callable[[str], str],
+    make_vhost: Callable[..., str],
 ) -> AsyncIterator[Target]:
     name = request.param
-    amqp_url = make_vhost(f"extremes-{name}")
+    amqp_url = make_vhost(f"extremes-{name}", "module")
     extra = {"KOHTAAMO_ARGON2_TIME_COST": "1", "KOHTAAMO_ARGON2_MEMORY_KIB": "8192"}
     with pytest.MonkeyPatch.context() as patch:
         for key, value in service_env(make_settings(name, amqp_url=amqp_url), **extra).items():

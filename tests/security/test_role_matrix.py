@@ -597,11 +597,11 @@ async def test_every_role_of_both_municipalities_on_real_records(
     name: str,
     make_settings: Callable[..., Any],
     monkeypatch: pytest.MonkeyPatch,
-    make_vhost: Callable[[str], str],
+    make_vhost: Callable[..., str],
 ) -> None:
     # A vhost of its own: session-long services of other suites consume the same queue
     # names in the run's main vhost and would take this service's messages.
-    amqp_url = make_vhost(f"roles-{name}")
+    amqp_url = make_vhost(f"roles-{name}", "function")
     assert name in SETUP, f"no records set up for {name}: add them to SETUP"
     extra = {"KOHTAAMO_ARGON2_TIME_COST": "1", "KOHTAAMO_ARGON2_MEMORY_KIB": "8192"}
     for key, value in service_env(make_settings(name, amqp_url=amqp_url), **extra).items():

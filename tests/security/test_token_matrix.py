@@ -69,11 +69,11 @@ async def test_bad_tokens_refused_everywhere(
     name: str,
     make_settings: Callable[..., Any],
     monkeypatch: pytest.MonkeyPatch,
-    make_vhost: Callable[[str], str],
+    make_vhost: Callable[..., str],
 ) -> None:
     # A vhost of its own: session-long services of other suites consume the same queue
     # names in the run's main vhost and would take this service's messages.
-    amqp_url = make_vhost(f"tokens-{name}")
+    amqp_url = make_vhost(f"tokens-{name}", "function")
     for key, value in service_env(make_settings(name, amqp_url=amqp_url)).items():
         monkeypatch.setenv(key, value)
     svc = registry.load_factory(name)()

@@ -88,7 +88,7 @@ class Api:
 @pytest.fixture(scope="session")
 def platform(
     make_settings: Callable[..., Any],
-    make_vhost: Callable[[str], str],
+    make_vhost: Callable[..., str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Platform]:
     # Its own vhost: these processes live for the session and consume the same queue

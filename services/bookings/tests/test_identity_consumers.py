@@ -228,7 +228,7 @@ async def test_a_site_not_serving_the_person_erases_their_bookings_without_answe
     resident's booking of a Helsinki room opened to Kouvola. The erasure, published for
     `kouvola`, anonymises it there too; only the site serving Kouvola answers identity, so
     Helsinki's empty-handed answer can never mark an erasure complete early."""
-    site = make_vhost("xsite-bookings")  # Helsinki's broker
+    site = make_vhost("xsite-bookings", "function")  # Helsinki's broker
     helsinki = service(
         make_settings(
             "bookings",

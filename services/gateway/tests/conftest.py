@@ -194,7 +194,7 @@ def partner_issuer(tmp_path: Path) -> Iterator[tuple[TestIssuer, str]]:
 @pytest.fixture(scope="session")
 def platform(
     make_settings: Callable[..., Any],
-    make_vhost: Callable[[str], str],
+    make_vhost: Callable[..., str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Platform]:
     """The real services as processes with a gateway process in front (kit.platform)."""

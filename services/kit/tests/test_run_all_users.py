@@ -16,9 +16,9 @@ from kit import cli, rabbit_env
 
 
 async def test_run_all_gives_every_service_its_own_broker_user(
-    make_vhost: Callable[[str], str], run_id: str, monkeypatch: pytest.MonkeyPatch
+    make_vhost: Callable[..., str], run_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    admin_url = make_vhost("runall")
+    admin_url = make_vhost("runall", "function")
     prefix = f"kohtaamo-r{run_id}-"  # not the real users of a `make run` on this broker
     monkeypatch.setenv("KOHTAAMO_AMQP_URL", admin_url)
     monkeypatch.setenv("KOHTAAMO_BROKER_USER_PREFIX", prefix)

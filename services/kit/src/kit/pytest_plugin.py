@@ -138,24 +138,45 @@ def amqp_url(service_users: ServiceUsers) -> Iterator[str]:
             warnings.warn(f"vhost not deleted: {vhost}", stacklevel=1)
 
 
+# Vhosts to delete when their owner ends: a test ("function") or its module ("module").
+# A vhost holds every queue its services declared, and RabbitMQ budgets file handles for
+# each queue (file_handle_cache; about 927 on a broker started with the usual limit of 1024
+# open files): held until the session's end, the run's vhosts exhausted that budget and
+# creating the next vhost waited forever for a handle.
+_SCOPED: dict[str, list[str]] = {"function": [], "module": []}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    yield  # the test's fixtures (and its module's, when the module ends) are torn down
+    done, _SCOPED["function"] = _SCOPED["function"], []
+    if nextitem is None or getattr(nextitem, "module", None) is not getattr(item, "module", None):
+        done += _SCOPED["module"]
+        _SCOPED["module"] = []
+    left = rabbit_env.delete_vhosts(done)
+    if left:  # the run's results stand; an operator deletes these later
+        warnings.warn(f"vhosts not deleted: {left}", stacklevel=1)
+
+
 @pytest.fixture(scope="session")
-def make_vhost(amqp_url: str) -> Iterator[Callable[[str], str]]:
-    """Another virtual host of this run, for a whole platform of service processes that
-    lives for the session: its consumers must not compete with other tests' services for
-    the same queue names in the run's main vhost."""
+def make_vhost(amqp_url: str) -> Iterator[Callable[..., str]]:
+    """Another virtual host of this run, for a whole platform of service processes: its
+    consumers must not compete with other tests' services for the same queue names in the
+    run's main vhost. Deleted at the end of its `scope`: "session" (default), "module" or
+    "function" (the test that made it); the services using it must be stopped by then."""
     base = base_url()
     made: list[str] = []
 
-    def make(name: str) -> str:
+    def make(name: str, scope: str = "session") -> str:
         vhost = f"kohtaamo-test-{RUN_ID}-{name}"
         rabbit_env.create_vhost(vhost)
-        made.append(vhost)
+        (made if scope == "session" else _SCOPED[scope]).append(vhost)
         return rabbit_env.with_vhost(base, vhost)
 
     try:
         yield make
     finally:
-        left = rabbit_env.delete_vhosts(made)
+        left = rabbit_env.delete_vhosts(made + _SCOPED["function"] + _SCOPED["module"])
         if left:  # the run's results stand; an operator deletes these later
             warnings.warn(f"vhosts not deleted: {left}", stacklevel=1)
 
