@@ -16,6 +16,7 @@ from bookings.calendar import claim, release
 from bookings.facts import booking_facts
 from bookings.store import HOLDING
 from contracts import bookings as ev
+from contracts.bookings import BookingStatus
 from kit.app import Service
 from kit.auth import Principal
 from kit.dates import Moment
@@ -108,7 +109,7 @@ async def block_resource(
                 session,
                 booking,
                 allowed_from=HOLDING,
-                status="cancelled",
+                status=BookingStatus.cancelled,
                 changes={
                     "cancelled_by": "resource_blocked",
                     "reason": data.reason,

@@ -21,6 +21,7 @@ from bookings.location import hours_of, zone_of
 from bookings.opening_hours import Hours, local_day
 from bookings.resource import own_hours, rules_of
 from bookings.store import HOLDING
+from contracts.bookings import BookingStatus
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
 from kit.dates import Day, Moment
@@ -131,7 +132,9 @@ def _request(
             rules, hours, data.start_date, data.end_date, now, zone, staff=staff
         )
     held_from, held_until = rules.blocked(start, end)
-    status = "pending" if rules.approval_required and not staff else "confirmed"
+    status = (
+        BookingStatus.pending if rules.approval_required and not staff else BookingStatus.confirmed
+    )
     doc: dict[str, Any] = {
         "_id": f"bkg-{uuid.uuid4().hex}",
         "kind": "booking",
@@ -150,7 +153,9 @@ def _request(
         "purpose": data.purpose,
         "series_id": series_id,
         "loan": rules.loan,
-        "access_code": f"{secrets.randbelow(10**6):06d}" if status == "confirmed" else None,
+        "access_code": f"{secrets.randbelow(10**6):06d}"
+        if status == BookingStatus.confirmed
+        else None,
         "no_show_at": (
             start + timedelta(minutes=rules.no_show_grace_minutes)
             if rules.check_in_required and not rules.loan
@@ -183,13 +188,13 @@ def _has_quota(rules: rule.Rules) -> bool:
 
 def _status_extra(doc: dict[str, Any]) -> dict[str, Any]:
     status = doc["status"]
-    if status == "confirmed":
+    if status == BookingStatus.confirmed:
         return {"access_code": doc.get("access_code")}
-    if status == "cancelled":
+    if status == BookingStatus.cancelled:
         return {"cancelled_by": doc.get("cancelled_by", "user"), "reason": doc.get("reason")}
-    if status == "denied":
+    if status == BookingStatus.denied:
         return {"reason": doc.get("reason")}
-    if status == "checked_in":
+    if status == BookingStatus.checked_in:
         return {"checked_in_at": doc["checked_in_at"]}
     return {}
 
@@ -285,8 +290,8 @@ async def cancel(
     return await change_status(
         svc,
         booking,
-        allowed_from=["pending", "confirmed"],
-        status="cancelled",
+        allowed_from=[BookingStatus.pending, BookingStatus.confirmed],
+        status=BookingStatus.cancelled,
         changes={
             "cancelled_by": "staff"
             if staff and booking["user_id"] != principal.subject
@@ -312,8 +317,8 @@ async def check_in(svc: Service, booking: dict[str, Any]) -> dict[str, Any]:
     return await change_status(
         svc,
         booking,
-        allowed_from=["confirmed"],
-        status="checked_in",
+        allowed_from=[BookingStatus.confirmed],
+        status=BookingStatus.checked_in,
         changes={"checked_in_at": now},
     )
 
@@ -364,7 +369,7 @@ async def pending_bookings(
     svc: Service, municipality: str, location_id: str | None
 ) -> list[dict[str, Any]]:
     """Bookings waiting for approval, by start (at most 500)."""
-    query: dict[str, Any] = {"municipality": municipality, "status": "pending"}
+    query: dict[str, Any] = {"municipality": municipality, "status": BookingStatus.pending}
     if location_id:
         query["location_id"] = location_id
     return await svc.store.db.bookings.find(query, sort=[("starts_at", 1)], limit=500).to_list()

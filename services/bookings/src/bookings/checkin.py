@@ -12,6 +12,7 @@ from typing import Any
 import structlog
 
 from bookings.booking import transition
+from contracts.bookings import BookingStatus
 from kit.app import Service
 from kit.uow import UnitOfWork
 
@@ -21,7 +22,7 @@ log = structlog.get_logger("bookings.checkin")
 async def sweep_no_shows(svc: Service, *, now: datetime | None = None, limit: int = 200) -> int:
     now = now or datetime.now(UTC)
     due = await svc.store.db.bookings.find(
-        {"status": "confirmed", "no_show_at": {"$ne": None, "$lte": now}}, limit=limit
+        {"status": BookingStatus.confirmed, "no_show_at": {"$ne": None, "$lte": now}}, limit=limit
     ).to_list()
     marked = 0
     for booking in due:
@@ -32,8 +33,8 @@ async def sweep_no_shows(svc: Service, *, now: datetime | None = None, limit: in
                 svc,
                 session,
                 booking,
-                allowed_from=["confirmed"],
-                status="no_show",
+                allowed_from=[BookingStatus.confirmed],
+                status=BookingStatus.no_show,
                 changes={"no_show_marked_at": now},
             )
 

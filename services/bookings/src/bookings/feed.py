@@ -11,6 +11,7 @@ from typing import Any
 from icalendar import Calendar, Event
 
 from contracts import calendar as entries
+from contracts.bookings import BookingStatus
 from kit.app import Service
 from kit.auth import Principal
 from kit.problems import Problem
@@ -86,7 +87,7 @@ def calendar(bookings: list[dict[str, Any]]) -> bytes:
             "CANCELLED"
             if doc["status"] in entries.CANCELLED
             else "TENTATIVE"
-            if doc["status"] == "pending"
+            if doc["status"] == BookingStatus.pending
             else "CONFIRMED",
         )
         cal.add_component(event)

@@ -10,6 +10,7 @@ from bookings.calendar import claim
 from bookings.facts import resource_changed
 from contracts import bookings as ev
 from contracts import identity as idc
+from contracts.bookings import BookingStatus
 from kit.app import Service
 from kit.consumer import Delivery
 
@@ -100,7 +101,7 @@ async def close_mentor_hours(svc: Service, session: Any, mentor: str, municipali
             {
                 "resource_id": resource["_id"],
                 "kind": "booking",
-                "status": {"$in": ["pending", "confirmed"]},
+                "status": {"$in": [BookingStatus.pending, BookingStatus.confirmed]},
                 "starts_at": {"$gt": now},
             },
             session=session,
@@ -111,8 +112,8 @@ async def close_mentor_hours(svc: Service, session: Any, mentor: str, municipali
                 svc,
                 session,
                 booking,
-                allowed_from=["pending", "confirmed"],
-                status="cancelled",
+                allowed_from=[BookingStatus.pending, BookingStatus.confirmed],
+                status=BookingStatus.cancelled,
                 changes={"cancelled_by": "staff", "reason": reason, "cancelled_at": now},
             )
             if done:

@@ -14,6 +14,7 @@ from bookings.booking import BookingIn, is_staff_of, place_booking, transition
 from bookings.location import load_location, zone_of
 from bookings.resource import load_resource, rules_of
 from contracts import bookings as ev
+from contracts.bookings import BookingStatus
 from kit.app import Service
 from kit.auth import Principal
 from kit.dates import Moment
@@ -132,7 +133,7 @@ async def cancel_series(
         future = await svc.store.db.bookings.find(
             {
                 "series_id": series["_id"],
-                "status": {"$in": ["pending", "confirmed"]},
+                "status": {"$in": [BookingStatus.pending, BookingStatus.confirmed]},
                 "starts_at": {"$gt": cutoff},
             },
             session=uow.session,
@@ -142,15 +143,15 @@ async def cancel_series(
                 svc,
                 uow.session,
                 booking,
-                allowed_from=["pending", "confirmed"],
-                status="cancelled",
+                allowed_from=[BookingStatus.pending, BookingStatus.confirmed],
+                status=BookingStatus.cancelled,
                 changes={"cancelled_by": by, "reason": reason, "cancelled_at": now},
             )
             if done:
                 cancelled.append(booking["_id"])
         await svc.store.db.series.update_one(
             {"_id": series["_id"]},
-            {"$set": {"status": "cancelled", "cancelled_at": now}},
+            {"$set": {"status": BookingStatus.cancelled, "cancelled_at": now}},
             session=uow.session,
         )
         payload = ev.SeriesCancelled(

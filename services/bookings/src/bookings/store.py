@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pymongo import ASCENDING, IndexModel
 
+from contracts.bookings import BookingStatus
 from kit.mongo import Store
 
 # Statuses that hold a resource's time: no two of these may overlap on one resource.
-HOLDING = ["pending", "confirmed", "checked_in", "blocked"]
+HOLDING = [BookingStatus.pending, BookingStatus.confirmed, BookingStatus.checked_in, "blocked"]
 
 
 async def ensure_indexes(store: Store) -> None:

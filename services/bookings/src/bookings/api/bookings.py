@@ -21,6 +21,7 @@ from bookings.booking import (
 )
 from bookings.rules import BOOKER_ROLES, STAFF_ROLES
 from bookings.series import SeriesIn, cancel_series, create_series, load_series, series_out
+from contracts.bookings import BookingStatus
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
 from kit.problems import Problem
@@ -71,8 +72,8 @@ def build_router(svc: Service) -> APIRouter:
         doc = await change_status(
             svc,
             booking,
-            allowed_from=["pending"],
-            status="confirmed",
+            allowed_from=[BookingStatus.pending],
+            status=BookingStatus.confirmed,
             changes={
                 "access_code": f"{secrets.randbelow(10**6):06d}",
                 "approved_by": principal.subject,
@@ -89,8 +90,8 @@ def build_router(svc: Service) -> APIRouter:
         doc = await change_status(
             svc,
             booking,
-            allowed_from=["pending"],
-            status="denied",
+            allowed_from=[BookingStatus.pending],
+            status=BookingStatus.denied,
             changes={"reason": data.reason if data else None, "denied_by": principal.subject},
         )
         return booking_out(doc)
