@@ -10,6 +10,8 @@ from typing import Any
 
 from icalendar import Calendar
 
+from contracts.calendar import UID_DOMAIN
+
 from .conftest import helsinki_now
 
 
@@ -35,7 +37,7 @@ async def test_an_event_of_20_days_is_found_on_each_of_its_days(api: Any) -> Non
         assert found == ([created["id"]] if 0 <= n < 20 else []), f"day {n}"
         r = await api.client.get("/feeds/events.ics", params=window)
         uids = [str(c["uid"]) for c in Calendar.from_ical(r.content).walk("VEVENT")]
-        assert uids == ([f"{created['id']}@kohtaamo"] if 0 <= n < 20 else []), f"feed day {n}"
+        assert uids == ([f"{created['id']}@{UID_DOMAIN}"] if 0 <= n < 20 else []), f"feed day {n}"
     # And while it runs: from any moment inside it, with no end given.
     r = await api.client.get("/events", params={"from": (day0 + timedelta(days=15)).isoformat(),
                                                 "q": word})  # fmt: skip
