@@ -106,10 +106,13 @@ async def test_full_connection_pool_is_503_busy_not_a_hang(
     ) as (client, _):
         before = await asyncio.to_thread(echoes["events"].hits)
         slow = asyncio.create_task(client.get("/api/v1/events?sleep=1.5"))
+
         # The one connection is taken once the slow request reached the service (a fixed
         # pause was too short on a loaded machine: the next request got the connection).
-        while await asyncio.to_thread(echoes["events"].hits) == before:
-            await asyncio.sleep(0.02)
+        async def reached() -> bool:
+            return bool(await asyncio.to_thread(echoes["events"].hits) > before)
+
+        await eventually(reached)
         response = await client.get("/api/v1/events")
         assert response.status_code == 503
         assert response.headers["retry-after"] == "1"
