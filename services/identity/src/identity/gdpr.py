@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -116,8 +116,13 @@ async def erase(ctx: Identity, user: dict[str, Any]) -> tuple[str, dict[str, Any
             )
         ).deleted_count
         await ctx.throttle.forget_account(account_key(municipality, user["email"]), session)
-        # Their access tokens end in every service now, not when they expire.
-        await end_access_tokens(ctx, session, user, idc.RevocationReason.erased, now)
+        # Their access tokens end in every service now, not when they expire. Tokens carry
+        # whole seconds (`iat`) and services refuse those issued before the moment given,
+        # so one issued in this same second would survive: an erased account has no later
+        # token to spare, so every token up to the end of this second ends.
+        await end_access_tokens(
+            ctx, session, user, idc.RevocationReason.erased, now + timedelta(seconds=1)
+        )
         # A tombstone: the id stays (for the erasure status), the person does not.
         await db.users.replace_one(
             {"_id": uid},
