@@ -201,3 +201,6 @@ def test_site_settings_for_production(docs: list[dict[str, Any]]) -> None:
     gateway = pod_config(docs, "gateway")
     assert gateway["KOHTAAMO_RATE_LIMIT_STORAGE"] == "redis://redis:6379/0"
     assert "redis" in by_kind(docs, "Service")
+    if "identity" in by_kind(docs, "Deployment"):
+        identity = pod_config(docs, "identity")
+        assert identity["KOHTAAMO_LOGIN_THROTTLE_STORAGE"] == "redis://redis:6379/0"

@@ -44,6 +44,12 @@ def identity_settings(make_settings: Callable[..., Any], **overrides: Any) -> Id
 
 
 @pytest.fixture(scope="session")
+def make_identity_settings(make_settings: Callable[..., Any]) -> Callable[..., IdentitySettings]:
+    """Identity's test settings with overrides, for a test that starts services of its own."""
+    return lambda **overrides: identity_settings(make_settings, **overrides)
+
+
+@pytest.fixture(scope="session")
 async def svc(make_settings: Callable[..., Any]) -> AsyncIterator[Service]:
     service_ = service(identity_settings(make_settings))
     service_.app = service_.create_app()  # type: ignore[attr-defined]

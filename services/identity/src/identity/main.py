@@ -29,4 +29,5 @@ def service(settings: IdentitySettings | None = None) -> Service[IdentitySetting
         await ctx.sessions.ensure_indexes()
         await ctx.keys.ensure()
 
+    svc.on_shutdown(ctx.throttle.close)
     return svc

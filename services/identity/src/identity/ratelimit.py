@@ -9,20 +9,28 @@ a check made before any of them failed:
 - per client address: a much higher ceiling, so that a library's public network (one
   address for everyone) is not locked out by a few people's typos.
 A correct password gives its reservations back (the account and pair counters restart); a
-wrong one keeps them as the failure count."""
+wrong one keeps them as the failure count.
+
+The counters live in identity's database (identity/throttle_store.py) or, when
+`KOHTAAMO_LOGIN_THROTTLE_STORAGE` names a Redis, there (identity/throttle_redis.py). When
+that Redis does not answer, the database counts meanwhile: still shared by every replica,
+never a login let through uncounted."""
 
 from __future__ import annotations
 
-import math
+import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
+import structlog
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from identity.settings import IdentitySettings
+from identity.throttle_redis import RedisCounters
+from identity.throttle_store import StoreCounters
 from kit.problems import Problem
+
+log = structlog.get_logger("identity.ratelimit")
 
 
 def account_key(municipality: str, email: str) -> str:
@@ -57,9 +65,31 @@ def too_many(retry_after: int) -> Problem:
     )
 
 
+class Counters(Protocol):
+    async def take(
+        self, key: str, *, account: str, kind: str, limit: int, window_s: int, max_window_s: int
+    ) -> int | None: ...
+
+    async def give_back(self, key: str) -> None: ...
+
+    async def reset(self, keys: list[str]) -> None: ...
+
+    async def forget_account(self, account: str, session: Any = None) -> None: ...
+
+
 class LoginThrottle:
     def __init__(self, db: AsyncDatabase[dict[str, Any]], settings: IdentitySettings) -> None:
-        self.failures = db.login_failures
+        self.store = StoreCounters(db)
+        storage = settings.login_throttle_storage.strip()
+        self.redis: RedisCounters | None = None
+        if storage != "store":
+            self.redis = RedisCounters(
+                storage,
+                prefix=settings.login_throttle_prefix,
+                timeout_s=settings.login_throttle_timeout_s,
+            )
+        self._retry_s = 5.0
+        self._redis_down_until = 0.0
         self.window_s = settings.login_window_s
         self.max_window_s = settings.login_max_backoff_s
         self.limits = {
@@ -67,6 +97,25 @@ class LoginThrottle:
             "pair": settings.login_max_failures_per_address_account,
             "address": settings.login_max_failures_per_address,
         }
+
+    @property
+    def counters(self) -> Counters:
+        if self.redis is not None and time.monotonic() >= self._redis_down_until:
+            return self.redis
+        return self.store
+
+    async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        counters = self.counters
+        try:
+            return await getattr(counters, method)(*args, **kwargs)
+        except Exception as exc:
+            if counters is self.store:
+                raise
+            # Redis unreachable or too slow: the database counts meanwhile (shared too).
+            if time.monotonic() >= self._redis_down_until:
+                log.warning("login_throttle.redis_unavailable", error=f"{type(exc).__name__}")
+            self._redis_down_until = time.monotonic() + self._retry_s
+            return await getattr(self.store, method)(*args, **kwargs)
 
     async def reserve(self, municipality: str, email: str, address: str) -> Attempt:
         """Count this attempt before the password is checked; 429 with Retry-After when a
@@ -78,10 +127,19 @@ class LoginThrottle:
         )
         taken: list[str] = []
         for key in (attempt.pair, attempt.account, attempt.address):
-            wait = await self._take(key, attempt.account)
+            kind = key.split(":", 1)[0]
+            wait = await self._call(
+                "take",
+                key,
+                account=attempt.account,
+                kind=kind,
+                limit=self.limits[kind],
+                window_s=self.window_s,
+                max_window_s=self.max_window_s,
+            )
             if wait is not None:
                 for done in taken:
-                    await self._give_back(done)
+                    await self._call("give_back", done)
                 raise too_many(wait)
             taken.append(key)
         return attempt
@@ -89,54 +147,21 @@ class LoginThrottle:
     async def succeeded(self, attempt: Attempt) -> None:
         # The person knows the password: their account and pair counters start over, and a
         # success does not use up the shared address's ceiling.
-        await self.failures.delete_many({"_id": {"$in": [attempt.account, attempt.pair]}})
-        await self._give_back(attempt.address)
+        await self._call("reset", [attempt.account, attempt.pair])
+        await self._call("give_back", attempt.address)
 
     async def forget_account(self, account: str, session: Any = None) -> None:
-        """An erased account's counters (their keys name its email)."""
-        await self.failures.delete_many(
-            {"$or": [{"_id": account}, {"account": account}]}, session=session
-        )
+        """An erased account's counters (their keys name its email), wherever they are:
+        the database's in the erasure's transaction, Redis's too when it is used."""
+        await self.store.forget_account(account, session)
+        if self.redis is not None:
+            try:
+                await self.redis.forget_account(account)
+            except Exception as exc:
+                # Not a reason to hold the erasure: the keys expire by themselves within
+                # twice the backoff ceiling (a day or two at most).
+                log.warning("login_throttle.redis_forget_failed", error=f"{type(exc).__name__}")
 
-    async def _take(self, key: str, account: str) -> int | None:
-        """Reserve one attempt on `key`; None when reserved, else seconds to wait."""
-        kind = key.split(":", 1)[0]
-        limit = self.limits[kind]
-        for _ in range(5):  # a lost race to open a window: look again
-            now = datetime.now(UTC)
-            taken = await self.failures.update_one(
-                {"_id": key, "window_end": {"$gt": now}, "count": {"$lt": limit}},
-                {"$inc": {"count": 1}},
-            )
-            if taken.matched_count:
-                return None
-            doc = await self.failures.find_one({"_id": key})
-            if doc is not None and doc["window_end"] > now:
-                if doc["count"] >= limit:
-                    return max(1, math.ceil((doc["window_end"] - now).total_seconds()))
-                continue  # given back meanwhile
-            window_s = self.window_s
-            if kind == "account" and doc is not None and doc["count"] >= limit:
-                # It filled up last time too: the next window is twice as long.
-                window_s = min(doc.get("window_s", self.window_s) * 2, self.max_window_s)
-            fresh = {
-                "count": 1,
-                "window_end": now + timedelta(seconds=window_s),
-                "window_s": window_s,
-                "account": account if kind != "address" else None,
-            }
-            if doc is None:
-                try:
-                    await self.failures.insert_one({"_id": key, **fresh})
-                    return None
-                except DuplicateKeyError:
-                    continue
-            opened = await self.failures.update_one(
-                {"_id": key, "window_end": doc["window_end"]}, {"$set": fresh}
-            )
-            if opened.matched_count:
-                return None
-        return self.window_s
-
-    async def _give_back(self, key: str) -> None:
-        await self.failures.update_one({"_id": key, "count": {"$gt": 0}}, {"$inc": {"count": -1}})
+    async def close(self) -> None:
+        if self.redis is not None:
+            await self.redis.close()

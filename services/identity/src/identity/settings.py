@@ -38,6 +38,13 @@ class IdentitySettings(KitSettings):
     login_max_failures_per_account: int = 20
     login_max_backoff_s: int = 24 * 3600
     login_max_failures_per_address: int = 500
+    # Where those counts are kept: "store" (identity's database) or a Redis URI
+    # (redis://host:6379/0, rediss://...) shared by every identity replica; see
+    # identity/ratelimit.py. A Redis that does not answer within the timeout is skipped for a
+    # few seconds and the database counts meanwhile.
+    login_throttle_storage: str = "store"
+    login_throttle_prefix: str = "kohtaamo"
+    login_throttle_timeout_s: float = Field(default=0.5, gt=0)
 
     # Services that answer user.erased with `<svc>.erasure.completed`.
     erasure_services: list[str] = Field(
