@@ -21,7 +21,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from typing_extensions import TypeVar
 
 from contracts import CloudEvent, topology
-from kit import revocation
+from kit import idempotency, revocation
 from kit.batching import Batcher
 from kit.bus import Bus
 from kit.consumer import BatchHandler, Consumer, Delivery, Handler, MessageProcessor
@@ -221,6 +221,7 @@ class Service(WebService[SettingsT]):
 
     async def start(self) -> None:
         await self.outbox.ensure_indexes()
+        await idempotency.ensure_indexes(self.store.db)
         if self.revocations is not None:
             await self.revocations.start()
         for hook in self._startup:

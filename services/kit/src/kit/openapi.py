@@ -10,6 +10,8 @@ Which answers an operation documents follows from its route:
   checked after it;
 - 404 when the path names a resource, or the body another one (a `..._id` field);
 - 409 on writes (a transaction that lost a write conflict, or a domain conflict);
+- 412 and 428 when it takes `If-Match` (`kit.conditional`): a stale version, and a
+  missing one where the service requires it;
 - 422 when it takes parameters or a body (the kit's validation answer, naming each field);
 - 503 on everything but the health endpoints (the store is unreachable).
 
@@ -64,6 +66,8 @@ DESCRIPTIONS = {
     "403": "The caller's roles or municipality do not allow this",
     "404": "Not found",
     "409": "Conflicts with the current state, or a concurrent change came first; see detail",
+    "412": "If-Match names a version that is no longer current: read the resource again",
+    "428": "If-Match is required by this service and was missing",
     "422": "Invalid input; `errors` names each field",
     "503": "The database is not reachable; see Retry-After",
 }
@@ -123,6 +127,8 @@ def expected_problems(route: Any, method: str, refers: bool = False) -> list[str
         codes.append("404")
     if method in WRITES:
         codes.append("409")
+    if any(getattr(d.call, "__qualname__", "") == "if_match" for d in dependants):
+        codes += ["412", "428"]
     if any(
         d.path_params or d.query_params or d.header_params or d.cookie_params or d.body_params
         for d in dependants

@@ -123,6 +123,11 @@ class KitSettings(BaseSettings):
     max_message_bytes: int = 1_000_000
     # Largest request body a service's HTTP port takes (413 above it); see kit.bodylimit.
     max_body_bytes: int = Field(default=1_048_576, gt=0)
+    # Updates without If-Match are refused with 428 when set (kit.conditional); off by
+    # default so clients written before ETags keep working (docs/architecture.md).
+    require_if_match: bool = False
+    # How long an Idempotency-Key's first answer is kept for replays (kit.idempotency).
+    idempotency_ttl_s: int = Field(default=86_400, ge=60, le=30 * 86_400)
     # A consumer holding unacked messages with none settled for this long is stalled: it
     # is reported by /readyz and a metric, and the kit restarts its work (the held
     # messages are requeued; the queue's delivery limit bounds a message that always

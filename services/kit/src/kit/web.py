@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Generic
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request, Response
 from typing_extensions import TypeVar
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -19,6 +19,7 @@ from kit.bodylimit import BodyLimit
 from kit.consumer import Consumer
 from kit.health import health_router
 from kit.http import install_request_context
+from kit.idempotency import IdempotencyRecorder, Replay, replay_response
 from kit.links import ProxyPeer
 from kit.logging import configure_logging
 from kit.problems import Problem, install_error_mapping, install_problem_handlers
@@ -121,6 +122,14 @@ class WebService(Generic[SettingsT]):
         for kind, to_problem in self._error_maps:
             install_error_mapping(app, kind, to_problem)
         app.add_middleware(BodyLimit, limit=self.settings.max_body_bytes)
+        store = getattr(self, "store", None)
+        if store is not None:  # keys are kept in the service's store (kit.idempotency)
+            app.add_middleware(IdempotencyRecorder, db=lambda: store.db)
+
+            @app.exception_handler(Replay)
+            async def _replay(_: Request, exc: Replay) -> Response:
+                return replay_response(exc.record)
+
         install_request_context(app, service=self.name, municipality=self.settings.municipality)
         if self.settings.trusted_proxies:
             # uvicorn's own handling, in the app rather than the server (`kohtaamo run`
