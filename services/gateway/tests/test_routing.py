@@ -95,6 +95,19 @@ async def test_bodies_status_and_headers_pass_both_ways(
             answer = await client.request(method.upper(), "/api/v1/bookings/b-1")
             assert answer.json()["method"] == method.upper()
 
+        # Conditional and idempotent requests' headers pass both ways (kit.conditional,
+        # kit.idempotency).
+        keyed = await client.post(
+            "/api/v1/bookings?etag=%22r3%22",
+            json={},
+            headers={"Idempotency-Key": "k-123", "If-Match": '"r2"', "If-None-Match": '"r1"'},
+        )
+        sent = keyed.json()["headers"]
+        assert sent["idempotency-key"] == "k-123"
+        assert sent["if-match"] == '"r2"' and sent["if-none-match"] == '"r1"'
+        assert keyed.headers["ETag"] == '"r3"'
+        assert keyed.headers["Idempotent-Replayed"] == "true"
+
         # The service's own problems arrive unchanged.
         failed = await client.get("/api/v1/bookings/b-1?status=409")
         assert failed.status_code == 409

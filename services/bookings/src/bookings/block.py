@@ -19,6 +19,7 @@ from contracts import bookings as ev
 from contracts.bookings import BookingStatus
 from kit.app import Service
 from kit.auth import Principal
+from kit.conditional import bump
 from kit.dates import Moment
 from kit.problems import Problem
 from kit.requests import Strict
@@ -88,7 +89,7 @@ async def block_resource(
         for booking in overlapping if data.on_conflict == "flag" else []:
             await svc.store.db.bookings.update_one(
                 {"_id": booking["_id"]},
-                {"$set": {"flagged": {"block_id": block["_id"], "reason": data.reason}}},
+                bump({"$set": {"flagged": {"block_id": block["_id"], "reason": data.reason}}}),
                 session=session,
             )
             payload = ev.BookingFlagged(
@@ -159,7 +160,7 @@ async def lift_block(svc: Service, *, block_id: str, principal: Principal) -> No
                 "status": "blocked",
                 "municipality": principal.municipality,
             },
-            {"$set": {"status": "lifted", "updated_at": datetime.now(UTC)}},
+            bump({"$set": {"status": "lifted", "updated_at": datetime.now(UTC)}}),
             session=session,
         )
         if result.modified_count != 1:

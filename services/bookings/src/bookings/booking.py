@@ -24,6 +24,7 @@ from bookings.store import HOLDING
 from contracts.bookings import BookingStatus
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
+from kit.conditional import bump
 from kit.dates import Day, Moment
 from kit.problems import Problem
 from kit.requests import Strict
@@ -214,7 +215,7 @@ async def transition(
     update = {"status": status, "updated_at": now, **(changes or {})}
     result = await svc.store.db.bookings.update_one(
         {"_id": booking["_id"], "status": {"$in": allowed_from}},
-        {"$set": update},
+        bump({"$set": update}),
         session=session,
     )
     if result.modified_count != 1:

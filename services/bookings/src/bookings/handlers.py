@@ -12,6 +12,7 @@ from contracts import bookings as ev
 from contracts import identity as idc
 from contracts.bookings import BookingStatus
 from kit.app import Service
+from kit.conditional import REVISION, bump
 from kit.consumer import Delivery
 
 ERASED = "erased"
@@ -42,12 +43,15 @@ def register_handlers(svc: Service) -> None:
                     "booked_by": ERASED,
                     "access_code": None,
                     "erased_at": datetime.now(UTC),
-                }
+                },
+                "$inc": {REVISION: 1},
             },
             session=session,
         )
         series = await db.series.update_many(
-            who, {"$set": {"user_id": ERASED, "booked_by": ERASED}}, session=session
+            who,
+            bump({"$set": {"user_id": ERASED, "booked_by": ERASED}}),
+            session=session,
         )
         feeds = await db.feeds.delete_many({"user_id": data.user_id}, session=session)
         count = bookings.modified_count + series.modified_count + feeds.deleted_count
@@ -94,7 +98,7 @@ async def close_mentor_hours(svc: Service, session: Any, mentor: str, municipali
         )
         await db.resources.update_one(
             {"_id": resource["_id"]},
-            {"$set": {"active": False, "updated_at": now}},
+            bump({"$set": {"active": False, "updated_at": now}}),
             session=session,
         )
         future = await db.bookings.find(

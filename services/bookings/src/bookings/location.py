@@ -16,6 +16,7 @@ from bookings.opening_hours import Hours
 from contracts import bookings as ev
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
+from kit.conditional import Precondition, bump, stale
 from kit.problems import Problem
 from kit.requests import LocalizedName, Strict
 from kit.uow import UnitOfWork
@@ -92,21 +93,38 @@ async def create_location(
     return doc
 
 
-async def set_hours(svc: Service, *, location: dict[str, Any], hours: Hours) -> dict[str, Any]:
+async def set_hours(
+    svc: Service,
+    *,
+    location: dict[str, Any],
+    hours: Hours,
+    precondition: Precondition | None = None,
+) -> dict[str, Any]:
+    """Replace the opening hours; with `precondition` (If-Match) only on the revision it
+    names (checked in the update's filter)."""
+    precondition = precondition or Precondition(None)
+    precondition.check(location)
     doc = {**location, "hours": hours.to_doc(), "updated_at": datetime.now(UTC)}
 
-    async def write(uow: UnitOfWork) -> None:
+    async def write(uow: UnitOfWork) -> dict[str, Any] | None:
         session = uow.session
-        await svc.store.db.locations.update_one(
-            {"_id": location["_id"]},
-            {"$set": {"hours": doc["hours"], "updated_at": doc["updated_at"]}},
+        done = await svc.store.db.locations.update_one(
+            {"_id": location["_id"], **precondition.filter()},
+            bump({"$set": {"hours": doc["hours"], "updated_at": doc["updated_at"]}}),
             session=session,
         )
+        if not done.matched_count:
+            raise stale(
+                await svc.store.db.locations.find_one({"_id": location["_id"]}, session=session)
+            )
         # the location's resources get a new rules version: every replica re-reads hours
         await bump_rules(svc.store, session, location_id=location["_id"])
         await uow.emit(_hours_event(svc, doc))
+        # as written, with its new revision (the answer's ETag)
+        return await svc.store.db.locations.find_one({"_id": location["_id"]}, session=session)
 
-    await svc.uow.run(write)
+    written = await svc.uow.run(write)
+    doc = written or doc
     recent.forget(svc, location_id=doc["_id"])
     return doc
 

@@ -16,6 +16,7 @@ from contracts import bookings as ev
 from contracts.bookings import ResourceKind
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
+from kit.conditional import Precondition, bump, stale
 from kit.patch import Patch
 from kit.problems import Problem
 from kit.requests import LocalizedLongText, LocalizedName, Strict
@@ -103,8 +104,16 @@ async def create_resource(
 
 
 async def update_resource(
-    svc: Service, *, resource: dict[str, Any], patch: ResourcePatch
+    svc: Service,
+    *,
+    resource: dict[str, Any],
+    patch: ResourcePatch,
+    precondition: Precondition | None = None,
 ) -> dict[str, Any]:
+    """Apply `patch`; with `precondition` (If-Match) only to the revision it names: the
+    check is in the update's filter, so of two racing editors one gets 412."""
+    precondition = precondition or Precondition(None)
+    precondition.check(resource)
     changes: dict[str, Any] = {}
     for key, value in patch.model_dump(mode="json", exclude_unset=True).items():
         if key == "hours" and patch.hours is not None:
@@ -120,7 +129,7 @@ async def update_resource(
     )
     db = svc.store.db
 
-    async def write(uow: UnitOfWork) -> None:
+    async def write(uow: UnitOfWork) -> dict[str, Any] | None:
         session = uow.session
         # Every change moves `rules_version`: a booking checked against the old document,
         # on any replica, no longer matches the calendar and is checked again (recent.py).
@@ -133,10 +142,19 @@ async def update_resource(
             upsert=True,
             session=session,
         )
-        await db.resources.update_one({"_id": doc["_id"]}, {"$set": changes}, session=session)
+        done = await db.resources.update_one(
+            {"_id": doc["_id"], **precondition.filter()},
+            bump({"$set": changes}),
+            session=session,
+        )
+        if not done.matched_count:
+            raise stale(await db.resources.find_one({"_id": doc["_id"]}, session=session))
         await uow.emit(event)
+        # as written, with its new revision (the answer's ETag)
+        return await db.resources.find_one({"_id": doc["_id"]}, session=session)
 
-    await svc.uow.run(write)
+    written = await svc.uow.run(write)
+    doc = written or doc
 
     recent.forget(svc, resource_id=doc["_id"])
     return doc

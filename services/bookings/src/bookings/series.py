@@ -17,6 +17,7 @@ from contracts import bookings as ev
 from contracts.bookings import BookingStatus
 from kit.app import Service
 from kit.auth import Principal
+from kit.conditional import bump
 from kit.dates import Moment
 from kit.problems import Problem
 from kit.requests import Strict
@@ -151,7 +152,7 @@ async def cancel_series(
                 cancelled.append(booking["_id"])
         await svc.store.db.series.update_one(
             {"_id": series["_id"]},
-            {"$set": {"status": BookingStatus.cancelled, "cancelled_at": now}},
+            bump({"$set": {"status": BookingStatus.cancelled, "cancelled_at": now}}),
             session=uow.session,
         )
         payload = ev.SeriesCancelled(

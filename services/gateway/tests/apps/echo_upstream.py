@@ -74,6 +74,9 @@ async def echo(request: Request, path: str) -> Response:
     headers = {"Location": f"/{path}/1", "X-Upstream": NAME} if request.method == "POST" else {}
     if "location" in request.query_params:
         headers["Location"] = request.query_params["location"]
+    if "etag" in request.query_params:  # conditional requests' answer headers
+        headers["ETag"] = request.query_params["etag"]
+        headers["Idempotent-Replayed"] = "true"
     if "cookie" in request.query_params:
         headers["Set-Cookie"] = f"{request.query_params['cookie']}; Path=/"
     return JSONResponse(

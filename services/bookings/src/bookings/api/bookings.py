@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from bookings.booking import (
     BookingIn,
@@ -24,6 +24,8 @@ from bookings.series import SeriesIn, cancel_series, create_series, load_series,
 from contracts.bookings import BookingStatus
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
+from kit.conditional import tag
+from kit.idempotency import idempotent
 from kit.problems import Problem
 
 
@@ -31,8 +33,9 @@ def build_router(svc: Service) -> APIRouter:
     router = APIRouter(tags=["bookings"])
     booker = Depends(svc.auth.require(*BOOKER_ROLES))
     staff = Depends(svc.auth.require(*STAFF_ROLES))
+    once = idempotent(booker.dependency)  # Idempotency-Key on creations
 
-    @router.post("/bookings", status_code=201)
+    @router.post("/bookings", status_code=201, dependencies=[once])
     async def book(data: BookingIn, principal: Principal = booker) -> dict[str, Any]:
         return booking_out(await place_booking(svc, principal=principal, data=data))
 
@@ -54,8 +57,12 @@ def build_router(svc: Service) -> APIRouter:
         return [booking_out(d) for d in docs]
 
     @router.get("/bookings/{booking_id}")
-    async def get(booking_id: str, principal: Principal = booker) -> dict[str, Any]:
-        return booking_out(await load_booking(svc, booking_id, principal))
+    async def get(
+        booking_id: str, response: Response, principal: Principal = booker
+    ) -> dict[str, Any]:
+        doc = await load_booking(svc, booking_id, principal)
+        tag(response, doc)
+        return booking_out(doc)
 
     @router.post("/bookings/{booking_id}/cancel")
     async def cancel_booking(
@@ -101,13 +108,17 @@ def build_router(svc: Service) -> APIRouter:
         booking = await load_booking(svc, booking_id, principal)
         return booking_out(await check_in(svc, booking))
 
-    @router.post("/series", status_code=201)
+    @router.post("/series", status_code=201, dependencies=[once])
     async def new_series(data: SeriesIn, principal: Principal = booker) -> dict[str, Any]:
         return series_out(await create_series(svc, principal=principal, data=data))
 
     @router.get("/series/{series_id}")
-    async def get_series(series_id: str, principal: Principal = booker) -> dict[str, Any]:
-        return series_out(await load_series(svc, series_id, principal))
+    async def get_series(
+        series_id: str, response: Response, principal: Principal = booker
+    ) -> dict[str, Any]:
+        doc = await load_series(svc, series_id, principal)
+        tag(response, doc)
+        return series_out(doc)
 
     @router.post("/series/{series_id}/cancel")
     async def cancel_whole_series(

@@ -26,6 +26,7 @@ from bookings.timetable import etag_of, matches, timetable_for
 from contracts.bookings import ResourceKind
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
+from kit.conditional import Precondition, if_match, tag
 from kit.dates import Day
 
 
@@ -45,15 +46,25 @@ def build_router(svc: Service) -> APIRouter:
         return [location_out(d) for d in docs]
 
     @router.get("/locations/{location_id}")
-    async def get(location_id: str, principal: Principal = anyone) -> dict[str, Any]:
-        return location_out(await load_location(svc, location_id, principal))
+    async def get(
+        location_id: str, response: Response, principal: Principal = anyone
+    ) -> dict[str, Any]:
+        doc = await load_location(svc, location_id, principal)
+        tag(response, doc)
+        return location_out(doc)
 
     @router.put("/locations/{location_id}/hours")
     async def put_hours(
-        location_id: str, data: HoursIn, principal: Principal = staff
+        location_id: str,
+        data: HoursIn,
+        response: Response,
+        precondition: Annotated[Precondition, Depends(if_match)],
+        principal: Principal = staff,
     ) -> dict[str, Any]:
         location = await load_location(svc, location_id, principal)
-        return location_out(await set_hours(svc, location=location, hours=data.hours))
+        doc = await set_hours(svc, location=location, hours=data.hours, precondition=precondition)
+        tag(response, doc)
+        return location_out(doc)
 
     @router.get(
         "/locations/{location_id}/availability",

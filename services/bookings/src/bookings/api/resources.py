@@ -24,6 +24,7 @@ from bookings.timetable import matches, timetable_for
 from contracts.bookings import ResourceKind
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
+from kit.conditional import Precondition, if_match, tag
 from kit.dates import Day
 from kit.problems import Problem
 
@@ -57,16 +58,26 @@ def build_router(svc: Service) -> APIRouter:
         return [resource_out(d) for d in docs]
 
     @router.get("/resources/{resource_id}")
-    async def get(resource_id: str, principal: Principal = anyone) -> dict[str, Any]:
-        return resource_out(await load_resource(svc, resource_id, principal))
+    async def get(
+        resource_id: str, response: Response, principal: Principal = anyone
+    ) -> dict[str, Any]:
+        doc = await load_resource(svc, resource_id, principal)
+        tag(response, doc)
+        return resource_out(doc)
 
     @router.patch("/resources/{resource_id}")
     async def patch(
-        resource_id: str, data: ResourcePatch, principal: Principal = staff
+        resource_id: str,
+        data: ResourcePatch,
+        response: Response,
+        precondition: Annotated[Precondition, Depends(if_match)],
+        principal: Principal = staff,
     ) -> dict[str, Any]:
         resource = await load_resource(svc, resource_id)
         ensure_municipality(principal, resource["municipality"])
-        return resource_out(await update_resource(svc, resource=resource, patch=data))
+        doc = await update_resource(svc, resource=resource, patch=data, precondition=precondition)
+        tag(response, doc)
+        return resource_out(doc)
 
     @router.get(
         "/resources/{resource_id}/availability",
