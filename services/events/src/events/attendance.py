@@ -14,6 +14,7 @@ from events.errors import conflict, invalid, not_found
 from events.settings import EventsSettings
 from events.status import EventStatus, RegistrationStatus
 from kit.app import Service
+from kit.conditional import bump
 from kit.requests import Strict
 
 
@@ -76,7 +77,7 @@ async def mark(
     async with svc.uow() as uow:
         marked = await regs.find_one_and_update(
             {"_id": registration_id},
-            {"$set": {"attended": data.attended, "attended_at": clock.now()}},
+            bump({"$set": {"attended": data.attended, "attended_at": clock.now()}}),
             session=uow.session,
             return_document=True,
         )
@@ -107,7 +108,7 @@ async def count_visits(
     async with svc.uow() as uow:
         doc = await svc.store.db[store.EVENTS].find_one_and_update(
             {"_id": event["_id"]},
-            {"$set": {"visits": data.visits, "visits_counted_at": now}},
+            bump({"$set": {"visits": data.visits, "visits_counted_at": now}}),
             session=uow.session,
             return_document=True,
         )

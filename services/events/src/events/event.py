@@ -16,6 +16,7 @@ from events.parts import Parts
 from events.settings import EventsSettings
 from events.status import EventStatus, RegistrationStatus
 from kit.app import Service
+from kit.conditional import REVISION, Precondition, stale
 from kit.dates import Moment
 from kit.patch import Patch
 from kit.requests import LANGUAGES_MAX, LocalizedLongText, LocalizedName, Strict
@@ -256,8 +257,16 @@ def facts(doc: dict[str, Any], model: type[ev.EventFacts] = ev.EventPublished, *
 
 
 async def update(
-    svc: Service[EventsSettings], *, event: dict[str, Any], patch: EventPatch
+    svc: Service[EventsSettings],
+    *,
+    event: dict[str, Any],
+    patch: EventPatch,
+    precondition: Precondition | None = None,
 ) -> dict[str, Any]:
+    """Apply `patch`; with `precondition` (If-Match) only to the revision it names, checked
+    in the replacement's filter: of two editors with the same ETag one gets 412."""
+    precondition = precondition or Precondition(None)
+    precondition.check(event)
     if event["status"] in (EventStatus.CANCELLED, EventStatus.COMPLETED):
         raise conflict(f"A {event['status']} event cannot be changed.", field="status")
     # The fields given, each whole: a nested object given as {} gets its defaults (with
@@ -289,12 +298,18 @@ async def update(
         session = uow.session
         current = await svc.store.db[store.EVENTS].find_one({"_id": event["_id"]}, session=session)
         assert current is not None
+        precondition.check(current)
         fresh = {**current, **changes, "updated_at": merged["updated_at"]}
         fresh["revision"] = current.get("revision", 0) + 1
         fresh["search_text"], fresh["topics"] = merged["search_text"], merged["topics"]
         if fresh.get("capacity") is not None and fresh["capacity"] < current["seats_taken"]:
             raise conflict("Seats were taken meanwhile; capacity too low.", field="capacity")
-        await svc.store.db[store.EVENTS].replace_one({"_id": event["_id"]}, fresh, session=session)
+        guard: dict[str, Any] = {"_id": event["_id"]}
+        if precondition.given:  # the revision checked is the one replaced, or 412
+            guard[REVISION] = current.get(REVISION)
+        replaced = await svc.store.db[store.EVENTS].replace_one(guard, fresh, session=session)
+        if not replaced.matched_count:
+            raise stale(current)
         if event["status"] == EventStatus.PUBLISHED and changed:
             await uow.emit(
                 svc.event(

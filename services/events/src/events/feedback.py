@@ -12,6 +12,7 @@ from events.errors import conflict
 from events.settings import EventsSettings
 from events.status import EventStatus, RegistrationStatus
 from kit.app import Service
+from kit.conditional import bump
 from kit.requests import Strict
 
 
@@ -51,7 +52,7 @@ async def give(
         # Conditional: a second submission (even a concurrent one) is refused.
         updated = await svc.store.db[store.REGISTRATIONS].find_one_and_update(
             {"_id": reg["_id"], "feedback": None},
-            {"$set": {"feedback": feedback}},
+            bump({"$set": {"feedback": feedback}}),
             session=uow.session,
             return_document=True,
         )

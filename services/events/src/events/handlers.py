@@ -11,6 +11,7 @@ from events import registration, store
 from events.settings import EventsSettings
 from events.status import EventStatus
 from kit.app import Service
+from kit.conditional import REVISION, bump
 from kit.consumer import Delivery
 
 
@@ -59,12 +60,15 @@ def register(svc: Service[EventsSettings]) -> None:
                     "code": None,
                     "feedback.comment": None,
                     "anonymised": True,
-                }
+                },
+                "$inc": {REVISION: 1},
             },
             session=session,
         )
         authored = await db[store.EVENTS].update_many(
-            {"created_by": data.user_id}, {"$set": {"created_by": stand_in}}, session=session
+            {"created_by": data.user_id},
+            bump({"$set": {"created_by": stand_in}}),
+            session=session,
         )
         await db[store.ROLES].delete_one({"_id": data.user_id}, session=session)
         done = ev.EventsErasureCompleted(

@@ -29,6 +29,7 @@ from events.status import EventStatus, RegistrationStatus
 from events.waitlist import Seats, allocate, promotable
 from kit.app import Service
 from kit.batch_writer import BatchWriter
+from kit.conditional import REVISION, bump
 from kit.requests import Strict
 from kit.uow import UnitOfWork
 
@@ -292,7 +293,15 @@ async def promote(
     lucky = waiting[:count]
     changed = await db[store.REGISTRATIONS].update_many(
         {"_id": {"$in": [r["_id"] for r in lucky]}, "status": RegistrationStatus.WAITLISTED},
-        {"$set": {"status": RegistrationStatus.CONFIRMED, "confirmed_at": now, "promoted_at": now}},
+        bump(
+            {
+                "$set": {
+                    "status": RegistrationStatus.CONFIRMED,
+                    "confirmed_at": now,
+                    "promoted_at": now,
+                }
+            }
+        ),
         session=session,
     )
     if changed.modified_count != len(lucky):
@@ -355,7 +364,7 @@ async def _cancel_in(
     # `reg` was read in this transaction: the written document is known without reading
     # it back (find_one_and_update would scan the collection on the embedded store).
     await db[store.REGISTRATIONS].update_one(
-        {"_id": reg["_id"]}, {"$set": cancelled}, session=session
+        {"_id": reg["_id"]}, bump({"$set": cancelled}), session=session
     )
     updated = {**reg, **cancelled}
     change = {"waiting": -1} if was_waiting else {"seats_taken": -reg["seats"]}
@@ -389,7 +398,8 @@ async def cancel_all(
                 "status": RegistrationStatus.CANCELLED,
                 "cancelled_at": now,
                 "cancelled_by": "event_cancelled",
-            }
+            },
+            "$inc": {REVISION: 1},
         },
         session=session,
     )

@@ -19,6 +19,7 @@ from events.errors import conflict, invalid, not_found
 from events.settings import EventsSettings
 from events.status import EventStatus
 from kit.app import Service
+from kit.conditional import bump
 from kit.dates import Day
 from kit.requests import Strict
 from kit.uow import UnitOfWork
@@ -177,7 +178,7 @@ async def cancel(
                 await uow.emit(event._envelope(svc, doc, ev.EVENT_CANCELLED, payload))
                 await registration.cancel_all(svc, session, updated, reason=reason)
         await svc.store.db[store.SERIES].update_one(
-            {"_id": series["_id"]}, {"$set": {"status": "cancelled"}}, session=session
+            {"_id": series["_id"]}, bump({"$set": {"status": "cancelled"}}), session=session
         )
         return len(open_)
 

@@ -13,6 +13,7 @@ from events import clock, store
 from events.errors import invalid, not_found
 from events.settings import EventsSettings
 from kit.app import Service
+from kit.conditional import REVISION, Precondition, bump, stale
 from kit.patch import Patch
 from kit.requests import LocalizedLongText, LocalizedName, Strict
 
@@ -66,7 +67,7 @@ def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 
 def out(doc: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in doc.items() if k not in {"_id"}} | {"id": doc["_id"]}
+    return {k: v for k, v in doc.items() if k not in {"_id", REVISION}} | {"id": doc["_id"]}
 
 
 def _changed(doc: dict[str, Any], *, created: bool) -> ev.VenueChanged:
@@ -122,8 +123,16 @@ async def create(
 
 
 async def update(
-    svc: Service[EventsSettings], *, venue: dict[str, Any], patch: VenuePatch
+    svc: Service[EventsSettings],
+    *,
+    venue: dict[str, Any],
+    patch: VenuePatch,
+    precondition: Precondition | None = None,
 ) -> dict[str, Any]:
+    """Apply `patch` to the venue as read; with `precondition` (If-Match) only when that
+    is the revision it names, checked in the replacement's filter (412 otherwise)."""
+    precondition = precondition or Precondition(None)
+    precondition.check(venue)
     changes = patch.model_dump(mode="json", exclude_unset=True)
     merged = {**venue, **changes}
     if (merged.get("latitude") is None) != (merged.get("longitude") is None):
@@ -138,11 +147,19 @@ async def update(
         subject=f"venue/{venue['_id']}",
     )
     async with svc.uow() as uow:
-        await svc.store.db[store.VENUES].replace_one(
-            {"_id": venue["_id"]}, merged, session=uow.session
+        venues = svc.store.db[store.VENUES]
+        # The fields given, and the revision counted up in the same write (If-Match in
+        # its filter): two changes never leave one revision for two versions.
+        changed = await venues.update_one(
+            {"_id": venue["_id"], **precondition.filter()},
+            bump({"$set": {**changes, "updated_at": merged["updated_at"]}}),
+            session=uow.session,
         )
+        if not changed.matched_count:
+            raise stale(await venues.find_one({"_id": venue["_id"]}, session=uow.session))
+        written = await venues.find_one({"_id": venue["_id"]}, session=uow.session)
         await uow.emit(event)
-    return merged
+    return written or merged
 
 
 async def search(

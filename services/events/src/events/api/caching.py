@@ -52,8 +52,11 @@ def respond(
     max_age: int,
     media_type: str = JSON,
     headers: Mapping[str, str] | None = None,
+    etag: str | None = None,
 ) -> Response:
-    etag = etag_of(body)
+    """`etag`: a single resource's own (kit.conditional, from its revision); else a hash
+    of the body."""
+    etag = etag or etag_of(body)
     fields = {
         "ETag": etag,
         "Cache-Control": f"public, max-age={max_age}" if public else "private, no-cache",

@@ -16,6 +16,7 @@ from events.api.deps import Who
 from events.errors import forbidden, invalid
 from events.parts import Parts
 from events.settings import EventsSettings
+from kit import conditional
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
 from kit.dates import Moment
@@ -185,6 +186,7 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
             # Public and not shown in detail: as held, with its sub-events spliced in.
             subs = b",".join(s.brief for s in reads.sub_events(entry))
             body = b'%b,"sub_events":[%b]}' % (entry.view[:-1], subs)
+            revision = entry.revision
         else:
             doc = await event.get(svc, event_id)
             access.ensure_visible(principal, doc)
@@ -192,15 +194,27 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
             subs_docs = await search.sub_events(svc, doc)
             view["sub_events"] = [{"id": s["_id"], "title": s["title"]} for s in subs_docs]
             body = caching.dumps(view)
-        return caching.respond(request, body, public=principal is None, max_age=max_age)
+            revision = conditional.revision_of(doc)
+        # The revision (for If-Match) and the body's hash: the view also shows sub-events
+        # and, for managers, more fields (a 304 only for the very same bytes).
+        etag = conditional.etag(revision, body)
+        return caching.respond(request, body, public=principal is None, max_age=max_age, etag=etag)
 
     @api.patch("/{event_id}")
     async def update(
-        event_id: str, patch: event.EventPatch, principal: Principal = organisers
+        event_id: str,
+        patch: event.EventPatch,
+        response: Response,
+        precondition: Annotated[conditional.Precondition, Depends(conditional.if_match)],
+        principal: Principal = organisers,
     ) -> dict[str, Any]:
         doc = await event.get(svc, event_id)
         access.ensure_can_edit(principal, doc)
-        return event.out(await event.update(svc, event=doc, patch=patch), detail=True)
+        fresh = await event.update(svc, event=doc, patch=patch, precondition=precondition)
+        view = event.out(fresh, detail=True)
+        # the manager's view of the new revision; its sub-events are read with GET
+        response.headers["ETag"] = conditional.etag(fresh, "edited")
+        return view
 
     @api.post("/{event_id}/publish")
     async def publish(event_id: str, principal: Principal = managers) -> dict[str, Any]:

@@ -12,8 +12,10 @@ from events.api.deps import Who
 from events.errors import forbidden, not_found
 from events.settings import EventsSettings
 from events.status import RegistrationStatus
+from kit import conditional
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
+from kit.idempotency import idempotent
 from kit.openapi import file_response
 
 
@@ -36,7 +38,11 @@ def router(svc: Service[EventsSettings], who: Who, registrar: registration.Regis
             raise forbidden("This is someone else's registration.")
         return reg
 
-    @api.post("/events/{event_id}/registrations", status_code=201)
+    @api.post(
+        "/events/{event_id}/registrations",
+        status_code=201,
+        dependencies=[idempotent(signed_in.dependency)],
+    )
     async def register(
         event_id: str, data: registration.RegistrationIn, principal: Principal = signed_in
     ) -> dict[str, Any]:
@@ -97,10 +103,15 @@ def router(svc: Service[EventsSettings], who: Who, registrar: registration.Regis
         return {"items": items}
 
     @api.get("/registrations/{registration_id}")
-    async def get(registration_id: str, principal: Principal = signed_in) -> dict[str, Any]:
+    async def get(
+        registration_id: str, response: Response, principal: Principal = signed_in
+    ) -> dict[str, Any]:
         reg = await own_or_managed(registration_id, principal)
         tz = svc.settings.timezone_of(reg["municipality"])
-        return registration.out(reg, tz, place=await registration.place(svc, reg))
+        place = await registration.place(svc, reg)
+        # the place on the waiting list moves without this registration changing
+        conditional.tag(response, reg, f"p{place}" if place is not None else None)
+        return registration.out(reg, tz, place=place)
 
     @api.post("/registrations/{registration_id}/cancel")
     async def cancel(registration_id: str, principal: Principal = signed_in) -> dict[str, Any]:

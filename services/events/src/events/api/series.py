@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 
 from events import access, event, series
 from events.api.deps import Who
 from events.api.events import CancelIn, organiser_kind
 from events.errors import EventsError
 from events.settings import EventsSettings
+from kit import conditional
 from kit.app import Service
 from kit.auth import Principal
+from kit.idempotency import idempotent
 
 
 def _out(doc: dict[str, Any], members: list[dict[str, Any]]) -> dict[str, Any]:
-    view = {k: v for k, v in doc.items() if k != "_id"} | {"id": doc["_id"]}
+    view = {k: v for k, v in doc.items() if k not in {"_id", conditional.REVISION}}
+    view["id"] = doc["_id"]
     view["occurrences"] = [event.out(m) for m in members]
     return view
 
@@ -27,7 +30,7 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
     organisers = Depends(who.require(*access.ORGANISERS))
     anyone = Depends(who.optional)
 
-    @api.post("", status_code=201)
+    @api.post("", status_code=201, dependencies=[idempotent(organisers.dependency)])
     async def create(data: series.SeriesIn, principal: Principal = organisers) -> dict[str, Any]:
         doc, members = await series.create(
             svc,
@@ -39,7 +42,9 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
         return _out(doc, members)
 
     @api.get("/{series_id}")
-    async def get(series_id: str, principal: Principal | None = anyone) -> dict[str, Any]:
+    async def get(
+        series_id: str, response: Response, principal: Principal | None = anyone
+    ) -> dict[str, Any]:
         doc = await series.get(svc, series_id)
         visible = []
         for member in await series.members(svc, series_id):
@@ -51,6 +56,9 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
         if not visible and not access.is_manager(principal, doc["municipality"]):
             # only drafts so far: as hidden as a draft event
             access.ensure_visible(principal, {**doc, "_id": series_id, "status": "draft"})
+        # the series' own revision, and which occurrences at which revisions it shows
+        shown = ",".join(f"{m['_id']}:{conditional.revision_of(m)}" for m in visible)
+        conditional.tag(response, doc, shown.encode())
         return _out(doc, visible)
 
     @api.post("/{series_id}/publish")

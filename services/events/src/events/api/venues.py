@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from contracts.events import VenueKind
 from events import access, venue
 from events.api.deps import Who
 from events.errors import invalid
 from events.settings import EventsSettings
+from kit import conditional
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
 
@@ -51,15 +52,23 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
         return {"items": items}
 
     @api.get("/{venue_id}")
-    async def get(venue_id: str) -> dict[str, Any]:
-        return venue.out(await venue.get(svc, venue_id))
+    async def get(venue_id: str, response: Response) -> dict[str, Any]:
+        doc = await venue.get(svc, venue_id)
+        conditional.tag(response, doc)
+        return venue.out(doc)
 
     @api.patch("/{venue_id}")
     async def update(
-        venue_id: str, patch: venue.VenuePatch, principal: Principal = managers
+        venue_id: str,
+        patch: venue.VenuePatch,
+        response: Response,
+        precondition: Annotated[conditional.Precondition, Depends(conditional.if_match)],
+        principal: Principal = managers,
     ) -> dict[str, Any]:
         found = await venue.get(svc, venue_id)
         ensure_municipality(principal, found["municipality"])
-        return venue.out(await venue.update(svc, venue=found, patch=patch))
+        doc = await venue.update(svc, venue=found, patch=patch, precondition=precondition)
+        conditional.tag(response, doc)
+        return venue.out(doc)
 
     return api
