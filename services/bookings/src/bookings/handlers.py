@@ -25,9 +25,9 @@ def register_handlers(svc: Service) -> None:
     # serving the person's municipality answers identity (docs/operations.md, "Erasure
     # across sites"), so an empty answer from elsewhere never completes an erasure early.
     @svc.consumer("identity-users", [idc.USER_ERASED], network=True)
-    async def on_user_erased(delivery: Delivery) -> None:
+    async def on_user_erased(delivery: Delivery[idc.UserErased]) -> None:
         """Anonymise an erased user's bookings and series; drop their feed."""
-        data: Any = delivery.data
+        data = delivery.data
         assert delivery.uow is not None  # consumed through the inbox
         session = delivery.session
         municipality = delivery.event.municipality
@@ -67,9 +67,9 @@ def register_handlers(svc: Service) -> None:
         )
 
     @svc.consumer("identity-mentors", [idc.MENTOR_OFFER_CHANGED])
-    async def on_mentor_offer(delivery: Delivery) -> None:
+    async def on_mentor_offer(delivery: Delivery[idc.MentorOfferChanged]) -> None:
         """A withdrawn offer closes the mentor's office hours and cancels future bookings."""
-        data: Any = delivery.data
+        data = delivery.data
         if data.active:
             return
         await close_mentor_hours(svc, delivery.session, data.user_id, delivery.event.municipality)

@@ -51,9 +51,9 @@ class Revocations:
         if moment > self._before.get(subject, 0.0):
             self._before[subject] = moment
 
-    async def apply(self, delivery: Delivery[Any]) -> None:
+    async def apply(self, delivery: Delivery[idc.TokensRevoked]) -> None:
         """The consumer's handler (durable queue, through the inbox)."""
-        data: Any = delivery.data
+        data = delivery.data
         # Whole seconds, as tokens' `iat`: a token issued in the same second after the
         # revocation (the new login after a password change) still works.
         before = data.issued_before.astimezone(UTC).replace(microsecond=0)

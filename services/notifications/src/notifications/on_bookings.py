@@ -41,8 +41,8 @@ async def _settle_approval(n: Notifier, delivery: Delivery, booking_id: str) -> 
     await n.db.approvals.delete_one({"_id": booking_id}, session=delivery.session)
 
 
-async def on_booking(n: Notifier, delivery: Delivery) -> None:
-    data: Any = delivery.data
+async def on_booking(n: Notifier, delivery: Delivery[bc.BookingFacts]) -> None:
+    data = delivery.data
     type_ = delivery.event.type
     ctx = _context(data)
     me = [Recipient(data.user_id, ctx)]
@@ -91,7 +91,8 @@ async def on_booking(n: Notifier, delivery: Delivery) -> None:
         await _settle_approval(n, delivery, data.booking_id)
         await reminders.cancel(n.db, [ref], delivery.session)
         told = bool(known and known.get("cancel_told"))
-        if data.cancelled_by not in TOLD_ELSEWHERE and not told:
+        cancelled_by = data.cancelled_by if isinstance(data, bc.BookingCancelled) else None
+        if cancelled_by not in TOLD_ELSEWHERE and not told:
             await n.tell(delivery, "booking_cancelled", me)
             await _mark_told(n, delivery, [data.booking_id])
 
@@ -104,10 +105,12 @@ async def _mark_told(n: Notifier, delivery: Delivery, booking_ids: list[str]) ->
     )
 
 
-async def on_closure(n: Notifier, delivery: Delivery) -> None:
+async def on_closure(
+    n: Notifier, delivery: Delivery[bc.ResourceBlocked | bc.MentorHoursClosed]
+) -> None:
     """Resource blocked or mentor hours closed: tell the owner of every cancelled booking
     (known from this service's own copy of bookings), once per owner."""
-    data: Any = delivery.data
+    data = delivery.data
     ids = list(data.cancelled_booking_ids)
     await reminders.cancel(n.db, [f"booking:{b}" for b in ids], delivery.session)
     found = await n.db.bookings.find(

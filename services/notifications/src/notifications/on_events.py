@@ -25,12 +25,12 @@ KINDS = {
 }
 
 
-async def on_registration(n: Notifier, delivery: Delivery) -> None:
-    data: Any = delivery.data
+async def on_registration(n: Notifier, delivery: Delivery[ec.RegistrationFacts]) -> None:
+    data = delivery.data
     kind, status = KINDS[delivery.event.type]
     ctx = data.model_dump(mode="json")
     ref = f"registration:{data.registration_id}"
-    cancelled_by = getattr(data, "cancelled_by", None)
+    cancelled_by = data.cancelled_by if isinstance(data, ec.RegistrationCancelled) else None
     await n.db.registrations.update_one(
         {"_id": data.registration_id},
         {
@@ -80,8 +80,8 @@ async def _registrants(
     return list(dict.fromkeys(r["user_id"] for r in found))
 
 
-async def on_event_cancelled(n: Notifier, delivery: Delivery) -> None:
-    data: Any = delivery.data
+async def on_event_cancelled(n: Notifier, delivery: Delivery[ec.EventCancelled]) -> None:
+    data = delivery.data
     users = await _registrants(n, delivery, data.event_id, cancelled=True)
     await n.db.reminders.update_many(
         {"event_id": data.event_id, "status": reminders.SCHEDULED},
@@ -97,8 +97,8 @@ async def on_event_cancelled(n: Notifier, delivery: Delivery) -> None:
     await n.tell(delivery, "event_cancelled", [Recipient(u, ctx) for u in users])
 
 
-async def on_event_changed(n: Notifier, delivery: Delivery) -> None:
-    data: Any = delivery.data
+async def on_event_changed(n: Notifier, delivery: Delivery[ec.EventChanged]) -> None:
+    data = delivery.data
     users = await _registrants(n, delivery, data.event_id, cancelled=False)
     ctx = data.model_dump(mode="json")
     moved = {"starts_at", "ends_at", "venue_id", "venue_name", "title"}

@@ -22,18 +22,20 @@ from notifications.notifier import Notifier
 ERASED = "erased"
 
 
-async def on_identity(n: Notifier, delivery: Delivery) -> None:
-    data: Any = delivery.data
+IdentityData = idc.ContactChanged | idc.UserRegistered | idc.UserRolesChanged | idc.UserErased
+
+
+async def on_identity(n: Notifier, delivery: Delivery[IdentityData]) -> None:
+    data = delivery.data
     m = delivery.event.municipality
-    type_ = delivery.event.type
-    if type_ == idc.CONTACT_CHANGED:
+    if isinstance(data, idc.ContactChanged):
         # Messages may arrive out of order: a contact of an erased user is not brought back.
         if await n.db.erased.count_documents({"_id": data.user_id}, session=delivery.session):
             return
         await contacts.record_contact(
             n.db, municipality=m, data=data, at=delivery.time, session=delivery.session
         )
-    elif type_ == idc.USER_REGISTERED:
+    elif isinstance(data, idc.UserRegistered):
         await contacts.record_roles(
             n.db,
             municipality=m,
@@ -43,11 +45,11 @@ async def on_identity(n: Notifier, delivery: Delivery) -> None:
             session=delivery.session,
         )
         await n.tell(delivery, "welcome", [Recipient(data.user_id)])
-    elif type_ == idc.USER_ROLES_CHANGED:
+    elif isinstance(data, idc.UserRolesChanged):
         await contacts.record_roles(
             n.db, municipality=m, user_id=data.user_id, roles=data.roles, session=delivery.session
         )
-    elif type_ == idc.USER_ERASED:
+    else:
         await erase(n, delivery, data.user_id)
 
 
