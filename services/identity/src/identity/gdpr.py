@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -65,9 +66,10 @@ class ErasureStatus(BaseModel):
     complete: bool
 
 
-def status_of(ctx: Identity, doc: dict[str, Any]) -> ErasureStatus:
+def status_of(answering: Sequence[str], doc: dict[str, Any]) -> ErasureStatus:
+    """The erasure in `doc` as the services `answering` besides identity have confirmed it."""
     done = doc.get("services", {})
-    expected = ["identity", *ctx.settings.erasure_services]
+    expected = ["identity", *answering]
     services = {s: (done[s]["completed_at"] if s in done else None) for s in expected}
     return ErasureStatus(
         user_id=doc["_id"],
@@ -101,18 +103,14 @@ async def erase(ctx: Identity, user: dict[str, Any]) -> tuple[str, dict[str, Any
             )
         ).modified_count
         # Copies of personal data outside identity's own records: outbox entries naming the
-        # user that are published (the relay deletes those soon anyway) or still carry
-        # unsent contact details, and the login-failure counter keyed by the email. The
-        # erasure events staged below are not affected.
+        # user that still carry unsent contact details (a published entry is deleted by
+        # the relay), and the login-failure counter keyed by the email. The erasure
+        # events staged below are not affected.
         mentions = {"$regex": re.escape(uid)}
         erased += await ctx.svc.outbox.forget(session, uid)  # events nobody could receive
         erased += (
             await db.outbox.delete_many(
-                {
-                    "body": mentions,
-                    "$or": [{"published": True}, {"type": idc.CONTACT_CHANGED}],
-                },
-                session=session,
+                {"body": mentions, "type": idc.CONTACT_CHANGED}, session=session
             )
         ).deleted_count
         await ctx.throttle.forget_account(account_key(municipality, user["email"]), session)
@@ -168,11 +166,11 @@ async def status_by_receipt(ctx: Identity, receipt: str) -> ErasureStatus:
     doc = await ctx.db.erasures.find_one({"receipt": _digest(receipt)})
     if doc is None:
         raise Problem(404, "Not found", "No erasure with this receipt.", field="receipt")
-    return status_of(ctx, doc)
+    return status_of(ctx.settings.erasure_services, doc)
 
 
 async def status_for_user(ctx: Identity, municipality: str, user_id: str) -> ErasureStatus:
     doc = await ctx.db.erasures.find_one({"_id": user_id, "municipality": municipality})
     if doc is None or "requested_at" not in doc:
         raise Problem(404, "Not found", "No erasure for this user.")
-    return status_of(ctx, doc)
+    return status_of(ctx.settings.erasure_services, doc)

@@ -47,7 +47,7 @@ def router(ctx: Identity) -> APIRouter:
         if not await users.confirm_password(ctx, account, data.password, address=address):
             raise Problem(403, "Wrong password", "Confirm with your password.", field="password")
         receipt, doc = await gdpr.erase(ctx, account)
-        return Erased(receipt=receipt, status=gdpr.status_of(ctx, doc))
+        return Erased(receipt=receipt, status=gdpr.status_of(ctx.settings.erasure_services, doc))
 
     @api.get("/erasures/{receipt}", summary="Erasure progress per service, by receipt")
     async def by_receipt(receipt: str) -> ErasureStatus:
@@ -62,7 +62,7 @@ def router(ctx: Identity) -> APIRouter:
         ensure_municipality(principal, municipality)
         account = await users.get_active(ctx, user_id, municipality)
         receipt, doc = await gdpr.erase(ctx, account)
-        return Erased(receipt=receipt, status=gdpr.status_of(ctx, doc))
+        return Erased(receipt=receipt, status=gdpr.status_of(ctx.settings.erasure_services, doc))
 
     @api.get(
         "/municipalities/{municipality}/users/{user_id}/erasure",
