@@ -195,6 +195,26 @@ async def test_age_limit_needs_a_birthdate(
     ).status_code == 201
 
 
+async def test_a_verified_age_limit_takes_only_a_verified_birthdate(
+    client: httpx.AsyncClient, actors: Actors, make_resource: Any
+) -> None:
+    studio = await make_resource({"min_age": 15, "min_age_verified": True}, kind="studio")
+    day = future_day()
+    declared = actors.user(birthdate="1990-05-05", birthdate_source="self_declared")
+    refused = await book(client, declared, studio, at(day, "10:00"), at(day, "11:00"))
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["type"].endswith("/age-verification-needed")
+    assert refused.json()["errors"][0]["field"] == "birthdate"
+    young = actors.user(birthdate=f"{day.year - 10}-01-01", birthdate_source="verified")
+    too_young = await book(client, young, studio, at(day, "10:00"), at(day, "11:00"))
+    assert too_young.json()["type"].endswith("/age-limit")
+    needs = await book(client, actors.user(), studio, at(day, "10:00"), at(day, "11:00"))
+    assert needs.json()["type"].endswith("/birthdate-needed")
+    verified = actors.user(birthdate="1990-05-05", birthdate_source="verified")
+    ok = await book(client, verified, studio, at(day, "10:00"), at(day, "11:00"))
+    assert ok.status_code == 201, ok.text
+
+
 async def test_buffers_keep_time_between_bookings(
     client: httpx.AsyncClient, actors: Actors, make_resource: Any
 ) -> None:

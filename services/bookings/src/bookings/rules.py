@@ -34,10 +34,13 @@ class Rules(Strict):
     buffer_after_minutes: int = Field(0, ge=0, le=240)
     approval_required: bool = False
     # Who may book: roles (empty = any booker role), municipalities besides the resource's
-    # own, minimum age (needs a `birthdate` claim in the token).
+    # own, minimum age (needs a `birthdate` claim in the token), and whether that age must
+    # be verified (`birthdate_source: verified`: a city login with strong identification)
+    # rather than the person's own word.
     allowed_roles: list[str] = Field(default_factory=list, max_length=20)
     allowed_municipalities: list[str] = Field(default_factory=list, max_length=100)
     min_age: int | None = Field(None, ge=0, le=120)
+    min_age_verified: bool = False
     cancel_deadline_minutes: int = Field(0, ge=0, le=60 * 24 * 30)
     check_in_required: bool = True
     check_in_opens_minutes: int = Field(15, ge=0, le=240)
@@ -92,12 +95,38 @@ def check_eligibility(
             type_="https://kohtaamo.fi/problems/other-municipality",
         )
     if rules.min_age is not None:
-        check_age(rules.min_age, principal.claims.get("birthdate"), today)
+        check_age(
+            rules.min_age,
+            principal.claims.get("birthdate"),
+            today,
+            verified=principal.claims.get("birthdate_source") == VERIFIED,
+            needs_verified=rules.min_age_verified,
+        )
 
 
-def check_age(min_age: int, born: object, today: date) -> None:
-    """Distinct problem types, so a frontend can ask for the missing birth date instead of
-    only refusing; `min_age` is in the answer for its message."""
+VERIFIED = "verified"  # identity's birthdate_source of a strongly identified birth date
+
+
+def check_age(
+    min_age: int,
+    born: object,
+    today: date,
+    *,
+    verified: bool = False,
+    needs_verified: bool = False,
+) -> None:
+    """Distinct problem types, so a frontend can ask for the missing birth date (or for a
+    city login that verifies it) instead of only refusing; `min_age` is in the answer for
+    its message."""
+    if needs_verified and born is not None and not verified:
+        raise Problem(
+            403,
+            "Verified age needed",
+            f"This resource needs a verified age {min_age}+: sign in with your city's login.",
+            field="birthdate",
+            type_="https://kohtaamo.fi/problems/age-verification-needed",
+            extra={"min_age": min_age},
+        )
     try:
         birth = date.fromisoformat(str(born))
     except ValueError:
