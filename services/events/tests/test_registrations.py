@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -105,6 +106,23 @@ async def test_registration_rules(api: Any) -> None:
     r = await api.register(aged["id"], "rule-1", age=30)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "age"
     assert (await api.register(aged["id"], "rule-1", age=15)).status_code == 201
+    # A birth date identity verified decides for a person signing up alone; the body's age
+    # cannot override it, and a self-declared date is no better than the body's age.
+    year = helsinki_now().year
+    teen = {"birthdate": f"{year - 15}-01-01", "birthdate_source": "verified"}
+    adult = {"birthdate": "1990-01-01", "birthdate_source": "verified"}
+    for claims, body, status in (
+        (teen, {}, 201),
+        (adult, {"age": 15}, 422),
+        ({**teen, "birthdate_source": "self_declared"}, {}, 422),
+        (teen, {"seats": 2, "group_name": "Kerho", "age": 30}, 422),
+    ):
+        r = await api.client.post(
+            f"/events/{aged['id']}/registrations",
+            json=body,
+            headers=api.auth("resident", sub=f"aged-{uuid.uuid4().hex[:6]}", **claims),
+        )
+        assert r.status_code == status, (claims, body, r.text)
     open_event = await api.event(registration_required=False, kind="avaa_tila")
     r = await api.register(open_event["id"], "rule-1")
     assert r.status_code == 409

@@ -15,6 +15,7 @@ import secrets
 import uuid
 import weakref
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from pydantic import Field
@@ -48,10 +49,25 @@ class SignUp:
     user_id: str
     data: RegistrationIn
     name: str | None
+    known_age: int | None = None  # verified (verified_age), else the body's age counts
 
 
-def check_open(event: dict[str, Any], data: RegistrationIn) -> None:
-    """Rules a sign-up must pass before it is queued (re-checked in the transaction)."""
+def verified_age(claims: dict[str, Any], data: RegistrationIn, today: date) -> int | None:
+    """The age of a person signing up alone whose token carries a birth date identity
+    verified (a city login with strong identification); None otherwise, when the sign-up's
+    own `age` is the answer (a self-declared date is no better than that)."""
+    if data.seats != 1 or data.group_name or claims.get("birthdate_source") != "verified":
+        return None
+    try:
+        born = date.fromisoformat(str(claims.get("birthdate")))
+    except ValueError:
+        return None
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def check_open(event: dict[str, Any], data: RegistrationIn, known_age: int | None = None) -> None:
+    """Rules a sign-up must pass before it is queued (re-checked in the transaction).
+    `known_age`: a verified age, which the sign-up's own `age` cannot override."""
     if event["status"] != EventStatus.PUBLISHED:
         raise conflict("The event is not open for registration.", field="event_id")
     if not event.get("registration_required", True):
@@ -66,9 +82,10 @@ def check_open(event: dict[str, Any], data: RegistrationIn) -> None:
         raise invalid("seats", f"At most {event.get('max_group_size', 10)} seats per sign-up.")
     low, high = event.get("min_age"), event.get("max_age")
     if low is not None or high is not None:
-        if data.age is None:
+        age = known_age if known_age is not None else data.age
+        if age is None:
             raise invalid("age", "This event has an age limit: give the participant's age.")
-        if (low is not None and data.age < low) or (high is not None and data.age > high):
+        if (low is not None and age < low) or (high is not None and age > high):
             raise invalid("age", f"The event is for ages {low or 0}-{high or ''}.")
 
 
@@ -160,7 +177,7 @@ async def write_batch(
         taken_by = await already_registered(db, session, event_id, [s.user_id for s in signups])
         for i, signup in enumerate(signups):
             try:
-                check_open(event, signup.data)
+                check_open(event, signup.data, signup.known_age)
                 if signup.user_id in taken_by:
                     raise conflict(
                         "You are already registered.", field="event_id", kind="duplicate"

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
-from events import access, attendance, event, export, feedback, registration
+from events import access, attendance, clock, event, export, feedback, registration
 from events.api.deps import Who
 from events.errors import forbidden, not_found
 from events.settings import EventsSettings
@@ -49,9 +49,13 @@ def router(svc: Service[EventsSettings], who: Who, registrar: registration.Regis
         doc = await event.get(svc, event_id)
         access.ensure_visible(principal, doc)
         ensure_municipality(principal, doc["municipality"])
-        registration.check_open(doc, data)
+        today = clock.local(clock.now(), doc["timezone"]).date()
+        known_age = registration.verified_age(principal.claims, data, today)
+        registration.check_open(doc, data, known_age)
         name = data.name or principal.claims.get("name")
-        signup = registration.SignUp(user_id=principal.subject, data=data, name=name)
+        signup = registration.SignUp(
+            user_id=principal.subject, data=data, name=name, known_age=known_age
+        )
         reg = await registrar.submit(event_id, signup)
         return registration.out(reg, doc["timezone"])
 
