@@ -4,7 +4,7 @@ UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast setup rabbitmq redis chromium lint format bench fault docs clean
+.PHONY: run test test-fast setup rabbitmq redis crd-schemas oidc-provider chromium lint format bench fault docs clean
 
 $(UV):
 	python3 -m venv .tools
@@ -26,6 +26,12 @@ crd-schemas:
 	@test -d tests/deploy/crd/node_modules || npm ci --prefix tests/deploy/crd \
 	  --ignore-scripts --no-audit --no-fund --loglevel=error
 
+# A real OpenID Connect provider (oidc-provider on Node.js) for identity's city login tests.
+oidc-provider:
+	@test -d services/identity/tests/provider/node_modules || npm ci \
+	  --prefix services/identity/tests/provider --ignore-scripts --no-audit --no-fund \
+	  --loglevel=error
+
 # Chromium from Debian for the web UI's browser tests.
 chromium:
 	@scripts/ensure-chromium.sh
@@ -35,7 +41,7 @@ run: setup rabbitmq
 	$(UV) run --frozen kohtaamo run-all
 
 ## test: the whole suite against the real broker and the embedded store
-test: setup rabbitmq redis crd-schemas chromium
+test: setup rabbitmq redis crd-schemas oidc-provider chromium
 	$(UV) run --frozen pytest $(PYTEST_ARGS)
 
 ## test-fast: the tests that need neither broker nor store (no infrastructure). Services

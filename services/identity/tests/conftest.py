@@ -21,6 +21,8 @@ from identity.user import SignUp, sign_up
 from kit.app import Service
 from kit.testing import eventually
 
+from .city import REDIRECT_URI, Browser, ProviderPorts, provider_settings, run_provider
+
 ISSUER = "http://identity.test"
 PSEUDONYM_KEY = "test-pseudonym-key-for-identity"
 PASSWORD = "correct horse battery"
@@ -38,6 +40,8 @@ def identity_settings(make_settings: Callable[..., Any], **overrides: Any) -> Id
         "login_max_failures_per_account": 6,
         "login_max_failures_per_address": 12,
         "trusted_proxies": [],
+        "oidc_redirect_uri": REDIRECT_URI,
+        "oidc_post_logout_redirect_uri": REDIRECT_URI,
     }
     values.update(overrides)
     return make_settings("identity", IdentitySettings, **values)  # type: ignore[no-any-return]
@@ -50,12 +54,39 @@ def make_identity_settings(make_settings: Callable[..., Any]) -> Callable[..., I
 
 
 @pytest.fixture(scope="session")
-async def svc(make_settings: Callable[..., Any]) -> AsyncIterator[Service]:
-    service_ = service(identity_settings(make_settings))
+def provider_ports() -> ProviderPorts:
+    return ProviderPorts.choose()
+
+
+@pytest.fixture(scope="session")
+async def oidc_provider(provider_ports: ProviderPorts) -> AsyncIterator[str]:
+    """Helsinki's city login: a real oidc-provider process (started on first use)."""
+    async with run_provider(provider_ports.city) as base:
+        yield base
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    person = Browser()
+    yield person
+    await person.close()
+
+
+@pytest.fixture(scope="session")
+async def svc(
+    make_settings: Callable[..., Any], provider_ports: ProviderPorts
+) -> AsyncIterator[Service]:
+    settings = identity_settings(make_settings, oidc_providers=provider_settings(provider_ports))
+    service_ = service(settings)
     service_.app = service_.create_app()  # type: ignore[attr-defined]
     await service_.start()
     ctx = identity_of(service_)
-    for slug, name in (("helsinki", "Helsinki"), ("kouvola", "Kouvola")):
+    for slug, name in (
+        ("helsinki", "Helsinki"),
+        ("kouvola", "Kouvola"),
+        ("oidc-other", "Other"),
+        ("oidc-late", "Late"),
+    ):
         await municipality.ensure(ctx, MunicipalityIn(slug=slug, name={"fi": name}))
     yield service_
     await service_.stop()

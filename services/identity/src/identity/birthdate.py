@@ -1,7 +1,8 @@
 """A birth date the person gives themselves, for resources with an age limit (a studio for
-15+). Stored as self-declared: nobody has checked it. It travels in access tokens as the
-OpenID `birthdate` claim, which the bookings service reads for its age rules; a city's
-sign-in that can vouch for the date would set it with another source."""
+15+). Stored as self-declared: nobody has checked it. A city login with strong
+identification stores it as verified (city_login.py), and the person cannot change that one.
+It travels in access tokens as the OpenID `birthdate` claim with `birthdate_source`, which
+the bookings service reads for its age rules (a resource may require a verified age)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:  # core builds the sessions, which use `claim` below
     from identity.core import Identity
 
 SELF_DECLARED = "self_declared"
+VERIFIED = "verified"
 OLDEST = date(1900, 1, 1)
 
 
@@ -38,7 +40,8 @@ class BirthdateOut(BaseModel):
 
 async def declare(ctx: Identity, user_id: str, born: date) -> BirthdateOut:
     changed = await ctx.db.users.update_one(
-        {"_id": user_id, "status": "active"},
+        # A verified date is not replaced by the person's own word.
+        {"_id": user_id, "status": "active", "birthdate_source": {"$ne": VERIFIED}},
         {
             "$set": {
                 "birthdate": born.isoformat(),
@@ -48,11 +51,20 @@ async def declare(ctx: Identity, user_id: str, born: date) -> BirthdateOut:
         },
     )
     if changed.matched_count == 0:
+        if await ctx.db.users.find_one({"_id": user_id, "status": "active"}):
+            raise Problem(
+                409,
+                "Birth date verified",
+                "Your birth date was verified by your city's sign-in; it cannot be changed.",
+                field="birthdate",
+            )
         raise Problem(404, "Not found", "No such user.")
     return BirthdateOut(birthdate=born, source=SELF_DECLARED)
 
 
 def claim(user: dict[str, Any]) -> dict[str, str]:
-    """The token claim for a user who gave a birth date (none otherwise)."""
+    """The token claims for a user whose birth date is known (none otherwise)."""
     born = user.get("birthdate")
-    return {"birthdate": born} if isinstance(born, str) else {}
+    if not isinstance(born, str):
+        return {}
+    return {"birthdate": born, "birthdate_source": user.get("birthdate_source", SELF_DECLARED)}

@@ -11,6 +11,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from identity.keys import KeyRing
+from identity.oidc import Providers
 from identity.passwords import Passwords
 from identity.ratelimit import LoginThrottle
 from identity.session import Sessions
@@ -26,6 +27,7 @@ class Identity:
     sessions: Sessions
     passwords: Passwords
     throttle: LoginThrottle
+    oidc: Providers
 
     @classmethod
     def build(cls, svc: Service[IdentitySettings]) -> Identity:
@@ -38,6 +40,7 @@ class Identity:
             sessions=Sessions(svc.store.db, keys, settings),
             passwords=Passwords(settings),
             throttle=LoginThrottle(svc.store.db, settings),
+            oidc=Providers(settings),
         )
 
     @property

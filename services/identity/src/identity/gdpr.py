@@ -38,7 +38,10 @@ async def export(ctx: Identity, user: dict[str, Any]) -> dict[str, Any]:
     db = ctx.db
     organisations = await db.organisations.find({"members.user_id": uid}).to_list()
     tokens = await db.refresh_tokens.find(
-        {"user_id": uid}, projection={"_id": 0, "current": 0, "spent": 0}
+        {"user_id": uid}, projection={"_id": 0, "current": 0, "spent": 0, "city": 0}
+    ).to_list()
+    city = await db.external_identities.find(
+        {"user_id": uid}, projection={"_id": 0, "issuer": 1, "subject": 1, "linked_at": 1}
     ).to_list()
     return {
         "exported_at": datetime.now(UTC),
@@ -56,6 +59,7 @@ async def export(ctx: Identity, user: dict[str, Any]) -> dict[str, Any]:
             for o in organisations
         ],
         "sessions": tokens,
+        "city_logins": city,
     }
 
 
@@ -94,6 +98,10 @@ async def erase(ctx: Identity, user: dict[str, Any]) -> tuple[str, dict[str, Any
         erased += (await db.consents.delete_many({"user_id": uid}, session=session)).deleted_count
         erased += (
             await db.refresh_tokens.delete_many({"user_id": uid}, session=session)
+        ).deleted_count
+        # The city login's link: the provider's subject is a personal identifier.
+        erased += (
+            await db.external_identities.delete_many({"user_id": uid}, session=session)
         ).deleted_count
         erased += (
             await db.organisations.update_many(

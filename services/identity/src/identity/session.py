@@ -87,9 +87,14 @@ class Sessions:
         return jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
 
     async def start(
-        self, user: dict[str, Any], session: AsyncClientSession | None = None
+        self,
+        user: dict[str, Any],
+        session: AsyncClientSession | None = None,
+        *,
+        city: dict[str, str] | None = None,
     ) -> TokenPair:
-        """A new family: after sign-up or login."""
+        """A new family: after sign-up or login. `city`: the municipality and ID token of a
+        city login, for the provider's logout when this session ends."""
         family = uuid.uuid4().hex
         secret = secrets.token_urlsafe(32)
         now = datetime.now(UTC)
@@ -103,6 +108,7 @@ class Sessions:
                 "rotated_at": now,
                 "expires_at": now + timedelta(seconds=self.settings.refresh_token_ttl_s),
                 "revoked": False,
+                **({"city": city} if city else {}),
             },
             session=session,
         )
@@ -159,6 +165,15 @@ class Sessions:
             return False
         await self.revoke_family(family)
         return True
+
+    async def logout_city(self, token: str) -> dict[str, str] | None:
+        """Logout, with the city login the session came from (None: not one, or no such
+        session)."""
+        family = token.partition(".")[0]
+        known = await self.tokens.find_one({"_id": family})
+        if not await self.logout(token) or known is None:
+            return None
+        return known.get("city")
 
     async def revoke_all(self, user_id: str, session: AsyncClientSession | None = None) -> None:
         await self.tokens.update_many(

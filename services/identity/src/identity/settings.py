@@ -2,12 +2,38 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 
 from kit.settings import KitSettings
 
 # Only for `kohtaamo seed`: the demo accounts' password on a development machine.
 DEVELOPMENT_DEMO_PASSWORD = "kohtaamo-demo-2026"
+
+
+class OidcProvider(BaseModel):
+    """A municipality's OpenID Connect provider (its city login). See docs/identity.md."""
+
+    issuer: str = Field(max_length=500)
+    client_id: str = Field(max_length=500)
+    client_secret: SecretStr
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "profile", "email"])
+    # Kohtaamo field -> the provider's claim: display_name, email, birthdate, language.
+    claims: dict[str, str] = Field(
+        default_factory=lambda: {
+            "display_name": "name",
+            "email": "email",
+            "birthdate": "birthdate",
+            "language": "locale",
+        }
+    )
+    # The claim naming the level of assurance of the sign-in (Tunnistamo's `loa`, else `acr`)
+    # and its values that mean strong identification: only then is the birth date verified.
+    assurance_claim: str | None = None
+    verified_levels: list[str] = Field(default_factory=list)
+    # The button's text per language ("Helsinki-tunnus"); the municipality's name otherwise.
+    label: dict[str, str] = Field(default_factory=dict)
+    # Where the discovery document is, when not at the issuer's own well-known address.
+    discovery_url: str | None = None
 
 
 class IdentitySettings(KitSettings):
@@ -50,6 +76,19 @@ class IdentitySettings(KitSettings):
     erasure_services: list[str] = Field(
         default_factory=lambda: ["events", "bookings", "notifications", "analytics"]
     )
+
+    # City login (OpenID Connect) per municipality slug, as JSON; the client secrets are
+    # secrets like the others (identity/oidc.py, docs/identity.md).
+    oidc_providers: dict[str, OidcProvider] = Field(default_factory=dict)
+    # Where providers send the browser back: the web UI, which hands code and state to
+    # POST /auth/oidc/callback. Registered at each provider as the client's redirect URI.
+    oidc_redirect_uri: str = "http://127.0.0.1:8000/app/"
+    # Where a provider's logout sends the browser back (RP-initiated logout).
+    oidc_post_logout_redirect_uri: str = "http://127.0.0.1:8000/app/"
+    oidc_attempt_ttl_s: int = 600
+    oidc_leeway_s: int = 60
+    oidc_metadata_cache_s: float = 3600.0
+    oidc_http_timeout_s: float = 10.0
 
     # Demo accounts' password for `kohtaamo seed` only; real accounts choose their own.
     demo_password: SecretStr = SecretStr(DEVELOPMENT_DEMO_PASSWORD)

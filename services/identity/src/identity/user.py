@@ -77,7 +77,10 @@ class UserOut(BaseModel):
     phone: str | None
     roles: list[str]
     created_at: datetime
-    birthdate: str | None = None  # self-declared (see identity.birthdate)
+    birthdate: str | None = None  # see identity.birthdate
+    birthdate_source: str | None = None  # self_declared or verified
+    email_verified: bool = False
+    city_login: bool = False  # linked to the municipality's provider
 
 
 class Tokens(BaseModel):
@@ -103,6 +106,9 @@ def to_out(user: dict[str, Any]) -> UserOut:
         roles=sorted(user["roles"]),
         created_at=user["created_at"],
         birthdate=user.get("birthdate"),
+        birthdate_source=user.get("birthdate_source") if user.get("birthdate") else None,
+        email_verified=bool(user.get("email_verified")),
+        city_login=bool(user.get("city_login")),
     )
 
 
@@ -140,8 +146,6 @@ async def emit_contact(ctx: Identity, session: AsyncClientSession, user: dict[st
 async def sign_up(
     ctx: Identity, data: SignUp, *, roles: list[str] | None = None
 ) -> tuple[dict[str, Any], TokenPair]:
-    from identity import consent  # consents are part of signing up
-
     await municipalities.get(ctx, data.municipality, status=422)
     if not data.accept_terms:
         raise Problem(
@@ -149,15 +153,47 @@ async def sign_up(
         )
     if reason := password_problem(data.password, email=data.email):
         raise Problem(422, "Weak password", f"The password {reason}.", field="password")
+    user = await create_account(
+        ctx,
+        municipality=data.municipality,
+        email=data.email,
+        password_hash=await hash_password(ctx.passwords, data.password),
+        display_name=data.display_name,
+        language=data.language,
+        phone=data.phone,
+        roles=roles,
+        marketing=data.marketing,
+    )
+    return user, await ctx.sessions.start(user)
+
+
+async def create_account(
+    ctx: Identity,
+    *,
+    municipality: str,
+    email: str,
+    password_hash: str | None,
+    display_name: str,
+    language: str,
+    phone: str | None = None,
+    roles: list[str] | None = None,
+    marketing: bool = False,
+    email_verified: bool = False,
+) -> dict[str, Any]:
+    """A new account with its events and consents (the terms accepted), in one transaction.
+    `password_hash` None: an account of a city login, which has no password."""
+    from identity import consent  # consents are part of signing up
+
     now = datetime.now(UTC)
     user: dict[str, Any] = {
         "_id": uuid.uuid4().hex,
-        "municipality": data.municipality,
-        "email": data.email,
-        "password_hash": await hash_password(ctx.passwords, data.password),
-        "display_name": data.display_name,
-        "language": data.language,
-        "phone": data.phone,
+        "municipality": municipality,
+        "email": email,
+        "email_verified": email_verified,
+        "password_hash": password_hash,
+        "display_name": display_name,
+        "language": language,
+        "phone": phone,
         "roles": sorted(set(roles or ["resident"])),
         "status": "active",
         "preferences": {},
@@ -175,22 +211,21 @@ async def sign_up(
                 idc.UserRegistered(
                     user_id=user["_id"],
                     roles=user["roles"],
-                    preferred_language=data.language,
+                    preferred_language=language,
                     registered_at=now,
                 ),
-                municipality=data.municipality,
+                municipality=municipality,
                 subject=subject,
             )
             await emit_contact(ctx, session, user)
             await consent.record(ctx, session, user, "terms", True, now)
-            if data.marketing:
+            if marketing:
                 await consent.record(ctx, session, user, "marketing", True, now)
-            tokens = await ctx.sessions.start(user, session)
     except DuplicateKeyError as exc:
         raise Problem(
             409, "Already registered", "This email already has an account here.", field="email"
         ) from exc
-    return user, tokens
+    return user
 
 
 async def login(ctx: Identity, data: Login, *, address: str) -> TokenPair:
@@ -230,8 +265,9 @@ async def confirm_password(
         user["email"] if user else email,
         address,
     )
-    hashed = user["password_hash"] if user else None
-    if not await verify_password(ctx.passwords, hashed, password) or user is None:
+    # A city login's account has no password: it answers like an unknown one.
+    hashed = user.get("password_hash") if user else None
+    if not await verify_password(ctx.passwords, hashed, password) or user is None or not hashed:
         return False
     await ctx.throttle.succeeded(attempt)
     return True

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from identity.api import (
     auth,
+    city_login,
     consents,
     gdpr,
     keys,
@@ -19,6 +20,16 @@ from identity.core import Identity
 
 def build(ctx: Identity) -> APIRouter:
     router = APIRouter()
-    for module in (keys, municipalities, auth, users, profiles, organisations, consents, gdpr):
+    for module in (
+        keys,
+        municipalities,
+        auth,
+        city_login,
+        users,
+        profiles,
+        organisations,
+        consents,
+        gdpr,
+    ):
         router.include_router(module.router(ctx))
     return router

@@ -1,0 +1,75 @@
+"""City login over HTTP: which municipalities have one, start (or link), callback, logout."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel
+
+from identity import city_login
+from identity import user as users
+from identity.api.auth import RefreshIn
+from identity.api.deps import own_account
+from identity.city_login import CallbackIn, ProviderOut, StartIn, StartOut
+from identity.core import Identity
+from identity.user import Tokens, UserOut
+from kit.auth import Principal
+
+
+class SignedIn(BaseModel):
+    user: UserOut
+    tokens: Tokens
+    created: bool
+
+
+class LoggedOut(BaseModel):
+    # Where to send the browser to end the provider's session too (None: nothing to end).
+    end_session_url: str | None
+
+
+def router(ctx: Identity) -> APIRouter:
+    api = APIRouter(prefix="/auth/oidc", tags=["city login"])
+    signed_in = Depends(ctx.svc.auth.principal)
+
+    @api.get("/providers", summary="Municipalities with a city login, and its button text")
+    async def providers() -> list[ProviderOut]:
+        return city_login.providers(ctx)
+
+    @api.post(
+        "/{municipality}/start",
+        summary="Start a city sign-in: where to send the browser",
+        responses={404: {"description": "No city login there"}, 502: {"description": "Down"}},
+    )
+    async def start(municipality: str, data: StartIn) -> StartOut:
+        return await city_login.start(ctx, municipality, data)
+
+    @api.post(
+        "/{municipality}/link",
+        summary="Link my (password) account to the city login: start a city sign-in",
+    )
+    async def link(municipality: str, principal: Principal = signed_in) -> StartOut:
+        account = await own_account(ctx, principal)
+        return await city_login.start(
+            ctx,
+            account["municipality"] if municipality == "-" else municipality,
+            StartIn(),
+            link_user_id=account["_id"],
+        )
+
+    @api.post(
+        "/callback",
+        summary="Finish a city sign-in with the provider's code and the attempt's state",
+        responses={
+            400: {"description": "Unknown, expired or used state"},
+            401: {"description": "The provider's answer failed a check (code, ID token)"},
+            409: {"description": "The email has a password account: link instead"},
+        },
+    )
+    async def callback(data: CallbackIn) -> SignedIn:
+        user, pair, created = await city_login.callback(ctx, data)
+        return SignedIn(user=users.to_out(user), tokens=users.tokens_out(pair), created=created)
+
+    @api.post("/logout", summary="End the session, and say where the provider's logout is")
+    async def logout(data: RefreshIn) -> LoggedOut:
+        return LoggedOut(end_session_url=await city_login.logout(ctx, data.refresh_token))
+
+    return api
