@@ -158,6 +158,13 @@ async def test_cancelled_and_resource_blocked_tell_the_owner_once(
     mails = await mails_for(box, address, 4)
     assert mails[3]["Subject"] == "Varaus peruttu, tila suljettu: Mediamaja-studio"
     assert "Vesivahinko" in text_of(mails[3])
+    # the block's notice takes the booking out of the calendar
+    confirmed = next(m for m in mails[:2] if second["booking_id"] in (calendar_of(m) or ""))
+    _, _, booked = entry_of(confirmed)
+    method, cal, gone = entry_of(mails[3])
+    assert method == "CANCEL" and cal["METHOD"] == "CANCEL" and gone["STATUS"] == "CANCELLED"
+    assert gone["UID"] == booked["UID"] == f"{second['booking_id']}@kohtaamo.fi"
+    assert int(gone["SEQUENCE"]) > int(booked["SEQUENCE"])
     reminders = await svc.store.db.reminders.find({"user_id": user}).to_list()
     assert {r["status"] for r in reminders} == {"cancelled"}
 
@@ -193,4 +200,11 @@ async def test_mentor_hours_closed_tells_each_booker_once(started: Any, mailbox:
     for mail in mails[2:]:
         if mail["Subject"] == "Mentorns mottagning inställd":
             assert "- Mediastudio 4.3.2030 kl. 12:00" in text_of(mail)
+    # whichever notice told, each booking got exactly one METHOD:CANCEL of its UID
+    cancels = []
+    for mail in mails[2:]:
+        method, cal, gone = entry_of(mail)
+        assert method == "CANCEL" == cal["METHOD"] and gone["STATUS"] == "CANCELLED"
+        cancels.append(str(gone["UID"]))
+    assert sorted(cancels) == sorted(f"{d['booking_id']}@kohtaamo.fi" for d in (first, second))
     assert await svc.store.db.bookings.count_documents({"cancel_told": True}) == 2

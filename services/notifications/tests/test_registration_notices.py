@@ -158,6 +158,16 @@ async def test_event_cancelled_tells_every_registrant_once(started: Any, mailbox
     for lang, address in addresses.items():
         mails = await mails_for(box, address, 2)
         assert mails[-1]["Subject"] == subjects[lang]
+        # the confirmed entry leaves the calendar: METHOD:CANCEL for the same UID at a
+        # higher SEQUENCE (parsed with icalendar)
+        _, _, booked = entry_of(mails[0])
+        method, cal, gone = entry_of(mails[-1])
+        assert method == "CANCEL" and cal["METHOD"] == "CANCEL"
+        assert gone["STATUS"] == "CANCELLED"
+        mine = await svc.store.db.registrations.find_one({"user_id": users[lang]})
+        assert mine is not None
+        assert gone["UID"] == booked["UID"] == f"{mine['_id']}@kohtaamo.fi"
+        assert int(gone["SEQUENCE"]) > int(booked["SEQUENCE"])
     await settle(1.0)
     for address in addresses.values():
         assert len(box.to(address)) == 2  # confirmation + cancellation, nothing more

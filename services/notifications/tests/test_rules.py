@@ -12,7 +12,8 @@ import pytest
 from icalendar import Calendar
 
 from notifications import calendar, heap, preferences
-from notifications.templates import HERE, Templates, pick
+from notifications.email import build_message
+from notifications.templates import HERE, Rendered, Templates, pick
 
 CONTACT = {"email": "a@example.org", "phone": "+358401", "display_name": "A"}
 
@@ -155,3 +156,55 @@ def test_startup_heap_is_frozen_once_per_process() -> None:
     assert frozen > 0
     assert heap.freeze_startup_heap() is False  # a second service start in this process
     assert gc.get_freeze_count() == frozen
+
+
+def test_closures_cancel_each_entry_they_end_in_its_own_attachment() -> None:
+    bookings = [
+        {
+            "booking_id": f"b{n}",
+            "resource_name": {"fi": "Mentori"},
+            "location_name": {"fi": "Oodi"},
+            "starts_at": f"2030-01-0{n}T10:00:00+00:00",
+            "ends_at": f"2030-01-0{n}T11:00:00+00:00",
+        }
+        for n in (1, 2)
+    ]
+    found = calendar.attachments_for(
+        "mentor_hours_closed",
+        {"reason": "sick", "bookings": [*bookings, "not a booking", {"booking_id": ""}]},
+        language="fi",
+        fallback="fi",
+    )
+    uids = []
+    for attached in found:
+        cal = Calendar.from_ical(attached.data)
+        [gone] = cal.walk("VEVENT")  # an iTIP message names one UID
+        assert attached.method == "CANCEL" == cal["METHOD"] and gone["STATUS"] == "CANCELLED"
+        assert int(gone["SEQUENCE"]) == 2 and gone["SUMMARY"] == "Mentori"
+        uids.append(str(gone["UID"]))
+    assert uids == ["b1@kohtaamo.fi", "b2@kohtaamo.fi"]
+    # the event's cancellation: registrations named, the event's title and start
+    [event] = calendar.attachments_for(
+        "event_cancelled",
+        {
+            "title": {"fi": "Paja"},
+            "starts_at": "2030-01-07T10:00:00+00:00",
+            "registrations": [{"registration_id": "r9"}],
+        },
+        language="en",
+        fallback="fi",
+    )
+    [gone] = Calendar.from_ical(event.data).walk("VEVENT")
+    assert gone["UID"] == "r9@kohtaamo.fi" and gone["SUMMARY"] == "Paja"
+    assert "DTEND" not in gone  # the event's notice has no end; a CANCEL needs none
+    assert calendar.attachments_for("event_cancelled", {}, language="fi", fallback="fi") == []
+    # and in a mail, one calendar part per entry
+    mail = build_message(
+        sender="a@example.org",
+        to="b@example.org",
+        rendered=Rendered(subject="s", text="t", html="<p>t</p>", short="t", language="fi"),
+        notice_id="n1",
+        ics=found,
+    )
+    parts = [p for p in mail.iter_attachments() if p.get_content_type() == "text/calendar"]
+    assert [p.get_param("method") for p in parts] == ["CANCEL", "CANCEL"]

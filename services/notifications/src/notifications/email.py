@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
@@ -25,7 +26,7 @@ def build_message(
     to: str,
     rendered: Rendered,
     notice_id: str,
-    ics: Attachment | None = None,
+    ics: Attachment | Sequence[Attachment] | None = None,
 ) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
@@ -36,13 +37,14 @@ def build_message(
     message["X-Kohtaamo-Notice"] = notice_id
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")
-    if ics is not None:
+    calendars = [ics] if isinstance(ics, Attachment) else list(ics or [])
+    for n, attached in enumerate(calendars):
         message.add_attachment(
-            ics.data,
+            attached.data,
             maintype="text",
             subtype="calendar",
-            filename="kohtaamo.ics",
-            params={"method": ics.method},
+            filename="kohtaamo.ics" if n == 0 else f"kohtaamo-{n + 1}.ics",
+            params={"method": attached.method},
         )
     # After the body: building multiparts moves Content-* headers into the first part.
     message["Content-Language"] = rendered.language

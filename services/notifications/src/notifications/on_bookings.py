@@ -122,7 +122,12 @@ async def on_closure(
         by_user.setdefault(booking["user_id"], []).append(booking["context"])
     if delivery.event.type == bc.RESOURCE_BLOCKED:
         ctx = data.model_dump(mode="json")
-        await n.tell(delivery, "resource_blocked", [Recipient(u, ctx) for u in by_user])
+        # each owner's cancelled bookings: their calendar entries get a METHOD:CANCEL
+        await n.tell(
+            delivery,
+            "resource_blocked",
+            [Recipient(u, {**ctx, "bookings": b}) for u, b in by_user.items()],
+        )
     else:
         await n.tell(
             delivery,

@@ -40,6 +40,9 @@ async def on_registration(n: Notifier, delivery: Delivery[ec.RegistrationFacts])
                 "user_id": data.user_id,
                 "status": status,
                 "cancelled_by": cancelled_by,
+                # a waiting-list place never reached a calendar: no CANCEL for it later
+                "was_waitlisted": status == "waitlisted"
+                or (isinstance(data, ec.RegistrationCancelled) and data.was_waitlisted),
                 "updated": datetime.now(UTC),
             }
         },
@@ -80,9 +83,30 @@ async def _registrants(
     return list(dict.fromkeys(r["user_id"] for r in found))
 
 
+async def _calendar_entries(
+    n: Notifier, delivery: Delivery[ec.EventCancelled], event_id: str
+) -> dict[str, list[dict[str, str]]]:
+    """Each registrant's registrations that were in their calendar (confirmed, not a
+    waiting-list place): the event's cancellation takes them out (METHOD:CANCEL)."""
+    found = await n.db.registrations.find(
+        {
+            "event_id": event_id,
+            "$or": [{"status": "confirmed"}, {"cancelled_by": "event_cancelled"}],
+            "was_waitlisted": {"$ne": True},
+        },
+        projection={"user_id": 1},
+        session=delivery.session,
+    ).to_list()
+    entries: dict[str, list[dict[str, str]]] = {}
+    for reg in found:
+        entries.setdefault(reg["user_id"], []).append({"registration_id": reg["_id"]})
+    return entries
+
+
 async def on_event_cancelled(n: Notifier, delivery: Delivery[ec.EventCancelled]) -> None:
     data = delivery.data
     users = await _registrants(n, delivery, data.event_id, cancelled=True)
+    entries = await _calendar_entries(n, delivery, data.event_id)
     await n.db.reminders.update_many(
         {"event_id": data.event_id, "status": reminders.SCHEDULED},
         {"$set": {"status": reminders.CANCELLED, "cancelled_at": datetime.now(UTC)}},
@@ -94,7 +118,11 @@ async def on_event_cancelled(n: Notifier, delivery: Delivery[ec.EventCancelled])
         session=delivery.session,
     )
     ctx = data.model_dump(mode="json")
-    await n.tell(delivery, "event_cancelled", [Recipient(u, ctx) for u in users])
+    await n.tell(
+        delivery,
+        "event_cancelled",
+        [Recipient(u, {**ctx, "registrations": entries.get(u, [])}) for u in users],
+    )
 
 
 async def on_event_changed(n: Notifier, delivery: Delivery[ec.EventChanged]) -> None:

@@ -196,7 +196,7 @@ class Sender:
         s = self.settings
         rendered = self.templates.render_for(
             notice["kind"],
-            {**notice["context"], "app_url": s.app_url},
+            {**calendar.for_template(notice["kind"], notice["context"]), "app_url": s.app_url},
             name=contact.get("display_name") or "",
             language=contact.get("language"),
             timezone=contact.get("timezone") or s.timezone,
@@ -204,7 +204,7 @@ class Sender:
         if notice["channel"] == "email":
             if not contact.get("email"):
                 raise PermanentFailure("no email address")
-            ics = calendar.ics_for(
+            ics = calendar.attachments_for(
                 notice["kind"],
                 notice["context"],
                 language=rendered.language,
