@@ -44,6 +44,11 @@ class CloudEvent(BaseModel):
     municipality: str = Field(min_length=1)
     correlationid: str | None = None
     causationid: str | None = None
+    # CloudEvents distributed-tracing extension: the W3C span context the event was made
+    # in (kit.tracing); signed with the rest. Bounded, otherwise not checked here: a value
+    # that does not parse is ignored by the consumer (W3C), never a reason to refuse.
+    traceparent: str | None = Field(default=None, max_length=256)
+    tracestate: str | None = Field(default=None, max_length=512)
 
     @model_serializer(mode="wrap")
     def _without_nulls(

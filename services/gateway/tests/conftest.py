@@ -22,6 +22,7 @@ from kit import localstore
 from kit import platform as kit_platform
 from kit.platform import Platform
 from kit.testing import TestIssuer
+from kit.trace_receiver import TraceReceiver
 
 APPS = Path(__file__).parent / "apps"
 
@@ -192,12 +193,22 @@ def partner_issuer(tmp_path: Path) -> Iterator[tuple[TestIssuer, str]]:
 
 
 @pytest.fixture(scope="session")
+def trace_receiver() -> Iterator[TraceReceiver]:
+    """A real OTLP/HTTP receiver the platform's processes export their spans to."""
+    with TraceReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="session")
 def platform(
     make_settings: Callable[..., Any],
     make_vhost: Callable[..., str],
     tmp_path_factory: pytest.TempPathFactory,
+    trace_receiver: TraceReceiver,
 ) -> Iterator[Platform]:
-    """The real services as processes with a gateway process in front (kit.platform)."""
+    """The real services as processes with a gateway process in front (kit.platform),
+    tracing on (OTLP export to `trace_receiver`): the journeys run as in production with
+    an exporter, and test_tracing reads their spans."""
     # Its own vhost: these processes live for the session and consume the same queue
     # names as other tests' in-process services.
     settings = make_settings("platform", amqp_url=make_vhost("platform"))
@@ -207,7 +218,10 @@ def platform(
         "KOHTAAMO_RATE_LIMIT_AUTH": "1000/minute",
     }
     running = kit_platform.start_for(
-        settings, tmp_path_factory.mktemp("platform"), gateway_env=gateway_env
+        settings,
+        tmp_path_factory.mktemp("platform"),
+        gateway_env=gateway_env,
+        env=trace_receiver.env(),
     )
     try:
         yield running

@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import httpx
 
-from gateway.breaker import Breakers
+from gateway.breaker import Breakers, show_state
 from gateway.errors import not_deployed
 from gateway.settings import SERVICES, GatewaySettings
 
@@ -71,6 +71,7 @@ class Upstreams:
             )
             slots = asyncio.Semaphore(s.upstream_max_connections)
             self._clients[name] = Upstream(name, url, client, session, slots)
+            show_state(name, "closed")
 
     async def stop(self) -> None:
         clients, self._clients = self._clients, {}

@@ -26,6 +26,7 @@ import structlog
 from aio_pika.abc import AbstractIncomingMessage
 from pymongo.errors import ConnectionFailure
 
+from kit import tracing
 from kit.consumer import Delivery, MessageProcessor, bind_event
 from kit.inbox import Duplicates, Inbox
 from kit.metrics import CONSUMED
@@ -67,6 +68,7 @@ class Batcher:
     async def __call__(self, message: AbstractIncomingMessage) -> None:
         """The subscriber's handler: check, then queue (acked later by the batcher)."""
         self._open.add(message)
+        received_ns = time.time_ns() if tracing.enabled else 0
         try:
             delivery = await self.processor.admit(message)
         except BaseException:
@@ -75,6 +77,9 @@ class Batcher:
         if delivery is None:
             self._open.discard(message)  # settled by the checks (dead-lettered or skipped)
         else:
+            if received_ns:
+                # Ended when the message is settled (kit.tracing).
+                delivery.span = self.processor.span_for(message, delivery, received_ns)
             self.pending.put_nowait((message, delivery))
 
     def start(self) -> None:
@@ -202,6 +207,11 @@ class Batcher:
             return
         finally:
             self._open.difference_update(settled)
+        for items, outcome in ((applied, "applied"), (duplicates, "duplicate")):
+            for _, delivery in items:
+                if delivery.span is not None:
+                    delivery.span.set_attribute("kohtaamo.outcome", outcome)
+                    delivery.span.end()
         if applied:
             CONSUMED.labels(service, queue, "applied").inc(len(applied))
         if duplicates:
@@ -231,7 +241,34 @@ class Batcher:
 
     async def _transact(self, items: list[Item]) -> None:
         deliveries = [delivery for _, delivery in items]
+        if tracing.enabled:
+            # One transaction for many traces: its own span, linked to each message's.
+            links = [
+                tracing.Link(d.span.get_span_context()) for d in deliveries if d.span is not None
+            ]
+            span = tracing.tracer().start_span(
+                f"process batch {self.consumer.queue}",
+                context=tracing.parent_of(None),
+                kind=tracing.SpanKind.CONSUMER,
+                attributes={
+                    "messaging.system": "rabbitmq",
+                    "messaging.destination.name": self.consumer.queue,
+                    "messaging.batch.message_count": len(deliveries),
+                },
+                links=links,
+            )
+            try:
+                with tracing.activated(span):
+                    await self._transact_once(deliveries)
+            except BaseException as exc:
+                span.set_status(tracing.error_status(exc))
+                raise
+            finally:
+                span.end()
+            return
+        await self._transact_once(deliveries)
 
+    async def _transact_once(self, deliveries: list[Delivery[Any]]) -> None:
         async def work(uow: UnitOfWork) -> None:
             if not self.consumer.deduplicates:
                 await self.inbox.record_many(

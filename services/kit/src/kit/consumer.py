@@ -6,6 +6,7 @@ federation) is acked unhandled, unless the consumer is network-wide."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,11 +19,12 @@ from pydantic import BaseModel, ValidationError
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from contracts import CloudEvent, model_for, topology
+from kit import tracing
 from kit.broker_users import producers
 from kit.bus import Bus
 from kit.context import causation_id, correlation_id
 from kit.inbox import Duplicates, Inbox
-from kit.metrics import CONSUMED, DEAD_LETTERED, RETRIED
+from kit.metrics import CONSUMED, CONSUMER_LAG, DEAD_LETTERED, RETRIED
 from kit.mongo import Store
 from kit.signatures import Unauthenticated, UnknownKey
 from kit.uow import Transactions, UnitOfWork
@@ -61,6 +63,8 @@ class Delivery(Generic[Data]):
     uow: UnitOfWork | None = None
     # When this delivery reached the consumer (this site's clock).
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # The consumer's span for this message when tracing is on (kit.tracing).
+    span: Any = None
 
     @property
     def time(self) -> datetime:
@@ -81,7 +85,11 @@ class Delivery(Generic[Data]):
         correlation = correlation_id.set(self.event.correlationid)
         causation = causation_id.set(self.event.id)
         try:
-            yield
+            if self.span is None:
+                yield
+            else:
+                with tracing.activated(self.span):  # its events continue its trace too
+                    yield
         finally:
             causation_id.reset(causation)
             correlation_id.reset(correlation)
@@ -149,11 +157,31 @@ class MessageProcessor:
         }
         self.max_skew_s = bus.settings.max_clock_skew_s
         self.retries_exchange = topology.retry_exchange(topology.consumer_of(self.queue))
+        self.lag = CONSUMER_LAG.labels(service, self.queue)
 
     async def __call__(self, message: AbstractIncomingMessage) -> None:
+        if tracing.enabled:
+            received_ns = time.time_ns()
+            delivery = await self.admit(message)
+            if delivery is not None:
+                delivery.span = self.span_for(message, delivery, received_ns)
+                await self.finish(message, delivery)
+            return
         delivery = await self.admit(message)
         if delivery is not None:
             await self.finish(message, delivery)
+
+    def span_for(
+        self, message: AbstractIncomingMessage, delivery: Delivery[Any], received_ns: int
+    ) -> Any:
+        """The message's consumer span (tracing on), begun when it was received."""
+        return tracing.consume_span(
+            queue=self.queue,
+            event=delivery.event,
+            headers=message.headers,
+            received_ns=received_ns,
+            received_ms=received_ns // 1_000_000,
+        )
 
     async def admit(self, message: AbstractIncomingMessage) -> Delivery[Any] | None:
         """The per-message checks before anything is applied: an oversized, malformed or
@@ -179,6 +207,8 @@ class MessageProcessor:
             await self._dead_letter(message, reason="unreadable", error=_short(exc))
             return None
         bind_event(event)
+        # Since the event was made (its outbox and queue time), by this site's clock.
+        self.lag.observe(max(0.0, time.time() - event.time.timestamp()))
         if not self.consumer.network and event.municipality not in self.served:
             # Another site's message that federation brought here: its own site acts on it.
             # No inbox record: nothing was applied.
@@ -241,7 +271,22 @@ class MessageProcessor:
 
     async def finish(self, message: AbstractIncomingMessage, delivery: Delivery[Any]) -> None:
         """Apply one admitted message through the inbox, then ack it; on failure retry it
-        with backoff or dead-letter it with the reason (its log context bound by admit)."""
+        with backoff or dead-letter it with the reason (its log context bound by admit).
+        Inside its span, ended with the outcome, when tracing is on."""
+        span = delivery.span
+        if span is None:
+            await self._finish(message, delivery)
+            return
+        outcome = "interrupted"
+        try:
+            with tracing.activated(span):
+                outcome = await self._finish(message, delivery)
+        finally:
+            span.set_attribute("kohtaamo.outcome", outcome)
+            span.set_attribute("kohtaamo.retries", delivery.retries)
+            span.end()
+
+    async def _finish(self, message: AbstractIncomingMessage, delivery: Delivery[Any]) -> str:
         event, retries = delivery.event, delivery.retries
         correlation_id.set(event.correlationid)
         causation_id.set(event.id)
@@ -250,10 +295,10 @@ class MessageProcessor:
             applied = await self._apply(delivery)
         except Rejected as exc:
             await self._dead_letter(message, reason="rejected", error=_short(exc), retries=retries)
-            return
+            return "rejected"
         except Exception as exc:
             await self._retry_or_dead_letter(message, exc, retries)
-            return
+            return "failed"
         finally:
             structlog.contextvars.unbind_contextvars("event_id", "event_type")
         await message.ack()
@@ -261,6 +306,7 @@ class MessageProcessor:
         CONSUMED.labels(self.service, self.queue, outcome).inc()
         if not applied:
             log.info("message.duplicate_skipped", queue=self.queue)
+        return outcome
 
     def _parse(self, body: bytes) -> tuple[CloudEvent, BaseModel | dict[str, Any]]:
         event = CloudEvent.model_validate_json(body)

@@ -15,6 +15,7 @@ import structlog
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kit import tracing
 from kit.context import correlation_id
 from kit.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
@@ -47,6 +48,9 @@ class RequestContext:
         structlog.contextvars.clear_contextvars()
         # The site's municipality until the caller's token says otherwise.
         structlog.contextvars.bind_contextvars(correlation_id=cid, municipality=self.municipality)
+        if tracing.enabled:
+            # The request's span is found by its correlation id (docs/operations.md).
+            tracing.current_span().set_attribute("kohtaamo.correlation_id", cid)
         cid_raw = cid.encode("latin-1")
         started = time.perf_counter()
         recorded = False

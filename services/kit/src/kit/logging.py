@@ -1,7 +1,8 @@
 """structlog set-up: JSON lines off a terminal, readable console on one.
 
 Every line carries the bound context (`service`, `municipality`, `correlation_id`, and for
-messages `event_id`, `event_type`) through structlog's contextvars.
+messages `event_id`, `event_type`) through structlog's contextvars, and with tracing on
+the active span's `trace_id` and `span_id` (kit.tracing).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
+
+from kit import tracing
 
 
 def configure_logging(*, service: str, fmt: str = "auto", level: str = "INFO") -> None:
@@ -27,6 +30,8 @@ def configure_logging(*, service: str, fmt: str = "auto", level: str = "INFO") -
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
+        # Only with tracing on: off, no line pays for looking up a span.
+        *([tracing.add_trace_ids] if tracing.enabled else []),
     ]
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()

@@ -31,6 +31,13 @@ OUTBOX_LAG = Gauge(
 OUTBOX_PARKED = Gauge(
     "kohtaamo_outbox_parked", "Outbox entries parked as unroutable (nobody subscribes)", ["service"]
 )
+CONSUMER_LAG = Histogram(
+    "kohtaamo_consumer_lag_seconds",
+    "Time from an event's making (its envelope time) to its delivery to the consumer: the"
+    " outbox wait and the queue wait (clamped at 0 across sites' clocks)",
+    ["service", "queue"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
+)
 CONSUMER_STALLED = Gauge(
     "kohtaamo_consumer_stalled",
     "1 while a consumer holds unacked messages without progress (see consumer_stall_s)",

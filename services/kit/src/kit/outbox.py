@@ -23,6 +23,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from contracts import CloudEvent, topology
+from kit import tracing
 from kit.mongo import Store
 from kit.signatures import Signer
 from kit.uow import Transactions
@@ -52,8 +53,19 @@ class Outbox:
         await self.collection.create_index([("seq", ASCENDING)])
 
     async def stage(self, session: AsyncClientSession | None, *events: CloudEvent) -> None:
-        """Store events inside the caller's transaction (pass its session)."""
+        """Store events inside the caller's transaction (pass its session). With tracing
+        on, an event without a span context gets the current one (the request's or the
+        message's), in its envelope (signed with it) and in the entry for the relay."""
         now = datetime.now(UTC)
+        if tracing.enabled:
+            parent, state = tracing.current_traceparent()
+            if parent is not None:
+                events = tuple(
+                    e
+                    if e.traceparent
+                    else e.model_copy(update={"traceparent": parent, "tracestate": state})
+                    for e in events
+                )
         docs = [
             {
                 "_id": e.id,
@@ -68,6 +80,8 @@ class Outbox:
                 "seq": f"{now:%Y%m%d%H%M%S%f}{i:06d}",
                 "due": now,
                 "attempts": 0,
+                **({"traceparent": e.traceparent} if e.traceparent else {}),
+                **({"tracestate": e.tracestate} if e.tracestate else {}),
             }
             for i, e in enumerate(events)
         ]

@@ -12,6 +12,7 @@ from typing import Any
 import structlog
 from pymongo import ASCENDING, UpdateOne
 
+from kit import tracing
 from kit.bus import Bus, Unroutable
 from kit.deletions import Deletions
 from kit.lease import Lease
@@ -231,6 +232,9 @@ class Relay:
             skip.update(e["_id"] for e in entries)
 
     async def _publish(self, entry: dict[str, Any]) -> None:
+        if tracing.enabled:
+            await self._publish_traced(entry)
+            return
         await self.bus.publish(
             entry["body"].encode(),
             exchange=entry["exchange"],
@@ -239,6 +243,46 @@ class Relay:
             correlation_id=entry.get("correlationid"),
             message_type=entry["type"],
         )
+
+    async def _publish_traced(self, entry: dict[str, Any]) -> None:
+        """Publish in a span that continues the event's trace (its staged span context),
+        with the time it waited in the outbox; the span and the publish time travel as
+        AMQP headers (the consumer's link and queue wait)."""
+        created = entry.get("created")
+        waited = None
+        if isinstance(created, datetime):
+            created = created if created.tzinfo else created.replace(tzinfo=UTC)
+            waited = (datetime.now(UTC) - created).total_seconds()
+        span = tracing.publish_span(
+            exchange=entry["exchange"],
+            routing_key=entry["routing_key"],
+            message_id=entry["_id"],
+            traceparent=entry.get("traceparent"),
+            tracestate=entry.get("tracestate"),
+            outbox_wait_s=waited,
+        )
+        span.set_attribute("kohtaamo.outbox.attempts", entry.get("attempts", 0))
+        parent, _ = tracing.format_context(span.get_span_context())
+        headers: dict[str, Any] = {tracing.HEADER_PUBLISHED_MS: tracing.now_ms()}
+        if parent:
+            headers[tracing.HEADER_TRACEPARENT] = parent
+        try:
+            with tracing.activated(span):
+                await self.bus.publish(
+                    entry["body"].encode(),
+                    exchange=entry["exchange"],
+                    routing_key=entry["routing_key"],
+                    message_id=entry["_id"],
+                    correlation_id=entry.get("correlationid"),
+                    message_type=entry["type"],
+                    headers=headers,
+                )
+        except BaseException as exc:
+            span.record_exception(exc)
+            span.set_status(tracing.error_status(exc))
+            raise
+        finally:
+            span.end()
 
     async def _postpone(self, failed: list[tuple[dict[str, Any], BaseException]]) -> None:
         updates = []

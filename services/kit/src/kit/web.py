@@ -14,6 +14,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from typing_extensions import TypeVar
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from kit import tracing
 from kit.auth import Auth, TokenVerifier
 from kit.bodylimit import BodyLimit
 from kit.consumer import Consumer
@@ -47,6 +48,9 @@ class WebService(Generic[SettingsT]):
     ) -> None:
         self.settings = settings
         self.settings.service = name
+        # Off unless the OTEL_* environment configures an exporter (kit.tracing). Before
+        # any store client is made: PyMongo's listeners reach only clients made later.
+        tracing.setup(name, site=settings.site_name())
         self.name = name
         self.title = title or f"Kohtaamo {name}"
         self.description = description
@@ -113,6 +117,7 @@ class WebService(Generic[SettingsT]):
                 yield
             finally:
                 await self.stop()
+                tracing.flush()
 
         app = FastAPI(
             title=self.title, description=self.description, version=self.version, lifespan=lifespan
@@ -143,4 +148,5 @@ class WebService(Generic[SettingsT]):
         app.include_router(health_router(self))
         for router in self.routers:
             app.include_router(router)
+        tracing.instrument_app(app, trusted=self.settings.trusted_proxies)
         return app
