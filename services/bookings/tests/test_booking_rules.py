@@ -174,3 +174,31 @@ async def test_cancelling_gives_the_time_back(desk: Desk) -> None:
     assert event.subject == f"booking/{booking_id}"
     again = await desk.book(room, at(day, "10:00"), at(day, "11:00"))
     assert again.status_code == 201, again.text
+
+
+async def test_refusals_answer_as_problems_naming_what_is_missing(desk: Desk) -> None:
+    room = await desk.resource({"min_age": 18})
+    day = future_day(3)
+    unknown = await desk.book(room, at(day, "10:00"), at(day, "11:00"))
+    assert unknown.status_code == 403, unknown.text
+    assert unknown.json()["type"].endswith("/birthdate-needed")
+    assert unknown.json()["min_age"] == 18
+    young = desk.actors.user(birthdate=(day - timedelta(days=365 * 10)).isoformat())
+    too_young = await desk.book(room, at(day, "10:00"), at(day, "11:00"), young)
+    assert too_young.status_code == 403, too_young.text
+    assert too_young.json()["type"].endswith("/age-limit")
+    for_someone = await desk.client.post(
+        "/bookings",
+        json={
+            "resource_id": room,
+            "starts_at": at(day, "12:00"),
+            "ends_at": at(day, "13:00"),
+            "user_id": "someone-else",
+        },
+        headers=desk.actors.user(birthdate="1990-01-01"),
+    )
+    assert for_someone.status_code == 403, for_someone.text
+    assert "on behalf" in for_someone.json()["detail"]
+    missing = await desk.book("no-such-room", at(day, "10:00"), at(day, "11:00"))
+    assert missing.status_code == 404, missing.text
+    assert await desk.memory.db.bookings.count_documents({}) == 0

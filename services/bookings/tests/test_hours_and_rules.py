@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bookings.availability import free_slots
+from bookings.errors import RuleBroken
 from bookings.opening_hours import Hours, HoursException, Period, open_intervals
 from bookings.rules import Rules, check_quota, check_times
-from kit.problems import Problem
 
 HEL = ZoneInfo("Europe/Helsinki")
 EVERY_DAY = Hours(weekly={d: [Period(opens=time(8), closes=time(20))] for d in range(7)})
@@ -71,7 +71,7 @@ def test_booking_on_the_dst_day_uses_that_days_offset() -> None:
     start = datetime(2027, 3, 28, 10, 0, tzinfo=HEL)
     check_times(rules, EVERY_DAY, HEL, start, start + timedelta(hours=2), now)
     assert start.astimezone(UTC).hour == 7
-    with pytest.raises(Problem) as refused:
+    with pytest.raises(RuleBroken) as refused:
         early = datetime(2027, 3, 28, 7, 30, tzinfo=HEL)
         check_times(rules, EVERY_DAY, HEL, early, early + timedelta(hours=1), now)
     assert refused.value.field == "starts_at"
@@ -90,7 +90,7 @@ def test_quota_counts_the_users_bookings_by_local_day_and_week() -> None:
     rules = Rules(max_bookings_per_day=1, max_hours_per_week=2)
     monday = datetime(2027, 5, 3, 10, tzinfo=HEL)
     check_quota(rules, HEL, monday, monday + timedelta(hours=1), [])
-    with pytest.raises(Problem):
+    with pytest.raises(RuleBroken):
         check_quota(
             rules,
             HEL,
@@ -99,7 +99,7 @@ def test_quota_counts_the_users_bookings_by_local_day_and_week() -> None:
             [(monday, monday + timedelta(hours=1))],
         )
     thursday = monday + timedelta(days=3)
-    with pytest.raises(Problem):
+    with pytest.raises(RuleBroken):
         check_quota(
             rules,
             HEL,
@@ -142,7 +142,7 @@ def test_free_slots_leave_out_held_time_buffers_and_the_window() -> None:
 def test_booking_window_min_notice_and_staff_exemption() -> None:
     rules = Rules(min_notice_minutes=60, max_days_ahead=7)
     start = datetime(2027, 5, 3, 12, tzinfo=HEL)
-    with pytest.raises(Problem) as short_notice:
+    with pytest.raises(RuleBroken) as short_notice:
         check_times(
             rules, EVERY_DAY, HEL, start, start + timedelta(hours=1), start - timedelta(minutes=30)
         )
@@ -169,7 +169,7 @@ def test_booking_window_min_notice_and_staff_exemption() -> None:
         start - timedelta(days=30),
         staff=True,
     )
-    with pytest.raises(Problem):
+    with pytest.raises(RuleBroken):
         check_times(
             rules,
             EVERY_DAY,

@@ -13,6 +13,7 @@ from pydantic import Field
 
 from bookings.booking import transition
 from bookings.calendar import claim, release
+from bookings.errors import Conflict, Invalid, NotFound
 from bookings.facts import booking_facts
 from bookings.store import HOLDING
 from contracts import bookings as ev
@@ -21,7 +22,6 @@ from kit.app import Service
 from kit.auth import Principal
 from kit.conditional import bump
 from kit.dates import Moment
-from kit.problems import Problem
 from kit.requests import Strict
 from kit.uow import UnitOfWork
 
@@ -37,10 +37,10 @@ async def block_resource(
     svc: Service, *, resource: dict[str, Any], data: BlockIn, principal: Principal
 ) -> dict[str, Any]:
     if data.starts_at.tzinfo is None or data.ends_at.tzinfo is None:
-        raise Problem(422, "Invalid block", "times need a time zone", field="starts_at")
+        raise Invalid("block", "times need a time zone", field="starts_at")
     start, end = data.starts_at.astimezone(UTC), data.ends_at.astimezone(UTC)
     if end <= start:
-        raise Problem(422, "Invalid block", "ends_at must be after starts_at", field="ends_at")
+        raise Invalid("block", "ends_at must be after starts_at", field="ends_at")
     now = datetime.now(UTC)
     block = {
         "_id": f"blk-{uuid.uuid4().hex}",
@@ -73,16 +73,12 @@ async def block_resource(
             session=session,
         ).to_list()
         if any(b["kind"] == "block" for b in overlapping):
-            raise Problem(
-                409, "Conflict", "Already blocked for part of that time.", field="starts_at"
-            )
+            raise Conflict("Already blocked for part of that time.", field="starts_at")
         if overlapping and data.on_conflict == "refuse":
-            raise Problem(
-                409,
-                "Conflict",
+            raise Conflict(
                 f"{len(overlapping)} bookings overlap the block.",
                 field="starts_at",
-                extra={"booking_ids": [b["_id"] for b in overlapping]},
+                booking_ids=[b["_id"] for b in overlapping],
             )
         cancelled: list[str] = []
         flagged: list[str] = []
@@ -169,7 +165,7 @@ async def lift_block(svc: Service, *, block_id: str, principal: Principal) -> No
         return True
 
     if not await svc.uow.run(work):
-        raise Problem(404, "Not found", f"No active block {block_id}.", field="block_id")
+        raise NotFound(f"No active block {block_id}.", field="block_id")
 
 
 def block_out(doc: dict[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from bookings import recent
 from bookings import rules as rule
 from bookings.calendar import release
 from bookings.desk import desk_for
+from bookings.errors import Busy, Conflict, Forbidden, NotFound
 from bookings.facts import booking_event
 from bookings.location import hours_of, zone_of
 from bookings.opening_hours import Hours, local_day
@@ -26,7 +27,6 @@ from kit.app import Service
 from kit.auth import Principal, ensure_municipality
 from kit.conditional import bump
 from kit.dates import Day, Moment
-from kit.problems import Problem
 from kit.requests import Strict
 from kit.uow import UnitOfWork
 
@@ -94,7 +94,7 @@ async def place_booking(
         except recent.Stale:
             # the rules or hours changed (maybe through another replica): check again
             recent.forget(svc, resource_id=data.resource_id)
-    raise Problem(503, "Busy", "The resource's rules are changing; try again.")
+    raise Busy("The resource's rules are changing; try again.")
 
 
 def _request(
@@ -111,9 +111,9 @@ def _request(
     staff = is_staff_of(principal, municipality)
     on_behalf = data.user_id is not None and data.user_id != principal.subject
     if on_behalf and not staff:
-        raise Problem(403, "Forbidden", "Only staff book on behalf of others.", field="user_id")
+        raise Forbidden("Only staff book on behalf of others.", field="user_id")
     if not resource.get("active", True):
-        raise rule.refuse("this resource is not bookable now", "resource_id", 409)
+        raise rule.refuse("this resource is not bookable now", "resource_id", now=True)
     rules = rules_of(resource)
     zone = zone_of(location)
     hours = effective_hours(resource, location)
@@ -249,12 +249,7 @@ async def change_status(
 
     doc = await svc.uow.run(work)  # a racing change conflicts, then finds it done
     if doc is None:
-        raise Problem(
-            409,
-            "Conflict",
-            f"The booking is no longer {' or '.join(allowed_from)}.",
-            field="status",
-        )
+        raise Conflict(f"The booking is no longer {' or '.join(allowed_from)}.", field="status")
     return doc
 
 
@@ -262,14 +257,14 @@ async def load_booking(svc: Service, booking_id: str, principal: Principal) -> d
     """The booking if the caller is its user or staff of its municipality."""
     doc = await svc.store.db.bookings.find_one({"_id": booking_id, "kind": "booking"})
     if doc is None:
-        raise Problem(404, "Not found", f"No booking {booking_id}.", field="booking_id")
+        raise NotFound(f"No booking {booking_id}.", field="booking_id")
     if doc["user_id"] == principal.subject and principal.municipality == doc.get(
         "user_municipality", doc["municipality"]
     ):
         return doc
     ensure_municipality(principal, doc["municipality"])
     if not principal.has(*rule.STAFF_ROLES):
-        raise Problem(403, "Forbidden", "Not your booking.")
+        raise Forbidden("Not your booking.")
     return doc
 
 
@@ -286,7 +281,7 @@ async def cancel(
                 f"cancel at least {rules.cancel_deadline_minutes} minutes before the start; "
                 "ask the staff",
                 "booking_id",
-                409,
+                now=True,
             )
     return await change_status(
         svc,
@@ -311,10 +306,10 @@ async def check_in(svc: Service, booking: dict[str, Any]) -> dict[str, Any]:
         raise rule.refuse(
             f"check-in opens {rules.check_in_opens_minutes} minutes before the start",
             "booking_id",
-            409,
+            now=True,
         )
     if now >= booking["ends_at"]:
-        raise rule.refuse("the booking has ended", "booking_id", 409)
+        raise rule.refuse("the booking has ended", "booking_id", now=True)
     return await change_status(
         svc,
         booking,

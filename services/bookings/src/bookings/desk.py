@@ -25,6 +25,7 @@ from pymongo.errors import DuplicateKeyError
 from bookings import rules as rule
 from bookings.availability import overlaps
 from bookings.calendar import claim, held_time
+from bookings.errors import Busy, Clash, RuleBroken
 from bookings.facts import booking_event, booking_requested
 from bookings.opening_hours import local_day
 from bookings.recent import Stale
@@ -32,7 +33,6 @@ from bookings.store import HOLDING
 from contracts.bookings import BOOKING_REQUESTED
 from kit.app import Service
 from kit.batch_writer import BatchWriter
-from kit.problems import Problem
 from kit.uow import UnitOfWork
 
 MAX_BATCH = 64
@@ -71,7 +71,7 @@ class Desk:
         extra: dict[str, Any],
         version: int | None,
     ) -> dict[str, Any]:
-        """The stored booking, or raises its Problem (or `Stale`: check it again)."""
+        """The stored booking, or raises its domain error (or `Stale`: check it again)."""
         lane = zlib.crc32(doc["resource_id"].encode()) % self.lanes
         return await self._writer.submit(lane, Request(doc, rules, zone, extra, version))
 
@@ -86,7 +86,7 @@ class Desk:
             outcomes = {}
             for r in batch:
                 stored = await self.svc.store.db.bookings.find_one({"_id": r.doc["_id"]})
-                outcomes[r.doc["_id"]] = stored or Problem(503, "Busy", "Try again.")
+                outcomes[r.doc["_id"]] = stored or Busy("Try again.")
         return [outcomes[r.doc["_id"]] for r in batch]
 
     async def _write(self, uow: UnitOfWork, batch: list[Request]) -> dict[str, Any]:
@@ -134,7 +134,7 @@ class Desk:
             wanted = (doc["held_from"], doc["held_until"])
             if doc["resource_id"] in inactive:
                 outcomes[doc["_id"]] = rule.refuse(
-                    "this resource is not bookable now", "resource_id", 409
+                    "this resource is not bookable now", "resource_id", now=True
                 )
                 continue
             if r.version != current.get(doc["resource_id"]):
@@ -142,7 +142,7 @@ class Desk:
                 continue
             clash = next((h for h in held[doc["resource_id"]] if overlaps(wanted, h)), None)
             if clash is not None:
-                outcomes[doc["_id"]] = conflict(clash)
+                outcomes[doc["_id"]] = Clash(clash)
                 continue
             if r.extra.get("quota"):
                 mine = await users_bookings_near(self.svc, session, doc, r.zone)
@@ -154,8 +154,8 @@ class Desk:
                 ]
                 try:
                     rule.check_quota(r.rules, r.zone, doc["starts_at"], doc["ends_at"], mine)
-                except Problem as problem:
-                    outcomes[doc["_id"]] = problem
+                except RuleBroken as broken:
+                    outcomes[doc["_id"]] = broken
                     continue
             held[doc["resource_id"]].append(wanted)
             accepted.append(r)
@@ -198,17 +198,6 @@ async def users_bookings_near(
         session=session,
     )
     return [(b["starts_at"], b["ends_at"]) async for b in cursor]
-
-
-def conflict(clash: tuple[Any, Any]) -> Problem:
-    return Problem(
-        409,
-        "Conflict",
-        "The resource is already booked for part of that time.",
-        field="starts_at",
-        type_="https://kohtaamo.fi/problems/booking-conflict",
-        extra={"conflict": {"starts_at": clash[0].isoformat(), "ends_at": clash[1].isoformat()}},
-    )
 
 
 def desk_for(svc: Service) -> Desk:

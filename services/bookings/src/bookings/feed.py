@@ -10,11 +10,11 @@ from typing import Any
 
 from icalendar import Calendar, Event
 
+from bookings.errors import NotFound
 from contracts import calendar as entries
 from contracts.bookings import BookingStatus
 from kit.app import Service
 from kit.auth import Principal
-from kit.problems import Problem
 
 
 def _digest(token: str) -> str:
@@ -45,7 +45,7 @@ async def revoke_feed(svc: Service, principal: Principal) -> bool:
 async def feed_ics(svc: Service, token: str) -> bytes:
     feed = await svc.store.db.feeds.find_one({"digest": _digest(token)})
     if feed is None:
-        raise Problem(404, "Not found", "No such feed (revoked or never issued).", field="token")
+        raise NotFound("No such feed (revoked or never issued).", field="token")
     since = datetime.now(UTC) - timedelta(days=30)
     bookings = await svc.store.db.bookings.find(
         {

@@ -12,12 +12,12 @@ from pydantic import Field, field_validator
 
 from bookings import recent
 from bookings.calendar import bump_rules
+from bookings.errors import NotFound
 from bookings.opening_hours import Hours
 from contracts import bookings as ev
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
 from kit.conditional import Precondition, bump, stale
-from kit.problems import Problem
 from kit.requests import LocalizedName, Strict
 from kit.uow import UnitOfWork
 
@@ -134,7 +134,7 @@ async def load_location(
 ) -> dict[str, Any]:
     doc = await svc.store.db.locations.find_one({"_id": location_id})
     if doc is None:
-        raise Problem(404, "Not found", f"No location {location_id}.", field="location_id")
+        raise NotFound(f"No location {location_id}.", field="location_id")
     if principal is not None:
         ensure_municipality(principal, doc["municipality"])
     return doc

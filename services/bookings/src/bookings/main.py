@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from bookings.api import bookings as bookings_api
 from bookings.api import feeds, locations, resources
+from bookings.api.problems import problem_of
 from bookings.checkin import NoShowSweeper
 from bookings.desk import Desk
+from bookings.errors import BookingsError
 from bookings.handlers import register_handlers
 from bookings.recent import Recent
 from bookings.settings import BookingsSettings
@@ -26,6 +28,8 @@ def service(settings: BookingsSettings | None = None) -> Service[BookingsSetting
     svc.provide(Desk(svc, settings.booking_attempts, settings.booking_lanes))
     svc.provide(Recent())
     svc.provide(Timetable(svc, settings.availability_cache_slots))
+    # Domain errors are not HTTP answers: the API layer's mapping answers them.
+    svc.map_errors(BookingsError, problem_of)
     for module in (locations, resources, bookings_api, feeds):
         svc.include_router(module.build_router(svc))
     register_handlers(svc)

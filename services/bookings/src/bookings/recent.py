@@ -17,10 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bookings.errors import NotFound
 from bookings.rules import rules_of
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
-from kit.problems import Problem
 
 MAX_ENTRIES = 10_000
 
@@ -57,12 +57,10 @@ async def entry(svc: Service, resource_id: str, principal: Principal) -> Entry:
         calendar = await db.calendars.find_one({"_id": resource_id}, {"rules_version": 1})
         resource = await db.resources.find_one({"_id": resource_id})
         if resource is None:
-            raise Problem(404, "Not found", f"No resource {resource_id}.", field="resource_id")
+            raise NotFound(f"No resource {resource_id}.", field="resource_id")
         location = await db.locations.find_one({"_id": resource["location_id"]})
         if location is None:
-            raise Problem(
-                404, "Not found", f"No location {resource['location_id']}.", field="location_id"
-            )
+            raise NotFound(f"No location {resource['location_id']}.", field="location_id")
         found = Entry((calendar or {}).get("rules_version"), resource, location)
         if len(cache) >= MAX_ENTRIES:
             cache.clear()

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from bookings import recent
+from bookings.errors import NotFound
 from bookings.facts import resource_changed
 from bookings.opening_hours import Hours
 from bookings.rules import Rules, rules_of
@@ -18,7 +19,6 @@ from kit.app import Service
 from kit.auth import Principal, ensure_municipality
 from kit.conditional import Precondition, bump, stale
 from kit.patch import Patch
-from kit.problems import Problem
 from kit.requests import LocalizedLongText, LocalizedName, Strict
 from kit.uow import UnitOfWork
 
@@ -165,7 +165,7 @@ async def load_resource(
 ) -> dict[str, Any]:
     doc = await svc.store.db.resources.find_one({"_id": resource_id}, session=session)
     if doc is None:
-        raise Problem(404, "Not found", f"No resource {resource_id}.", field="resource_id")
+        raise NotFound(f"No resource {resource_id}.", field="resource_id")
     if principal is not None:
         allowed = rules_of(doc).allowed_municipalities
         if principal.municipality not in allowed:

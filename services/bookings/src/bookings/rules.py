@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, model_validator
 
+from bookings.errors import AgeLimit, Forbidden, RuleBroken
 from bookings.opening_hours import Hours, is_open_day, local_day, period_containing
 from kit.auth import Principal
-from kit.problems import Problem
 from kit.requests import Strict
 
 BOOKER_ROLES = ("resident", "mentor", "partner", "staff", "admin")
@@ -65,14 +65,9 @@ class Rules(Strict):
         )
 
 
-def refuse(detail: str, field: str, status: int = 422) -> Problem:
-    return Problem(
-        status,
-        "Booking not allowed",
-        detail,
-        field=field,
-        type_="https://kohtaamo.fi/problems/booking-rule",
-    )
+def refuse(detail: str, field: str, *, now: bool = False) -> RuleBroken:
+    """What the rules say (`now`: only for the time being, a clash with the state)."""
+    return RuleBroken(detail, field=field, now=now)
 
 
 def check_eligibility(
@@ -84,16 +79,11 @@ def check_eligibility(
         return
     roles = rules.allowed_roles or list(BOOKER_ROLES)
     if not principal.has(*roles):
-        raise Problem(403, "Forbidden", f"This resource can be booked by: {', '.join(roles)}.")
+        raise Forbidden(f"This resource can be booked by: {', '.join(roles)}.")
     if principal.municipality != municipality and (
         principal.municipality not in rules.allowed_municipalities
     ):
-        raise Problem(
-            403,
-            "Forbidden",
-            f"No access to municipality {municipality}.",
-            type_="https://kohtaamo.fi/problems/other-municipality",
-        )
+        raise Forbidden(f"No access to municipality {municipality}.", other_municipality=True)
     if rules.min_age is not None:
         check_age(
             rules.min_age,
@@ -119,34 +109,14 @@ def check_age(
     city login that verifies it) instead of only refusing; `min_age` is in the answer for
     its message."""
     if needs_verified and born is not None and not verified:
-        raise Problem(
-            403,
-            "Verified age needed",
-            f"This resource needs a verified age {min_age}+: sign in with your city's login.",
-            field="birthdate",
-            type_="https://kohtaamo.fi/problems/age-verification-needed",
-            extra={"min_age": min_age},
-        )
+        raise AgeLimit(min_age, known=True, unverified=True)
     try:
         birth = date.fromisoformat(str(born))
     except ValueError:
-        raise Problem(
-            403,
-            "Birth date needed",
-            f"This resource needs age {min_age}+; age unknown.",
-            field="birthdate",
-            type_="https://kohtaamo.fi/problems/birthdate-needed",
-            extra={"min_age": min_age},
-        ) from None
+        raise AgeLimit(min_age, known=False) from None
     age = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
     if age < min_age:
-        raise Problem(
-            403,
-            "Age limit",
-            f"This resource needs age {min_age}+.",
-            type_="https://kohtaamo.fi/problems/age-limit",
-            extra={"min_age": min_age},
-        )
+        raise AgeLimit(min_age, known=True)
 
 
 def check_times(
@@ -239,13 +209,15 @@ def check_quota(
         return sum((e - s).total_seconds() / 3600 for s, e in items)
 
     if rules.max_bookings_per_day is not None and len(same_day) >= rules.max_bookings_per_day:
-        raise refuse(f"at most {rules.max_bookings_per_day} bookings a day", "starts_at", 409)
+        raise refuse(f"at most {rules.max_bookings_per_day} bookings a day", "starts_at", now=True)
     if rules.max_bookings_per_week is not None and len(same_week) >= rules.max_bookings_per_week:
-        raise refuse(f"at most {rules.max_bookings_per_week} bookings a week", "starts_at", 409)
+        raise refuse(
+            f"at most {rules.max_bookings_per_week} bookings a week", "starts_at", now=True
+        )
     if rules.max_hours_per_day is not None and total(same_day) + hours > rules.max_hours_per_day:
-        raise refuse(f"at most {rules.max_hours_per_day} hours a day", "ends_at", 409)
+        raise refuse(f"at most {rules.max_hours_per_day} hours a day", "ends_at", now=True)
     if rules.max_hours_per_week is not None and total(same_week) + hours > rules.max_hours_per_week:
-        raise refuse(f"at most {rules.max_hours_per_week} hours a week", "ends_at", 409)
+        raise refuse(f"at most {rules.max_hours_per_week} hours a week", "ends_at", now=True)
 
 
 def can_cancel(rules: Rules, start: datetime, now: datetime) -> bool:

@@ -9,6 +9,7 @@ from typing import Any
 from bookings.availability import free_slots
 from bookings.booking import effective_hours
 from bookings.calendar import held_time
+from bookings.errors import Invalid
 from bookings.location import zone_of
 from bookings.opening_hours import (
     Interval,
@@ -19,7 +20,6 @@ from bookings.opening_hours import (
 )
 from bookings.resource import rules_of
 from kit.app import Service
-from kit.problems import Problem
 
 MAX_DAYS = 62
 
@@ -35,9 +35,9 @@ async def availability(
     now: datetime | None = None,
 ) -> list[dict[str, Any]]:
     if last < first:
-        raise Problem(422, "Invalid range", "to must not be before from", field="to")
+        raise Invalid("range", "to must not be before from", field="to")
     if (last - first).days + 1 > MAX_DAYS:
-        raise Problem(422, "Invalid range", f"at most {MAX_DAYS} days at a time", field="to")
+        raise Invalid("range", f"at most {MAX_DAYS} days at a time", field="to")
     now = now or datetime.now(UTC)
     zone = zone_of(location)
     start = datetime.combine(first, datetime.min.time(), tzinfo=zone).astimezone(UTC)

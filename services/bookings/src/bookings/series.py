@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import Field
 
 from bookings.booking import BookingIn, is_staff_of, place_booking, transition
+from bookings.errors import AgeLimit, BookingsError, Forbidden, NotFound
 from bookings.location import load_location, zone_of
 from bookings.resource import load_resource, rules_of
 from contracts import bookings as ev
@@ -65,12 +66,14 @@ async def create_series(svc: Service, *, principal: Principal, data: SeriesIn) -
                 ),
             )
             item.update(booking_id=booking["_id"], outcome=booking["status"])
-        except Problem as problem:
+        except (Forbidden, AgeLimit):
+            raise  # the series is not the caller's to book: refused whole
+        except BookingsError as error:
+            item.update(outcome="conflict" if error.clashes else "refused", reason=error.detail)
+        except Problem as problem:  # the kit's: another municipality (403), the store busy
             if problem.status == 403:
                 raise
-            item.update(
-                outcome="conflict" if problem.status == 409 else "refused", reason=problem.detail
-            )
+            item.update(outcome="refused", reason=problem.detail)
         occurrences.append(item)
     user_id = data.user_id or principal.subject
     doc = {
@@ -111,9 +114,9 @@ async def create_series(svc: Service, *, principal: Principal, data: SeriesIn) -
 async def load_series(svc: Service, series_id: str, principal: Principal) -> dict[str, Any]:
     doc = await svc.store.db.series.find_one({"_id": series_id})
     if doc is None:
-        raise Problem(404, "Not found", f"No series {series_id}.", field="series_id")
+        raise NotFound(f"No series {series_id}.", field="series_id")
     if doc["user_id"] != principal.subject and not is_staff_of(principal, doc["municipality"]):
-        raise Problem(403, "Forbidden", "Not your series.")
+        raise Forbidden("Not your series.")
     return doc
 
 

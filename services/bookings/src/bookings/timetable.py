@@ -34,6 +34,7 @@ from bookings import recent
 from bookings.availability import free_slots
 from bookings.booking import effective_hours, is_staff_of
 from bookings.calendar import held_time
+from bookings.errors import Invalid
 from bookings.location import zone_of
 from bookings.opening_hours import (
     any_open_day,
@@ -44,7 +45,6 @@ from bookings.opening_hours import (
 from bookings.resource import rules_of
 from kit.app import Service
 from kit.auth import Principal
-from kit.problems import Problem
 
 MAX_DAYS = 62
 # Buffers reach a little outside the range (as in `search.py`).
@@ -76,9 +76,9 @@ class Answer:
 
 def check_range(first: date, last: date) -> None:
     if last < first:
-        raise Problem(422, "Invalid range", "to must not be before from", field="to")
+        raise Invalid("range", "to must not be before from", field="to")
     if (last - first).days + 1 > MAX_DAYS:
-        raise Problem(422, "Invalid range", f"at most {MAX_DAYS} days at a time", field="to")
+        raise Invalid("range", f"at most {MAX_DAYS} days at a time", field="to")
 
 
 class Timetable:

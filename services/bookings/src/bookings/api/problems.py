@@ -1,0 +1,73 @@
+"""The bookings domain's errors as problem+json (RFC 9457): the HTTP side of
+bookings.errors, answered as before the domain had errors of its own."""
+
+from __future__ import annotations
+
+from bookings.errors import (
+    AgeLimit,
+    BookingsError,
+    Busy,
+    Clash,
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    RuleBroken,
+)
+from kit.problems import Problem
+
+BASE = "https://kohtaamo.fi/problems/"
+
+
+def problem_of(error: BookingsError) -> Problem:
+    detail, field = error.detail, error.field
+    if isinstance(error, NotFound):
+        return Problem(404, "Not found", detail, field=field)
+    if isinstance(error, Invalid):
+        return Problem(422, f"Invalid {error.what}", detail, field=field)
+    if isinstance(error, RuleBroken):
+        status = 409 if error.clashes else 422
+        return Problem(
+            status, "Booking not allowed", detail, field=field, type_=BASE + "booking-rule"
+        )
+    if isinstance(error, Clash):
+        start, end = error.held
+        return Problem(
+            409,
+            "Conflict",
+            detail,
+            field=field,
+            type_=BASE + "booking-conflict",
+            extra={"conflict": {"starts_at": start.isoformat(), "ends_at": end.isoformat()}},
+        )
+    if isinstance(error, Conflict):
+        extra = None if error.booking_ids is None else {"booking_ids": error.booking_ids}
+        return Problem(409, "Conflict", detail, field=field, extra=extra)
+    if isinstance(error, Forbidden):
+        kind = BASE + "other-municipality" if error.other_municipality else None
+        return Problem(403, "Forbidden", detail, field=field, type_=kind)
+    if isinstance(error, AgeLimit):
+        if error.unverified:
+            return Problem(
+                403,
+                "Verified age needed",
+                detail,
+                field=field,
+                type_=BASE + "age-verification-needed",
+                extra={"min_age": error.min_age},
+            )
+        if error.known:
+            return Problem(
+                403, "Age limit", detail, type_=BASE + "age-limit", extra={"min_age": error.min_age}
+            )
+        return Problem(
+            403,
+            "Birth date needed",
+            detail,
+            field=field,
+            type_=BASE + "birthdate-needed",
+            extra={"min_age": error.min_age},
+        )
+    if isinstance(error, Busy):
+        return Problem(503, "Busy", detail)
+    return Problem(400, "Refused", detail, field=field)
