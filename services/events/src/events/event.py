@@ -22,7 +22,6 @@ from kit.patch import Patch
 from kit.requests import LANGUAGES_MAX, LocalizedLongText, LocalizedName, Strict
 from kit.uow import UnitOfWork
 
-Status = Literal["draft", "published", "cancelled", "completed"]
 OrganiserKind = Literal["staff", "partner", "mentor"]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -21,7 +22,25 @@ from notifications.contacts import contacts_of
 from notifications.store import find_by_ids
 
 Db = AsyncDatabase[dict[str, Any]]
-QUEUED, SENDING, SENT, FAILED, DELIVERED = "queued", "sending", "sent", "failed", "delivered"
+
+
+class NoticeStatus(StrEnum):
+    """A notice's state (stored and answered as its value)."""
+
+    queued = "queued"  # waiting for the sender (email, SMS)
+    sending = "sending"  # claimed by a sender, under its lease
+    sent = "sent"
+    failed = "failed"  # finally: an operator may retry it
+    delivered = "delivered"  # in-app: delivered by being stored
+
+
+QUEUED, SENDING, SENT, FAILED, DELIVERED = (
+    NoticeStatus.queued,
+    NoticeStatus.sending,
+    NoticeStatus.sent,
+    NoticeStatus.failed,
+    NoticeStatus.delivered,
+)
 EXTERNAL = ("email", "sms")
 
 

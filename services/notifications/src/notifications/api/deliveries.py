@@ -4,7 +4,7 @@ municipality only). Erased users' entries show no recipient or content."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from kit.app import Service
 from kit.auth import Principal
 from kit.problems import Problem
-from notifications.notices import FAILED, QUEUED, log_entry
+from notifications.notices import FAILED, QUEUED, NoticeStatus, log_entry
 
 
 class LogEntry(BaseModel):
@@ -26,7 +26,7 @@ class DeliveryOut(BaseModel):
     user_id: str
     kind: str
     channel: str
-    status: str
+    status: NoticeStatus
     attempts: int
     cause_event_id: str
     created: datetime
@@ -56,7 +56,7 @@ def build_router(svc: Service, wake_sender: Any) -> APIRouter:
     @router.get("")
     async def deliveries(
         principal: Principal = staff,
-        status: Literal["queued", "sending", "sent", "failed", "delivered"] = "failed",
+        status: NoticeStatus = NoticeStatus.failed,
         limit: int = Query(100, ge=1, le=500),
     ) -> list[DeliveryOut]:
         found = await svc.store.db.notices.find(
