@@ -66,10 +66,11 @@ def test_problem_answers_follow_the_route() -> None:
     listing, create = ops["/things"]["get"]["responses"], ops["/things"]["post"]["responses"]
     patch, open_ = ops["/things/{thing_id}"]["patch"]["responses"], ops["/open"]["get"]["responses"]
 
-    assert set(listing) == {"200", "401", "403", "503"}  # a sent token is checked
+    # A sent token is checked; any operation refuses a query parameter it does not take.
+    assert set(listing) == {"200", "401", "403", "422", "503"}
     assert set(create) == {"201", "400", "401", "403", "404", "409", "422", "503"}  # venue_id
     assert set(patch) == {"200", "400", "404", "409", "422", "503"}
-    assert set(open_) == {"200", "503"}
+    assert set(open_) == {"200", "422", "503"}
     for answers in (listing, create, patch, open_):
         for code, answer in answers.items():
             if code[0] in "45":

@@ -11,24 +11,54 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ConfigDict, Field
 
-from kit.openapi import file_response
+from kit.openapi import file_response, returns
 
 if TYPE_CHECKING:
     from kit.web import WebService
 
 
+class Alive(BaseModel):
+    status: str = Field(examples=["ok"])
+    service: str = Field(examples=["events"])
+
+
+class Readiness(BaseModel):
+    status: str = Field(description="ready, degraded or not_ready")
+    service: str
+    checks: dict[str, dict[str, Any]] = Field(description="Each check: `ok` and its details")
+
+
+class Jwk(BaseModel):
+    """A public JSON Web Key (RFC 7517); members of its key type besides these kept."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kty: str = Field(examples=["EC"])
+    kid: str | None = None
+    alg: str | None = None
+    use: str | None = None
+
+
+class Jwks(BaseModel):
+    keys: list[Jwk]
+
+
 def health_router(service: WebService) -> APIRouter:
     router = APIRouter(tags=["operations"])
 
-    @router.get("/healthz", summary="Process is alive")
+    @router.get("/healthz", summary="Process is alive", **returns(Alive, "Alive"))
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": service.name}
 
     @router.get(
         "/readyz",
         summary="Ready for HTTP traffic (a broker outage only degrades)",
-        responses={503: {"description": "Not ready"}},
+        responses={
+            200: {"description": "Ready (or degraded)", "model": Readiness},
+            503: {"description": "Not ready"},
+        },
     )
     async def readyz() -> JSONResponse:
         return report(service.name, await service.readiness())
@@ -36,7 +66,10 @@ def health_router(service: WebService) -> APIRouter:
     @router.get(
         "/readyz/consumers",
         summary="Broker reachable, consumers attached and progressing",
-        responses={503: {"description": "Consumers not working"}},
+        responses={
+            200: {"description": "Working", "model": Readiness},
+            503: {"description": "Consumers not working"},
+        },
     )
     async def consumers() -> JSONResponse:
         return report(service.name, await service.consumer_health())
@@ -44,6 +77,7 @@ def health_router(service: WebService) -> APIRouter:
     @router.get(
         "/.well-known/event-keys.json",
         summary="The site's public event signing keys (JWKS)",
+        **returns(Jwks, "The keys"),
     )
     async def event_keys() -> dict[str, Any]:
         # Partner sites verify this site's signed events with these (kit.signatures).

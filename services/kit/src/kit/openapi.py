@@ -12,7 +12,8 @@ Which answers an operation documents follows from its route:
 - 409 on writes (a transaction that lost a write conflict, or a domain conflict);
 - 412 and 428 when it takes `If-Match` (`kit.conditional`): a stale version, and a
   missing one where the service requires it;
-- 422 when it takes parameters or a body (the kit's validation answer, naming each field);
+- 422 on every operation (the kit's validation answer, naming each field; a query
+  parameter the operation does not take is one, kit.query);
 - 503 on everything but the health endpoints (the store is unreachable).
 
 Answers an operation documents itself (`responses=` on the route) are kept; only a missing
@@ -22,8 +23,9 @@ handlers send."""
 from __future__ import annotations
 
 import inspect
+import re
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from fastapi import FastAPI, Response
@@ -71,6 +73,38 @@ DESCRIPTIONS = {
     "422": "Invalid input; `errors` names each field",
     "503": "The database is not reachable; see Retry-After",
 }
+
+
+def operation_ids(service: str) -> Callable[[APIRoute], str]:
+    """FastAPI's `generate_unique_id_function` for a service: `<service>.<name>` for a route of
+    the router tagged as the service (`events.list`), `<service>.<tag>.<name>` otherwise
+    (`events.venues.create`), where the name is the route's (`name=` or the function's). Unique
+    across the gateway's aggregated document, stable as long as names are, and readable in a
+    generated client; the contract test refuses duplicates."""
+
+    def operation_id(route: APIRoute) -> str:
+        tag = _slug(str(route.tags[0])) if route.tags else service
+        scope = [service] if tag == service else [service, tag]
+        return ".".join([*scope, _slug(route.name)])
+
+    return operation_id
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]+", "-", text.strip()).strip("-").lower() or "op"
+
+
+def returns(model: Any, description: str, status: int = 200) -> dict[str, Any]:
+    """Route arguments documenting an operation's JSON answer by a pydantic model
+    (`@router.get(path, **returns(EventOut, "The event"))`) without filtering the answer
+    through it: views are built by the domain (`out()`), and FastAPI's response_model would
+    silently drop any field the model does not name. The contract tests and schemathesis'
+    response conformance hold the views to these models instead."""
+    return {
+        "status_code": status,
+        "response_model": None,
+        "responses": {status: {"model": model, "description": description}},
+    }
 
 
 def file_response(description: str, *media_types: str) -> dict[str, Any]:
@@ -129,11 +163,7 @@ def expected_problems(route: Any, method: str, refers: bool = False) -> list[str
         codes.append("409")
     if any(getattr(d.call, "__qualname__", "") == "if_match" for d in dependants):
         codes += ["412", "428"]
-    if any(
-        d.path_params or d.query_params or d.header_params or d.cookie_params or d.body_params
-        for d in dependants
-    ):
-        codes.append("422")
+    codes.append("422")  # every route refuses unknown query parameters (kit.query)
     codes.append("503")
     return codes
 

@@ -137,6 +137,13 @@ def _error(request: Request, error: Any) -> dict[str, Any]:
         "message": error.get("msg", "invalid"),
         "type": error.get("type"),
     }
+    if error.get("type") == "extra_forbidden" and loc and loc[0] == "query":
+        entry["message"] = "Unknown query parameter"
+        accepted = (error.get("ctx") or {}).get("accepted") or []
+        hint = did_you_mean(str(loc[-1]), list(accepted))
+        if hint is not None:
+            entry["message"] = f"Unknown query parameter; did you mean {hint!r}?"
+            entry["did_you_mean"] = hint
     if error.get("type") == "extra_forbidden" and loc and loc[0] == "body":
         entry["message"] = "Unknown field"
         hint = _hint(request, loc[1:])

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Generic
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from typing_extensions import TypeVar
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -23,7 +23,9 @@ from kit.http import install_request_context
 from kit.idempotency import IdempotencyRecorder, Replay, replay_response
 from kit.links import ProxyPeer
 from kit.logging import configure_logging
+from kit.openapi import operation_ids
 from kit.problems import Problem, install_error_mapping, install_problem_handlers
+from kit.query import known_query
 from kit.settings import KitSettings
 
 # The process's own settings class (`Service[EventsSettings]`): `svc.settings` is typed by
@@ -120,7 +122,13 @@ class WebService(Generic[SettingsT]):
                 tracing.flush()
 
         app = FastAPI(
-            title=self.title, description=self.description, version=self.version, lifespan=lifespan
+            title=self.title,
+            description=self.description,
+            version=self.version,
+            lifespan=lifespan,
+            generate_unique_id_function=operation_ids(self.name),
+            # Every route refuses query parameters it does not take (422, kit.query).
+            dependencies=[Depends(known_query)],
         )
         app.state.service = self
         install_problem_handlers(app)
