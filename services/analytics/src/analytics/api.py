@@ -17,9 +17,10 @@ from analytics.rebuild import rebuild
 from analytics.reports import Report
 from analytics.scope import READERS, resolve
 from analytics.settings import AnalyticsSettings
+from analytics.views import DashboardOut, Rebuilt, ReportOut
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
-from kit.openapi import file_response
+from kit.openapi import file_response, returns
 
 
 class ReportName(StrEnum):
@@ -82,7 +83,12 @@ def build_router(svc: Service, settings: AnalyticsSettings) -> APIRouter:
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
 
-    @router.get("/reports/{name}", summary="A report as JSON (suppressed cells are null)")
+    @router.get(
+        "/reports/{name}",
+        summary="A report as JSON (suppressed cells are null)",
+        name="report",
+        **returns(ReportOut, "The report"),
+    )
     async def get_report(
         name: ReportName,
         principal: Principal = reader,
@@ -124,7 +130,12 @@ def build_router(svc: Service, settings: AnalyticsSettings) -> APIRouter:
         body = await asyncio.to_thread(charts.render, report, fmt.value)
         return Response(body, media_type=MEDIA[fmt.value])
 
-    @router.get("/dashboard", summary="Headline figures and chart series for the web UI")
+    @router.get(
+        "/dashboard",
+        summary="Headline figures and chart series for the web UI",
+        name="dashboard",
+        **returns(DashboardOut, "Headline figures and chart series"),
+    )
     async def get_dashboard(
         principal: Principal = reader,
         period: str | None = period_query,
@@ -135,7 +146,12 @@ def build_router(svc: Service, settings: AnalyticsSettings) -> APIRouter:
         }
         return dashboard(reports)
 
-    @router.post("/rebuild", summary="Drop the projections and rebuild them from the facts")
+    @router.post(
+        "/rebuild",
+        summary="Drop the projections and rebuild them from the facts",
+        name="rebuild",
+        **returns(Rebuilt, "How many facts were replayed"),
+    )
     async def post_rebuild(principal: Principal = admin) -> dict[str, Any]:
         # Projections hold every municipality this site serves: only its own admins.
         ensure_municipality(principal, settings.municipality)

@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel, Field
 from starlette.middleware import Middleware
 
 from gateway.api import proxy_route, signed_in
@@ -25,6 +26,7 @@ from gateway.settings import GatewaySettings
 from gateway.shortcut import ProxyShortcut
 from gateway.upstreams import Upstreams
 from gateway.web_mount import mount_web
+from kit.openapi import returns
 from kit.web import WebService
 
 DESCRIPTION = (
@@ -32,6 +34,19 @@ DESCRIPTION = (
     "on; each service still checks roles and municipality. Errors are RFC 9457 "
     "problem+json."
 )
+
+
+class BreakerState(BaseModel):
+    state: str = Field(description="closed, open or half_open")
+    failures: int
+
+
+class UpstreamState(BaseModel):
+    deployed: bool
+    breaker: BreakerState | None = None
+    ready: bool | None = None
+    status: int | None = Field(default=None, description="Its /readyz status code")
+    error: str | None = Field(default=None, description="Why it could not be asked")
 
 
 class GatewayService(WebService[GatewaySettings]):
@@ -66,7 +81,11 @@ class GatewayService(WebService[GatewaySettings]):
         install_edge_problems(app)
         ops = APIRouter(tags=["operations"])
 
-        @ops.get("/upstreams", summary="Deployed services, their breakers and readiness")
+        @ops.get(
+            "/upstreams",
+            summary="Deployed services, their breakers and readiness",
+            **returns(dict[str, UpstreamState], "Each service by name"),
+        )
         async def upstreams() -> dict[str, dict[str, Any]]:
             return await self.upstreams.status()
 

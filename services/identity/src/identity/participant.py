@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from contracts import identity as idc
@@ -32,6 +32,20 @@ class ParticipantIn(Strict):
     third_country_national: bool | None = None
     foreign_background: bool | None = None
     minority: bool | None = None
+
+
+class ParticipantOut(BaseModel):
+    """The answers as held, and whether they are shared (with ESF consent)."""
+
+    gender: idc.Gender
+    birth_year: int | None = None
+    employment: idc.EmploymentStatus
+    education: idc.Education
+    disability: bool | None = None
+    third_country_national: bool | None = None
+    foreign_background: bool | None = None
+    minority: bool | None = None
+    shared: bool
 
 
 def age_band(birth_year: int | None, year: int) -> idc.AgeBand:

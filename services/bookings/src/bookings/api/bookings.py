@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
+from bookings.api.views import BookingOut, SeriesCancelled, SeriesOut
 from bookings.booking import (
     BookingIn,
     Reason,
@@ -26,6 +27,7 @@ from kit.app import Service
 from kit.auth import Principal, ensure_municipality
 from kit.conditional import tag
 from kit.idempotency import idempotent
+from kit.openapi import returns
 from kit.problems import Problem
 
 
@@ -35,11 +37,13 @@ def build_router(svc: Service) -> APIRouter:
     staff = Depends(svc.auth.require(*STAFF_ROLES))
     once = idempotent(booker.dependency)  # Idempotency-Key on creations
 
-    @router.post("/bookings", status_code=201, dependencies=[once])
+    @router.post(
+        "/bookings", name="create", dependencies=[once], **returns(BookingOut, "The booking", 201)
+    )
     async def book(data: BookingIn, principal: Principal = booker) -> dict[str, Any]:
         return booking_out(await place_booking(svc, principal=principal, data=data))
 
-    @router.get("/bookings/mine")
+    @router.get("/bookings/mine", **returns(list[BookingOut], "The caller's bookings"))
     async def mine(
         include_past: bool = False, principal: Principal = booker
     ) -> list[dict[str, Any]]:
@@ -48,7 +52,7 @@ def build_router(svc: Service) -> APIRouter:
         )
         return [booking_out(d) for d in docs]
 
-    @router.get("/bookings/pending")
+    @router.get("/bookings/pending", **returns(list[BookingOut], "Waiting for approval"))
     async def pending(
         location_id: str | None = Query(None, max_length=100), principal: Principal = staff
     ) -> list[dict[str, Any]]:
@@ -56,7 +60,7 @@ def build_router(svc: Service) -> APIRouter:
         docs = await pending_bookings(svc, principal.municipality, location_id)
         return [booking_out(d) for d in docs]
 
-    @router.get("/bookings/{booking_id}")
+    @router.get("/bookings/{booking_id}", **returns(BookingOut, "The booking"))
     async def get(
         booking_id: str, response: Response, principal: Principal = booker
     ) -> dict[str, Any]:
@@ -64,7 +68,7 @@ def build_router(svc: Service) -> APIRouter:
         tag(response, doc)
         return booking_out(doc)
 
-    @router.post("/bookings/{booking_id}/cancel")
+    @router.post("/bookings/{booking_id}/cancel", name="cancel", **returns(BookingOut, "Cancelled"))
     async def cancel_booking(
         booking_id: str, data: Reason | None = None, principal: Principal = booker
     ) -> dict[str, Any]:
@@ -72,7 +76,7 @@ def build_router(svc: Service) -> APIRouter:
         reason = data.reason if data else None
         return booking_out(await cancel(svc, booking, principal, reason))
 
-    @router.post("/bookings/{booking_id}/approve")
+    @router.post("/bookings/{booking_id}/approve", **returns(BookingOut, "Confirmed"))
     async def approve(booking_id: str, principal: Principal = staff) -> dict[str, Any]:
         booking = await load_booking(svc, booking_id, principal)
         ensure_municipality(principal, booking["municipality"])
@@ -88,7 +92,7 @@ def build_router(svc: Service) -> APIRouter:
         )
         return booking_out(doc)
 
-    @router.post("/bookings/{booking_id}/deny")
+    @router.post("/bookings/{booking_id}/deny", **returns(BookingOut, "Denied"))
     async def deny(
         booking_id: str, data: Reason | None = None, principal: Principal = staff
     ) -> dict[str, Any]:
@@ -103,16 +107,23 @@ def build_router(svc: Service) -> APIRouter:
         )
         return booking_out(doc)
 
-    @router.post("/bookings/{booking_id}/check-in")
+    @router.post(
+        "/bookings/{booking_id}/check-in", name="check_in", **returns(BookingOut, "Checked in")
+    )
     async def check_in_booking(booking_id: str, principal: Principal = booker) -> dict[str, Any]:
         booking = await load_booking(svc, booking_id, principal)
         return booking_out(await check_in(svc, booking))
 
-    @router.post("/series", status_code=201, dependencies=[once])
+    @router.post(
+        "/series",
+        name="series_create",
+        dependencies=[once],
+        **returns(SeriesOut, "Each occurrence's outcome", 201),
+    )
     async def new_series(data: SeriesIn, principal: Principal = booker) -> dict[str, Any]:
         return series_out(await create_series(svc, principal=principal, data=data))
 
-    @router.get("/series/{series_id}")
+    @router.get("/series/{series_id}", name="series_get", **returns(SeriesOut, "The series"))
     async def get_series(
         series_id: str, response: Response, principal: Principal = booker
     ) -> dict[str, Any]:
@@ -120,7 +131,11 @@ def build_router(svc: Service) -> APIRouter:
         tag(response, doc)
         return series_out(doc)
 
-    @router.post("/series/{series_id}/cancel")
+    @router.post(
+        "/series/{series_id}/cancel",
+        name="series_cancel",
+        **returns(SeriesCancelled, "The bookings cancelled"),
+    )
     async def cancel_whole_series(
         series_id: str, data: Reason | None = None, principal: Principal = booker
     ) -> dict[str, Any]:

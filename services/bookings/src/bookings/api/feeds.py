@@ -6,19 +6,20 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from bookings.api.views import FeedIssued
 from bookings.feed import feed_ics, issue_feed, revoke_feed
 from bookings.rules import BOOKER_ROLES
 from kit.app import Service
 from kit.auth import Principal
 from kit.links import public_base
-from kit.openapi import file_response
+from kit.openapi import file_response, returns
 
 
 def build_router(svc: Service) -> APIRouter:
     router = APIRouter(tags=["feed"])
     booker = Depends(svc.auth.require(*BOOKER_ROLES))
 
-    @router.post("/me/feed", status_code=201)
+    @router.post("/me/feed", **returns(FeedIssued, "The new feed URL", 201))
     async def issue(request: Request, principal: Principal = booker) -> dict[str, Any]:
         """A new secret feed URL; any earlier URL stops working."""
         token = await issue_feed(svc, principal)

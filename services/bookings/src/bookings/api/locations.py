@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 
+from bookings.api.views import DayView, LocationAvailability, LocationOut
 from bookings.block import block_out
 from bookings.booking import booking_out, held_at_location
 from bookings.location import (
@@ -28,6 +29,7 @@ from kit.app import Service
 from kit.auth import Principal, ensure_municipality
 from kit.conditional import Precondition, if_match, tag
 from kit.dates import Day
+from kit.openapi import returns
 
 
 def build_router(svc: Service) -> APIRouter:
@@ -35,17 +37,17 @@ def build_router(svc: Service) -> APIRouter:
     staff = Depends(svc.auth.require(*STAFF_ROLES))
     anyone = Depends(svc.auth.require(*BOOKER_ROLES, "analyst"))
 
-    @router.post("/locations", status_code=201)
+    @router.post("/locations", **returns(LocationOut, "The location", 201))
     async def create(data: LocationIn, principal: Principal = staff) -> dict[str, Any]:
         doc = await create_location(svc, data=data, municipality=principal.municipality)
         return location_out(doc)
 
-    @router.get("/locations")
+    @router.get("/locations", name="list", **returns(list[LocationOut], "The locations"))
     async def list_locations(principal: Principal = anyone) -> list[dict[str, Any]]:
         docs = await locations_of(svc, principal.municipality)
         return [location_out(d) for d in docs]
 
-    @router.get("/locations/{location_id}")
+    @router.get("/locations/{location_id}", **returns(LocationOut, "The location"))
     async def get(
         location_id: str, response: Response, principal: Principal = anyone
     ) -> dict[str, Any]:
@@ -53,7 +55,9 @@ def build_router(svc: Service) -> APIRouter:
         tag(response, doc)
         return location_out(doc)
 
-    @router.put("/locations/{location_id}/hours")
+    @router.put(
+        "/locations/{location_id}/hours", **returns(LocationOut, "The location with its hours")
+    )
     async def put_hours(
         location_id: str,
         data: HoursIn,
@@ -68,11 +72,12 @@ def build_router(svc: Service) -> APIRouter:
 
     @router.get(
         "/locations/{location_id}/availability",
+        name="availability",
         response_class=Response,
         responses={
             200: {
                 "description": "Each active resource's free slots (or free days) in the range",
-                "content": {"application/json": {"schema": {"type": "object"}}},
+                "model": LocationAvailability,
             },
             304: {"description": "Unchanged since the ETag given in If-None-Match"},
         },
@@ -101,7 +106,11 @@ def build_router(svc: Service) -> APIRouter:
             return Response(status_code=304, headers=headers)
         return Response(body, media_type="application/json", headers=headers)
 
-    @router.get("/locations/{location_id}/day")
+    @router.get(
+        "/locations/{location_id}/day",
+        name="day",
+        **returns(DayView, "The day's bookings and blocks"),
+    )
     async def day_view(
         location_id: str,
         day: Annotated[Day, Query(alias="date")],

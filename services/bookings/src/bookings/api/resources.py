@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 
+from bookings.api.views import Availability, BlockOut, BookingOut, ResourceOut
 from bookings.block import BlockIn, block_out, block_resource, lift_block
 from bookings.booking import booking_out, bookings_of_resource
 from bookings.location import load_location
@@ -26,6 +27,7 @@ from kit.app import Service
 from kit.auth import Principal, ensure_municipality
 from kit.conditional import Precondition, if_match, tag
 from kit.dates import Day
+from kit.openapi import returns
 from kit.problems import Problem
 
 
@@ -35,7 +37,7 @@ def build_router(svc: Service) -> APIRouter:
     anyone = Depends(svc.auth.require(*BOOKER_ROLES, "analyst"))
     staff_or_mentor = Depends(svc.auth.require(*STAFF_ROLES, "mentor"))
 
-    @router.post("/resources", status_code=201)
+    @router.post("/resources", **returns(ResourceOut, "The resource", 201))
     async def create(data: ResourceIn, principal: Principal = staff_or_mentor) -> dict[str, Any]:
         # A mentor may open office hours for themselves only.
         if not principal.has(*STAFF_ROLES) and (
@@ -47,7 +49,7 @@ def build_router(svc: Service) -> APIRouter:
         location = await load_location(svc, data.location_id, principal)
         return resource_out(await create_resource(svc, data=data, location=location))
 
-    @router.get("/resources")
+    @router.get("/resources", name="list", **returns(list[ResourceOut], "The resources"))
     async def list_resources(
         location_id: str | None = None,
         kind: ResourceKind | None = None,
@@ -57,7 +59,7 @@ def build_router(svc: Service) -> APIRouter:
         docs = await resources_of(svc, principal.municipality, location_id, kind_)
         return [resource_out(d) for d in docs]
 
-    @router.get("/resources/{resource_id}")
+    @router.get("/resources/{resource_id}", **returns(ResourceOut, "The resource"))
     async def get(
         resource_id: str, response: Response, principal: Principal = anyone
     ) -> dict[str, Any]:
@@ -65,7 +67,9 @@ def build_router(svc: Service) -> APIRouter:
         tag(response, doc)
         return resource_out(doc)
 
-    @router.patch("/resources/{resource_id}")
+    @router.patch(
+        "/resources/{resource_id}", name="update", **returns(ResourceOut, "The resource as changed")
+    )
     async def patch(
         resource_id: str,
         data: ResourcePatch,
@@ -81,11 +85,12 @@ def build_router(svc: Service) -> APIRouter:
 
     @router.get(
         "/resources/{resource_id}/availability",
+        name="availability",
         response_class=Response,
         responses={
             200: {
                 "description": "Free slots (or, for loans, free days) in the range",
-                "content": {"application/json": {"schema": {"type": "object"}}},
+                "model": Availability,
             },
             304: {"description": "Unchanged since the ETag given in If-None-Match"},
         },
@@ -106,7 +111,11 @@ def build_router(svc: Service) -> APIRouter:
             return Response(status_code=304, headers=headers)
         return Response(answer.body, media_type="application/json", headers=headers)
 
-    @router.get("/resources/{resource_id}/bookings")
+    @router.get(
+        "/resources/{resource_id}/bookings",
+        name="bookings",
+        **returns(list[BookingOut], "Its bookings in the range"),
+    )
     async def resource_bookings(
         resource_id: str,
         from_: Annotated[Day, Query(alias="from")],
@@ -126,7 +135,9 @@ def build_router(svc: Service) -> APIRouter:
         docs = await bookings_of_resource(svc, resource_id, start, end)
         return [booking_out(d, with_code=False) for d in docs]
 
-    @router.post("/resources/{resource_id}/blocks", status_code=201)
+    @router.post(
+        "/resources/{resource_id}/blocks", **returns(BlockOut, "The block and what it did", 201)
+    )
     async def block(
         resource_id: str, data: BlockIn, principal: Principal = staff
     ) -> dict[str, Any]:

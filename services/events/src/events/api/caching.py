@@ -12,6 +12,8 @@ from datetime import date
 from typing import Any
 
 from fastapi import Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from kit.openapi import file_response
 
@@ -68,8 +70,15 @@ def respond(
     return Response(body, media_type=media_type, headers=fields)
 
 
-def cached(description: str, media_type: str = JSON) -> dict[str, Any]:
-    """Route arguments documenting a cached read: its 200 and the 304."""
+def cached(
+    description: str, media_type: str = JSON, model: type[BaseModel] | None = None
+) -> dict[str, Any]:
+    """Route arguments documenting a cached read: its 200 (JSON, `model` when given) and
+    the 304."""
     route = file_response(description, media_type)
+    if model is not None:
+        route["responses"][200] = {"description": description, "model": model}
+        if media_type != JSON:  # FastAPI documents a model under its class's media type
+            route["response_class"] = type("Cached", (JSONResponse,), {"media_type": media_type})
     route["responses"][304] = {"description": "Not modified: If-None-Match matched the ETag"}
     return route

@@ -13,6 +13,7 @@ from contracts.events import EventKind, VenueKind
 from events import access, event, search
 from events.api import caching
 from events.api.deps import Who
+from events.api.views import EventDetail, EventOut, EventPage
 from events.errors import forbidden, invalid
 from events.parts import Parts
 from events.settings import EventsSettings
@@ -20,6 +21,7 @@ from kit import conditional
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
 from kit.dates import Moment
+from kit.openapi import returns
 from kit.requests import Strict
 
 
@@ -115,8 +117,10 @@ class ListParams:
 
 
 # The bodies are written as bytes (to hash them for the ETag): documented here.
-LISTING = caching.cached("A page of events and the offset of the next page (or null)")
-ONE = caching.cached("The event with its sub-events")
+LISTING = caching.cached(
+    "A page of events and the offset of the next page (or null)", model=EventPage
+)
+ONE = caching.cached("The event with its sub-events", model=EventDetail)
 
 
 def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
@@ -128,7 +132,7 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
     max_age = svc.settings.cache_max_age_s
     reads = svc.part(Parts).catalogue
 
-    @api.get("", **LISTING)
+    @api.get("", name="list", **LISTING)
     async def listing(
         request: Request,
         params: ListParams = Depends(),
@@ -158,7 +162,7 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
             )
         return caching.respond(request, body, public=principal is None, max_age=max_age)
 
-    @api.post("", status_code=201)
+    @api.post("", **returns(EventOut, "The draft", 201))
     async def create(data: event.EventIn, principal: Principal = organisers) -> dict[str, Any]:
         doc = await event.create(
             svc,
@@ -200,7 +204,7 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
         etag = conditional.etag(revision, body)
         return caching.respond(request, body, public=principal is None, max_age=max_age, etag=etag)
 
-    @api.patch("/{event_id}")
+    @api.patch("/{event_id}", **returns(EventOut, "The event as changed"))
     async def update(
         event_id: str,
         patch: event.EventPatch,
@@ -216,13 +220,13 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
         response.headers["ETag"] = conditional.etag(fresh, "edited")
         return view
 
-    @api.post("/{event_id}/publish")
+    @api.post("/{event_id}/publish", **returns(EventOut, "The published event"))
     async def publish(event_id: str, principal: Principal = managers) -> dict[str, Any]:
         doc = await event.get(svc, event_id)
         access.ensure_manager(principal, doc["municipality"])
         return event.out(await event.publish(svc, event=doc), detail=True)
 
-    @api.post("/{event_id}/cancel")
+    @api.post("/{event_id}/cancel", **returns(EventOut, "The cancelled event"))
     async def cancel(
         event_id: str, body: CancelIn | None = None, principal: Principal = organisers
     ) -> dict[str, Any]:
@@ -231,7 +235,7 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
         reason = body.reason if body else None
         return event.out(await event.cancel(svc, event=doc, reason=reason), detail=True)
 
-    @api.post("/{event_id}/complete")
+    @api.post("/{event_id}/complete", **returns(EventOut, "The completed event"))
     async def complete(event_id: str, principal: Principal = managers) -> dict[str, Any]:
         doc = await event.get(svc, event_id)
         access.ensure_manager(principal, doc["municipality"])

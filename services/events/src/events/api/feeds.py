@@ -10,6 +10,7 @@ from events import access, event, feed, search, venue
 from events.api import caching
 from events.api.deps import Who
 from events.api.events import ListParams
+from events.api.views import JsonLdEvent
 from events.parts import Parts
 from events.settings import EventsSettings
 from kit.app import Service
@@ -78,7 +79,7 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
 
     @api.get(
         "/events/{event_id}/jsonld",
-        **caching.cached("The event as schema.org JSON-LD", LD),
+        **caching.cached("The event as schema.org JSON-LD", LD, model=JsonLdEvent),
     )
     async def json_ld(
         request: Request,

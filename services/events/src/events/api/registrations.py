@@ -9,6 +9,14 @@ from fastapi.responses import Response
 
 from events import access, attendance, clock, event, export, feedback, registration
 from events.api.deps import Who
+from events.api.views import (
+    CheckInList,
+    FeedbackOut,
+    FeedbackSummary,
+    MyRegistrations,
+    RegistrationOut,
+    VisitsCounted,
+)
 from events.errors import forbidden, not_found
 from events.settings import EventsSettings
 from events.status import RegistrationStatus
@@ -16,7 +24,7 @@ from kit import conditional
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
 from kit.idempotency import idempotent
-from kit.openapi import file_response
+from kit.openapi import file_response, returns
 
 
 def router(svc: Service[EventsSettings], who: Who, registrar: registration.Registrar) -> APIRouter:
@@ -40,8 +48,8 @@ def router(svc: Service[EventsSettings], who: Who, registrar: registration.Regis
 
     @api.post(
         "/events/{event_id}/registrations",
-        status_code=201,
         dependencies=[idempotent(signed_in.dependency)],
+        **returns(RegistrationOut, "Confirmed, or on the waiting list", 201),
     )
     async def register(
         event_id: str, data: registration.RegistrationIn, principal: Principal = signed_in
@@ -59,7 +67,7 @@ def router(svc: Service[EventsSettings], who: Who, registrar: registration.Regis
         reg = await registrar.submit(event_id, signup)
         return registration.out(reg, doc["timezone"])
 
-    @api.get("/events/{event_id}/registrations")
+    @api.get("/events/{event_id}/registrations", **returns(CheckInList, "The check-in list"))
     async def check_in_list(event_id: str, principal: Principal = managers) -> dict[str, Any]:
         doc = await managed_event(event_id, principal)
         items = await attendance.check_in_list(svc, event_id)
@@ -99,14 +107,14 @@ def router(svc: Service[EventsSettings], who: Who, registrar: registration.Regis
             headers={"Content-Disposition": f'attachment; filename="{event_id}.xlsx"'},
         )
 
-    @api.get("/registrations/mine")
+    @api.get("/registrations/mine", **returns(MyRegistrations, "The caller's, newest first"))
     async def mine(principal: Principal = signed_in) -> dict[str, Any]:
         found = await registration.of_user(svc, principal.subject, limit=200)
         tz = svc.settings.timezone_of(principal.municipality)
         items = [registration.out(r, tz, place=await registration.place(svc, r)) for r in found]
         return {"items": items}
 
-    @api.get("/registrations/{registration_id}")
+    @api.get("/registrations/{registration_id}", **returns(RegistrationOut, "The registration"))
     async def get(
         registration_id: str, response: Response, principal: Principal = signed_in
     ) -> dict[str, Any]:
@@ -117,7 +125,10 @@ def router(svc: Service[EventsSettings], who: Who, registrar: registration.Regis
         conditional.tag(response, reg, f"p{place}" if place is not None else None)
         return registration.out(reg, tz, place=place)
 
-    @api.post("/registrations/{registration_id}/cancel")
+    @api.post(
+        "/registrations/{registration_id}/cancel",
+        **returns(RegistrationOut, "The cancelled registration"),
+    )
     async def cancel(registration_id: str, principal: Principal = signed_in) -> dict[str, Any]:
         reg = await own_or_managed(registration_id, principal)
         by = "user" if reg["user_id"] == principal.subject else "staff"
@@ -127,7 +138,10 @@ def router(svc: Service[EventsSettings], who: Who, registrar: registration.Regis
         tz = svc.settings.timezone_of(reg["municipality"])
         return registration.out(done, tz)
 
-    @api.post("/registrations/{registration_id}/feedback", status_code=201)
+    @api.post(
+        "/registrations/{registration_id}/feedback",
+        **returns(FeedbackOut, "The feedback as given", 201),
+    )
     async def give_feedback(
         registration_id: str, data: feedback.FeedbackIn, principal: Principal = signed_in
     ) -> dict[str, Any]:
@@ -138,12 +152,14 @@ def router(svc: Service[EventsSettings], who: Who, registrar: registration.Regis
         given = await feedback.give(svc, event=doc, reg=reg, data=data)
         return {"rating": given["rating"], "comment": given["comment"]}
 
-    @api.get("/events/{event_id}/feedback")
+    @api.get("/events/{event_id}/feedback", **returns(FeedbackSummary, "Ratings and comments"))
     async def feedback_summary(event_id: str, principal: Principal = managers) -> dict[str, Any]:
         await managed_event(event_id, principal)
         return await feedback.summary(svc, event_id)
 
-    @api.post("/events/{event_id}/attendance")
+    @api.post(
+        "/events/{event_id}/attendance", **returns(RegistrationOut, "The registration marked")
+    )
     async def mark(
         event_id: str, data: attendance.Mark, principal: Principal = managers
     ) -> dict[str, Any]:
@@ -151,7 +167,7 @@ def router(svc: Service[EventsSettings], who: Who, registrar: registration.Regis
         reg = await attendance.mark(svc, event=doc, data=data)
         return registration.out(reg, doc["timezone"])
 
-    @api.post("/events/{event_id}/visits")
+    @api.post("/events/{event_id}/visits", **returns(VisitsCounted, "The visits counted"))
     async def visits(
         event_id: str, data: attendance.Visits, principal: Principal = managers
     ) -> dict[str, Any]:

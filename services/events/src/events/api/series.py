@@ -9,12 +9,14 @@ from fastapi import APIRouter, Depends, Response
 from events import access, event, series
 from events.api.deps import Who
 from events.api.events import CancelIn, organiser_kind
+from events.api.views import SeriesCancelled, SeriesOut, SeriesPublished
 from events.errors import EventsError
 from events.settings import EventsSettings
 from kit import conditional
 from kit.app import Service
 from kit.auth import Principal
 from kit.idempotency import idempotent
+from kit.openapi import returns
 
 
 def _out(doc: dict[str, Any], members: list[dict[str, Any]]) -> dict[str, Any]:
@@ -30,7 +32,11 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
     organisers = Depends(who.require(*access.ORGANISERS))
     anyone = Depends(who.optional)
 
-    @api.post("", status_code=201, dependencies=[idempotent(organisers.dependency)])
+    @api.post(
+        "",
+        dependencies=[idempotent(organisers.dependency)],
+        **returns(SeriesOut, "The series and its draft occurrences", 201),
+    )
     async def create(data: series.SeriesIn, principal: Principal = organisers) -> dict[str, Any]:
         doc, members = await series.create(
             svc,
@@ -41,7 +47,7 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
         )
         return _out(doc, members)
 
-    @api.get("/{series_id}")
+    @api.get("/{series_id}", **returns(SeriesOut, "The series and the occurrences visible"))
     async def get(
         series_id: str, response: Response, principal: Principal | None = anyone
     ) -> dict[str, Any]:
@@ -61,13 +67,13 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
         conditional.tag(response, doc, shown.encode())
         return _out(doc, visible)
 
-    @api.post("/{series_id}/publish")
+    @api.post("/{series_id}/publish", **returns(SeriesPublished, "How many were published"))
     async def publish(series_id: str, principal: Principal = managers) -> dict[str, Any]:
         doc = await series.get(svc, series_id)
         access.ensure_manager(principal, doc["municipality"])
         return {"published": await series.publish(svc, series=doc)}
 
-    @api.post("/{series_id}/cancel")
+    @api.post("/{series_id}/cancel", **returns(SeriesCancelled, "How many were cancelled"))
     async def cancel(
         series_id: str, body: CancelIn | None = None, principal: Principal = managers
     ) -> dict[str, Any]:

@@ -9,11 +9,13 @@ from fastapi import APIRouter, Depends, Query, Response
 from contracts.events import VenueKind
 from events import access, venue
 from events.api.deps import Who
+from events.api.views import VenueList, VenueOut
 from events.errors import invalid
 from events.settings import EventsSettings
 from kit import conditional
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
+from kit.openapi import returns
 
 
 def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
@@ -21,11 +23,11 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
     managers = Depends(who.require(*access.MANAGERS))
     anyone = Depends(who.optional)
 
-    @api.post("", status_code=201)
+    @api.post("", **returns(VenueOut, "The venue", 201))
     async def create(data: venue.VenueIn, principal: Principal = managers) -> dict[str, Any]:
         return venue.out(await venue.create(svc, data=data, municipality=principal.municipality))
 
-    @api.get("")
+    @api.get("", **returns(VenueList, "Venues, nearest first when searched `near`"))
     async def search(
         municipality: str | None = None,
         kind: VenueKind | None = None,
@@ -51,13 +53,13 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
         )
         return {"items": items}
 
-    @api.get("/{venue_id}")
+    @api.get("/{venue_id}", **returns(VenueOut, "The venue"))
     async def get(venue_id: str, response: Response) -> dict[str, Any]:
         doc = await venue.get(svc, venue_id)
         conditional.tag(response, doc)
         return venue.out(doc)
 
-    @api.patch("/{venue_id}")
+    @api.patch("/{venue_id}", **returns(VenueOut, "The venue as changed"))
     async def update(
         venue_id: str,
         patch: venue.VenuePatch,

@@ -11,8 +11,9 @@ from identity import participant as participants
 from identity.api.deps import own_account
 from identity.consent import ConsentIn, ConsentOut, Purpose
 from identity.core import Identity
-from identity.participant import ParticipantIn
+from identity.participant import ParticipantIn, ParticipantOut
 from kit.auth import Principal
+from kit.openapi import returns
 from kit.problems import Problem
 
 
@@ -35,7 +36,11 @@ def router(ctx: Identity) -> APIRouter:
     @api.get(
         "/me/participant-profile",
         summary="My ESF participant profile",
-        responses={404: {"description": "Not filled in"}},
+        response_model=None,
+        responses={
+            200: {"description": "The answers", "model": ParticipantOut},
+            404: {"description": "Not filled in"},
+        },
     )
     async def my_participant(principal: Principal = signed_in) -> dict[str, Any]:
         account = await own_account(ctx, principal)
@@ -47,6 +52,7 @@ def router(ctx: Identity) -> APIRouter:
     @api.put(
         "/me/participant-profile",
         summary="Fill in the ESF profile (shared pseudonymously only with ESF consent)",
+        **returns(ParticipantOut, "The answers as saved"),
     )
     async def set_participant(
         data: ParticipantIn, principal: Principal = signed_in

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -14,6 +15,7 @@ from identity.api.deps import caller_address, own_account
 from identity.core import Identity
 from identity.gdpr import ErasureStatus
 from kit.auth import Principal, ensure_municipality
+from kit.openapi import returns
 from kit.problems import Problem
 from kit.requests import Strict
 
@@ -27,12 +29,30 @@ class Erased(BaseModel):
     status: ErasureStatus
 
 
+class DataExport(BaseModel):
+    """A subject access export: each record as identity holds it (its fields are the
+    store's, so they are not typed one by one)."""
+
+    exported_at: datetime
+    account: dict[str, Any]
+    profile: dict[str, Any] | None
+    mentor_offer: dict[str, Any] | None
+    consents: list[dict[str, Any]]
+    participant_profile: dict[str, Any] | None
+    organisations: list[dict[str, Any]]
+    sessions: list[dict[str, Any]]
+
+
 def router(ctx: Identity) -> APIRouter:
     api = APIRouter(tags=["gdpr"])
     signed_in = Depends(ctx.svc.auth.principal)
     admin = Depends(ctx.svc.auth.require("admin"))
 
-    @api.get("/me/export", summary="Everything identity holds about me")
+    @api.get(
+        "/me/export",
+        summary="Everything identity holds about me",
+        **returns(DataExport, "The records as held"),
+    )
     async def export(principal: Principal = signed_in) -> dict[str, Any]:
         return jsonable_encoder(await gdpr.export(ctx, await own_account(ctx, principal)))
 

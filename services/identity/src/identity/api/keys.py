@@ -5,24 +5,35 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends
+from pydantic import BaseModel
 
 from identity.core import Identity
 from kit.auth import Principal
+from kit.health import Jwks
+from kit.openapi import returns
+
+
+class Rotated(BaseModel):
+    kid: str
 
 
 def router(ctx: Identity) -> APIRouter:
     api = APIRouter(tags=["keys"])
     platform_admin = Depends(ctx.svc.auth.require("platform_admin"))
 
-    @api.get("/.well-known/jwks.json", summary="Public keys of this token issuer")
+    @api.get(
+        "/.well-known/jwks.json",
+        summary="Public keys of this token issuer",
+        **returns(Jwks, "Active keys and retired ones whose tokens may be valid"),
+    )
     async def jwks() -> dict[str, Any]:
         return await ctx.keys.jwks()
 
     @api.post("/admin/keys/rotate", summary="Start signing with a new key")
-    async def rotate(principal: Principal = platform_admin) -> dict[str, str]:
+    async def rotate(principal: Principal = platform_admin) -> Rotated:
         kid = await ctx.keys.rotate()
         # Our own verifier must learn the new key at once, not after its refetch pause.
         ctx.svc.verifier.trust(ctx.sessions.issuer, ctx.keys.jwks)
-        return {"kid": kid}
+        return Rotated(kid=kid)
 
     return api

@@ -53,7 +53,7 @@ def build_router(svc: Service, wake_sender: Any) -> APIRouter:
     router = APIRouter(prefix="/notifications/deliveries", tags=["operators"])
     staff = Depends(svc.auth.require("staff", "admin"))
 
-    @router.get("")
+    @router.get("", name="list")
     async def deliveries(
         principal: Principal = staff,
         status: NoticeStatus = NoticeStatus.failed,
@@ -74,7 +74,7 @@ def build_router(svc: Service, wake_sender: Any) -> APIRouter:
             raise Problem(404, "Not found", f"No notice {notice_id}.", field="notice_id")
         return notice
 
-    @router.get("/{notice_id}")
+    @router.get("/{notice_id}", name="get")
     async def delivery(notice_id: str, principal: Principal = staff) -> DeliveryOut:
         return _out(await load(notice_id, principal))
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from kit.app import Service
 from kit.auth import Principal
@@ -28,6 +28,15 @@ class InboxPage(BaseModel):
     unread: int
 
 
+class NoticeRead(BaseModel):
+    id: str
+    read: bool
+
+
+class MarkedRead(BaseModel):
+    marked: int = Field(description="How many notices were unread")
+
+
 def build_router(svc: Service, templates: Templates) -> APIRouter:
     router = APIRouter(prefix="/notifications/inbox", tags=["inbox"])
     me = Depends(svc.auth.principal)
@@ -39,7 +48,7 @@ def build_router(svc: Service, templates: Templates) -> APIRouter:
             "channel": "inapp",
         }
 
-    @router.get("")
+    @router.get("", name="list")
     async def inbox(
         principal: Principal = me,
         unread: bool | None = Query(None, description="true: only notices not yet read"),
@@ -85,7 +94,7 @@ def build_router(svc: Service, templates: Templates) -> APIRouter:
         return InboxPage(items=items, unread=not_read)
 
     @router.post("/{notice_id}/read")
-    async def mark_read(notice_id: str, principal: Principal = me) -> dict[str, Any]:
+    async def mark_read(notice_id: str, principal: Principal = me) -> NoticeRead:
         result = await svc.store.db.notices.update_one(
             {"_id": notice_id, **own(principal)},
             {"$set": {"read_at": datetime.now(UTC)}},
@@ -95,13 +104,13 @@ def build_router(svc: Service, templates: Templates) -> APIRouter:
             raise Problem(
                 404, "Not found", f"No notice {notice_id} in your inbox.", field="notice_id"
             )
-        return {"id": notice_id, "read": True}
+        return NoticeRead(id=notice_id, read=True)
 
     @router.post("/read-all")
-    async def mark_all_read(principal: Principal = me) -> dict[str, Any]:
+    async def mark_all_read(principal: Principal = me) -> MarkedRead:
         result = await svc.store.db.notices.update_many(
             {**own(principal), "read_at": None}, {"$set": {"read_at": datetime.now(UTC)}}
         )
-        return {"marked": result.modified_count}
+        return MarkedRead(marked=result.modified_count)
 
     return router
