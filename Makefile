@@ -4,7 +4,7 @@ UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast setup rabbitmq redis crd-schemas oidc-provider chromium lint format bench fault docs clean
+.PHONY: run test test-fast setup rabbitmq redis crd-schemas oidc-provider contract-tools chromium lint format bench fault docs clean
 
 $(UV):
 	python3 -m venv .tools
@@ -32,6 +32,12 @@ oidc-provider:
 	  --prefix services/identity/tests/provider --ignore-scripts --no-audit --no-fund \
 	  --loglevel=error
 
+# Spectral, openapi-typescript and TypeScript (npm, pinned by the lockfile), for the API
+# contract's tests (tests/contracts/test_openapi_tools.py).
+contract-tools:
+	@test -d tests/contracts/tools/node_modules || SCARF_ANALYTICS=false npm ci \
+	  --prefix tests/contracts/tools --ignore-scripts --no-audit --no-fund --loglevel=error
+
 # Chromium from Debian for the web UI's browser tests.
 chromium:
 	@scripts/ensure-chromium.sh
@@ -41,12 +47,12 @@ run: setup rabbitmq
 	$(UV) run --frozen kohtaamo run-all
 
 ## test: the whole suite against the real broker and the embedded store
-test: setup rabbitmq redis crd-schemas oidc-provider chromium
+test: setup rabbitmq redis crd-schemas oidc-provider contract-tools chromium
 	$(UV) run --frozen pytest $(PYTEST_ARGS)
 
 ## test-fast: the tests that need neither broker nor store (no infrastructure). Services
 ## built there never connect, so they are told the store's kind instead of asking it.
-test-fast: setup crd-schemas
+test-fast: setup crd-schemas contract-tools
 	KOHTAAMO_MONGO_KIND=mongodb $(UV) run --frozen pytest -m "not broker and not store" $(PYTEST_ARGS)
 
 TYPED_STRICT = contracts/src/contracts services/kit/src/kit
