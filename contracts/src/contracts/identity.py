@@ -25,6 +25,7 @@ ERASURE_COMPLETED = event_type("identity", "erasure.completed")
 ROLE_GRANTED = event_type("identity", "role.granted")
 ROLE_REVOKED = event_type("identity", "role.revoked")
 TOKENS_REVOKED = event_type("identity", "user.tokens_revoked")
+ACCOUNT_LINK_ISSUED = event_type("identity", "account.link_issued")
 
 
 @register(USER_REGISTERED)
@@ -66,6 +67,24 @@ class TokensRevoked(Payload):
     user_id: str
     issued_before: datetime
     reason: RevocationReason
+
+
+class AccountLinkPurpose(StrEnum):
+    verify_email = "verify_email"
+    reset_password = "reset_password"
+
+
+@register(ACCOUNT_LINK_ISSUED)
+class AccountLinkIssued(Payload):
+    """A single-use, expiring, signed link for the user's email (notifications mails it,
+    whatever the user's channel preferences). `token` is a secret: whoever holds it may
+    verify the email or set a new password until `expires_at` or its first use; it is
+    for notifications only."""
+
+    user_id: str
+    purpose: AccountLinkPurpose
+    token: str = Field(max_length=500)
+    expires_at: datetime
 
 
 class Channel(StrEnum):

@@ -117,8 +117,17 @@ class GatewaySettings(KitSettings):
     rate_limit_user: str = "600/minute"
     rate_limit_auth: str = "10/minute;50/hour"
     # Requests that get the stricter auth limit: "METHOD path" after /api/v1 (exact).
+    # Password reset and email links too: each ask may send a mail, each use tries a token.
     auth_paths: list[str] = Field(
-        default_factory=lambda: ["POST /auth/login", "POST /auth/signup", "POST /auth/refresh"]
+        default_factory=lambda: [
+            "POST /auth/login",
+            "POST /auth/signup",
+            "POST /auth/refresh",
+            "POST /auth/password/forgot",
+            "POST /auth/password/reset",
+            "POST /auth/email/verify",
+            "POST /auth/oidc/callback",
+        ]
     )
     # Reverse proxies (addresses or CIDR networks, e.g. the ingress controller's pod
     # network) whose X-Forwarded-For is believed; nobody's by default: the gateway is the

@@ -99,6 +99,9 @@ async def erase(ctx: Identity, user: dict[str, Any]) -> tuple[str, dict[str, Any
         erased += (
             await db.refresh_tokens.delete_many({"user_id": uid}, session=session)
         ).deleted_count
+        erased += (
+            await db.account_links.delete_many({"user_id": uid}, session=session)
+        ).deleted_count
         # The city login's link: the provider's subject is a personal identifier.
         erased += (
             await db.external_identities.delete_many({"user_id": uid}, session=session)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from identity import api, city_login, handlers
+from identity import account_links, api, city_login, handlers
 from identity.core import Identity
 from identity.settings import IdentitySettings
 from identity.store import ensure_indexes
@@ -28,6 +28,7 @@ def service(settings: IdentitySettings | None = None) -> Service[IdentitySetting
         await ensure_indexes(svc.store.db)
         await ctx.sessions.ensure_indexes()
         await city_login.ensure_indexes(ctx)
+        await account_links.ensure_indexes(ctx)
         await ctx.keys.ensure()
 
     svc.on_shutdown(ctx.throttle.close)

@@ -90,5 +90,13 @@ class IdentitySettings(KitSettings):
     oidc_metadata_cache_s: float = 3600.0
     oidc_http_timeout_s: float = 10.0
 
+    # Email verification and password reset links (identity/account_links.py): their own
+    # signing key, else one derived from key_encryption_secret; lifetimes; how many links
+    # an account may be sent per hour.
+    account_link_secret: SecretStr | None = None
+    email_verification_ttl_s: int = 2 * 24 * 3600
+    password_reset_ttl_s: int = 3600
+    account_links_per_hour: int = 3
+
     # Demo accounts' password for `kohtaamo seed` only; real accounts choose their own.
     demo_password: SecretStr = SecretStr(DEVELOPMENT_DEMO_PASSWORD)

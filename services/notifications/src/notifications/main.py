@@ -31,7 +31,13 @@ REGISTRATIONS = [
     ec.REGISTRATION_PROMOTED,
     ec.REGISTRATION_CANCELLED,
 ]
-IDENTITY = [idc.CONTACT_CHANGED, idc.USER_REGISTERED, idc.USER_ROLES_CHANGED, idc.USER_ERASED]
+IDENTITY = [
+    idc.CONTACT_CHANGED,
+    idc.USER_REGISTERED,
+    idc.USER_ROLES_CHANGED,
+    idc.USER_ERASED,
+    idc.ACCOUNT_LINK_ISSUED,
+]
 
 
 def service(settings: NotificationsSettings | None = None) -> Service[NotificationsSettings]:
@@ -80,7 +86,7 @@ def service(settings: NotificationsSettings | None = None) -> Service[Notificati
 
     # One queue per producer stream keeps each stream's order (a contact before its
     # erasure, a registration before its event's cancellation).
-    @svc.consumer("identity", IDENTITY, description="Contact directory, welcome, erasure")
+    @svc.consumer("identity", IDENTITY, description="Contacts, welcome, account links, erasure")
     async def identity_events(delivery: Delivery) -> None:
         await on_identity.on_identity(notifier, delivery)
 

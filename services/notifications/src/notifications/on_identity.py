@@ -1,4 +1,5 @@
-"""The contact directory and the identity-caused notices: welcome and erasure.
+"""The contact directory and the identity-caused notices: welcome, account links (email
+verification, password reset) and erasure.
 
 Erasure order: the confirmation email is queued with the contact still known and the
 contact marked `erasing`; everything else of the user goes at once. When the confirmation
@@ -22,7 +23,13 @@ from notifications.notifier import Notifier
 ERASED = "erased"
 
 
-IdentityData = idc.ContactChanged | idc.UserRegistered | idc.UserRolesChanged | idc.UserErased
+IdentityData = (
+    idc.ContactChanged
+    | idc.UserRegistered
+    | idc.UserRolesChanged
+    | idc.UserErased
+    | idc.AccountLinkIssued
+)
 
 
 async def on_identity(n: Notifier, delivery: Delivery[IdentityData]) -> None:
@@ -45,6 +52,11 @@ async def on_identity(n: Notifier, delivery: Delivery[IdentityData]) -> None:
             session=delivery.session,
         )
         await n.tell(delivery, "welcome", [Recipient(data.user_id)])
+    elif isinstance(data, idc.AccountLinkIssued):
+        # Mailed whatever the preferences say (preferences.MANDATORY): the link is the
+        # point. It goes to the address known now, which identity's link is bound to.
+        context = {"token": data.token, "expires_at": data.expires_at.isoformat()}
+        await n.tell(delivery, data.purpose.value, [Recipient(data.user_id, context)])
     elif isinstance(data, idc.UserRolesChanged):
         await contacts.record_roles(
             n.db, municipality=m, user_id=data.user_id, roles=data.roles, session=delivery.session

@@ -23,7 +23,12 @@ PREFERENCE_KINDS = (
     "erasure",
 )
 # Never silenced: a user must learn their data was erased.
-MANDATORY = {"erasure_confirmed": ["email"]}
+MANDATORY = {
+    "erasure_confirmed": ["email"],
+    # Account links (identity.account.link_issued) exist to reach the inbox.
+    "verify_email": ["email"],
+    "reset_password": ["email"],
+}
 
 
 def effective(contact: dict[str, Any] | None, override: dict[str, Any] | None) -> dict[str, Any]:

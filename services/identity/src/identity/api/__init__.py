@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from identity.api import (
+    account,
     auth,
     city_login,
     consents,
@@ -24,6 +25,7 @@ def build(ctx: Identity) -> APIRouter:
         keys,
         municipalities,
         auth,
+        account,
         city_login,
         users,
         profiles,

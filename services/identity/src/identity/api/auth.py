@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import structlog
 from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
+from identity import account_links
 from identity import user as users
 from identity.api.deps import caller_address
 from identity.core import Identity
 from identity.user import Login, SignedUp, SignUp, Tokens
+from kit.problems import Problem
 from kit.requests import Strict
+
+log = structlog.get_logger("identity.api.auth")
 
 
 class RefreshIn(Strict):
@@ -22,6 +27,10 @@ def router(ctx: Identity) -> APIRouter:
     @api.post("/signup", status_code=201, summary="Create a resident account")
     async def sign_up(data: SignUp) -> SignedUp:
         user, tokens = await users.sign_up(ctx, data)
+        try:
+            await account_links.issue(ctx, user, account_links.Purpose.verify_email)
+        except Problem as exc:  # the account stands; the link can be asked for again
+            log.warning("signup.verification_not_sent", detail=exc.detail)
         return SignedUp(user=users.to_out(user), tokens=users.tokens_out(tokens))
 
     @api.post(
