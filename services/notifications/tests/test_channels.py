@@ -3,6 +3,7 @@ delivery log, and operators' view and retry of failed notices."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -179,6 +180,26 @@ async def test_preferences_api_own_only_and_validated(
         assert put.status_code == 200
         assert put.json()["quiet_hours"] == {"start": "22:00:00", "end": "07:00:00"}
         assert (await http.get("/notifications/preferences")).status_code == 401
+
+        # If-Match (optional): the overrides' stored revision; of changes racing with the
+        # same ETag one applies, the others are 412 and change nothing
+        read = await http.get("/notifications/preferences", headers=me)
+        etag = read.headers["etag"]
+        assert etag.startswith('"r1-') and etag == put.headers["etag"]
+
+        async def change(n: int) -> Any:
+            return await http.put(
+                "/notifications/preferences",
+                json={"quiet_hours": {"start": f"2{n % 4}:00", "end": "07:00"}},
+                headers={**me, "If-Match": etag},
+            )
+
+        answers = await asyncio.gather(*(change(n) for n in range(8)))
+        assert sorted(a.status_code for a in answers) == [200] + [412] * 7
+        [won] = [a for a in answers if a.status_code == 200]
+        assert won.headers["etag"].startswith('"r2-')
+        now = await http.get("/notifications/preferences", headers=me)
+        assert now.json() == won.json() and now.headers["etag"] == won.headers["etag"]
 
     # The user's own choice wins over identity's: bookings now only in the inbox.
     await publish(svc, bc.BOOKING_CONFIRMED, booking(user))

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, field_validator
 
+from kit.conditional import bump
 from kit.problems import Problem
 from kit.requests import Strict
 
@@ -42,13 +43,15 @@ async def declare(ctx: Identity, user_id: str, born: date) -> BirthdateOut:
     changed = await ctx.db.users.update_one(
         # A verified date is not replaced by the person's own word.
         {"_id": user_id, "status": "active", "birthdate_source": {"$ne": VERIFIED}},
-        {
-            "$set": {
-                "birthdate": born.isoformat(),
-                "birthdate_source": SELF_DECLARED,
-                "updated_at": datetime.now(UTC),
+        bump(
+            {
+                "$set": {
+                    "birthdate": born.isoformat(),
+                    "birthdate_source": SELF_DECLARED,
+                    "updated_at": datetime.now(UTC),
+                }
             }
-        },
+        ),
     )
     if changed.matched_count == 0:
         if await ctx.db.users.find_one({"_id": user_id, "status": "active"}):

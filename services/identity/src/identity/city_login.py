@@ -27,6 +27,7 @@ from identity.core import Identity
 from identity.oidc import Verified, refused
 from identity.session import TokenPair
 from identity.settings import OidcProvider
+from kit.conditional import bump
 from kit.problems import Problem
 from kit.requests import Strict
 
@@ -189,7 +190,7 @@ async def _insert_link(ctx: Identity, user: dict[str, Any], verified: Verified) 
             field="state",
             type_="https://kohtaamo.fi/problems/city-identity-linked",
         ) from exc
-    await ctx.db.users.update_one({"_id": user["_id"]}, {"$set": {"city_login": True}})
+    await ctx.db.users.update_one({"_id": user["_id"]}, bump({"$set": {"city_login": True}}))
     user["city_login"] = True
 
 
@@ -285,7 +286,7 @@ async def _keep_attributes(
     if not changes:
         return user
     changes["updated_at"] = datetime.now(UTC)
-    await ctx.db.users.update_one({"_id": user["_id"]}, {"$set": changes})
+    await ctx.db.users.update_one({"_id": user["_id"]}, bump({"$set": changes}))
     return {**user, **changes}
 
 

@@ -9,13 +9,16 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field
+from pymongo.errors import DuplicateKeyError
 
 from contracts import identity as idc
 from contracts.common import Skill
 from identity.core import Identity
 from identity.fields import Languages
 from identity.profile import SkillIn, dedupe
+from kit.conditional import Precondition, bump, etag, stale
 from kit.requests import Strict
+from kit.uow import UnitOfWork
 
 
 class MentorKind(StrEnum):
@@ -70,7 +73,12 @@ async def _emit(ctx: Identity, session: Any, user: dict[str, Any], offer: dict[s
     )
 
 
-async def publish(ctx: Identity, user: dict[str, Any], data: OfferIn) -> OfferOut:
+async def publish(
+    ctx: Identity, user: dict[str, Any], data: OfferIn, precondition: Precondition | None = None
+) -> tuple[OfferOut, str]:
+    """Publish or change the offer; with `precondition` (If-Match) only over the revision
+    it names (`"r0"`: none yet; 412 otherwise). The offer and its ETag."""
+    precondition = precondition or Precondition(None)
     offer = {
         "municipality": user["municipality"],
         "kind": data.kind.value,
@@ -80,24 +88,49 @@ async def publish(ctx: Identity, user: dict[str, Any], data: OfferIn) -> OfferOu
         "active": True,
         "updated_at": datetime.now(UTC),
     }
-    async with ctx.svc.uow() as uow:
+
+    async def work(uow: UnitOfWork) -> dict[str, Any] | None:
         session = uow.session
-        await ctx.db.mentor_offers.update_one(
-            {"_id": user["_id"]}, {"$set": offer}, upsert=True, session=session
-        )
+        try:
+            await ctx.db.mentor_offers.update_one(
+                {"_id": user["_id"], **precondition.filter()},
+                bump({"$set": offer}),
+                upsert=True,
+                session=session,
+            )
+        except DuplicateKeyError:
+            if not precondition.given:  # two first saves at once: the other one's error
+                raise
+            # it exists, at another revision than If-Match names
+            raise stale(await ctx.db.mentor_offers.find_one({"_id": user["_id"]})) from None
+        saved = await ctx.db.mentor_offers.find_one({"_id": user["_id"]}, session=session)
         await _emit(ctx, session, user, offer)
-    return to_out(user, offer)
+        return saved
+
+    # run again after a write conflict: with If-Match the loser is then refused (412)
+    saved = await ctx.svc.uow.run(work)
+    return to_out(user, offer), etag(saved or {})
 
 
-async def withdraw(ctx: Identity, user: dict[str, Any]) -> OfferOut | None:
+async def withdraw(
+    ctx: Identity, user: dict[str, Any], precondition: Precondition | None = None
+) -> OfferOut | None:
+    """Withdraw the active offer (None: there is none); with `precondition` (If-Match)
+    only the revision it names (412 otherwise)."""
+    precondition = precondition or Precondition(None)
     async with ctx.svc.uow() as uow:
         session = uow.session
         offer = await ctx.db.mentor_offers.find_one_and_update(
-            {"_id": user["_id"], "active": True},
-            {"$set": {"active": False, "updated_at": datetime.now(UTC)}},
+            {"_id": user["_id"], "active": True, **precondition.filter()},
+            bump({"$set": {"active": False, "updated_at": datetime.now(UTC)}}),
             session=session,
         )
         if offer is None:
+            found = await ctx.db.mentor_offers.find_one(
+                {"_id": user["_id"], "active": True}, session=session
+            )
+            if found is not None:
+                raise stale(found)
             return None
         offer["active"] = False
         await _emit(ctx, session, user, offer)

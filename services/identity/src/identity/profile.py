@@ -7,13 +7,16 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import ConfigDict, Field
+from pymongo.errors import DuplicateKeyError
 
 from contracts import identity as idc
 from contracts.common import Skill, SkillLevel
 from identity.core import Identity
 from identity.fields import Languages, SkillName
 from kit.auth import Principal
+from kit.conditional import Precondition, bump, etag, revision_of, stale
 from kit.requests import Strict
+from kit.uow import UnitOfWork
 
 
 class Visibility(StrEnum):
@@ -92,10 +95,27 @@ def to_out(user: dict[str, Any], doc: dict[str, Any] | None) -> ProfileOut:
 
 
 async def get(ctx: Identity, user: dict[str, Any]) -> ProfileOut:
-    return to_out(user, await ctx.db.profiles.find_one({"_id": user["_id"]}))
+    return (await read(ctx, user))[0]
 
 
-async def save(ctx: Identity, user: dict[str, Any], data: ProfileIn) -> ProfileOut:
+async def read(ctx: Identity, user: dict[str, Any]) -> tuple[ProfileOut, str]:
+    """The profile and its ETag (the profile's revision; the owner's, whose name it also
+    shows, as the variant)."""
+    doc = await ctx.db.profiles.find_one({"_id": user["_id"]})
+    return to_out(user, doc), etag_of(user, doc)
+
+
+def etag_of(user: dict[str, Any], doc: dict[str, Any] | None) -> str:
+    return etag(doc or {}, f"u{revision_of(user)}")
+
+
+async def save(
+    ctx: Identity, user: dict[str, Any], data: ProfileIn, precondition: Precondition | None = None
+) -> tuple[ProfileOut, str]:
+    """Set the profile; with `precondition` (If-Match) only over the revision it names
+    (`"r0"`: none yet), checked in the update's filter (412 otherwise). The profile as
+    saved and its ETag."""
+    precondition = precondition or Precondition(None)
     skills, wants = dedupe(data.skills), dedupe(data.wants)
     interests = dedupe(data.interests)
     languages = list(dict.fromkeys(data.languages))
@@ -116,11 +136,22 @@ async def save(ctx: Identity, user: dict[str, Any], data: ProfileIn) -> ProfileO
         interests=[i.skill for i in interests],  # the contract carries names only
         languages=languages,
     )
-    async with ctx.svc.uow() as uow:
+
+    async def work(uow: UnitOfWork) -> dict[str, Any] | None:
         session = uow.session
-        await ctx.db.profiles.update_one(
-            {"_id": user["_id"]}, {"$set": doc}, upsert=True, session=session
-        )
+        try:
+            await ctx.db.profiles.update_one(
+                {"_id": user["_id"], **precondition.filter()},
+                bump({"$set": doc}),
+                upsert=True,
+                session=session,
+            )
+        except DuplicateKeyError:
+            if not precondition.given:  # two first saves at once: the other one's error
+                raise
+            # it exists, at another revision than If-Match names
+            raise stale(await ctx.db.profiles.find_one({"_id": user["_id"]})) from None
+        saved = await ctx.db.profiles.find_one({"_id": user["_id"]}, session=session)
         await ctx.emit(
             session,
             idc.PROFILE_UPDATED,
@@ -128,4 +159,8 @@ async def save(ctx: Identity, user: dict[str, Any], data: ProfileIn) -> ProfileO
             municipality=user["municipality"],
             subject=f"user/{user['_id']}",
         )
-    return to_out(user, {"_id": user["_id"], **doc})
+        return saved
+
+    # run again after a write conflict: with If-Match the loser is then refused (412)
+    saved = await ctx.svc.uow.run(work)
+    return to_out(user, {"_id": user["_id"], **doc}), etag_of(user, saved)

@@ -12,6 +12,7 @@ from contracts import identity as idc
 from identity.core import Identity
 from identity.revocation import end_access_tokens
 from kit.auth import Principal
+from kit.conditional import bump
 from kit.problems import Problem
 
 MUNICIPAL_ROLES = ("resident", "mentor", "partner", "staff", "admin")
@@ -84,7 +85,7 @@ async def change_role(
             return before  # nothing changes, nothing to tell
         user = await ctx.db.users.find_one_and_update(
             found,
-            {**update, "$set": {"updated_at": now}},
+            bump({**update, "$set": {"updated_at": now}}),
             session=session,
             return_document=ReturnDocument.AFTER,
         )

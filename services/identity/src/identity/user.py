@@ -18,8 +18,10 @@ from identity.fields import Email, Language, Name, NoticeKind, Phone, TimeZone
 from identity.passwords import hash_password, password_problem, verify_password
 from identity.revocation import end_access_tokens
 from identity.session import TokenPair
+from kit.conditional import Precondition, bump, stale
 from kit.problems import Problem
 from kit.requests import Strict
+from kit.uow import UnitOfWork
 
 
 class SignUp(Strict):
@@ -322,7 +324,7 @@ async def set_disabled(
         session = uow.session
         user = await ctx.db.users.find_one_and_update(
             {"_id": user_id, "municipality": municipality, "status": before},
-            {"$set": {"status": after, "updated_at": now}},
+            bump({"$set": {"status": after, "updated_at": now}}),
             session=session,
             return_document=ReturnDocument.AFTER,
         )
@@ -339,7 +341,12 @@ async def set_disabled(
     return user
 
 
-async def update_contact(ctx: Identity, user_id: str, data: ContactIn) -> dict[str, Any]:
+async def update_contact(
+    ctx: Identity, user_id: str, data: ContactIn, precondition: Precondition | None = None
+) -> dict[str, Any]:
+    """Change the contact fields given; with `precondition` (If-Match) only on the
+    revision it names, checked in the update's filter (412 otherwise)."""
+    precondition = precondition or Precondition(None)
     changes: dict[str, Any] = {}
     for name in ("display_name", "phone", "language"):
         if name in data.model_fields_set:
@@ -356,17 +363,29 @@ async def update_contact(ctx: Identity, user_id: str, data: ContactIn) -> dict[s
                 value = {kind: [str(c) for c in chans] for kind, chans in value.items()}
             changes[f"preferences.{name}"] = value
     if not changes:
-        return await get_active(ctx, user_id)
+        current = await get_active(ctx, user_id)
+        precondition.check(current)
+        return current
     changes["updated_at"] = datetime.now(UTC)
-    async with ctx.svc.uow() as uow:
+
+    async def work(uow: UnitOfWork) -> dict[str, Any]:
         session = uow.session
         user = await ctx.db.users.find_one_and_update(
-            {"_id": user_id, "status": "active"},
-            {"$set": changes},
+            {"_id": user_id, "status": "active", **precondition.filter()},
+            bump({"$set": changes}),
             session=session,
             return_document=ReturnDocument.AFTER,
         )
         if user is None:
+            found = await ctx.db.users.find_one(
+                {"_id": user_id, "status": "active"}, session=session
+            )
+            if found is not None:  # changed since the version named in If-Match
+                raise stale(found)
             raise Problem(404, "Not found", "No such user.")
         await emit_contact(ctx, session, user)
-    return user
+        return user
+
+    # Run again after a write conflict: a change that raced this one is then seen, and
+    # with If-Match this one is refused (412) rather than answered 409.
+    return await ctx.svc.uow.run(work)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Query, Response
 
 from identity import mentor as mentors
@@ -12,6 +14,7 @@ from identity.fields import Language
 from identity.mentor import OfferIn, OfferOut
 from identity.profile import ProfileIn, ProfileOut, Visibility
 from kit.auth import Principal
+from kit.conditional import Precondition, if_match
 from kit.problems import Problem
 
 
@@ -21,26 +24,49 @@ def router(ctx: Identity) -> APIRouter:
     anyone = Depends(ctx.svc.auth.optional)
 
     @api.get("/me/profile", summary="My profile")
-    async def my_profile(principal: Principal = signed_in) -> ProfileOut:
-        return await profiles.get(ctx, await own_account(ctx, principal))
+    async def my_profile(response: Response, principal: Principal = signed_in) -> ProfileOut:
+        found, response.headers["ETag"] = await profiles.read(
+            ctx, await own_account(ctx, principal)
+        )
+        return found
 
     @api.put("/me/profile", summary="Set my languages, skills, interests and visibility")
-    async def set_profile(data: ProfileIn, principal: Principal = signed_in) -> ProfileOut:
-        return await profiles.save(ctx, await own_account(ctx, principal), data)
+    async def set_profile(
+        data: ProfileIn,
+        response: Response,
+        precondition: Annotated[Precondition, Depends(if_match)],
+        principal: Principal = signed_in,
+    ) -> ProfileOut:
+        account = await own_account(ctx, principal)
+        saved, response.headers["ETag"] = await profiles.save(ctx, account, data, precondition)
+        return saved
 
     @api.get("/users/{user_id}/profile", summary="Someone's profile, as its visibility allows")
-    async def someone(user_id: str, principal: Principal | None = anyone) -> ProfileOut:
+    async def someone(
+        user_id: str, response: Response, principal: Principal | None = anyone
+    ) -> ProfileOut:
         owner = await ctx.db.users.find_one({"_id": user_id, "status": "active"})
         doc = await ctx.db.profiles.find_one({"_id": user_id}) if owner else None
         visibility = Visibility(doc["visibility"]) if doc else Visibility.municipality
         if owner is None or not profiles.can_see(principal, owner, visibility):
             # Not found rather than forbidden: do not reveal that a hidden profile exists.
             raise Problem(404, "Not found", "No such profile.")
+        response.headers["ETag"] = profiles.etag_of(owner, doc)
+        response.headers["Vary"] = "Authorization"
         return profiles.to_out(owner, doc)
 
     @api.put("/me/mentor-offer", summary="Publish my mentor offer (lists me in the directory)")
-    async def offer(data: OfferIn, principal: Principal = signed_in) -> OfferOut:
-        return await mentors.publish(ctx, await own_account(ctx, principal), data)
+    async def offer(
+        data: OfferIn,
+        response: Response,
+        precondition: Annotated[Precondition, Depends(if_match)],
+        principal: Principal = signed_in,
+    ) -> OfferOut:
+        account = await own_account(ctx, principal)
+        published, response.headers["ETag"] = await mentors.publish(
+            ctx, account, data, precondition
+        )
+        return published
 
     @api.delete(
         "/me/mentor-offer",
@@ -48,8 +74,12 @@ def router(ctx: Identity) -> APIRouter:
         summary="Withdraw my offer (leaves the directory)",
         responses={404: {"description": "No active offer"}},
     )
-    async def withdraw(principal: Principal = signed_in) -> Response:
-        if await mentors.withdraw(ctx, await own_account(ctx, principal)) is None:
+    async def withdraw(
+        precondition: Annotated[Precondition, Depends(if_match)],
+        principal: Principal = signed_in,
+    ) -> Response:
+        account = await own_account(ctx, principal)
+        if await mentors.withdraw(ctx, account, precondition) is None:
             raise Problem(404, "Not found", "You have no active mentor offer.")
         return Response(status_code=204)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
@@ -14,6 +14,7 @@ from identity.birthdate import BirthdateIn, BirthdateOut
 from identity.core import Identity
 from identity.user import ContactIn, PasswordChange, UserOut
 from kit.auth import Principal, ensure_municipality
+from kit.conditional import Precondition, if_match, tag
 
 
 def router(ctx: Identity) -> APIRouter:
@@ -25,13 +26,22 @@ def router(ctx: Identity) -> APIRouter:
     own_admin = Depends(ctx.svc.auth.require("admin"))
 
     @api.get("/me", summary="My account")
-    async def me(principal: Principal = signed_in) -> UserOut:
-        return users.to_out(await own_account(ctx, principal))
+    async def me(response: Response, principal: Principal = signed_in) -> UserOut:
+        account = await own_account(ctx, principal)
+        tag(response, account)
+        return users.to_out(account)
 
     @api.patch("/me/contact", summary="Change my contact details and notification preferences")
-    async def contact(data: ContactIn, principal: Principal = signed_in) -> UserOut:
+    async def contact(
+        data: ContactIn,
+        response: Response,
+        precondition: Annotated[Precondition, Depends(if_match)],
+        principal: Principal = signed_in,
+    ) -> UserOut:
         account = await own_account(ctx, principal)
-        return users.to_out(await users.update_contact(ctx, account["_id"], data))
+        changed = await users.update_contact(ctx, account["_id"], data, precondition)
+        tag(response, changed)
+        return users.to_out(changed)
 
     @api.put(
         "/me/birthdate",
@@ -71,9 +81,13 @@ def router(ctx: Identity) -> APIRouter:
         return [users.to_out(u) for u in await found.to_list()]
 
     @api.get("/municipalities/{municipality}/users/{user_id}", summary="One user (staff)")
-    async def get_user(municipality: str, user_id: str, principal: Principal = staff) -> UserOut:
+    async def get_user(
+        municipality: str, user_id: str, response: Response, principal: Principal = staff
+    ) -> UserOut:
         ensure_municipality(principal, municipality)
-        return users.to_out(await users.get_active(ctx, user_id, municipality))
+        found = await users.get_active(ctx, user_id, municipality)
+        tag(response, found)
+        return users.to_out(found)
 
     @api.put(
         "/municipalities/{municipality}/users/{user_id}/roles/{role}",

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field, field_validator
+from pymongo.errors import DuplicateKeyError
 
 from kit.app import Service
 from kit.auth import Principal
+from kit.conditional import Precondition, bump, etag, if_match, stale
 from kit.requests import Strict
 from notifications import preferences
 
@@ -54,7 +56,10 @@ def build_router(svc: Service) -> APIRouter:
     router = APIRouter(prefix="/notifications/preferences", tags=["preferences"])
     me = Depends(svc.auth.principal)
 
-    async def current(principal: Principal) -> PreferencesOut:
+    async def current(principal: Principal, response: Response | None = None) -> PreferencesOut:
+        """The effective preferences; with `response`, their ETag: the user's own
+        overrides' revision (what If-Match checks), and a hash of the answer, which also
+        shows what identity sent."""
         db = svc.store.db
         contact = await db.contacts.find_one(
             {"_id": principal.subject, "municipality": principal.municipality}
@@ -64,18 +69,29 @@ def build_router(svc: Service) -> APIRouter:
         )
         p = preferences.effective(contact, override)
         qh = p["quiet_hours"]
-        return PreferencesOut(
+        out = PreferencesOut(
             channels=p["channels"],
             quiet_hours={"start": str(qh["start"]), "end": str(qh["end"])} if qh else None,
             timezone=p["timezone"],
         )
+        if response is not None:
+            response.headers["ETag"] = etag(override or {}, out.model_dump_json().encode())
+            response.headers["Vary"] = "Authorization"
+        return out
 
     @router.get("")
-    async def get(principal: Principal = me) -> PreferencesOut:
-        return await current(principal)
+    async def get(response: Response, principal: Principal = me) -> PreferencesOut:
+        return await current(principal, response)
 
     @router.put("")
-    async def put(body: PreferencesIn, principal: Principal = me) -> PreferencesOut:
+    async def put(
+        body: PreferencesIn,
+        response: Response,
+        precondition: Annotated[Precondition, Depends(if_match)],
+        principal: Principal = me,
+    ) -> PreferencesOut:
+        """Set my overrides; with If-Match only over the version it names (`"r0-..."`: I
+        have none yet), checked in the update's filter (412 otherwise)."""
         fields: dict[str, Any] = {
             "municipality": principal.municipality,
             "updated": datetime.now(UTC),
@@ -87,9 +103,17 @@ def build_router(svc: Service) -> APIRouter:
             fields["quiet_hours"] = (
                 {"start": q.start.isoformat(), "end": q.end.isoformat()} if q else None
             )
-        await svc.store.db.preferences.update_one(
-            {"_id": principal.subject}, {"$set": fields}, upsert=True
-        )
-        return await current(principal)
+        own = svc.store.db.preferences
+        try:
+            await own.update_one(
+                {"_id": principal.subject, **precondition.filter()},
+                bump({"$set": fields}),
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            if not precondition.given:  # two first saves at once: the other one's error
+                raise
+            raise stale(await own.find_one({"_id": principal.subject})) from None
+        return await current(principal, response)
 
     return router
