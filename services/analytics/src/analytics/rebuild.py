@@ -13,6 +13,8 @@ from typing import Any
 
 from analytics import facts, projections
 from analytics.projections import Db
+from analytics.settings import AnalyticsSettings
+from kit.mongo import Store
 
 
 async def rebuild(db: Db, *, tz: str) -> dict[str, Any]:
@@ -29,9 +31,6 @@ async def rebuild(db: Db, *, tz: str) -> dict[str, Any]:
 
 
 async def _main() -> None:
-    from analytics.settings import AnalyticsSettings
-    from kit.mongo import Store
-
     settings = AnalyticsSettings()
     store = Store(settings)
     try:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from contracts import events as ev
 from contracts.common import Audience, SkillLevel
-from events import clock, store
+from events import clock, registration, store
 from events.errors import conflict, invalid, not_found
 from events.parts import Parts
 from events.settings import EventsSettings
@@ -291,7 +291,6 @@ async def update(
     check_rules(merged)
     normalise(merged)
     changed = sorted(k for k in changes if event.get(k) != merged.get(k))
-    from events import registration  # a capacity raise promotes from the waiting list
 
     async def work(uow: UnitOfWork) -> dict[str, Any]:
         session = uow.session
@@ -356,7 +355,6 @@ async def cancel(
 ) -> dict[str, Any]:
     if event["status"] not in (EventStatus.DRAFT, EventStatus.PUBLISHED):
         raise conflict(f"A {event['status']} event cannot be cancelled.", field="status")
-    from events import registration
 
     async def work(uow: UnitOfWork) -> dict[str, Any]:
         session = uow.session

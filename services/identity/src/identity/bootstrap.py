@@ -12,6 +12,7 @@ from typing import Any
 
 from identity import municipality
 from identity.core import Identity, identity_of
+from identity.main import service
 from identity.municipality import MunicipalityIn
 from identity.user import SignUp, sign_up
 from kit.problems import Problem
@@ -35,8 +36,6 @@ async def create_platform_admin(
 
 
 def main() -> None:
-    from identity.main import service
-
     if len(sys.argv) != 4:
         raise SystemExit('usage: python -m identity.bootstrap <municipality> <email> "<name>"')
     slug, email, name = sys.argv[1:]

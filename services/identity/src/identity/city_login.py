@@ -23,6 +23,7 @@ from pymongo.errors import DuplicateKeyError
 
 from identity import birthdate as birthdates
 from identity import municipality as municipalities
+from identity import user as users  # a new account is a sign-up without a password
 from identity.core import Identity
 from identity.oidc import Verified, refused
 from identity.session import TokenPair
@@ -206,8 +207,6 @@ async def _create(
     verified: Verified,
     accept_terms: bool,
 ) -> dict[str, Any]:
-    from identity import user as users  # a new account is a sign-up without a password
-
     await municipalities.get(ctx, municipality, status=422)
     email = _claim(provider, verified, "email")
     if not isinstance(email, str) or "@" not in email or len(email) > 254:

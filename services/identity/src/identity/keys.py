@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from identity.settings import IdentitySettings
+from kit.mongo import Store
 
 ALGORITHM = "EdDSA"
 # Verifiers allow this much clock skew; a retired key stays published that much longer.
@@ -141,10 +143,6 @@ class KeyRing:
 
 
 def main() -> None:
-    import sys
-
-    from kit.mongo import Store
-
     if sys.argv[1:] != ["rotate"]:
         raise SystemExit("usage: python -m identity.keys rotate")
 

@@ -12,6 +12,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from contracts import identity as idc
+from identity import consent  # consents are part of signing up
 from identity import municipality as municipalities
 from identity.core import Identity
 from identity.fields import Email, Language, Name, NoticeKind, Phone, TimeZone
@@ -184,8 +185,6 @@ async def create_account(
 ) -> dict[str, Any]:
     """A new account with its events and consents (the terms accepted), in one transaction.
     `password_hash` None: an account of a city login, which has no password."""
-    from identity import consent  # consents are part of signing up
-
     now = datetime.now(UTC)
     user: dict[str, Any] = {
         "_id": uuid.uuid4().hex,
