@@ -61,7 +61,8 @@ def wait_ready(url: str, timeout: float = 120.0) -> dict[str, Any]:
             response = httpx.get(f"{url}/readyz", timeout=5)
             last = response.json()
             if response.status_code == 200:
-                return last  # type: ignore[no-any-return]
+                answer: dict[str, Any] = last
+                return answer
         except httpx.HTTPError as exc:
             last = exc
         time.sleep(0.2)

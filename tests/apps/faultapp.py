@@ -35,8 +35,8 @@ def build_consumer(settings: KitSettings | None = None) -> Service:
     service = Service("faultcons", settings=settings)
 
     @service.consumer("ticks", [TICK])
-    async def apply(delivery: Delivery) -> None:
-        n = delivery.data.n  # type: ignore[union-attr]
+    async def apply(delivery: Delivery[Tick]) -> None:
+        n = delivery.data.n
         await service.store.db.applied.insert_one(
             {"event_id": delivery.event.id, "n": n, "pid": os.getpid()},
             session=delivery.session,
@@ -51,8 +51,8 @@ def build_batch_consumer(settings: KitSettings | None = None) -> Service:
     service = Service("faultcons", settings=settings)
 
     @service.consumer("batched-ticks", [TICK], batch=10, batch_wait_ms=20)
-    async def apply(deliveries: list[Delivery]) -> None:
-        ticks = [d.data.n for d in deliveries]  # type: ignore[union-attr]
+    async def apply(deliveries: list[Delivery[Tick]]) -> None:
+        ticks = [d.data.n for d in deliveries]
         await service.store.db.applied.insert_many(
             [
                 {"event_id": d.event.id, "n": n, "pid": os.getpid()}

@@ -38,8 +38,8 @@ def build() -> Service:
         return {"id": event.id}
 
     @service.consumer("echo", [PING_SENT])
-    async def echo(delivery: Delivery) -> None:
-        log.info("ping.received", text=delivery.data.text)  # type: ignore[union-attr]
+    async def echo(delivery: Delivery[PingSent]) -> None:
+        log.info("ping.received", text=delivery.data.text)
 
     service.include_router(router)
     return service

@@ -192,14 +192,14 @@ def test_service_settings_load_from_its_compose_environment(
     if service == "gateway":
         # The gateway is the edge; its replicas share their limits in Redis.
         assert settings.trusted_proxies == []
-        storage = urlsplit(settings.rate_limit_storage)  # type: ignore[attr-defined]
+        storage = urlsplit(settings.rate_limit_storage)  # type: ignore[attr-defined]  # the gateway's own settings
         assert storage.scheme == "redis" and storage.hostname in services
     else:
         assert settings.trusted_proxies == [subnet]  # the gateway's network
     if service == "notifications":
-        assert settings.smtp_host == "mailpit" and settings.smtp_port == 1025  # type: ignore[attr-defined]
+        assert settings.smtp_host == "mailpit" and settings.smtp_port == 1025  # type: ignore[attr-defined]  # the gateway's own settings
     if service == "gateway":
-        routed = settings.upstreams.deployed()  # type: ignore[attr-defined]
+        routed = settings.upstreams.deployed()  # type: ignore[attr-defined]  # the gateway's own settings
         assert set(routed) == set(SERVICES) - {"gateway"}
         for name, url in routed.items():
             assert urlsplit(url).hostname == name and urlsplit(url).port == 8080

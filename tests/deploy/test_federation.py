@@ -276,7 +276,7 @@ def site_settings(
     config = pod_config(docs, service)
     # The site's vhost as the run's user of the stand-in (not the site file's user).
     admin = urlsplit(base_url())
-    return make_settings(  # type: ignore[no-any-return]
+    settings: KitSettings = make_settings(
         f"fed{service}",
         amqp_url=with_credentials(amqp_url, admin.username or "guest", admin.password or ""),
         municipality=config["KOHTAAMO_MUNICIPALITY"],
@@ -284,6 +284,7 @@ def site_settings(
         site_municipalities=config.get("KOHTAAMO_SITE_MUNICIPALITIES", ""),
         **{"event_signers": [KOUVOLA], **overrides},
     )
+    return settings
 
 
 def queue_of(svc: Service, purpose: str) -> str:

@@ -209,7 +209,7 @@ def test_each_service_accepts_the_site_configuration(
         assert partner.site != site_name and partner.jwks_url.endswith("/event-keys.json")
         assert ("identity" in partner.services) == (site_name == "kouvola")
         if service == "gateway":
-            routed = settings.upstreams.deployed()  # type: ignore[attr-defined]
+            routed = settings.upstreams.deployed()  # type: ignore[attr-defined]  # the gateway's own settings
             assert set(routed) == set(SERVICES) - {"gateway"}
             local = {s for s, url in routed.items() if url == f"http://{s}"}
             # In-cluster upstreams are exactly the services this site runs.

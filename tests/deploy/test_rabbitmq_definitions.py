@@ -249,8 +249,8 @@ async def test_kit_service_runs_on_the_site_definitions(
     seen: list[str] = []
 
     @svc.consumer("letters", [LETTER], inbox=False)
-    async def on_letter(delivery: Delivery) -> None:
-        text = delivery.data.text  # type: ignore[union-attr]
+    async def on_letter(delivery: Delivery[Letter]) -> None:
+        text = delivery.data.text
         if text == "poison":
             raise Rejected("a letter that can never be handled")
         seen.append(text)

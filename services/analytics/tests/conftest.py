@@ -66,7 +66,8 @@ class Harness:
         params = {"period": period, **({"municipality": scope} if scope else {})}
         response = await self.get(f"/analytics/reports/{name}", params, **user)
         assert response.status_code == 200, response.text
-        return response.json()  # type: ignore[no-any-return]
+        answer: dict[str, Any] = response.json()
+        return answer
 
 
 def table(report: dict[str, Any], name: str, column: str | None = None) -> dict[str, Any]:
@@ -86,9 +87,10 @@ def issuer() -> TestIssuer:
 @pytest.fixture(scope="session")
 def analytics_settings(make_settings: Callable[..., Any]) -> Callable[..., AnalyticsSettings]:
     def make(**overrides: Any) -> AnalyticsSettings:
-        return make_settings(  # type: ignore[no-any-return]
+        made: AnalyticsSettings = make_settings(
             "analytics", cls=AnalyticsSettings, pseudonym_key=KEY, **overrides
         )
+        return made
 
     return make
 

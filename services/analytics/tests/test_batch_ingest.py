@@ -85,7 +85,8 @@ async def forget(db: Any, event: CloudEvent) -> None:
     """What the identity consumer does to the store for an erasure (no outbox here)."""
     d = delivery(event)
     await facts.append(db, facts.make_fact(d.event, d.data, KEY), None)
-    await erasure.erase(db, participant_key(d.data.user_id, KEY), None, TZ)  # type: ignore[union-attr]
+    assert isinstance(d.data, idc.UserErased), d.data
+    await erasure.erase(db, participant_key(d.data.user_id, KEY), None, TZ)
 
 
 async def documents(db: Any) -> dict[str, dict[Any, Any]]:

@@ -11,6 +11,7 @@ import aio_pika
 import pytest
 from analytics_stream import E2, KEY, attend, booking, esf_stream, profile
 from conftest import Harness, start_harness, table
+from prometheus_client import REGISTRY
 
 from analytics import projections
 from analytics.activity import BOOKING, row_name
@@ -19,7 +20,6 @@ from contracts import identity as idc
 from contracts import topology
 from contracts.analytics import ERASURE_COMPLETED
 from contracts.pseudonym import participant_key
-from kit.metrics import CONSUMED
 from kit.testing import TestIssuer, drain, envelope
 
 VIEWS = [
@@ -221,4 +221,5 @@ async def _booking_mentors(h: Harness) -> list[str | None]:
 
 def _consumed(outcome: str) -> float:
     queue = topology.queue("analytics", "identity")
-    return CONSUMED.labels("analytics", queue, outcome)._value.get()  # type: ignore[attr-defined,no-any-return]
+    labels = {"service": "analytics", "queue": queue, "outcome": outcome}
+    return REGISTRY.get_sample_value("kohtaamo_messages_consumed_total", labels) or 0.0

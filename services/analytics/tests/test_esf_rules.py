@@ -22,7 +22,8 @@ def stream_facts() -> list[dict[str, Any]]:
 async def project(docs: list[dict[str, Any]]) -> MemoryDatabase:
     db = MemoryDatabase()
     for doc in docs:
-        # The memory store answers the projections' calls as the store does (by _id).
+        # The memory store answers the projections' calls as the store does (by _id);
+        # it is not typed as pymongo's database.
         await projections.project(db, doc, None, TZ)  # type: ignore[arg-type]
     return db
 

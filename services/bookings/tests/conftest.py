@@ -10,6 +10,7 @@ from typing import Any
 import aio_pika
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from bookings.main import service
 from bookings.settings import BookingsSettings
@@ -26,7 +27,10 @@ def issuer() -> TestIssuer:
 
 
 @pytest.fixture(scope="session")
-async def svc(make_settings: Callable[..., Any], issuer: TestIssuer) -> AsyncIterator[Service]:
+async def served(
+    make_settings: Callable[..., Any], issuer: TestIssuer
+) -> AsyncIterator[tuple[Service[BookingsSettings], FastAPI]]:
+    """The service, started, and its app (the ASGI transport runs no lifespan)."""
     # Espoo's site as a trusted partner: the forgery tests sign as it.
     settings = make_settings(
         "bookings",
@@ -37,12 +41,21 @@ async def svc(make_settings: Callable[..., Any], issuer: TestIssuer) -> AsyncIte
     svc = service(settings)
     svc.verifier.trust(issuer.issuer, issuer.jwks)
     app = svc.create_app()
-    svc.app = app  # type: ignore[attr-defined]
     await svc.start()
     try:
-        yield svc
+        yield svc, app
     finally:
         await svc.stop()
+
+
+@pytest.fixture(scope="session")
+def svc(served: tuple[Service[BookingsSettings], FastAPI]) -> Service[BookingsSettings]:
+    return served[0]
+
+
+@pytest.fixture(scope="session")
+def app(served: tuple[Service[BookingsSettings], FastAPI]) -> FastAPI:
+    return served[1]
 
 
 @pytest.fixture(scope="session")
@@ -61,17 +74,19 @@ async def events(amqp_url: str, svc: Service) -> AsyncIterator[EventLog]:
 
 
 @pytest.fixture(scope="session")
-async def client(svc: Service, events: EventLog) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=svc.app)  # type: ignore[attr-defined]
+async def client(app: FastAPI, events: EventLog) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://bookings") as c:
         yield c
 
 
 @pytest.fixture
-async def replica(svc: Service, issuer: TestIssuer) -> AsyncIterator[httpx.AsyncClient]:
+async def replica(
+    svc: Service[BookingsSettings], issuer: TestIssuer
+) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client on a second replica: another service from the factory with the same
     settings (store, database, broker) as `svc`, with its own process-local caches."""
-    other = service(svc.settings)  # type: ignore[arg-type]
+    other = service(svc.settings)
     other.verifier.trust(issuer.issuer, issuer.jwks)
     app = other.create_app()
     await other.start()
@@ -121,7 +136,8 @@ def make_location(client: httpx.AsyncClient, actors: Actors) -> Callable[..., An
         }
         response = await client.post("/locations", json=body, headers=actors.staff(municipality))
         assert response.status_code == 201, response.text
-        return response.json()  # type: ignore[no-any-return]
+        made: dict[str, Any] = response.json()
+        return made
 
     return make
 
@@ -150,6 +166,7 @@ def make_resource(
             "/resources", json=body, headers=actors.staff(location["municipality"])
         )
         assert response.status_code == 201, response.text
-        return response.json()  # type: ignore[no-any-return]
+        made: dict[str, Any] = response.json()
+        return made
 
     return make

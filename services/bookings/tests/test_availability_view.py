@@ -33,7 +33,9 @@ def principal(*roles: str, sub: str = "viewer") -> Principal:
     return Principal(sub, "helsinki", frozenset(roles), "test")
 
 
-async def plain(svc: Any, resource_id: str, first: date, last: date, who: Principal, now: Any):  # type: ignore[no-untyped-def]
+async def plain(
+    svc: Any, resource_id: str, first: date, last: date, who: Principal, now: Any
+) -> dict[str, Any]:
     """The same answer computed straight from the store, as the route did before."""
     resource = await load_resource(svc, resource_id, who)
     location = await load_location(svc, resource["location_id"])

@@ -112,7 +112,8 @@ class Api:
         body = {"kind": "library", "name": {"fi": "Testikirjasto"}, **fields}
         r = await self.client.post("/venues", json=body, headers=self.auth("staff", municipality))
         assert r.status_code == 201, r.text
-        return r.json()  # type: ignore[no-any-return]
+        answer: dict[str, Any] = r.json()
+        return answer
 
     async def event(
         self,
@@ -136,7 +137,8 @@ class Api:
         if publish:
             r = await self.client.post(f"/events/{r.json()['id']}/publish", headers=staff)
             assert r.status_code == 200, r.text
-        return r.json()  # type: ignore[no-any-return]
+        answer: dict[str, Any] = r.json()
+        return answer
 
     async def register(
         self, event_id: str, sub: str, municipality: str = "helsinki", **body: Any

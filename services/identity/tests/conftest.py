@@ -11,6 +11,7 @@ from typing import Any
 import aio_pika
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from identity import municipality
 from identity.core import Identity, identity_of
@@ -44,7 +45,8 @@ def identity_settings(make_settings: Callable[..., Any], **overrides: Any) -> Id
         "oidc_post_logout_redirect_uri": REDIRECT_URI,
     }
     values.update(overrides)
-    return make_settings("identity", IdentitySettings, **values)  # type: ignore[no-any-return]
+    settings: IdentitySettings = make_settings("identity", IdentitySettings, **values)
+    return settings
 
 
 @pytest.fixture(scope="session")
@@ -73,12 +75,13 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 @pytest.fixture(scope="session")
-async def svc(
+async def served(
     make_settings: Callable[..., Any], provider_ports: ProviderPorts
-) -> AsyncIterator[Service]:
+) -> AsyncIterator[tuple[Service, FastAPI]]:
+    """The service, started, and its app (the ASGI transport runs no lifespan)."""
     settings = identity_settings(make_settings, oidc_providers=provider_settings(provider_ports))
     service_ = service(settings)
-    service_.app = service_.create_app()  # type: ignore[attr-defined]
+    app_ = service_.create_app()
     await service_.start()
     ctx = identity_of(service_)
     for slug, name in (
@@ -88,8 +91,18 @@ async def svc(
         ("oidc-late", "Late"),
     ):
         await municipality.ensure(ctx, MunicipalityIn(slug=slug, name={"fi": name}))
-    yield service_
+    yield service_, app_
     await service_.stop()
+
+
+@pytest.fixture(scope="session")
+def svc(served: tuple[Service, FastAPI]) -> Service:
+    return served[0]
+
+
+@pytest.fixture(scope="session")
+def app(served: tuple[Service, FastAPI]) -> FastAPI:
+    return served[1]
 
 
 @pytest.fixture(scope="session")
@@ -98,8 +111,8 @@ def ctx(svc: Service) -> Identity:
 
 
 @pytest.fixture(scope="session")
-async def client(svc: Service) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=svc.app)  # type: ignore[attr-defined]
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=ISSUER) as client_:
         yield client_
 
@@ -175,7 +188,8 @@ async def _signup(
     out = response.json()
     out["email"] = body["email"]
     out["headers"] = bearer(out["tokens"]["access_token"])
-    return out  # type: ignore[no-any-return]
+    answer: dict[str, Any] = out
+    return answer
 
 
 async def _staff_user(ctx: Identity, roles: list[str], municipality_: str) -> dict[str, Any]:

@@ -179,18 +179,18 @@ async def test_password_change_ends_sessions_and_checks_the_old_password(
 
 
 async def test_login_rate_limit_per_account_from_anywhere_with_backoff(
-    svc: Any, signup: Callable[..., Any], ctx: Any
+    app: Any, signup: Callable[..., Any], ctx: Any
 ) -> None:
     out = await signup()
     login = {"municipality": "helsinki", "email": out["email"]}
     # Each attempt from its own address, so only the account's count can trip.
     for n in range(6):
-        async with from_address(svc, f"198.51.100.{n + 1}") as client:
+        async with from_address(app, f"198.51.100.{n + 1}") as client:
             wrong = await client.post(
                 "/auth/login", json={**login, "password": f"wrong-{n}-password"}
             )
             assert wrong.status_code == 401
-    async with from_address(svc, "198.51.100.99") as client:
+    async with from_address(app, "198.51.100.99") as client:
         limited = await client.post("/auth/login", json={**login, "password": PASSWORD})
     assert limited.status_code == 429
     assert limited.headers["content-type"] == "application/problem+json"
@@ -205,10 +205,10 @@ async def test_login_rate_limit_per_account_from_anywhere_with_backoff(
         {"_id": key}, {"$set": {"window_end": datetime.now(UTC) - timedelta(seconds=1)}}
     )
     for n in range(6):
-        async with from_address(svc, f"198.51.101.{n + 1}") as client:
+        async with from_address(app, f"198.51.101.{n + 1}") as client:
             wrong = await client.post("/auth/login", json={**login, "password": f"again-{n}-x"})
             assert wrong.status_code == 401
-    async with from_address(svc, "198.51.101.99") as client:
+    async with from_address(app, "198.51.101.99") as client:
         limited = await client.post("/auth/login", json={**login, "password": PASSWORD})
     assert limited.status_code == 429
     window = ctx.settings.login_window_s
@@ -217,30 +217,30 @@ async def test_login_rate_limit_per_account_from_anywhere_with_backoff(
 
 
 async def test_login_limit_per_address_and_account_leaves_the_owner_elsewhere_in(
-    svc: Any, signup: Callable[..., Any]
+    app: Any, signup: Callable[..., Any]
 ) -> None:
     out = await signup()
     login = {"municipality": "helsinki", "email": out["email"]}
-    async with from_address(svc, "192.0.2.10") as guesser:
+    async with from_address(app, "192.0.2.10") as guesser:
         for n in range(3):
             wrong = await guesser.post("/auth/login", json={**login, "password": f"guess-{n}-xx"})
             assert wrong.status_code == 401
         assert (
             await guesser.post("/auth/login", json={**login, "password": PASSWORD})
         ).status_code == 429
-    async with from_address(svc, "192.0.2.11") as owner:
+    async with from_address(app, "192.0.2.11") as owner:
         assert (
             await owner.post("/auth/login", json={**login, "password": PASSWORD})
         ).status_code == 200
 
 
 async def test_a_shared_address_is_not_locked_out_by_a_few_failures(
-    svc: Any, signup: Callable[..., Any]
+    app: Any, signup: Callable[..., Any]
 ) -> None:
     """A library's public network: one address for everyone. Typos of many people must not
     stop the next person; only a much higher ceiling applies to the address."""
     library = "203.0.113.9"
-    async with from_address(svc, library) as client:
+    async with from_address(app, library) as client:
         for n in range(8):
             wrong = await client.post(
                 "/auth/login",
@@ -271,14 +271,14 @@ async def test_a_shared_address_is_not_locked_out_by_a_few_failures(
         assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
 
 
-async def test_concurrent_wrong_logins_are_limited(svc: Any, signup: Callable[..., Any]) -> None:
+async def test_concurrent_wrong_logins_are_limited(app: Any, signup: Callable[..., Any]) -> None:
     """The attempt is counted before the password is checked: concurrent guesses cannot all
     pass a check made before any of them failed."""
     out = await signup()
     login = {"municipality": "helsinki", "email": out["email"]}
 
     async def guess(n: int) -> int:
-        async with from_address(svc, f"198.18.0.{n + 1}") as client:
+        async with from_address(app, f"198.18.0.{n + 1}") as client:
             wrong = await client.post("/auth/login", json={**login, "password": f"wrong-{n}-pw"})
             return wrong.status_code
 
@@ -291,7 +291,7 @@ async def test_concurrent_wrong_logins_are_limited(svc: Any, signup: Callable[..
 
     other = await signup()
     login = {"municipality": "helsinki", "email": other["email"]}
-    async with from_address(svc, "198.18.1.1") as client:
+    async with from_address(app, "198.18.1.1") as client:
         codes = await asyncio.gather(*(guess_here(client, n) for n in range(12)))
     assert sorted(codes) == [401] * 3 + [429] * 9
 
@@ -307,7 +307,8 @@ async def test_unknown_and_known_accounts_cost_the_same_argon2_check(
 
     def counting(hashed: str | None, password: str) -> bool:
         verified.append(hashed)
-        return real(hashed, password)  # type: ignore[no-any-return]
+        answer: bool = real(hashed, password)
+        return answer
 
     monkeypatch.setattr(ctx.passwords, "verify", counting)
     known = {"municipality": "helsinki", "email": out["email"], "password": "wrong password!"}
@@ -318,10 +319,10 @@ async def test_unknown_and_known_accounts_cost_the_same_argon2_check(
 
 
 async def test_password_reconfirmations_are_limited_like_logins(
-    svc: Any, signup: Callable[..., Any]
+    app: Any, signup: Callable[..., Any]
 ) -> None:
     out = await signup()
-    async with from_address(svc, "192.0.2.40") as client:
+    async with from_address(app, "192.0.2.40") as client:
         for n in range(3):
             wrong = await client.put(
                 "/me/password",
@@ -340,7 +341,7 @@ async def test_password_reconfirmations_are_limited_like_logins(
         assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
 
     other = await signup()
-    async with from_address(svc, "192.0.2.41") as client:
+    async with from_address(app, "192.0.2.41") as client:
         for n in range(3):
             wrong = await client.post(
                 "/me/erase", json={"password": f"not-it-{n}-at-all"}, headers=other["headers"]
@@ -375,6 +376,6 @@ async def test_concurrent_refresh_leaves_no_survivor(
                 assert again.status_code == 401, "the winner's new token survived the replay"
 
 
-def from_address(svc: Any, address: str) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=svc.app, client=(address, 40000))
+def from_address(app: Any, address: str) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
     return httpx.AsyncClient(transport=transport, base_url="http://identity.test")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -49,7 +50,7 @@ def process(make_settings: Callable[..., Any], tmp_path: Path) -> Iterator[dict[
         "KOHTAAMO_DELIVERY_LIMIT": str(settings.delivery_limit),
         "KOHTAAMO_RETRY_DELAYS_MS": json.dumps(settings.retry_delays_ms),
     }
-    kohtaamo = Path(os.sys.executable).parent / "kohtaamo"  # type: ignore[attr-defined]
+    kohtaamo = Path(sys.executable).parent / "kohtaamo"
     log_path = tmp_path / "identity.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
@@ -76,9 +77,10 @@ def wait_ready(url: str, log: Path, timeout: float = 90.0) -> dict[str, Any]:
     while time.monotonic() < deadline:
         try:
             response = httpx.get(f"{url}/readyz", timeout=5)
-            last = response.json()
+            body: dict[str, Any] = response.json()
+            last = body
             if response.status_code == 200:
-                return last  # type: ignore[no-any-return]
+                return body
         except httpx.HTTPError as exc:
             last = exc
         time.sleep(0.3)

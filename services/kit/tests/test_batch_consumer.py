@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 from aio_pika import IncomingMessage
+from prometheus_client import REGISTRY
 from pymongo.errors import AutoReconnect, BulkWriteError
 
 from contracts import topology
 from kit.app import Service
 from kit.consumer import Delivery
 from kit.inbox import duplicates_in
-from kit.metrics import CONSUMED
 from kit.testing import drain, envelope, eventually
 
 TYPE = "kohtaamo.kittest.thing.happened.v1"
@@ -25,20 +25,24 @@ TYPE = "kohtaamo.kittest.thing.happened.v1"
 QUEUE = "kohtaamo.kittest.batched"
 
 
+class Batches(list[list[str]]):
+    """The event ids of each batch the handler got (a part of the test's service)."""
+
+
 def batch_service(settings: Any, *, wait_ms: int = 50) -> Service:
     svc = Service("kittest", settings=settings)
-    batches: list[list[str]] = []
-    svc.batches = batches  # type: ignore[attr-defined]
+    batches = svc.provide(Batches())
 
+    # Delivery[Any]: the payload is conftest's ThingHappened (test modules do not import it).
     @svc.consumer("batched", [TYPE], batch=20, batch_wait_ms=wait_ms)
-    async def on_things(deliveries: list[Delivery]) -> None:
+    async def on_things(deliveries: list[Delivery[Any]]) -> None:
         batches.append([d.event.id for d in deliveries])
-        if any(d.data.thing_id == "always-fails" for d in deliveries):  # type: ignore[union-attr]
+        if any(d.data.thing_id == "always-fails" for d in deliveries):
             raise RuntimeError("boom: the effect failed")
         session = deliveries[0].session
         assert all(d.session is session for d in deliveries)  # one transaction
         await svc.store.db.things.insert_many(
-            [{"event_id": d.event.id, "n": d.data.n} for d in deliveries],  # type: ignore[union-attr]
+            [{"event_id": d.event.id, "n": d.data.n} for d in deliveries],
             session=session,
         )
 
@@ -72,7 +76,7 @@ async def test_messages_applied_in_batches_and_duplicates_dropped(service: Servi
     await asyncio.sleep(0.3)  # any duplicate would have been applied by now
     assert await count(service, {"event_id": repeated.id}) == 1
     assert await count(service) == 41
-    assert max(len(b) for b in service.batches) > 1  # type: ignore[attr-defined]
+    assert max(len(b) for b in service.part(Batches)) > 1
     assert await service.inbox.seen(consumer="batched", event_id=events[-1].id)
     # A redelivery of an applied event, alone in its batch, is dropped too.
     before = consumed("duplicate")
@@ -86,7 +90,8 @@ async def test_messages_applied_in_batches_and_duplicates_dropped(service: Servi
 
 
 def consumed(outcome: str, queue: str = QUEUE) -> float:
-    return CONSUMED.labels("kittest", queue, outcome)._value.get()  # type: ignore[attr-defined,no-any-return]
+    labels = {"service": "kittest", "queue": queue, "outcome": outcome}
+    return REGISTRY.get_sample_value("kohtaamo_messages_consumed_total", labels) or 0.0
 
 
 async def test_poison_message_dead_lettered_alone_while_the_others_apply(
@@ -111,8 +116,8 @@ async def test_poison_message_dead_lettered_alone_while_the_others_apply(
         assert await service.inbox.seen(consumer="batched", event_id=event.id)
     # Halved around the bad one, not one by one: the others applied in batches (with 11
     # in the first batch, at most the two next to it end up alone).
-    alone = [b for b in service.batches if len(b) == 1 and b[0] != bad.id]  # type: ignore[attr-defined]
-    assert len(alone) <= 2, service.batches  # type: ignore[attr-defined]
+    alone = [b for b in service.part(Batches) if len(b) == 1 and b[0] != bad.id]
+    assert len(alone) <= 2, service.part(Batches)
 
 
 async def test_malformed_dead_lettered_and_foreign_skipped_before_batching(
@@ -143,7 +148,7 @@ async def test_malformed_dead_lettered_and_foreign_skipped_before_batching(
         await eventually(foreign_skipped)
         assert await count(svc) == 1
         assert not await svc.inbox.seen(consumer="batched", event_id=foreign.id)
-        assert all(foreign.id not in b for b in svc.batches)  # type: ignore[attr-defined]
+        assert all(foreign.id not in b for b in svc.part(Batches))
     finally:
         await svc.stop()
 
@@ -167,7 +172,7 @@ async def test_graceful_stop_applies_what_was_taken(settings: Any) -> None:
         for event in events:
             assert await again.inbox.seen(consumer="batched", event_id=event.id)
         await asyncio.sleep(0.5)  # nothing was left unacked to come back
-        assert again.batches == []  # type: ignore[attr-defined]
+        assert again.part(Batches) == []
     finally:
         await again.stop()
 
@@ -195,7 +200,7 @@ async def test_batch_consumer_prefetch_is_its_own_not_the_services(
             return await count(svc) == 40
 
         await eventually(all_applied)
-        assert max(len(b) for b in svc.batches) > 4  # type: ignore[attr-defined]
+        assert max(len(b) for b in svc.part(Batches)) > 4
     finally:
         await svc.stop()
 
@@ -240,8 +245,8 @@ def deduplicating_service(settings: Any) -> Service:
     svc = Service("kittest", settings=settings)
 
     @svc.consumer("deduped", [TYPE], batch=20, deduplicates=True)
-    async def on_things(deliveries: list[Delivery]) -> None:
-        if any(d.data.thing_id == "fails-in-a-batch" for d in deliveries) and len(deliveries) > 1:  # type: ignore[union-attr]
+    async def on_things(deliveries: list[Delivery[Any]]) -> None:
+        if any(d.data.thing_id == "fails-in-a-batch" for d in deliveries) and len(deliveries) > 1:
             # As if the store went away: the batch goes one by one (no halves), through
             # the single-message path, where each message is applied alone.
             raise AutoReconnect("the store went away")
@@ -344,6 +349,7 @@ async def test_a_delivery_still_being_dead_lettered_is_not_swept_by_a_batch_ack(
         await gate.wait()
         await dead_letter(*args, **kwargs)
 
+    # Replaced on the instance to hold dead-lettering open (the order under test).
     batcher.processor._dead_letter = held  # type: ignore[method-assign]
     try:
         await svc.bus.publish(

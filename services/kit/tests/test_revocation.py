@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import aio_pika
 import httpx
 import pytest
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, FastAPI
 
 from contracts import identity as idc
 from contracts import topology
@@ -21,6 +22,13 @@ from kit.auth import Principal
 from kit.testing import TestIssuer, envelope, eventually
 
 ISSUER = TestIssuer()
+
+
+@dataclass(frozen=True)
+class Served:
+    """A replica's app (the ASGI transport runs no lifespan: the replica is started apart)."""
+
+    app: FastAPI
 
 
 def replica(shared: Any) -> Service:
@@ -33,7 +41,7 @@ def replica(shared: Any) -> Service:
         return {"by": principal.subject}
 
     svc.include_router(router)
-    svc.app = svc.create_app()  # type: ignore[attr-defined]
+    svc.provide(Served(svc.create_app()))
     return svc
 
 
@@ -54,7 +62,7 @@ async def replicas(shared: Any) -> AsyncIterator[list[Service]]:
 
 
 async def write(svc: Service, token: str) -> httpx.Response:
-    transport = httpx.ASGITransport(app=svc.app)  # type: ignore[attr-defined]
+    transport = httpx.ASGITransport(app=svc.part(Served).app)
     async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
         return await client.post("/notes", headers={"Authorization": f"Bearer {token}"})
 

@@ -26,14 +26,17 @@ def consumed(queue: str, outcome: str) -> float:
     return value or 0.0
 
 
+class Seen(dict[str, set[str]]):
+    """The municipalities each consumer was called for (a part of the test's service)."""
+
+
 @pytest.fixture
 async def site(make_settings: Callable[..., Any]) -> AsyncIterator[Service]:
     # Helsinki's site that also serves Kouvola (as Helsinki's identity does).
     settings = make_settings(SERVICE, municipality="helsinki", municipalities=["kouvola"])
     svc = Service(SERVICE, settings=settings)
     # Sets: a transaction that conflicts with a concurrent one runs its handler again.
-    seen: dict[str, set[str]] = {"local": set(), "network": set()}
-    svc.seen = seen  # type: ignore[attr-defined]
+    seen = svc.provide(Seen(local=set(), network=set()))
 
     @svc.consumer("local", [TYPE])
     async def on_local(delivery: Delivery) -> None:
@@ -57,7 +60,7 @@ async def test_consumer_ignores_unserved_municipalities_network_consumer_acts_on
     local_queue = "kohtaamo.kitsites.local"
     foreign_before = consumed(local_queue, "foreign")
     applied_before = consumed(local_queue, "applied")
-    seen: dict[str, set[str]] = site.seen  # type: ignore[attr-defined]
+    seen = site.part(Seen)
     espoo = envelope(TYPE, {"thing_id": "e"}, municipality="espoo")
     own = envelope(TYPE, {"thing_id": "h"}, municipality="helsinki")
     served = envelope(TYPE, {"thing_id": "k"}, municipality="kouvola")

@@ -60,9 +60,9 @@ async def guard(make_settings: Callable[..., Any]) -> AsyncIterator[Service]:
     svc = Service("kitguard", settings=settings)
 
     @svc.consumer("erasures", [TYPE])
-    async def on_erased(delivery: Delivery) -> None:
+    async def on_erased(delivery: Delivery[UserErased]) -> None:
         await svc.store.db.erased.insert_one(
-            {"_id": delivery.event.id, "user_id": delivery.data.user_id},  # type: ignore[union-attr]
+            {"_id": delivery.event.id, "user_id": delivery.data.user_id},
             session=delivery.session,
         )
 
@@ -266,7 +266,7 @@ async def test_keys_rotate_while_a_stream_flows(
     queue = "kohtaamo.kitrotate.erasures"
 
     @svc.consumer("erasures", [TYPE])
-    async def on_erased(delivery: Delivery) -> None:
+    async def on_erased(delivery: Delivery[UserErased]) -> None:
         await svc.store.db.erased.insert_one({"_id": delivery.event.id}, session=delivery.session)
 
     await svc.start()

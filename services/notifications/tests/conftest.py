@@ -7,7 +7,9 @@ import asyncio
 import email
 import json
 import threading
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,7 +17,9 @@ from typing import Any
 
 import httpx
 import pytest
+from aio_pika.abc import AbstractQueue
 from aiosmtpd.controller import Controller
+from fastapi import FastAPI
 from icalendar import Calendar, Event
 
 from contracts import identity as idc
@@ -45,6 +49,7 @@ class Mailbox:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=policy.default)
         with self._lock:
+            # policy.default makes an EmailMessage; typeshed says Message.
             self.messages.append(message)  # type: ignore[arg-type]
         return "250 OK"
 
@@ -153,9 +158,23 @@ def notif_settings(
             "event_signers": [partner_signer()],
         }
         values.update(overrides)
-        return make_settings("notifications", cls=NotificationsSettings, **values)  # type: ignore[no-any-return]
+        made: NotificationsSettings = make_settings(
+            "notifications", cls=NotificationsSettings, **values
+        )
+        return made
 
     return make
+
+
+@dataclass
+class Observed:
+    """What a test sees of a started service: its app (the ASGI transport runs no
+    lifespan), a queue bound to its exchange and the events read from it so far (a part
+    of the service: svc.part(Observed))."""
+
+    app: FastAPI
+    published: AbstractQueue
+    seen: list[Any] = field(default_factory=list)
 
 
 @pytest.fixture
@@ -168,18 +187,20 @@ async def started(
     async def start(settings: NotificationsSettings | None = None) -> Service:
         svc = service(settings or notif_settings())
         svc.verifier.trust(issuer.issuer, issuer.jwks)
-        svc.app = svc.create_app()  # type: ignore[attr-defined]
+        app = svc.create_app()
         await svc.start()
         running.append(svc)
         # Stands in for the consumers of notifications' events (analytics), so the outbox
         # has somewhere to route them and tests can read them.
-        channel = await svc.bus.broker._connection.channel()  # type: ignore[union-attr]
+        connection = svc.bus.broker._connection  # the service's own broker user
+        assert connection is not None  # started
+        channel = await connection.channel()
         # Named as the service's own queues: its broker user may declare only those.
         queue = await channel.declare_queue(
-            f"kohtaamo.notifications.test-notices-{id(svc)}", auto_delete=True
+            f"kohtaamo.notifications.test-notices-{uuid.uuid4().hex[:12]}", auto_delete=True
         )
         await queue.bind("kohtaamo.notifications.events", routing_key="#")
-        svc.published = queue  # type: ignore[attr-defined]
+        svc.provide(Observed(app=app, published=queue))
         return svc
 
     yield start
@@ -190,7 +211,7 @@ async def started(
 
 def client(svc: Service) -> httpx.AsyncClient:
     return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=svc.app),  # type: ignore[attr-defined]
+        transport=httpx.ASGITransport(app=svc.part(Observed).app),
         base_url="http://notifications.test",
     )
 
@@ -248,10 +269,11 @@ async def settle(seconds: float = 0.5) -> None:
 
 async def published(svc: Service, type_: str, count: int = 1, timeout: float = 10.0) -> list[Any]:
     """Envelopes of `type_` the service published (read from the broker)."""
-    seen: list[Any] = svc.__dict__.setdefault("_seen", [])
+    observed = svc.part(Observed)
+    seen = observed.seen
 
     async def enough() -> bool:
-        while (message := await svc.published.get(no_ack=True, fail=False)) is not None:  # type: ignore[attr-defined]
+        while (message := await observed.published.get(no_ack=True, fail=False)) is not None:
             seen.append(json.loads(message.body))
         return len([e for e in seen if e["type"] == type_]) >= count
 
