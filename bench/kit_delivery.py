@@ -17,14 +17,19 @@ The kit's service connects as its own broker user of the run, as on a site.
 
 Each pair runs in 3 alternating rounds; the ratio is the median of the rounds' ratios.
 
-Run: `uv run python bench/kit_delivery.py` (or `make bench`).
+Run: `uv run python bench/kit_delivery.py` (or `make bench`): tracing off, as without
+OTEL_* settings. `--tracing`: the same with OpenTelemetry on (kit.tracing), exporting
+OTLP/HTTP to a real receiver in a process of its own (`kit.trace_receiver`); the events
+carry a trace context as staged ones do; results in `kit_delivery_tracing.json`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import environment, write
 
 from contracts import CloudEvent, Payload, register, topology
+from kit import tracing
 from kit.app import Service
 from kit.broker_users import connection_user
 from kit.consumer import Delivery
@@ -80,9 +86,15 @@ def settings(env: dict[str, str], db: str) -> KitSettings:
 
 
 def ticks(n: int) -> list[CloudEvent]:
+    # With tracing on, each event carries a span context, as one staged in a request does.
+    parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" if tracing.enabled else None
     return [
         CloudEvent(
-            source="/kohtaamo/helsinki/benchkit", type=TYPE, municipality="helsinki", data={"n": i}
+            source="/kohtaamo/helsinki/benchkit",
+            type=TYPE,
+            municipality="helsinki",
+            data={"n": i},
+            traceparent=parent,
         )
         for i in range(n)
     ]
@@ -309,7 +321,7 @@ def signature_cost(n: int = 2000) -> dict[str, float]:
     return {"sign": round(signing / n * 1e6, 1), "verify": round(verifying / n * 1e6, 1)}
 
 
-async def main() -> None:
+async def main() -> dict[str, Any]:
     with environment(services=("benchkit",)) as env:
         # Baselines and kit paths alternate in one run on the same broker and store.
         # Rounds alternate subject and baseline, each a second or two long: single runs
@@ -345,6 +357,7 @@ async def main() -> None:
 
     figures = {
         "rounds": ROUNDS,
+        "tracing": tracing.enabled,
         "consume_with_inbox": {
             "kit_per_s": round(med["kit_inbox"], 1),
             "baseline_raw_insert_per_s": round(med["raw_insert"], 1),
@@ -385,8 +398,41 @@ async def main() -> None:
             "target": 0.5,
         },
     }
-    write("kit_delivery", figures)
+    return figures
+
+
+def traced(run: Any) -> dict[str, Any]:
+    """`run()` with tracing on, exporting to a receiver process of its own."""
+    receiver = subprocess.Popen(
+        [sys.executable, "-m", "kit.trace_receiver"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert receiver.stdin is not None and receiver.stdout is not None
+    try:
+        port = receiver.stdout.readline().strip()
+        os.environ.update(
+            {
+                "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
+                "OTEL_BSP_SCHEDULE_DELAY": "500",
+            }
+        )
+        assert tracing.setup("benchkit", site="bench")
+        figures: dict[str, Any] = run()
+        tracing.flush()
+        receiver.stdin.close()
+        spans, requests = receiver.stdout.readline().split()
+        figures["spans_received"] = int(spans)
+        figures["export_requests"] = int(requests)
+        return figures
+    finally:
+        receiver.kill()
+        receiver.wait()
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    if "--tracing" in sys.argv:
+        write("kit_delivery_tracing", traced(lambda: asyncio.run(main())))
+    else:
+        write("kit_delivery", asyncio.run(main()))

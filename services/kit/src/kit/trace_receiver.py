@@ -151,3 +151,19 @@ class TraceReceiver:
 
     def trace(self, trace_id: str) -> list[ReceivedSpan]:
         return [s for s in self.received() if s.trace_id == trace_id]
+
+
+def main() -> None:
+    """`python -m kit.trace_receiver`: serve until stdin closes (a benchmark's receiver in
+    a process of its own, so that receiving does not compete with what is measured);
+    prints the port, then at the end the number of spans and export requests received."""
+    import sys
+
+    with TraceReceiver() as receiver:
+        print(receiver.port, flush=True)
+        sys.stdin.read()
+        print(len(receiver.received()), receiver.requests, flush=True)
+
+
+if __name__ == "__main__":
+    main()
