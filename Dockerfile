@@ -62,6 +62,9 @@ COPY --from=build /app/.venv /app/.venv
 COPY deploy/docker/entrypoint.sh deploy/docker/healthcheck.py /app/
 RUN chmod -R a+rX,go-w /app
 ARG SERVICE=""
+# The source revision (`docker build --build-arg REVISION=$(git rev-parse HEAD)`), shown in
+# the kohtaamo_build_info metric.
+ARG REVISION=""
 # Every container listens on 8080 inside; compose and Kubernetes map it. JSON logs.
 ENV PATH=/app/.venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
@@ -71,6 +74,7 @@ ENV PATH=/app/.venv/bin:$PATH \
     KOHTAAMO_PORT=8080 \
     KOHTAAMO_LOG_FORMAT=json \
     KOHTAAMO_RUN=${SERVICE} \
+    KOHTAAMO_BUILD_REVISION=${REVISION} \
     HOME=/tmp
 # Numeric, so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd; any other
 # UID (OpenShift's restricted SCC) works the same, with group 0.

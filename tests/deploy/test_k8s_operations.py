@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
-import gateway.breaker  # noqa: F401  (registers the breaker metric)
+import gateway.breaker  # noqa: F401  (registers the gateway's metrics)
 import kit.metrics  # noqa: F401  (registers the services' metrics)
+import notifications.metrics  # noqa: F401  (registers the notices' metrics)
 
 from .conftest import ROOT, SERVICES, by_kind, pod_config, render
 
@@ -79,6 +80,8 @@ def exported_metrics() -> set[str]:
         names.add(family.name)
         if family.type == "counter":
             names.add(family.name + "_total")
+        if family.type == "histogram":
+            names.update(family.name + suffix for suffix in ("_bucket", "_sum", "_count"))
         names.update(sample.name for sample in family.samples)
     return names
 
@@ -101,12 +104,51 @@ def test_monitoring_scrapes_every_service_and_alerts_on_real_metrics(
         "KohtaamoConsumerStuck",
         "KohtaamoHttp5xx",
         "KohtaamoBreakerOpen",
+        "KohtaamoUpstreamSlow",
+        "KohtaamoConsumerLagging",
+        "KohtaamoNoticesFailing",
     }
     known = exported_metrics()
     for name, alert in alerts.items():
         used = set(re.findall(r"\bkohtaamo_\w+", alert["expr"]))
         assert used and used <= known, (name, used - known)
         assert alert["annotations"]["runbook"].startswith("docs/operations.md#")
+        anchor = alert["annotations"]["runbook"].split("#", 1)[1]
+        assert f"### {anchor.replace('-', ' ')}" in OPERATIONS.lower(), (name, anchor)
+
+
+OPERATIONS = (ROOT / "docs" / "operations.md").read_text()
+
+
+def test_grafana_dashboard_is_shipped_and_charts_real_metrics(
+    docs: list[dict[str, Any]],
+) -> None:
+    """The dashboard ConfigMap (for Grafana's sidecar) holds the JSON in deploy/, and
+    every panel's query names metrics the services export."""
+    maps = by_kind(docs, "ConfigMap")
+    [shipped] = [m for m in maps.values() if "kohtaamo.json" in m.get("data", {})]
+    assert shipped["metadata"]["labels"]["grafana_dashboard"] == "1"
+    dashboard = json.loads(shipped["data"]["kohtaamo.json"])
+    source = ROOT / "deploy" / "k8s" / "base" / "monitoring" / "dashboard.json"
+    assert dashboard == json.loads(source.read_text())
+    known = exported_metrics()
+    charted: set[str] = set()
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            used = set(re.findall(r"\bkohtaamo_\w+", target["expr"]))
+            assert used and used <= known, (panel["title"], used - known)
+            charted |= used
+    # What the issue asked to see: latency, gateway upstreams and breakers, notices,
+    # consumer lag, builds.
+    assert {
+        "kohtaamo_http_request_duration_seconds_bucket",
+        "kohtaamo_gateway_upstream_duration_seconds_bucket",
+        "kohtaamo_gateway_breaker_state",
+        "kohtaamo_notices_sent_total",
+        "kohtaamo_notices_failed_total",
+        "kohtaamo_consumer_lag_seconds_bucket",
+        "kohtaamo_build_info",
+    } <= charted
 
 
 def consumed_queues(service: str) -> set[str]:

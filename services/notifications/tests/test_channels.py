@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from prometheus_client import REGISTRY
+
 from contracts import bookings as bc
 from contracts import notifications as nc
 from kit.testing import eventually
@@ -79,12 +81,18 @@ async def test_failing_sms_channel_retries_then_fails_and_operator_retries(
     svc = await started()
     gateway, _ = sms_gateway
     gateway.status = 503
+    before = notices_counted("sms")
     user = f"u-{uuid.uuid4().hex[:6]}"
     await add_contact(svc, user, phone="+358401111111", channels={"*": ["sms"]})
     cause = await publish(svc, bc.BOOKING_CONFIRMED, booking(user))
     [failed] = await published(svc, nc.NOTICE_FAILED)
     assert failed["data"]["user_id"] == user and "503" in failed["data"]["reason"]
     assert failed["data"]["attempts"] == 3 and failed["data"]["cause_event_id"] == cause
+
+    async def counted_failed() -> bool:  # two retries, then failed for good
+        return notices_counted("sms", before) == {"sent": 0, "failed": 1, "retried": 2}
+
+    await eventually(counted_failed)
 
     staff = issuer.headers(roles=["staff"])
     async with client(svc) as http:
@@ -116,6 +124,23 @@ async def test_failing_sms_channel_retries_then_fails_and_operator_retries(
         assert again.json()["errors"][0]["field"] == "notice_id"
     [sent] = await published(svc, nc.NOTICE_SENT)
     assert sent["data"]["notice_id"] == entry["id"]
+
+    async def counted_sent() -> bool:
+        return notices_counted("sms", before) == {"sent": 1, "failed": 1, "retried": 2}
+
+    await eventually(counted_sent)
+
+
+def notices_counted(channel: str, since: dict[str, float] | None = None) -> dict[str, float]:
+    """kohtaamo_notices_{sent,failed,retried}_total of `channel` (less `since`)."""
+    counts = {
+        outcome: REGISTRY.get_sample_value(
+            f"kohtaamo_notices_{outcome}_total", {"channel": channel}
+        )
+        or 0.0
+        for outcome in ("sent", "failed", "retried")
+    }
+    return {k: v - (since or {}).get(k, 0.0) for k, v in counts.items()}
 
 
 async def test_refused_recipient_fails_without_retry(started: Any, mailbox: Any) -> None:

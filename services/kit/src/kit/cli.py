@@ -390,6 +390,32 @@ def asyncapi(
         typer.echo(f"wrote {path}")
 
 
+@app.command("trace")
+def trace(
+    correlation_id: Annotated[str, typer.Argument(help="the X-Correlation-ID of a request")],
+    logs: Annotated[
+        list[Path] | None, typer.Argument(help="JSON log files (default: standard input)")
+    ] = None,
+) -> None:
+    """A request's chain across services from their JSON logs: each line of it in time
+    order, then a JSON summary (services, events, trace ids, retries, dead letters)."""
+    from kit.logtrace import chain, render
+
+    def lines() -> Any:
+        if not logs:
+            yield from sys.stdin
+            return
+        for path in logs:
+            with path.open(errors="replace") as handle:
+                yield from handle
+
+    records = chain(lines(), correlation_id)
+    for line in render(records):
+        typer.echo(line)
+    if not records:
+        raise typer.Exit(1)
+
+
 @outbox.command("lag")
 def outbox_lag(services: Annotated[list[str] | None, typer.Argument()] = None) -> None:
     """Unpublished outbox entries and the age of the oldest, per service."""

@@ -1,6 +1,10 @@
-"""Prometheus metrics every service exposes on `/metrics`."""
+"""Prometheus metrics every service exposes on `/metrics`. Names follow Prometheus'
+conventions: base units in the name (`_seconds`), `_total` for counters, `_info` for
+constant labels (docs/operations.md, "Metrics")."""
 
 from __future__ import annotations
+
+import platform
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -8,7 +12,9 @@ HTTP_REQUESTS = Counter(
     "kohtaamo_http_requests_total", "HTTP requests", ["service", "method", "route", "status"]
 )
 HTTP_LATENCY = Histogram(
-    "kohtaamo_http_request_seconds", "HTTP request latency", ["service", "method", "route"]
+    "kohtaamo_http_request_duration_seconds",
+    "HTTP request latency",
+    ["service", "method", "route"],
 )
 CONSUMED = Counter(
     "kohtaamo_messages_consumed_total", "Messages handled", ["service", "queue", "outcome"]
@@ -48,3 +54,12 @@ CONSUMER_RESTARTS = Counter(
     "Times the kit restarted a stalled consumer's work (its held messages requeued)",
     ["service", "queue"],
 )
+BUILD_INFO = Gauge(
+    "kohtaamo_build_info",
+    "1, labelled with what runs: the service, its version, the image's source revision",
+    ["service", "version", "revision", "python"],
+)
+
+
+def record_build(service: str, version: str, revision: str) -> None:
+    BUILD_INFO.labels(service, version, revision or "unknown", platform.python_version()).set(1)

@@ -111,6 +111,9 @@ class KitSettings(BaseSettings):
     )
 
     log_format: str = "auto"  # auto | json | console
+    # The source revision the image was built from (the Dockerfile's REVISION build
+    # argument); shown in kohtaamo_build_info.
+    build_revision: str = ""
     log_level: str = "INFO"
 
     prefetch: int = 32

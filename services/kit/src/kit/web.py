@@ -23,6 +23,7 @@ from kit.http import install_request_context
 from kit.idempotency import IdempotencyRecorder, Replay, replay_response
 from kit.links import ProxyPeer
 from kit.logging import configure_logging
+from kit.metrics import record_build
 from kit.openapi import operation_ids
 from kit.problems import Problem, install_error_mapping, install_problem_handlers
 from kit.query import known_query
@@ -34,6 +35,16 @@ from kit.settings import KitSettings
 SettingsT = TypeVar("SettingsT", bound=KitSettings, default=KitSettings, covariant=True)
 Hook = Callable[[], Awaitable[None]]
 Error = TypeVar("Error", bound=Exception)
+
+
+def _version(name: str, default: str) -> str:
+    """The installed service package's version (`kohtaamo-<name>`)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(f"kohtaamo-{name}")
+    except PackageNotFoundError:
+        return default
 
 
 class WebService(Generic[SettingsT]):
@@ -157,4 +168,5 @@ class WebService(Generic[SettingsT]):
         for router in self.routers:
             app.include_router(router)
         tracing.instrument_app(app, trusted=self.settings.trusted_proxies)
+        record_build(self.name, _version(self.name, self.version), self.settings.build_revision)
         return app

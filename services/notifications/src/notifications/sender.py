@@ -25,6 +25,7 @@ from kit.uow import UnitOfWork
 from notifications import calendar
 from notifications.contacts import contacts_of
 from notifications.email import Mailer, PermanentFailure, build_message
+from notifications.metrics import NOTICES_FAILED, NOTICES_RETRIED, NOTICES_SENT
 from notifications.notices import FAILED, QUEUED, SENDING, SENT, failed_event, log_entry, sent_event
 from notifications.settings import NotificationsSettings
 from notifications.sms import SmsAdapter
@@ -280,7 +281,12 @@ class Sender:
                 await self.on_settled(uow, settled)
 
         await self.svc.uow.run(work)
+        for notice in sent:
+            NOTICES_SENT.labels(notice["channel"]).inc()
+        final = {id(n) for n in settled}
         for notice, error in failures:
+            failed = NOTICES_FAILED if id(notice) in final else NOTICES_RETRIED
+            failed.labels(notice["channel"]).inc()
             log.warning(
                 "notice.delivery_failed",
                 notice_id=notice["_id"],
