@@ -327,3 +327,55 @@ async def test_personal_feed_is_secret_and_revocable(
     new_path = public["url"].split("/api/v1/", 1)[1]
     assert (await client.delete("/me/feed", headers=user)).status_code == 204
     assert (await client.get(f"/{new_path}")).status_code == 404
+
+
+async def test_staff_check_in_by_pass(
+    client: httpx.AsyncClient, actors: Actors, make_location: Any, make_resource: Any, book: Any
+) -> None:
+    """The QR code's pass: staff of the booking's municipality check it in once; anyone
+    else, a pass of nothing, a malformed one and a booking not confirmed get clear errors."""
+    location = await make_location(weekly=ALL_DAY)
+    desk = await make_resource(
+        {"slot_minutes": 15, "min_minutes": 15, "max_minutes": 60, "check_in_opens_minutes": 60},
+        location=location,
+        kind="workstation",
+    )
+    start = two_slots_start()
+    user = actors.user("passholder")
+    made = await book(user, desk, start.isoformat(), (start + timedelta(minutes=15)).isoformat())
+    assert made.status_code == 201, made.text
+    booking = made.json()
+    code = booking["checkin_pass"]
+    assert code.startswith("B") and booking["id"] not in code
+    mine = (await client.get("/bookings/mine", headers=user)).json()
+    assert [b["checkin_pass"] for b in mine if b["id"] == booking["id"]] == [code]
+
+    async def scan(text: str, headers: dict[str, str]) -> httpx.Response:
+        return await client.post("/bookings/check-in", json={"code": text}, headers=headers)
+
+    assert (await scan(code, user)).status_code == 403  # the person cannot check in by pass
+    other_city = await scan(code, actors.staff("kouvola"))
+    assert other_city.status_code == 403
+    malformed = await scan(booking["id"], actors.staff())
+    assert malformed.status_code == 422 and malformed.json()["type"].endswith("/pass-invalid")
+    unknown = await scan("B" + "A" * 24, actors.staff())
+    assert unknown.status_code == 404 and unknown.json()["type"].endswith("/pass-unknown")
+    # two desks scan the same code at once (typed with spaces, in lower case): one wins
+    spaced = " ".join(code[i : i + 5] for i in range(0, 25, 5)).lower()
+    both = await asyncio.gather(scan(code, actors.staff()), scan(spaced, actors.staff()))
+    assert sorted(r.status_code for r in both) == [200, 409], [r.text for r in both]
+    won = next(r for r in both if r.status_code == 200).json()
+    assert won["id"] == booking["id"] and won["status"] == "checked_in"
+    again = await scan(code, actors.staff())
+    assert again.status_code == 409 and again.json()["type"].endswith("/already-checked-in")
+    assert again.json()["checked_in_at"]
+
+    # a booking waiting for approval is not checked in by its pass
+    room = await make_resource(
+        {"slot_minutes": 15, "min_minutes": 15, "max_minutes": 60, "approval_required": True},
+        location=location,
+    )
+    pending = await book(user, room, start.isoformat(), (start + timedelta(minutes=15)).isoformat())
+    assert pending.status_code == 201 and pending.json()["status"] == "pending"
+    refused = await scan(pending.json()["checkin_pass"], actors.staff())
+    assert refused.status_code == 409 and refused.json()["booking_status"] == "pending"

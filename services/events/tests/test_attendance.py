@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from typing import Any
@@ -81,6 +82,42 @@ async def test_check_in_by_code_and_by_list(api: Any, published: Any) -> None:
         assert r.status_code == 403
         r = await api.client.get(f"/events/{eid}/{path}", headers=api.auth("resident"))
         assert r.status_code == 403
+
+
+async def test_check_in_by_pass(api: Any, published: Any) -> None:
+    """The QR code's pass: staff of the event's municipality mark the person present once
+    (two desks at once: one wins); others, unknown and malformed passes, a waiting
+    registration get clear errors."""
+    event = await api.event(days=0.02, capacity=1, kind="workshop")
+    eid = event["id"]
+    a = (await api.register(eid, "pass-a", name="Aino")).json()
+    waiting = (await api.register(eid, "pass-b")).json()
+    code = a["checkin_pass"]
+    assert code.startswith("R") and a["id"] not in code and a["code"] not in code
+    mine = await api.client.get("/registrations/mine", headers=api.auth("resident", sub="pass-a"))
+    assert [r["checkin_pass"] for r in mine.json()["items"]] == [code]
+    staff = api.auth()
+
+    async def scan(text: str, headers: dict[str, str]) -> Any:
+        return await api.client.post("/registrations/check-in", json={"code": text},
+                                     headers=headers)  # fmt: skip
+
+    for who in (api.auth("resident", sub="pass-a"), api.auth("staff", "kouvola")):
+        assert (await scan(code, who)).status_code == 403
+    r = await scan(a["id"], staff)
+    assert r.status_code == 422 and r.json()["type"].endswith("/pass-invalid")
+    r = await scan("R" + "Q" * 24, staff)
+    assert r.status_code == 404 and r.json()["type"].endswith("/pass-unknown")
+    r = await scan(waiting["checkin_pass"], staff)
+    assert r.status_code == 409 and r.json()["type"].endswith("/pass-not-valid")
+    both = await asyncio.gather(scan(code, staff), scan(code.lower(), staff))
+    assert sorted(r.status_code for r in both) == [200, 409], [r.text for r in both]
+    won = next(r for r in both if r.status_code == 200).json()
+    assert won["attended"] is True and won["event_title"] == event["title"]
+    r = await scan(code, staff)
+    assert r.status_code == 409 and r.json()["type"].endswith("/already-checked-in")
+    marks = await published.wait(ev.ATTENDANCE_RECORDED, event_id=eid)
+    assert len(marks) == 1 and marks[0]["data"]["user_id"] == "pass-a"
 
 
 async def test_export_neutralises_formulas(api: Any) -> None:

@@ -16,13 +16,14 @@ from bookings import recent
 from bookings import rules as rule
 from bookings.calendar import release
 from bookings.desk import desk_for
-from bookings.errors import Busy, Conflict, Forbidden, NotFound
+from bookings.errors import Busy, Conflict, Forbidden, NotFound, PassRefused
 from bookings.facts import booking_event
 from bookings.location import hours_of, zone_of
 from bookings.opening_hours import Hours, local_day
 from bookings.resource import own_hours, rules_of
 from bookings.store import HOLDING
 from contracts.bookings import BookingStatus
+from kit import passes
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
 from kit.conditional import bump
@@ -157,6 +158,8 @@ def _request(
         "access_code": f"{secrets.randbelow(10**6):06d}"
         if status == BookingStatus.confirmed
         else None,
+        # shown to the person as a QR code; staff check them in with it (kit.passes)
+        "checkin_pass": passes.new_pass(passes.BOOKING),
         "no_show_at": (
             start + timedelta(minutes=rules.no_show_grace_minutes)
             if rules.check_in_required and not rules.loan
@@ -298,6 +301,43 @@ async def cancel(
     )
 
 
+class PassIn(Strict):
+    """What staff typed or scanned: the pass (kit.passes), with any spacing."""
+
+    code: str = Field(min_length=1, max_length=200)
+
+
+async def check_in_by_pass(svc: Service, code: str, principal: Principal) -> dict[str, Any]:
+    """Staff check a person in by their booking's pass: once, within the check-in window,
+    only bookings of the staff member's municipality."""
+    value = passes.parse(code, passes.BOOKING)
+    if value is None:
+        raise PassRefused("pass-invalid", "Not a booking's check-in code.")
+    booking = await svc.store.db.bookings.find_one({"checkin_pass": value, "kind": "booking"})
+    if booking is None:
+        raise PassRefused("pass-unknown", "No booking has this check-in code.")
+    ensure_municipality(principal, booking["municipality"])
+    if booking["status"] != BookingStatus.confirmed:
+        raise _not_checkable(booking)
+    try:
+        return await check_in(svc, booking)
+    except Conflict:
+        # another desk won the race: say what happened, not "no longer confirmed"
+        now = await svc.store.db.bookings.find_one({"_id": booking["_id"]})
+        raise _not_checkable(now or booking) from None
+
+
+def _not_checkable(booking: dict[str, Any]) -> PassRefused:
+    status = str(booking["status"])
+    if status == BookingStatus.checked_in:
+        return PassRefused(
+            "already-checked-in",
+            "This booking was checked in already.",
+            checked_in_at=booking.get("checked_in_at"),
+        )
+    return PassRefused("pass-not-valid", f"The booking is {status}.", booking_status=status)
+
+
 async def check_in(svc: Service, booking: dict[str, Any]) -> dict[str, Any]:
     now = datetime.now(UTC)
     resource = await svc.store.db.resources.find_one({"_id": booking["resource_id"]})
@@ -338,6 +378,7 @@ def booking_out(doc: dict[str, Any], *, with_code: bool = True) -> dict[str, Any
         "series_id": doc.get("series_id"),
         "loan": doc.get("loan", False),
         "access_code": doc.get("access_code") if with_code else None,
+        "checkin_pass": doc.get("checkin_pass") if with_code else None,
         "reason": doc.get("reason"),
         "flagged": doc.get("flagged"),
         "checked_in_at": doc["checked_in_at"].isoformat() if doc.get("checked_in_at") else None,

@@ -95,5 +95,24 @@ class AgeLimit(BookingsError):
         self.unverified = unverified
 
 
+class PassRefused(BookingsError):
+    """A check-in pass that cannot check anyone in; `kind` says why: `pass-invalid` (not a
+    booking's pass), `pass-unknown` (nobody has it), `pass-not-valid` (the booking is not
+    confirmed: `booking_status`), `already-checked-in` (`checked_in_at`)."""
+
+    def __init__(
+        self,
+        kind: str,
+        detail: str,
+        *,
+        booking_status: str | None = None,
+        checked_in_at: datetime | None = None,
+    ) -> None:
+        super().__init__(detail, field="code")
+        self.kind = kind
+        self.booking_status = booking_status
+        self.checked_in_at = checked_in_at
+
+
 class Busy(BookingsError):
     """The resource's documents kept changing while the request was checked; try again."""

@@ -42,6 +42,7 @@ def register_handlers(svc: Service) -> None:
                     "purpose": None,
                     "booked_by": ERASED,
                     "access_code": None,
+                    "checkin_pass": None,
                     "erased_at": datetime.now(UTC),
                 },
                 "$inc": {REVISION: 1},

@@ -30,6 +30,7 @@ async def ensure_indexes(store: Store) -> None:
             IndexModel([("location_id", ASCENDING), ("starts_at", ASCENDING)]),
             IndexModel([("status", ASCENDING), ("no_show_at", ASCENDING)]),
             IndexModel([("series_id", ASCENDING)]),
+            IndexModel([("checkin_pass", ASCENDING)]),
         ]
     )
     await db.series.create_indexes([IndexModel([("user_id", ASCENDING)])])

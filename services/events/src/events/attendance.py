@@ -87,6 +87,49 @@ async def mark(
     return marked
 
 
+async def check_in_once(
+    svc: Service[EventsSettings], *, event: dict[str, Any], reg: dict[str, Any]
+) -> dict[str, Any]:
+    """Mark a confirmed registration present by its pass (QR code): once. Of two desks
+    scanning the same code at once, the conditional update lets one mark it."""
+    _ensure_running(event)
+    if reg.get("attended") is True:
+        raise conflict("This registration was checked in already.", kind="already-checked-in")
+    if reg["status"] != RegistrationStatus.CONFIRMED:
+        raise conflict(f"The registration is {reg['status']}.", kind="pass-not-valid")
+    payload = ev.AttendanceRecorded(
+        event_id=event["_id"],
+        registration_id=reg["_id"],
+        user_id=reg["user_id"],
+        kind=event["kind"],
+        attended=True,
+        seats=reg["seats"],
+        hours=hours(event),
+        starts_at=event["starts_at"],
+    )
+    envelope = svc.event(
+        ev.ATTENDANCE_RECORDED,
+        payload,
+        municipality=event["municipality"],
+        subject=f"registration/{reg['_id']}",
+    )
+    async with svc.uow() as uow:
+        marked = await svc.store.db[store.REGISTRATIONS].find_one_and_update(
+            {
+                "_id": reg["_id"],
+                "status": RegistrationStatus.CONFIRMED,
+                "attended": {"$ne": True},
+            },
+            {"$set": {"attended": True, "attended_at": clock.now()}},
+            session=uow.session,
+            return_document=True,
+        )
+        if marked is None:
+            raise conflict("This registration was checked in already.", kind="already-checked-in")
+        await uow.emit(envelope)
+    return marked
+
+
 async def count_visits(
     svc: Service[EventsSettings], *, event: dict[str, Any], data: Visits
 ) -> dict[str, Any]:

@@ -58,6 +58,7 @@ def register(svc: Service[EventsSettings]) -> None:
                     "name": None,
                     "group_name": None,
                     "code": None,
+                    "checkin_pass": None,
                     "feedback.comment": None,
                     "anonymised": True,
                 },

@@ -28,6 +28,7 @@ from events.parts import Parts
 from events.settings import EventsSettings
 from events.status import EventStatus, RegistrationStatus
 from events.waitlist import Seats, allocate, promotable
+from kit import passes
 from kit.app import Service
 from kit.batch_writer import BatchWriter
 from kit.conditional import REVISION, bump
@@ -242,6 +243,8 @@ async def write_batch(
                 else RegistrationStatus.WAITLISTED,
                 "sequence": outcome.sequence,
                 "code": secrets.token_hex(4).upper(),
+                # the QR code's pass: staff check in with it (kit.passes)
+                "checkin_pass": passes.new_pass(passes.REGISTRATION),
                 "attended": None,
                 "created_at": now,
                 "confirmed_at": now if outcome.confirmed else None,
@@ -478,4 +481,5 @@ def out(
             view[key] = clock.local(view[key], tz).isoformat()
     if not code:
         view.pop("code", None)
+        view.pop("checkin_pass", None)
     return view

@@ -37,6 +37,7 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     await db[REGISTRATIONS].create_index([("event_id", ASCENDING), ("user_id", ASCENDING)])
     await db[REGISTRATIONS].create_index([("user_id", ASCENDING), ("created_at", DESCENDING)])
     await db[REGISTRATIONS].create_index([("event_id", ASCENDING), ("code", ASCENDING)])
+    await db[REGISTRATIONS].create_index([("checkin_pass", ASCENDING)])
 
 
 async def update_and_read(

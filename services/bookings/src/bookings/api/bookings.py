@@ -10,12 +10,14 @@ from fastapi import APIRouter, Depends, Query, Response
 from bookings.api.views import BookingOut, SeriesCancelled, SeriesOut
 from bookings.booking import (
     BookingIn,
+    PassIn,
     Reason,
     booking_out,
     bookings_of_user,
     cancel,
     change_status,
     check_in,
+    check_in_by_pass,
     load_booking,
     pending_bookings,
     place_booking,
@@ -106,6 +108,11 @@ def build_router(svc: Service) -> APIRouter:
             changes={"reason": data.reason if data else None, "denied_by": principal.subject},
         )
         return booking_out(doc)
+
+    @router.post("/bookings/check-in", name="check_in_by_pass", **returns(BookingOut, "Checked in"))
+    async def check_in_pass(data: PassIn, principal: Principal = staff) -> dict[str, Any]:
+        """Staff: check in the booking whose pass (QR code) the person shows."""
+        return booking_out(await check_in_by_pass(svc, data.code, principal))
 
     @router.post(
         "/bookings/{booking_id}/check-in", name="check_in", **returns(BookingOut, "Checked in")

@@ -3,6 +3,8 @@ bookings.errors, answered as before the domain had errors of its own."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from bookings.errors import (
     AgeLimit,
     BookingsError,
@@ -12,6 +14,7 @@ from bookings.errors import (
     Forbidden,
     Invalid,
     NotFound,
+    PassRefused,
     RuleBroken,
 )
 from kit.problems import Problem
@@ -67,6 +70,17 @@ def problem_of(error: BookingsError) -> Problem:
             field=field,
             type_=BASE + "birthdate-needed",
             extra={"min_age": error.min_age},
+        )
+    if isinstance(error, PassRefused):
+        status = {"pass-invalid": 422, "pass-unknown": 404}.get(error.kind, 409)
+        said: dict[str, Any] = {}
+        if error.booking_status is not None:
+            said["booking_status"] = error.booking_status
+        if error.kind == "already-checked-in":
+            at = error.checked_in_at
+            said["checked_in_at"] = at.isoformat() if at else None
+        return Problem(
+            status, "Check-in refused", detail, field=field, type_=BASE + error.kind, extra=said
         )
     if isinstance(error, Busy):
         return Problem(503, "Busy", detail)

@@ -59,6 +59,10 @@ class BookingOut(BaseModel):
     series_id: str | None = None
     loan: bool = False
     access_code: str | None = Field(default=None, description="The booker's door code")
+    checkin_pass: str | None = Field(
+        default=None,
+        description="The pass staff scan (its QR code) or type to check the booker in (kit.passes)",
+    )
     reason: str | None = None
     flagged: Any = Field(default=None, description="Why staff should look at it, if so")
     checked_in_at: datetime | None = None

@@ -6,10 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
+from pydantic import Field
 
-from events import access, attendance, clock, event, export, feedback, registration
+from events import access, attendance, clock, event, export, feedback, registration, store
 from events.api.deps import Who
 from events.api.views import (
+    CheckedIn,
     CheckInList,
     FeedbackOut,
     FeedbackSummary,
@@ -20,11 +22,19 @@ from events.api.views import (
 from events.errors import forbidden, not_found
 from events.settings import EventsSettings
 from events.status import RegistrationStatus
-from kit import conditional
+from kit import conditional, passes
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
 from kit.idempotency import idempotent
 from kit.openapi import file_response, returns
+from kit.problems import Problem
+from kit.requests import Strict
+
+
+class PassIn(Strict):
+    """What staff typed or scanned: the pass (kit.passes), with any spacing."""
+
+    code: str = Field(min_length=1, max_length=200)
 
 
 def router(svc: Service[EventsSettings], who: Who, registrar: registration.Registrar) -> APIRouter:
@@ -166,6 +176,34 @@ def router(svc: Service[EventsSettings], who: Who, registrar: registration.Regis
         doc = await managed_event(event_id, principal)
         reg = await attendance.mark(svc, event=doc, data=data)
         return registration.out(reg, doc["timezone"])
+
+    @api.post(
+        "/registrations/check-in",
+        **returns(CheckedIn, "Marked present"),
+    )
+    async def check_in_pass(data: PassIn, principal: Principal = managers) -> dict[str, Any]:
+        """Staff: mark present the registration whose pass (QR code) the person shows."""
+        value = passes.parse(data.code, passes.REGISTRATION)
+        if value is None:
+            raise Problem(
+                422,
+                "Invalid request",
+                "Not a registration's check-in code.",
+                field="code",
+                type_="https://kohtaamo.fi/problems/pass-invalid",
+            )
+        reg = await svc.store.db[store.REGISTRATIONS].find_one({"checkin_pass": value})
+        if reg is None:
+            raise Problem(
+                404,
+                "Not found",
+                "No registration has this check-in code.",
+                field="code",
+                type_="https://kohtaamo.fi/problems/pass-unknown",
+            )
+        doc = await managed_event(reg["event_id"], principal)
+        marked = await attendance.check_in_once(svc, event=doc, reg=reg)
+        return registration.out(marked, doc["timezone"]) | {"event_title": doc["title"]}
 
     @api.post("/events/{event_id}/visits", **returns(VisitsCounted, "The visits counted"))
     async def visits(

@@ -141,6 +141,11 @@ class RegistrationOut(BaseModel):
     status: str = Field(description="confirmed, waitlisted or cancelled")
     place: int | None = Field(default=None, description="Place on the waiting list")
     code: str | None = Field(default=None, description="Check-in code (its holder only)")
+    checkin_pass: str | None = Field(
+        default=None,
+        description="The pass staff scan (its QR code) or type to check the holder in "
+        "(kit.passes; its holder and staff only)",
+    )
     attended: bool | None = None
     created_at: datetime | None = None
     confirmed_at: datetime | None = None
@@ -148,6 +153,10 @@ class RegistrationOut(BaseModel):
     cancelled_at: datetime | None = None
     cancelled_by: str | None = None
     attended_at: datetime | None = None
+
+
+class CheckedIn(RegistrationOut):
+    event_title: dict[str, str] = Field(description="The event's title, per language")
 
 
 class CheckInList(BaseModel):
