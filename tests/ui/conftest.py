@@ -217,15 +217,18 @@ def ui_text() -> dict[str, dict[str, str]]:
 
 @pytest.fixture
 def log_in(ui_text: dict[str, dict[str, str]]) -> Callable[..., Any]:
-    """`await log_in(page, app, email, lang)`: signs in through the form, lands on my page."""
+    """`await log_in(page, app, email, lang)`: signs in through the form, lands on my page
+    (or, after a sign-in link that leads back, on the page whose heading is `lands_on`)."""
 
-    async def sign_in(page: Page, app: str, email: str, lang: str = "fi") -> None:
+    async def sign_in(
+        page: Page, app: str, email: str, lang: str = "fi", lands_on: str = "nav.me"
+    ) -> None:
         text = ui_text[lang]
         await page.goto(app + "#/login")
         await page.get_by_label(text["field.municipality"]).select_option("helsinki")
         await page.get_by_label(text["field.email"]).fill(email)
         await page.get_by_label(text["field.password"]).fill(PASSWORD)
         await page.get_by_role("button", name=text["auth.login"], exact=True).click()
-        await expect(page.locator("h1")).to_have_text(text["nav.me"])
+        await expect(page.locator("h1")).to_have_text(text[lands_on])
 
     return sign_in

@@ -4,6 +4,7 @@ translation keys in fi, sv and en for every key the code uses."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -87,3 +88,13 @@ async def test_gateway_serves_the_ui_with_its_own_security_policy() -> None:
         assert api.status_code == 404
         assert api.headers["content-type"] == "application/problem+json"
         assert api.headers["content-security-policy"].startswith("default-src 'none'")
+
+
+def test_the_vendored_qr_library_is_the_pinned_release() -> None:
+    """js/qr.js draws passes with qrcode-generator 2.0.4 as published (its README names
+    the hash): a changed file is noticed, not served."""
+    vendored = WEB_DIR / "vendor" / "qrcode-generator"
+    pinned = re.search(r"sha256 `([0-9a-f]{64})`", (vendored / "README.md").read_text())
+    assert pinned is not None
+    digest = hashlib.sha256((vendored / "qrcode.js").read_bytes()).hexdigest()
+    assert digest == pinned.group(1)

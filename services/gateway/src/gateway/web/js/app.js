@@ -24,6 +24,7 @@ const ROUTES = [
   [/^#\/me$/, () => meView()],
   [/^#\/login$/, () => loginView()],
   [/^#\/signup$/, () => signupView()],
+  [/^#\/staff\/scan(?:\?(.*))?$/, (m) => staffView("scan", Object.fromEntries(new URLSearchParams(m[1])))],
   [/^#\/staff(?:\/(\w+))?$/, (m) => staffView(m[1] || "events")],
   [/^#\/staff\/checkin\/([\w-]+)$/, (m) => checkinView(m[1])],
   [/^#\/dashboard$/, () => dashboardView()],

@@ -24,6 +24,10 @@ const BY_TYPE = {
   "concurrent-change": "problem.concurrentChange",
   duplicate: "problem.duplicate",
   "not-found": "problem.notFound",
+  "pass-invalid": "problem.passInvalid",
+  "pass-unknown": "problem.passUnknown",
+  "pass-not-valid": "problem.passNotValid",
+  "already-checked-in": "problem.alreadyCheckedIn",
   "body-too-large": "problem.tooLarge",
   "service-not-deployed": "problem.notDeployed",
   "upstream-unreachable": "problem.server",
@@ -51,7 +55,8 @@ const BY_STATUS = {
 
 export function problemKind(error) {
   const type = String(error?.problem?.type || "");
-  return type.startsWith(PROBLEMS) ? type.slice(PROBLEMS.length) : "";
+  // the last segment: a service's own folder (…/problems/events/duplicate) is the same kind
+  return type.startsWith(PROBLEMS) ? type.slice(PROBLEMS.length).split("/").pop() : "";
 }
 
 function problemKey(error) {

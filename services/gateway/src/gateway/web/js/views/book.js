@@ -6,6 +6,7 @@ import { h, field, select, clear, append } from "../dom.js";
 import { t, loc, locLang, fmtTime, fmtDate } from "../i18n.js";
 import { announce, problemText } from "../app.js";
 import { showProblem, problemKind } from "../problems.js";
+import { passBlock } from "../qr.js";
 import { rememberReturn } from "./auth.js";
 
 export const RESOURCE_KINDS = ["workstation", "meeting_room", "studio", "equipment", "mentor_hours"];
@@ -89,6 +90,7 @@ function bookingForm(resource, slots, index, tz, area) {
                 }),
               }),
               made.access_code ? h("p", {}, t("book.code"), " ", h("strong", { text: made.access_code })) : null,
+              made.status === "confirmed" && made.checkin_pass ? passBlock(made.checkin_pass, loc(resource.name), { open: true }) : null,
               h("p", {}, h("a", { href: "#/me", text: t("book.seeMine") })),
             ),
           );

@@ -4,6 +4,7 @@ import { h, field, append } from "../dom.js";
 import { t, loc, locLang, fmtDateTime, fmtTime, currentLang } from "../i18n.js";
 import { announce, announceProblem, route } from "../app.js";
 import { showProblem } from "../problems.js";
+import { passBlock } from "../qr.js";
 import { rememberReturn } from "./auth.js";
 
 const ACTIVE = ["confirmed", "waitlisted"];
@@ -41,6 +42,9 @@ function registrationPanel(ev, reg) {
       h("p", { class: `reg-status reg-${reg.status}`, text: registrationText(reg) }),
       reg.status === "confirmed" && reg.code
         ? h("p", {}, t("reg.code"), " ", h("strong", { class: "code", text: reg.code }))
+        : null,
+      reg.status === "confirmed" && reg.checkin_pass && !reg.attended
+        ? passBlock(reg.checkin_pass, loc(ev.title), { open: true })
         : null,
       h("button", {
         type: "button",

@@ -6,6 +6,7 @@ import { t, loc, locLang, fmtDateTime, fmtTime, fmtDate } from "../i18n.js";
 import { announce, announceProblem, problemText, route, navigate } from "../app.js";
 import { registrationText } from "./event.js";
 import { sessionEnded, rememberReturn } from "../problems.js";
+import { passBlock } from "../qr.js";
 
 // A part of the page that failed shows why, and the rest still works.
 async function part(titleKey, build) {
@@ -47,7 +48,8 @@ async function registrations() {
         h("a", { href: `#/events/${r.event_id}`, lang: ev ? locLang(ev.title) : null, text: ev ? loc(ev.title) : r.event_id }),
         ev ? h("p", { class: "meta", text: fmtDateTime(ev.starts_at, ev.timezone) }) : null,
         h("p", { class: "reg-status", text: registrationText(r) }),
-        r.status === "confirmed" && r.code ? h("p", {}, t("reg.code"), " ", h("strong", { class: "code", text: r.code })) : null),
+        r.status === "confirmed" && r.code ? h("p", {}, t("reg.code"), " ", h("strong", { class: "code", text: r.code })) : null,
+        r.status === "confirmed" && r.checkin_pass && !r.attended ? passBlock(r.checkin_pass, ev ? loc(ev.title) : r.event_id) : null),
       r.status === "confirmed" || r.status === "waitlisted"
         ? action(t("reg.cancel"), async () => { if (!window.confirm(t("reg.cancelConfirm", { what: ev ? loc(ev.title) : "" }))) return; await post(`/registrations/${r.id}/cancel`); await route(); announce(t("reg.cancelled")); })
         : null);
@@ -64,7 +66,8 @@ async function bookings() {
         h("strong", { lang: locLang(b.resource_name), text: loc(b.resource_name) || b.resource_id }),
         h("p", { class: "meta", text: `${fmtDate(b.starts_at, b.timezone)} ${fmtTime(b.starts_at, b.timezone)}–${fmtTime(b.ends_at, b.timezone)}` }),
         h("p", { class: "booking-status", text: t(`bstatus.${b.status}`) }),
-        b.access_code ? h("p", {}, t("book.code"), " ", h("strong", { text: b.access_code })) : null),
+        b.access_code ? h("p", {}, t("book.code"), " ", h("strong", { text: b.access_code })) : null,
+        b.status === "confirmed" && b.checkin_pass ? passBlock(b.checkin_pass, loc(b.resource_name)) : null),
       h("div", { class: "row-actions" },
         b.status === "confirmed" && !b.checked_in_at
           ? action(t("me.checkIn"), async () => { await post(`/bookings/${b.id}/check-in`); await route(); announce(t("me.checkedIn")); })

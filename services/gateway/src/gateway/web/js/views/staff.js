@@ -6,8 +6,9 @@ import { t, loc, locLang, fmtDateTime, fmtTime, fmtDate } from "../i18n.js";
 import { announce, announceProblem, problemText, route } from "../app.js";
 import { EVENT_KINDS } from "./events.js";
 import { RESOURCE_KINDS } from "./book.js";
+import { scanTab } from "./scan.js";
 
-const TABS = ["events", "bookings", "resources"];
+const TABS = ["events", "bookings", "resources", "scan"];
 const today = () => new Date().toISOString().slice(0, 10);
 const withZone = (local) => (local ? new Date(local).toISOString() : null);
 
@@ -281,7 +282,7 @@ async function resourcesTab() {
   ];
 }
 
-export async function staffView(tab) {
-  const build = { events: eventsTab, bookings: bookingsTab, resources: resourcesTab }[tab] || eventsTab;
-  return h("section", { class: "staff" }, h("h1", { text: t("nav.staff") }), tabs(tab), await build());
+export async function staffView(tab, params = {}) {
+  const build = { events: eventsTab, bookings: bookingsTab, resources: resourcesTab, scan: scanTab }[tab] || eventsTab;
+  return h("section", { class: "staff" }, h("h1", { text: t("nav.staff") }), tabs(tab), await build(params));
 }

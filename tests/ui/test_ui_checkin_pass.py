@@ -1,0 +1,188 @@
+"""QR check-in, in headless Chromium against the real platform: a booking's and a
+registration's pass is shown as a QR code in the confirmation and on my page; the code
+decodes (zxing-cpp, an independent reader) to the staff check-in page, which a staff member
+on a phone opens, signs in to and checks the person in with; a second scan, a typed
+registration code, a malformed and an unknown code each get their own message."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import zxingcpp
+from PIL import Image
+from playwright.async_api import Locator, expect
+
+pytestmark = pytest.mark.timeout(600)
+
+HEL = ZoneInfo("Europe/Helsinki")
+ALL_DAY = {str(d): [{"opens": "00:00", "closes": "23:45"}] for d in range(7)}
+
+
+async def decoded(qr: Locator) -> str:
+    """What a camera reads from the QR code as drawn on the screen."""
+    image = Image.open(io.BytesIO(await qr.screenshot())).convert("L")
+    found = zxingcpp.read_barcodes(image)
+    assert len(found) == 1, found
+    return str(found[0].text)
+
+
+async def test_qr_check_in_from_booking_and_registration_to_staff_on_a_phone(
+    platform: Any,
+    api: Any,
+    staff: Any,
+    new_page: Any,
+    shot: Any,
+    axe: Any,
+    ui_text: Any,
+    log_in: Any,
+) -> None:
+    text = ui_text["fi"]
+    app = platform.gateway + "/app/"
+    tag = uuid.uuid4().hex[:4]
+    place = api.call(
+        "POST",
+        "/locations",
+        staff,
+        json={"name": {"fi": f"Pajatila {tag}"}, "hours": {"weekly": ALL_DAY}},
+    )
+    desk = api.call(
+        "POST",
+        "/resources",
+        staff,
+        json={
+            "location_id": place["id"],
+            "kind": "workstation",
+            "name": {"fi": f"Tietokone {tag}"},
+            "rules": {
+                "slot_minutes": 15,
+                "min_minutes": 15,
+                "max_minutes": 60,
+                "check_in_opens_minutes": 240,
+            },
+        },
+    )
+    tomorrow = (datetime.now(HEL) + timedelta(days=1)).date().isoformat()
+    event = api.call(
+        "POST",
+        "/events",
+        staff,
+        json={
+            "kind": "workshop",
+            "title": {"fi": f"Koodikerho {tag}"},
+            "starts_at": f"{tomorrow}T12:00:00",
+            "ends_at": f"{tomorrow}T13:00:00",
+            "venue_id": "ven-hki-oodi",
+        },
+    )
+    api.call("POST", f"/events/{event['id']}/publish", staff)
+    resident = api.sign_up("Kerttu Koodari")
+
+    # The resident books the desk's first free time today (tomorrow's first late at night;
+    # check-in opens four hours before) and the confirmation shows the pass as a QR code.
+    now = datetime.now(HEL)
+    day = now.date() if now.hour * 60 + now.minute < 23 * 60 + 15 else now.date() + timedelta(1)
+    page = await new_page(width=1280, height=800)
+    await log_in(page, app, resident.email)
+    await page.goto(app + "#/book")
+    await page.get_by_label(text["book.location"]).select_option(place["id"])
+    await page.get_by_label(text["book.kind"]).select_option("workstation")
+    await page.get_by_label(text["book.date"]).fill(day.isoformat())
+    await page.get_by_role("button", name=text["book.search"]).click()
+    block = page.locator("section.resource", has=page.locator(f"h2#res-{desk['id']}"))
+    await block.locator("button.slot").first.click()
+    await block.get_by_role("button", name=text["book.confirm"], exact=True).click()
+    done = block.locator(".card.success")
+    await expect(done.locator("details.pass")).to_have_attribute("open", "")
+    booking_qr = done.locator("svg.qr")
+    await expect(booking_qr).to_have_attribute("role", "img")
+    booking_link = await decoded(booking_qr)
+    [booking] = [
+        b for b in api.call("GET", "/bookings/mine", resident) if b["resource_id"] == desk["id"]
+    ]
+    pass_ = booking["checkin_pass"]
+    assert booking_link == f"{app}#/staff/scan?code={pass_}"
+    # the same code as text, in groups of five, for typing
+    await expect(done.locator(".pass-code")).to_have_text(
+        " ".join(pass_[i : i + 5] for i in range(0, 25, 5))
+    )
+    await shot(page, "pass-booking-confirmation")
+    assert await axe(page) == []
+
+    # Registering shows the registration's pass at once; my page has both, folded.
+    await page.goto(app + f"#/events/{event['id']}")
+    await page.get_by_role("button", name=text["reg.register"], exact=True).click()
+    await expect(page.locator("details.pass svg.qr")).to_be_visible()
+    registration_link = await decoded(page.locator("details.pass svg.qr"))
+    [registration] = api.call("GET", "/registrations/mine", resident)["items"]
+    assert registration_link.endswith(f"#/staff/scan?code={registration['checkin_pass']}")
+    await page.goto(app + "#/me")
+    passes = page.locator("#my-bookings details.pass, #my-registrations details.pass")
+    await expect(passes).to_have_count(2)
+    await expect(passes.first).not_to_have_attribute("open", "")
+    for summary in await passes.locator("summary").all():
+        await summary.click()
+    await expect(page.locator("#my-bookings svg.qr")).to_be_visible()
+    assert await decoded(page.locator("#my-bookings svg.qr")) == booking_link
+    await shot(page, "pass-my-page")
+    assert await axe(page) == []
+
+    # Staff on a phone: the camera app opens the code's link in a new tab without a
+    # session; signing in leads back to the check-in with the code filled in.
+    desk_phone = await new_page(width=390, height=844)
+    await desk_phone.goto(booking_link)
+    await desk_phone.get_by_role("link", name=text["error.signinAgain"]).click()
+    await log_in(desk_phone, app, staff.email, lands_on="nav.staff")
+    code = desk_phone.get_by_label(text["scan.code"])
+    await expect(code).to_have_value(pass_)
+    await desk_phone.get_by_role("button", name=text["scan.submit"], exact=True).click()
+    success = desk_phone.locator(".scan-done")
+    await expect(success).to_contain_text(text["scan.done"])
+    await expect(success).to_contain_text(f"Tietokone {tag}")
+    await expect(code).to_have_value("")
+    await expect(code).to_be_focused()  # ready for the next person
+    await shot(desk_phone, "pass-staff-phone-checked-in")
+    assert await axe(desk_phone) == []
+    assert api.call("GET", f"/bookings/{booking['id']}", resident)["status"] == "checked_in"
+    width = await desk_phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390
+
+    # The same code again: said so, not checked in twice.
+    error = desk_phone.locator(".scan-form .form-error")
+    await code.fill(booking_link)  # a scanner that types the whole link
+    await desk_phone.get_by_role("button", name=text["scan.submit"], exact=True).click()
+    await expect(error).to_contain_text(text["problem.alreadyCheckedIn"])
+    await expect(code).not_to_have_attribute("aria-invalid", "true")  # the code was right
+
+    # The registration's code typed by hand (lower case, spaced): the person is present.
+    typed = " ".join(registration["checkin_pass"][i : i + 5] for i in range(0, 25, 5)).lower()
+    await code.fill(typed)
+    await desk_phone.get_by_role("button", name=text["scan.submit"], exact=True).click()
+    await expect(success).to_contain_text(f"Koodikerho {tag}")
+    await expect(success).to_contain_text("Kerttu Koodari")
+    listed = api.call("GET", f"/events/{event['id']}/registrations", staff)["items"]
+    assert [r["attended"] for r in listed] == [True]
+
+    # Not a code, and a code nobody has: the field is marked with its own message.
+    for wrong, message in (
+        ("ABC-123", "problem.passInvalid"),
+        ("B" + "A" * 24, "problem.passUnknown"),
+    ):
+        await code.fill(wrong)
+        await desk_phone.get_by_role("button", name=text["scan.submit"], exact=True).click()
+        await expect(error).to_contain_text(text[message])
+        await expect(code).to_have_attribute("aria-invalid", "true")
+        await expect(code).to_be_focused()
+    await shot(desk_phone, "pass-staff-phone-unknown-code")
+    assert await axe(desk_phone) == []
+
+    # On my page the checked-in booking says so and shows no code any more.
+    await page.reload()
+    await expect(page.locator("#my-bookings .booking-status")).to_have_text(
+        text["bstatus.checked_in"]
+    )
+    await expect(page.locator("#my-bookings details.pass")).to_have_count(0)
