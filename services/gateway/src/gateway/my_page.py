@@ -5,7 +5,8 @@ whose service is down or not deployed is reported as such and the rest still arr
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
@@ -17,7 +18,14 @@ from gateway.upstreams import Upstreams
 from kit.auth import Principal
 from kit.http import HEADER as CORRELATION_HEADER
 
-PartStatus = Literal["ok", "error", "unavailable", "not_deployed"]
+
+class PartStatus(StrEnum):
+    """How a part of my page came back (answered as its value)."""
+
+    ok = "ok"
+    error = "error"  # the service refused (4xx): its problem is in the part
+    unavailable = "unavailable"  # down, unreachable or failing (5xx)
+    not_deployed = "not_deployed"  # this site runs no such service
 
 
 class Part(BaseModel):
@@ -67,7 +75,7 @@ async def _part(upstreams: Upstreams, part: MyPagePart, headers: dict[str, str])
         response = await exchange(upstreams, upstream, "GET", part.path, list(headers.items()))
     except EdgeProblem as problem:
         absent = (problem.type_ or "").endswith("service-not-deployed")
-        status: PartStatus = "not_deployed" if absent else "unavailable"
+        status = PartStatus.not_deployed if absent else PartStatus.unavailable
         return Part(
             status=status,
             service=part.service,
@@ -83,8 +91,8 @@ async def _part(upstreams: Upstreams, part: MyPagePart, headers: dict[str, str])
     except ValueError:
         body = {"detail": response.text[:200]}
     if response.is_success:
-        return Part(status="ok", service=part.service, data=body)
-    kind: PartStatus = "unavailable" if response.status_code >= 500 else "error"
+        return Part(status=PartStatus.ok, service=part.service, data=body)
+    kind = PartStatus.unavailable if response.status_code >= 500 else PartStatus.error
     answer = body if isinstance(body, dict) else {"detail": body}
     return Part(
         status=kind, service=part.service, problem={"status": response.status_code, **answer}
