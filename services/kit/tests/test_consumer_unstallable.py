@@ -42,8 +42,8 @@ def parcel_service(settings: Any, *, purpose: str = "parcels", batch: int = 0) -
     svc = Service("kittest", settings=settings)
     seen: dict[str, int] = {}
 
-    async def apply(delivery: Delivery) -> None:
-        data: Any = delivery.data
+    async def apply(delivery: Delivery[ParcelSent]) -> None:
+        data = delivery.data
         seen[data.parcel_id] = seen.get(data.parcel_id, 0) + 1
         if data.hang_in == purpose and seen[data.parcel_id] <= data.hang:
             await asyncio.Event().wait()  # never set: only a restart ends this
