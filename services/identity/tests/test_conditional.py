@@ -78,3 +78,38 @@ async def test_profile_and_mentor_offer_honour_if_match(
     assert stale.status_code == 412
     gone = await client.delete("/me/mentor-offer", headers={**headers, "If-Match": '"r1"'})
     assert gone.status_code == 204
+
+
+async def test_role_changes_and_birth_date_honour_if_match(
+    client: httpx.AsyncClient, signup: Callable[..., Any], staff_user: Callable[..., Any]
+) -> None:
+    admin = await staff_user(["admin"])
+    person = await signup()
+    uid = person["user"]["id"]
+    url = f"/municipalities/helsinki/users/{uid}"
+    seen = (await client.get(url, headers=admin["headers"])).headers["etag"]
+    # the person changes their name meanwhile: the admin's ETag is stale
+    renamed = await client.patch(
+        "/me/contact", json={"display_name": "Uusi Nimi"}, headers=person["headers"]
+    )
+    assert renamed.status_code == 200
+    stale = await client.put(f"{url}/roles/mentor", headers={**admin["headers"], "If-Match": seen})
+    assert stale.status_code == 412
+    assert (await client.get(url, headers=admin["headers"])).json()["roles"] == ["resident"]
+    fresh = (await client.get(url, headers=admin["headers"])).headers["etag"]
+    granted = await client.put(
+        f"{url}/roles/mentor", headers={**admin["headers"], "If-Match": fresh}
+    )
+    assert granted.status_code == 200 and granted.json()["roles"] == ["mentor", "resident"]
+    assert revision(granted.headers["etag"]) == revision(fresh) + 1
+
+    born = {"birthdate": "1990-05-01"}
+    old = await client.put(
+        "/me/birthdate", json=born, headers={**person["headers"], "If-Match": seen}
+    )
+    assert old.status_code == 412
+    mine = (await client.get("/me", headers=person["headers"])).headers["etag"]
+    given = await client.put(
+        "/me/birthdate", json=born, headers={**person["headers"], "If-Match": mine}
+    )
+    assert given.status_code == 200, given.text

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, field_validator
 
-from kit.conditional import bump
+from kit.conditional import Precondition, bump, stale
 from kit.problems import Problem
 from kit.requests import Strict
 
@@ -39,10 +39,20 @@ class BirthdateOut(BaseModel):
     source: str
 
 
-async def declare(ctx: Identity, user_id: str, born: date) -> BirthdateOut:
+async def declare(
+    ctx: Identity, user_id: str, born: date, precondition: Precondition | None = None
+) -> BirthdateOut:
+    """Set a self-declared birth date; with `precondition` (If-Match) only on the
+    account's revision it names (412 otherwise, checked in the update's filter)."""
+    precondition = precondition or Precondition(None)
     changed = await ctx.db.users.update_one(
         # A verified date is not replaced by the person's own word.
-        {"_id": user_id, "status": "active", "birthdate_source": {"$ne": VERIFIED}},
+        {
+            "_id": user_id,
+            "status": "active",
+            "birthdate_source": {"$ne": VERIFIED},
+            **precondition.filter(),
+        },
         bump(
             {
                 "$set": {
@@ -54,7 +64,10 @@ async def declare(ctx: Identity, user_id: str, born: date) -> BirthdateOut:
         ),
     )
     if changed.matched_count == 0:
-        if await ctx.db.users.find_one({"_id": user_id, "status": "active"}):
+        found = await ctx.db.users.find_one({"_id": user_id, "status": "active"})
+        if found is not None and not precondition.holds(found):
+            raise stale(found)
+        if found is not None:
             raise Problem(
                 409,
                 "Birth date verified",

@@ -12,7 +12,7 @@ from contracts import identity as idc
 from identity.core import Identity
 from identity.revocation import end_access_tokens
 from kit.auth import Principal
-from kit.conditional import bump
+from kit.conditional import Precondition, bump, stale
 from kit.problems import Problem
 
 MUNICIPAL_ROLES = ("resident", "mentor", "partner", "staff", "admin")
@@ -60,7 +60,11 @@ async def change_role(
     user_id: str,
     role: str,
     grant: bool,
+    precondition: Precondition | None = None,
 ) -> dict[str, Any]:
+    """Grant or revoke; with `precondition` (If-Match) only on the account's revision it
+    names (412 otherwise, checked in the update's filter)."""
+    precondition = precondition or Precondition(None)
     try:
         check_role_change(
             actor=actor,
@@ -81,15 +85,17 @@ async def change_role(
         before = await ctx.db.users.find_one(found, session=session)
         if before is None:
             raise Problem(404, "Not found", f"No user {user_id} in {municipality}.")
+        precondition.check(before)
         if (role in before["roles"]) == grant:
             return before  # nothing changes, nothing to tell
         user = await ctx.db.users.find_one_and_update(
-            found,
+            {**found, **precondition.filter()},
             bump({**update, "$set": {"updated_at": now}}),
             session=session,
             return_document=ReturnDocument.AFTER,
         )
-        assert user is not None
+        if user is None:  # changed since it was read: only a precondition can miss
+            raise stale(await ctx.db.users.find_one(found, session=session))
         roles = sorted(user["roles"])
         model = idc.RoleGranted if grant else idc.RoleRevoked
         type_ = idc.ROLE_GRANTED if grant else idc.ROLE_REVOKED

@@ -48,9 +48,13 @@ def router(ctx: Identity) -> APIRouter:
         summary="Give my birth date (self-declared) for resources with an age limit",
         description="The next access token (after a refresh) carries it as `birthdate`.",
     )
-    async def give_birthdate(data: BirthdateIn, principal: Principal = signed_in) -> BirthdateOut:
+    async def give_birthdate(
+        data: BirthdateIn,
+        precondition: Annotated[Precondition, Depends(if_match)],
+        principal: Principal = signed_in,
+    ) -> BirthdateOut:
         account = await own_account(ctx, principal)
-        return await birthdates.declare(ctx, account["_id"], data.birthdate)
+        return await birthdates.declare(ctx, account["_id"], data.birthdate, precondition)
 
     @api.put(
         "/me/password",
@@ -94,26 +98,48 @@ def router(ctx: Identity) -> APIRouter:
         summary="Grant a role (admins, in their own municipality)",
     )
     async def grant(
-        municipality: str, user_id: str, role: str, principal: Principal = admin
+        municipality: str,
+        user_id: str,
+        role: str,
+        response: Response,
+        precondition: Annotated[Precondition, Depends(if_match)],
+        principal: Principal = admin,
     ) -> UserOut:
-        return users.to_out(
-            await roles.change_role(
-                ctx, principal, municipality=municipality, user_id=user_id, role=role, grant=True
-            )
+        changed = await roles.change_role(
+            ctx,
+            principal,
+            municipality=municipality,
+            user_id=user_id,
+            role=role,
+            grant=True,
+            precondition=precondition,
         )
+        tag(response, changed)
+        return users.to_out(changed)
 
     @api.delete(
         "/municipalities/{municipality}/users/{user_id}/roles/{role}",
         summary="Revoke a role (admins, in their own municipality)",
     )
     async def revoke(
-        municipality: str, user_id: str, role: str, principal: Principal = admin
+        municipality: str,
+        user_id: str,
+        role: str,
+        response: Response,
+        precondition: Annotated[Precondition, Depends(if_match)],
+        principal: Principal = admin,
     ) -> UserOut:
-        return users.to_out(
-            await roles.change_role(
-                ctx, principal, municipality=municipality, user_id=user_id, role=role, grant=False
-            )
+        changed = await roles.change_role(
+            ctx,
+            principal,
+            municipality=municipality,
+            user_id=user_id,
+            role=role,
+            grant=False,
+            precondition=precondition,
         )
+        tag(response, changed)
+        return users.to_out(changed)
 
     @api.post(
         "/municipalities/{municipality}/users/{user_id}/disable",
