@@ -23,7 +23,8 @@ def test_etags_come_from_the_revision() -> None:
 def test_if_match_becomes_the_update_filter() -> None:
     assert parse_if_match(None).filter() == {}
     assert parse_if_match("*").filter() == {}
-    assert parse_if_match('"r3"').filter() == {"revision": {"$in": [3]}}
+    assert parse_if_match('"r3"').filter() == {"revision": 3}
+    assert parse_if_match('"r3", "r4"').filter() == {"revision": {"$in": [3, 4]}}
     # a document from before revisions has none: r0 matches the missing field
     assert parse_if_match('"r0"').filter() == {"revision": {"$in": [0, None]}}
     both = parse_if_match('"r5-abc", W/"r6", "r4"')

@@ -67,6 +67,8 @@ class Precondition:
     def filter(self) -> dict[str, Any]:
         if self.revisions is None:
             return {}
+        if len(self.revisions) == 1 and 0 not in self.revisions:
+            return {REVISION: next(iter(self.revisions))}  # the usual case: one equality
         wanted: list[int | None] = [*sorted(self.revisions)]
         if 0 in self.revisions:  # written before revisions: the field is missing
             wanted.append(None)
