@@ -120,7 +120,7 @@ async def check_in_once(
                 "status": RegistrationStatus.CONFIRMED,
                 "attended": {"$ne": True},
             },
-            {"$set": {"attended": True, "attended_at": clock.now()}},
+            bump({"$set": {"attended": True, "attended_at": clock.now()}}),
             session=uow.session,
             return_document=True,
         )
