@@ -113,3 +113,44 @@ async def test_role_changes_and_birth_date_honour_if_match(
         "/me/birthdate", json=born, headers={**person["headers"], "If-Match": mine}
     )
     assert given.status_code == 200, given.text
+
+
+async def test_members_added_at_once_are_all_kept(
+    client: httpx.AsyncClient, signup: Callable[..., Any], staff_user: Callable[..., Any]
+) -> None:
+    founder = await signup()
+    people = [await signup() for _ in range(6)]
+    staff = await staff_user(["staff"])
+    made = await client.post(
+        "/organisations",
+        json={"name": "Rinnakkain ry", "kind": "association"},
+        headers=founder["headers"],
+    )
+    assert made.status_code == 201, made.text
+    url = f"/organisations/{made.json()['id']}"
+    seen = (await client.get(url, headers=staff["headers"])).headers["etag"]
+
+    async def add(person: dict[str, Any]) -> httpx.Response:
+        return await client.post(
+            f"{url}/members",
+            json={"user_id": person["user"]["id"], "role": "member"},
+            headers=staff["headers"],
+        )
+
+    # without If-Match, each addition is made on the list as it then is: none is lost
+    answers = await asyncio.gather(*(add(p) for p in people))
+    assert all(a.status_code == 200 for a in answers), [a.text for a in answers]
+    now = await client.get(url, headers=staff["headers"])
+    ids = {m["user_id"] for m in now.json()["members"]}
+    assert ids == {founder["user"]["id"], *(p["user"]["id"] for p in people)}
+    assert revision(now.headers["etag"]) == revision(seen) + len(people)
+    # with an old ETag: 412, nobody removed
+    gone = people[0]["user"]["id"]
+    stale = await client.delete(
+        f"{url}/members/{gone}", headers={**staff["headers"], "If-Match": seen}
+    )
+    assert stale.status_code == 412
+    fresh = await client.delete(
+        f"{url}/members/{gone}", headers={**staff["headers"], "If-Match": now.headers["etag"]}
+    )
+    assert fresh.status_code == 200 and gone not in {m["user_id"] for m in fresh.json()["members"]}

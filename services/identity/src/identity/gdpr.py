@@ -109,7 +109,7 @@ async def erase(ctx: Identity, user: dict[str, Any]) -> tuple[str, dict[str, Any
         erased += (
             await db.organisations.update_many(
                 {"members.user_id": uid},
-                {"$pull": {"members": {"user_id": uid}}},
+                {"$pull": {"members": {"user_id": uid}}, "$inc": {"revision": 1}},
                 session=session,
             )
         ).modified_count

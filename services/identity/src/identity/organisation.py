@@ -4,6 +4,7 @@ who registers one becomes its contact; contacts and the municipality's staff man
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -14,6 +15,7 @@ from contracts import identity as idc
 from identity.core import Identity
 from identity.fields import Name
 from kit.auth import Principal, ensure_municipality
+from kit.conditional import REVISION, Precondition, bump, revision_of
 from kit.problems import Problem
 from kit.requests import Strict
 
@@ -158,6 +160,9 @@ async def register(ctx: Identity, principal: Principal, data: OrganisationIn) ->
     return org
 
 
+_MEMBER_ATTEMPTS = 8  # rereads when other changes keep coming first
+
+
 async def get(ctx: Identity, principal: Principal, org_id: str) -> dict[str, Any]:
     org = await ctx.db.organisations.find_one({"_id": org_id})
     if org is None:
@@ -167,7 +172,11 @@ async def get(ctx: Identity, principal: Principal, org_id: str) -> dict[str, Any
 
 
 async def add_member(
-    ctx: Identity, principal: Principal, org_id: str, data: MemberIn
+    ctx: Identity,
+    principal: Principal,
+    org_id: str,
+    data: MemberIn,
+    precondition: Precondition | None = None,
 ) -> dict[str, Any]:
     org = await get(ctx, principal, org_id)
     if not may_manage(principal, org):
@@ -177,23 +186,64 @@ async def add_member(
     )
     if member is None:
         raise Problem(422, "Unknown user", "No such user in this municipality.", field="user_id")
-    members = [m for m in org["members"] if m["user_id"] != data.user_id]
-    members.append({"user_id": data.user_id, "role": data.role.value})
-    await ctx.db.organisations.update_one({"_id": org_id}, {"$set": {"members": members}})
-    return {**org, "members": members}
+
+    def added(current: dict[str, Any]) -> list[dict[str, Any]]:
+        members = [m for m in current["members"] if m["user_id"] != data.user_id]
+        members.append({"user_id": data.user_id, "role": data.role.value})
+        return members
+
+    return await _change_members(ctx, principal, org_id, added, precondition)
 
 
 async def remove_member(
-    ctx: Identity, principal: Principal, org_id: str, user_id: str
+    ctx: Identity,
+    principal: Principal,
+    org_id: str,
+    user_id: str,
+    precondition: Precondition | None = None,
 ) -> dict[str, Any]:
-    org = await get(ctx, principal, org_id)
     leaving_self = principal.subject == user_id
-    if not (leaving_self or may_manage(principal, org)):
-        raise Problem(403, "Forbidden", "Only the organisation's contacts or staff remove members.")
-    members = [m for m in org["members"] if m["user_id"] != user_id]
-    if len(members) == len(org["members"]):
-        raise Problem(404, "Not found", "Not a member.")
-    if not any(m["role"] == MemberRole.contact for m in members):
-        raise Problem(409, "Last contact", "An organisation needs at least one contact.")
-    await ctx.db.organisations.update_one({"_id": org_id}, {"$set": {"members": members}})
-    return {**org, "members": members}
+
+    def removed(current: dict[str, Any]) -> list[dict[str, Any]]:
+        if not (leaving_self or may_manage(principal, current)):
+            raise Problem(
+                403, "Forbidden", "Only the organisation's contacts or staff remove members."
+            )
+        members = [m for m in current["members"] if m["user_id"] != user_id]
+        if len(members) == len(current["members"]):
+            raise Problem(404, "Not found", "Not a member.")
+        if not any(m["role"] == MemberRole.contact for m in members):
+            raise Problem(409, "Last contact", "An organisation needs at least one contact.")
+        return members
+
+    return await _change_members(ctx, principal, org_id, removed, precondition)
+
+
+async def _change_members(
+    ctx: Identity,
+    principal: Principal,
+    org_id: str,
+    change: Callable[[dict[str, Any]], list[dict[str, Any]]],
+    precondition: Precondition | None,
+) -> dict[str, Any]:
+    """Write the member list `change` makes of the organisation as read, at the revision
+    read: a change made meanwhile (two staff members adding people at once) is read again
+    and kept, never overwritten; with If-Match, a version other than the one it names is
+    412 instead."""
+    precondition = precondition or Precondition(None)
+    for _ in range(_MEMBER_ATTEMPTS):
+        org = await get(ctx, principal, org_id)
+        precondition.check(org)
+        members = change(org)
+        done = await ctx.db.organisations.update_one(
+            {"_id": org_id, REVISION: org.get(REVISION)},
+            bump({"$set": {"members": members}}),
+        )
+        if done.matched_count:
+            return {**org, "members": members, REVISION: revision_of(org) + 1}
+    raise Problem(
+        409,
+        "Conflict",
+        "The organisation was changed repeatedly meanwhile; try again.",
+        headers={"Retry-After": "1"},
+    )

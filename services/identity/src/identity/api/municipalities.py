@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 
 from identity import municipality as municipalities
 from identity.core import Identity
 from identity.municipality import MunicipalityIn, MunicipalityOut
 from kit.auth import Principal
+from kit.conditional import tag
 
 
 def router(ctx: Identity) -> APIRouter:
@@ -19,8 +20,10 @@ def router(ctx: Identity) -> APIRouter:
         return [municipalities.to_out(d) for d in await municipalities.list_all(ctx)]
 
     @api.get("/{slug}", summary="One municipality (public)")
-    async def get(slug: str) -> MunicipalityOut:
-        return municipalities.to_out(await municipalities.get(ctx, slug, field="slug"))
+    async def get(slug: str, response: Response) -> MunicipalityOut:
+        found = await municipalities.get(ctx, slug, field="slug")
+        tag(response, found)
+        return municipalities.to_out(found)
 
     @api.post("", status_code=201, summary="Add a municipality (platform admin)")
     async def create(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
 
 from identity import organisation as orgs
 from identity.core import Identity
 from identity.organisation import MemberIn, OrganisationIn, OrganisationKind, OrganisationOut
 from kit.auth import Principal
+from kit.conditional import Precondition, if_match, tag
 
 
 def router(ctx: Identity) -> APIRouter:
@@ -34,22 +37,35 @@ def router(ctx: Identity) -> APIRouter:
         return [await orgs.to_out(ctx, o, principal) for o in found]
 
     @api.get("/{org_id}", summary="One organisation (members for members and staff)")
-    async def get(org_id: str, principal: Principal = signed_in) -> OrganisationOut:
-        return await orgs.to_out(ctx, await orgs.get(ctx, principal, org_id), principal)
+    async def get(
+        org_id: str, response: Response, principal: Principal = signed_in
+    ) -> OrganisationOut:
+        org = await orgs.get(ctx, principal, org_id)
+        tag(response, org)
+        return await orgs.to_out(ctx, org, principal)
 
     @api.post("/{org_id}/members", summary="Add or change a member (contacts and staff)")
     async def add_member(
-        org_id: str, data: MemberIn, principal: Principal = signed_in
+        org_id: str,
+        data: MemberIn,
+        response: Response,
+        precondition: Annotated[Precondition, Depends(if_match)],
+        principal: Principal = signed_in,
     ) -> OrganisationOut:
-        return await orgs.to_out(
-            ctx, await orgs.add_member(ctx, principal, org_id, data), principal
-        )
+        org = await orgs.add_member(ctx, principal, org_id, data, precondition)
+        tag(response, org)
+        return await orgs.to_out(ctx, org, principal)
 
     @api.delete("/{org_id}/members/{user_id}", summary="Remove a member, or leave")
     async def remove_member(
-        org_id: str, user_id: str, principal: Principal = signed_in
+        org_id: str,
+        user_id: str,
+        response: Response,
+        precondition: Annotated[Precondition, Depends(if_match)],
+        principal: Principal = signed_in,
     ) -> OrganisationOut:
-        org = await orgs.remove_member(ctx, principal, org_id, user_id)
+        org = await orgs.remove_member(ctx, principal, org_id, user_id, precondition)
+        tag(response, org)
         return await orgs.to_out(ctx, org, principal)
 
     return api
