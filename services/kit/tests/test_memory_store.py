@@ -3,6 +3,8 @@ them, and a loud refusal of anything else (no infrastructure)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 import pytest
@@ -79,6 +81,23 @@ async def test_queries_sorts_and_projections_as_the_store_answers() -> None:
     gone = await people.delete_many({"_id": {"$in": ["a", "b"]}})
     assert gone.deleted_count == 2
     assert await ids({}, sort="_id") == ["c", "d"]
+
+
+async def test_kept_as_the_store_gives_it_back() -> None:
+    class Colour(StrEnum):
+        red = "red"
+
+    things = MemoryDatabase()["things"]
+    at = datetime(2027, 1, 2, 3, 4, 5, 678_901, tzinfo=UTC)
+    await things.insert_one({"_id": "t", "colour": Colour.red, "at": at, "pair": (1, 2)})
+    found = await things.find_one({"_id": "t"})
+    assert found == {"_id": "t", "colour": "red", "at": at.replace(microsecond=678_000),
+                     "pair": [1, 2]}  # fmt: skip
+    assert type(found["colour"]) is str
+    same = await things.update_one({"_id": "t"}, {"$set": {"colour": "red"}})
+    assert (same.matched_count, same.modified_count) == (1, 0)  # nothing changed
+    other = await things.update_one({"_id": "t"}, {"$set": {"colour": "blue"}, "$inc": {"n": 0}})
+    assert (other.matched_count, other.modified_count) == (1, 1)
 
 
 async def test_what_it_cannot_answer_is_refused() -> None:
