@@ -35,7 +35,7 @@ AT = datetime(2027, 5, 3, 10, tzinfo=UTC)
         (RuleBroken("starts_at is in the past", field="starts_at"), 422, "Booking not allowed",
          BASE + "booking-rule", "starts_at", {}),
         (RuleBroken("at most 2 bookings a day", field="starts_at", now=True), 409,
-         "Booking not allowed", BASE + "booking-rule", "starts_at", {}),
+         "Booking limit reached", BASE + "booking-limit", "starts_at", {}),
         (Clash((AT, AT.replace(hour=11))), 409, "Conflict", BASE + "booking-conflict",
          "starts_at", {"conflict": {"starts_at": "2027-05-03T10:00:00+00:00",
                                     "ends_at": "2027-05-03T11:00:00+00:00"}}),

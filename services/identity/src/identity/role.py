@@ -74,9 +74,9 @@ async def change_role(
             grant=grant,
         )
     except RoleChangeDenied as denied:
-        raise Problem(
-            denied.status, "Role change refused", denied.detail, field=denied.field
-        ) from None
+        # The title of the status's kind (docs/api.md, Refusals), the reason in the detail.
+        title = {403: "Forbidden", 409: "Conflict"}.get(denied.status, "Invalid field")
+        raise Problem(denied.status, title, denied.detail, field=denied.field) from None
     now = datetime.now(UTC)
     found = {"_id": user_id, "municipality": municipality, "status": "active"}
     update = {"$addToSet": {"roles": role}} if grant else {"$pull": {"roles": role}}

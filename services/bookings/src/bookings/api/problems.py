@@ -29,10 +29,13 @@ def problem_of(error: BookingsError) -> Problem:
     if isinstance(error, Invalid):
         return Problem(422, f"Invalid {error.what}", detail, field=field)
     if isinstance(error, RuleBroken):
-        status = 409 if error.clashes else 422
-        return Problem(
-            status, "Booking not allowed", detail, field=field, type_=BASE + "booking-rule"
-        )
+        # One status per kind (docs/api.md, Refusals): the request breaks a rule whatever
+        # else is booked (422), or the state refuses it now (a quota reached, 409).
+        if error.clashes:
+            return Problem(
+                409, "Booking limit reached", detail, field=field, type_=BASE + "booking-limit"
+            )
+        return Problem(422, "Booking not allowed", detail, field=field, type_=BASE + "booking-rule")
     if isinstance(error, Clash):
         start, end = error.held
         return Problem(

@@ -21,6 +21,7 @@ const BY_TYPE = {
   "age-limit": "problem.ageLimit",
   "booking-conflict": "problem.bookingConflict",
   "booking-rule": "problem.bookingRule",
+  "booking-limit": "problem.bookingRule",
   "concurrent-change": "problem.concurrentChange",
   duplicate: "problem.duplicate",
   "not-found": "problem.notFound",
@@ -91,7 +92,7 @@ function reference(error) {
 
 // One message per invalid field, from the validation error's kind (never its text).
 function fieldText(entry, error) {
-  if (problemKind(error) === "booking-rule") return t("problem.bookingRule");
+  if (["booking-rule", "booking-limit"].includes(problemKind(error))) return t("problem.bookingRule");
   if (error.problem?.title === "Weak password") return t("auth.passwordHint");
   const type = String(entry.type || "");
   if (type === "missing") return t("field.missing");
