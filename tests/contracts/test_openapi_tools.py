@@ -82,7 +82,7 @@ def test_typescript_client_type_checks_and_an_untyped_answer_breaks_it(
         shutil.copy(HERE / "client" / "client.ts", folder / "client.ts")
     checked = run(
         BIN / "tsc", "--noEmit", "--strict", "--target", "es2022", "--module", "esnext",
-        "--moduleResolution", "bundler", "--pretty", "false",
+        "--moduleResolution", "bundler", "--lib", "es2022,dom", "--pretty", "false",
         "typed/client.ts", "untyped/client.ts", cwd=tmp_path,
     )  # fmt: skip
     errors = [line for line in checked.stdout.splitlines() if ": error TS" in line]

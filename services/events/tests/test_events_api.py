@@ -218,10 +218,22 @@ async def test_listing_filters_and_pages(api: Any) -> None:
     later = (helsinki_now() + timedelta(days=40)).date().isoformat()
     assert await ids(**{"from": later}) == [c["id"]]
     assert await ids(to=later) == [a["id"], b["id"]]
+    # A page (docs/api.md, Collections): limit, offset, the next page's link; next_offset
+    # kept for the earlier shape.
     r = await api.client.get("/events", params={"municipality": m, "limit": 2})
-    assert r.json()["next_offset"] == 2 and len(r.json()["items"]) == 2
-    r = await api.client.get("/events", params={"municipality": m, "limit": 2, "offset": 2})
+    first = r.json()
+    assert first["next_offset"] == 2 and len(first["items"]) == 2
+    assert (first["limit"], first["offset"], first["total"]) == (2, 0, None)
+    assert first["next"].endswith(f"/events?municipality={m}&limit=2&offset=2")
+    r = await api.client.get(first["next"])
     assert [e["id"] for e in r.json()["items"]] == [c["id"]] and r.json()["next_offset"] is None
+    assert r.json()["offset"] == 2 and r.json()["next"] is None
+    drafts = await api.client.get(
+        "/events",
+        params={"municipality": m, "status": "draft", "limit": 1},
+        headers=api.auth("staff", m),
+    )
+    assert drafts.json()["limit"] == 1 and drafts.json()["next"] is None  # one draft
     # drafts: staff of that municipality only
     r = await api.client.get("/events", params={"municipality": m, "status": "draft"})
     assert r.status_code == 403

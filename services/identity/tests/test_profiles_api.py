@@ -165,7 +165,7 @@ async def test_mentor_directory_lists_only_opted_in_and_searches(
     async def search(**params: str) -> set[str]:
         response = await client.get("/mentors", params=params, headers=searcher["headers"])
         assert response.status_code == 200
-        return {m["user_id"] for m in response.json()}
+        return {m["user_id"] for m in response.json()["items"]}
 
     assert await search(skill=f"python {tag}") == {python_mentor["user"]["id"]}
     assert await search(skill=tag) == {python_mentor["user"]["id"], swedish_mentor["user"]["id"]}
@@ -173,11 +173,11 @@ async def test_mentor_directory_lists_only_opted_in_and_searches(
     assert await search(skill=f"{tag}", language="en") == {python_mentor["user"]["id"]}
     listed = (
         await client.get("/mentors", params={"skill": f"python {tag}"}, headers=searcher["headers"])
-    ).json()
+    ).json()["items"]
     assert listed[0]["display_name"] and listed[0]["kind"] == "professional"
     assert "email" not in listed[0]
     kouvola = await client.get("/mentors", params={"skill": tag}, headers=kouvola_mentor["headers"])
-    assert {m["user_id"] for m in kouvola.json()} == {kouvola_mentor["user"]["id"]}
+    assert {m["user_id"] for m in kouvola.json()["items"]} == {kouvola_mentor["user"]["id"]}
     assert (await client.get("/mentors")).status_code == 401
     bad = await client.put(
         "/me/mentor-offer", json={"topics": [], "languages": ["fi"]}, headers=searcher["headers"]

@@ -92,7 +92,24 @@ async def test_staff_see_users_of_their_own_municipality_only(
     resident = await signup()
     listed = await client.get("/municipalities/helsinki/users?limit=200", headers=staff["headers"])
     assert listed.status_code == 200
-    assert all(u["municipality"] == "helsinki" for u in listed.json())
+    assert all(u["municipality"] == "helsinki" for u in listed.json()["items"])
+    # Pages (docs/api.md): limit, offset, the next page's link and the total.
+    first = (
+        await client.get("/municipalities/helsinki/users?limit=1", headers=staff["headers"])
+    ).json()
+    assert first["limit"] == 1 and first["offset"] == 0 and len(first["items"]) == 1
+    assert first["total"] >= 2 and first["next"].endswith(
+        "/municipalities/helsinki/users?limit=1&offset=1"
+    )
+    second = (await client.get(first["next"], headers=staff["headers"])).json()
+    assert second["offset"] == 1 and second["items"][0]["id"] != first["items"][0]["id"]
+    last = (
+        await client.get(
+            f"/municipalities/helsinki/users?limit=1&offset={first['total'] - 1}",
+            headers=staff["headers"],
+        )
+    ).json()
+    assert len(last["items"]) == 1 and last["next"] is None
     one = await client.get(
         f"/municipalities/helsinki/users/{resident['user']['id']}", headers=staff["headers"]
     )

@@ -29,7 +29,7 @@ async def test_seed_is_idempotent_and_usable(svc: Any, client: httpx.AsyncClient
     headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
     me = (await client.get("/me", headers=headers)).json()
     assert me["roles"] == ["admin", "staff"] and me["municipality"] == "kouvola"
-    mentors = (await client.get("/mentors?skill=3d printing", headers=headers)).json()
+    mentors = (await client.get("/mentors?skill=3d printing", headers=headers)).json()["items"]
     assert [m["display_name"] for m in mentors] == ["Mikko Mentor"]
     orgs = (await client.get("/organisations", headers=headers)).json()
     assert {(o["name"], o["kind"]) for o in orgs} == {

@@ -21,8 +21,16 @@ export function titles(page: EventPage, language: string): string[] {
   });
 }
 
-export function nextPage(page: EventPage): number | null {
-  return page.next_offset;
+// Every collection's page: `next` is the next page's link, or null on the last.
+export async function everyTitle(first: EventPage, language: string): Promise<string[]> {
+  const found: string[] = [];
+  let page: EventPage | null = first;
+  while (page) {
+    found.push(...titles(page, language));
+    const next: string | null = page.next;
+    page = next ? ((await (await fetch(next)).json()) as EventPage) : null;
+  }
+  return found;
 }
 
 export function bookingRequest(resourceId: string, start: Date, end: Date): BookingRequest {

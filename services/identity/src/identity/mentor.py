@@ -145,7 +145,8 @@ async def directory(
     language: str | None,
     limit: int,
     offset: int,
-) -> list[OfferOut]:
+) -> tuple[list[OfferOut], bool]:
+    """A page of active offers, newest first, and whether more follow."""
     query: dict[str, Any] = {"municipality": municipality, "active": True}
     if skill:
         # Substring match on the normalised skill name: "python" finds "python for data".
@@ -153,12 +154,14 @@ async def directory(
     if language:
         query["languages"] = language
     offers = await ctx.db.mentor_offers.find(
-        query, sort=[("updated_at", -1)], skip=offset, limit=limit
+        query, sort=[("updated_at", -1)], skip=offset, limit=limit + 1
     ).to_list()
+    more = len(offers) > limit
+    offers = offers[:limit]
     users = {
         u["_id"]: u
         for u in await ctx.db.users.find(
             {"_id": {"$in": [o["_id"] for o in offers]}, "status": "active"}
         ).to_list()
     }
-    return [to_out(users[o["_id"]], o) for o in offers if o["_id"] in users]
+    return [to_out(users[o["_id"]], o) for o in offers if o["_id"] in users], more

@@ -22,6 +22,7 @@ from kit.app import Service
 from kit.auth import Principal, ensure_municipality
 from kit.dates import Moment
 from kit.openapi import returns
+from kit.pages import next_link
 from kit.requests import Strict
 
 
@@ -117,9 +118,7 @@ class ListParams:
 
 
 # The bodies are written as bytes (to hash them for the ETag): documented here.
-LISTING = caching.cached(
-    "A page of events and the offset of the next page (or null)", model=EventPage
-)
+LISTING = caching.cached("A page of events (docs/api.md, Collections)", model=EventPage)
 ONE = caching.cached("The event with its sub-events", model=EventDetail)
 
 
@@ -131,6 +130,19 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
     page_max = svc.settings.page_max
     max_age = svc.settings.cache_max_age_s
     reads = svc.part(Parts).catalogue
+
+    def page_fields(
+        request: Request, limit: int, offset: int, next_offset: int | None
+    ) -> dict[str, Any]:
+        # kit.pages' fields (no total: the catalogue does not count a filter's matches);
+        # next_offset kept for clients of the earlier shape (docs/api.md, migration).
+        return {
+            "limit": limit,
+            "offset": offset,
+            "next": next_link(request, svc.settings, next_offset),
+            "total": None,
+            "next_offset": next_offset,
+        }
 
     @api.get("", name="list", **LISTING)
     async def listing(
@@ -154,12 +166,12 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
                 await reads.at_least(event_id, int(revision))
             entries, next_offset = reads.find(filters, limit=limit, offset=offset)
             items = b",".join(e.view for e in entries)
-            body = b'{"items":[%b],"next_offset":%b}' % (items, caching.dumps(next_offset))
+            paging = caching.dumps(page_fields(request, limit, offset, next_offset))
+            body = b'{"items":[%b],%b' % (items, paging[1:])
         else:  # drafts: from the store
             docs, next_offset = await search.find(svc, filters, limit=limit, offset=offset)
-            body = caching.dumps(
-                {"items": [event.out(d) for d in docs], "next_offset": next_offset}
-            )
+            paged = page_fields(request, limit, offset, next_offset)
+            body = caching.dumps({"items": [event.out(d) for d in docs], **paged})
         return caching.respond(request, body, public=principal is None, max_age=max_age)
 
     @api.post("", **returns(EventOut, "The draft", 201))

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from contracts.common import Audience
 from contracts.events import EventKind, VenueKind
+from kit.pages import Page
 
 Localized = dict[str, str]
 
@@ -85,9 +86,11 @@ class EventDetail(EventOut):
     sub_events: list[SubEvent] = Field(default_factory=list)
 
 
-class EventPage(BaseModel):
-    items: list[EventOut]
-    next_offset: int | None = Field(description="The offset of the next page; null on the last")
+class EventPage(Page[EventOut]):
+    next_offset: int | None = Field(
+        deprecated=True,
+        description="The next page's offset (null on the last): the earlier shape; use `next`",
+    )
 
 
 class AddressOut(BaseModel):

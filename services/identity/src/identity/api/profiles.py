@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from identity import mentor as mentors
 from identity import profile as profiles
@@ -15,12 +15,14 @@ from identity.mentor import OfferIn, OfferOut
 from identity.profile import ProfileIn, ProfileOut, Visibility
 from kit.auth import Principal
 from kit.conditional import Precondition, if_match
+from kit.pages import Page, Paging, page
 from kit.problems import Problem
 
 
 def router(ctx: Identity) -> APIRouter:
     api = APIRouter(tags=["profiles"])
     signed_in = Depends(ctx.svc.auth.principal)
+    pages_of_50 = Depends(Paging.of(50, 200))
     anyone = Depends(ctx.svc.auth.optional)
 
     @api.get("/me/profile", summary="My profile")
@@ -85,19 +87,22 @@ def router(ctx: Identity) -> APIRouter:
 
     @api.get("/mentors", summary="Mentor directory of my municipality: who can help with X")
     async def directory(
+        request: Request,
         skill: str | None = Query(default=None, min_length=1, max_length=80),
         language: Language | None = Query(default=None),
-        limit: int = Query(default=50, ge=1, le=200),
-        offset: int = Query(default=0, ge=0, le=100_000),
+        paging: Paging = pages_of_50,
         principal: Principal = signed_in,
-    ) -> list[OfferOut]:
-        return await mentors.directory(
+    ) -> Page[OfferOut]:
+        found, more = await mentors.directory(
             ctx,
             principal.municipality,
             skill=skill,
             language=language,
-            limit=limit,
-            offset=offset,
+            limit=paging.limit,
+            offset=paging.offset,
+        )
+        return Page[OfferOut].model_validate(
+            page(request, ctx.settings, found, limit=paging.limit, offset=paging.offset, more=more)
         )
 
     return api

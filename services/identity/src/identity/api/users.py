@@ -15,12 +15,14 @@ from identity.core import Identity
 from identity.user import ContactIn, PasswordChange, UserOut
 from kit.auth import Principal, ensure_municipality
 from kit.conditional import Precondition, if_match, tag
+from kit.pages import Page, Paging, page
 
 
 def router(ctx: Identity) -> APIRouter:
     api = APIRouter(tags=["users"])
     signed_in = Depends(ctx.svc.auth.principal)
     staff = Depends(ctx.svc.auth.require("staff", "admin"))
+    pages_of_50 = Depends(Paging.of(50, 200))
     admin = Depends(ctx.svc.auth.require("admin", "platform_admin"))
     # The municipality's own admins only (a platform admin runs the site, not its people).
     own_admin = Depends(ctx.svc.auth.require("admin"))
@@ -69,20 +71,29 @@ def router(ctx: Identity) -> APIRouter:
         await users.change_password(ctx, account["_id"], data, address=caller_address(request))
         return Response(status_code=204)
 
-    @api.get("/municipalities/{municipality}/users", summary="Users of a municipality (staff)")
+    @api.get(
+        "/municipalities/{municipality}/users",
+        name="list",
+        summary="Users of a municipality (staff)",
+    )
     async def list_users(
+        request: Request,
         municipality: str,
         role: str | None = Query(default=None, max_length=40),
-        limit: int = Query(default=50, ge=1, le=200),
-        offset: int = Query(default=0, ge=0, le=100_000),
+        paging: Paging = pages_of_50,
         principal: Principal = staff,
-    ) -> list[UserOut]:
+    ) -> Page[UserOut]:
         ensure_municipality(principal, municipality)
         query: dict[str, Any] = {"municipality": municipality, "status": "active"}
         if role:
             query["roles"] = role
+        limit, offset = paging.limit, paging.offset
         found = ctx.db.users.find(query, sort=[("created_at", 1)], skip=offset, limit=limit)
-        return [users.to_out(u) for u in await found.to_list()]
+        items = [users.to_out(u) for u in await found.to_list()]
+        # A municipality's accounts (the prefix of the user_email index): cheap to count.
+        total = await ctx.db.users.count_documents(query)
+        answer = page(request, ctx.settings, items, limit=limit, offset=offset, total=total)
+        return Page[UserOut].model_validate(answer)
 
     @api.get("/municipalities/{municipality}/users/{user_id}", summary="One user (staff)")
     async def get_user(

@@ -130,7 +130,7 @@ async function listing(params) {
   if (!found.items.length) return h("p", { text: t("events.none") });
   const paging = h("nav", { class: "paging", "aria-label": t("events.pages") },
     offset > 0 ? h("a", { class: "button secondary", href: hashFor({ ...params, offset: String(Math.max(0, offset - limit)) }), text: t("events.previous") }) : null,
-    found.next_offset != null ? h("a", { class: "button secondary", href: hashFor({ ...params, offset: String(found.next_offset) }), text: t("events.next") }) : null);
+    found.next != null ? h("a", { class: "button secondary", href: hashFor({ ...params, offset: String(found.offset + found.items.length) }), text: t("events.next") }) : null);
   return h("div", {},
     h("p", { class: "results-count", role: "status", text: t("events.showing", { first: offset + 1, last: offset + found.items.length }) }),
     h("ul", { class: "cards", "aria-label": t("events.results") }, found.items.map(eventCard)),

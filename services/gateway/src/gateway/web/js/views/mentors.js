@@ -16,15 +16,17 @@ export async function mentorsView(params) {
     params.language || "",
     { name: "language" },
   );
-  const [found, hours] = await Promise.all([
+  const [page, hours] = await Promise.all([
     get("/mentors", {
       skill: (params.skill || "").trim().toLowerCase() || undefined,
       language: params.language || undefined,
+      limit: 200,
     }),
     get("/resources", { kind: "mentor_hours" }).catch(() => []),
   ]);
   // A mentor's office hours are resources of kind mentor_hours with their user id.
   const hoursOf = (id) => hours.filter((r) => r.mentor_user_id === id && r.active !== false);
+  const found = page.items; // a page (docs/api.md): the first 200 are shown
   const list = found.length
     ? h("ul", { class: "cards", id: "mentor-list" }, found.map((m) => h("li", { class: "card" },
         h("h2", { class: "long-text", text: m.display_name }),
