@@ -1,15 +1,19 @@
-"""Personal iCalendar feed at a secret URL. Only a hash of the secret is stored; a new
-secret replaces the old one, and revoking deletes it, so old links stop working."""
+"""Personal iCalendar feed at a secret URL: the person's bookings and event registrations
+(the latter learnt from the events service's messages, bookings.registrations). Only a hash
+of the secret is stored; a new secret replaces the old one, and revoking deletes it, so old
+links stop working."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from icalendar import Calendar, Event
 
+from bookings import registrations
 from bookings.errors import NotFound
 from contracts import calendar as entries
 from contracts.bookings import BookingStatus
@@ -57,10 +61,15 @@ async def feed_ics(svc: Service, token: str) -> bytes:
         sort=[("starts_at", 1)],
         limit=1000,
     ).to_list()
-    return calendar(bookings)
+    signed_up = await registrations.of_user(svc.store.db, feed["user_id"], since)
+    return calendar(bookings, signed_up)
 
 
-def calendar(bookings: list[dict[str, Any]]) -> bytes:
+def _text(value: dict[str, str], default: str = "") -> str:
+    return value.get("fi") or value.get("en") or next(iter(value.values()), default)
+
+
+def calendar(bookings: list[dict[str, Any]], signed_up: Sequence[dict[str, Any]] = ()) -> bytes:
     cal = Calendar()
     cal.add("prodid", "-//Kohtaamo//bookings//FI")
     cal.add("version", "2.0")
@@ -88,6 +97,25 @@ def calendar(bookings: list[dict[str, Any]]) -> bytes:
             if doc["status"] in entries.CANCELLED
             else "TENTATIVE"
             if doc["status"] == BookingStatus.pending
+            else "CONFIRMED",
+        )
+        cal.add_component(event)
+    for doc in signed_up:
+        event = Event()
+        event.add("uid", entries.uid(doc["_id"]))  # the registration mails' UID
+        event.add("sequence", entries.sequence(doc["status"]))
+        event.add("summary", _text(doc.get("title", {}), "Tapahtuma"))
+        event.add("dtstart", doc["starts_at"])
+        event.add("dtend", doc["ends_at"])
+        event.add("dtstamp", doc.get("updated_at") or doc["starts_at"])
+        if doc.get("venue_name"):
+            event.add("location", _text(doc["venue_name"]))
+        event.add(
+            "status",
+            "CANCELLED"
+            if doc["status"] in entries.CANCELLED
+            else "TENTATIVE"  # on the waiting list: a place may still come
+            if doc["status"] == "waitlisted"
             else "CONFIRMED",
         )
         cal.add_component(event)

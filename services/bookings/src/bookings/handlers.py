@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from bookings import registrations
 from bookings.booking import transition
 from bookings.calendar import claim
 from bookings.facts import resource_changed
 from contracts import bookings as ev
+from contracts import events as ec
 from contracts import identity as idc
 from contracts.bookings import BookingStatus
 from kit.app import Service
@@ -26,7 +28,8 @@ def register_handlers(svc: Service) -> None:
     # across sites"), so an empty answer from elsewhere never completes an erasure early.
     @svc.consumer("identity-users", [idc.USER_ERASED], network=True)
     async def on_user_erased(delivery: Delivery[idc.UserErased]) -> None:
-        """Anonymise an erased user's bookings and series; drop their feed."""
+        """Anonymise an erased user's bookings and series; drop their feed and what the
+        feed knew of their event registrations."""
         data = delivery.data
         assert delivery.uow is not None  # consumed through the inbox
         session = delivery.session
@@ -55,7 +58,13 @@ def register_handlers(svc: Service) -> None:
             session=session,
         )
         feeds = await db.feeds.delete_many({"user_id": data.user_id}, session=session)
-        count = bookings.modified_count + series.modified_count + feeds.deleted_count
+        entries = await db[registrations.COLLECTION].delete_many(who, session=session)
+        count = (
+            bookings.modified_count
+            + series.modified_count
+            + feeds.deleted_count
+            + entries.deleted_count
+        )
         if not svc.settings.serves(municipality):
             return
         await delivery.uow.emit(
@@ -66,6 +75,24 @@ def register_handlers(svc: Service) -> None:
                 subject=f"user/{data.user_id}",
             ),
         )
+
+    @svc.consumer(
+        "events-registrations",
+        registrations.TYPES,
+        description="Event registrations for the personal calendar feed",
+    )
+    async def on_registration(delivery: Delivery) -> None:
+        data: Any = delivery.data
+        if delivery.event.type == ec.EVENT_CHANGED:
+            await registrations.on_event_changed(svc.store.db, delivery.session, data)
+        else:
+            await registrations.on_registration(
+                svc.store.db,
+                delivery.session,
+                delivery.event.type,
+                delivery.event.municipality,
+                data,
+            )
 
     @svc.consumer("identity-mentors", [idc.MENTOR_OFFER_CHANGED])
     async def on_mentor_offer(delivery: Delivery[idc.MentorOfferChanged]) -> None:

@@ -35,3 +35,9 @@ async def ensure_indexes(store: Store) -> None:
     )
     await db.series.create_indexes([IndexModel([("user_id", ASCENDING)])])
     await db.feeds.create_indexes([IndexModel([("user_id", ASCENDING)], unique=True)])
+    await db.feed_registrations.create_indexes(
+        [
+            IndexModel([("user_id", ASCENDING), ("ends_at", ASCENDING)]),
+            IndexModel([("event_id", ASCENDING)]),
+        ]
+    )
