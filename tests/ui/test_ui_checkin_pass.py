@@ -1,21 +1,29 @@
-"""QR check-in, in headless Chromium against the real platform: a booking's and a
-registration's pass is shown as a QR code in the confirmation and on my page; the code
-decodes (zxing-cpp, an independent reader) to the staff check-in page, which a staff member
-on a phone opens, signs in to and checks the person in with; a second scan, a typed
-registration code, a malformed and an unknown code each get their own message."""
+"""QR check-in and the calendar feed, in headless Chromium against the real platform: a
+booking's and a registration's pass is shown as a QR code in the confirmation and on my
+page; the code decodes (zxing-cpp, an independent reader) to the staff check-in page, which
+a staff member on a phone opens, signs in to and checks the person in with; a second scan,
+a typed registration code, a malformed and an unknown code each get their own message.
+The personal feed's public address is copied and offered to Google and Outlook, and it
+holds both the booking and the registration."""
 
 from __future__ import annotations
 
 import io
+import re
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 import zxingcpp
+from icalendar import Calendar
 from PIL import Image
 from playwright.async_api import Locator, expect
+
+from kit.testing import eventually
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -130,6 +138,38 @@ async def test_qr_check_in_from_booking_and_registration_to_staff_on_a_phone(
     assert await decoded(page.locator("#my-bookings svg.qr")) == booking_link
     await shot(page, "pass-my-page")
     assert await axe(page) == []
+
+    # The calendar feed: at the site's public address (the gateway's, never a service's),
+    # copied with one click, with Google's and Outlook's subscribe links, and holding the
+    # booking and the registration (which bookings learns from events' messages).
+    await page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    feed_box = page.locator("section[aria-labelledby='me-feed-title']")
+    await feed_box.get_by_role("button", name=text["feed.make"]).click()
+    address = feed_box.get_by_label(text["feed.url"])
+    public = re.escape(platform.gateway + "/api/v1/feeds/")
+    await expect(address).to_have_value(re.compile(rf"^{public}[\w-]+\.ics$"))
+    feed_url = await address.input_value()
+    await feed_box.get_by_role("button", name=text["feed.copy"]).click()
+    assert await page.evaluate("navigator.clipboard.readText()") == feed_url
+    google = await feed_box.get_by_role("link", name=text["feed.google"]).get_attribute("href")
+    webcal = "webcal:" + feed_url.split(":", 1)[1]
+    assert google and parse_qs(urlsplit(google).query)["cid"] == [webcal]
+    outlook = await feed_box.get_by_role("link", name=text["feed.outlook"]).get_attribute("href")
+    assert outlook and parse_qs(urlsplit(outlook).query)["url"] == [feed_url]
+    await expect(feed_box.get_by_role("link", name=text["feed.webcal"])).to_have_attribute(
+        "href", webcal
+    )
+    await feed_box.scroll_into_view_if_needed()
+    await shot(page, "feed-links")
+    assert await axe(page) == []
+    uids = {f"{booking['id']}@kohtaamo.fi", f"{registration['id']}@kohtaamo.fi"}
+
+    async def both_in_feed() -> bool:
+        async with httpx.AsyncClient() as client:
+            calendar = Calendar.from_ical((await client.get(feed_url)).text)
+        return uids <= {str(e["UID"]) for e in calendar.walk("VEVENT")}
+
+    await eventually(both_in_feed, timeout=60)
 
     # Staff on a phone: the camera app opens the code's link in a new tab without a
     # session; signing in leads back to the check-in with the code filled in.

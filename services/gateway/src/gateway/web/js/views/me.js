@@ -171,6 +171,20 @@ async function consents() {
     }));
 }
 
+// Calendar programs subscribe to the feed by its address; Google's and Outlook's web
+// calendars take it through their own "add by URL" pages, others by the webcal: scheme.
+function subscribeLinks(url) {
+  const webcal = url.replace(/^https?:/, "webcal:");
+  const google = new URL("https://calendar.google.com/calendar/render");
+  google.search = new URLSearchParams({ cid: webcal }).toString();
+  const outlook = new URL("https://outlook.live.com/calendar/0/addfromweb");
+  outlook.search = new URLSearchParams({ url, name: "Kohtaamo" }).toString();
+  return h("div", { class: "row-actions feed-links" },
+    h("a", { class: "button secondary", href: google.toString(), rel: "noopener", target: "_blank", text: t("feed.google") }),
+    h("a", { class: "button secondary", href: outlook.toString(), rel: "noopener", target: "_blank", text: t("feed.outlook") }),
+    h("a", { class: "button secondary", href: webcal, text: t("feed.webcal") }));
+}
+
 async function feed() {
   const out = h("div");
   return h("div", {}, h("p", { text: t("feed.intro") }),
@@ -186,7 +200,9 @@ async function feed() {
             document.execCommand("copy");
           }
           announce(t("feed.copied"));
-        }));
+        }),
+        subscribeLinks(made.url),
+        h("p", { class: "hint", text: t("feed.secret") }));
     }), out);
 }
 
