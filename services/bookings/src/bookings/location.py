@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import Field, field_validator
@@ -18,7 +19,7 @@ from contracts import bookings as ev
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
 from kit.conditional import Precondition, bump, stale
-from kit.requests import LocalizedName, Strict
+from kit.requests import LocalizedLongText, LocalizedName, Strict
 from kit.uow import UnitOfWork
 
 
@@ -28,10 +29,33 @@ class LocationKind(StrEnum):
     branch = "branch"
 
 
+_IMAGE_PATH = re.compile(r"^/[A-Za-z0-9._~/%-]{1,299}$")
+
+
+class Image(Strict):
+    """A photo of the place, served by the site itself: a path on this origin (the web UI
+    loads nothing from other sites, and its content security policy would refuse it)."""
+
+    src: str = Field(max_length=300, examples=["/media/kallio-group-room.jpg"])
+    alt: LocalizedName = Field(min_length=1)
+
+    @field_validator("src")
+    @classmethod
+    def _own_path(cls, value: str) -> str:
+        if not _IMAGE_PATH.match(value) or value.startswith("//") or ".." in value.split("/"):
+            raise ValueError("a path on this site, like /media/room.jpg")
+        return value
+
+
 class LocationIn(Strict):
     name: LocalizedName = Field(min_length=1)
     kind: LocationKind = LocationKind.branch
     address: str | None = Field(None, max_length=200)
+    description: LocalizedLongText = Field(default_factory=dict)
+    accessibility: list[Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=20
+    )
+    image: Image | None = None
     timezone: str = "Europe/Helsinki"
     hours: Hours = Field(default_factory=Hours)
 
@@ -82,6 +106,9 @@ async def create_location(
         "name": data.name,
         "kind": data.kind.value,
         "address": data.address,
+        "description": data.description,
+        "accessibility": data.accessibility,
+        "image": data.image.model_dump() if data.image else None,
         "timezone": data.timezone,
         "hours": data.hours.to_doc(),
         "created_at": now,
@@ -147,6 +174,9 @@ def location_out(doc: dict[str, Any]) -> dict[str, Any]:
         "name": doc["name"],
         "kind": doc["kind"],
         "address": doc.get("address"),
+        "description": doc.get("description") or {},
+        "accessibility": doc.get("accessibility") or [],
+        "image": doc.get("image"),
         "timezone": doc["timezone"],
         "hours": hours_of(doc).model_dump(mode="json"),
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import Field, model_validator
@@ -23,6 +24,27 @@ from kit.requests import LocalizedLongText, LocalizedName, Strict
 from kit.uow import UnitOfWork
 
 
+class PricePer(StrEnum):
+    hour = "hour"
+    booking = "booking"
+    day = "day"
+
+
+class Price(Strict):
+    """What a booking costs: free, or an amount per hour, booking or day."""
+
+    free: bool = True
+    amount: float | None = Field(None, ge=0, le=100_000)
+    currency: str = Field("EUR", pattern=r"^[A-Z]{3}$")
+    per: PricePer = PricePer.booking
+
+    @model_validator(mode="after")
+    def _amount(self) -> Price:
+        if self.free == (self.amount is not None):
+            raise ValueError("give an amount when, and only when, it is not free")
+        return self
+
+
 class ResourceIn(Strict):
     location_id: str = Field(min_length=1)
     kind: ResourceKind
@@ -34,6 +56,9 @@ class ResourceIn(Strict):
     topics: list[str] = Field(default_factory=list, max_length=20)
     mentor_user_id: str | None = None
     rules: Rules = Field(default_factory=Rules)
+    # None: not stated (the UI then says nothing about a price)
+    price: Price | None = None
+    terms: LocalizedLongText = Field(default_factory=dict)
     # Own hours (a mentor's office hours); none: the location's opening hours.
     hours: Hours | None = None
 
@@ -53,6 +78,8 @@ class ResourcePatch(Patch):
     equipment: list[str] | None = Field(None, max_length=50)
     accessibility: list[str] | None = Field(None, max_length=20)
     topics: list[str] | None = Field(None, max_length=20)
+    price: Price | None = None
+    terms: LocalizedLongText | None = None
     rules: Rules | None = None
     hours: Hours | None = None
     active: bool | None = None
@@ -185,6 +212,8 @@ def resource_out(doc: dict[str, Any]) -> dict[str, Any]:
         "equipment": doc.get("equipment", []),
         "accessibility": doc.get("accessibility", []),
         "topics": doc.get("topics", []),
+        "price": doc.get("price"),
+        "terms": doc.get("terms") or {},
         "mentor_user_id": doc.get("mentor_user_id"),
         "active": doc.get("active", True),
         "rules": rules_of(doc).model_dump(mode="json"),

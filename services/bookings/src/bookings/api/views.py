@@ -89,12 +89,27 @@ class SeriesCancelled(BaseModel):
     cancelled_booking_ids: list[str]
 
 
+class ImageOut(BaseModel):
+    src: str = Field(examples=["/media/oodi-studio.jpg"])
+    alt: Localized
+
+
+class PriceOut(BaseModel):
+    free: bool = True
+    amount: float | None = None
+    currency: str = "EUR"
+    per: str = Field("booking", description="hour, booking or day")
+
+
 class LocationOut(BaseModel):
     id: str
     municipality: str
     name: Localized
     kind: str
     address: str | None = None
+    description: Localized = Field(default_factory=dict)
+    accessibility: list[str] = Field(default_factory=list)
+    image: ImageOut | None = Field(None, description="A photo: a path on this site, alt text")
     timezone: str = Field(examples=["Europe/Helsinki"])
     hours: HoursOut
 
@@ -110,6 +125,8 @@ class ResourceOut(BaseModel):
     equipment: list[str] = Field(default_factory=list)
     accessibility: list[str] = Field(default_factory=list)
     topics: list[str] = Field(default_factory=list)
+    price: PriceOut | None = Field(None, description="null: not stated")
+    terms: Localized = Field(default_factory=dict)
     mentor_user_id: str | None = None
     active: bool = True
     rules: Rules
