@@ -12,6 +12,7 @@ import { staffView } from "./views/staff.js";
 import { checkinView } from "./views/checkin.js";
 import { dashboardView } from "./views/dashboard.js";
 import { mentorsView } from "./views/mentors.js";
+import { spaceView } from "./views/space.js";
 
 const main = document.getElementById("main");
 
@@ -20,6 +21,7 @@ const ROUTES = [
   [/^#\/events(?:\?(.*))?$/, (m) => eventsView(Object.fromEntries(new URLSearchParams(m[1])))],
   [/^#\/events\/([\w-]+)$/, (m) => eventView(m[1])],
   [/^#\/book(?:\?(.*))?$/, (m) => bookView(Object.fromEntries(new URLSearchParams(m[1])))],
+  [/^#\/spaces\/([\w-]+)$/, (m) => spaceView(m[1])],
   [/^#\/mentors(?:\?(.*))?$/, (m) => mentorsView(Object.fromEntries(new URLSearchParams(m[1])))],
   [/^#\/me$/, () => meView()],
   [/^#\/login$/, () => loginView()],

@@ -193,12 +193,13 @@ function timedSlots(resource, entry, tz, area, showDay) {
       })));
 }
 
-// LibCal-like: the day's times across the location's resources, free ones to choose.
-function dayGrid(entries, byId, tz, openers) {
+// LibCal-like: the day's times across the location's resources, free ones to choose
+// (on the booking page from two resources on; a place's page shows it for one too).
+export function dayGrid(entries, byId, tz, openers, { min = 2 } = {}) {
   const rows = entries
     .filter((e) => !e.days && (e.open || []).length)
     .map((e) => [e, slotGrid(byId[e.resource_id], e)]);
-  if (rows.length < 2) return null;
+  if (rows.length < min) return null;
   const times = [...new Set(rows.flatMap(([, grid]) => grid.map((s) => s.at)))].sort((a, b) => a - b);
   if (!times.length) return null;
   const when = (at) => fmtTime(new Date(at).toISOString(), tz);
@@ -300,6 +301,9 @@ export async function bookView(params = {}) {
     }
   }
 
+  // The chosen place's own page: photo, address, hours, each space's details.
+  const about = h("a", { class: "about-place", href: `#/spaces/${encodeURIComponent(location.value)}`, text: t("space.about") });
+  location.addEventListener("change", () => about.setAttribute("href", `#/spaces/${encodeURIComponent(location.value)}`));
   const form = h(
     "form",
     { class: "filters", onsubmit: (e) => { e.preventDefault(); only = null; search(); } },
@@ -309,5 +313,5 @@ export async function bookView(params = {}) {
     h("button", { type: "submit", class: "primary", text: t("book.search") }),
   );
   search();
-  return h("section", {}, intro, h("p", { text: t("book.intro") }), form, results);
+  return h("section", {}, intro, h("p", { text: t("book.intro") }), form, h("p", {}, about), results);
 }
