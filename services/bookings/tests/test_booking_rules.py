@@ -60,9 +60,13 @@ class Desk:
         )
 
 
+@pytest.fixture(scope="module")
+def issuer() -> TestIssuer:
+    return TestIssuer()  # a key pair is slow to make: one for the module
+
+
 @pytest.fixture
-async def desk() -> AsyncIterator[Desk]:
-    issuer = TestIssuer()
+async def desk(issuer: TestIssuer) -> AsyncIterator[Desk]:
     svc = service(BookingsSettings())
     svc.verifier.trust(issuer.issuer, issuer.jwks)
     memory = use_memory(svc)
