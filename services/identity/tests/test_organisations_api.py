@@ -72,9 +72,9 @@ async def test_organisation_with_members(
     assert (await client.get(url, headers=outsider["headers"])).json()["members"] is None
     assert (await client.get(url, headers=kouvolan["headers"])).status_code == 403
     listed = await client.get("/organisations?kind=startup", headers=outsider["headers"])
-    assert org["id"] in {o["id"] for o in listed.json()}
+    assert org["id"] in {o["id"] for o in listed.json()["items"]}
     elsewhere = await client.get("/organisations", headers=kouvolan["headers"])
-    assert org["id"] not in {o["id"] for o in elsewhere.json()}
+    assert org["id"] not in {o["id"] for o in elsewhere.json()["items"]}
 
     last_contact = await client.delete(
         f"{url}/members/{founder['user']['id']}", headers=founder["headers"]

@@ -31,7 +31,7 @@ async def test_seed_is_idempotent_and_usable(svc: Any, client: httpx.AsyncClient
     assert me["roles"] == ["admin", "staff"] and me["municipality"] == "kouvola"
     mentors = (await client.get("/mentors?skill=3d printing", headers=headers)).json()["items"]
     assert [m["display_name"] for m in mentors] == ["Mikko Mentor"]
-    orgs = (await client.get("/organisations", headers=headers)).json()
+    orgs = (await client.get("/organisations", headers=headers)).json()["items"]
     assert {(o["name"], o["kind"]) for o in orgs} == {
         ("Lukupiiri ry", "ngo"),
         ("Maker Start-up Oy", "startup"),

@@ -97,7 +97,8 @@ async def test_failing_sms_channel_retries_then_fails_and_operator_retries(
     staff = issuer.headers(roles=["staff"])
     async with client(svc) as http:
         listed = await http.get("/notifications/deliveries", headers=staff)
-        [entry] = [d for d in listed.json() if d["user_id"] == user]
+        assert listed.json()["next"] is None and listed.json()["limit"] == 100  # a page
+        [entry] = [d for d in listed.json()["items"] if d["user_id"] == user]
         # Two retries with backoff (notice_retry_delays_s has two steps), then failed.
         assert [e["status"] for e in entry["log"]] == ["queued", "retrying", "retrying", "failed"]
         assert entry["attempts"] == 3

@@ -4,37 +4,44 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from identity import organisation as orgs
 from identity.core import Identity
 from identity.organisation import MemberIn, OrganisationIn, OrganisationKind, OrganisationOut
 from kit.auth import Principal
 from kit.conditional import Precondition, if_match, tag
+from kit.pages import Page, Paging, page
 
 
 def router(ctx: Identity) -> APIRouter:
     api = APIRouter(prefix="/organisations", tags=["organisations"])
     signed_in = Depends(ctx.svc.auth.principal)
+    pages_of_50 = Depends(Paging.of(50, 200))
 
     @api.post("", status_code=201, summary="Register an organisation (I become its contact)")
     async def register(data: OrganisationIn, principal: Principal = signed_in) -> OrganisationOut:
         return await orgs.to_out(ctx, await orgs.register(ctx, principal, data), principal)
 
-    @api.get("", summary="Organisations of my municipality")
+    @api.get("", name="list", summary="Organisations of my municipality")
     async def list_all(
+        request: Request,
         kind: OrganisationKind | None = Query(default=None),
-        limit: int = Query(default=50, ge=1, le=200),
-        offset: int = Query(default=0, ge=0, le=100_000),
+        paging: Paging = pages_of_50,
         principal: Principal = signed_in,
-    ) -> list[OrganisationOut]:
+    ) -> Page[OrganisationOut]:
         query: dict[str, str] = {"municipality": principal.municipality}
         if kind:
             query["kind"] = kind.value
+        limit, offset = paging.limit, paging.offset
         found = await ctx.db.organisations.find(
             query, sort=[("name", 1)], skip=offset, limit=limit
         ).to_list()
-        return [await orgs.to_out(ctx, o, principal) for o in found]
+        items = [await orgs.to_out(ctx, o, principal) for o in found]
+        # A municipality's organisations (its index): cheap to count.
+        total = await ctx.db.organisations.count_documents(query)
+        answer = page(request, ctx.settings, items, limit=limit, offset=offset, total=total)
+        return Page[OrganisationOut].model_validate(answer)
 
     @api.get("/{org_id}", summary="One organisation (members for members and staff)")
     async def get(

@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
 from kit.app import Service
 from kit.auth import Principal
+from kit.pages import Page, Paging, page
 from kit.problems import Problem
 from notifications.notices import FAILED, QUEUED, NoticeStatus, log_entry
 
@@ -52,19 +53,27 @@ def _out(n: dict[str, Any]) -> DeliveryOut:
 def build_router(svc: Service, wake_sender: Any) -> APIRouter:
     router = APIRouter(prefix="/notifications/deliveries", tags=["operators"])
     staff = Depends(svc.auth.require("staff", "admin"))
+    pages_of_100 = Depends(Paging.of(100, 500))
 
     @router.get("", name="list")
     async def deliveries(
+        request: Request,
         principal: Principal = staff,
         status: NoticeStatus = NoticeStatus.failed,
-        limit: int = Query(100, ge=1, le=500),
-    ) -> list[DeliveryOut]:
+        paging: Paging = pages_of_100,
+    ) -> Page[DeliveryOut]:
+        limit, offset = paging.limit, paging.offset
         found = await svc.store.db.notices.find(
             {"municipality": principal.municipality, "status": status},
             sort=[("created", -1)],
-            limit=limit,
+            skip=offset,
+            limit=limit + 1,  # one past the page: whether another follows, without a count
         ).to_list()
-        return [_out(n) for n in found]
+        items = [_out(n) for n in found[:limit]]
+        answer = page(
+            request, svc.settings, items, limit=limit, offset=offset, more=len(found) > limit
+        )
+        return Page[DeliveryOut].model_validate(answer)
 
     async def load(notice_id: str, principal: Principal) -> dict[str, Any]:
         notice = await svc.store.db.notices.find_one(
