@@ -21,6 +21,8 @@ Run: `uv run python bench/kit_delivery.py` (or `make bench`): tracing off, as wi
 OTEL_* settings. `--tracing`: the same with OpenTelemetry on (kit.tracing), exporting
 OTLP/HTTP to a real receiver in a process of its own (`kit.trace_receiver`); the events
 carry a trace context as staged ones do; results in `kit_delivery_tracing.json`.
+`--tracing --sampled 0.1`: a tenth of the events' traces sampled (the others' context says
+not sampled, as behind a gateway with a ratio sampler); `kit_delivery_tracing_sampled.json`.
 """
 
 from __future__ import annotations
@@ -85,16 +87,26 @@ def settings(env: dict[str, str], db: str) -> KitSettings:
     )
 
 
+# `--sampled 0.1`: the share of events whose trace is sampled (the rest carry a span
+# context whose sampled flag is off, as after a gateway with a ratio sampler).
+SAMPLED = float(sys.argv[sys.argv.index("--sampled") + 1]) if "--sampled" in sys.argv else 1.0
+
+
 def ticks(n: int) -> list[CloudEvent]:
     # With tracing on, each event carries a span context, as one staged in a request does.
-    parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" if tracing.enabled else None
+    def parent(i: int) -> str | None:
+        if not tracing.enabled:
+            return None
+        flags = "01" if (i % 1000) < SAMPLED * 1000 else "00"
+        return f"00-4bf92f3577b34da6a3ce929d0e0e4736-{i + 1:016x}-{flags}"
+
     return [
         CloudEvent(
             source="/kohtaamo/helsinki/benchkit",
             type=TYPE,
             municipality="helsinki",
             data={"n": i},
-            traceparent=parent,
+            traceparent=parent(i),
         )
         for i in range(n)
     ]
@@ -420,6 +432,7 @@ def traced(run: Any) -> dict[str, Any]:
         )
         assert tracing.setup("benchkit", site="bench")
         figures: dict[str, Any] = run()
+        figures["sampled"] = SAMPLED
         tracing.flush()
         receiver.stdin.close()
         spans, requests = receiver.stdout.readline().split()
@@ -433,6 +446,7 @@ def traced(run: Any) -> dict[str, Any]:
 
 if __name__ == "__main__":
     if "--tracing" in sys.argv:
-        write("kit_delivery_tracing", traced(lambda: asyncio.run(main())))
+        name = "kit_delivery_tracing" + ("_sampled" if SAMPLED < 1 else "")
+        write(name, traced(lambda: asyncio.run(main())))
     else:
         write("kit_delivery", asyncio.run(main()))

@@ -283,7 +283,8 @@ class MessageProcessor:
                 outcome = await self._finish(message, delivery)
         finally:
             span.set_attribute("kohtaamo.outcome", outcome)
-            span.set_attribute("kohtaamo.retries", delivery.retries)
+            if delivery.retries:
+                span.set_attribute("kohtaamo.retries", delivery.retries)
             span.end()
 
     async def _finish(self, message: AbstractIncomingMessage, delivery: Delivery[Any]) -> str:

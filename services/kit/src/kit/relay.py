@@ -261,7 +261,8 @@ class Relay:
             tracestate=entry.get("tracestate"),
             outbox_wait_s=waited,
         )
-        span.set_attribute("kohtaamo.outbox.attempts", entry.get("attempts", 0))
+        if entry.get("attempts"):
+            span.set_attribute("kohtaamo.outbox.attempts", entry["attempts"])
         parent, _ = tracing.format_context(span.get_span_context())
         headers: dict[str, Any] = {tracing.HEADER_PUBLISHED_MS: tracing.now_ms()}
         if parent:
