@@ -369,3 +369,22 @@ async def test_an_erased_city_account_forgets_its_link(
         again = await sign_in(client, elsewhere, oidc_provider, sub, claims)
     assert again.status_code == 200 and again.json()["created"] is True
     assert again.json()["user"]["id"] != uid
+
+
+async def test_a_city_account_erases_itself_right_after_signing_in(
+    client: httpx.AsyncClient, browser: Browser, oidc_provider: str, ctx: Any
+) -> None:
+    sub, claims = person()
+    out = (await sign_in(client, browser, oidc_provider, sub, claims)).json()
+    mine = bearer(out["tokens"]["access_token"])
+    # No password to confirm with, and none guessed: a fresh sign-in is the confirmation.
+    # A sign-in older than the setting allows is refused (the setting made 0 s long).
+    ctx.settings.recent_sign_in_s = -1
+    try:
+        stale = await client.post("/me/erase", json={"password": "x"}, headers=mine)
+    finally:
+        ctx.settings.recent_sign_in_s = 300
+    assert stale.status_code == 403 and stale.json()["errors"][0]["field"] == "password"
+    erased = await client.post("/me/erase", json={"password": "anything at all"}, headers=mine)
+    assert erased.status_code == 200, erased.text
+    assert await ctx.db.external_identities.count_documents({"subject": sub}) == 0

@@ -86,6 +86,8 @@ class IdentitySettings(KitSettings):
     # Where a provider's logout sends the browser back (RP-initiated logout).
     oidc_post_logout_redirect_uri: str = "http://127.0.0.1:8000/app/"
     oidc_attempt_ttl_s: int = 600
+    # A city login's account (no password) confirms an erasure by a sign-in this recent.
+    recent_sign_in_s: int = 300
     oidc_leeway_s: int = 60
     oidc_metadata_cache_s: float = 3600.0
     oidc_http_timeout_s: float = 10.0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -64,7 +64,18 @@ def router(ctx: Identity) -> APIRouter:
     async def erase_me(data: EraseIn, request: Request, principal: Principal = signed_in) -> Erased:
         account = await own_account(ctx, principal)
         address = caller_address(request)
-        if not await users.confirm_password(ctx, account, data.password, address=address):
+        if not account.get("password_hash"):
+            # A city login's account has no password: a sign-in with the city's login just
+            # now confirms it instead (the token was issued moments ago).
+            issued = int(principal.claims.get("iat", 0))
+            if datetime.now(UTC).timestamp() - issued > ctx.settings.recent_sign_in_s:
+                raise Problem(
+                    403,
+                    "Sign in again",
+                    "Sign in with your city's login again, then erase.",
+                    field="password",
+                )
+        elif not await users.confirm_password(ctx, account, data.password, address=address):
             raise Problem(403, "Wrong password", "Confirm with your password.", field="password")
         receipt, doc = await gdpr.erase(ctx, account)
         return Erased(receipt=receipt, status=gdpr.status_of(ctx.settings.erasure_services, doc))
