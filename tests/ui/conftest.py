@@ -3,9 +3,11 @@ gateway's API, and headless Chromium (Debian's) driven by Playwright, with axe-c
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import shutil
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 from pymongo import MongoClient
 
+from kit import localstore
 from kit import platform as kit_platform
 from kit.platform import Platform
 
@@ -85,11 +88,67 @@ class Api:
         return User(user.id, user.email, tokens["access_token"])
 
 
+def _city_module() -> Any:
+    """Identity's test OpenID provider launcher (services/identity/tests/city.py)."""
+    path = ROOT / "services" / "identity" / "tests" / "city.py"
+    spec = importlib.util.spec_from_file_location("kohtaamo_ui_city", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+CITY = _city_module()
+
+
+@dataclass(frozen=True)
+class CityLogin:
+    """Helsinki's city login for the UI's platform: a real oidc-provider process whose
+    client sends the browser back to the platform's gateway."""
+
+    provider: str
+    gateway_port: int
+
+    def settings(self) -> dict[str, str]:
+        app = f"http://127.0.0.1:{self.gateway_port}/app/"
+        providers = {
+            "helsinki": {
+                "issuer": self.provider,
+                "client_id": CITY.CLIENT_ID,
+                "client_secret": CITY.CLIENT_SECRET,
+                "scopes": ["openid", "profile", "email", "loa"],
+                "assurance_claim": "loa",
+                "verified_levels": ["substantial", "high"],
+                "label": {"fi": "Helsinki-tunnus", "sv": "Helsingfors-ID", "en": "Helsinki ID"},
+            }
+        }
+        return {
+            "KOHTAAMO_OIDC_PROVIDERS": json.dumps(providers),
+            "KOHTAAMO_OIDC_REDIRECT_URI": app,
+            "KOHTAAMO_OIDC_POST_LOGOUT_REDIRECT_URI": app,
+        }
+
+    async def person(self, **claims: Any) -> str:
+        sub = f"ui-{uuid.uuid4().hex[:10]}"
+        await CITY.set_user(self.provider, sub, {"email": f"{sub}@city.example", **claims})
+        return sub
+
+
+@pytest.fixture(scope="session")
+async def city_login() -> AsyncIterator[CityLogin]:
+    gateway_port = localstore.free_port()
+    redirect = f"http://127.0.0.1:{gateway_port}/app/"
+    async with CITY.run_provider(localstore.free_port(), redirect_uri=redirect) as base:
+        yield CityLogin(base, gateway_port)
+
+
 @pytest.fixture(scope="session")
 def platform(
     make_settings: Callable[..., Any],
     make_vhost: Callable[..., str],
     tmp_path_factory: pytest.TempPathFactory,
+    city_login: CityLogin,
 ) -> Iterator[Platform]:
     # Its own vhost: these processes live for the session and consume the same queue
     # names as other tests' in-process services.
@@ -101,6 +160,9 @@ def platform(
         # so identity's demo people (many password hashes) are not needed.
         seed=("events", "bookings"),
         municipalities=True,
+        # Helsinki has a city login (only identity reads these).
+        env=city_login.settings(),
+        gateway_port=city_login.gateway_port,
         # Every test user signs up and logs in from the same address, and the browser and
         # the tests' API calls all come from it too.
         gateway_env={

@@ -25,7 +25,7 @@ async def log_in(page: Any, app: str, email: str) -> None:
     await page.get_by_label("Kunta").select_option("helsinki")
     await page.get_by_label("Sähköposti").fill(email)
     await page.get_by_label("Salasana").fill("kirjasto-Kohtaamo-2026!")
-    await page.get_by_role("button", name="Kirjaudu").click()
+    await page.get_by_role("button", name="Kirjaudu", exact=True).click()
     await expect(page.locator("h1")).to_have_text("Omat tiedot")
 
 

@@ -61,7 +61,11 @@ def provider_settings(ports: ProviderPorts) -> dict[str, Any]:
 
 @asynccontextmanager
 async def run_provider(
-    port: int, *, issuer: str | None = None, clock_offset_s: int = 0
+    port: int,
+    *,
+    issuer: str | None = None,
+    clock_offset_s: int = 0,
+    redirect_uri: str = REDIRECT_URI,
 ) -> AsyncIterator[str]:
     """oidc-provider as its own process; yields its address."""
     node = shutil.which("node")
@@ -74,8 +78,8 @@ async def run_provider(
         {
             "client_id": CLIENT_ID,
             "client_secret": CLIENT_SECRET,
-            "redirect_uris": [REDIRECT_URI],
-            "post_logout_redirect_uris": [REDIRECT_URI],
+            "redirect_uris": [redirect_uri],
+            "post_logout_redirect_uris": [redirect_uri],
         }
     ]
     env = {

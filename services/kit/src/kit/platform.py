@@ -145,6 +145,7 @@ def start(
     retry_delays_ms: list[int] | None = None,
     timeout: float = 300,
     service_urls: Mapping[str, str] | None = None,
+    gateway_port: int | None = None,
 ) -> Platform:
     """Start `services` (identity among them) and a gateway routing to them only.
 
@@ -152,12 +153,16 @@ def start(
     has a seeder); `municipalities`: write the demo municipalities into identity's store
     (when identity's demo data is not seeded); `env` goes to every process, `gateway_env`
     to the gateway too (rate limits); `service_urls`: each service's own AMQP URL (its
-    broker user), else every process uses `amqp_url`."""
+    broker user), else every process uses `amqp_url`; `gateway_port`: the gateway's port
+    chosen beforehand (settings that name the site's address, such as the city login's
+    redirect URI)."""
     names = tuple(services)
     if "identity" not in names:
         raise ValueError("the platform needs identity: it issues the tokens")
     logs.mkdir(parents=True, exist_ok=True)
     ports = {name: localstore.free_port() for name in (*names, "gateway")}
+    if gateway_port is not None:
+        ports["gateway"] = gateway_port
     urls = {name: f"http://127.0.0.1:{ports[name]}" for name in names}
     common = process_env(
         amqp_url=amqp_url,

@@ -1,5 +1,5 @@
 // The shell: language, navigation by role, hash routes, focus and status messages.
-import { session, setApiLanguage, post, get, SESSION_ENDED } from "./api.js";
+import { session, setApiLanguage, get, SESSION_ENDED } from "./api.js";
 import { problemText, problemPage, problemToast, markProblemFields } from "./problems.js";
 import { h, clear, select } from "./dom.js";
 import { LANGUAGES, setLang, t, preferredLang, currentLang } from "./i18n.js";
@@ -7,7 +7,8 @@ import { eventsView } from "./views/events.js";
 import { eventView } from "./views/event.js";
 import { bookView } from "./views/book.js";
 import { meView } from "./views/me.js";
-import { loginView, signupView } from "./views/auth.js";
+import { loginView, signupView, municipalitySelect } from "./views/auth.js";
+import { endSession, finishCityLogin, forgotView, resetView, verifyView } from "./views/account.js";
 import { staffView } from "./views/staff.js";
 import { checkinView } from "./views/checkin.js";
 import { dashboardView } from "./views/dashboard.js";
@@ -27,6 +28,9 @@ const ROUTES = [
   [/^#\/login$/, () => loginView()],
   [/^#\/signup$/, () => signupView()],
   [/^#\/staff\/scan(?:\?(.*))?$/, (m) => staffView("scan", Object.fromEntries(new URLSearchParams(m[1])))],
+  [/^#\/forgot-password$/, () => forgotView(municipalitySelect)],
+  [/^#\/reset-password\/([\w.-]+)$/, (m) => resetView(m[1])],
+  [/^#\/verify-email\/([\w.-]+)$/, (m) => verifyView(m[1])],
   [/^#\/staff(?:\/(\w+))?$/, (m) => staffView(m[1] || "events")],
   [/^#\/staff\/checkin\/([\w-]+)$/, (m) => checkinView(m[1])],
   [/^#\/dashboard$/, () => dashboardView()],
@@ -93,13 +97,12 @@ function renderChrome() {
 }
 
 async function logout() {
-  const s = session.load();
-  try {
-    if (s) await post("/auth/logout", { refresh_token: s.refresh });
-  } catch {
-    /* the session ends here either way */
+  const provider = await endSession();
+  // A city login's session ends at the provider too; it sends the browser back here.
+  if (provider) {
+    location.assign(provider);
+    return;
   }
-  session.clear();
   announce(t("auth.loggedOut"));
   location.hash = "#/events";
   renderChrome();
@@ -176,7 +179,7 @@ async function start() {
   window.addEventListener("hashchange", route);
   // The session could not be renewed: the header offers signing in again at once.
   window.addEventListener(SESSION_ENDED, renderChrome);
-  await route();
+  if (!(await finishCityLogin())) await route();
 }
 
 start();

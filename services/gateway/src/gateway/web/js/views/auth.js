@@ -4,6 +4,7 @@ import { h, field, select } from "../dom.js";
 import { t, loc, currentLang } from "../i18n.js";
 import { announce, navigate, listMunicipalities } from "../app.js";
 import { showProblem } from "../problems.js";
+import { cityLabel, cityProviders, startCityLogin } from "./account.js";
 
 function afterLogin() {
   const back = sessionStorage.getItem("kohtaamo.back");
@@ -13,7 +14,7 @@ function afterLogin() {
 
 export { rememberReturn } from "../problems.js";
 
-async function municipalitySelect() {
+export async function municipalitySelect() {
   const found = await listMunicipalities();
   const options = found.map((m) => [m.slug, loc(m.name)]);
   return select(options.length ? options : [["helsinki", "Helsinki"]], "", {
@@ -65,9 +66,49 @@ export async function loginView() {
     "section",
     {},
     h("h1", { text: t("auth.login") }),
+    await cityLogin(municipality),
     form,
+    h("p", {}, h("a", { href: "#/forgot-password", text: t("auth.forgot") })),
     h("p", {}, t("auth.noAccount"), " ", h("a", { href: "#/signup", text: t("auth.signup") })),
   );
+}
+
+// "Sign in with <city>" where the chosen municipality has a city login (identity's
+// providers); it follows the municipality picked in the form below.
+async function cityLogin(municipality) {
+  const found = await cityProviders();
+  const terms = h("input", { type: "checkbox", name: "city_terms", id: "city-terms" });
+  const error = errorBox();
+  const button = h("button", { type: "button", class: "primary" });
+  const box = h(
+    "div",
+    { class: "card narrow city-login" },
+    button,
+    h("div", { class: "check" }, terms, h("label", { for: "city-terms", text: t("city.terms") })),
+    error,
+    h("p", { text: t("city.or") }),
+  );
+  const show = () => {
+    const provider = found.find((p) => p.municipality === municipality.value);
+    box.hidden = !provider;
+    if (provider) {
+      const name = municipality.selectedOptions[0]?.textContent || provider.municipality;
+      button.textContent = t("city.signIn", { name: cityLabel(provider, name) });
+    }
+  };
+  button.addEventListener("click", async () => {
+    error.textContent = "";
+    button.disabled = true;
+    try {
+      await startCityLogin(municipality.value, { acceptTerms: terms.checked });
+    } catch (err) {
+      button.disabled = false;
+      showProblem(error, err);
+    }
+  });
+  municipality.addEventListener("change", show);
+  show();
+  return box;
 }
 
 export async function signupView() {

@@ -7,6 +7,25 @@ import { announce, announceProblem, problemText, route, navigate } from "../app.
 import { registrationText } from "./event.js";
 import { sessionEnded, rememberReturn } from "../problems.js";
 import { passBlock } from "../qr.js";
+import { cityLabel, cityProviders, startCityLogin } from "./account.js";
+
+// An unverified email offers a new link; a municipality with a city login offers linking.
+async function accountExtras(me) {
+  const out = [];
+  if (!me.email_verified) {
+    out.push(h("p", {}, t("verify.unverified"), " ",
+      action(t("verify.send"), async () => {
+        await post("/me/email/verification");
+        announce(t("verify.sent"));
+      })));
+  }
+  const provider = (await cityProviders()).find((p) => p.municipality === me.municipality);
+  if (provider && !me.city_login) {
+    out.push(h("p", {}, action(t("city.link", { name: cityLabel(provider, me.municipality) }),
+      () => startCityLogin(me.municipality, { link: true }))));
+  }
+  return out;
+}
 
 // A part of the page that failed shows why, and the rest still works.
 async function part(titleKey, build) {
@@ -104,6 +123,7 @@ async function account() {
       } catch (err) { announceProblem(err, e.target); }
     } },
     h("p", {}, t("field.email"), ": ", h("strong", { text: me.email })),
+    ...(await accountExtras(me)),
     h("p", {}, t("me.roles"), ": ", me.roles.join(", ")),
     field(t("field.name"), name), field(t("field.phone"), phone), field(t("me.noticeLanguage"), language),
     h("button", { type: "submit", class: "primary", text: t("save") }));
