@@ -19,7 +19,10 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
+from identity import municipality
+from identity.core import identity_of
 from identity.main import service as identity_service
+from identity.municipality import MunicipalityIn
 from identity.settings import IdentitySettings
 from kit import localstore
 from kit.app import Service
@@ -109,8 +112,9 @@ async def platform(
     running: list[Service] = []
     connection = await aio_pika.connect_robust(vhost)
     try:
+        identity_app = identity.create_app()
+        notifications.create_app()  # its routes and lifespan parts, as served
         for svc in (identity, notifications):  # identity's exchange exists before binding
-            svc.app = svc.create_app()  # type: ignore[attr-defined]
             await svc.start()
             running.append(svc)
         # Stand-ins for the other consumers of both services' events (analytics and the
@@ -119,14 +123,10 @@ async def platform(
         for producer in ("identity", "notifications"):
             queue = await channel.declare_queue(exclusive=True)
             await queue.bind(f"kohtaamo.{producer}.events", routing_key="#")
-        from identity import municipality
-        from identity.core import identity_of
-        from identity.municipality import MunicipalityIn
-
         await municipality.ensure(
             identity_of(identity), MunicipalityIn(slug="helsinki", name={"fi": "Helsinki"})
         )
-        transport = httpx.ASGITransport(app=identity.app)  # type: ignore[attr-defined]
+        transport = httpx.ASGITransport(app=identity_app)
         async with httpx.AsyncClient(transport=transport, base_url="http://identity.test") as c:
             yield c, identity
     finally:
