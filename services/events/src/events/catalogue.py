@@ -20,10 +20,13 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import heapq
+import itertools
 import json
 import re
 import sys
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,13 +44,15 @@ from kit.app import Service
 log = structlog.get_logger("events.catalogue")
 
 PUBLIC = frozenset(search.PUBLIC)
-# Events longer than this are also kept apart: a range read starts LONG before its `from`
-# in the (start, id) order and adds the long ones that began earlier and are still on.
+# Events longer than this are also kept apart: a range read starts at most this long
+# before its `from` in the (start, id) order (as long as the longest shorter event of the
+# list read), and adds the long ones that began earlier and are still on.
 LONG_MS = int(timedelta(days=7) / timedelta(milliseconds=1))
 # Generated ids are evt-<12 hex>; seeded and imported ones are slugs (evt-hki-cv).
 EVENT_ID = re.compile(r"^evt-[a-z0-9-]{1,64}$")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 Key = tuple[int, str]
+HELD_MAX = 20_000  # own messages remembered as already applied (see Catalogue.held)
 
 
 def millis(value: datetime) -> int:
@@ -82,10 +87,11 @@ class Entry:
     revision: int
     view: bytes  # event.out(doc), as listed and as shown to anyone but its managers
     brief: bytes  # {"id", "title"}: as a sub-event of its parent
+    # (starts, id): one tuple shared by every ordered list the event is in.
+    key: Key = field(init=False)
 
-    @property
-    def key(self) -> Key:
-        return (self.starts, self.id)
+    def __post_init__(self) -> None:
+        self.key = (self.starts, self.id)
 
     @classmethod
     def of(cls, doc: dict[str, Any]) -> Entry:
@@ -109,41 +115,145 @@ class Entry:
             brief=dumps({"id": doc["_id"], "title": doc["title"]}),
         )
 
+    @property
+    def long(self) -> bool:
+        return self.ends - self.starts > LONG_MS
+
+
+Name = tuple[str, str]  # a posting: ("topic", "python"), ("venue_id", "ven-1") ...
+ALL: Name = ("", "")  # the list of every event of the municipality
+# Filters answered by an ordered list of their own (the query's field, the posting's name;
+# a list filter matches any of its values, so its source is the union of their lists).
+POSTED_LISTS = (
+    ("topics", "topic"), ("kinds", "kind"), ("audiences", "audience"),
+    ("languages", "language"), ("venue_kinds", "venue_kind"),
+)  # fmt: skip
+POSTED_ONE = ("venue_id", "series_id", "parent_event_id")
+
 
 @dataclass
 class Municipality:
-    """One municipality's events: all of them in (start, id) order, the long ones apart,
-    and the order of those sharing a topic, venue, series or parent."""
+    """One municipality's events as ordered lists of (start, id): all of them, and those
+    sharing a topic, kind, audience, language, kind of place, place, series or parent.
+    Long events (over LONG_MS) are also in lists of their own, and each list knows the
+    longest of its other events, so that a read from a time starts at most that long
+    before it: an ordered index both ways, never a walk over a week of events."""
 
-    keys: list[Key] = field(default_factory=list)
-    long: dict[str, Entry] = field(default_factory=dict)
-    postings: dict[tuple[str, str], list[Key]] = field(default_factory=dict)
+    postings: dict[Name, list[Key]] = field(default_factory=dict)
+    long: dict[Name, list[Key]] = field(default_factory=dict)
+    # The longest duration (ms) of a short event each list has held: never lowered (a
+    # removal keeps it; wider is still correct, only a little slower).
+    spans: dict[Name, int] = field(default_factory=dict)
 
     @staticmethod
-    def posted(entry: Entry) -> list[tuple[str, str]]:
-        names = [("topic", t) for t in entry.topics]
-        for name in ("venue_id", "series_id", "parent_event_id"):
+    def posted(entry: Entry) -> list[Name]:
+        names = [ALL, ("kind", entry.kind)]
+        names += [("topic", t) for t in entry.topics]
+        names += [("audience", a) for a in entry.audiences]
+        names += [("language", lang) for lang in entry.languages]
+        if entry.venue_kind:
+            names.append(("venue_kind", entry.venue_kind))
+        for name in POSTED_ONE:
             value = getattr(entry, name)
             if value:
                 names.append((name, value))
         return names
 
     def add(self, entry: Entry) -> None:
-        bisect.insort(self.keys, entry.key)
-        if entry.ends - entry.starts > LONG_MS:
-            self.long[entry.id] = entry
+        long, span = entry.long, entry.ends - entry.starts
         for name in self.posted(entry):
             bisect.insort(self.postings.setdefault(name, []), entry.key)
+            if long:
+                bisect.insort(self.long.setdefault(name, []), entry.key)
+            elif span > self.spans.get(name, 0):
+                self.spans[name] = span
 
     def remove(self, entry: Entry) -> None:
-        _discard(self.keys, entry.key)
-        self.long.pop(entry.id, None)
         for name in self.posted(entry):
-            keys = self.postings.get(name)
-            if keys is not None:
-                _discard(keys, entry.key)
-                if not keys:
-                    del self.postings[name]
+            for lists in (self.postings, self.long):
+                keys = lists.get(name)
+                if keys is not None:
+                    _discard(keys, entry.key)
+                    if not keys:
+                        del lists[name]
+
+    @classmethod
+    def build(cls, entries: list[Entry]) -> Municipality:
+        """The lists of many events at once: appended, then each sorted once (a start-up
+        of 100,000 events without 100,000 insertions into long lists)."""
+        built = cls()
+        for entry in entries:
+            long, span = entry.long, entry.ends - entry.starts
+            for name in cls.posted(entry):
+                built.postings.setdefault(name, []).append(entry.key)
+                if long:
+                    built.long.setdefault(name, []).append(entry.key)
+                elif span > built.spans.get(name, 0):
+                    built.spans[name] = span
+        for lists in (built.postings, built.long):
+            for keys in lists.values():
+                keys.sort()
+        return built
+
+    def sources(self, q: Query) -> list[Name]:
+        """The narrowest ordered source of a query: every event, or the union of the lists
+        of one filtered field (the one with the fewest events in the query's time range)."""
+        choices: list[list[Name]] = [[ALL]]
+        for attribute, kind in POSTED_LISTS:
+            values: frozenset[str] = getattr(q, attribute)
+            if values:
+                choices.append([(kind, v) for v in sorted(values)])
+        for attribute in POSTED_ONE:
+            value = getattr(q, attribute)
+            if value is not None:
+                choices.append([(attribute, value)])
+        if len(choices) == 1:
+            return choices[0]
+        return min(choices, key=lambda names: sum(len(r) for r in self.ranges(names, q)))
+
+    def since(self, names: list[Name], q: Query) -> int | None:
+        """Where the short events of these lists that may still be on at `from` begin:
+        `from` less the longest of them (one bound for all the lists, so that a long
+        event is either before it in every list or at or after it in every list)."""
+        if q.start is None:
+            return None
+        return q.start - max(self.spans.get(name, 0) for name in names)
+
+    def ranges(self, names: list[Name], q: Query) -> list[range]:
+        """For each list, the positions of its events that may be in the time range."""
+        since = self.since(names, q)
+        found = []
+        for name in names:
+            keys = self.postings.get(name, [])
+            lo = 0 if since is None else bisect.bisect_left(keys, (since, ""))
+            hi = len(keys) if q.end is None else bisect.bisect_left(keys, (q.end, ""))
+            found.append(range(lo, max(lo, hi)))
+        return found
+
+    def candidates(self, q: Query) -> Iterator[Key]:
+        """The keys of the events that may match, in (start, id) order, each once: the long
+        events that began before the short ones' range (still on, perhaps), then that
+        range."""
+        names = self.sources(q)
+        since = self.since(names, q)
+        early: list[Iterable[Key]] = []
+        if since is not None:
+            for name in names:
+                keys = self.long.get(name, [])
+                early.append(keys[: bisect.bisect_left(keys, (since, ""))])
+        main: list[Iterable[Key]] = []
+        for name, span in zip(names, self.ranges(names, q), strict=True):
+            main.append(map(self.postings.get(name, []).__getitem__, span))
+        return itertools.chain(_union(early), _union(main))
+
+
+def _union(runs: list[Iterable[Key]]) -> Iterator[Key]:
+    """Ordered runs merged in order, each key once."""
+    if len(runs) <= 1:
+        return iter(runs[0] if runs else ())
+    # The same key in two runs comes out side by side: keep the first.
+    merged = heapq.merge(*runs)
+    return (key for key, _ in itertools.groupby(merged))
 
 
 def _discard(keys: list[Key], key: Key) -> None:
@@ -215,6 +325,10 @@ class Catalogue:
         self.complete = False
         self.disabled = False  # more public events than catalogue_max_events
         self._dirty: set[str] = set()
+        # Ids of messages this replica staged for changes it already holds (applied after
+        # their commit): their echo on the bus is not read again. Bounded: past the bound
+        # the oldest are forgotten (their echo costs one read by `_id`, as any other's).
+        self._held: dict[str, None] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._resync: asyncio.Task[None] | None = None
@@ -236,33 +350,11 @@ class Catalogue:
         if place is None:
             return [], None
         q = Query.of(f, self.svc.settings.timezone_of(f.municipality))
-        keys = place.keys
-        # The narrowest ordered source: every event, or those of one series, parent, venue
-        # or topic (several topics: the union of theirs, merged in order).
-        for name, value in (("parent_event_id", q.parent_event_id), ("series_id", q.series_id),
-                            ("venue_id", q.venue_id)):  # fmt: skip
-            if value is not None:
-                found = place.postings.get((name, value), [])
-                if len(found) < len(keys):
-                    keys = found
-        if q.topics:
-            lists = [place.postings.get(("topic", t), []) for t in q.topics]
-            if sum(map(len, lists)) < len(keys):
-                keys = lists[0] if len(lists) == 1 else sorted({k for ks in lists for k in ks})
-        lo, early = 0, []
-        if q.start is not None:
-            lo = bisect.bisect_left(keys, (q.start - LONG_MS, ""))
-        if lo and q.start is not None:
-            # Long events that began before `lo` and may still be on come first (in order).
-            since = q.start - LONG_MS
-            early = sorted(
-                (e for e in place.long.values() if e.starts < since), key=lambda e: e.key
-            )
-        hi = len(keys) if q.end is None else bisect.bisect_left(keys, (q.end, ""))
         page: list[Entry] = []
         skip = offset
         entries = self.entries
-        for e in _chain(early, keys, lo, hi, entries):
+        for _, event_id in place.candidates(q):
+            e = entries[event_id]
             if not q.matches(e):
                 continue
             if skip:
@@ -329,6 +421,13 @@ class Catalogue:
         by_id = {d["_id"]: d for d in found}
         return [by_id[i] for i in ids if i in by_id]
 
+    def held(self, *message_ids: str) -> None:
+        """These messages (staged by this replica) carry changes already applied here."""
+        for message_id in message_ids:
+            self._held[message_id] = None
+        while len(self._held) > HELD_MAX:
+            del self._held[next(iter(self._held))]
+
     def mark(self, event_id: str) -> None:
         self._dirty.add(event_id)
         self._wake.set()
@@ -370,7 +469,13 @@ class Catalogue:
             return
         started = clock.now()
         async for doc in events.find(query, batch_size=2000):
-            self.apply(doc)
+            held = self.entries.get(doc["_id"])  # a write of this replica meanwhile
+            if held is None or doc.get("revision", 0) >= held.revision:
+                self.entries[doc["_id"]] = Entry.of(doc)
+        by_place: dict[str, list[Entry]] = {}
+        for entry in self.entries.values():
+            by_place.setdefault(entry.municipality, []).append(entry)
+        self.municipalities = {m: Municipality.build(es) for m, es in by_place.items()}
         self.complete = True
         log.info(
             "catalogue.loaded",
@@ -409,6 +514,10 @@ class Catalogue:
             named = data.get("data", {}).get("event_id") if isinstance(data, dict) else None
         except (ValueError, AttributeError):
             return
+        message_id = data.get("id")
+        if isinstance(message_id, str) and message_id in self._held:
+            del self._held[message_id]
+            return  # this replica's own change, applied after its commit
         if isinstance(named, str) and EVENT_ID.match(named):
             self.mark(named)
 
@@ -425,9 +534,3 @@ class Catalogue:
                 self._dirty.update(ids)
                 self._wake.set()
                 await asyncio.sleep(1.0)
-
-
-def _chain(early: list[Entry], keys: list[Key], lo: int, hi: int, entries: dict[str, Entry]) -> Any:
-    yield from early
-    for at in range(lo, hi):
-        yield entries[keys[at][1]]
