@@ -3,11 +3,12 @@ service's HTTP API (50 places, 200 topics, public events over a year, fi/sv/en n
 2-4 topics each), then closed-loop HTTP load at 50 connections against ONE events process:
 list 50 upcoming, a filtered list (dates + topic), one event. Baseline: the same process's
 /healthz under the same load in the same run (rounds interleaved). Also: the loading rate
-and the time of one create + publish at the start and at the end of the loading, and the
-events process's resident memory at each size.
+and CPU time per event of the bulk import (POST /events/import) and of 1,000 single creates
++ publishes at the start and at each size (or, with `--path single`, of every event
+created and published), and the events process's resident memory at each size.
 
     uv run python bench/catalogue.py [--sizes 10000,100000] [--seconds 8] [--rounds 3]
-        [--direct-beyond 10000]
+        [--path import|single]
 
 The sign-up and availability sections (bench/catalogue_signups.py and
 bench/catalogue_availability.py, each an async `run()` returning its figures) are run
@@ -22,9 +23,7 @@ import os
 import random
 import sys
 import time
-import uuid
-from contextlib import ExitStack
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -45,6 +44,7 @@ from serving import (
 
 CONNECTIONS = 50
 LOADERS = 48  # events created and published at once while loading
+IMPORT_BATCH, IMPORTERS = 500, 2  # events per bulk import request; requests at a time
 PLACES, TOPICS = 50, 200
 KINDS = ["workshop", "course", "meetup", "peer_session"]
 TARGETS = {"list": 0.03, "filtered": 0.03, "one": 0.1}
@@ -74,12 +74,12 @@ class Progress:
         self.seen: dict[int, dict[str, Any]] = {}
         self.mark(0)
 
+    def cpu(self) -> dict[str, float | None]:
+        return {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+
     def mark(self, n: int) -> None:
-        self.seen[n] = {
-            "t": time.perf_counter(),
-            "load": round(os.getloadavg()[0], 1),
-            "cpu": {name: cpu_seconds(pid) for name, pid in self.pids.items()},
-        }
+        self.seen[n] = {"t": time.perf_counter(), "load": round(os.getloadavg()[0], 1),
+                        "cpu": self.cpu()}  # fmt: skip
 
     def completed(self) -> None:
         self.done += 1
@@ -124,11 +124,31 @@ class Progress:
         }
 
 
+def event_body(
+    rng: random.Random, today: datetime, venues: list[str], seed: int, n: int
+) -> dict[str, Any]:
+    """One event of the city's data (a create's body; an import's item without source)."""
+    starts = today + timedelta(days=rng.randrange(1, 366), hours=rng.randrange(8, 20))
+    topics = rng.sample(range(TOPICS), rng.randint(2, 4))
+    return {
+        "kind": rng.choice(KINDS),
+        "title": {"fi": f"Tapahtuma {seed}-{n}", "sv": f"Evenemang {seed}-{n}",
+                  "en": f"Event {seed}-{n}"},
+        "starts_at": starts.isoformat(),
+        "ends_at": (starts + timedelta(hours=rng.choice([1, 2, 3]))).isoformat(),
+        "venue_id": rng.choice(venues),
+        "topics": [{"skill": f"aihe {t:03d}"} for t in topics],
+        "languages": ["fi", "sv", "en"],
+        "capacity": rng.choice([None, 20, 50, 100]),
+    }  # fmt: skip
+
+
 async def load(
     http: httpx.AsyncClient, base: str, staff: dict[str, str], venues: list[str], count: int,
     seed: int, progress: Progress,
 ) -> tuple[list[str], dict[str, Any]]:  # fmt: skip
-    """`count` published events, LOADERS at a time; the time of each create + publish."""
+    """`count` published events, each created and published (two requests), LOADERS at a
+    time; the time of each create + publish."""
     rng = random.Random(seed)
     today = datetime.now(HELSINKI).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
     ids: list[str] = []
@@ -136,19 +156,7 @@ async def load(
     queue = iter(range(count))
 
     async def one(n: int) -> None:
-        starts = today + timedelta(days=rng.randrange(1, 366), hours=rng.randrange(8, 20))
-        topics = rng.sample(range(TOPICS), rng.randint(2, 4))
-        body = {
-            "kind": rng.choice(KINDS),
-            "title": {"fi": f"Tapahtuma {seed}-{n}", "sv": f"Evenemang {seed}-{n}",
-                      "en": f"Event {seed}-{n}"},
-            "starts_at": starts.isoformat(),
-            "ends_at": (starts + timedelta(hours=rng.choice([1, 2, 3]))).isoformat(),
-            "venue_id": rng.choice(venues),
-            "topics": [{"skill": f"aihe {t:03d}"} for t in topics],
-            "languages": ["fi", "sv", "en"],
-            "capacity": rng.choice([None, 20, 50, 100]),
-        }  # fmt: skip
+        body = event_body(rng, today, venues, seed, n)
         began = time.perf_counter()
         r = await post(http, f"{base}/events", json=body, headers=staff)
         r.raise_for_status()
@@ -171,6 +179,7 @@ async def load(
     seconds = time.perf_counter() - began
     edge = max(1, min(1000, count // 10))
     figures = {
+        "path": "create + publish (POST /events, POST /events/{id}/publish)",
         "events": count,
         "seconds": round(seconds, 1),
         "events_per_s": round(count / seconds, 1),
@@ -178,6 +187,59 @@ async def load(
         "create_publish_last": percentiles(took[-edge:]),
     }
     return ids, figures
+
+
+async def bulk(
+    http: httpx.AsyncClient, base: str, staff: dict[str, str], venues: list[str], count: int,
+    seed: int, progress: Progress,
+) -> tuple[list[str], dict[str, Any]]:  # fmt: skip
+    """`count` published events through the bulk import (POST /events/import), IMPORT_BATCH
+    per request, IMPORTERS requests at a time. Each event has a source id, so a request
+    sent again after a lost answer creates nothing twice."""
+    rng = random.Random(seed)
+    today = datetime.now(HELSINKI).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
+    ids: list[str] = []
+    took: list[float] = []
+    batches = iter(range(0, count, IMPORT_BATCH))
+    cpu = progress.cpu()
+
+    async def worker() -> None:
+        for first in batches:
+            items = [
+                {**event_body(rng, today, venues, seed, n), "source_id": f"bench:{seed}:{n}"}
+                for n in range(first, min(count, first + IMPORT_BATCH))
+            ]
+            began = time.perf_counter()
+            r = await post(http, f"{base}/events/import", json={"events": items}, headers=staff)
+            r.raise_for_status()
+            took.append(time.perf_counter() - began)
+            answer = r.json()
+            ids.extend(c["id"] for c in answer["created"])
+            ids.extend(answer["existing"])
+            for _ in items:
+                progress.completed()
+            if len(ids) // 5000 != (len(ids) - len(items)) // 5000:
+                print(f"  {len(ids)} of {count} imported, {time.strftime('%H:%M:%S')}", flush=True)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(IMPORTERS)))
+    seconds = time.perf_counter() - began
+    spent = progress.cpu()
+    cpu_ms = {
+        name: None if was is None or spent[name] is None
+        else round((spent[name] - was) / count * 1000, 2)  # type: ignore[operator]
+        for name, was in cpu.items()
+    }  # fmt: skip
+    return ids, {
+        "path": f"bulk import (POST /events/import, {IMPORT_BATCH} a request, "
+        f"{IMPORTERS} at a time)",
+        "events": count,
+        "seconds": round(seconds, 1),
+        "events_per_s": round(count / seconds, 1),
+        "cpu_ms_per_event": cpu_ms,
+        "request": percentiles(took),
+        "load_avg": list(os.getloadavg()),
+    }
 
 
 async def post(http: httpx.AsyncClient, url: str, **kwargs: Any) -> httpx.Response:
@@ -205,57 +267,6 @@ async def places(http: httpx.AsyncClient, base: str, staff: dict[str, str]) -> l
         r = await http.post(f"{base}/venues", json=body, headers=staff)
         r.raise_for_status()
         ids.append(r.json()["id"])
-    return ids
-
-
-def direct(mongo_url: str, database: str, venues: list[str], count: int, seed: int) -> list[str]:
-    """`count` published events written straight into the store as the API writes them:
-    a template made through the API (the last one loaded), varied as `load` varies its
-    bodies (kind, titles, start, length, place, topics, capacity), the derived fields
-    (UTC times, the place's snapshot, normalised topics, search text) as the service
-    derives them. For sizes past `--direct-beyond` only: loading 100,000 events through
-    the API takes well over an hour on the shared machine, and the loading's cost per
-    event is measured over the API part (see `Progress`)."""
-    from pymongo import MongoClient
-
-    from events import event
-
-    rng = random.Random(seed)
-    today = datetime.now(HELSINKI).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
-    with MongoClient(mongo_url) as client:
-        db = client[database]
-        template = db.events.find_one({"status": "published"}, sort=[("created_at", -1)])
-        assert template is not None, "no event made through the API to copy"
-        places = {v["_id"]: v for v in db.venues.find({"_id": {"$in": venues}})}
-        ids: list[str] = []
-        batch: list[dict[str, Any]] = []
-        for n in range(count):
-            starts = today + timedelta(days=rng.randrange(1, 366), hours=rng.randrange(8, 20))
-            ends = starts + timedelta(hours=rng.choice([1, 2, 3]))
-            place = places[rng.choice(venues)]
-            doc = {
-                **template,
-                "_id": f"evt-{uuid.uuid4().hex[:12]}",
-                "kind": rng.choice(KINDS),
-                "title": {"fi": f"Tapahtuma {seed}-{n}", "sv": f"Evenemang {seed}-{n}",
-                          "en": f"Event {seed}-{n}"},
-                "starts_at": starts.replace(tzinfo=HELSINKI).astimezone(UTC),
-                "ends_at": ends.replace(tzinfo=HELSINKI).astimezone(UTC),
-                "venue_id": place["_id"],
-                "venue_kind": place["kind"],
-                "venue_name": place["name"],
-                "topics": [{"skill": f"aihe {t:03d}"}
-                           for t in rng.sample(range(TOPICS), rng.randint(2, 4))],
-                "capacity": rng.choice([None, 20, 50, 100]),
-            }  # fmt: skip
-            event.normalise(doc)
-            batch.append(doc)
-            ids.append(doc["_id"])
-            if len(batch) == 5000:
-                db.events.insert_many(batch)
-                batch = []
-        if batch:
-            db.events.insert_many(batch)
     return ids
 
 
@@ -345,54 +356,52 @@ async def measure(base: str, ids: list[str], seconds: float, rounds: int) -> dic
 
 
 async def catalogue(
-    sizes: list[int], seconds: float, rounds: int, direct_beyond: int | None = None
+    sizes: list[int], seconds: float, rounds: int, path: str = "import"
 ) -> dict[str, Any]:
-    result: dict[str, Any] = {"machine_before": machine(), "sizes": {}}
+    result: dict[str, Any] = {"machine_before": machine(), "path": path, "sizes": {}}
     with environment() as env:
         async with issuer_server() as (issuer, jwks_url):
             process_env = service_env(env, issuer, jwks_url)
-            database = f"{process_env['KOHTAAMO_MONGO_DB_PREFIX']}kohtaamo_events"
             staff = issuer.headers(roles=["staff"], municipality="helsinki", exp_in=6 * 3600)
-            with ExitStack() as stack:
-                base, pid = stack.enter_context(service_process("events", process_env))
+            with service_process("events", process_env) as (base, pid):
                 pids = {"events": pid}
                 if env["store_pid"]:
                     pids["store"] = int(env["store_pid"])
                 async with loader() as http:
                     venues = await places(http, base, staff)
                 marks = {WINDOW} | {n for s in sizes for n in (s - WINDOW, s)}
-                progress = Progress(pids, marks)
+                progress = Progress(pids, marks if path == "single" else set())
                 ids: list[str] = []
+
+                async def singles(count: int, seed: int) -> dict[str, Any]:
+                    """`count` creates + publishes, measured as a window of the loading."""
+                    first = progress.done + 1
+                    progress.mark(progress.done)
+                    async with loader() as http:  # a client per stretch: idle ones are closed
+                        more, figures = await load(http, base, staff, venues, count, seed, progress)
+                    ids.extend(more)
+                    progress.mark(progress.done)
+                    return {**figures, "window": progress.window(first, progress.done)}
+
                 for size in sorted(sizes):
-                    through_api = size if direct_beyond is None else min(size, direct_beyond)
                     loading: dict[str, Any] = {}
-                    if through_api > len(ids):
-                        # A client per loading: the server closes connections left idle.
+                    if path == "single":
+                        loading = await singles(size - len(ids), size)
+                        if size >= 2 * WINDOW:
+                            loading["windows"] = progress.compare(size)
+                    else:
+                        # Creates + publishes at the start (about 0 events) and at the end of
+                        # each size, the bulk import in between: the cost of one create at
+                        # each size, and the loading of a city's catalogue as it would be moved.
+                        if not ids:
+                            loading["single_first"] = await singles(WINDOW, size)
                         async with loader() as http:
-                            more, loading = await load(
-                                http, base, staff, venues, through_api - len(ids), size, progress
-                            )
+                            more, loading["import"] = await bulk(
+                                http, base, staff, venues, size - WINDOW - len(ids), size,
+                                progress,
+                            )  # fmt: skip
                         ids += more
-                        if through_api >= 2 * WINDOW:
-                            loading["windows"] = progress.compare(through_api)
-                    if size > len(ids):
-                        # Written straight into the store; then a new process, whose
-                        # catalogue loads them before it is ready (timed).
-                        began = time.perf_counter()
-                        written_count = size - len(ids)
-                        ids += direct(env["mongo_url"], database, venues, written_count, size)
-                        written = time.perf_counter() - began
-                        stack.close()
-                        began = time.perf_counter()
-                        base, pid = stack.enter_context(
-                            service_process("events", process_env, ready_within=1800)
-                        )
-                        loading["direct"] = {
-                            "events": written_count,
-                            "write_seconds": round(written, 1),
-                            "restart_until_ready_seconds": round(time.perf_counter() - began, 1),
-                            "machine": machine(),
-                        }
+                        loading["single_at_size"] = await singles(WINDOW, size + 1)
                     figures = await measure(base, ids, seconds, rounds)
                     rss = resident_kb(pid)
                     mb = None if rss is None else round(rss / 1024, 1)
@@ -434,16 +443,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only-reads", action="store_true", help="without the other sections")
     parser.add_argument(
-        "--direct-beyond",
-        type=int,
-        default=None,
-        help="events past this many are written straight into the store (then the process "
-        "is restarted); default: every event through the API",
+        "--path",
+        choices=["import", "single"],
+        default="import",
+        help="import: the bulk import, with 1,000 creates + publishes at the start and at the "
+        "end of each size; single: every event created and published",
     )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     os.environ.setdefault("PYTHONHASHSEED", "0")
-    figures = asyncio.run(catalogue(sizes, args.seconds, args.rounds, args.direct_beyond))
+    figures = asyncio.run(catalogue(sizes, args.seconds, args.rounds, args.path))
     if not args.only_reads:
         figures.update(asyncio.run(sections()))
     figures["machine_after"] = machine()

@@ -167,7 +167,7 @@ async def _venue_snapshot(
     return {"venue_kind": venue["kind"], "venue_name": venue["name"]}
 
 
-def _times(data: BaseModel, tz: str) -> dict[str, Any]:
+def times(data: BaseModel, tz: str) -> dict[str, Any]:
     """The given times in UTC (naive input is wall-clock time in the event's zone)."""
     given = data.model_dump(exclude_unset=True)
     return {
@@ -175,6 +175,10 @@ def _times(data: BaseModel, tz: str) -> dict[str, Any]:
         for k in TIMES
         if k in given
     }
+
+
+def new_id() -> str:
+    return f"evt-{uuid.uuid4().hex[:12]}"
 
 
 async def get(svc: Service[EventsSettings], event_id: str) -> dict[str, Any]:
@@ -196,7 +200,7 @@ async def new_document(
     """Build (not store) a draft from its input, applying defaults and every rule."""
     tz = svc.settings.timezone_of(municipality)
     values = {**DEFAULTS, **data.model_dump(mode="json", exclude_none=True)}
-    values.update(_times(data, tz))
+    values.update(times(data, tz))
     values["organiser"] = {**values["organiser"], "kind": organiser_kind}
     if data.parent_event_id:
         parent = await svc.store.db[store.EVENTS].find_one({"_id": data.parent_event_id})
@@ -206,7 +210,7 @@ async def new_document(
             raise invalid("parent_event_id", "Sub-events cannot have sub-events.")
     now = clock.now()
     doc = {
-        "_id": f"evt-{uuid.uuid4().hex[:12]}",
+        "_id": new_id(),
         "municipality": municipality,
         "timezone": tz,
         "status": EventStatus.DRAFT,
@@ -272,7 +276,7 @@ async def update(
     # exclude_unset it was stored empty, and the organiser's kind was missing).
     given = patch.model_dump(mode="json")
     changes = {k: v for k, v in given.items() if k in patch.model_fields_set}
-    changes.update(_times(patch, event["timezone"]))
+    changes.update(times(patch, event["timezone"]))
     for key in ("kind", "title", "starts_at", "ends_at"):
         if key in changes and changes[key] is None:
             raise invalid(key, f"{key} cannot be removed.")
@@ -405,14 +409,18 @@ async def _set_status(
 async def _transition(
     svc: Service[EventsSettings], event: dict[str, Any], status: str, type_: str, payload: Any
 ) -> dict[str, Any]:
+    message = _envelope(svc, event, type_, payload)
+
     async def work(uow: UnitOfWork) -> dict[str, Any]:
         session = uow.session
         doc = await _set_status(svc, session, event, status)
-        await uow.emit(_envelope(svc, event, type_, payload))
+        await uow.emit(message)
         return doc
 
     doc = await svc.uow.run(work)
-    svc.part(Parts).catalogue.apply(doc)  # as stored: nothing to read again
+    reads = svc.part(Parts).catalogue
+    reads.apply(doc)  # as stored: nothing to read again, nor when its message comes back
+    reads.held(message.id)
     return doc
 
 

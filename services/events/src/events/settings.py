@@ -16,6 +16,8 @@ class EventsSettings(KitSettings):
     # Concurrent sign-ups for one event are written in batches of at most this many.
     registration_batch: int = 200
     page_max: int = 100
+    # Events per bulk import (POST /events/import): ~1 KB each, under the 1 MiB body limit.
+    import_max: int = Field(default=500, ge=1, le=1000)
     # Cache-Control max-age of anonymous public reads (lists, events, feeds): short, so a
     # change shows within seconds; revalidation by ETag costs a 304.
     cache_max_age_s: int = 10

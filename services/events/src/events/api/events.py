@@ -10,7 +10,7 @@ from pydantic import Field
 
 from contracts.common import Audience
 from contracts.events import EventKind, VenueKind
-from events import access, event, search
+from events import access, event, imports, search
 from events.api import caching
 from events.api.deps import Who
 from events.api.views import EventDetail, EventOut, EventPage
@@ -184,6 +184,17 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
             organiser_kind=organiser_kind(principal),
         )
         return event.out(doc, detail=True)
+
+    @api.post("/import", status_code=201)
+    async def bulk_import(
+        data: imports.ImportIn, principal: Principal = managers
+    ) -> dict[str, Any]:
+        """Many events at once (a city's catalogue moved in), published unless `publish`
+        is false; each checked as a create is. An event with a `source_id` already
+        imported is listed under `existing` and left as it is."""
+        return await imports.run(
+            svc, data=data, municipality=principal.municipality, created_by=principal.subject
+        )
 
     @api.get("/{event_id}", **ONE)
     async def get(
