@@ -52,7 +52,9 @@ LONG_MS = int(timedelta(days=7) / timedelta(milliseconds=1))
 EVENT_ID = re.compile(r"^evt-[a-z0-9-]{1,64}$")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 Key = tuple[int, str]
-HELD_MAX = 20_000  # own messages remembered as already applied (see Catalogue.held)
+# Own messages remembered as already applied (Catalogue.held): enough for the outbox
+# relay to fall that far behind a bulk import (~120 bytes each, ~6 MB at most).
+HELD_MAX = 50_000
 
 
 def millis(value: datetime) -> int:
