@@ -13,7 +13,7 @@ from contracts.events import EventKind, VenueKind
 from events import access, event, imports, search
 from events.api import caching
 from events.api.deps import Who
-from events.api.views import EventDetail, EventOut, EventPage
+from events.api.views import EventDetail, EventOut, EventPage, ImportOut
 from events.errors import forbidden, invalid
 from events.parts import Parts
 from events.settings import EventsSettings
@@ -185,7 +185,7 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
         )
         return event.out(doc, detail=True)
 
-    @api.post("/import", status_code=201)
+    @api.post("/import", **returns(ImportOut, "What the import made and found", 201))
     async def bulk_import(
         data: imports.ImportIn, principal: Principal = managers
     ) -> dict[str, Any]:

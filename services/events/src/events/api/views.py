@@ -74,6 +74,9 @@ class EventOut(BaseModel):
     series_id: str | None = None
     parent_event_id: str | None = None
     revision: int = Field(default=1, description="Grows with every change (`min_revision`)")
+    source_id: str | None = Field(
+        default=None, description="Its id where a bulk import brought it from"
+    )
     created_by: str | None = Field(default=None, description="Shown to managers only")
     created_at: datetime | None = None
     updated_at: datetime | None = None
@@ -90,6 +93,19 @@ class EventPage(Page[EventOut]):
     next_offset: int | None = Field(
         deprecated=True,
         description="The next page's offset (null on the last): the earlier shape; use `next`",
+    )
+
+
+class Imported(BaseModel):
+    id: str
+    revision: int
+    source_id: str | None = None
+
+
+class ImportOut(BaseModel):
+    created: list[Imported] = Field(description="Events this import made")
+    existing: list[str] = Field(
+        description="Ids of events with these source ids already here (left as they are)"
     )
 
 
