@@ -178,3 +178,45 @@ async def test_location_and_resource_validation(
         },
     )
     assert refused.status_code == 409
+
+
+async def test_place_page_details_change_with_if_match(
+    client: httpx.AsyncClient, actors: Actors, make_location: Any
+) -> None:
+    """PATCH /locations/{id}: address, description, accessibility and photo for the place's
+    page; a stale If-Match is refused, another municipality's staff and residents too."""
+    place = await make_location()
+    staff = actors.staff()
+    read = await client.get(f"/locations/{place['id']}", headers=staff)
+    first = read.headers["etag"]
+    body = {
+        "address": "Viides linja 11, 00530 Helsinki",
+        "description": {"fi": "Ryhmätiloja"},
+        "accessibility": ["Hissi"],
+        "image": {"src": "/media/kallio.jpg", "alt": {"fi": "Ryhmätila"}},
+    }
+    changed = await client.patch(
+        f"/locations/{place['id']}", json=body, headers={**staff, "If-Match": first}
+    )
+    assert changed.status_code == 200, changed.text
+    assert {k: changed.json()[k] for k in body} == body
+    assert changed.json()["hours"] == place["hours"]  # untouched
+    assert changed.headers["etag"] != first
+    stale = await client.patch(
+        f"/locations/{place['id']}", json={"address": None}, headers={**staff, "If-Match": first}
+    )
+    assert stale.status_code == 412
+    cleared = await client.patch(
+        f"/locations/{place['id']}", json={"image": None, "address": None}, headers=staff
+    )
+    assert cleared.json()["image"] is None and cleared.json()["address"] is None
+    assert cleared.json()["description"] == {"fi": "Ryhmätiloja"}
+    for who in (actors.staff("kouvola"), actors.user()):
+        refused = await client.patch(f"/locations/{place['id']}", json=body, headers=who)
+        assert refused.status_code == 403
+    foreign = {"image": {"src": "https://elsewhere.example/x.jpg", "alt": {"fi": "x"}}}
+    bad = await client.patch(f"/locations/{place['id']}", json=foreign, headers=staff)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"].startswith("image")
+    nameless = await client.patch(f"/locations/{place['id']}", json={"name": {"fi": "x"}},
+                                  headers=staff)  # fmt: skip
+    assert nameless.status_code == 422

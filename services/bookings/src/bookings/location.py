@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import Field, field_validator
+from pymongo import ReturnDocument
 
 from bookings import recent
 from bookings.calendar import bump_rules
@@ -19,6 +20,7 @@ from contracts import bookings as ev
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
 from kit.conditional import Precondition, bump, stale
+from kit.patch import Patch
 from kit.requests import LocalizedLongText, LocalizedName, Strict
 from kit.uow import UnitOfWork
 
@@ -65,6 +67,18 @@ class LocationIn(Strict):
         if value not in available_timezones():
             raise ValueError(f"unknown time zone {value!r}")
         return value
+
+
+class LocationPatch(Patch):
+    """What the place's page says of it; the name and hours change elsewhere (the name is
+    copied into bookings, the hours have their own PUT)."""
+
+    nullable = frozenset({"address", "image"})
+
+    address: str | None = Field(None, max_length=200)
+    description: LocalizedLongText | None = None
+    accessibility: list[Annotated[str, Field(max_length=200)]] | None = Field(None, max_length=20)
+    image: Image | None = None
 
 
 class HoursIn(Strict):
@@ -118,6 +132,30 @@ async def create_location(
         await svc.store.db.locations.insert_one(doc, session=uow.session)
         await uow.emit(_hours_event(svc, doc))
     return doc
+
+
+async def update_details(
+    svc: Service,
+    *,
+    location: dict[str, Any],
+    patch: LocationPatch,
+    precondition: Precondition | None = None,
+) -> dict[str, Any]:
+    """Apply `patch` (the place's page: address, description, accessibility, photo); with
+    `precondition` (If-Match) only to the revision it names. Nothing booked depends on
+    these, so no event and no new rules version."""
+    precondition = precondition or Precondition(None)
+    precondition.check(location)
+    changes = patch.model_dump(mode="json", exclude_unset=True)
+    changes["updated_at"] = datetime.now(UTC)
+    done = await svc.store.db.locations.find_one_and_update(
+        {"_id": location["_id"], **precondition.filter()},
+        bump({"$set": changes}),
+        return_document=ReturnDocument.AFTER,
+    )
+    if done is None:
+        raise stale(await svc.store.db.locations.find_one({"_id": location["_id"]}))
+    return done
 
 
 async def set_hours(

@@ -48,6 +48,13 @@ LOCATIONS: list[tuple[str, str, LocationKind, dict[str, str], Hours]] = [
     ),
 ]
 
+# The places' street addresses (the UI's place page links them to a map).
+ADDRESSES = {
+    "loc-hki-oodi-uo": "Töölönlahdenkatu 4, 00100 Helsinki",
+    "loc-hki-oodi-mm": "Töölönlahdenkatu 4, 00100 Helsinki",
+    "loc-kvl-main": "Salpausselänkatu 33, 45100 Kouvola",
+}
+
 RESOURCES: list[tuple[str, str, ResourceKind, dict[str, str], dict[str, Any]]] = [
     (
         "res-hki-desk-1",
@@ -141,7 +148,9 @@ async def seed(svc: Service) -> dict[str, int]:
         if await svc.store.db.locations.find_one({"_id": location_id}) is None:
             await create_location(
                 svc,
-                data=LocationIn(name=name, kind=kind, hours=hours),
+                data=LocationIn(
+                    name=name, kind=kind, hours=hours, address=ADDRESSES.get(location_id)
+                ),
                 municipality=municipality,
                 location_id=location_id,
             )

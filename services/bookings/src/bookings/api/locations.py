@@ -14,11 +14,13 @@ from bookings.booking import booking_out, held_at_location
 from bookings.location import (
     HoursIn,
     LocationIn,
+    LocationPatch,
     create_location,
     load_location,
     location_out,
     locations_of,
     set_hours,
+    update_details,
     zone_of,
 )
 from bookings.resource import active_resource_ids
@@ -52,6 +54,22 @@ def build_router(svc: Service) -> APIRouter:
         location_id: str, response: Response, principal: Principal = anyone
     ) -> dict[str, Any]:
         doc = await load_location(svc, location_id, principal)
+        tag(response, doc)
+        return location_out(doc)
+
+    @router.patch(
+        "/locations/{location_id}", name="update", **returns(LocationOut, "The location as changed")
+    )
+    async def patch_details(
+        location_id: str,
+        data: LocationPatch,
+        response: Response,
+        precondition: Annotated[Precondition, Depends(if_match)],
+        principal: Principal = staff,
+    ) -> dict[str, Any]:
+        """Staff: what the place's page says (address, description, accessibility, photo)."""
+        location = await load_location(svc, location_id, principal)
+        doc = await update_details(svc, location=location, patch=data, precondition=precondition)
         tag(response, doc)
         return location_out(doc)
 
