@@ -53,7 +53,7 @@ test: setup rabbitmq redis crd-schemas oidc-provider contract-tools chromium
 ## test-fast: the tests that need neither broker nor store (no infrastructure). Services
 ## built there never connect, so they are told the store's kind instead of asking it.
 test-fast: setup crd-schemas contract-tools
-	KOHTAAMO_MONGO_KIND=mongodb $(UV) run --frozen pytest -m "not broker and not store" $(PYTEST_ARGS)
+	KOHTAAMO_MONGO_KIND=mongodb $(UV) run --frozen pytest -m "not broker and not store and not build" $(PYTEST_ARGS)
 
 TYPED_STRICT = contracts/src/contracts services/kit/src/kit
 TYPED = $(foreach s,analytics bookings events gateway identity notifications,services/$(s)/src/$(s))

@@ -22,7 +22,7 @@ import pytest
 HERE = Path(__file__).parent
 TOOLS = HERE / "tools"
 BIN = TOOLS / "node_modules" / ".bin"
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.build]
 
 
 def run(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -151,6 +151,7 @@ def python_in(venv: Path, code: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.build
 @pytest.mark.timeout(900)
 def test_the_build_stage_installs_every_service_and_no_development_tools(
     tmp_path: Path,
