@@ -282,7 +282,7 @@ async def test_approval_deny_and_cancel_flow(
         await book(client, actors.user(), studio, at(day, "10:00"), at(day, "11:00"))
     ).status_code == 409
     queue = (await client.get("/bookings/pending", headers=actors.staff())).json()
-    assert pending["id"] in [b["id"] for b in queue]
+    assert pending["id"] in [b["id"] for b in queue["items"]] and queue["limit"] == 100
     assert (
         await client.post(f"/bookings/{pending['id']}/approve", headers=user)
     ).status_code == 403

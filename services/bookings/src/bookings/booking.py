@@ -403,13 +403,14 @@ async def bookings_of_user(
 
 
 async def pending_bookings(
-    svc: Service, municipality: str, location_id: str | None
+    svc: Service, municipality: str, location_id: str | None, *, limit: int, offset: int
 ) -> list[dict[str, Any]]:
-    """Bookings waiting for approval, by start (at most 500)."""
+    """Bookings waiting for approval, by start: `limit` of them from `offset`."""
     query: dict[str, Any] = {"municipality": municipality, "status": BookingStatus.pending}
     if location_id:
         query["location_id"] = location_id
-    return await svc.store.db.bookings.find(query, sort=[("starts_at", 1)], limit=500).to_list()
+    found = svc.store.db.bookings.find(query, sort=[("starts_at", 1)], skip=offset, limit=limit)
+    return await found.to_list()
 
 
 async def held_at_location(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from bookings.api.views import BookingOut, SeriesCancelled, SeriesOut
 from bookings.booking import (
@@ -30,6 +30,7 @@ from kit.auth import Principal, ensure_municipality
 from kit.conditional import tag
 from kit.idempotency import idempotent
 from kit.openapi import returns
+from kit.pages import Page, Paging, page
 from kit.problems import Problem
 
 
@@ -37,6 +38,7 @@ def build_router(svc: Service) -> APIRouter:
     router = APIRouter(tags=["bookings"])
     booker = Depends(svc.auth.require(*BOOKER_ROLES))
     staff = Depends(svc.auth.require(*STAFF_ROLES))
+    pages_of_100 = Depends(Paging.of(100, 500))
     once = idempotent(booker.dependency)  # Idempotency-Key on creations
 
     @router.post(
@@ -54,13 +56,22 @@ def build_router(svc: Service) -> APIRouter:
         )
         return [booking_out(d) for d in docs]
 
-    @router.get("/bookings/pending", **returns(list[BookingOut], "Waiting for approval"))
+    @router.get("/bookings/pending", **returns(Page[BookingOut], "Waiting for approval"))
     async def pending(
-        location_id: str | None = Query(None, max_length=100), principal: Principal = staff
-    ) -> list[dict[str, Any]]:
-        """Staff: bookings waiting for approval in their municipality."""
-        docs = await pending_bookings(svc, principal.municipality, location_id)
-        return [booking_out(d) for d in docs]
+        request: Request,
+        location_id: str | None = Query(None, max_length=100),
+        paging: Paging = pages_of_100,
+        principal: Principal = staff,
+    ) -> dict[str, Any]:
+        """Staff: bookings waiting for approval in their municipality, by start."""
+        limit, offset = paging.limit, paging.offset
+        # One past the page: whether another follows, without a count.
+        docs = await pending_bookings(
+            svc, principal.municipality, location_id, limit=limit + 1, offset=offset
+        )
+        items = [booking_out(d) for d in docs[:limit]]
+        more = len(docs) > limit
+        return page(request, svc.settings, items, limit=limit, offset=offset, more=more)
 
     @router.get("/bookings/{booking_id}", **returns(BookingOut, "The booking"))
     async def get(

@@ -137,7 +137,8 @@ async function requesters(bookings) {
 }
 
 async function pendingList() {
-  const pending = await get("/bookings/pending");
+  // A page (docs/api.md): the first 500 by start; the queue is worked from the top.
+  const pending = (await get("/bookings/pending", { limit: 500 })).items;
   if (!pending.length) return h("p", { text: t("staff.noPending") });
   const who = await requesters(pending);
   return h("ul", { class: "rows", id: "pending-bookings" }, pending.map((b) => {
