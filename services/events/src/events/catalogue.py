@@ -34,6 +34,7 @@ from typing import Any
 import structlog
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustQueue
 from faststream.rabbit import RabbitQueue
+from pymongo.errors import AutoReconnect
 
 from contracts import topology
 from events import clock, event, search, store
@@ -55,6 +56,7 @@ Key = tuple[int, str]
 # Own messages remembered as already applied (Catalogue.held): enough for the outbox
 # relay to fall that far behind a bulk import (~120 bytes each, ~6 MB at most).
 HELD_MAX = 50_000
+LOAD_ATTEMPTS = 5  # reads of every public event at start-up, when the connection drops
 
 
 def millis(value: datetime) -> int:
@@ -463,17 +465,30 @@ class Catalogue:
     async def load(self) -> None:
         events = self.svc.store.db[store.EVENTS]
         query = {"status": {"$in": list(PUBLIC)}}
-        count = await events.count_documents(query)
-        if count > self.max_events:
-            # Bounded memory: past the cap every read goes to the store (correct, slower).
-            log.error("catalogue.too_large", events=count, max_events=self.max_events)
-            self.disabled = True
-            return
         started = clock.now()
-        async for doc in events.find(query, batch_size=2000):
-            held = self.entries.get(doc["_id"])  # a write of this replica meanwhile
-            if held is None or doc.get("revision", 0) >= held.revision:
-                self.entries[doc["_id"]] = Entry.of(doc)
+        for attempt in range(LOAD_ATTEMPTS):
+            try:
+                count = await events.count_documents(query)
+                if count > self.max_events:
+                    # Bounded memory: past the cap every read goes to the store (correct,
+                    # slower).
+                    log.error("catalogue.too_large", events=count, max_events=self.max_events)
+                    self.disabled = True
+                    return
+                async for doc in events.find(query, batch_size=2000):
+                    held = self.entries.get(doc["_id"])  # a write of this replica meanwhile
+                    if held is None or doc.get("revision", 0) >= held.revision:
+                        self.entries[doc["_id"]] = Entry.of(doc)
+                break
+            except AutoReconnect as exc:
+                # The driver cancels a read in flight when the store misses a heartbeat (the
+                # embedded store, busy, did while streaming 100,000 events): read it again
+                # (what was read is kept; newer revisions replace it) instead of failing
+                # the start-up.
+                if attempt == LOAD_ATTEMPTS - 1:
+                    raise
+                log.warning("catalogue.load_retried", error=str(exc), held=len(self.entries))
+                await asyncio.sleep(1.0)
         by_place: dict[str, list[Entry]] = {}
         for entry in self.entries.values():
             by_place.setdefault(entry.municipality, []).append(entry)

@@ -23,8 +23,8 @@ class EventsSettings(KitSettings):
     cache_max_age_s: int = 10
     # The in-memory catalogue (events/catalogue.py): events named on the bus are read again
     # after at most this long (gathered meanwhile); past this many public events a replica
-    # does not hold them and reads go to the store (memory stays bounded: ~2 KB an event,
-    # so 150,000 fit the manifests' 512 MiB limit beside the process's own ~120 MB).
+    # does not hold them and reads go to the store (memory stays bounded: 2.5-3.5 KB an
+    # event resident, so 150,000 fit the manifests' 768 MiB limit; docs/operations.md).
     catalogue_refresh_ms: int = 50
     catalogue_max_events: int = 150_000
 
