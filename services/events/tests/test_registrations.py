@@ -61,6 +61,7 @@ async def test_confirm_then_waitlist_then_promote(api: Any, published: Any) -> N
 
     mine = await api.client.get("/registrations/mine", headers=api.auth("resident", sub="reg-c"))
     assert [r["event_id"] for r in mine.json()["items"]] == [eid]
+    assert mine.json()["limit"] == 200 and mine.json()["next"] is None  # a page (docs/api.md)
 
 
 async def test_group_signups_and_fifo(api: Any) -> None:

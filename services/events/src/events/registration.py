@@ -450,10 +450,13 @@ async def find(svc: Service[EventsSettings], registration_id: str) -> dict[str, 
     return await svc.store.db[store.REGISTRATIONS].find_one({"_id": registration_id})
 
 
-async def of_user(svc: Service[EventsSettings], user_id: str, limit: int) -> list[dict[str, Any]]:
-    """A person's registrations, the newest first."""
+async def of_user(
+    svc: Service[EventsSettings], user_id: str, limit: int, offset: int = 0
+) -> list[dict[str, Any]]:
+    """A person's registrations, the newest first: `limit` of them from `offset`."""
     regs = svc.store.db[store.REGISTRATIONS]
-    return await regs.find({"user_id": user_id}, sort=[("created_at", -1)]).to_list(limit)
+    found = regs.find({"user_id": user_id}, sort=[("created_at", -1)], skip=offset)
+    return await found.to_list(limit)
 
 
 async def place(svc: Service[EventsSettings], reg: dict[str, Any]) -> int | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import Field
 
@@ -27,6 +27,7 @@ from kit.app import Service
 from kit.auth import Principal, ensure_municipality
 from kit.idempotency import idempotent
 from kit.openapi import file_response, returns
+from kit.pages import Paging, page
 from kit.problems import Problem
 from kit.requests import Strict
 
@@ -41,6 +42,7 @@ def router(svc: Service[EventsSettings], who: Who, registrar: registration.Regis
     api = APIRouter(tags=["registrations"])
     managers = Depends(who.require(*access.MANAGERS))
     signed_in = Depends(who.principal)
+    pages_of_200 = Depends(Paging.of(200, 500))
 
     async def managed_event(event_id: str, principal: Principal) -> dict[str, Any]:
         doc = await event.get(svc, event_id)
@@ -118,11 +120,18 @@ def router(svc: Service[EventsSettings], who: Who, registrar: registration.Regis
         )
 
     @api.get("/registrations/mine", **returns(MyRegistrations, "The caller's, newest first"))
-    async def mine(principal: Principal = signed_in) -> dict[str, Any]:
-        found = await registration.of_user(svc, principal.subject, limit=200)
+    async def mine(
+        request: Request, paging: Paging = pages_of_200, principal: Principal = signed_in
+    ) -> dict[str, Any]:
+        limit, offset = paging.limit, paging.offset
+        # One past the page: whether another follows, without a count.
+        found = await registration.of_user(svc, principal.subject, limit + 1, offset)
         tz = svc.settings.timezone_of(principal.municipality)
-        items = [registration.out(r, tz, place=await registration.place(svc, r)) for r in found]
-        return {"items": items}
+        items = [
+            registration.out(r, tz, place=await registration.place(svc, r)) for r in found[:limit]
+        ]
+        more = len(found) > limit
+        return page(request, svc.settings, items, limit=limit, offset=offset, more=more)
 
     @api.get("/registrations/{registration_id}", **returns(RegistrationOut, "The registration"))
     async def get(

@@ -184,8 +184,8 @@ class CheckInList(BaseModel):
     capacity: int | None
 
 
-class MyRegistrations(BaseModel):
-    items: list[RegistrationOut]
+class MyRegistrations(Page[RegistrationOut]):
+    """The caller's registrations, newest first (a page: docs/api.md)."""
 
 
 class FeedbackOut(BaseModel):
