@@ -9,6 +9,7 @@ void once the email it was sent to is no longer the account's."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -191,6 +192,11 @@ async def reset_password(ctx: Identity, data: ResetIn) -> None:
         raise Problem(422, "Weak password", f"The password {reason}.", field="new_password")
     new_hash = await hash_password(ctx.passwords, data.new_password)
     now = datetime.now(UTC)
+    # Tokens carry whole seconds (`iat`) and services refuse those issued before a whole
+    # second: every token up to the end of this second ends (one issued earlier in this
+    # same second would survive otherwise), and the answer waits for that second to pass,
+    # so a login after it gets a token that works.
+    until = now.replace(microsecond=0) + timedelta(seconds=1)
     async with ctx.svc.uow() as uow:
         session = uow.session
         await ctx.db.users.update_one(
@@ -201,8 +207,9 @@ async def reset_password(ctx: Identity, data: ResetIn) -> None:
         )
         # Every session ends, as at a password change: whoever had the account loses it.
         await ctx.sessions.revoke_all(user["_id"], session)
-        await end_access_tokens(ctx, session, user, idc.RevocationReason.password_changed, now)
+        await end_access_tokens(ctx, session, user, idc.RevocationReason.password_changed, until)
         # Other links of the account are void too (an older reset link in the inbox).
         await ctx.db.account_links.update_many(
             {"user_id": user["_id"], "used_at": None}, {"$set": {"used_at": now}}, session=session
         )
+    await asyncio.sleep(max(0.0, (until - datetime.now(UTC)).total_seconds()))
