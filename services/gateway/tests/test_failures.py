@@ -6,16 +6,42 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from prometheus_client import REGISTRY
+
 from gateway.breaker import REJECTED
 from kit.testing import eventually
+
+
+def upstream_calls(upstream: str, outcome: str) -> float:
+    """kohtaamo_gateway_upstream_duration_seconds' count for the upstream and outcome."""
+    labels = {"upstream": upstream, "outcome": outcome}
+    return (
+        REGISTRY.get_sample_value("kohtaamo_gateway_upstream_duration_seconds_count", labels) or 0.0
+    )
+
+
+def breaker_state(upstream: str) -> list[str]:
+    """The states kohtaamo_gateway_breaker_state shows as current (1) for the upstream."""
+    return [
+        state
+        for state in ("closed", "opened", "half-opened")
+        if REGISTRY.get_sample_value(
+            "kohtaamo_gateway_breaker_state", {"upstream": upstream, "state": state}
+        )
+        == 1
+    ]
+
 
 PROBLEM = "application/problem+json"
 
 
 async def test_upstream_down_is_502_naming_the_service(make_gateway: Any, dead_url: str) -> None:
     async with make_gateway({"events": dead_url}) as (client, _):
+        unreachable = upstream_calls("events", "upstream-unreachable")
         response = await client.get("/api/v1/events")
         assert response.status_code == 502
+        # Timed per upstream and outcome.
+        assert upstream_calls("events", "upstream-unreachable") == unreachable + 1
         assert response.headers["content-type"] == PROBLEM
         body = response.json()
         assert body["service"] == "events"
@@ -45,6 +71,8 @@ async def test_breaker_opens_on_failures_then_recovers(
         client,
         svc,
     ):
+        assert breaker_state("bookings") == ["closed"]
+        failed = upstream_calls("bookings", "5xx")
         for _ in range(3):
             failing = await client.get("/api/v1/bookings?status=503")
             # The service's own 503 is passed on, and counted against its breaker.
@@ -59,12 +87,15 @@ async def test_breaker_opens_on_failures_then_recovers(
         # Counted for the "breaker open" alert (deploy/k8s/base/monitoring).
         assert REJECTED.labels("bookings")._value.get() == rejected + 1
         assert (await svc.upstreams.breakers.state("bookings"))["state"] == "opened"
+        assert breaker_state("bookings") == ["opened"]
+        assert upstream_calls("bookings", "5xx") == failed + 3
 
         async def recovered() -> bool:
             return (await client.get("/api/v1/bookings")).status_code == 200
 
         await eventually(recovered, timeout=15)
         assert (await svc.upstreams.breakers.state("bookings"))["state"] == "closed"
+        assert breaker_state("bookings") == ["closed"]
 
 
 async def test_client_errors_do_not_trip_the_breaker(
