@@ -25,7 +25,7 @@ from contracts import identity as idc
 from identity.core import Identity
 from identity.fields import Email
 from identity.passwords import hash_password, password_problem
-from identity.revocation import end_access_tokens
+from identity.revocation import end_access_tokens, end_of_second
 from kit.problems import Problem
 from kit.requests import Strict
 
@@ -192,11 +192,7 @@ async def reset_password(ctx: Identity, data: ResetIn) -> None:
         raise Problem(422, "Weak password", f"The password {reason}.", field="new_password")
     new_hash = await hash_password(ctx.passwords, data.new_password)
     now = datetime.now(UTC)
-    # Tokens carry whole seconds (`iat`) and services refuse those issued before a whole
-    # second: every token up to the end of this second ends (one issued earlier in this
-    # same second would survive otherwise), and the answer waits for that second to pass,
-    # so a login after it gets a token that works.
-    until = now.replace(microsecond=0) + timedelta(seconds=1)
+    until = end_of_second(now)
     async with ctx.svc.uow() as uow:
         session = uow.session
         await ctx.db.users.update_one(

@@ -4,7 +4,7 @@ issued before it (kit.revocation). Refresh tokens are identity's own and ended h
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
@@ -26,3 +26,11 @@ async def end_access_tokens(
         municipality=user["municipality"],
         subject=f"user/{user['_id']}",
     )
+
+
+def end_of_second(now: datetime) -> datetime:
+    """Where a revocation must reach: tokens carry whole seconds (`iat`) and services refuse
+    those issued before a whole second, so one issued earlier in this same second would
+    survive a revocation at `now`. The caller waits for this moment before answering, so
+    a login after the answer gets a token that works."""
+    return now.replace(microsecond=0) + timedelta(seconds=1)

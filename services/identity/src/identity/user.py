@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, time
 from typing import Annotated, Any
@@ -17,7 +18,7 @@ from identity import municipality as municipalities
 from identity.core import Identity
 from identity.fields import Email, Language, Name, NoticeKind, Phone, TimeZone
 from identity.passwords import hash_password, password_problem, verify_password
-from identity.revocation import end_access_tokens
+from identity.revocation import end_access_tokens, end_of_second
 from identity.session import TokenPair
 from kit.conditional import Precondition, bump, stale
 from kit.problems import Problem
@@ -298,6 +299,7 @@ async def change_password(
         raise Problem(422, "Weak password", f"The password {reason}.", field="new_password")
     new_hash = await hash_password(ctx.passwords, data.new_password)
     now = datetime.now(UTC)
+    until = end_of_second(now)
     async with ctx.svc.uow() as uow:
         session = uow.session
         await ctx.db.users.update_one(
@@ -308,7 +310,8 @@ async def change_password(
         # Every session ends: a changed password must lock out whoever knew the old one,
         # their refresh tokens here and their access tokens in every service.
         await ctx.sessions.revoke_all(user_id, session)
-        await end_access_tokens(ctx, session, user, idc.RevocationReason.password_changed, now)
+        await end_access_tokens(ctx, session, user, idc.RevocationReason.password_changed, until)
+    await asyncio.sleep(max(0.0, (until - datetime.now(UTC)).total_seconds()))
 
 
 async def set_disabled(
