@@ -152,10 +152,10 @@ async def sign_up(client: httpx.AsyncClient, language: str) -> dict[str, Any]:
     }
     answer = await client.post("/auth/signup", json=body)
     assert answer.status_code == 201, answer.text
-    out = answer.json()
+    out: dict[str, Any] = answer.json()
     out["email"] = address
     out["headers"] = {"Authorization": f"Bearer {out['tokens']['access_token']}"}
-    return out  # type: ignore[no-any-return]
+    return out
 
 
 SUBJECTS = {

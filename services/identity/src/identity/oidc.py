@@ -125,6 +125,8 @@ class Providers:
         if entry.keys is None or refetch:
             try:
                 entry.keys = KeySet.import_key_set(
+                    # A JWKS document is a dict, which joserfc's typed dict cannot show mypy;
+                    # import_key_set validates it and raises ValueError/TypeError otherwise.
                     await self._get_json(entry.metadata["jwks_uri"])  # type: ignore[arg-type]
                 )
             except (JoseError, ValueError, TypeError) as exc:
