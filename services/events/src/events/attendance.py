@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import Field
 
 from contracts import events as ev
+from contracts.envelope import CloudEvent
 from events import clock, store
 from events.errors import conflict, invalid, not_found
 from events.settings import EventsSettings
@@ -57,22 +58,7 @@ async def mark(
         raise conflict(f"The registration is {reg['status']}, not confirmed.", field="status")
     if reg.get("attended") is data.attended:
         return reg  # already so: nothing new to tell
-    payload = ev.AttendanceRecorded(
-        event_id=event["_id"],
-        registration_id=reg["_id"],
-        user_id=reg["user_id"],
-        kind=event["kind"],
-        attended=data.attended,
-        seats=reg["seats"],
-        hours=hours(event),
-        starts_at=event["starts_at"],
-    )
-    envelope = svc.event(
-        ev.ATTENDANCE_RECORDED,
-        payload,
-        municipality=event["municipality"],
-        subject=f"registration/{reg['_id']}",
-    )
+    envelope = _attendance_recorded(svc, event, reg, attended=data.attended)
     registration_id = reg["_id"]
     async with svc.uow() as uow:
         marked = await regs.find_one_and_update(
@@ -97,22 +83,7 @@ async def check_in_once(
         raise conflict("This registration was checked in already.", kind="already-checked-in")
     if reg["status"] != RegistrationStatus.CONFIRMED:
         raise conflict(f"The registration is {reg['status']}.", kind="pass-not-valid")
-    payload = ev.AttendanceRecorded(
-        event_id=event["_id"],
-        registration_id=reg["_id"],
-        user_id=reg["user_id"],
-        kind=event["kind"],
-        attended=True,
-        seats=reg["seats"],
-        hours=hours(event),
-        starts_at=event["starts_at"],
-    )
-    envelope = svc.event(
-        ev.ATTENDANCE_RECORDED,
-        payload,
-        municipality=event["municipality"],
-        subject=f"registration/{reg['_id']}",
-    )
+    envelope = _attendance_recorded(svc, event, reg, attended=True)
     async with svc.uow() as uow:
         marked = await svc.store.db[store.REGISTRATIONS].find_one_and_update(
             {
@@ -181,3 +152,25 @@ async def check_in_list(svc: Service[EventsSettings], event_id: str) -> list[dic
         )
     )
     return docs
+
+
+def _attendance_recorded(
+    svc: Service[EventsSettings], event: dict[str, Any], reg: dict[str, Any], *, attended: bool
+) -> CloudEvent:
+    """The attendance.recorded message of a registration, by row or by pass."""
+    payload = ev.AttendanceRecorded(
+        event_id=event["_id"],
+        registration_id=reg["_id"],
+        user_id=reg["user_id"],
+        kind=event["kind"],
+        attended=attended,
+        seats=reg["seats"],
+        hours=hours(event),
+        starts_at=event["starts_at"],
+    )
+    return svc.event(
+        ev.ATTENDANCE_RECORDED,
+        payload,
+        municipality=event["municipality"],
+        subject=f"registration/{reg['_id']}",
+    )
