@@ -9,6 +9,7 @@ from bookings.checkin import NoShowSweeper
 from bookings.desk import Desk
 from bookings.errors import BookingsError
 from bookings.handlers import register_handlers
+from bookings.migrations import backfill_passes
 from bookings.recent import Recent
 from bookings.settings import BookingsSettings
 from bookings.store import ensure_indexes
@@ -38,6 +39,7 @@ def service(settings: BookingsSettings | None = None) -> Service[BookingsSetting
     @svc.on_startup
     async def prepare() -> None:
         await ensure_indexes(svc.store)
+        await backfill_passes(svc.store)
         sweeper.start()
 
     @svc.on_shutdown

@@ -34,6 +34,7 @@ def service(settings: EventsSettings | None = None) -> Service[EventsSettings]:
     @svc.on_startup
     async def indexes() -> None:
         await store.ensure_indexes(svc.store.db)
+        await store.backfill_passes(svc.store.db)
         await reads.start()  # loaded before the service says it is ready
 
     svc.on_shutdown(reads.stop)

@@ -9,6 +9,8 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from events.settings import EventsSettings
+from events.status import RegistrationStatus
+from kit import passes
 from kit.app import Service
 
 VENUES = "venues"
@@ -38,6 +40,20 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     await db[REGISTRATIONS].create_index([("user_id", ASCENDING), ("created_at", DESCENDING)])
     await db[REGISTRATIONS].create_index([("event_id", ASCENDING), ("code", ASCENDING)])
     await db[REGISTRATIONS].create_index([("checkin_pass", ASCENDING)])
+
+
+async def backfill_passes(db: AsyncDatabase[dict[str, Any]]) -> int:
+    """Check-in passes for registrations made before passes existed that can still be used
+    (confirmed or on the waiting list, not checked in). Run at every start-up; idempotent and
+    safe with several replicas (kit.passes.backfill)."""
+    return await passes.backfill(
+        db[REGISTRATIONS],
+        passes.REGISTRATION,
+        {
+            "status": {"$in": [RegistrationStatus.CONFIRMED, RegistrationStatus.WAITLISTED]},
+            "attended": {"$ne": True},
+        },
+    )
 
 
 async def update_and_read(

@@ -11,6 +11,11 @@ from __future__ import annotations
 import base64
 import re
 import secrets
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+
+from kit.conditional import bump
 
 BOOKING = "B"
 REGISTRATION = "R"
@@ -32,3 +37,29 @@ def parse(text: str, kind: str) -> str | None:
     if len(value) > 64 or not _PASS.match(value) or value[0] != kind:
         return None
     return value
+
+
+async def backfill(
+    collection: AsyncCollection[dict[str, Any]],
+    kind: str,
+    still_usable: dict[str, Any],
+    *,
+    batch: int = 500,
+) -> int:
+    """Give a pass to each document matching `still_usable` that was written before passes
+    existed (no `checkin_pass` field at all: an erased one's is null and stays so). Safe to
+    run at every start-up and by several replicas at once: each pass is set only where the
+    field is still missing, so of two replicas one writes it and the other matches nothing,
+    and nothing is left to do on later starts. Returns how many this call gave."""
+    missing = {**still_usable, "checkin_pass": {"$exists": False}}
+    given = 0
+    while True:
+        found = await collection.find(missing, {"_id": 1}, limit=batch).to_list()
+        for doc in found:
+            done = await collection.update_one(
+                {"_id": doc["_id"], "checkin_pass": {"$exists": False}},
+                bump({"$set": {"checkin_pass": new_pass(kind)}}),
+            )
+            given += done.modified_count
+        if len(found) < batch:
+            return given
