@@ -94,6 +94,7 @@ async def test_booking_paths_end_in_a_booking_or_a_next_step(
     await expect(first_free).to_be_visible()
 
     # The studio is 15+: the form asks for the birth date, and the booking goes through.
+    at = await first_free.get_attribute("data-at")
     await first_free.click()
     birthdate = studio.get_by_label(text["book.birthdate"])
     await expect(birthdate).to_be_visible()
@@ -103,14 +104,22 @@ async def test_booking_paths_end_in_a_booking_or_a_next_step(
     await studio.get_by_role("button", name=text["book.confirm"], exact=True).click()
     await expect(studio.locator(".card.success")).to_contain_text("Äänitysstudio")
     assert api.call("GET", "/me", api.log_in(resident))["birthdate"] == "2000-05-05"
+    # At once, without a new search, that time is taken in the list and in the day grid.
+    grid = page.locator(".day-grid table")
+    studio_row = grid.locator("tbody tr", has_text="Äänitysstudio")
+    booked_here = f'[data-resource="{STUDIO}"][data-at="{at}"]'
+    await expect(page.locator(booked_here)).to_have_count(0)
+    await expect(studio.locator(".slot.taken").first).to_be_visible()
+    await expect(studio_row.locator(".grid-taken").first).to_be_visible()
+    await shot(page, "book-taken-at-once")
 
     # Searching again shows that time as taken, not missing.
     await page.get_by_role("button", name=text["book.search"]).click()
+    await expect(studio.locator("button.slot").first).to_be_visible()
+    await expect(page.locator(booked_here)).to_have_count(0)
     await expect(studio.locator(".slot.taken").first).to_be_visible()
     # The day grid across the location's studios shows the same taken time, and a free
     # cell opens that studio's booking form.
-    grid = page.locator(".day-grid table")
-    studio_row = grid.locator("tbody tr", has_text="Äänitysstudio")
     await expect(studio_row.locator(".grid-taken").first).to_be_visible()
     other_row = grid.locator("tbody tr").filter(has_not_text="Äänitysstudio").first
     await other_row.locator("button.grid-free").first.click()

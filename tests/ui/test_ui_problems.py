@@ -98,6 +98,7 @@ async def test_problems_are_translated_marked_and_offer_a_retry(
     await page.get_by_label(text["book.date"]).fill(day)
     await page.get_by_role("button", name=text["book.search"]).click()
     desk = page.locator("section.resource", has=page.locator(f"h2#res-{DESK}"))
+    chosen = await desk.locator("button.slot").last.get_attribute("data-at")
     await desk.locator("button.slot").last.click()
     api.call(
         "POST",
@@ -106,8 +107,16 @@ async def test_problems_are_translated_marked_and_offer_a_retry(
         json={"resource_id": DESK, "starts_at": slot["starts_at"], "ends_at": slot["ends_at"]},
     )
     await desk.get_by_role("button", name=text["book.confirm"], exact=True).click()
-    await expect(desk.locator(".form-error")).to_have_text(text["problem.bookingConflict"])
+    # It says so, and the times are read again: that time now shows as taken.
+    stale = page.locator(".results .stale")
+    await expect(stale).to_have_text(text["problem.bookingConflict"])
+    await expect(stale).to_be_focused()
+    await expect(desk.locator("form.booking-form")).to_have_count(0)
+    await expect(desk.locator("button.slot").first).to_be_visible()
+    await expect(desk.locator(f'button.slot[data-at="{chosen}"]')).to_have_count(0)
+    await expect(desk.locator(".slot.taken").last).to_be_visible()
     await shot(page, f"problems-409-{lang}")
+    assert await axe(page) == []
 
     # 403: deleting the account needs the right password.
     await page.goto(app + "#/me")

@@ -23,7 +23,7 @@ function durations(resource, slots, index) {
   const out = [];
   let minutes = 0;
   for (let i = index; i < slots.length; i++) {
-    if (i > index && slots[i].starts_at !== slots[i - 1].ends_at) break;
+    if (slots[i].taken || (i > index && slots[i].starts_at !== slots[i - 1].ends_at)) break;
     minutes += step;
     if (minutes > rules.max_minutes) break;
     if (minutes >= rules.min_minutes) out.push([minutes, slots[i].ends_at]);
@@ -96,8 +96,15 @@ function bookingForm(resource, slots, index, tz, area) {
           );
           area.firstChild.focus();
           announce(t("book.done"));
+          // The time is no longer free: shown as taken at once, without a new search.
+          for (let i = index; i < slots.length && slots[i].starts_at < made.ends_at; i++) slots[i].taken = true;
+          markTaken(area.closest(".results") || document, resource.id, Date.parse(made.starts_at), Date.parse(made.ends_at), tz);
         } catch (err) {
           showProblem(error, err, { form: e.target });
+          if (problemKind(err) === "booking-conflict") {
+            // Someone was quicker: what is on screen is stale, so it is read again.
+            area.dispatchEvent(new CustomEvent("kohtaamo:stale", { bubbles: true, detail: { message: problemText(err) } }));
+          }
           if (problemKind(err) === "birthdate-needed" && !e.target.querySelector("[name=birthdate]")) {
             error.before(birthdateField({ rules: { min_age: err.problem.min_age } }));
           }
@@ -132,8 +139,13 @@ function loanForm(resource, day, area) {
             const made = await post("/bookings", { resource_id: resource.id, start_date: day, end_date: day });
             clear(area).append(h("p", { class: "card success", role: "status", text: t(made.status === "pending" ? "book.pending" : "book.confirmed", { what: loc(resource.name), when: day }) }));
             announce(t("book.done"));
+            const button = area.closest("section")?.querySelector(`button[data-day="${day}"]`);
+            if (button) button.replaceWith(h("span", { class: "slot taken", text: day }, h("span", { class: "slot-state", text: t("book.taken") })));
           } catch (err) {
             showProblem(error, err, { form: e.target });
+            if (problemKind(err) === "booking-conflict") {
+              area.dispatchEvent(new CustomEvent("kohtaamo:stale", { bubbles: true, detail: { message: problemText(err) } }));
+            }
           }
         },
       },
@@ -164,6 +176,24 @@ function slotGrid(resource, entry) {
   return out.sort((a, b) => a.at - b.at);
 }
 
+const takenSlot = (time) =>
+  h("span", { class: "slot taken", "aria-label": t("book.takenLabel", { time }) }, time, h("span", { class: "slot-state", "aria-hidden": "true", text: t("book.taken") }));
+
+// A booking just made: its times in the slot list and the day grid become taken.
+function markTaken(root, resourceId, from, to, tz) {
+  for (const el of root.querySelectorAll(`[data-resource="${CSS.escape(resourceId)}"][data-at]`)) {
+    const at = Number(el.dataset.at);
+    if (at < from || at >= to) continue;
+    if (el.closest("td")) {
+      const cell = el.closest("td");
+      cell.className = "grid-taken";
+      cell.textContent = t("book.taken");
+    } else {
+      el.replaceWith(takenSlot(fmtTime(new Date(at).toISOString(), tz)));
+    }
+  }
+}
+
 function closedNote(entry, showDay) {
   const next = entry.next_open_day;
   return h("p", { class: "notice closed" }, t("book.closed"), " ",
@@ -182,10 +212,12 @@ function timedSlots(resource, entry, tz, area, showDay) {
       grid.map((s) => {
         const time = fmtTime(new Date(s.at).toISOString(), tz);
         return s.index === null
-          ? h("li", {}, h("span", { class: "slot taken", "aria-label": t("book.takenLabel", { time }) }, time, h("span", { class: "slot-state", "aria-hidden": "true", text: t("book.taken") })))
+          ? h("li", {}, takenSlot(time))
           : h("li", {}, h("button", {
               type: "button",
               class: "slot",
+              "data-resource": resource.id,
+              "data-at": String(s.at),
               "aria-label": t("book.slotLabel", { time: `${time}–${fmtTime(slots[s.index].ends_at, tz)}`, name }),
               text: time,
               onclick: () => bookingForm(resource, slots, s.index, tz, area),
@@ -216,6 +248,7 @@ export function dayGrid(entries, byId, tz, openers, { min = 2 } = {}) {
           if (s.index === null) return h("td", { class: "grid-taken", text: t("book.taken") });
           return h("td", {}, h("button", {
             type: "button", class: "slot grid-free", text: t("book.free"),
+            "data-resource": resource.id, "data-at": String(at),
             // The visible word first, so speech input ("click free") finds it too.
             "aria-label": `${t("book.free")}: ${when(at)}, ${loc(resource.name)}`,
             onclick: () => openers[e.resource_id](s.index),
@@ -242,7 +275,7 @@ function resourceBlock(resource, entry, tz, showDay, openers = {}) {
     block.append(
       free.length
         ? h("ul", { class: "slots", "aria-label": t("book.freeDays") },
-            free.map((d) => h("li", {}, h("button", { type: "button", class: "slot", text: String(d), onclick: () => loanForm(resource, String(d), area) }))))
+            free.map((d) => h("li", {}, h("button", { type: "button", class: "slot", "data-day": String(d), text: String(d), onclick: () => loanForm(resource, String(d), area) }))))
         : entry.next_open_day ? closedNote(entry, showDay) : h("p", { text: t("book.noSlots") }),
     );
   } else {
@@ -275,7 +308,8 @@ export async function bookView(params = {}) {
   let only = chosen ? chosen.id : null; // from a mentor's card: that resource only
 
   let searches = 0;
-  async function search() {
+  // `notice`: why the times were read again (someone booked the chosen one first).
+  async function search(notice = null) {
     const ticket = ++searches; // only the latest search may render
     sessionStorage.setItem("kohtaamo.bookFilters", JSON.stringify({ location: location.value, kind: kind.value, date: date.value }));
     clear(results).append(h("p", { class: "loading", text: t("loading") }));
@@ -290,11 +324,14 @@ export async function bookView(params = {}) {
       const shown = avail.resources.filter((e) => byId[e.resource_id] && (!only || e.resource_id === only));
       const openers = {};
       const blocks = shown.map((e) => resourceBlock(byId[e.resource_id], e, avail.timezone, showDay, openers));
+      const stale = notice ? h("p", { class: "notice stale form-error", role: "alert", tabindex: "-1", text: notice }) : null;
       append(clear(results),
         h("h2", { class: "visually-hidden", text: t("book.results") }),
+        stale,
         dayGrid(shown, byId, avail.timezone, openers),
         blocks.length ? blocks : h("p", { text: t("book.noResources") }),
       );
+      stale?.focus();
     } catch (err) {
       if (ticket !== searches) return;
       clear(results).append(h("p", { role: "alert", text: problemText(err) }));
@@ -312,6 +349,7 @@ export async function bookView(params = {}) {
     field(t("book.date"), date),
     h("button", { type: "submit", class: "primary", text: t("book.search") }),
   );
+  results.addEventListener("kohtaamo:stale", (e) => search(e.detail.message));
   search();
   return h("section", {}, intro, h("p", { text: t("book.intro") }), form, h("p", {}, about), results);
 }
