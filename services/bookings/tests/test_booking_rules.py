@@ -111,6 +111,35 @@ async def test_requests_together_never_overlap(desk: Desk) -> None:
         assert a["ends_at"] <= b["starts_at"]
 
 
+async def test_requests_written_together_keep_their_own_correlation_ids(desk: Desk) -> None:
+    """Requests for two rooms written in one batch of the desk (one unit of work): each
+    accepted booking's messages continue its own request's chain."""
+    rooms = [await desk.resource(), await desk.resource()]
+    day = future_day(5)
+    commits = desk.memory.uow.commits
+    wanted = [(rooms[n % 2], f"{9 + n // 2:02d}:00") for n in range(8)]
+    answers = await asyncio.gather(
+        *(
+            desk.book(room, at(day, s), at(day, f"{int(s[:2]) + 1:02d}:00"), chained(desk, n))
+            for n, (room, s) in enumerate(wanted)
+        )
+    )
+    assert [a.status_code for a in answers] == [201] * 8, [a.text for a in answers]
+    assert desk.memory.uow.commits - commits < len(answers)  # some were written together
+    chain_of = {a.json()["id"]: f"chain-{n}" for n, a in enumerate(answers)}
+    for type_ in (ev.BOOKING_REQUESTED, ev.BOOKING_CONFIRMED):
+        made = {
+            e.data["booking_id"]: e.correlationid
+            for e in desk.memory.published(type_)
+            if e.data["booking_id"] in chain_of
+        }
+        assert made == chain_of, type_
+
+
+def chained(desk: Desk, n: int) -> dict[str, str]:
+    return desk.actors.user() | {"X-Correlation-ID": f"chain-{n}"}
+
+
 @pytest.mark.parametrize(
     ("rules", "start", "end", "status", "field"),
     [

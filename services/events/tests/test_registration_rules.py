@@ -48,9 +48,14 @@ class Api:
         assert published.status_code == 200, published.text
         return event_id
 
-    async def register(self, event_id: str, sub: str, **body: Any) -> dict[str, Any]:
+    async def register(
+        self, event_id: str, sub: str, correlation: str | None = None, **body: Any
+    ) -> dict[str, Any]:
+        headers = self.auth("resident", sub)
+        if correlation:
+            headers["X-Correlation-ID"] = correlation
         answer = await self.client.post(
-            f"/events/{event_id}/registrations", json=body, headers=self.auth("resident", sub)
+            f"/events/{event_id}/registrations", json=body, headers=headers
         )
         assert answer.status_code == 201, answer.text
         return dict(answer.json())
@@ -144,6 +149,22 @@ async def test_sign_ups_together_fill_exactly_the_seats(api: Api) -> None:
         {"event_id": eid, "status": "confirmed"}
     )
     assert held == 5
+
+
+async def test_sign_ups_written_together_keep_their_own_correlation_ids(api: Api) -> None:
+    """Sign-ups written in one batch (one unit of work): each one's message continues its
+    own request's chain, not that of the request which started the batch."""
+    eid = await api.event(capacity=3)
+    commits = api.memory.uow.commits
+    answers = await asyncio.gather(
+        *(api.register(eid, f"k-{n}", correlation=f"chain-{n}") for n in range(8))
+    )
+    assert api.memory.uow.commits - commits < len(answers)  # some were written together
+    made = api.memory.published(ev.REGISTRATION_CONFIRMED)
+    made += api.memory.published(ev.REGISTRATION_WAITLISTED)
+    chains = {e.data["user_id"]: e.correlationid for e in made if e.data["event_id"] == eid}
+    assert chains == {f"k-{n}": f"chain-{n}" for n in range(8)}
+    assert {a["user_id"] for a in answers} == set(chains)
 
 
 async def test_raising_capacity_promotes_from_the_waiting_list(api: Api) -> None:

@@ -32,7 +32,7 @@ from bookings.recent import Stale
 from bookings.store import HOLDING
 from contracts.bookings import BOOKING_REQUESTED
 from kit.app import Service
-from kit.batch_writer import BatchWriter
+from kit.batch_writer import BatchWriter, Submitted
 from kit.uow import UnitOfWork
 
 MAX_BATCH = 64
@@ -75,11 +75,12 @@ class Desk:
         lane = zlib.crc32(doc["resource_id"].encode()) % self.lanes
         return await self._writer.submit(lane, Request(doc, rules, zone, extra, version))
 
-    async def _write_lane(self, lane: int, batch: list[Request]) -> list[Outcome]:
+    async def _write_lane(self, lane: int, submitted: list[Submitted[Request]]) -> list[Outcome]:
         """One batch of a lane: each request's stored booking or its exception."""
+        batch = [s.request for s in submitted]
         try:
             outcomes = await self.svc.uow.run(
-                partial(self._write, batch=batch), attempts=self.attempts
+                partial(self._write, batch=submitted), attempts=self.attempts
             )
         except DuplicateKeyError:
             # an earlier attempt committed but its answer was lost: read what is stored
@@ -89,11 +90,13 @@ class Desk:
                 outcomes[r.doc["_id"]] = stored or Busy("Try again.")
         return [outcomes[r.doc["_id"]] for r in batch]
 
-    async def _write(self, uow: UnitOfWork, batch: list[Request]) -> dict[str, Any]:
+    async def _write(self, uow: UnitOfWork, batch: list[Submitted[Request]]) -> dict[str, Any]:
         session = uow.session
         db = self.svc.store.db
-        ids = sorted({r.doc["resource_id"] for r in batch})
-        checked = sorted({(r.doc["resource_id"], r.version) for r in batch}, key=str)
+        ids = sorted({s.request.doc["resource_id"] for s in batch})
+        checked = sorted(
+            {(s.request.doc["resource_id"], s.request.version) for s in batch}, key=str
+        )
         # The claim: one write to the calendars of all resources in the batch. Calendars
         # mirror `active` and carry the rules version, so the common case (all active,
         # every request checked against the current rules) needs no further read.
@@ -106,7 +109,9 @@ class Desk:
             session=session,
         )
         inactive: set[str] = set()
-        current: dict[str, int | None] = {r.doc["resource_id"]: r.version for r in batch}
+        current: dict[str, int | None] = {
+            s.request.doc["resource_id"]: s.request.version for s in batch
+        }
         if result.matched_count < len(checked):
             await claim(self.svc.store, session, *ids)  # claims the rest too
             active = {
@@ -124,13 +129,13 @@ class Desk:
                     {"_id": {"$in": ids}}, projection={"rules_version": 1}, session=session
                 )
             }
-        low = min(r.doc["held_from"] for r in batch)
-        high = max(r.doc["held_until"] for r in batch)
+        low = min(s.request.doc["held_from"] for s in batch)
+        high = max(s.request.doc["held_until"] for s in batch)
         held = await held_time(self.svc.store, ids, low, high, session=session)
         outcomes: dict[str, Any] = {}
-        accepted: list[Request] = []
-        for r in batch:
-            doc = r.doc
+        accepted: list[Submitted[Request]] = []
+        for s in batch:
+            r, doc = s.request, s.request.doc
             wanted = (doc["held_from"], doc["held_until"])
             if doc["resource_id"] in inactive:
                 outcomes[doc["_id"]] = rule.refuse(
@@ -147,10 +152,10 @@ class Desk:
             if r.extra.get("quota"):
                 mine = await users_bookings_near(self.svc, session, doc, r.zone)
                 mine += [
-                    (a.doc["starts_at"], a.doc["ends_at"])
+                    (a.request.doc["starts_at"], a.request.doc["ends_at"])
                     for a in accepted
-                    if a.doc["user_id"] == doc["user_id"]
-                    and a.doc["resource_id"] == doc["resource_id"]
+                    if a.request.doc["user_id"] == doc["user_id"]
+                    and a.request.doc["resource_id"] == doc["resource_id"]
                 ]
                 try:
                     rule.check_quota(r.rules, r.zone, doc["starts_at"], doc["ends_at"], mine)
@@ -158,23 +163,19 @@ class Desk:
                     outcomes[doc["_id"]] = broken
                     continue
             held[doc["resource_id"]].append(wanted)
-            accepted.append(r)
+            accepted.append(s)
             outcomes[doc["_id"]] = doc
         if accepted:
-            await db.bookings.insert_many([r.doc for r in accepted], session=session)
+            await db.bookings.insert_many([a.request.doc for a in accepted], session=session)
             events = []
-            for r in accepted:
-                subject = f"booking/{r.doc['_id']}"
-                municipality = r.doc["municipality"]
-                type_, payload = booking_event(r.doc, **r.extra.get("event", {}))
+            for a in accepted:
+                doc = a.request.doc
+                about = {"municipality": doc["municipality"], "subject": f"booking/{doc['_id']}"}
+                type_, payload = booking_event(doc, **a.request.extra.get("event", {}))
+                # made in the request's own context: its correlation id and trace
                 events += [
-                    self.svc.event(
-                        BOOKING_REQUESTED,
-                        booking_requested(r.doc),
-                        municipality=municipality,
-                        subject=subject,
-                    ),
-                    self.svc.event(type_, payload, municipality=municipality, subject=subject),
+                    a.run(self.svc.event, BOOKING_REQUESTED, booking_requested(doc), **about),
+                    a.run(self.svc.event, type_, payload, **about),
                 ]
             await uow.emit(*events)
         return outcomes

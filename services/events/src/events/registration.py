@@ -11,9 +11,11 @@ other processes conflict and are retried by the driver, so the counters stay exa
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import secrets
 import uuid
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -30,7 +32,7 @@ from events.status import EventStatus, RegistrationStatus
 from events.waitlist import Seats, allocate, promotable
 from kit import passes
 from kit.app import Service
-from kit.batch_writer import BatchWriter
+from kit.batch_writer import BatchWriter, Submitted
 from kit.conditional import REVISION, bump
 from kit.requests import Strict
 from kit.uow import UnitOfWork
@@ -156,15 +158,22 @@ class Registrar:
         return await self._writer.submit(event_id, signup)
 
     async def _write(
-        self, event_id: str, signups: list[SignUp]
+        self, event_id: str, batch: list[Submitted[SignUp]]
     ) -> list[dict[str, Any] | Exception]:
         async with self.turn(event_id):
-            return await write_batch(self.svc, event_id, signups)
+            return await write_batch(
+                self.svc, event_id, [s.request for s in batch], [s.context for s in batch]
+            )
 
 
 async def write_batch(
-    svc: Service[EventsSettings], event_id: str, signups: list[SignUp]
+    svc: Service[EventsSettings],
+    event_id: str,
+    signups: list[SignUp],
+    contexts: Sequence[contextvars.Context] | None = None,
 ) -> list[dict[str, Any] | Exception]:
+    """One transaction for the sign-ups; each one's events are made in its own context
+    (`contexts`, as submitted: its correlation id and trace), else in the current one."""
     db = svc.store.db
     written: list[dict[str, Any]] = []  # the event as this batch left it
 
@@ -252,11 +261,15 @@ async def write_batch(
             docs.append(doc)
             results[i] = doc | {"place": outcome.place}
             if outcome.confirmed:
+                type_ = ev.REGISTRATION_CONFIRMED
                 payload = facts(doc, event, ev.RegistrationConfirmed)
-                events.append(_emit_for(svc, doc, event, ev.REGISTRATION_CONFIRMED, payload))
             else:
+                type_ = ev.REGISTRATION_WAITLISTED
                 payload = facts(doc, event, ev.RegistrationWaitlisted, position=outcome.place)
-                events.append(_emit_for(svc, doc, event, ev.REGISTRATION_WAITLISTED, payload))
+            made = (svc, doc, event, type_, payload)
+            events.append(
+                _emit_for(*made) if contexts is None else contexts[i].run(_emit_for, *made)
+            )
         await db[store.REGISTRATIONS].insert_many(docs, session=session)
         await uow.emit(*events)
         return results

@@ -6,13 +6,21 @@ every request of the batch, in order, with its result or its exception. A lone r
 written at once, without waiting. Batching only saves round trips under load: the
 guarantees are the writer's transaction's (another replica's batch touching the same
 documents conflicts and retries). Used by bookings' desk (requests per lane of resources)
-and events' registrar (sign-ups per event)."""
+and events' registrar (sign-ups per event).
+
+Each request keeps the context it was submitted in (its correlation id, the message it
+answers, its trace span): the writer makes each request's events in that context
+(`submitted.run(svc.event, ...)`), so they continue the request's own chain and trace, not
+the chain of whichever request started the batch. The batch's own work (its store
+commands, its log lines) runs in the context of its first request."""
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from typing import Generic, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import structlog
 
@@ -21,7 +29,22 @@ log = structlog.get_logger("kit.batch_writer")
 Key = TypeVar("Key", bound=Hashable)
 Request = TypeVar("Request")
 Result = TypeVar("Result")
-Pending = list[tuple[Request, "asyncio.Future[Result]"]]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, eq=False)
+class Submitted(Generic[Request]):
+    """A request and a copy of the context it was submitted in."""
+
+    request: Request
+    context: contextvars.Context
+
+    def run(self, make: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`make(*args, **kwargs)` in the request's context (its events: `svc.event`)."""
+        return self.context.run(make, *args, **kwargs)
+
+
+Pending = list[tuple[Submitted[Request], "asyncio.Future[Result]"]]
 
 
 class WriterStopped(RuntimeError):
@@ -31,7 +54,9 @@ class WriterStopped(RuntimeError):
 class BatchWriter(Generic[Key, Request, Result]):
     def __init__(
         self,
-        write: Callable[[Key, list[Request]], Awaitable[Sequence[Result | BaseException]]],
+        write: Callable[
+            [Key, list[Submitted[Request]]], Awaitable[Sequence[Result | BaseException]]
+        ],
         *,
         batch: int,
         name: str,
@@ -49,9 +74,13 @@ class BatchWriter(Generic[Key, Request, Result]):
     async def submit(self, key: Key, request: Request) -> Result:
         """The request's result, or raises its exception, once its batch is written."""
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-        self._pending.setdefault(key, []).append((request, future))
+        submitted = Submitted(request, contextvars.copy_context())
+        self._pending.setdefault(key, []).append((submitted, future))
         if key not in self._workers:
-            self._workers[key] = asyncio.create_task(self._drain(key), name=self.name)
+            # In an empty context: the worker outlives the request that started it.
+            self._workers[key] = asyncio.create_task(
+                self._drain(key), name=self.name, context=contextvars.Context()
+            )
         return await future
 
     async def _drain(self, key: Key) -> None:
@@ -59,7 +88,13 @@ class BatchWriter(Generic[Key, Request, Result]):
         try:
             while queue := self._pending.get(key):
                 batch, queue[:] = queue[: self.batch], queue[self.batch :]
-                results = await self._answers(key, batch)
+                # The batch's work in (a copy of) its first request's context; a context
+                # is entered by one task at a time, and the writer enters each request's.
+                results = await asyncio.create_task(
+                    self._answers(key, batch),
+                    name=f"{self.name}-batch",
+                    context=batch[0][0].context.copy(),
+                )
                 for (_, future), result in zip(batch, results, strict=True):
                     if future.done():
                         continue  # the caller went away
@@ -79,7 +114,7 @@ class BatchWriter(Generic[Key, Request, Result]):
         self, key: Key, batch: Pending[Request, Result]
     ) -> Sequence[Result | BaseException]:
         try:
-            results = await self._write(key, [request for request, _ in batch])
+            results = await self._write(key, [submitted for submitted, _ in batch])
         except Exception as exc:  # the whole batch failed: every caller hears why
             log.warning("batch_writer.failed", writer=self.name, size=len(batch), error=str(exc))
             return [exc] * len(batch)

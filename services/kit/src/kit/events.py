@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from contracts import CloudEvent
+from kit import tracing
 from kit.context import causation_id, current_correlation_id
 
 
@@ -17,7 +18,10 @@ def new_event(
     subject: str | None = None,
 ) -> CloudEvent:
     """An envelope whose correlation id continues the chain being handled (HTTP request or
-    message) and whose causation id is the event being handled, if any."""
+    message) and whose causation id is the event being handled, if any. With tracing on it
+    continues the current span's trace too: made where it is caused, it keeps that trace
+    wherever it is staged (a batch written for several requests)."""
+    parent, state = tracing.current_traceparent()
     return CloudEvent(
         source=f"/kohtaamo/{municipality}/{service}",
         type=type_,
@@ -26,4 +30,6 @@ def new_event(
         municipality=municipality,
         correlationid=current_correlation_id(),
         causationid=causation_id.get(),
+        traceparent=parent,
+        tracestate=state,
     )
