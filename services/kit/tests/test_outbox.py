@@ -46,7 +46,7 @@ async def test_relay_publishes_after_crash_between_store_and_publish(
     # 1. The "crashed" process: state change and its events committed, no relay ever ran.
     crashed = Store(settings)
     events = [envelope(TYPE, {"thing_id": f"x{i}", "n": i}) for i in range(5)]
-    async with Transactions(crashed)() as uow:
+    async with Transactions(crashed, Outbox(crashed))() as uow:
         await crashed.db.things.insert_one({"_id": "state"}, session=uow.session)
         await uow.emit(*events)
     await crashed.close()

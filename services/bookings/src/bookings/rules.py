@@ -13,7 +13,7 @@ from pydantic import Field, model_validator
 
 from bookings.errors import AgeLimit, Forbidden, RuleBroken
 from bookings.opening_hours import Hours, is_open_day, local_day, period_containing
-from kit.auth import Principal
+from kit.principal import Principal
 from kit.requests import Strict
 
 BOOKER_ROLES = ("resident", "mentor", "partner", "staff", "admin")

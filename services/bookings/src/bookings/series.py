@@ -20,8 +20,8 @@ from kit.app import Service
 from kit.auth import Principal
 from kit.conditional import bump
 from kit.dates import Moment
-from kit.problems import Problem
 from kit.requests import Strict
+from kit.uow import Busy as StoreBusy
 
 
 class SeriesIn(Strict):
@@ -70,10 +70,8 @@ async def create_series(svc: Service, *, principal: Principal, data: SeriesIn) -
             raise  # the series is not the caller's to book: refused whole
         except BookingsError as error:
             item.update(outcome="conflict" if error.clashes else "refused", reason=error.detail)
-        except Problem as problem:  # the kit's: another municipality (403), the store busy
-            if problem.status == 403:
-                raise
-            item.update(outcome="refused", reason=problem.detail)
+        except StoreBusy as busy:  # conflicting writers for every attempt: this one only
+            item.update(outcome="refused", reason=busy.detail)
         occurrences.append(item)
     user_id = data.user_id or principal.subject
     doc = {

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
@@ -16,6 +16,8 @@ import structlog
 from fastapi import Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from kit.principal import ROLES as ROLES  # kept here too: where services import them
+from kit.principal import Principal as Principal
 from kit.problems import Problem
 from kit.settings import TrustedIssuer
 
@@ -27,27 +29,12 @@ class Revoked(Protocol):
 ALGORITHMS = ["RS256", "ES256", "EdDSA"]
 log = structlog.get_logger("kit.auth")
 
-# Roles known across the platform. `analyst` is the network role: it may read aggregates
-# across municipalities. Every other role acts within its own municipality.
-ROLES = ("resident", "mentor", "partner", "staff", "admin", "analyst")
 
 KeySource = Callable[[], Awaitable[dict[str, Any]]]
 
 
 class InvalidToken(Exception):
     pass
-
-
-@dataclass(frozen=True)
-class Principal:
-    subject: str
-    municipality: str
-    roles: frozenset[str]
-    issuer: str
-    claims: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
-
-    def has(self, *roles: str) -> bool:
-        return bool(self.roles.intersection(roles))
 
 
 @dataclass

@@ -33,6 +33,8 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import BaseRoute
 
+from kit.principal import Principal
+
 PROBLEM_JSON = "application/problem+json"
 REF = "#/components/schemas/"
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
@@ -137,8 +139,6 @@ def _dependants(dependant: Dependant) -> Iterator[Dependant]:
 
 
 def _resolves_principal(call: Any) -> bool:
-    from kit.auth import Principal  # late: kit.auth -> kit.problems -> this module
-
     try:
         returned = typing.get_type_hints(call).get("return")
     except Exception:  # unresolvable annotations: fall back to their text

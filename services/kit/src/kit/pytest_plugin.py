@@ -114,13 +114,18 @@ def service_users() -> Iterator[ServiceUsers]:
         USERS.delete()
 
 
+# The buses `kit.testing.publish_as_producer` opened, by producer and URL (kept here, the
+# run's state, so that kit.testing imports this module and not the other way round).
+PRODUCER_BUSES: dict[tuple[str, str], Any] = {}
+
+
 @pytest.fixture(scope="session", autouse=True)
 async def _producer_buses() -> AsyncIterator[None]:
     """Closes the buses `kit.testing.publish_as_producer` opened."""
     yield
-    from kit import testing
-
-    await testing.close_producer_buses()
+    for bus in PRODUCER_BUSES.values():
+        await bus.stop()
+    PRODUCER_BUSES.clear()
 
 
 @pytest.fixture(scope="session")

@@ -16,20 +16,18 @@ from pydantic import SecretStr
 
 from contracts import CloudEvent
 
-_PRODUCER_BUSES: dict[tuple[str, str], Any] = {}
-
 
 async def publish_as_producer(settings: Any, *events: CloudEvent) -> None:
     """Publish events as their producing services do: each through a bus logged in as its
     producer's broker user (on the vhost of `settings`), so consumers see the user_id they
     accept. For tests that stand in for a service that is not running."""
     from kit.bus import Bus
-    from kit.pytest_plugin import producer_url
+    from kit.pytest_plugin import PRODUCER_BUSES, producer_url
 
     url = settings.amqp_url.get_secret_value()
     for event in events:
         key = (event.producer, url)
-        if key not in _PRODUCER_BUSES:
+        if key not in PRODUCER_BUSES:
             bus = Bus(
                 settings.model_copy(
                     update={
@@ -39,14 +37,8 @@ async def publish_as_producer(settings: Any, *events: CloudEvent) -> None:
                 )
             )
             await bus.connect()
-            _PRODUCER_BUSES[key] = bus
-        await _PRODUCER_BUSES[key].publish_event(event)
-
-
-async def close_producer_buses() -> None:
-    for bus in _PRODUCER_BUSES.values():
-        await bus.stop()
-    _PRODUCER_BUSES.clear()
+            PRODUCER_BUSES[key] = bus
+        await PRODUCER_BUSES[key].publish_event(event)
 
 
 def envelope(

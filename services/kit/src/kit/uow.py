@@ -31,7 +31,7 @@ from contracts import CloudEvent
 from kit.mongo import Store
 from kit.problems import Problem
 
-if TYPE_CHECKING:  # the outbox's own transactions are units of work too
+if TYPE_CHECKING:  # the outbox's own transactions are units of work: it imports this module
     from kit.outbox import Outbox
 
 T = TypeVar("T")
@@ -57,19 +57,22 @@ class Busy(Problem):
 class UnitOfWork:
     """One open transaction: write with `session`, stage events with `emit`."""
 
-    def __init__(self, session: AsyncClientSession, outbox: Outbox) -> None:
+    def __init__(self, session: AsyncClientSession, store: Store, outbox: Outbox | None) -> None:
         self.session = session
+        self.store = store
         self.outbox = outbox
         self.staged = 0
         self._after_commit: list[Callable[[], None]] = []
 
     @property
     def db(self) -> AsyncDatabase[dict[str, Any]]:
-        return self.outbox.store.db
+        return self.store.db
 
     async def emit(self, *events: CloudEvent) -> None:
         """Stage events in the outbox: they are published only if the transaction commits.
         (`svc.emit(uow.session, ...)`, as helpers given the session do, counts as well.)"""
+        if self.outbox is None:
+            raise RuntimeError("these units of work have no outbox to stage events in")
         await self.outbox.stage(self.session, *events)
         self.staged += len(events)
 
@@ -108,21 +111,20 @@ class Transactions:
     """A service's units of work (`svc.uow`)."""
 
     def __init__(self, store: Store, outbox: Outbox | None = None) -> None:
-        from kit.outbox import Outbox  # the outbox's own transactions import this module
-
+        """Without an outbox (the inbox's, the outbox's own) its units stage no events."""
         self.store = store
-        self.outbox = outbox or Outbox(store)
+        self.outbox = outbox
 
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[UnitOfWork]:
         """One transaction: committed when the block ends, aborted if it raises."""
         async with self.store.client.start_session() as session:
             await session.start_transaction()
-            uow = UnitOfWork(session, self.outbox)
+            uow = UnitOfWork(session, self.store, self.outbox)
             try:
                 yield uow
             except BaseException:
-                self.outbox.staged_in(session)  # forgotten: nothing to wake the relay for
+                self._staged_in(session)  # forgotten: nothing to wake the relay for
                 if session.in_transaction:
                     # Ending the session aborts it too; an abort failing must not hide
                     # why the work failed.
@@ -132,7 +134,7 @@ class Transactions:
             try:
                 await _commit(session)
             finally:
-                staged = self.outbox.staged_in(session)
+                staged = self._staged_in(session)
         self.committed(uow, staged=staged)
 
     async def run(
@@ -159,8 +161,11 @@ class Transactions:
 
         return await self.run(with_session, attempts=attempts)
 
+    def _staged_in(self, session: AsyncClientSession) -> bool:
+        return self.outbox is not None and self.outbox.staged_in(session)
+
     def committed(self, uow: UnitOfWork, *, staged: bool = False) -> None:
-        if uow.staged or staged:
+        if (uow.staged or staged) and self.outbox is not None:
             self.outbox.notify()
         for wake in uow._after_commit:
             wake()
