@@ -22,6 +22,7 @@ from typing_extensions import TypeVar
 
 from contracts import CloudEvent, topology
 from kit import idempotency, revocation
+from kit.audit import AuditLog
 from kit.batching import Batcher
 from kit.bus import Bus
 from kit.consumer import BatchHandler, Consumer, Delivery, Handler, MessageProcessor
@@ -96,6 +97,8 @@ class Service(WebService[SettingsT]):
         # `async with svc.uow() as uow:` / `await svc.uow.run(work)`: see kit.uow.
         self.uow = Transactions(self.store, self.outbox)
         self.inbox = Inbox(self.store, self.uow)
+        # `async with svc.audit.action(...)`: privileged actions' entries (kit.audit).
+        self.audit = AuditLog(self.store, self.settings)
         self.relay = Relay(
             outbox=self.outbox,
             bus=self.bus,
@@ -222,6 +225,7 @@ class Service(WebService[SettingsT]):
     async def start(self) -> None:
         await self.outbox.ensure_indexes()
         await idempotency.ensure_indexes(self.store.db)
+        await self.audit.ensure_indexes()
         if self.revocations is not None:
             await self.revocations.start()
         for hook in self._startup:

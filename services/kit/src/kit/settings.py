@@ -149,6 +149,11 @@ class KitSettings(BaseSettings):
     outbox_park_after: int = Field(default=10, ge=0)
     # Parked entries may name people: dropped after this many days (and on erasure).
     outbox_parked_retention_days: float = Field(default=30.0, gt=0)
+    # The audit log of privileged actions (kit.audit): entries are kept this many days (a
+    # TTL index; a changed setting applies to the entries already there), and an export
+    # holds at most this many.
+    audit_retention_days: float = Field(default=730.0, gt=0, le=36_500)
+    audit_export_max_rows: int = Field(default=50_000, gt=0, le=1_000_000)
 
     # The site's public origin (https://kohtaamo.example.fi) and the prefix under which the
     # gateway serves the services' paths there: the base of every link a user or partner

@@ -28,6 +28,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from contracts import CloudEvent
+from kit import audit
 from kit.mongo import Store
 from kit.problems import Problem
 
@@ -121,9 +122,13 @@ class Transactions:
         async with self.store.client.start_session() as session:
             await session.start_transaction()
             uow = UnitOfWork(session, self.store, self.outbox)
+            entry = None
             try:
                 yield uow
+                # The entry of a privileged action under way commits with it (kit.audit).
+                entry = await audit.claim(session, uow.db[audit.COLLECTION])
             except BaseException:
+                audit.settle(entry, committed=False)
                 self._staged_in(session)  # forgotten: nothing to wake the relay for
                 if session.in_transaction:
                     # Ending the session aborts it too; an abort failing must not hide
@@ -131,9 +136,12 @@ class Transactions:
                     with contextlib.suppress(PyMongoError):
                         await session.abort_transaction()
                 raise
+            committed = False
             try:
                 await _commit(session)
+                committed = True
             finally:
+                audit.settle(entry, committed=committed)
                 staged = self._staged_in(session)
         self.committed(uow, staged=staged)
 
