@@ -109,7 +109,13 @@ def build_router(svc: Service, settings: AnalyticsSettings) -> APIRouter:
         period: str | None = period_query,
         municipality: str | None = municipality_query,
     ) -> Response:
-        report = await build(name.value, principal, period, municipality)
+        # The audit entry is the export's scope (a municipality or `network`), not the caller's.
+        async with svc.audit.action(
+            principal, "report.export", "report", name.value, format=fmt.value, period=period
+        ) as entry:
+            report = await build(name.value, principal, period, municipality)
+            entry.municipality = report.scope
+            entry.note(period=report.period, requested=municipality)
         if fmt is ExportFormat.csv:
             return download(exports.to_csv(report), fmt.value, report)
         return download(await asyncio.to_thread(exports.to_xlsx, report), fmt.value, report)
@@ -154,7 +160,12 @@ def build_router(svc: Service, settings: AnalyticsSettings) -> APIRouter:
     )
     async def post_rebuild(principal: Principal = admin) -> dict[str, Any]:
         # Projections hold every municipality this site serves: only its own admins.
-        ensure_municipality(principal, settings.municipality)
-        return await rebuild(db, tz=tz)
+        async with svc.audit.action(
+            principal, "projections.rebuild", "projections", settings.municipality
+        ) as entry:
+            ensure_municipality(principal, settings.municipality)
+            done = await rebuild(db, tz=tz)
+            entry.note(**{k: v for k, v in done.items() if isinstance(v, int | str)})
+        return done
 
     return router

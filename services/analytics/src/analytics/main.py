@@ -17,6 +17,7 @@ from analytics.settings import AnalyticsSettings
 from contracts import identity as idc
 from contracts.analytics import ERASURE_COMPLETED, AnalyticsErasureCompleted
 from contracts.pseudonym import participant_key
+from kit import audit
 from kit.app import Service
 from kit.consumer import Delivery
 from kit.inbox import Duplicates
@@ -133,4 +134,5 @@ def service(settings: AnalyticsSettings | None = None) -> Service[AnalyticsSetti
         await ingest(deliveries)
 
     svc.include_router(build_router(svc, settings))
+    svc.include_router(audit.router(svc))
     return svc

@@ -14,6 +14,7 @@ from bookings.recent import Recent
 from bookings.settings import BookingsSettings
 from bookings.store import ensure_indexes
 from bookings.timetable import Timetable
+from kit import audit
 from kit.app import Service
 
 
@@ -33,6 +34,7 @@ def service(settings: BookingsSettings | None = None) -> Service[BookingsSetting
     svc.map_errors(BookingsError, problem_of)
     for module in (locations, resources, bookings_api, feeds):
         svc.include_router(module.build_router(svc))
+    svc.include_router(audit.router(svc))
     register_handlers(svc)
     sweeper = NoShowSweeper(svc, settings.no_show_sweep_s)
 

@@ -8,6 +8,7 @@ from events.api.problems import problem_of
 from events.errors import EventsError
 from events.parts import Parts
 from events.settings import EventsSettings
+from kit import audit
 from kit.app import Service
 
 
@@ -29,6 +30,7 @@ def service(settings: EventsSettings | None = None) -> Service[EventsSettings]:
     svc.include_router(feeds.router(svc, who))  # before /events/{id} routes of the same shape
     svc.include_router(registrations.router(svc, who, registrar))
     svc.include_router(events.router(svc, who))
+    svc.include_router(audit.router(svc))
     handlers.register(svc)
 
     @svc.on_startup

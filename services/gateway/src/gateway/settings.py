@@ -67,6 +67,11 @@ DEFAULT_ROUTES: dict[str, str] = {
     "notifications": "notifications",
     # analytics
     "analytics": "analytics",
+    # each service's audit log of privileged actions (kit.audit), served at its /audit
+    "audit/identity": "identity:/audit",
+    "audit/events": "events:/audit",
+    "audit/bookings": "bookings:/audit",
+    "audit/analytics": "analytics:/audit",
 }
 
 

@@ -23,7 +23,9 @@ from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from identity.settings import IdentitySettings
+from kit.audit import Pending
 from kit.mongo import Store
+from kit.uow import Transactions
 
 ALGORITHM = "EdDSA"
 # Verifiers allow this much clock skew; a retired key stays published that much longer.
@@ -115,21 +117,33 @@ class KeyRing:
                 self._loaded_at = time.monotonic()
             return self._active
 
-    async def rotate(self) -> str:
-        """A new active key; the previous ones retire but stay in the JWKS for a while."""
+    async def rotate(self, uow: Transactions | None = None, entry: Pending | None = None) -> str:
+        """A new active key; the previous ones retire but stay in the JWKS for a while.
+        With `uow` in one transaction, with the audit `entry` of the rotation (its object
+        the new key)."""
         now = datetime.now(UTC)
         doc = new_key_document(self.settings, now)
-        await self.keys.insert_one(doc)
-        await self.keys.update_many(
-            # Only older keys: of two concurrent rotations the newer key stays active.
-            {"active": True, "created_at": {"$lt": now}},
-            {"$set": {"active": False, "retired_at": now}},
-        )
+        if entry is not None:
+            entry.object_id = str(doc["_id"])
+        if uow is None:
+            await self._swap(doc, now, None)
+        else:
+            # Rerun on a conflict with a concurrent rotation (both retire the same key).
+            await uow.run_session(lambda session: self._swap(doc, now, session))
         async with self._lock:
             self._active = load_private(doc, self.settings)
             self._loaded_at = time.monotonic()
         log.info("keys.rotated", kid=doc["_id"])
         return str(doc["_id"])
+
+    async def _swap(self, doc: dict[str, Any], now: datetime, session: Any) -> None:
+        await self.keys.insert_one(doc, session=session)
+        await self.keys.update_many(
+            # Only older keys: of two concurrent rotations the newer key stays active.
+            {"active": True, "created_at": {"$lt": now}},
+            {"$set": {"active": False, "retired_at": now}},
+            session=session,
+        )
 
     async def jwks(self) -> dict[str, Any]:
         """Active keys and retired keys whose tokens may still be valid."""

@@ -6,6 +6,7 @@ from identity import account_links, api, city_login, handlers
 from identity.core import Identity
 from identity.settings import IdentitySettings
 from identity.store import ensure_indexes
+from kit import audit
 from kit.app import Service
 
 DESCRIPTION = (
@@ -21,6 +22,7 @@ def service(settings: IdentitySettings | None = None) -> Service[IdentitySetting
     # Identity checks its own tokens against its own keys, without an HTTP call to itself.
     svc.verifier.trust(ctx.sessions.issuer, ctx.keys.jwks)
     svc.include_router(api.build(ctx))
+    svc.include_router(audit.router(svc))
     handlers.register(svc, ctx)
 
     @svc.on_startup

@@ -26,7 +26,7 @@ Hot paths pay one context variable read per unit of work (no entry pending: noth
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -38,7 +38,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import OperationFailure
+from pymongo.errors import OperationFailure, PyMongoError
 
 from kit.auth import Principal, ensure_municipality
 from kit.context import current_correlation_id
@@ -159,9 +159,27 @@ def settle(entry: Pending | None, *, committed: bool) -> None:
 class AuditLog:
     """A service's audit log (`svc.audit`)."""
 
-    def __init__(self, store: Store, settings: KitSettings) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: KitSettings,
+        error_maps: list[tuple[type[Any], Callable[[Any], Problem]]] | None = None,
+    ) -> None:
         self.collection = store.db[COLLECTION]
         self.retention_s = int(settings.audit_retention_days * 86_400)
+        # The service's domain errors and the problems they answer (WebService.map_errors).
+        self.error_maps = error_maps if error_maps is not None else []
+
+    def status_of(self, exc: Exception) -> int:
+        """The HTTP status an error of the action answers (the kit's mapping)."""
+        if isinstance(exc, Problem):
+            return exc.status
+        for kind, to_problem in self.error_maps:
+            if isinstance(exc, kind):
+                return to_problem(exc).status
+        if isinstance(exc, PyMongoError) and exc.has_error_label("TransientTransactionError"):
+            return 409  # a write conflict (kit.problems): nothing changed, retry
+        return 500
 
     async def ensure_indexes(self) -> None:
         c = self.collection
@@ -209,13 +227,13 @@ class AuditLog:
         token = _pending.set(entry)
         try:
             yield entry
-        except Problem as exc:
+        except Exception as exc:
             _pending.reset(token)
-            await self._alone(entry, "refused" if exc.status < 500 else "failed", exc.status)
-            raise
-        except Exception:
-            _pending.reset(token)
-            await self._alone(entry, "failed", 500)
+            status = self.status_of(exc)
+            try:
+                await self._alone(entry, "refused" if status < 500 else "failed", status)
+            except PyMongoError as lost:  # must not hide why the action failed
+                log.error("audit.unrecorded", action=entry.action, error=str(lost)[:200])
             raise
         _pending.reset(token)
         if not entry.written:

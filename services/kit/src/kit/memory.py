@@ -24,6 +24,7 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar, cast
 
 from contracts import CloudEvent, model_for
+from kit import audit
 from kit.consumer import Delivery
 from kit.memory_store import MemoryDatabase
 
@@ -123,15 +124,20 @@ class MemoryTransactions:
             snapshot = self.store.db.snapshot()
             session = MemorySession()
             uow = MemoryUnitOfWork(session, self.outbox)
+            entry = None
             try:
                 yield uow
+                # A privileged action's entry commits with it, as in kit.uow.
+                entry = await audit.claim(cast(Any, session), self.store.db[audit.COLLECTION])
             except BaseException:
+                audit.settle(entry, committed=False)
                 self.store.db.restore(snapshot)
                 self.outbox._end(session, committed=False)
                 self.aborts += 1
                 raise
             finally:
                 _inside.reset(token)
+            audit.settle(entry, committed=True)
             staged = self.outbox._end(session, committed=True)
             self.commits += 1
         if uow.staged or staged:
@@ -194,4 +200,5 @@ def use_memory(svc: Any) -> Memory:
     svc.store = memory.store
     svc.outbox = memory.outbox
     svc.uow = memory.uow
+    svc.audit = audit.AuditLog(cast(Any, memory.store), svc.settings, svc._error_maps)
     return memory

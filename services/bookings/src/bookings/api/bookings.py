@@ -18,6 +18,7 @@ from bookings.booking import (
     change_status,
     check_in,
     check_in_by_pass,
+    is_staff_of,
     load_booking,
     pending_bookings,
     place_booking,
@@ -87,13 +88,33 @@ def build_router(svc: Service) -> APIRouter:
     ) -> dict[str, Any]:
         booking = await load_booking(svc, booking_id, principal)
         reason = data.reason if data else None
-        return booking_out(await cancel(svc, booking, principal, reason))
+        if booking["user_id"] == principal.subject or not is_staff_of(
+            principal, booking["municipality"]
+        ):  # a person's own cancel is no privileged action (and a hot path)
+            return booking_out(await cancel(svc, booking, principal, reason))
+        async with svc.audit.action(
+            principal,
+            "booking.cancel",
+            "booking",
+            booking_id,
+            municipality=booking["municipality"],
+            reason=reason,
+            resource_id=booking["resource_id"],
+        ):
+            cancelled = await cancel(svc, booking, principal, reason)
+        return booking_out(cancelled)
 
     @router.post("/bookings/{booking_id}/approve", **returns(BookingOut, "Confirmed"))
     async def approve(booking_id: str, principal: Principal = staff) -> dict[str, Any]:
-        booking = await load_booking(svc, booking_id, principal)
-        ensure_municipality(principal, booking["municipality"])
-        doc = await change_status(
+        async with svc.audit.action(principal, "booking.approve", "booking", booking_id) as entry:
+            booking = await load_booking(svc, booking_id, principal)
+            entry.municipality = booking["municipality"]
+            entry.note(resource_id=booking["resource_id"])
+            ensure_municipality(principal, booking["municipality"])
+            return booking_out(await approved(booking, principal))
+
+    async def approved(booking: dict[str, Any], principal: Principal) -> dict[str, Any]:
+        return await change_status(
             svc,
             booking,
             allowed_from=[BookingStatus.pending],
@@ -103,21 +124,26 @@ def build_router(svc: Service) -> APIRouter:
                 "approved_by": principal.subject,
             },
         )
-        return booking_out(doc)
 
     @router.post("/bookings/{booking_id}/deny", **returns(BookingOut, "Denied"))
     async def deny(
         booking_id: str, data: Reason | None = None, principal: Principal = staff
     ) -> dict[str, Any]:
-        booking = await load_booking(svc, booking_id, principal)
-        ensure_municipality(principal, booking["municipality"])
-        doc = await change_status(
-            svc,
-            booking,
-            allowed_from=[BookingStatus.pending],
-            status=BookingStatus.denied,
-            changes={"reason": data.reason if data else None, "denied_by": principal.subject},
-        )
+        reason = data.reason if data else None
+        async with svc.audit.action(
+            principal, "booking.deny", "booking", booking_id, reason=reason
+        ) as entry:
+            booking = await load_booking(svc, booking_id, principal)
+            entry.municipality = booking["municipality"]
+            entry.note(resource_id=booking["resource_id"])
+            ensure_municipality(principal, booking["municipality"])
+            doc = await change_status(
+                svc,
+                booking,
+                allowed_from=[BookingStatus.pending],
+                status=BookingStatus.denied,
+                changes={"reason": reason, "denied_by": principal.subject},
+            )
         return booking_out(doc)
 
     @router.post("/bookings/check-in", name="check_in_by_pass", **returns(BookingOut, "Checked in"))

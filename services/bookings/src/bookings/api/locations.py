@@ -83,8 +83,11 @@ def build_router(svc: Service) -> APIRouter:
         precondition: Annotated[Precondition, Depends(if_match)],
         principal: Principal = staff,
     ) -> dict[str, Any]:
-        location = await load_location(svc, location_id, principal)
-        doc = await set_hours(svc, location=location, hours=data.hours, precondition=precondition)
+        async with svc.audit.action(principal, "location.hours", "location", location_id):
+            location = await load_location(svc, location_id, principal)
+            doc = await set_hours(
+                svc, location=location, hours=data.hours, precondition=precondition
+            )
         tag(response, doc)
         return location_out(doc)
 

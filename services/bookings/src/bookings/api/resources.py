@@ -141,15 +141,20 @@ def build_router(svc: Service) -> APIRouter:
     async def block(
         resource_id: str, data: BlockIn, principal: Principal = staff
     ) -> dict[str, Any]:
-        resource = await load_resource(svc, resource_id)
-        ensure_municipality(principal, resource["municipality"])
-        return block_out(
-            await block_resource(svc, resource=resource, data=data, principal=principal)
-        )
+        details = {"starts_at": data.starts_at.isoformat(), "ends_at": data.ends_at.isoformat()}
+        async with svc.audit.action(
+            principal, "resource.block", "resource", resource_id, **details
+        ) as entry:
+            resource = await load_resource(svc, resource_id)
+            entry.municipality = resource["municipality"]
+            ensure_municipality(principal, resource["municipality"])
+            made = await block_resource(svc, resource=resource, data=data, principal=principal)
+        return block_out(made)
 
     @router.delete("/blocks/{block_id}", status_code=204)
     async def lift(block_id: str, principal: Principal = staff) -> Response:
-        await lift_block(svc, block_id=block_id, principal=principal)
+        async with svc.audit.action(principal, "block.lift", "block", block_id):
+            await lift_block(svc, block_id=block_id, principal=principal)
         return Response(status_code=204)
 
     return router

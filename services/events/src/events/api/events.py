@@ -192,9 +192,16 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
         """Many events at once (a city's catalogue moved in), published unless `publish`
         is false; each checked as a create is. An event with a `source_id` already
         imported is listed under `existing` and left as it is."""
-        return await imports.run(
-            svc, data=data, municipality=principal.municipality, created_by=principal.subject
-        )
+        made = principal.municipality
+        async with svc.audit.action(
+            principal, "event.import", "municipality", made, events=len(data.events)
+        ) as entry:
+            done = await imports.run(
+                svc, data=data, municipality=made, created_by=principal.subject
+            )
+            entry.note(created=len(done["created"]), existing=len(done["existing"]))
+            entry.note(published=data.publish)
+        return done
 
     @api.get("/{event_id}", **ONE)
     async def get(
@@ -245,18 +252,26 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
 
     @api.post("/{event_id}/publish", **returns(EventOut, "The published event"))
     async def publish(event_id: str, principal: Principal = managers) -> dict[str, Any]:
-        doc = await event.get(svc, event_id)
-        access.ensure_manager(principal, doc["municipality"])
-        return event.out(await event.publish(svc, event=doc), detail=True)
+        async with svc.audit.action(principal, "event.publish", "event", event_id) as entry:
+            doc = await event.get(svc, event_id)
+            entry.municipality = doc["municipality"]
+            access.ensure_manager(principal, doc["municipality"])
+            published = await event.publish(svc, event=doc)
+        return event.out(published, detail=True)
 
     @api.post("/{event_id}/cancel", **returns(EventOut, "The cancelled event"))
     async def cancel(
         event_id: str, body: CancelIn | None = None, principal: Principal = organisers
     ) -> dict[str, Any]:
-        doc = await event.get(svc, event_id)
-        access.ensure_can_edit(principal, doc)  # organisers may withdraw their own drafts
         reason = body.reason if body else None
-        return event.out(await event.cancel(svc, event=doc, reason=reason), detail=True)
+        async with svc.audit.action(
+            principal, "event.cancel", "event", event_id, reason=reason
+        ) as entry:
+            doc = await event.get(svc, event_id)
+            entry.municipality = doc["municipality"]
+            access.ensure_can_edit(principal, doc)  # organisers may withdraw their own drafts
+            cancelled = await event.cancel(svc, event=doc, reason=reason)
+        return event.out(cancelled, detail=True)
 
     @api.post("/{event_id}/complete", **returns(EventOut, "The completed event"))
     async def complete(event_id: str, principal: Principal = managers) -> dict[str, Any]:

@@ -49,6 +49,20 @@ def router(svc: Service[EventsSettings], who: Who, registrar: registration.Regis
         access.ensure_manager(principal, doc["municipality"])
         return doc
 
+    async def exported(
+        event_id: str, principal: Principal, fmt: str
+    ) -> tuple[dict[str, Any], list[list[Any]]]:
+        """The participants of an event for an export, which the audit log records."""
+        async with svc.audit.action(
+            principal, "registrations.export", "event", event_id, format=fmt
+        ) as entry:
+            doc = await event.get(svc, event_id)
+            entry.municipality = doc["municipality"]
+            access.ensure_manager(principal, doc["municipality"])
+            rows = await export.rows(svc, doc)
+            entry.note(rows=len(rows))
+        return doc, rows
+
     async def own_or_managed(registration_id: str, principal: Principal) -> dict[str, Any]:
         reg = await registration.find(svc, registration_id)
         if reg is None:
@@ -98,8 +112,7 @@ def router(svc: Service[EventsSettings], who: Who, registrar: registration.Regis
         **file_response("The registrations as CSV", "text/csv"),
     )
     async def export_csv(event_id: str, principal: Principal = managers) -> Response:
-        doc = await managed_event(event_id, principal)
-        rows = await export.rows(svc, doc)
+        _, rows = await exported(event_id, principal, "csv")
         return Response(
             export.to_csv(rows),
             media_type="text/csv; charset=utf-8",
@@ -111,8 +124,7 @@ def router(svc: Service[EventsSettings], who: Who, registrar: registration.Regis
         **file_response("The registrations as a spreadsheet", export.XLSX),
     )
     async def export_xlsx(event_id: str, principal: Principal = managers) -> Response:
-        doc = await managed_event(event_id, principal)
-        rows = await export.rows(svc, doc)
+        doc, rows = await exported(event_id, principal, "xlsx")
         return Response(
             export.to_xlsx(rows, title=export.sheet_title(doc)),
             media_type=export.XLSX,

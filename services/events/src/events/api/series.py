@@ -69,17 +69,27 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
 
     @api.post("/{series_id}/publish", **returns(SeriesPublished, "How many were published"))
     async def publish(series_id: str, principal: Principal = managers) -> dict[str, Any]:
-        doc = await series.get(svc, series_id)
-        access.ensure_manager(principal, doc["municipality"])
-        return {"published": await series.publish(svc, series=doc)}
+        async with svc.audit.action(principal, "series.publish", "series", series_id) as entry:
+            doc = await series.get(svc, series_id)
+            entry.municipality = doc["municipality"]
+            access.ensure_manager(principal, doc["municipality"])
+            published = await series.publish(svc, series=doc)
+            entry.note(published=published)
+        return {"published": published}
 
     @api.post("/{series_id}/cancel", **returns(SeriesCancelled, "How many were cancelled"))
     async def cancel(
         series_id: str, body: CancelIn | None = None, principal: Principal = managers
     ) -> dict[str, Any]:
-        doc = await series.get(svc, series_id)
-        access.ensure_manager(principal, doc["municipality"])
         reason = body.reason if body else None
-        return {"cancelled": await series.cancel(svc, series=doc, reason=reason)}
+        async with svc.audit.action(
+            principal, "series.cancel", "series", series_id, reason=reason
+        ) as entry:
+            doc = await series.get(svc, series_id)
+            entry.municipality = doc["municipality"]
+            access.ensure_manager(principal, doc["municipality"])
+            cancelled = await series.cancel(svc, series=doc, reason=reason)
+            entry.note(cancelled=cancelled)
+        return {"cancelled": cancelled}
 
     return api

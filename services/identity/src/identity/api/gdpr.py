@@ -91,8 +91,9 @@ def router(ctx: Identity) -> APIRouter:
     )
     async def erase_user(municipality: str, user_id: str, principal: Principal = admin) -> Erased:
         ensure_municipality(principal, municipality)
-        account = await users.get_active(ctx, user_id, municipality)
-        receipt, doc = await gdpr.erase(ctx, account)
+        async with ctx.svc.audit.action(principal, "user.erase", "user", user_id):
+            account = await users.get_active(ctx, user_id, municipality)
+            receipt, doc = await gdpr.erase(ctx, account)
         return Erased(receipt=receipt, status=gdpr.status_of(ctx.settings.erasure_services, doc))
 
     @api.get(

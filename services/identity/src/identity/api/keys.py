@@ -31,7 +31,9 @@ def router(ctx: Identity) -> APIRouter:
 
     @api.post("/admin/keys/rotate", summary="Start signing with a new key")
     async def rotate(principal: Principal = platform_admin) -> Rotated:
-        kid = await ctx.keys.rotate()
+        # The key is made in one transaction with its audit entry (keys.rotate).
+        async with ctx.svc.audit.action(principal, "keys.rotate", "signing_key", "new") as entry:
+            kid = await ctx.keys.rotate(ctx.svc.uow, entry)
         # Our own verifier must learn the new key at once, not after its refetch pause.
         ctx.svc.verifier.trust(ctx.sessions.issuer, ctx.keys.jwks)
         return Rotated(kid=kid)

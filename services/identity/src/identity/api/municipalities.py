@@ -29,6 +29,10 @@ def router(ctx: Identity) -> APIRouter:
     async def create(
         data: MunicipalityIn, principal: Principal = platform_admin
     ) -> MunicipalityOut:
-        return municipalities.to_out(await municipalities.create(ctx, data))
+        async with ctx.svc.audit.action(
+            principal, "municipality.create", "municipality", data.slug, municipality=data.slug
+        ):
+            made = await municipalities.create(ctx, data)
+        return municipalities.to_out(made)
 
     return api

@@ -116,15 +116,18 @@ def router(ctx: Identity) -> APIRouter:
         precondition: Annotated[Precondition, Depends(if_match)],
         principal: Principal = admin,
     ) -> UserOut:
-        changed = await roles.change_role(
-            ctx,
-            principal,
-            municipality=municipality,
-            user_id=user_id,
-            role=role,
-            grant=True,
-            precondition=precondition,
-        )
+        async with ctx.svc.audit.action(
+            principal, "role.grant", "user", user_id, municipality=municipality, role=role
+        ):
+            changed = await roles.change_role(
+                ctx,
+                principal,
+                municipality=municipality,
+                user_id=user_id,
+                role=role,
+                grant=True,
+                precondition=precondition,
+            )
         tag(response, changed)
         return users.to_out(changed)
 
@@ -140,15 +143,18 @@ def router(ctx: Identity) -> APIRouter:
         precondition: Annotated[Precondition, Depends(if_match)],
         principal: Principal = admin,
     ) -> UserOut:
-        changed = await roles.change_role(
-            ctx,
-            principal,
-            municipality=municipality,
-            user_id=user_id,
-            role=role,
-            grant=False,
-            precondition=precondition,
-        )
+        async with ctx.svc.audit.action(
+            principal, "role.revoke", "user", user_id, municipality=municipality, role=role
+        ):
+            changed = await roles.change_role(
+                ctx,
+                principal,
+                municipality=municipality,
+                user_id=user_id,
+                role=role,
+                grant=False,
+                precondition=precondition,
+            )
         tag(response, changed)
         return users.to_out(changed)
 
@@ -158,7 +164,9 @@ def router(ctx: Identity) -> APIRouter:
     )
     async def disable(municipality: str, user_id: str, principal: Principal = own_admin) -> UserOut:
         ensure_municipality(principal, municipality)
-        return users.to_out(await users.set_disabled(ctx, principal, user_id, municipality, True))
+        async with ctx.svc.audit.action(principal, "user.disable", "user", user_id):
+            changed = await users.set_disabled(ctx, principal, user_id, municipality, True)
+        return users.to_out(changed)
 
     @api.post(
         "/municipalities/{municipality}/users/{user_id}/enable",
@@ -166,6 +174,8 @@ def router(ctx: Identity) -> APIRouter:
     )
     async def enable(municipality: str, user_id: str, principal: Principal = own_admin) -> UserOut:
         ensure_municipality(principal, municipality)
-        return users.to_out(await users.set_disabled(ctx, principal, user_id, municipality, False))
+        async with ctx.svc.audit.action(principal, "user.enable", "user", user_id):
+            changed = await users.set_disabled(ctx, principal, user_id, municipality, False)
+        return users.to_out(changed)
 
     return api
