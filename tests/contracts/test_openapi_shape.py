@@ -93,3 +93,22 @@ def test_the_typed_answer_check_can_fail() -> None:
     assert not untyped(
         {"type": "object", "additionalProperties": {"$ref": REF + "Page"}}, components
     )
+
+
+@pytest.mark.parametrize("service", ["identity", "events", "bookings", "analytics"])
+def test_each_audit_log_is_in_the_aggregated_document(
+    service: str, document: Callable[[str], dict[str, Any]]
+) -> None:
+    """Each service's audit log (kit.audit) at /api/v1/audit/<service>: read and export,
+    typed, and no operation that changes it."""
+    paths = document("aggregated")["paths"]
+    listing = paths[f"/api/v1/audit/{service}"]
+    exported = paths[f"/api/v1/audit/{service}/export"]
+    assert set(listing) == {"get"} and set(exported) == {"get"}
+    assert listing["get"]["operationId"] == f"{service}.audit.list"
+    assert exported["get"]["operationId"] == f"{service}.audit.export"
+    page = listing["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert page["$ref"].endswith("Page_AuditEntry_")
+    assert set(exported["get"]["responses"]["200"]["content"]) >= {"text/csv"}
+    names = {p["name"] for p in listing["get"]["parameters"]}
+    assert {"actor", "action", "object_kind", "object_id", "from", "to", "limit", "offset"} <= names

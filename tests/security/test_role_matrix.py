@@ -19,7 +19,12 @@ ownership) is held to these invariants:
 - no 2xx answer shows the owner's private markers (user id, email, booking, registration
   and notice ids) to anyone but the owner and the owner municipality's staff and admins,
   except on capability URLs (`CAPABILITIES`: the secret in the path is the permission);
-- every GET answers 2xx to someone (the records are real and the matrix is not vacuous).
+- every GET answers 2xx to someone (the records are real and the matrix is not vacuous);
+- every privileged action (`AUDITED`) leaves exactly one audit entry (kit.audit) with the
+  caller as actor, the object the path names and the request's correlation id: `success`
+  when it answered 2xx; several of them sent at once leave one entry each; the audit log
+  is read by the owner municipality's admins (and platform admins) only, and nothing in
+  the API changes or deletes an entry.
 """
 
 from __future__ import annotations
@@ -67,6 +72,87 @@ CROSS_ALLOWED: dict[tuple[str, str, str], frozenset[str] | None] = {
     ("analytics", "GET", "/analytics/charts/{name}.{fmt}"): frozenset({"analyst"}),
     ("analytics", "GET", "/analytics/dashboard"): frozenset({"analyst"}),
 }
+# A platform admin reads every municipality's audit log (kit.audit, docs/identity.md).
+AUDIT_READS = ("/audit", "/audit/export")
+for _service in ("identity", "events", "bookings", "analytics"):
+    for _path in AUDIT_READS:
+        CROSS_ALLOWED[(_service, "GET", _path)] = frozenset({"platform_admin"})
+
+
+def staff_of_owner(caller: Caller) -> bool:
+    return caller.municipality == OWNER and bool(caller.roles & {"staff", "admin"})
+
+
+# The privileged actions each service audits: (service, method, path) -> the action, the
+# path parameter naming its object (None: not from the path), and whose calls are audited
+# (None: everyone's; a person cancelling their own booking is no privileged action).
+AUDITED: dict[tuple[str, str, str], tuple[str, str | None, Callable[[Caller], bool] | None]] = {
+    ("identity", "PUT", "/municipalities/{municipality}/users/{user_id}/roles/{role}"): (
+        "role.grant",
+        "user_id",
+        None,
+    ),
+    ("identity", "DELETE", "/municipalities/{municipality}/users/{user_id}/roles/{role}"): (
+        "role.revoke",
+        "user_id",
+        None,
+    ),
+    ("identity", "POST", "/municipalities/{municipality}/users/{user_id}/disable"): (
+        "user.disable",
+        "user_id",
+        None,
+    ),
+    ("identity", "POST", "/municipalities/{municipality}/users/{user_id}/enable"): (
+        "user.enable",
+        "user_id",
+        None,
+    ),
+    ("identity", "POST", "/municipalities/{municipality}/users/{user_id}/erase"): (
+        "user.erase",
+        "user_id",
+        None,
+    ),
+    ("identity", "POST", "/municipalities"): ("municipality.create", None, None),
+    ("identity", "POST", "/admin/keys/rotate"): ("keys.rotate", None, None),
+    ("events", "POST", "/events/{event_id}/publish"): ("event.publish", "event_id", None),
+    ("events", "POST", "/events/{event_id}/cancel"): ("event.cancel", "event_id", None),
+    ("events", "POST", "/events/import"): ("event.import", None, None),
+    ("events", "POST", "/series/{series_id}/publish"): ("series.publish", "series_id", None),
+    ("events", "POST", "/series/{series_id}/cancel"): ("series.cancel", "series_id", None),
+    ("events", "GET", "/events/{event_id}/registrations.csv"): (
+        "registrations.export",
+        "event_id",
+        None,
+    ),
+    ("events", "GET", "/events/{event_id}/registrations.xlsx"): (
+        "registrations.export",
+        "event_id",
+        None,
+    ),
+    ("bookings", "POST", "/bookings/{booking_id}/cancel"): (
+        "booking.cancel",
+        "booking_id",
+        lambda caller: staff_of_owner(caller) and not caller.owner,
+    ),
+    ("bookings", "POST", "/bookings/{booking_id}/approve"): ("booking.approve", "booking_id", None),
+    ("bookings", "POST", "/bookings/{booking_id}/deny"): ("booking.deny", "booking_id", None),
+    ("bookings", "POST", "/resources/{resource_id}/blocks"): (
+        "resource.block",
+        "resource_id",
+        None,
+    ),
+    ("bookings", "DELETE", "/blocks/{block_id}"): ("block.lift", "block_id", None),
+    ("bookings", "PUT", "/locations/{location_id}/hours"): (
+        "location.hours",
+        "location_id",
+        None,
+    ),
+    ("analytics", "GET", "/analytics/exports/{name}.{fmt}"): ("report.export", "name", None),
+    ("analytics", "POST", "/analytics/rebuild"): ("projections.rebuild", None, None),
+}
+for _service in ("identity", "events", "bookings", "analytics"):
+    AUDITED[(_service, "GET", "/audit/export")] = ("audit.export", None, None)
+
 # Secrets in the request are the permission: whoever holds them may read the answer.
 CAPABILITIES = {
     ("bookings", "GET", "/feeds/{token}.ics"),
@@ -85,6 +171,7 @@ class Caller:
     roles: frozenset[str]
     headers: dict[str, str]
     owner: bool = False
+    subject: str = ""
 
 
 @dataclass
@@ -112,9 +199,8 @@ def callers(issuer: TestIssuer) -> list[Caller]:
         for role in ROLES:
             sub = f"{role}-{municipality}-{uuid.uuid4().hex[:6]}"
             token = issuer.token(sub=sub, roles=[role], municipality=municipality)
-            found.append(
-                Caller(f"{role}@{municipality}", municipality, frozenset({role}), bearer(token))
-            )
+            label = f"{role}@{municipality}"
+            found.append(Caller(label, municipality, frozenset({role}), bearer(token), False, sub))
     return found
 
 
@@ -535,6 +621,8 @@ def operations(app: Any) -> list[Operation]:
 def url(op: Operation, fixture: Fixture, spec: dict[str, Any]) -> tuple[str, dict[str, str]]:
     values = {}
     query = dict(fixture.query.get(op.key, {}))
+    if op.path in AUDIT_READS:
+        query.setdefault("municipality", OWNER)  # the owner's log
     for param in op.spec.get("parameters", []):
         name = param["name"]
         if param["in"] == "path":
@@ -592,6 +680,120 @@ def verdicts(
     return wrong
 
 
+def path_values(template: str, path: str) -> dict[str, str]:
+    pattern = re.sub(r"\\\{([^}]+)\\\}", r"(?P<\1>[^/]+?)", re.escape(template))
+    found = re.fullmatch(pattern, path)
+    assert found, (template, path)
+    return found.groupdict()
+
+
+async def audit_verdicts(
+    svc: Any,
+    name: str,
+    op: Operation,
+    caller: Caller,
+    response: httpx.Response,
+    cid: str,
+    path: str,
+) -> list[str]:
+    """The audit entries a call left (by its correlation id) against what it did."""
+    entries = await svc.audit.collection.find({"correlation_id": cid}).to_list()
+    where = f"{caller.label}: {op.method} {op.path} -> {response.status_code}"
+    audited = AUDITED.get((name, op.method, op.path))
+    if audited is None:
+        return [f"{where}: an audit entry of an action not declared in AUDITED"] if entries else []
+    action, param, when = audited
+    applies = when is None or when(caller)
+    status = response.status_code
+    if status < 300 and not applies:
+        return [f"{where}: audited although not privileged: {entries}"] if entries else []
+    if status < 300 and len(entries) != 1:
+        return [f"{where}: {len(entries)} audit entries, not one"]
+    if len(entries) > 1:
+        return [f"{where}: {len(entries)} audit entries"]
+    if not entries:
+        return []
+    entry = entries[0]
+    wrong = []
+    outcome = "success" if status < 300 else "refused"
+    if (entry["action"], entry["outcome"]) != (action, outcome):
+        wrong.append(f"{where}: audited as {entry['action']} {entry['outcome']}")
+    if caller.subject and entry["actor"]["id"] != caller.subject:
+        wrong.append(f"{where}: audited actor {entry['actor']['id']}")
+    if entry["actor"]["roles"] != sorted(caller.roles) and not caller.owner:
+        wrong.append(f"{where}: audited roles {entry['actor']['roles']}")
+    if param is not None and entry["object"]["id"] != path_values(op.path, path)[param]:
+        wrong.append(f"{where}: audited object {entry['object']}")
+    if status >= 300 and entry["status"] != status:
+        wrong.append(f"{where}: audited status {entry['status']}")
+    return wrong
+
+
+async def audit_log_checks(
+    svc: Any,
+    name: str,
+    client: httpx.AsyncClient,
+    statuses: dict[tuple[str, str], int],
+    replay: tuple[Operation, str, dict[str, str], Any, Caller] | None,
+    ops: list[Operation],
+    people: list[Caller],
+) -> list[str]:
+    """Who reads the log; nothing changes or deletes an entry; parallel actions."""
+    wrong = []
+    for label, expected in (
+        ("admin@helsinki", 200),
+        ("platform_admin@kouvola", 200),
+        ("admin@kouvola", 403),
+        ("staff@helsinki", 403),
+        ("resident@helsinki", 403),
+        ("analyst@helsinki", 403),
+    ):
+        for path in AUDIT_READS:
+            got = statuses.get((path, label))
+            if got != expected:
+                wrong.append(f"{label}: GET {path}?municipality={OWNER} -> {got}, not {expected}")
+    changing = [op for op in ops if op.path.startswith("/audit") and op.method != "GET"]
+    wrong += [f"{op.method} {op.path}: a change of the audit log" for op in changing]
+    kept = await svc.audit.collection.count_documents({})
+    some = await svc.audit.collection.find_one({})
+    assert some is not None, f"{name}: the matrix left no audit entry"
+    readers = ("admin@helsinki", "platform_admin@kouvola")
+    for headers in [c.headers for c in people if c.label in readers]:
+        for method in ("PUT", "PATCH", "DELETE", "POST"):
+            for path in ("/audit", f"/audit/{some['_id']}", "/audit/export"):
+                answer = await client.request(method, path, headers=headers, json={})
+                if answer.status_code not in (404, 405):
+                    wrong.append(f"{method} {path} -> {answer.status_code}")
+    if await svc.audit.collection.count_documents({"_id": some["_id"], **some}) != 1:
+        wrong.append("an audit entry changed")
+    if await svc.audit.collection.count_documents({}) < kept:
+        wrong.append("audit entries went missing")
+    if replay is None:
+        return [*wrong, f"{name}: no audited action answered 2xx"]
+    # The same privileged action sent eight times at once: one entry per request.
+    op, path, query, payload, caller = replay
+    cids = [f"par-{uuid.uuid4().hex}" for _ in range(8)]
+    answers = await asyncio.gather(
+        *(
+            client.request(
+                op.method,
+                path,
+                params=query,
+                json=payload,
+                headers={**caller.headers, "X-Correlation-ID": cid},
+            )
+            for cid in cids
+        )
+    )
+    for cid, answer in zip(cids, answers, strict=True):
+        if answer.status_code >= 500:
+            wrong.append(f"parallel {op.method} {path} -> {answer.status_code}")
+        wrong += await audit_verdicts(svc, name, op, caller, answer, cid, path)
+    if not any(a.status_code < 300 for a in answers):
+        wrong.append(f"parallel {op.method} {path}: none answered 2xx")
+    return wrong
+
+
 @pytest.mark.parametrize("name", [n for n in registry.installed() if n != "gateway"])
 async def test_every_role_of_both_municipalities_on_real_records(
     name: str,
@@ -616,6 +818,11 @@ async def test_every_role_of_both_municipalities_on_real_records(
     await svc.start()
     failures: list[str] = []
     answered: dict[tuple[str, str], list[int]] = {}
+    # The audit log: each caller's answer to its reads, the first audited action that
+    # answered 2xx (replayed in parallel at the end).
+    audit_reads: dict[tuple[str, str], int] = {}
+    replay: tuple[Operation, str, dict[str, str], Any, Caller] | None = None
+    has_audit = any(op.path == "/audit" for op in ops)
     try:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
@@ -636,10 +843,26 @@ async def test_every_role_of_both_municipalities_on_real_records(
                     or any(value in json.dumps(payload) for value in owner_records)
                 )
                 for caller in people:
+                    cid = f"rm-{uuid.uuid4().hex}"
                     response = await client.request(
-                        op.method, path, params=query, json=payload, headers=caller.headers
+                        op.method,
+                        path,
+                        params=query,
+                        json=payload,
+                        headers={**caller.headers, "X-Correlation-ID": cid},
                     )
                     answered.setdefault(op.key, []).append(response.status_code)
+                    if has_audit:
+                        failures += await audit_verdicts(svc, name, op, caller, response, cid, path)
+                        if op.path in AUDIT_READS:
+                            audit_reads[(op.path, caller.label)] = response.status_code
+                        if (
+                            replay is None
+                            and response.status_code < 300
+                            and (name, op.method, op.path) in AUDITED
+                            and op.path not in AUDIT_READS
+                        ):
+                            replay = (op, path, query, payload, caller)
                     failures += verdicts(
                         name,
                         op,
@@ -649,6 +872,10 @@ async def test_every_role_of_both_municipalities_on_real_records(
                         names_owner=names_owner,
                         markers=fixture.markers,
                     )
+            if has_audit:
+                failures += await audit_log_checks(
+                    svc, name, client, audit_reads, replay, ops, people
+                )
     finally:
         await svc.stop()
     silent = [key for key, codes in answered.items() if key[0] == "GET" and min(codes) >= 300]

@@ -22,10 +22,11 @@ from kit import audit
 from kit.app import Service
 from kit.auth import Principal
 from kit.problems import Problem
-from kit.testing import TestIssuer
+from kit.testing import TestIssuer, envelope
 
 ISSUER = TestIssuer()
 HERE, THERE = "helsinki", "kouvola"
+THING = "kohtaamo.kittest.thing.happened.v1"  # registered in conftest.py
 
 
 def service(settings: Any) -> Service:
@@ -35,17 +36,25 @@ def service(settings: Any) -> Service:
 
     @api.post("/things/{thing_id}/close")
     async def close(
-        thing_id: str, refuse: bool = False, principal: Principal = Depends(svc.auth.principal)
+        thing_id: str,
+        refuse: bool = False,
+        after: bool = False,
+        principal: Principal = Depends(svc.auth.principal),
     ) -> dict[str, str]:
         async with svc.audit.action(principal, "thing.close", "thing", thing_id) as entry:
             entry.note(refuse=refuse)
 
-            async def work(uow: Any) -> None:
+            async def work(uow: Any) -> bool:
+                if after:  # finds nothing to do, and the refusal comes after the commit
+                    return False
                 await uow.db.things.insert_one({"_id": thing_id}, session=uow.session)
+                await uow.emit(envelope(THING, {"thing_id": thing_id}))
                 if refuse:
                     raise Problem(409, "Conflict", "Not now.", field="thing_id")
+                return True
 
-            await svc.uow.run(work)
+            if not await svc.uow.run(work):
+                raise Problem(409, "Conflict", "Nothing to close.", field="thing_id")
         return {"closed": thing_id}
 
     svc.include_router(api)
@@ -97,6 +106,13 @@ async def test_an_action_and_its_entry_commit_together(
     assert refused.status_code == 409
     assert await svc.store.db.things.find_one({"_id": other}) is None
     entries = await svc.audit.collection.find({"object.id": other}).to_list()
+    assert [(e["outcome"], e["status"]) for e in entries] == [("refused", 409)]
+
+    # A transaction that changed nothing does not take the entry as a success.
+    third = f"t-{uuid.uuid4().hex[:8]}"
+    late = await client.post(f"/things/{third}/close", params={"after": "true"}, headers=who)
+    assert late.status_code == 409
+    entries = await svc.audit.collection.find({"object.id": third}).to_list()
     assert [(e["outcome"], e["status"]) for e in entries] == [("refused", 409)]
 
 

@@ -125,6 +125,7 @@ class KeyRing:
         doc = new_key_document(self.settings, now)
         if entry is not None:
             entry.object_id = str(doc["_id"])
+            entry.any_transaction = True  # a new key tells no other service
         if uow is None:
             await self._swap(doc, now, None)
         else:

@@ -7,9 +7,10 @@ correlation id and the outcome.
         entry.note(reason=reason)                 # a few bounded details
         await event.publish(svc, event=doc)       # its unit of work also writes the entry
 
-- **With the action**: while the block runs, the first unit of work that commits
-  (`kit.uow`) inserts the entry in its own transaction, so the action and its entry commit
-  together or not at all. An action without a transaction (an export, a read) gets its
+- **With the action**: while the block runs, the first unit of work (`kit.uow`) that
+  commits a change (it stages events, as every change of a service does) inserts the entry
+  in its own transaction, so the action and its entry commit together or not at all. An
+  action without such a transaction (an export, a read, a change already made) gets its
   entry written when the block ends, before the answer goes out.
 - **Refusals too**: a `Problem` raised in the block (the action's transaction aborted, so
   nothing of it stays) is written as outcome `refused` with its status; another error as
@@ -99,6 +100,8 @@ class Pending:
         self.correlation_id = current_correlation_id()
         self.claimed = False
         self.written = False
+        # Any unit of work that commits is the action (one that stages no events).
+        self.any_transaction = False
         self.note(**details)
 
     def note(self, **details: Any) -> None:
@@ -134,11 +137,18 @@ def pending() -> Pending | None:
     return _pending.get()
 
 
-async def claim(session: AsyncClientSession, collection: Any) -> Pending | None:
+async def claim(session: AsyncClientSession, collection: Any, *, changed: bool) -> Pending | None:
     """Insert the pending entry in this transaction unless another unit of work holds it.
-    Returns it (the caller marks it written after the commit, or releases it)."""
+    Returns it (the caller marks it written after the commit, or releases it).
+
+    Only a transaction that `changed` something (it staged events: every change of a
+    service tells the others) takes the entry, unless the action says that any will
+    (`entry.any_transaction`): a transaction that found nothing to do, after which the
+    action is refused, must not commit the entry as a success."""
     entry = _pending.get()
     if entry is None or entry.claimed or entry.written:
+        return None
+    if not changed and not entry.any_transaction:
         return None
     entry.claimed = True  # one event loop: no other unit of work takes it meanwhile
     try:

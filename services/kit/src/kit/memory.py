@@ -69,6 +69,8 @@ class MemoryOutbox:
     def staged_in(self, session: Any) -> bool:
         return bool(self._pending.get(id(session)))
 
+    has_staged = staged_in
+
     def _end(self, session: Any, *, committed: bool) -> bool:
         staged = self._pending.pop(id(session), [])
         if committed:
@@ -128,7 +130,9 @@ class MemoryTransactions:
             try:
                 yield uow
                 # A privileged action's entry commits with it, as in kit.uow.
-                entry = await audit.claim(cast(Any, session), self.store.db[audit.COLLECTION])
+                changed = bool(uow.staged) or self.outbox.has_staged(session)
+                collection = self.store.db[audit.COLLECTION]
+                entry = await audit.claim(cast(Any, session), collection, changed=changed)
             except BaseException:
                 audit.settle(entry, committed=False)
                 self.store.db.restore(snapshot)

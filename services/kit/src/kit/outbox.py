@@ -90,6 +90,10 @@ class Outbox:
             if session is not None:
                 self._staged.add(session)
 
+    def has_staged(self, session: AsyncClientSession) -> bool:
+        """Whether events were staged in this transaction so far (kept)."""
+        return session in self._staged
+
     def staged_in(self, session: AsyncClientSession) -> bool:
         """Whether events were staged in this transaction (forgotten once asked)."""
         staged = session in self._staged
