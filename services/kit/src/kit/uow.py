@@ -126,7 +126,9 @@ class Transactions:
             try:
                 yield uow
                 # The entry of a privileged action under way commits with it (kit.audit).
-                changed = bool(uow.staged) or self.outbox.has_staged(session)
+                changed = bool(uow.staged) or (
+                    self.outbox is not None and self.outbox.has_staged(session)
+                )
                 entry = await audit.claim(session, uow.db[audit.COLLECTION], changed=changed)
             except BaseException:
                 audit.settle(entry, committed=False)
