@@ -110,7 +110,9 @@ async def test_qr_check_in_from_booking_and_registration_to_staff_on_a_phone(
     await expect(booking_qr).to_have_attribute("role", "img")
     booking_link = await decoded(booking_qr)
     [booking] = [
-        b for b in api.call("GET", "/bookings/mine", resident) if b["resource_id"] == desk["id"]
+        b
+        for b in api.call("GET", "/bookings/mine", resident)["items"]
+        if b["resource_id"] == desk["id"]
     ]
     pass_ = booking["checkin_pass"]
     assert booking_link == f"{app}#/staff/scan?code={pass_}"

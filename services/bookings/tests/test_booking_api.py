@@ -158,7 +158,7 @@ async def test_roles_and_municipalities_are_checked(
     assert response.status_code == 403
     # lists show only the caller's municipality
     await make_location("kouvola")
-    listed = (await client.get("/locations", headers=kouvola)).json()
+    listed = (await client.get("/locations", headers=kouvola)).json()["items"]
     assert listed and all(loc["municipality"] == "kouvola" for loc in listed)
     # restricted roles and partner municipalities
     studio = await make_resource(
@@ -338,7 +338,7 @@ async def test_user_cancels_before_deadline(
         await book(client, actors.user(), room, at(day, "10:00"), at(day, "11:00"))
     ).status_code == 201
     mine = (await client.get("/bookings/mine", headers=user)).json()
-    assert [b["status"] for b in mine] == ["cancelled"]
+    assert [b["status"] for b in mine["items"]] == ["cancelled"] and mine["total"] == 1
 
 
 async def test_staff_books_on_behalf_and_sees_the_day(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -163,7 +164,7 @@ async def test_location_and_resource_validation(
     listed = await client.get(
         "/resources", headers=actors.user(), params={"location_id": room["location_id"]}
     )
-    assert [r["id"] for r in listed.json()] == [room["id"]]
+    assert [r["id"] for r in listed.json()["items"]] == [room["id"]]
     deactivated = await client.patch(
         f"/resources/{room['id']}", headers=staff, json={"active": False}
     )
@@ -220,3 +221,29 @@ async def test_place_page_details_change_with_if_match(
     nameless = await client.patch(f"/locations/{place['id']}", json={"name": {"fi": "x"}},
                                   headers=staff)  # fmt: skip
     assert nameless.status_code == 422
+
+
+async def test_locations_and_resources_are_pages_with_a_total_and_next_links(
+    client: httpx.AsyncClient, actors: Actors, make_location: Any, make_resource: Any
+) -> None:
+    town = f"sivutus{uuid.uuid4().hex[:8]}"  # a municipality of its own: known counts
+    places = [await make_location(town) for _ in range(3)]
+    rooms = {(await make_resource(location=place))["id"] for place in places}
+    staff = actors.staff(town)
+    first = (await client.get("/locations", params={"limit": 2}, headers=staff)).json()
+    assert (first["limit"], first["offset"], first["total"], len(first["items"])) == (2, 0, 3, 2)
+    assert first["next"].endswith("/locations?limit=2&offset=2")
+    rest = (await client.get(first["next"], headers=staff)).json()
+    assert rest["next"] is None and rest["total"] == 3
+    assert sorted(p["id"] for p in first["items"] + rest["items"]) == sorted(
+        p["id"] for p in places
+    )
+    kinds = {"kind": "meeting_room", "limit": 1, "offset": 2}
+    last = (await client.get("/resources", params=kinds, headers=staff)).json()
+    assert last["total"] == 3 and len(last["items"]) == 1 and last["next"] is None
+    other = (await client.get("/resources", headers=actors.staff("kouvola"))).json()
+    assert {r["id"] for r in last["items"]} < rooms and not {
+        r["id"] for r in other["items"]
+    } & rooms
+    too_many = await client.get("/locations", params={"limit": 501}, headers=staff)
+    assert too_many.status_code == 422 and too_many.json()["errors"][0]["field"] == "limit"

@@ -59,9 +59,15 @@ async def test_check_in_by_code_and_by_list(api: Any, published: Any) -> None:
 
     # The check-in list: confirmed first, then the waiting list in order.
     r = await api.client.get(f"/events/{eid}/registrations", headers=staff)
-    rows = [(x["user_id"], x["status"], x["place"]) for x in r.json()["items"]]
+    whole = r.json()
+    rows = [(x["user_id"], x["status"], x["place"]) for x in whole["items"]]
     assert rows == [("att-a", "confirmed", None), ("att-b", "waitlisted", 1),
                     ("att-c", "waitlisted", 2)]  # fmt: skip
+    # A page of it keeps the waiting list's places and the event's counts.
+    r = await api.client.get(f"/events/{eid}/registrations?limit=1&offset=2", headers=staff)
+    tail = r.json()
+    assert [(x["user_id"], x["place"]) for x in tail["items"]] == [("att-c", 2)]
+    assert (tail["total"], tail["next"], tail["seats_taken"]) == (3, None, whole["seats_taken"])
 
     # Exports for staff: CSV and XLSX with the same rows.
     r = await api.client.get(f"/events/{eid}/registrations.csv", headers=staff)

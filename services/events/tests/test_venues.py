@@ -85,3 +85,9 @@ async def test_search_by_kind_and_distance(api: Any) -> None:
     ids = [v["id"] for v in r.json()["items"]]
     assert near["id"] in ids and far["id"] not in ids
     assert all(v["municipality"] == "kouvola" for v in r.json()["items"])
+    # A page: the nearest first, its total, and the next page's link (docs/api.md).
+    paged = {"municipality": "kouvola", "kind": "shopping_centre", "near": "60.868,26.704"}
+    first = (await api.client.get("/venues", params={**paged, "limit": 1})).json()
+    assert [v["id"] for v in first["items"]] == [near["id"]] and first["total"] >= 2
+    following = (await api.client.get(first["next"])).json()
+    assert following["offset"] == 1 and following["items"][0]["id"] == far["id"]

@@ -213,7 +213,7 @@ async def test_a_municipality_without_a_provider_and_bad_bodies(
 ) -> None:
     none = await client.post("/auth/oidc/kouvola/start", json={})
     assert none.status_code == 404 and none.json()["errors"][0]["field"] == "municipality"
-    listed = (await client.get("/auth/oidc/providers")).json()
+    listed = (await client.get("/auth/oidc/providers")).json()["items"]
     assert {
         "municipality": "helsinki",
         "label": {"fi": "Helsinki-tunnus", "en": "Helsinki ID"},

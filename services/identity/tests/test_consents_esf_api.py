@@ -22,7 +22,11 @@ async def test_consents_have_history_and_events(
     out = await signup(marketing=True)
     uid = out["user"]["id"]
     listed = (await client.get("/me/consents", headers=out["headers"])).json()
-    assert {c["purpose"]: c["granted"] for c in listed} == {"marketing": True, "terms": True}
+    assert {c["purpose"]: c["granted"] for c in listed["items"]} == {
+        "marketing": True,
+        "terms": True,
+    }
+    assert listed["total"] == 2 and listed["next"] is None
 
     off = await client.put(
         "/me/consents/marketing", json={"granted": False}, headers=out["headers"]

@@ -88,7 +88,10 @@ async def test_municipalities_are_created_by_a_platform_admin(
     assert bad.status_code == 422
     assert {e["field"] for e in bad.json()["errors"]} == {"slug", "timezone"}
     listed = (await client.get("/municipalities")).json()
-    assert {"helsinki", "kouvola", "tampere"} <= {m["slug"] for m in listed}
+    assert {"helsinki", "kouvola", "tampere"} <= {m["slug"] for m in listed["items"]}
+    assert listed["total"] == len(listed["items"]) and listed["next"] is None
+    paged = (await client.get("/municipalities", params={"limit": 1, "offset": 1})).json()
+    assert paged["items"] == listed["items"][1:2] and paged["total"] == listed["total"]
     assert (await client.get("/municipalities/tampere")).json()["name"]["sv"] == "Tammerfors"
     assert (await client.get("/municipalities/nowhere")).status_code == 404
 

@@ -286,7 +286,12 @@ async def test_inbox_read_unread_and_isolation(started: Any, issuer: Any) -> Non
         old = (await http.get("/notifications/inbox?unread_only=true", headers=me)).json()
         assert [i["id"] for i in old["items"]] == [i["id"] for i in unread["items"]]
         every = (await http.get("/notifications/inbox?unread=false", headers=me)).json()
-        assert len(every["items"]) == 2
+        assert len(every["items"]) == 2 and every["total"] == 2 and unread["total"] == 1
+        # A page: the newest first, then the link to the rest.
+        newest = (await http.get("/notifications/inbox?limit=1", headers=me)).json()
+        assert newest["items"] == every["items"][:1] and newest["unread"] == 1
+        rest = (await http.get(newest["next"], headers=me)).json()
+        assert rest["items"] == every["items"][1:] and rest["next"] is None
         both = await http.get("/notifications/inbox?unread=true&unread_only=false", headers=me)
         assert both.status_code == 422 and both.json()["errors"][0]["field"] == "unread_only"
         assert (await http.post("/notifications/inbox/read-all", headers=me)).json()["marked"] == 1

@@ -388,10 +388,8 @@ def booking_out(doc: dict[str, Any], *, with_code: bool = True) -> dict[str, Any
 # -- reads for the API ---------------------------------------------------------------------
 
 
-async def bookings_of_user(
-    svc: Service, user_id: str, municipality: str, *, include_past: bool
-) -> list[dict[str, Any]]:
-    """A person's bookings made in their municipality, by start (at most 500)."""
+def bookings_of_user(user_id: str, municipality: str, *, include_past: bool) -> dict[str, Any]:
+    """The query of a person's bookings made in their municipality (on the user_id index)."""
     query: dict[str, Any] = {
         "user_id": user_id,
         "kind": "booking",
@@ -399,7 +397,7 @@ async def bookings_of_user(
     }
     if not include_past:
         query["ends_at"] = {"$gte": datetime.now(UTC)}
-    return await svc.store.db.bookings.find(query, sort=[("starts_at", 1)], limit=500).to_list()
+    return query
 
 
 async def pending_bookings(
@@ -427,13 +425,10 @@ async def held_at_location(
     return await svc.store.db.bookings.find(query, sort=[("starts_at", 1)]).to_list()
 
 
-async def bookings_of_resource(
-    svc: Service, resource_id: str, start: datetime, end: datetime
-) -> list[dict[str, Any]]:
-    """A resource's bookings starting in [start, end), by start (at most 1,000)."""
-    query = {
+def bookings_of_resource(resource_id: str, start: datetime, end: datetime) -> dict[str, Any]:
+    """The query of a resource's bookings starting in [start, end)."""
+    return {
         "resource_id": resource_id,
         "kind": "booking",
         "starts_at": {"$gte": start, "$lt": end},
     }
-    return await svc.store.db.bookings.find(query, sort=[("starts_at", 1)], limit=1000).to_list()

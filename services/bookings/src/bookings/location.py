@@ -218,9 +218,3 @@ def location_out(doc: dict[str, Any]) -> dict[str, Any]:
         "timezone": doc["timezone"],
         "hours": hours_of(doc).model_dump(mode="json"),
     }
-
-
-async def locations_of(svc: Service, municipality: str) -> list[dict[str, Any]]:
-    return await svc.store.db.locations.find(
-        {"municipality": municipality}, sort=[("_id", 1)]
-    ).to_list()

@@ -221,15 +221,14 @@ def resource_out(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def resources_of(
-    svc: Service, municipality: str, location_id: str | None, kind: str | None
-) -> list[dict[str, Any]]:
+def resources_of(municipality: str, location_id: str | None, kind: str | None) -> dict[str, Any]:
+    """The query of a municipality's resources (on the municipality, location_id index)."""
     query: dict[str, Any] = {"municipality": municipality}
     if location_id:
         query["location_id"] = location_id
     if kind:
         query["kind"] = kind
-    return await svc.store.db.resources.find(query, sort=[("_id", 1)]).to_list()
+    return query
 
 
 async def active_resource_ids(svc: Service, location_id: str, kind: str | None) -> list[str]:

@@ -170,10 +170,10 @@ async def search(
     near: tuple[float, float] | None = None,
     within_km: float | None = None,
     include_inactive: bool = False,
-    limit: int = 50,
 ) -> list[dict[str, Any]]:
-    """Venues of a municipality, nearest first when a point is given. A municipality has
-    hundreds of venues at most, so distances are computed here after the indexed filter."""
+    """Venues of a municipality, nearest first when a point is given, else by name. A
+    municipality has hundreds of venues at most, so distances are computed (and the list
+    paged) here after the indexed filter."""
     query: dict[str, Any] = {"municipality": municipality}
     if kind:
         query["kind"] = kind.value
@@ -182,7 +182,7 @@ async def search(
     docs = await svc.store.db[store.VENUES].find(query).to_list(None)
     if near is None:
         docs.sort(key=lambda d: d["name"].get("fi") or next(iter(d["name"].values()), ""))
-        return [out(d) for d in docs[:limit]]
+        return [out(d) for d in docs]
     found = []
     for doc in docs:
         if doc.get("latitude") is None:
@@ -191,4 +191,4 @@ async def search(
         if within_km is None or km <= within_km:
             found.append(out(doc) | {"distance_km": round(km, 3)})
     found.sort(key=lambda d: d["distance_km"])
-    return found[:limit]
+    return found

@@ -51,8 +51,28 @@ class Overview(BaseModel):
                     "municipality": "helsinki",
                     "complete": False,
                     "parts": {
-                        "bookings": {"status": "ok", "service": "bookings", "data": []},
-                        "registrations": {"status": "ok", "service": "events", "data": []},
+                        "bookings": {
+                            "status": "ok",
+                            "service": "bookings",
+                            "data": {
+                                "items": [],
+                                "limit": 100,
+                                "offset": 0,
+                                "next": None,
+                                "total": 0,
+                            },
+                        },
+                        "registrations": {
+                            "status": "ok",
+                            "service": "events",
+                            "data": {
+                                "items": [],
+                                "limit": 100,
+                                "offset": 0,
+                                "next": None,
+                                "total": 0,
+                            },
+                        },
                         "notices": {
                             "status": "unavailable",
                             "service": "notifications",

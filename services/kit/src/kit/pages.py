@@ -9,6 +9,7 @@ page; `total` is given where counting is cheap, else null."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlencode
 
@@ -87,3 +88,39 @@ def page(
         "next": next_link(request, settings, following),
         "total": total,
     }
+
+
+async def found(
+    request: Request,
+    settings: KitSettings,
+    collection: Any,
+    query: dict[str, Any],
+    paging: Paging,
+    *,
+    sort: list[tuple[str, int]],
+    view: Callable[[dict[str, Any]], Any],
+    counted: bool = True,
+) -> dict[str, Any]:
+    """The page of a store query: `paging`'s slice of `query`'s matches in `sort` order, each
+    shown by `view`, with `total` counted (for queries on an index's prefix, where counting is
+    cheap) or, when not `counted`, one item read past the page to know whether another
+    follows."""
+    limit, offset = paging.limit, paging.offset
+    extra = 0 if counted else 1
+    docs = await collection.find(query, sort=sort, skip=offset, limit=limit + extra).to_list()
+    items = [view(d) for d in docs[:limit]]
+    if not counted:
+        return page(request, settings, items, limit=limit, offset=offset, more=len(docs) > limit)
+    total = await collection.count_documents(query)
+    return page(request, settings, items, limit=limit, offset=offset, total=total)
+
+
+def listed(
+    request: Request, settings: KitSettings, items: Sequence[Any], paging: Paging
+) -> dict[str, Any]:
+    """The page of a list already known whole (a few items: a municipality's consents, the
+    municipalities), with its size as `total`."""
+    chosen = list(items[paging.offset : paging.offset + paging.limit])
+    return page(
+        request, settings, chosen, limit=paging.limit, offset=paging.offset, total=len(items)
+    )

@@ -31,7 +31,7 @@ from kit.auth import Principal, ensure_municipality
 from kit.conditional import tag
 from kit.idempotency import idempotent
 from kit.openapi import returns
-from kit.pages import Page, Paging, page
+from kit.pages import Page, Paging, found, page
 from kit.problems import Problem
 
 
@@ -48,14 +48,23 @@ def build_router(svc: Service) -> APIRouter:
     async def book(data: BookingIn, principal: Principal = booker) -> dict[str, Any]:
         return booking_out(await place_booking(svc, principal=principal, data=data))
 
-    @router.get("/bookings/mine", **returns(list[BookingOut], "The caller's bookings"))
+    @router.get("/bookings/mine", **returns(Page[BookingOut], "The caller's bookings"))
     async def mine(
-        include_past: bool = False, principal: Principal = booker
-    ) -> list[dict[str, Any]]:
-        docs = await bookings_of_user(
-            svc, principal.subject, principal.municipality, include_past=include_past
+        request: Request,
+        include_past: bool = False,
+        paging: Paging = pages_of_100,
+        principal: Principal = booker,
+    ) -> dict[str, Any]:
+        """The caller's bookings made in their municipality, by start; a person's bookings
+        are counted on the user_id index (`total`)."""
+        query = bookings_of_user(
+            principal.subject, principal.municipality, include_past=include_past
         )
-        return [booking_out(d) for d in docs]
+        bookings = svc.store.db.bookings
+        sort = [("starts_at", 1), ("_id", 1)]
+        return await found(
+            request, svc.settings, bookings, query, paging, sort=sort, view=booking_out
+        )
 
     @router.get("/bookings/pending", **returns(Page[BookingOut], "Waiting for approval"))
     async def pending(

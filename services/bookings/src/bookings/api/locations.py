@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from bookings.api.views import DayView, LocationAvailability, LocationOut
 from bookings.block import block_out
@@ -18,7 +18,6 @@ from bookings.location import (
     create_location,
     load_location,
     location_out,
-    locations_of,
     set_hours,
     update_details,
     zone_of,
@@ -32,22 +31,30 @@ from kit.auth import Principal, ensure_municipality
 from kit.conditional import Precondition, if_match, tag
 from kit.dates import Day
 from kit.openapi import returns
+from kit.pages import Page, Paging, found
 
 
 def build_router(svc: Service) -> APIRouter:
     router = APIRouter(tags=["locations"])
     staff = Depends(svc.auth.require(*STAFF_ROLES))
     anyone = Depends(svc.auth.require(*BOOKER_ROLES, "analyst"))
+    pages_of_200 = Depends(Paging.of(200, 500))
 
     @router.post("/locations", **returns(LocationOut, "The location", 201))
     async def create(data: LocationIn, principal: Principal = staff) -> dict[str, Any]:
         doc = await create_location(svc, data=data, municipality=principal.municipality)
         return location_out(doc)
 
-    @router.get("/locations", name="list", **returns(list[LocationOut], "The locations"))
-    async def list_locations(principal: Principal = anyone) -> list[dict[str, Any]]:
-        docs = await locations_of(svc, principal.municipality)
-        return [location_out(d) for d in docs]
+    @router.get("/locations", name="list", **returns(Page[LocationOut], "The locations"))
+    async def list_locations(
+        request: Request, paging: Paging = pages_of_200, principal: Principal = anyone
+    ) -> dict[str, Any]:
+        """The caller's municipality's locations, by id (counted on the municipality index)."""
+        query = {"municipality": principal.municipality}
+        locations = svc.store.db.locations
+        return await found(
+            request, svc.settings, locations, query, paging, sort=[("_id", 1)], view=location_out
+        )
 
     @router.get("/locations/{location_id}", **returns(LocationOut, "The location"))
     async def get(

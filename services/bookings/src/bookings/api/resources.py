@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from bookings.api.views import Availability, BlockOut, BookingOut, ResourceOut
 from bookings.block import BlockIn, block_out, block_resource, lift_block
@@ -28,6 +28,7 @@ from kit.auth import Principal, ensure_municipality
 from kit.conditional import Precondition, if_match, tag
 from kit.dates import Day
 from kit.openapi import returns
+from kit.pages import Page, Paging, found
 from kit.problems import Problem
 
 
@@ -36,6 +37,7 @@ def build_router(svc: Service) -> APIRouter:
     staff = Depends(svc.auth.require(*STAFF_ROLES))
     anyone = Depends(svc.auth.require(*BOOKER_ROLES, "analyst"))
     staff_or_mentor = Depends(svc.auth.require(*STAFF_ROLES, "mentor"))
+    pages_of_200 = Depends(Paging.of(200, 500))
 
     @router.post("/resources", **returns(ResourceOut, "The resource", 201))
     async def create(data: ResourceIn, principal: Principal = staff_or_mentor) -> dict[str, Any]:
@@ -49,15 +51,20 @@ def build_router(svc: Service) -> APIRouter:
         location = await load_location(svc, data.location_id, principal)
         return resource_out(await create_resource(svc, data=data, location=location))
 
-    @router.get("/resources", name="list", **returns(list[ResourceOut], "The resources"))
+    @router.get("/resources", name="list", **returns(Page[ResourceOut], "The resources"))
     async def list_resources(
-        location_id: str | None = None,
+        request: Request,
+        location_id: str | None = Query(None, max_length=100),
         kind: ResourceKind | None = None,
+        paging: Paging = pages_of_200,
         principal: Principal = anyone,
-    ) -> list[dict[str, Any]]:
-        kind_ = kind.value if kind else None
-        docs = await resources_of(svc, principal.municipality, location_id, kind_)
-        return [resource_out(d) for d in docs]
+    ) -> dict[str, Any]:
+        """The caller's municipality's resources, by id (counted on its index)."""
+        query = resources_of(principal.municipality, location_id, kind.value if kind else None)
+        resources = svc.store.db.resources
+        return await found(
+            request, svc.settings, resources, query, paging, sort=[("_id", 1)], view=resource_out
+        )
 
     @router.get("/resources/{resource_id}", **returns(ResourceOut, "The resource"))
     async def get(
@@ -114,14 +121,16 @@ def build_router(svc: Service) -> APIRouter:
     @router.get(
         "/resources/{resource_id}/bookings",
         name="bookings",
-        **returns(list[BookingOut], "Its bookings in the range"),
+        **returns(Page[BookingOut], "Its bookings in the range"),
     )
     async def resource_bookings(
+        request: Request,
         resource_id: str,
         from_: Annotated[Day, Query(alias="from")],
         to: Annotated[Day, Query()],
+        paging: Paging = pages_of_200,
         principal: Principal = staff_or_mentor,
-    ) -> list[dict[str, Any]]:
+    ) -> dict[str, Any]:
         """Who booked this resource: staff of its municipality, or the mentor whose office
         hours it is."""
         resource = await load_resource(svc, resource_id)
@@ -132,8 +141,17 @@ def build_router(svc: Service) -> APIRouter:
             raise Problem(422, "Invalid range", "at most 62 days, to after from", field="to")
         start = datetime.combine(from_, datetime.min.time(), tzinfo=UTC) - timedelta(days=1)
         end = datetime.combine(to, datetime.min.time(), tzinfo=UTC) + timedelta(days=2)
-        docs = await bookings_of_resource(svc, resource_id, start, end)
-        return [booking_out(d, with_code=False) for d in docs]
+        query = bookings_of_resource(resource_id, start, end)
+        # At most 62 days of one resource's bookings: cheap to count.
+        return await found(
+            request,
+            svc.settings,
+            svc.store.db.bookings,
+            query,
+            paging,
+            sort=[("starts_at", 1), ("_id", 1)],
+            view=lambda d: booking_out(d, with_code=False),
+        )
 
     @router.post(
         "/resources/{resource_id}/blocks", **returns(BlockOut, "The block and what it did", 201)

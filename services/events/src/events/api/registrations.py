@@ -27,7 +27,7 @@ from kit.app import Service
 from kit.auth import Principal, ensure_municipality
 from kit.idempotency import idempotent
 from kit.openapi import file_response, returns
-from kit.pages import Paging, page
+from kit.pages import Paging, listed, page
 from kit.problems import Problem
 from kit.requests import Strict
 
@@ -43,6 +43,7 @@ def router(svc: Service[EventsSettings], who: Who, registrar: registration.Regis
     managers = Depends(who.require(*access.MANAGERS))
     signed_in = Depends(who.principal)
     pages_of_200 = Depends(Paging.of(200, 500))
+    pages_of_500 = Depends(Paging.of(500, 2000))
 
     async def managed_event(event_id: str, principal: Principal) -> dict[str, Any]:
         doc = await event.get(svc, event_id)
@@ -94,7 +95,12 @@ def router(svc: Service[EventsSettings], who: Who, registrar: registration.Regis
         return registration.out(reg, doc["timezone"])
 
     @api.get("/events/{event_id}/registrations", **returns(CheckInList, "The check-in list"))
-    async def check_in_list(event_id: str, principal: Principal = managers) -> dict[str, Any]:
+    async def check_in_list(
+        request: Request,
+        event_id: str,
+        paging: Paging = pages_of_500,
+        principal: Principal = managers,
+    ) -> dict[str, Any]:
         doc = await managed_event(event_id, principal)
         items = await attendance.check_in_list(svc, event_id)
         waiting = 0
@@ -105,7 +111,9 @@ def router(svc: Service[EventsSettings], who: Who, registrar: registration.Regis
                 waiting += 1
                 place = waiting
             out.append(registration.out(reg, doc["timezone"], place=place))
-        return {"items": out, "seats_taken": doc["seats_taken"], "capacity": doc.get("capacity")}
+        # The whole list is read to number the waiting list: its size is the total.
+        answer = listed(request, svc.settings, out, paging)
+        return answer | {"seats_taken": doc["seats_taken"], "capacity": doc.get("capacity")}
 
     @api.get(
         "/events/{event_id}/registrations.csv",

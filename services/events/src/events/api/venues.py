@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from contracts.events import VenueKind
 from events import access, venue
@@ -12,16 +12,18 @@ from events.api.deps import Who
 from events.api.views import VenueList, VenueOut
 from events.errors import invalid
 from events.settings import EventsSettings
-from kit import conditional
+from kit import conditional, pages
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
 from kit.openapi import returns
+from kit.pages import Paging
 
 
 def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
     api = APIRouter(prefix="/venues", tags=["venues"])
     managers = Depends(who.require(*access.MANAGERS))
     anyone = Depends(who.optional)
+    pages_of_50 = Depends(Paging.of(50, 200))
 
     @api.post("", **returns(VenueOut, "The venue", 201))
     async def create(data: venue.VenueIn, principal: Principal = managers) -> dict[str, Any]:
@@ -29,11 +31,12 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
 
     @api.get("", **returns(VenueList, "Venues, nearest first when searched `near`"))
     async def search(
+        request: Request,
         municipality: str | None = None,
         kind: VenueKind | None = None,
         near: str | None = Query(default=None, description="lat,lon", examples=["60.17,24.94"]),
         within_km: float | None = Query(default=None, gt=0, le=1000),
-        limit: int = Query(default=50, ge=1, le=200),
+        paging: Paging = pages_of_50,
         principal: Principal | None = anyone,
     ) -> dict[str, Any]:
         point = None
@@ -48,10 +51,12 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
         chosen = municipality or (
             principal.municipality if principal else svc.settings.municipality
         )
+        # A municipality's venues are read whole to be sorted (by name or distance): the
+        # total is known.
         items = await venue.search(
-            svc, municipality=chosen, kind=kind, near=point, within_km=within_km, limit=limit
+            svc, municipality=chosen, kind=kind, near=point, within_km=within_km
         )
-        return {"items": items}
+        return pages.listed(request, svc.settings, items, paging)
 
     @api.get("/{venue_id}", **returns(VenueOut, "The venue"))
     async def get(venue_id: str, response: Response) -> dict[str, Any]:

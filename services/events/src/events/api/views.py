@@ -131,8 +131,8 @@ class VenueOut(BaseModel):
     distance_km: float | None = Field(default=None, description="Only when searched `near`")
 
 
-class VenueList(BaseModel):
-    items: list[VenueOut]
+class VenueList(Page[VenueOut]):
+    """Venues of a municipality, by name or nearest first (a page: docs/api.md)."""
 
 
 class SeriesOut(BaseModel):
@@ -178,10 +178,12 @@ class CheckedIn(RegistrationOut):
     event_title: dict[str, str] = Field(description="The event's title, per language")
 
 
-class CheckInList(BaseModel):
-    items: list[RegistrationOut]
-    seats_taken: int
-    capacity: int | None
+class CheckInList(Page[RegistrationOut]):
+    """An event's confirmed registrations, then its waiting list in order (a page:
+    docs/api.md), with the event's seat counts."""
+
+    seats_taken: int = Field(description="Seats taken of the event (not of the page)")
+    capacity: int | None = Field(description="The event's seats; null: no limit")
 
 
 class MyRegistrations(Page[RegistrationOut]):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
 from identity import city_login
@@ -13,6 +13,7 @@ from identity.city_login import CallbackIn, ProviderOut, StartIn, StartOut
 from identity.core import Identity
 from identity.user import Tokens, UserOut
 from kit.auth import Principal
+from kit.pages import Page, Paging, listed
 
 
 class SignedIn(BaseModel):
@@ -29,10 +30,13 @@ class LoggedOut(BaseModel):
 def router(ctx: Identity) -> APIRouter:
     api = APIRouter(prefix="/auth/oidc", tags=["city login"])
     signed_in = Depends(ctx.svc.auth.principal)
+    pages_of_100 = Depends(Paging.of(100, 500))
 
     @api.get("/providers", summary="Municipalities with a city login, and its button text")
-    async def providers() -> list[ProviderOut]:
-        return city_login.providers(ctx)
+    async def providers(request: Request, paging: Paging = pages_of_100) -> Page[ProviderOut]:
+        """The configured city logins (one per municipality at most), counted."""
+        found = city_login.providers(ctx)
+        return Page[ProviderOut].model_validate(listed(request, ctx.settings, found, paging))
 
     @api.post(
         "/{municipality}/start",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from identity import consent as consents
 from identity import participant as participants
@@ -14,17 +14,23 @@ from identity.core import Identity
 from identity.participant import ParticipantIn, ParticipantOut
 from kit.auth import Principal
 from kit.openapi import returns
+from kit.pages import Page, Paging, listed
 from kit.problems import Problem
 
 
 def router(ctx: Identity) -> APIRouter:
     api = APIRouter(tags=["consents"])
     signed_in = Depends(ctx.svc.auth.principal)
+    pages_of_50 = Depends(Paging.of(50, 200))
 
     @api.get("/me/consents", summary="My consents with their history")
-    async def my_consents(principal: Principal = signed_in) -> list[ConsentOut]:
+    async def my_consents(
+        request: Request, paging: Paging = pages_of_50, principal: Principal = signed_in
+    ) -> Page[ConsentOut]:
+        """One per purpose the person has answered, by purpose: a few, so counted."""
         account = await own_account(ctx, principal)
-        return [consents.to_out(c) for c in await consents.list_for(ctx, account["_id"])]
+        found = [consents.to_out(c) for c in await consents.list_for(ctx, account["_id"])]
+        return Page[ConsentOut].model_validate(listed(request, ctx.settings, found, paging))
 
     @api.put("/me/consents/{purpose}", summary="Give or withdraw a consent")
     async def set_consent(

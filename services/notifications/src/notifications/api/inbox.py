@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from kit.app import Service
 from kit.auth import Principal
+from kit.pages import Page, Paging, page
 from kit.problems import Problem
 from notifications.templates import Templates
 
@@ -23,9 +24,10 @@ class InboxItem(BaseModel):
     read: bool
 
 
-class InboxPage(BaseModel):
-    items: list[InboxItem]
-    unread: int
+class InboxPage(Page[InboxItem]):
+    """The caller's notices, newest first (a page: docs/api.md), with how many are unread."""
+
+    unread: int = Field(description="The caller's unread notices (not only this page's)")
 
 
 class NoticeRead(BaseModel):
@@ -40,6 +42,7 @@ class MarkedRead(BaseModel):
 def build_router(svc: Service, templates: Templates) -> APIRouter:
     router = APIRouter(prefix="/notifications/inbox", tags=["inbox"])
     me = Depends(svc.auth.principal)
+    pages_of_50 = Depends(Paging.of(50, 200))
 
     def own(principal: Principal) -> dict[str, Any]:
         return {
@@ -50,12 +53,13 @@ def build_router(svc: Service, templates: Templates) -> APIRouter:
 
     @router.get("", name="list")
     async def inbox(
+        request: Request,
         principal: Principal = me,
         unread: bool | None = Query(None, description="true: only notices not yet read"),
         # The first name of the filter; my page and the web UI always sent `unread`, which
         # was ignored, so read notices came back too. Still accepted, the same meaning.
         unread_only: bool | None = Query(None, deprecated=True, description="Use `unread`."),
-        limit: int = Query(50, ge=1, le=200),
+        paging: Paging = pages_of_50,
         lang: str | None = Query(None, pattern=r"^[a-z]{2}$"),
     ) -> InboxPage:
         if unread is not None and unread_only is not None and unread != unread_only:
@@ -69,7 +73,11 @@ def build_router(svc: Service, templates: Templates) -> APIRouter:
         if unread or unread_only:
             query["read_at"] = None
         db = svc.store.db
-        found = await db.notices.find(query, sort=[("created", -1)], limit=limit).to_list()
+        limit, offset = paging.limit, paging.offset
+        newest = [("created", -1), ("_id", -1)]
+        found = await db.notices.find(query, sort=newest, skip=offset, limit=limit).to_list()
+        # A person's notices, on the (user_id, ...) index: cheap to count.
+        total = await db.notices.count_documents(query)
         not_read = await db.notices.count_documents({**own(principal), "read_at": None})
         contact = await db.contacts.find_one({"_id": principal.subject}) or {}
         items = []
@@ -91,7 +99,8 @@ def build_router(svc: Service, templates: Templates) -> APIRouter:
                     read=n.get("read_at") is not None,
                 )
             )
-        return InboxPage(items=items, unread=not_read)
+        answer = page(request, svc.settings, items, limit=limit, offset=offset, total=total)
+        return InboxPage.model_validate({**answer, "unread": not_read})
 
     @router.post("/{notice_id}/read")
     async def mark_read(notice_id: str, principal: Principal = me) -> NoticeRead:

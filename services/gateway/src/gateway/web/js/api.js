@@ -166,6 +166,25 @@ export async function api(method, path, options = {}) {
 }
 
 export const get = (path, query) => api("GET", path, { query });
+// A collection whole (pages, docs/api.md "Collections"): the first page with the items of
+// every page, its `next` links followed as they are, at most `pages` pages (a bound
+// against a runaway list).
+export async function getPages(path, query, pages = 20) {
+  const first = await get(path, query);
+  const items = [...first.items];
+  let page = first;
+  for (let n = 1; page.next && n < pages; n++) {
+    const link = new URL(page.next, location.origin);
+    const next = {};
+    for (const [k, v] of link.searchParams) (next[k] ??= []).push(v);
+    page = await get(link.pathname.slice(link.pathname.indexOf(BASE) + BASE.length), next);
+    items.push(...page.items);
+  }
+  return { ...first, items, next: null };
+}
+
+// Every item of a collection.
+export const getAll = async (path, query, pages) => (await getPages(path, query, pages)).items;
 export const post = (path, body) => api("POST", path, { body: body ?? {} });
 export const put = (path, body) => api("PUT", path, { body });
 export const patch = (path, body) => api("PATCH", path, { body });

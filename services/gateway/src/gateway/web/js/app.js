@@ -1,5 +1,5 @@
 // The shell: language, navigation by role, hash routes, focus and status messages.
-import { session, setApiLanguage, get, SESSION_ENDED } from "./api.js";
+import { session, setApiLanguage, getAll, SESSION_ENDED } from "./api.js";
 import { problemText, problemPage, problemToast, markProblemFields } from "./problems.js";
 import { h, clear, select } from "./dom.js";
 import { LANGUAGES, setLang, t, preferredLang, currentLang } from "./i18n.js";
@@ -150,8 +150,7 @@ let municipalities = null;
 export async function listMunicipalities() {
   if (!municipalities) {
     try {
-      const found = await get("/municipalities");
-      municipalities = Array.isArray(found) ? found : found.items || [];
+      municipalities = await getAll("/municipalities");
     } catch {
       municipalities = [];
     }

@@ -1,5 +1,5 @@
 // City login (OpenID Connect through identity), email verification and password reset.
-import { get, post, session } from "../api.js";
+import { getAll, post, session } from "../api.js";
 import { h, field } from "../dom.js";
 import { t, loc } from "../i18n.js";
 import { announce, navigate, route } from "../app.js";
@@ -12,7 +12,7 @@ let providers = null;
 export async function cityProviders() {
   if (!providers) {
     try {
-      providers = await get("/auth/oidc/providers");
+      providers = await getAll("/auth/oidc/providers");
     } catch {
       providers = [];
     }

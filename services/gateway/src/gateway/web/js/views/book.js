@@ -1,7 +1,7 @@
 // Residents: find a free slot of a workstation, room, studio, equipment or mentor hours,
 // and book it. Every path ends in a booking or a next step: a closed day names the next
 // open day, taken times are shown as taken, an age limit asks for the birth date.
-import { get, post, put, session, renewSession } from "../api.js";
+import { get, getAll, post, put, session, renewSession } from "../api.js";
 import { h, field, select, clear, append } from "../dom.js";
 import { t, loc, locLang, fmtTime, fmtDate } from "../i18n.js";
 import { announce, problemText } from "../app.js";
@@ -295,7 +295,7 @@ export async function bookView(params = {}) {
     return h("section", {}, intro, h("p", {}, h("a", { href: "#/login", onclick: rememberReturn, text: t("book.loginFirst") })));
   }
   const [locations, chosen] = await Promise.all([
-    get("/locations"),
+    getAll("/locations"),
     params.resource ? get(`/resources/${encodeURIComponent(params.resource)}`) : null,
   ]);
   if (!locations.length) return h("section", {}, intro, h("p", { text: t("book.noLocations") }));
@@ -316,7 +316,7 @@ export async function bookView(params = {}) {
     try {
       const [avail, resources] = await Promise.all([
         get(`/locations/${location.value}/availability`, { from: date.value, to: date.value, kind: kind.value }),
-        get("/resources", { location_id: location.value, kind: kind.value }),
+        getAll("/resources", { location_id: location.value, kind: kind.value }),
       ]);
       if (ticket !== searches) return;
       const byId = Object.fromEntries(resources.map((r) => [r.id, r]));

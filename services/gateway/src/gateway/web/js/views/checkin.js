@@ -1,11 +1,11 @@
 // Staff: an event's check-in list; mark attendance by row or by the attendee's code.
-import { get, post, download } from "../api.js";
+import { get, getPages, post, download } from "../api.js";
 import { h, field } from "../dom.js";
 import { t, loc, locLang, fmtDateTime } from "../i18n.js";
 import { announce, announceProblem, route } from "../app.js";
 
 export async function checkinView(id) {
-  const [ev, list] = await Promise.all([get(`/events/${id}`), get(`/events/${id}/registrations`)]);
+  const [ev, list] = await Promise.all([get(`/events/${id}`), getPages(`/events/${id}/registrations`)]);
   async function mark(body, attended = true) {
     try {
       await post(`/events/${id}/attendance`, { ...body, attended });

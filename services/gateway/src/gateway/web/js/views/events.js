@@ -1,5 +1,5 @@
 // Residents: events as a list, a month calendar, or a map of Avaa tila places.
-import { get, session } from "../api.js";
+import { get, getAll, session } from "../api.js";
 import { h, svg, field, select } from "../dom.js";
 import { t, loc, locLang, fmtDateTime, fmtMonth, fmtTime, weekdayNames } from "../i18n.js";
 import { listMunicipalities, navigate } from "../app.js";
@@ -235,7 +235,7 @@ async function calendar(params) {
 // tiles are loaded from anywhere); each place also links to OpenStreetMap.
 async function placesMap(params) {
   const [venues, events] = await Promise.all([
-    get("/venues", { municipality: params.municipality, limit: 200 }),
+    getAll("/venues", { municipality: params.municipality, limit: 200 }),
     get("/events", {
       kind: "avaa_tila",
       municipality: params.municipality,
@@ -247,7 +247,7 @@ async function placesMap(params) {
   for (const ev of events.items) {
     if (ev.venue_id) (popups[ev.venue_id] = popups[ev.venue_id] || []).push(ev);
   }
-  const places = venues.items.filter((v) => v.latitude != null && v.longitude != null);
+  const places = venues.filter((v) => v.latitude != null && v.longitude != null);
   const W = 600;
   const H = 400;
   const pad = 40;

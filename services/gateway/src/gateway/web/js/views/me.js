@@ -1,6 +1,6 @@
 // My page: registrations, bookings, inbox, account, profile and skills, mentor offer,
 // consents, calendar feed, data download and deleting the account.
-import { get, post, put, patch, del, session, download } from "../api.js";
+import { get, getAll, post, put, patch, del, session, download } from "../api.js";
 import { h, field, select, clear } from "../dom.js";
 import { t, loc, locLang, fmtDateTime, fmtTime, fmtDate } from "../i18n.js";
 import { announce, announceProblem, problemText, route, navigate } from "../app.js";
@@ -76,7 +76,7 @@ async function registrations() {
 }
 
 async function bookings() {
-  const mine = await get("/bookings/mine");
+  const mine = await getAll("/bookings/mine");
   const current = mine.filter((b) => !["cancelled", "denied"].includes(b.status));
   if (!current.length) return h("p", {}, t("me.noBookings"), " ", h("a", { href: "#/book", text: t("nav.book") }));
   return h("ul", { class: "rows", id: "my-bookings" }, current.map((b) =>
@@ -178,7 +178,7 @@ async function mentorOffer() {
 }
 
 async function consents() {
-  const given = await get("/me/consents");
+  const given = await getAll("/me/consents");
   const byPurpose = Object.fromEntries(given.map((c) => [c.purpose, c.granted]));
   return h("fieldset", {}, h("legend", { text: t("consent.legend") }),
     ["marketing", "esf_statistics", "esf_sensitive"].map((purpose) => {

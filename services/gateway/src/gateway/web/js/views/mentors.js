@@ -1,5 +1,5 @@
 // "Who can help me with X": the mentor directory of the signed-in person's municipality.
-import { get, session } from "../api.js";
+import { get, getAll, session } from "../api.js";
 import { h, field, select } from "../dom.js";
 import { t } from "../i18n.js";
 import { navigate } from "../app.js";
@@ -22,7 +22,7 @@ export async function mentorsView(params) {
       language: params.language || undefined,
       limit: 200,
     }),
-    get("/resources", { kind: "mentor_hours" }).catch(() => []),
+    getAll("/resources", { kind: "mentor_hours" }).catch(() => []),
   ]);
   // A mentor's office hours are resources of kind mentor_hours with their user id.
   const hoursOf = (id) => hours.filter((r) => r.mentor_user_id === id && r.active !== false);

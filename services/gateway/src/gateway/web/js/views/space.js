@@ -1,7 +1,7 @@
 // A place's own page (LibCal/Varaamo-like): photo, description, address with a map link,
 // opening hours, each space with its capacity, equipment, accessibility, price or free and
 // terms, and the day's grid across its spaces with taken times shown as taken.
-import { get } from "../api.js";
+import { get, getAll } from "../api.js";
 import { h, field, clear } from "../dom.js";
 import { t, loc, locLang, currentLang } from "../i18n.js";
 import { navigate } from "../app.js";
@@ -85,7 +85,7 @@ function spaceCard(resource) {
 export async function spaceView(id) {
   const [place, resources] = await Promise.all([
     get(`/locations/${encodeURIComponent(id)}`),
-    get("/resources", { location_id: id }),
+    getAll("/resources", { location_id: id }),
   ]);
   const active = resources.filter((r) => r.active !== false);
   const date = h("input", { type: "date", name: "date", value: today(), min: today() });

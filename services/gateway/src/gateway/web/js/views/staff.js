@@ -1,6 +1,6 @@
 // Staff console: events (create, publish, series, check-in lists), bookings (approve or
 // deny, the day's bookings per location, blocks) and resources (rules, opening hours).
-import { get, post, put, patch } from "../api.js";
+import { get, getAll, post, put, patch } from "../api.js";
 import { h, field, select, clear, append } from "../dom.js";
 import { t, loc, locLang, fmtDateTime, fmtTime, fmtDate } from "../i18n.js";
 import { announce, announceProblem, problemText, route } from "../app.js";
@@ -31,7 +31,7 @@ function card(titleKey, ...content) {
 // ---- events ---------------------------------------------------------------------------
 
 async function eventForm() {
-  const venues = (await get("/venues", { limit: 200 })).items;
+  const venues = await getAll("/venues", { limit: 200 });
   const kind = select(EVENT_KINDS.map((k) => [k, t(`kind.${k}`)]), "workshop", { name: "kind" });
   const titles = Object.fromEntries(["fi", "sv", "en"].map((l) => [l, h("input", { name: `title_${l}`, lang: l, required: l === "fi" })]));
   const description = h("textarea", { name: "description_fi", rows: 3, lang: "fi" });
@@ -187,7 +187,7 @@ async function blockForm(resources) {
 }
 
 async function bookingsTab() {
-  const [locations, resources] = await Promise.all([get("/locations"), get("/resources")]);
+  const [locations, resources] = await Promise.all([getAll("/locations"), getAll("/resources")]);
   return [
     card("staff.pending", await pendingList()),
     card("staff.day", await dayView(locations)),
@@ -275,7 +275,7 @@ function hoursForm(locations) {
 }
 
 async function resourcesTab() {
-  const [locations, resources] = await Promise.all([get("/locations"), get("/resources")]);
+  const [locations, resources] = await Promise.all([getAll("/locations"), getAll("/resources")]);
   return [
     card("staff.resources", resources.length ? h("ul", { class: "rows" }, resources.map(resourceRow)) : h("p", { text: t("book.noResources") })),
     card("staff.newResource", newResourceForm(locations)),
