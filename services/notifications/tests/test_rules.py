@@ -3,7 +3,6 @@ and their fallback language, calendar entries."""
 
 from __future__ import annotations
 
-import gc
 import re
 from datetime import UTC, datetime, time
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import pytest
 from icalendar import Calendar
 
-from notifications import calendar, heap, preferences
+from notifications import calendar, preferences
 from notifications.email import build_message
 from notifications.templates import HERE, Rendered, Templates, pick
 
@@ -148,14 +147,6 @@ def test_calendar_confirms_then_cancels_the_same_entry() -> None:
     waited = {**context, "was_waitlisted": True}
     for kind, ctx in (("registration_cancelled", waited), ("registration_waitlisted", context)):
         assert calendar.ics_for(kind, ctx, language="en", fallback="fi") is None
-
-
-def test_startup_heap_is_frozen_once_per_process() -> None:
-    heap.freeze_startup_heap()
-    frozen = gc.get_freeze_count()
-    assert frozen > 0
-    assert heap.freeze_startup_heap() is False  # a second service start in this process
-    assert gc.get_freeze_count() == frozen
 
 
 def test_closures_cancel_each_entry_they_end_in_its_own_attachment() -> None:

@@ -40,6 +40,7 @@ from contracts import topology
 from events import clock, event, search, store
 from events.api.caching import dumps
 from events.settings import EventsSettings
+from kit import heap
 from kit.app import Service
 
 log = structlog.get_logger("events.catalogue")
@@ -56,6 +57,10 @@ Key = tuple[int, str]
 # Own messages remembered as already applied (Catalogue.held): enough for the outbox
 # relay to fall that far behind a bulk import (~120 bytes each, ~6 MB at most).
 HELD_MAX = 50_000
+# Entries made since the heap was last frozen (kit.heap) past which it is frozen again: a
+# full collection otherwise scans every one of them, pausing every read (a bulk import of
+# 100,000 events into a running replica).
+FREEZE_GROWTH = 20_000
 LOAD_ATTEMPTS = 5  # reads of every public event at start-up, when the connection drops
 
 
@@ -333,6 +338,7 @@ class Catalogue:
         # their commit): their echo on the bus is not read again. Bounded: past the bound
         # the oldest are forgotten (their echo costs one read by `_id`, as any other's).
         self._held: dict[str, None] = {}
+        self._frozen_at = 0  # entries held when the heap was last frozen
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._resync: asyncio.Task[None] | None = None
@@ -393,6 +399,9 @@ class Catalogue:
             entry = Entry.of(doc)
             self.entries[entry.id] = entry
             self.municipalities.setdefault(entry.municipality, Municipality()).add(entry)
+            if held is None and len(self.entries) >= self._frozen_at + FREEZE_GROWTH:
+                heap.freeze_grown()
+                self._frozen_at = len(self.entries)
 
     def _remove(self, entry: Entry) -> None:
         del self.entries[entry.id]
@@ -494,6 +503,7 @@ class Catalogue:
             by_place.setdefault(entry.municipality, []).append(entry)
         self.municipalities = {m: Municipality.build(es) for m, es in by_place.items()}
         self.complete = True
+        self._frozen_at = len(self.entries)  # frozen with the startup heap (kit.app)
         log.info(
             "catalogue.loaded",
             events=len(self.entries),

@@ -21,7 +21,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from typing_extensions import TypeVar
 
 from contracts import CloudEvent, topology
-from kit import idempotency, revocation
+from kit import heap, idempotency, revocation
 from kit.audit import AuditLog
 from kit.batching import Batcher
 from kit.bus import Bus
@@ -247,6 +247,7 @@ class Service(WebService[SettingsT]):
             self._progress[consumer.queue] = now
         if self.consumers:
             self._watchdog = asyncio.create_task(self._watch(), name=f"watchdog-{self.name}")
+        heap.freeze_startup_heap()  # what start-up built lives as long as the process
         self.started = True
         log.info("service.started", consumers=[c.queue for c in self.consumers])
 

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from typing_extensions import TypeVar
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from kit import tracing
+from kit import heap, tracing
 from kit.auth import Auth, TokenVerifier
 from kit.bodylimit import BodyLimit
 from kit.consumer import Consumer
@@ -103,6 +103,7 @@ class WebService(Generic[SettingsT]):
     async def start(self) -> None:
         for hook in self._startup:
             await hook()
+        heap.freeze_startup_heap()  # what start-up built lives as long as the process
         self.started = True
 
     async def stop(self) -> None:

@@ -10,7 +10,7 @@ from contracts import identity as idc
 from kit.app import Service
 from kit.consumer import Delivery
 from kit.uow import UnitOfWork
-from notifications import heap, on_bookings, on_events, on_identity, store
+from notifications import on_bookings, on_events, on_identity, store
 from notifications.api import deliveries, inbox
 from notifications.api import preferences as preferences_api
 from notifications.digest import DigestLoop
@@ -113,7 +113,6 @@ def service(settings: NotificationsSettings | None = None) -> Service[Notificati
     @svc.on_startup
     async def start_loops() -> None:
         await store.ensure_indexes(svc.store.db)
-        heap.freeze_startup_heap()  # belongs in the kit (every service); see heap.py
         sender.start()
         reminder_loop.start()
         digest_loop.start()
