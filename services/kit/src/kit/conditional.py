@@ -126,7 +126,7 @@ def parse_if_match(value: str | None, *, required: bool = False) -> Precondition
     return Precondition(frozenset(revisions))
 
 
-def if_match(
+async def if_match(
     request: Request,
     value: Annotated[
         str | None,
@@ -138,7 +138,8 @@ def if_match(
     ] = None,
 ) -> Precondition:
     """FastAPI dependency: the request's `If-Match`, required when the service's settings
-    say so (`require_if_match`)."""
+    say so (`require_if_match`). Async although it awaits nothing: FastAPI runs a plain
+    function dependency in its thread pool, a hand-off that costs more than the parse."""
     service = getattr(request.app.state, "service", None)
     settings = getattr(service, "settings", None)
     required = bool(getattr(settings, "require_if_match", False))

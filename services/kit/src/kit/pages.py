@@ -47,7 +47,9 @@ class Paging:
 
     @staticmethod
     def of(default: int = 50, maximum: int = 200) -> Any:
-        def paging(
+        # Async although it awaits nothing: FastAPI runs a plain function dependency in
+        # its thread pool (kit.conditional.if_match).
+        async def paging(
             limit: int = Query(default=default, ge=1, le=maximum, description="Items a page"),
             offset: int = Query(default=0, ge=0, le=OFFSET_MAX, description="Items to skip"),
         ) -> Paging:

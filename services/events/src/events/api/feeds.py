@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from events import access, event, feed, search, venue
 from events.api import caching
 from events.api.deps import Who
-from events.api.events import ListParams
+from events.api.events import ListParams, list_params
 from events.api.views import JsonLdEvent
 from events.parts import Parts
 from events.settings import EventsSettings
@@ -32,7 +32,7 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
     @api.get("/feeds/events.ics", **caching.cached("An iCalendar feed", "text/calendar"))
     async def list_feed(
         request: Request,
-        params: ListParams = Depends(),
+        params: ListParams = Depends(list_params),
         lang: str = Query(default="fi", pattern="^[a-z]{2,3}$"),
         limit: int = Query(default=200, ge=1, le=500),
         principal: Principal | None = anyone,
