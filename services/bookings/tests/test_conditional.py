@@ -27,6 +27,9 @@ async def test_resource_etag_and_if_match(
     first = read.headers["etag"]
     assert first == '"r0"'
     assert "Authorization" in read.headers["vary"]
+    # the same version again: 304, no body (kit.not_modified)
+    held = await client.get(f"/resources/{room['id']}", headers={**staff, "If-None-Match": first})
+    assert held.status_code == 304 and held.content == b"" and held.headers["etag"] == first
 
     renamed = await client.patch(
         f"/resources/{room['id']}",
@@ -37,6 +40,8 @@ async def test_resource_etag_and_if_match(
     second = renamed.headers["etag"]
     assert second == '"r1"'
     assert (await client.get(f"/resources/{room['id']}", headers=staff)).headers["etag"] == second
+    moved = await client.get(f"/resources/{room['id']}", headers={**staff, "If-None-Match": first})
+    assert moved.status_code == 200 and moved.json()["capacity"] == 7
 
     for stale in (first, f"W/{second}", '"something-else"'):
         refused = await client.patch(

@@ -81,6 +81,9 @@ async def test_venue_if_match(api: Any) -> None:
     staff = api.auth()
     read = await api.client.get(f"/venues/{venue['id']}")
     assert read.headers["etag"] == '"r0"' and "revision" not in read.json()
+    # the version held: 304 without a body (kit.not_modified), for any reader
+    held = await api.client.get(f"/venues/{venue['id']}", headers={"If-None-Match": 'W/"r0"'})
+    assert held.status_code == 304 and held.content == b"" and held.headers["etag"] == '"r0"'
     changed = await api.client.patch(
         f"/venues/{venue['id']}", json={"active": False}, headers={**staff, "If-Match": '"r0"'}
     )
@@ -92,6 +95,8 @@ async def test_venue_if_match(api: Any) -> None:
     plain = await api.client.patch(f"/venues/{venue['id']}", json={"active": True}, headers=staff)
     assert plain.status_code == 200 and plain.headers["etag"] == '"r2"'
     assert (await api.client.get(f"/venues/{venue['id']}")).json()["active"] is True
+    newer = await api.client.get(f"/venues/{venue['id']}", headers={"If-None-Match": '"r0"'})
+    assert newer.status_code == 200 and newer.headers["etag"] == '"r2"'
 
 
 async def test_the_same_sign_up_key_in_parallel_registers_once(api: Any) -> None:

@@ -212,6 +212,8 @@ async def test_preferences_api_own_only_and_validated(
         read = await http.get("/notifications/preferences", headers=me)
         etag = read.headers["etag"]
         assert etag.startswith('"r1-') and etag == put.headers["etag"]
+        held = await http.get("/notifications/preferences", headers={**me, "If-None-Match": etag})
+        assert held.status_code == 304 and held.content == b"" and held.headers["etag"] == etag
 
         async def change(n: int) -> Any:
             return await http.put(
@@ -224,8 +226,9 @@ async def test_preferences_api_own_only_and_validated(
         assert sorted(a.status_code for a in answers) == [200] + [412] * 7
         [won] = [a for a in answers if a.status_code == 200]
         assert won.headers["etag"].startswith('"r2-')
-        now = await http.get("/notifications/preferences", headers=me)
-        assert now.json() == won.json() and now.headers["etag"] == won.headers["etag"]
+        now = await http.get("/notifications/preferences", headers={**me, "If-None-Match": etag})
+        assert now.status_code == 200 and now.json() == won.json()
+        assert now.headers["etag"] == won.headers["etag"]
 
     # The user's own choice wins over identity's: bookings now only in the inbox.
     await publish(svc, bc.BOOKING_CONFIRMED, booking(user))

@@ -25,6 +25,7 @@ from kit.idempotency import IdempotencyRecorder, Replay, replay_response
 from kit.links import ProxyPeer
 from kit.logging import configure_logging
 from kit.metrics import record_build
+from kit.not_modified import NotModified
 from kit.openapi import operation_ids
 from kit.problems import Problem, install_error_mapping, install_problem_handlers
 from kit.query import known_query
@@ -152,6 +153,8 @@ class WebService(Generic[SettingsT]):
         install_problem_handlers(app)
         for kind, to_problem in self._error_maps:
             install_error_mapping(app, kind, to_problem)
+        # Innermost: a 304 still gets the platform's headers from the middleware outside it.
+        app.add_middleware(NotModified)
         app.add_middleware(BodyLimit, limit=self.settings.max_body_bytes)
         store = getattr(self, "store", None)
         if store is not None:  # keys are kept in the service's store (kit.idempotency)
