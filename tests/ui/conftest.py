@@ -129,9 +129,11 @@ class CityLogin:
             "KOHTAAMO_OIDC_POST_LOGOUT_REDIRECT_URI": app,
         }
 
-    async def person(self, **claims: Any) -> str:
+    async def person(self, *, email: bool = True, **claims: Any) -> str:
+        """A person at the provider (`email=False`: one whose sign-in gives no email)."""
         sub = f"ui-{uuid.uuid4().hex[:10]}"
-        await CITY.set_user(self.provider, sub, {"email": f"{sub}@city.example", **claims})
+        given = {"email": f"{sub}@city.example"} if email else {}
+        await CITY.set_user(self.provider, sub, {**given, **claims})
         return sub
 
 

@@ -2,7 +2,8 @@
 (oidc-provider on Node.js): "Sign in with Helsinki-tunnus" on the sign-in page, the
 provider's own sign-in and consent pages, back to my page; the verified birth date lets
 the 15+ studio be booked without asking for it; logging out ends the session at the
-provider too and comes back signed out."""
+provider too and comes back signed out. A sign-in whose provider gives no email asks for
+one and finishes with it."""
 
 from __future__ import annotations
 
@@ -79,3 +80,33 @@ async def test_sign_in_with_the_city_book_the_studio_and_log_out_there(
     ).to_be_visible()
     assert "state=" not in page.url
     assert await page.evaluate("sessionStorage.getItem('kohtaamo.session')") is None
+
+
+async def test_a_city_sign_in_without_an_email_asks_for_it_and_finishes(
+    platform: Any, city_login: Any, new_page: Any, ui_text: dict[str, dict[str, str]], axe: Any
+) -> None:
+    text = ui_text["en"]
+    app = platform.gateway + "/app/"
+    sub = await city_login.person(email=False, name="Ei Sähköpostia")
+    page = await new_page(language="en")
+    await page.goto(app + "#/login")
+    await page.get_by_label(text["field.municipality"]).select_option("helsinki")
+    await page.get_by_label(text["city.terms"]).check()
+    await page.get_by_role(
+        "button", name=text["city.signIn"].replace("{name}", "Helsinki ID"), exact=True
+    ).click()
+    await page.locator("input[name=login]").fill(sub)
+    await page.locator("input[name=password]").fill("any")
+    await page.get_by_role("button", name="Sign-in").click()
+    await page.get_by_role("button", name="Continue").click()
+
+    # Back without an account: the page asks for the email instead of a dead end.
+    asked = page.locator("form", has=page.get_by_text(text["city.emailNeeded"]))
+    await expect(asked).to_be_visible()
+    await expect(asked.get_by_label(text["field.email"])).to_be_focused()
+    assert await axe(page) == []
+    await asked.get_by_label(text["field.email"]).fill(f"{sub}@home.example")
+    await asked.get_by_role("button", name=text["city.emailContinue"]).click()
+    # The provider's session holds: straight back, signed in with the account made.
+    await expect(page.locator("h1")).to_have_text(text["nav.me"])
+    await expect(page.get_by_text(f"{sub}@home.example")).to_be_visible()

@@ -8,9 +8,11 @@ import json
 import os
 import re
 import shutil
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
@@ -24,6 +26,7 @@ PROVIDER_DIR = Path(__file__).parent / "provider"
 REDIRECT_URI = "http://ui.test/app/"
 CLIENT_ID = "kohtaamo-test"
 CLIENT_SECRET = "test-client-secret"
+MIXUP_ISSUER = "https://tunnistamo.mixup.example"
 
 
 @dataclass(frozen=True)
@@ -34,10 +37,11 @@ class ProviderPorts:
     city: int
     other: int
     late: int
+    mixup: int  # a discovery document naming another issuer than its provider's tokens
 
     @classmethod
     def choose(cls) -> ProviderPorts:
-        return cls(free_port(), free_port(), free_port())
+        return cls(free_port(), free_port(), free_port(), free_port())
 
 
 def provider_settings(ports: ProviderPorts) -> dict[str, Any]:
@@ -56,6 +60,13 @@ def provider_settings(ports: ProviderPorts) -> dict[str, Any]:
         "helsinki": one(ports.city, label={"fi": "Helsinki-tunnus", "en": "Helsinki ID"}),
         "oidc-other": one(ports.other),
         "oidc-late": one(ports.late),
+        # Configured for MIXUP_ISSUER, but its discovery document (served by the test)
+        # sends the sign-in to the city's provider, whose ID tokens name the city.
+        "oidc-mixup": {
+            **one(ports.city),
+            "issuer": MIXUP_ISSUER,
+            "discovery_url": f"http://127.0.0.1:{ports.mixup}/.well-known/openid-configuration",
+        },
     }
 
 
@@ -113,6 +124,36 @@ async def run_provider(
     finally:
         process.terminate()
         await process.wait()
+
+
+@contextmanager
+def serve_discovery(port: int, metadata: dict[str, Any]) -> Iterator[str]:
+    """A discovery document served as it is (a provider's endpoints under another issuer's
+    name: what a mix-up attack or a misconfigured proxy presents)."""
+    body = json.dumps(metadata).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            found = self.path == "/.well-known/openid-configuration"
+            self.send_response(200 if found else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body) if found else 0))
+            self.end_headers()
+            if found:
+                self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 async def set_user(base: str, sub: str, claims: dict[str, Any]) -> None:

@@ -18,10 +18,12 @@ import pytest
 from .city import (
     CLIENT_ID,
     CLIENT_SECRET,
+    MIXUP_ISSUER,
     REDIRECT_URI,
     Browser,
     ProviderPorts,
     run_provider,
+    serve_discovery,
     set_user,
 )
 from .conftest import Published, bearer
@@ -241,11 +243,38 @@ async def test_new_accounts_need_the_terms_and_an_email(
     )
     assert answer.status_code == 422 and answer.json()["errors"][0]["field"] == "accept_terms"
 
+
+async def test_a_city_sign_in_without_an_email_asks_for_one(
+    client: httpx.AsyncClient, oidc_provider: str, published: Published
+) -> None:
     sub, claims = person()
-    del claims["email"]
+    del claims["email"], claims["email_verified"]
     async with Browser() as elsewhere:
         answer = await sign_in(client, elsewhere, oidc_provider, sub, claims)
-    assert answer.status_code == 422 and answer.json()["errors"][0]["field"] == "email"
+        assert answer.status_code == 422, answer.text
+        problem = answer.json()
+        assert problem["errors"][0]["field"] == "email"
+        assert problem["type"].endswith("/city-login-email-needed")
+        # The person gives their address and signs in again (the provider's session holds).
+        given = f"{sub}@home.example"
+        begun = await start(client, email=given.upper())
+        landing = await elsewhere.visit(begun["authorization_url"], login=sub)
+        done = await client.post(
+            "/auth/oidc/callback", json={"state": landing.state, "code": landing.code}
+        )
+    assert done.status_code == 200, done.text
+    out = done.json()
+    assert out["created"] is True
+    assert (out["user"]["email"], out["user"]["email_verified"]) == (given, False)
+    # Unverified until the link mailed to it is opened.
+    await published.wait(
+        "kohtaamo.identity.account.link_issued.v1",
+        user_id=out["user"]["id"],
+        purpose="verify_email",
+    )
+    # A malformed address is refused when the sign-in starts, naming the field.
+    bad = await client.post("/auth/oidc/helsinki/start", json={"accept_terms": True, "email": "x"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "email"
 
 
 async def test_logout_ends_the_session_here_and_at_the_provider(
@@ -347,6 +376,30 @@ async def test_tokens_of_another_issuer_are_refused(
     assert tokens.status_code == 200, tokens.text
     refused = await client.get("/me", headers=bearer(tokens.json()["id_token"]))
     assert refused.status_code == 401, refused.text
+
+
+async def test_an_id_token_of_another_issuer_is_refused_on_the_callback(
+    client: httpx.AsyncClient,
+    browser: Browser,
+    oidc_provider: str,
+    provider_ports: ProviderPorts,
+    svc: Any,
+) -> None:
+    """oidc-mixup is configured for MIXUP_ISSUER; its discovery document names that issuer
+    but the city provider's endpoints and keys, so the code is exchanged there and the ID
+    token, rightly signed, names the city as its issuer: refused on the callback."""
+    async with httpx.AsyncClient() as http:
+        metadata = (await http.get(oidc_provider + "/.well-known/openid-configuration")).json()
+    with serve_discovery(provider_ports.mixup, {**metadata, "issuer": MIXUP_ISSUER}):
+        sub, claims = person()
+        answer = await sign_in(client, browser, oidc_provider, sub, claims, "oidc-mixup")
+    assert answer.status_code == 401, answer.text
+    problem = answer.json()
+    assert problem["errors"][0]["field"] == "id_token"
+    assert problem["type"].endswith("/city-login-refused")
+    assert "another issuer" in problem["detail"]
+    assert await svc.store.db.users.find_one({"email": claims["email"]}) is None
+    assert await svc.store.db.external_identities.find_one({"subject": sub}) is None
 
 
 async def test_an_erased_city_account_forgets_its_link(

@@ -21,10 +21,12 @@ from pydantic import BaseModel, Field
 from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
+from identity import account_links
 from identity import birthdate as birthdates
 from identity import municipality as municipalities
 from identity import user as users  # a new account is a sign-up without a password
 from identity.core import Identity
+from identity.fields import Email
 from identity.oidc import Verified, refused
 from identity.session import TokenPair
 from identity.settings import OidcProvider
@@ -40,6 +42,10 @@ LANGUAGES = ("fi", "sv", "en")
 class StartIn(Strict):
     # A new account needs the terms accepted, as at sign-up; an existing one does not.
     accept_terms: bool = False
+    # The person's own email for a new account, used only when the city's sign-in gives
+    # none (the callback asks for it, 422 `…/city-login-email-needed`): unverified until
+    # its verification link, mailed at once, is opened.
+    email: Email | None = None
 
 
 class StartOut(BaseModel):
@@ -95,6 +101,7 @@ async def start(
             "verifier": verifier,
             "link_user_id": link_user_id,
             "accept_terms": data.accept_terms,
+            "email": data.email,
             "created_at": now,
             "expires_at": now + timedelta(seconds=ttl),
         }
@@ -136,8 +143,13 @@ async def callback(ctx: Identity, data: CallbackIn) -> tuple[dict[str, Any], Tok
             raise Problem(403, "Forbidden", "This account is disabled.", field="state")
         user = found
     else:
-        user = await _create(ctx, municipality, provider, verified, attempt["accept_terms"])
+        user = await _create(ctx, municipality, provider, verified, attempt)
         created = True
+        if not user.get("email_verified") and attempt.get("email"):
+            try:  # the person's own address: they confirm it, as after a sign-up
+                await account_links.issue(ctx, user, account_links.Purpose.verify_email)
+            except Problem as exc:  # the account stands; the link can be asked for again
+                log.warning("city_login.verification_not_sent", detail=exc.detail)
     user = await _keep_attributes(ctx, user, provider, verified)
     tokens = await ctx.sessions.start(
         user, city={"municipality": municipality, "id_token": verified.id_token}
@@ -205,18 +217,25 @@ async def _create(
     municipality: str,
     provider: OidcProvider,
     verified: Verified,
-    accept_terms: bool,
+    attempt: dict[str, Any],
 ) -> dict[str, Any]:
     await municipalities.get(ctx, municipality, status=422)
-    email = _claim(provider, verified, "email")
-    if not isinstance(email, str) or "@" not in email or len(email) > 254:
-        raise refused(
-            "The city's sign-in gave no email; an account needs one. Sign up with an email, "
-            "then link the city login on your account.",
-            "email",
-            status=422,
+    accept_terms = bool(attempt["accept_terms"])
+    claimed = _claim(provider, verified, "email")
+    from_city = isinstance(claimed, str) and "@" in claimed and len(claimed) <= 254
+    email = claimed.strip().lower() if from_city else attempt.get("email")
+    if not email:
+        # Not a dead end: the UI asks for the address and starts the sign-in again with
+        # it (the provider's session makes the second round quick).
+        raise Problem(
+            422,
+            "Email needed",
+            "The city's sign-in gave no email address. Give yours (`email` when starting "
+            "the sign-in) and sign in again: the account is made with it, and a link to "
+            "confirm it is mailed.",
+            field="email",
+            type_="https://kohtaamo.fi/problems/city-login-email-needed",
         )
-    email = email.strip().lower()
     if await ctx.db.users.find_one({"municipality": municipality, "email": email}) is not None:
         raise Problem(
             409,
@@ -242,7 +261,7 @@ async def _create(
         display_name=str(name)[:200] if isinstance(name, str) and name.strip() else email,
         language=language if language in LANGUAGES else "fi",
         password_hash=None,
-        email_verified=verified.claims.get("email_verified") is True,
+        email_verified=from_city and verified.claims.get("email_verified") is True,
     )
     await _insert_link(ctx, user, verified)
     return user

@@ -1,5 +1,5 @@
 // City login (OpenID Connect through identity), email verification and password reset.
-import { getAll, post, session } from "../api.js";
+import { PROBLEMS, getAll, post, session } from "../api.js";
 import { h, field } from "../dom.js";
 import { t, loc } from "../i18n.js";
 import { announce, navigate, route } from "../app.js";
@@ -7,6 +7,7 @@ import { showProblem } from "../problems.js";
 
 const STATE = "kohtaamo.oidc.state";
 const CITY = "kohtaamo.city";
+const STARTED = "kohtaamo.oidc.municipality"; // where the sign-in began (asked again if needed)
 
 let providers = null;
 export async function cityProviders() {
@@ -25,14 +26,18 @@ export function cityLabel(provider, name) {
 }
 
 // Start a city sign-in (or, signed in, a link to it) and leave for the provider.
-export async function startCityLogin(municipality, { acceptTerms = false, link = false } = {}) {
+export async function startCityLogin(
+  municipality,
+  { acceptTerms = false, link = false, email = null } = {},
+) {
+  const body = { accept_terms: acceptTerms };
+  if (email) body.email = email; // only when the city's login gives none
   const begun = link
     ? await post(`/auth/oidc/${encodeURIComponent(municipality)}/link`)
-    : await post(`/auth/oidc/${encodeURIComponent(municipality)}/start`, {
-        accept_terms: acceptTerms,
-      });
+    : await post(`/auth/oidc/${encodeURIComponent(municipality)}/start`, body);
   // The state comes back with the browser: only the tab that started may finish.
   sessionStorage.setItem(STATE, begun.state);
+  sessionStorage.setItem(STARTED, municipality);
   location.assign(begun.authorization_url);
 }
 
@@ -71,9 +76,41 @@ export async function finishCityLogin() {
     await route();
     const box = errorBox();
     showProblem(box, err);
-    document.querySelector("#main section")?.prepend(box);
+    const municipality = sessionStorage.getItem(STARTED);
+    const place = document.querySelector("#main section");
+    if (err.problem?.type === `${PROBLEMS}city-login-email-needed` && municipality) {
+      // The city's login gave no email: ask for it and sign in again, not a dead end.
+      const asked = emailNeeded(municipality, box);
+      place?.prepend(asked);
+      asked.querySelector("input")?.focus();
+    } else {
+      place?.prepend(box);
+    }
   }
   return true;
+}
+
+function emailNeeded(municipality, error) {
+  const email = h("input", { type: "email", name: "email", required: true, autocomplete: "email" });
+  return h(
+    "form",
+    {
+      class: "card narrow",
+      onsubmit: async (e) => {
+        e.preventDefault();
+        error.textContent = "";
+        try {
+          await startCityLogin(municipality, { acceptTerms: true, email: email.value.trim() });
+        } catch (err2) {
+          showProblem(error, err2, { form: e.target });
+        }
+      },
+    },
+    h("p", { text: t("city.emailNeeded") }),
+    field(t("field.email"), email),
+    error,
+    h("button", { type: "submit", class: "primary", text: t("city.emailContinue") }),
+  );
 }
 
 // Logout: a city session also ends at the provider when it can (RP-initiated logout).
