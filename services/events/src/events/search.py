@@ -21,7 +21,7 @@ PUBLIC = (EventStatus.PUBLISHED, EventStatus.CANCELLED, EventStatus.COMPLETED)
 @dataclass
 class Filters:
     municipality: str
-    statuses: tuple[str, ...] = (EventStatus.PUBLISHED,)
+    statuses: tuple[EventStatus, ...] = (EventStatus.PUBLISHED,)
     start: datetime | None = None  # events ending at/after this
     end: datetime | None = None  # events starting before this
     kinds: list[str] = field(default_factory=list)

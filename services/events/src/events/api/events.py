@@ -14,9 +14,10 @@ from events import access, event, imports, search
 from events.api import caching
 from events.api.deps import Who
 from events.api.views import EventDetail, EventOut, EventPage, ImportOut
-from events.errors import forbidden, invalid
+from events.errors import forbidden
 from events.parts import Parts
 from events.settings import EventsSettings
+from events.status import EventStatus
 from kit import conditional
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
@@ -39,7 +40,7 @@ def organiser_kind(principal: Principal) -> str:
 def filters_from(
     *,
     municipality: str,
-    statuses: tuple[str, ...],
+    statuses: tuple[EventStatus, ...],
     start: datetime | None,
     end: datetime | None,
     kind: list[EventKind] | None,
@@ -73,7 +74,10 @@ class ListParams:
     """Query parameters of a listing (shared with the iCalendar feed): `list_params`."""
 
     def __init__(
-        self, municipality: str | None, status: list[str] | None, values: dict[str, Any]
+        self,
+        municipality: str | None,
+        status: list[EventStatus] | None,
+        values: dict[str, Any],
     ) -> None:
         self.values = values
         self.municipality = municipality
@@ -83,12 +87,9 @@ class ListParams:
         municipality = self.municipality or (
             principal.municipality if principal else svc.settings.municipality
         )
-        wanted = tuple(self.status or ("published",))
-        for status in wanted:
-            if status not in (*search.PUBLIC, "draft"):
-                raise invalid("status", f"Unknown status {status!r}.")
+        wanted = tuple(self.status or (EventStatus.PUBLISHED,))
         created_by = None
-        if "draft" in wanted and not access.is_manager(principal, municipality):
+        if EventStatus.DRAFT in wanted and not access.is_manager(principal, municipality):
             # Organisers see only their own drafts; the public sees none.
             if principal is None or not principal.has("partner", "mentor"):
                 raise forbidden("Drafts are visible to staff and their authors only.")
@@ -113,7 +114,7 @@ async def list_params(
     series_id: str | None = None,
     parent_event_id: str | None = None,
     q: str | None = Query(default=None, max_length=200),
-    status: list[str] | None = Query(default=None),
+    status: list[EventStatus] | None = Query(default=None),
 ) -> ListParams:
     """FastAPI dependency: a listing's parameters. A coroutine, not the class itself: FastAPI
     runs a plain callable dependency in its thread pool, a hand-off per request that cost
