@@ -31,6 +31,7 @@ def query(**given: object) -> Query:
         "series_id": None, "parent_event_id": None, "words": (),
     }  # fmt: skip
     values.update(given)
+    # The defaults overridden by keyword (any field, any test's value): one dict of objects.
     return Query(**values)  # type: ignore[arg-type]
 
 
