@@ -2,7 +2,9 @@
 import cycles (function-local imports count: they only hide a cycle; imports for type
 checking alone do not), services never import each other, and the rule modules of
 bookings and events reach neither the store's driver nor the web framework nor HTTP
-problems (they are tested on their own, and their errors are mapped at the API layer)."""
+problems (they are tested on their own), and the domain modules of identity, events,
+bookings and notifications raise their own errors, not HTTP problems (their API layer maps
+them: no import of kit.problems outside `<service>.api` and the composition root)."""
 
 from __future__ import annotations
 
@@ -129,3 +131,17 @@ def test_rule_modules_reach_no_adapter() -> None:
         if (chain := g.find_shortest_chain(importer=rules, imported=adapter, as_packages=True))
     ]
     assert not reached
+
+
+def test_domain_modules_raise_no_http_problems() -> None:
+    g = graph()
+    domains = ("identity", "events", "bookings", "notifications")
+    raising = [
+        module
+        for module in sorted(g.modules)
+        if module.split(".")[0] in domains
+        and not module.startswith(tuple(f"{d}.api" for d in domains))
+        and module not in {f"{d}.main" for d in domains}
+        and g.direct_import_exists(importer=module, imported="kit.problems")
+    ]
+    assert not raising

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from identity.bootstrap import create_platform_admin
-from kit.problems import Problem
+from identity.errors import Conflict
 
 PASSWORD = "a long first admin password"
 
@@ -30,8 +30,8 @@ async def test_bootstrap_platform_admin(ctx: Any, client: httpx.AsyncClient) -> 
         headers=headers,
     )
     assert added.status_code == 201
-    with pytest.raises(Problem) as again:
+    with pytest.raises(Conflict) as again:
         await create_platform_admin(
             ctx, slug=slug, email=email, display_name="Root", password=PASSWORD
         )
-    assert again.value.status == 409
+    assert again.value.field == "email" and again.value.title == "Already registered"

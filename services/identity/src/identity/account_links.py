@@ -23,10 +23,10 @@ from pymongo import ASCENDING, ReturnDocument
 
 from contracts import identity as idc
 from identity.core import Identity
+from identity.errors import BadRequest, NotConfigured, weak_password
 from identity.fields import Email
 from identity.passwords import hash_password, password_problem
 from identity.revocation import end_access_tokens, end_of_second
-from kit.problems import Problem
 from kit.requests import Strict
 
 log = structlog.get_logger("identity.account_links")
@@ -65,7 +65,9 @@ def _key(ctx: Identity) -> bytes:
         return own.get_secret_value().encode()
     base = ctx.settings.key_encryption_secret
     if base is None:
-        raise Problem(503, "Not configured", "Account links need KOHTAAMO_ACCOUNT_LINK_SECRET.")
+        raise NotConfigured(
+            "Account links need KOHTAAMO_ACCOUNT_LINK_SECRET.", title="Not configured"
+        )
     return hmac.new(base.get_secret_value().encode(), b"kohtaamo-account-links", "sha256").digest()
 
 
@@ -120,13 +122,12 @@ async def issue(ctx: Identity, user: dict[str, Any], purpose: Purpose) -> bool:
     return True
 
 
-def _invalid() -> Problem:
-    return Problem(
-        400,
-        "Invalid link",
+def _invalid() -> BadRequest:
+    return BadRequest(
         "The link is not valid, has expired or was used already; ask for a new one.",
         field="token",
-        type_="https://kohtaamo.fi/problems/invalid-link",
+        title="Invalid link",
+        kind="invalid-link",
     )
 
 
@@ -181,7 +182,7 @@ async def forgot(ctx: Identity, municipality: str, email: str) -> None:
 async def reset_password(ctx: Identity, data: ResetIn) -> None:
     # The rules first: a weak password must not spend the link.
     if reason := password_problem(data.new_password):
-        raise Problem(422, "Weak password", f"The password {reason}.", field="new_password")
+        raise weak_password(reason, "new_password")
     link = await _take(ctx, data.token, Purpose.reset_password)
     user = await ctx.db.users.find_one(
         {"_id": link["user_id"], "status": "active", "email": link["email"]}
@@ -189,7 +190,7 @@ async def reset_password(ctx: Identity, data: ResetIn) -> None:
     if user is None:
         raise _invalid()
     if reason := password_problem(data.new_password, email=user["email"]):
-        raise Problem(422, "Weak password", f"The password {reason}.", field="new_password")
+        raise weak_password(reason, "new_password")
     new_hash = await hash_password(ctx.passwords, data.new_password)
     now = datetime.now(UTC)
     until = end_of_second(now)

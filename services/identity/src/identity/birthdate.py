@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, field_validator
 
+from identity.errors import Conflict, NotFound
 from kit.conditional import Precondition, bump, stale
-from kit.problems import Problem
 from kit.requests import Strict
 
 if TYPE_CHECKING:  # core builds the sessions, which use `claim` below
@@ -68,13 +68,12 @@ async def declare(
         if found is not None and not precondition.holds(found):
             raise stale(found)
         if found is not None:
-            raise Problem(
-                409,
-                "Birth date verified",
+            raise Conflict(
                 "Your birth date was verified by your city's sign-in; it cannot be changed.",
                 field="birthdate",
+                title="Birth date verified",
             )
-        raise Problem(404, "Not found", "No such user.")
+        raise NotFound("No such user.")
     return BirthdateOut(birthdate=born, source=SELF_DECLARED)
 
 

@@ -12,10 +12,10 @@ from typing import Any
 
 from identity import municipality
 from identity.core import Identity, identity_of
+from identity.errors import IdentityError
 from identity.main import service
 from identity.municipality import MunicipalityIn
 from identity.user import SignUp, sign_up
-from kit.problems import Problem
 
 
 async def create_platform_admin(
@@ -51,7 +51,7 @@ def main() -> None:
             )
             await svc.relay.publish_pending()
             return str(user["_id"])
-        except Problem as problem:
+        except IdentityError as problem:
             raise SystemExit(f"refused: {problem.detail}") from None
         finally:
             await svc.stop()

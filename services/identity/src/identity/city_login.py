@@ -26,12 +26,12 @@ from identity import birthdate as birthdates
 from identity import municipality as municipalities
 from identity import user as users  # a new account is a sign-up without a password
 from identity.core import Identity
+from identity.errors import BadRequest, Conflict, Forbidden, IdentityError, Invalid, NotFound
 from identity.fields import Email
 from identity.oidc import Verified, refused
 from identity.session import TokenPair
 from identity.settings import OidcProvider
 from kit.conditional import bump
-from kit.problems import Problem
 from kit.requests import Strict
 
 log = structlog.get_logger("identity.city_login")
@@ -124,7 +124,7 @@ async def callback(ctx: Identity, data: CallbackIn) -> tuple[dict[str, Any], Tok
         raise refused(
             "This sign-in is unknown, expired or already used (state); start again.",
             "state",
-            status=400,
+            error=BadRequest,
         )
     municipality = attempt["municipality"]
     verified = await ctx.oidc.exchange(
@@ -140,7 +140,7 @@ async def callback(ctx: Identity, data: CallbackIn) -> tuple[dict[str, Any], Tok
     elif link is not None:
         found = await ctx.db.users.find_one({"_id": link["user_id"], "status": "active"})
         if found is None:
-            raise Problem(403, "Forbidden", "This account is disabled.", field="state")
+            raise Forbidden("This account is disabled.", field="state")
         user = found
     else:
         user = await _create(ctx, municipality, provider, verified, attempt)
@@ -148,7 +148,7 @@ async def callback(ctx: Identity, data: CallbackIn) -> tuple[dict[str, Any], Tok
         if not user.get("email_verified") and attempt.get("email"):
             try:  # the person's own address: they confirm it, as after a sign-up
                 await account_links.issue(ctx, user, account_links.Purpose.verify_email)
-            except Problem as exc:  # the account stands; the link can be asked for again
+            except IdentityError as exc:  # the account stands; the link can be asked for again
                 log.warning("city_login.verification_not_sent", detail=exc.detail)
     user = await _keep_attributes(ctx, user, provider, verified)
     tokens = await ctx.sessions.start(
@@ -166,18 +166,17 @@ async def _link(
     link: dict[str, Any] | None,
 ) -> dict[str, Any]:
     if link is not None and link["user_id"] != user_id:
-        raise Problem(
-            409,
-            "Already linked",
+        raise Conflict(
             "This city identity belongs to another Kohtaamo account.",
             field="state",
-            type_="https://kohtaamo.fi/problems/city-identity-linked",
+            title="Already linked",
+            kind="city-identity-linked",
         )
     user = await ctx.db.users.find_one(
         {"_id": user_id, "municipality": municipality, "status": "active"}
     )
     if user is None:
-        raise Problem(404, "Not found", "No such user in this municipality.", field="state")
+        raise NotFound("No such user in this municipality.", field="state")
     if link is None:
         await _insert_link(ctx, user, verified)
     return user
@@ -196,12 +195,11 @@ async def _insert_link(ctx: Identity, user: dict[str, Any], verified: Verified) 
             }
         )
     except DuplicateKeyError as exc:  # two first sign-ins racing: one links, one is told
-        raise Problem(
-            409,
-            "Already linked",
+        raise Conflict(
             "This city identity was linked meanwhile; sign in again.",
             field="state",
-            type_="https://kohtaamo.fi/problems/city-identity-linked",
+            title="Already linked",
+            kind="city-identity-linked",
         ) from exc
     await ctx.db.users.update_one({"_id": user["_id"]}, bump({"$set": {"city_login": True}}))
     user["city_login"] = True
@@ -219,7 +217,7 @@ async def _create(
     verified: Verified,
     attempt: dict[str, Any],
 ) -> dict[str, Any]:
-    await municipalities.get(ctx, municipality, status=422)
+    await municipalities.get(ctx, municipality, missing=Invalid)
     accept_terms = bool(attempt["accept_terms"])
     claimed = _claim(provider, verified, "email")
     from_city = isinstance(claimed, str) and "@" in claimed and len(claimed) <= 254
@@ -227,30 +225,27 @@ async def _create(
     if not email:
         # Not a dead end: the UI asks for the address and starts the sign-in again with
         # it (the provider's session makes the second round quick).
-        raise Problem(
-            422,
-            "Email needed",
+        raise Invalid(
             "The city's sign-in gave no email address. Give yours (`email` when starting "
             "the sign-in) and sign in again: the account is made with it, and a link to "
             "confirm it is mailed.",
             field="email",
-            type_="https://kohtaamo.fi/problems/city-login-email-needed",
+            title="Email needed",
+            kind="city-login-email-needed",
         )
     if await ctx.db.users.find_one({"municipality": municipality, "email": email}) is not None:
-        raise Problem(
-            409,
-            "Account exists",
+        raise Conflict(
             "This email already has an account: sign in with its password, then link the "
             "city login on your account.",
             field="email",
-            type_="https://kohtaamo.fi/problems/city-login-link-needed",
+            title="Account exists",
+            kind="city-login-link-needed",
         )
     if not accept_terms:
-        raise Problem(
-            422,
-            "Terms not accepted",
+        raise Invalid(
             "Accept the terms to create an account.",
             field="accept_terms",
+            title="Terms not accepted",
         )
     name = _claim(provider, verified, "display_name")
     language = str(_claim(provider, verified, "language") or "")[:2].lower()

@@ -12,8 +12,8 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from contracts import identity as idc
 from identity import participant  # the ESF profile follows its consents
 from identity.core import Identity
+from identity.errors import Conflict
 from identity.purpose import Purpose
-from kit.problems import Problem
 from kit.requests import Strict
 
 
@@ -78,11 +78,10 @@ async def change(
 ) -> dict[str, Any]:
 
     if purpose is Purpose.terms and not grant:
-        raise Problem(
-            409,
-            "Terms are required",
+        raise Conflict(
             "The terms cannot be withdrawn while the account exists; erase the account instead.",
             field="granted",
+            title="Terms are required",
         )
     key = {"_id": f"{user['_id']}:{purpose}"}
     current = await ctx.db.consents.find_one(key)

@@ -16,9 +16,9 @@ from pydantic import BaseModel
 
 from contracts import identity as idc
 from identity.core import Identity
+from identity.errors import NotFound
 from identity.ratelimit import account_key
 from identity.revocation import end_access_tokens
-from kit.problems import Problem
 
 HIDDEN = {"password_hash"}
 
@@ -176,12 +176,12 @@ async def erase(ctx: Identity, user: dict[str, Any]) -> tuple[str, dict[str, Any
 async def status_by_receipt(ctx: Identity, receipt: str) -> ErasureStatus:
     doc = await ctx.db.erasures.find_one({"receipt": _digest(receipt)})
     if doc is None:
-        raise Problem(404, "Not found", "No erasure with this receipt.", field="receipt")
+        raise NotFound("No erasure with this receipt.", field="receipt")
     return status_of(ctx.settings.erasure_services, doc)
 
 
 async def status_for_user(ctx: Identity, municipality: str, user_id: str) -> ErasureStatus:
     doc = await ctx.db.erasures.find_one({"_id": user_id, "municipality": municipality})
     if doc is None or "requested_at" not in doc:
-        raise Problem(404, "Not found", "No erasure for this user.")
+        raise NotFound("No erasure for this user.")
     return status_of(ctx.settings.erasure_services, doc)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from identity import account_links, api, city_login, handlers
+from identity.api.problems import problem_of
 from identity.core import Identity
+from identity.errors import IdentityError
 from identity.settings import IdentitySettings
 from identity.store import ensure_indexes
 from kit import audit
@@ -23,6 +25,7 @@ def service(settings: IdentitySettings | None = None) -> Service[IdentitySetting
     svc.verifier.trust(ctx.sessions.issuer, ctx.keys.jwks)
     svc.include_router(api.build(ctx))
     svc.include_router(audit.router(svc))
+    svc.map_errors(IdentityError, problem_of)  # the domain's errors as problem+json
     handlers.register(svc, ctx)
 
     @svc.on_startup

@@ -9,8 +9,8 @@ from pydantic import BaseModel, Field
 from pymongo.errors import DuplicateKeyError
 
 from identity.core import Identity
+from identity.errors import Conflict, IdentityError, NotFound
 from identity.fields import Languages, Slug, TimeZone
-from kit.problems import Problem
 from kit.requests import LocalizedName, Strict
 
 
@@ -45,7 +45,7 @@ async def create(ctx: Identity, data: MunicipalityIn) -> dict[str, Any]:
     try:
         await ctx.db.municipalities.insert_one(doc)
     except DuplicateKeyError as exc:
-        raise Problem(409, "Conflict", f"Municipality {data.slug} exists.", field="slug") from exc
+        raise Conflict(f"Municipality {data.slug} exists.", field="slug") from exc
     return doc
 
 
@@ -56,11 +56,17 @@ async def ensure(ctx: Identity, data: MunicipalityIn) -> dict[str, Any]:
 
 
 async def get(
-    ctx: Identity, slug: str, *, field: str = "municipality", status: int = 404
+    ctx: Identity,
+    slug: str,
+    *,
+    field: str = "municipality",
+    missing: type[IdentityError] = NotFound,
 ) -> dict[str, Any]:
+    """The municipality; `missing` is the error when there is none (Invalid where the slug
+    is a value given with other data)."""
     doc = await ctx.db.municipalities.find_one({"_id": slug})
     if doc is None:
-        raise Problem(status, "Unknown municipality", f"No municipality {slug}.", field=field)
+        raise missing(f"No municipality {slug}.", field=field, title="Unknown municipality")
     return doc
 
 

@@ -22,26 +22,32 @@ from joserfc.errors import (
 )
 from joserfc.jwk import KeySet
 
+from identity.errors import (
+    IdentityError,
+    NotFound,
+    ProviderUnavailable,
+    Unauthenticated,
+)
 from identity.settings import IdentitySettings, OidcProvider
-from kit.problems import Problem
 
 log = structlog.get_logger("identity.oidc")
 
 # Asymmetric signatures only: `none` and shared-secret HMAC are never accepted.
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"]
-REFUSED = "https://kohtaamo.fi/problems/city-login-refused"
+REFUSED = "city-login-refused"
 
 
-def refused(detail: str, field: str, status: int = 401) -> Problem:
-    return Problem(status, "City sign-in refused", detail, field=field, type_=REFUSED)
+def refused(
+    detail: str, field: str, *, error: type[IdentityError] = Unauthenticated
+) -> IdentityError:
+    """The city's sign-in proves nothing here: its answer is not valid (or the sign-in is
+    unknown, expired or used: BadRequest; it lacks what an account needs: Invalid)."""
+    return error(detail, field=field, title="City sign-in refused", kind=REFUSED)
 
 
-def unavailable(detail: str) -> Problem:
-    return Problem(
-        502,
-        "City sign-in unavailable",
-        detail,
-        type_="https://kohtaamo.fi/problems/city-login-unavailable",
+def unavailable(detail: str) -> ProviderUnavailable:
+    return ProviderUnavailable(
+        detail, title="City sign-in unavailable", kind="city-login-unavailable"
     )
 
 
@@ -72,9 +78,7 @@ class Providers:
     def configured(self, municipality: str) -> OidcProvider:
         provider = self.settings.oidc_providers.get(municipality)
         if provider is None:
-            raise Problem(
-                404, "Not found", f"{municipality} has no city sign-in.", field="municipality"
-            )
+            raise NotFound(f"{municipality} has no city sign-in.", field="municipality")
         return provider
 
     def _http(self) -> httpx.AsyncClient:
@@ -250,7 +254,7 @@ class Providers:
         """The provider's logout address (RP-initiated logout), when it has one."""
         try:
             metadata = await self.metadata(municipality)
-        except Problem:
+        except IdentityError:
             return None
         endpoint = metadata.get("end_session_endpoint")
         if not isinstance(endpoint, str):

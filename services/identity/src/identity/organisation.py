@@ -13,10 +13,10 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from contracts import identity as idc
 from identity.core import Identity
+from identity.errors import Conflict, Forbidden, Invalid, NotFound
 from identity.fields import Name
 from kit.auth import Principal, ensure_municipality
 from kit.conditional import REVISION, Precondition, bump, revision_of
-from kit.problems import Problem
 from kit.requests import Strict
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2)
@@ -130,8 +130,8 @@ async def register(ctx: Identity, principal: Principal, data: OrganisationIn) ->
     if data.business_id and await ctx.db.organisations.find_one(
         {"municipality": municipality, "business_id": data.business_id}
     ):
-        raise Problem(
-            409, "Already registered", "This business id is registered here.", field="business_id"
+        raise Conflict(
+            "This business id is registered here.", field="business_id", title="Already registered"
         )
     org = {
         "_id": uuid.uuid4().hex,
@@ -166,7 +166,7 @@ _MEMBER_ATTEMPTS = 8  # rereads when other changes keep coming first
 async def get(ctx: Identity, principal: Principal, org_id: str) -> dict[str, Any]:
     org = await ctx.db.organisations.find_one({"_id": org_id})
     if org is None:
-        raise Problem(404, "Not found", "No such organisation.")
+        raise NotFound("No such organisation.")
     ensure_municipality(principal, org["municipality"])
     return org
 
@@ -180,12 +180,12 @@ async def add_member(
 ) -> dict[str, Any]:
     org = await get(ctx, principal, org_id)
     if not may_manage(principal, org):
-        raise Problem(403, "Forbidden", "Only the organisation's contacts or staff add members.")
+        raise Forbidden("Only the organisation's contacts or staff add members.")
     member = await ctx.db.users.find_one(
         {"_id": data.user_id, "municipality": org["municipality"], "status": "active"}
     )
     if member is None:
-        raise Problem(422, "Unknown user", "No such user in this municipality.", field="user_id")
+        raise Invalid("No such user in this municipality.", field="user_id", title="Unknown user")
 
     def added(current: dict[str, Any]) -> list[dict[str, Any]]:
         members = [m for m in current["members"] if m["user_id"] != data.user_id]
@@ -206,14 +206,12 @@ async def remove_member(
 
     def removed(current: dict[str, Any]) -> list[dict[str, Any]]:
         if not (leaving_self or may_manage(principal, current)):
-            raise Problem(
-                403, "Forbidden", "Only the organisation's contacts or staff remove members."
-            )
+            raise Forbidden("Only the organisation's contacts or staff remove members.")
         members = [m for m in current["members"] if m["user_id"] != user_id]
         if len(members) == len(current["members"]):
-            raise Problem(404, "Not found", "Not a member.")
+            raise NotFound("Not a member.")
         if not any(m["role"] == MemberRole.contact for m in members):
-            raise Problem(409, "Last contact", "An organisation needs at least one contact.")
+            raise Conflict("An organisation needs at least one contact.", title="Last contact")
         return members
 
     return await _change_members(ctx, principal, org_id, removed, precondition)
@@ -241,9 +239,4 @@ async def _change_members(
         )
         if done.matched_count:
             return {**org, "members": members, REVISION: revision_of(org) + 1}
-    raise Problem(
-        409,
-        "Conflict",
-        "The organisation was changed repeatedly meanwhile; try again.",
-        headers={"Retry-After": "1"},
-    )
+    raise Conflict("The organisation was changed repeatedly meanwhile; try again.", retry_after=1)

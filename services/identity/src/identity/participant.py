@@ -14,8 +14,8 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from contracts import identity as idc
 from contracts.pseudonym import participant_key
 from identity.core import Identity
+from identity.errors import NotConfigured
 from identity.purpose import Purpose, granted
-from kit.problems import Problem
 from kit.requests import Strict
 
 SENSITIVE = ("disability", "third_country_national", "foreign_background", "minority")
@@ -79,10 +79,9 @@ def pseudonymous(
 def _key(ctx: Identity) -> str:
     key = ctx.settings.pseudonym_key
     if key is None or not key.get_secret_value():
-        raise Problem(
-            503,
-            "ESF statistics not configured",
+        raise NotConfigured(
             "This site has no pseudonym key (KOHTAAMO_PSEUDONYM_KEY); try again later.",
+            title="ESF statistics not configured",
         )
     return key.get_secret_value()
 

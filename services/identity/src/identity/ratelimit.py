@@ -25,10 +25,10 @@ from typing import Any, Protocol
 import structlog
 from pymongo.asynchronous.database import AsyncDatabase
 
+from identity.errors import TooMany
 from identity.settings import IdentitySettings
 from identity.throttle_redis import RedisCounters
 from identity.throttle_store import StoreCounters
-from kit.problems import Problem
 
 log = structlog.get_logger("identity.ratelimit")
 
@@ -54,14 +54,12 @@ class Attempt:
     address: str
 
 
-def too_many(retry_after: int) -> Problem:
-    return Problem(
-        429,
-        "Too many login attempts",
+def too_many(retry_after: int) -> TooMany:
+    return TooMany(
         f"Too many failed password attempts; try again in {retry_after} seconds.",
-        type_="https://kohtaamo.fi/problems/login-rate-limited",
-        extra={"retry_after": retry_after},
-        headers={"Retry-After": str(retry_after)},
+        title="Too many login attempts",
+        kind="login-rate-limited",
+        retry_after=retry_after,
     )
 
 

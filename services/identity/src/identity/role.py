@@ -10,10 +10,10 @@ from pymongo import ReturnDocument
 
 from contracts import identity as idc
 from identity.core import Identity
+from identity.errors import Conflict, Forbidden, Invalid, NotFound
 from identity.revocation import end_access_tokens
 from kit.auth import Principal
 from kit.conditional import Precondition, bump, stale
-from kit.problems import Problem
 
 MUNICIPAL_ROLES = ("resident", "mentor", "partner", "staff", "admin")
 # `analyst` reads aggregates across the network; `platform_admin` runs the site itself
@@ -74,9 +74,9 @@ async def change_role(
             grant=grant,
         )
     except RoleChangeDenied as denied:
-        # The title of the status's kind (docs/api.md, Refusals), the reason in the detail.
-        title = {403: "Forbidden", 409: "Conflict"}.get(denied.status, "Invalid field")
-        raise Problem(denied.status, title, denied.detail, field=denied.field) from None
+        # The kind's own title (docs/api.md, Refusals), the reason in the detail.
+        kind = {403: Forbidden, 409: Conflict}.get(denied.status, Invalid)
+        raise kind(denied.detail, field=denied.field) from None
     now = datetime.now(UTC)
     found = {"_id": user_id, "municipality": municipality, "status": "active"}
     update = {"$addToSet": {"roles": role}} if grant else {"$pull": {"roles": role}}
@@ -84,7 +84,7 @@ async def change_role(
         session = uow.session
         before = await ctx.db.users.find_one(found, session=session)
         if before is None:
-            raise Problem(404, "Not found", f"No user {user_id} in {municipality}.")
+            raise NotFound(f"No user {user_id} in {municipality}.")
         precondition.check(before)
         if (role in before["roles"]) == grant:
             return before  # nothing changes, nothing to tell

@@ -23,9 +23,9 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from identity import birthdate
+from identity.errors import Unauthenticated
 from identity.keys import ALGORITHM, KeyRing
 from identity.settings import IdentitySettings
-from kit.problems import Problem
 
 log = structlog.get_logger("identity.session")
 
@@ -44,14 +44,8 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def invalid_refresh(detail: str = "The refresh token is not valid.") -> Problem:
-    return Problem(
-        401,
-        "Unauthorized",
-        detail,
-        field="refresh_token",
-        type_="https://kohtaamo.fi/problems/invalid-refresh-token",
-    )
+def invalid_refresh(detail: str = "The refresh token is not valid.") -> Unauthenticated:
+    return Unauthenticated(detail, field="refresh_token", kind="invalid-refresh-token")
 
 
 class Sessions:

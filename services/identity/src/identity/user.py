@@ -16,12 +16,12 @@ from contracts import identity as idc
 from identity import consent  # consents are part of signing up
 from identity import municipality as municipalities
 from identity.core import Identity
+from identity.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated, weak_password
 from identity.fields import Email, Language, Name, NoticeKind, Phone, TimeZone
 from identity.passwords import hash_password, password_problem, verify_password
 from identity.revocation import end_access_tokens, end_of_second
 from identity.session import TokenPair
 from kit.conditional import Precondition, bump, stale
-from kit.problems import Problem
 from kit.requests import Strict
 from kit.uow import UnitOfWork
 
@@ -150,13 +150,13 @@ async def emit_contact(ctx: Identity, session: AsyncClientSession, user: dict[st
 async def sign_up(
     ctx: Identity, data: SignUp, *, roles: list[str] | None = None
 ) -> tuple[dict[str, Any], TokenPair]:
-    await municipalities.get(ctx, data.municipality, status=422)
+    await municipalities.get(ctx, data.municipality, missing=Invalid)
     if not data.accept_terms:
-        raise Problem(
-            422, "Terms not accepted", "Accept the terms to sign up.", field="accept_terms"
+        raise Invalid(
+            "Accept the terms to sign up.", field="accept_terms", title="Terms not accepted"
         )
     if reason := password_problem(data.password, email=data.email):
-        raise Problem(422, "Weak password", f"The password {reason}.", field="password")
+        raise weak_password(reason, "password")
     user = await create_account(
         ctx,
         municipality=data.municipality,
@@ -224,8 +224,8 @@ async def create_account(
             if marketing:
                 await consent.record(ctx, session, user, "marketing", True, now)
     except DuplicateKeyError as exc:
-        raise Problem(
-            409, "Already registered", "This email already has an account here.", field="email"
+        raise Conflict(
+            "This email already has an account here.", field="email", title="Already registered"
         ) from exc
     return user
 
@@ -237,12 +237,7 @@ async def login(ctx: Identity, data: Login, *, address: str) -> TokenPair:
     if not await confirm_password(
         ctx, user, data.password, address=address, email=data.email, municipality=data.municipality
     ):
-        raise Problem(
-            401,
-            "Login failed",
-            "Wrong email or password.",
-            type_="https://kohtaamo.fi/problems/login-failed",
-        )
+        raise Unauthenticated("Wrong email or password.", title="Login failed", kind="login-failed")
     assert user is not None  # confirmed
     if ctx.passwords.needs_rehash(user["password_hash"]):
         new_hash = await hash_password(ctx.passwords, data.password)
@@ -283,7 +278,7 @@ async def get_active(
         query["municipality"] = municipality
     user = await ctx.db.users.find_one(query)
     if user is None:
-        raise Problem(404, "Not found", "No such user.")
+        raise NotFound("No such user.")
     return user
 
 
@@ -292,11 +287,11 @@ async def change_password(
 ) -> None:
     user = await get_active(ctx, user_id)
     if not await confirm_password(ctx, user, data.current_password, address=address):
-        raise Problem(
-            403, "Wrong password", "The current password is wrong.", field="current_password"
+        raise Forbidden(
+            "The current password is wrong.", field="current_password", title="Wrong password"
         )
     if reason := password_problem(data.new_password, email=user["email"]):
-        raise Problem(422, "Weak password", f"The password {reason}.", field="new_password")
+        raise weak_password(reason, "new_password")
     new_hash = await hash_password(ctx.passwords, data.new_password)
     now = datetime.now(UTC)
     until = end_of_second(now)
@@ -319,7 +314,7 @@ async def set_disabled(
 ) -> dict[str, Any]:
     """Disable (no login, refresh or token works any more) or enable an account."""
     if actor.subject == user_id:
-        raise Problem(409, "Conflict", "Admins do not disable their own account.", field="user_id")
+        raise Conflict("Admins do not disable their own account.", field="user_id")
     before, after = ("active", "disabled") if disabled else ("disabled", "active")
     now = datetime.now(UTC)
     async with ctx.svc.uow() as uow:
@@ -335,7 +330,7 @@ async def set_disabled(
                 {"_id": user_id, "municipality": municipality, "status": after}, session=session
             )
             if current is None:
-                raise Problem(404, "Not found", "No such user.")
+                raise NotFound("No such user.")
             return current  # already so: nothing changes, nothing to tell
         if disabled:
             await ctx.sessions.revoke_all(user_id, session)
@@ -354,7 +349,7 @@ async def update_contact(
         if name in data.model_fields_set:
             value = getattr(data, name)
             if value is None and name != "phone":
-                raise Problem(422, "Invalid field", f"{name} cannot be empty.", field=name)
+                raise Invalid(f"{name} cannot be empty.", field=name)
             changes[name] = value
     for name in ("channels", "quiet_hours", "timezone"):
         if name in data.model_fields_set:
@@ -384,7 +379,7 @@ async def update_contact(
             )
             if found is not None:  # changed since the version named in If-Match
                 raise stale(found)
-            raise Problem(404, "Not found", "No such user.")
+            raise NotFound("No such user.")
         await emit_contact(ctx, session, user)
         return user
 

@@ -10,8 +10,8 @@ from identity import account_links
 from identity import user as users
 from identity.api.deps import caller_address
 from identity.core import Identity
+from identity.errors import IdentityError
 from identity.user import Login, SignedUp, SignUp, Tokens
-from kit.problems import Problem
 from kit.requests import Strict
 
 log = structlog.get_logger("identity.api.auth")
@@ -29,7 +29,7 @@ def router(ctx: Identity) -> APIRouter:
         user, tokens = await users.sign_up(ctx, data)
         try:
             await account_links.issue(ctx, user, account_links.Purpose.verify_email)
-        except Problem as exc:  # the account stands; the link can be asked for again
+        except IdentityError as exc:  # the account stands; the link can be asked for again
             log.warning("signup.verification_not_sent", detail=exc.detail)
         return SignedUp(user=users.to_out(user), tokens=users.tokens_out(tokens))
 
