@@ -60,7 +60,7 @@ ROUNDS = 3
 BATCH = 50
 PAIRS_KEYS = (
     "raw_insert", "kit_inbox", "kit_inbox_batched", "raw_consume", "kit_consume",
-    "kit_consume_signed", "raw_publish", "relay", "relay_clean",
+    "kit_consume_signed", "raw_publish", "relay", "relay_clean", "kit_consume_untraced",
 )  # fmt: skip
 
 
@@ -176,17 +176,28 @@ async def raw_insert_rate(env: dict[str, str]) -> float:
 
 
 async def kit_consume_rate(
-    env: dict[str, str], *, with_db: bool, n: int, db: str, batch: int = 0, signed: bool = False
+    env: dict[str, str],
+    *,
+    with_db: bool,
+    n: int,
+    db: str,
+    batch: int = 0,
+    signed: bool = False,
+    cpu: list[float] | None = None,
 ) -> float:
+    """Messages per second; `cpu` gets the process's CPU time per message (µs, all its
+    threads: the exporter's too when tracing is on)."""
     svc = Service("benchkit", settings=settings(env, db))
     done = asyncio.Event()
     count = 0
     first = 0.0  # timed from the first message: service start-up is not the consume path
+    first_cpu = 0.0
     purpose = ("batched" if batch else "applied") if with_db else "noop"
 
     async def apply(delivery: Delivery) -> None:
-        nonlocal count, first
-        first = first or time.perf_counter()
+        nonlocal count, first, first_cpu
+        if not first:
+            first, first_cpu = time.perf_counter(), time.process_time()
         if with_db:
             await svc.store.db.ticks.insert_one(
                 {"n": delivery.data.n},  # type: ignore[union-attr]
@@ -210,6 +221,8 @@ async def kit_consume_rate(
     await svc.start()
     await asyncio.wait_for(done.wait(), 600)
     elapsed = time.perf_counter() - first
+    if cpu is not None:
+        cpu.append((time.process_time() - first_cpu) / n * 1e6)
     await svc.stop()
     await _drop_queue(env, topology.queue("benchkit", purpose))
     return n / elapsed
@@ -241,7 +254,7 @@ def _rebuild(
     return svc
 
 
-async def raw_consume_rate(env: dict[str, str], n: int) -> float:
+async def raw_consume_rate(env: dict[str, str], n: int, cpu: list[float] | None = None) -> float:
     connection = await aio_pika.connect(env["amqp_url"])
     channel = await connection.channel()
     await channel.set_qos(prefetch_count=64)
@@ -260,10 +273,12 @@ async def raw_consume_rate(env: dict[str, str], n: int) -> float:
         if count >= n:
             done.set()
 
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     await queue.consume(on_message)
     await asyncio.wait_for(done.wait(), 600)
     elapsed = time.perf_counter() - started
+    if cpu is not None:
+        cpu.append((time.process_time() - started_cpu) / n * 1e6)
     await connection.close()
     return n / elapsed
 
@@ -333,26 +348,59 @@ def signature_cost(n: int = 2000) -> dict[str, float]:
     return {"sign": round(signing / n * 1e6, 1), "verify": round(verifying / n * 1e6, 1)}
 
 
+# `--only consume`: just the consume-only pair (raw aio-pika and the kit's consume path),
+# more rounds, for a quick look at the consume path's cost (tracing's, say).
+ONLY_CONSUME = "--only" in sys.argv and sys.argv[sys.argv.index("--only") + 1] == "consume"
+
+
 async def main() -> dict[str, Any]:
+    rounds_n = 5 if ONLY_CONSUME else ROUNDS
     with environment(services=("benchkit",)) as env:
         # Baselines and kit paths alternate in one run on the same broker and store.
         # Rounds alternate subject and baseline, each a second or two long: single runs
         # moved with the broker's state by a factor of two, the median of rounds far less.
         rounds: dict[str, list[float]] = {k: [] for k in PAIRS_KEYS}
-        for r in range(ROUNDS):
-            rounds["raw_insert"].append(await raw_insert_rate(env))
-            rounds["kit_inbox"].append(
-                await kit_consume_rate(env, with_db=True, n=N_DB, db=f"bench_kit_inbox_{r}")
-            )
-            rounds["kit_inbox_batched"].append(
+        # Process CPU per message (µs): steadier than rates on a shared machine.
+        cpu: dict[str, list[float]] = {
+            "raw_consume": [],
+            "kit_consume": [],
+            "kit_consume_untraced": [],
+        }
+        for r in range(rounds_n):
+            if not ONLY_CONSUME:
+                rounds["raw_insert"].append(await raw_insert_rate(env))
+                rounds["kit_inbox"].append(
+                    await kit_consume_rate(env, with_db=True, n=N_DB, db=f"bench_kit_inbox_{r}")
+                )
+                rounds["kit_inbox_batched"].append(
+                    await kit_consume_rate(
+                        env, with_db=True, n=N_DB, db=f"bench_kit_batched_{r}", batch=BATCH
+                    )
+                )
+            rounds["raw_consume"].append(await raw_consume_rate(env, N_MSG, cpu=cpu["raw_consume"]))
+            rounds["kit_consume"].append(
                 await kit_consume_rate(
-                    env, with_db=True, n=N_DB, db=f"bench_kit_batched_{r}", batch=BATCH
+                    env, with_db=False, n=N_MSG, db=f"bench_kit_noop_{r}", cpu=cpu["kit_consume"]
                 )
             )
-            rounds["raw_consume"].append(await raw_consume_rate(env, N_MSG))
-            rounds["kit_consume"].append(
-                await kit_consume_rate(env, with_db=False, n=N_MSG, db=f"bench_kit_noop_{r}")
-            )
+            if ONLY_CONSUME:
+                if tracing.enabled:
+                    # The same path untraced, in the same process and minute: the module
+                    # flag is what the consume path tests (the SDK stays loaded).
+                    tracing.enabled = False
+                    try:
+                        rounds["kit_consume_untraced"].append(
+                            await kit_consume_rate(
+                                env,
+                                with_db=False,
+                                n=N_MSG,
+                                db=f"bench_kit_untraced_{r}",
+                                cpu=cpu["kit_consume_untraced"],
+                            )
+                        )
+                    finally:
+                        tracing.enabled = True
+                continue
             rounds["kit_consume_signed"].append(
                 await kit_consume_rate(
                     env, with_db=False, n=N_MSG, db=f"bench_kit_signed_{r}", signed=True
@@ -362,11 +410,47 @@ async def main() -> dict[str, Any]:
             relay, relay_clean = await relay_rate(env, N_RELAY, db=f"bench_relay_{r}")
             rounds["relay"].append(relay)
             rounds["relay_clean"].append(relay_clean)
-    med = {k: statistics.median(v) for k, v in rounds.items()}
 
     def ratios(subject: str, baseline: str) -> list[float]:
         return [round(a / b, 3) for a, b in zip(rounds[subject], rounds[baseline], strict=True)]
 
+    consume_only = {
+        "kit_per_s": round(statistics.median(rounds["kit_consume"]), 1),
+        "baseline_raw_aiopika_per_s": round(statistics.median(rounds["raw_consume"]), 1),
+        "ratio": round(statistics.median(ratios("kit_consume", "raw_consume")), 3),
+        "round_ratios": ratios("kit_consume", "raw_consume"),
+        "target": 0.6,
+        # CPU of the whole process per message, medians of the rounds.
+        "kit_cpu_us": round(statistics.median(cpu["kit_consume"]), 1),
+        "baseline_raw_cpu_us": round(statistics.median(cpu["raw_consume"]), 1),
+        "cpu_ratio": round(
+            statistics.median(
+                b / a for a, b in zip(cpu["kit_consume"], cpu["raw_consume"], strict=True)
+            ),
+            3,
+        ),
+    }
+    if ONLY_CONSUME:
+        figures: dict[str, Any] = {
+            "rounds": rounds_n,
+            "tracing": tracing.enabled,
+            "consume_only": consume_only,
+        }
+        if rounds["kit_consume_untraced"]:
+            figures["consume_only_untraced"] = {
+                "kit_per_s": round(statistics.median(rounds["kit_consume_untraced"]), 1),
+                "ratio": round(statistics.median(ratios("kit_consume_untraced", "raw_consume")), 3),
+                "round_ratios": ratios("kit_consume_untraced", "raw_consume"),
+                "kit_cpu_us": round(statistics.median(cpu["kit_consume_untraced"]), 1),
+                # What tracing adds per message, CPU of the whole process (its exporter's too).
+                "tracing_cpu_us": round(
+                    statistics.median(cpu["kit_consume"])
+                    - statistics.median(cpu["kit_consume_untraced"]),
+                    1,
+                ),
+            }
+        return figures
+    med = {k: statistics.median(v) for k, v in rounds.items()}
     figures = {
         "rounds": ROUNDS,
         "tracing": tracing.enabled,
@@ -385,13 +469,7 @@ async def main() -> dict[str, Any]:
             "round_ratios": ratios("kit_inbox_batched", "raw_insert"),
             "target": 0.3,
         },
-        "consume_only": {
-            "kit_per_s": round(med["kit_consume"], 1),
-            "baseline_raw_aiopika_per_s": round(med["raw_consume"], 1),
-            "ratio": round(statistics.median(ratios("kit_consume", "raw_consume")), 3),
-            "round_ratios": ratios("kit_consume", "raw_consume"),
-            "target": 0.6,
-        },
+        "consume_only": consume_only,
         "consume_only_signed": {
             "kit_per_s": round(med["kit_consume_signed"], 1),
             "baseline_raw_aiopika_per_s": round(med["raw_consume"], 1),
@@ -445,8 +523,9 @@ def traced(run: Any) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
+    suffix = "_consume" if ONLY_CONSUME else ""
     if "--tracing" in sys.argv:
-        name = "kit_delivery_tracing" + ("_sampled" if SAMPLED < 1 else "")
+        name = "kit_delivery_tracing" + ("_sampled" if SAMPLED < 1 else "") + suffix
         write(name, traced(lambda: asyncio.run(main())))
     else:
-        write("kit_delivery", asyncio.run(main()))
+        write("kit_delivery" + suffix, asyncio.run(main()))

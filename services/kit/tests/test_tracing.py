@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from contracts import CloudEvent
 from kit import tracing
 from kit.signatures import EventSigner, SignatureVerifier, Signer, Unauthenticated, new_key
+from kit.spans import KitSpans
 
 PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 PROBE = """
@@ -49,6 +50,9 @@ tracing.setup("kittrace", env={"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:
 seen.append(state(Service("kittrace").create_app()))
 tracing.setup("kittrace", env={"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9"})
 seen.append(state(Service("kittrace").create_app()))
+from opentelemetry.exporter.otlp.proto.http import trace_exporter
+from kit import otlp_encoding
+seen[-1]["kit_encoder"] = trace_exporter.encode_spans is otlp_encoding.encode_spans
 print(json.dumps(seen))
 """
 
@@ -74,6 +78,7 @@ def test_off_unless_configured_no_exporter_is_created() -> None:
         assert nothing["outermost"] == "ServerErrorMiddleware"  # no tracing middleware
     assert on["enabled"] is True and on["provider"] == "TracerProvider"
     assert on["exporters"] == ["OTLPSpanExporter"]
+    assert on["kit_encoder"] is True  # the exporter encodes with kit.otlp_encoding
     assert on["outermost"] == "TraceHeaderGate"
 
 
@@ -189,8 +194,10 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> InMemorySpanExporter:
     """Spans recorded in memory (not the process's global provider)."""
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    processor = SimpleSpanProcessor(exporter)
+    provider.add_span_processor(processor)
     monkeypatch.setattr(tracing, "_tracer", provider.get_tracer("test"))
+    monkeypatch.setattr(tracing, "_spans", KitSpans(provider, processor, "kit"))
     monkeypatch.setattr(tracing, "enabled", True)
     return exporter
 
@@ -262,3 +269,59 @@ def test_publish_span_continues_the_staged_context(recorded: InMemorySpanExporte
     (done,) = recorded.get_finished_spans()
     assert done.parent is not None and f"{done.parent.span_id:016x}" == "00f067aa0ba902b7"
     assert done.attributes is not None and done.attributes["kohtaamo.outbox.wait_s"] == 0.0
+
+
+def _kit_spans(sampler: Any = None) -> tuple[KitSpans, InMemorySpanExporter, TracerProvider]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=sampler) if sampler else TracerProvider()
+    processor = SimpleSpanProcessor(exporter)
+    provider.add_span_processor(processor)
+    return KitSpans(provider, processor, "kit"), exporter, provider
+
+
+def test_kit_spans_follow_the_sampler_and_parent_their_children() -> None:
+    """The kit's own spans ask the provider's sampler as the SDK does: a parent that was
+    not sampled gives a non-recording span that still carries the trace on; a ratio of 0
+    records no new trace; a recorded span parents the instrumentations' spans."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    spans, exporter, provider = _kit_spans(ParentBased(TraceIdRatioBased(0.0)))
+    parent = tracing.parse_traceparent(PARENT)
+    not_sampled = tracing.parse_traceparent(PARENT[:-2] + "00")
+    quiet = spans.start(
+        "process q", parent=not_sampled, kind=tracing.SpanKind.CONSUMER, attributes={}
+    )
+    assert not quiet.is_recording()
+    assert f"{quiet.get_span_context().trace_id:032x}" == PARENT.split("-")[1]
+    assert not quiet.get_span_context().trace_flags.sampled
+    root = spans.start("publish x", parent=None, kind=tracing.SpanKind.PRODUCER, attributes={})
+    assert not root.is_recording()  # a new trace, and the ratio says none
+    span = spans.start(
+        "process q", parent=parent, kind=tracing.SpanKind.CONSUMER, attributes={"a": 1}
+    )
+    assert span.is_recording() and span.get_span_context().trace_flags.sampled
+    with tracing.activated(span):
+        provider.get_tracer("pymongo").start_span("find").end()
+        assert trace.get_current_span() is span
+    span.set_attribute("kohtaamo.outcome", "applied")
+    try:
+        raise RuntimeError("handler failed")
+    except RuntimeError as exc:
+        span.record_exception(exc)
+        span.set_status(tracing.error_status(exc))
+    span.set_status(tracing.error_status(ValueError("later")))  # the last error wins
+    span.end()
+    span.set_attribute("after", "end")  # ignored, as by the SDK
+    span.end()  # once
+    child, done = exporter.get_finished_spans()
+    assert child.parent is not None and child.parent.span_id == span.get_span_context().span_id
+    assert child.context is not None and child.context.trace_id == parent.trace_id  # type: ignore[union-attr]
+    assert done is span and dict(done.attributes or {}) == {"a": 1, "kohtaamo.outcome": "applied"}
+    assert [e.name for e in done.events] == ["exception"]
+    event_attributes = done.events[0].attributes or {}
+    assert event_attributes["exception.type"] == "RuntimeError"
+    assert "handler failed" in str(event_attributes["exception.stacktrace"])
+    assert done.status.status_code.name == "ERROR"
+    assert done.status.description == "ValueError: later"
+    assert done.parent == parent and done.start_time and done.end_time

@@ -23,11 +23,14 @@ import re
 import time
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Link, Span, SpanContext, SpanKind, TraceFlags, TraceState
+
+if TYPE_CHECKING:  # the SDK is imported only when tracing is on
+    from kit.spans import KitSpans
 
 __all__ = ["Link", "Span", "SpanContext", "SpanKind", "enabled", "setup", "tracer"]
 
@@ -41,6 +44,7 @@ _TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-
 _TRACE_HEADERS = frozenset({b"traceparent", b"tracestate", b"baggage"})
 _provider: Any = None
 _tracer: trace.Tracer = trace.NoOpTracer()
+_spans: KitSpans | None = None  # the consumers' and the relay's spans
 
 
 def configured(env: Mapping[str, str] | None = None) -> bool:
@@ -67,12 +71,13 @@ def configured(env: Mapping[str, str] | None = None) -> bool:
 def setup(service: str, *, site: str = "", env: Mapping[str, str] | None = None) -> bool:
     """Create the tracer provider and its OTLP exporter and instrument the libraries, once
     per process, when `configured`; True when tracing is on."""
-    global enabled, _provider, _tracer
-    if enabled:
-        return True
+    global enabled, _provider, _tracer, _spans
+    if _provider is not None:  # once (`enabled` may have been turned off since: a bench)
+        return enabled
     if not configured(env):
         return False
     # Imported only when on: the SDK and the exporter are not loaded otherwise.
+    from opentelemetry.exporter.otlp.proto.http import trace_exporter
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
     from opentelemetry.instrumentation.pymongo import PymongoInstrumentor
@@ -81,6 +86,12 @@ def setup(service: str, *, site: str = "", env: Mapping[str, str] | None = None)
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
     from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 
+    from kit import otlp_encoding
+    from kit.spans import KitSpans
+
+    # The exporter encodes with the kit's encoder: the same bytes at half the cost, in a
+    # thread that shares the interpreter lock with the consumers (kit.otlp_encoding).
+    setattr(trace_exporter, "encode_spans", otlp_encoding.encode_spans)  # noqa: B010
     attributes = {"service.name": f"kohtaamo-{service}", "service.namespace": "kohtaamo"}
     if site:
         attributes["kohtaamo.site"] = site
@@ -98,6 +109,7 @@ def setup(service: str, *, site: str = "", env: Mapping[str, str] | None = None)
     HTTPXClientInstrumentor().instrument(tracer_provider=provider)
     _provider = provider
     _tracer = provider.get_tracer("kit")
+    _spans = KitSpans(provider, processor, "kit")
     enabled = True
     return True
 
@@ -252,9 +264,10 @@ def publish_span(
     }
     if outbox_wait_s is not None:
         attributes["kohtaamo.outbox.wait_s"] = max(0.0, outbox_wait_s)
-    return _tracer.start_span(
+    assert _spans is not None, "tracing is off"
+    return _spans.start(
         f"publish {exchange}",
-        context=parent_of(parse_traceparent(traceparent, tracestate)),
+        parent=parse_traceparent(traceparent, tracestate),
         kind=SpanKind.PRODUCER,
         attributes=attributes,
     )
@@ -291,10 +304,10 @@ def consume_span(
         relay = parse_traceparent(headers.get(HEADER_TRACEPARENT))
         if relay is not None:
             links.append(Link(relay))
-    parent = parse_traceparent(getattr(event, "traceparent", None), event.tracestate)
-    return _tracer.start_span(
+    assert _spans is not None, "tracing is off"
+    return _spans.start(
         f"{name} {queue}",
-        context=parent_of(parent),
+        parent=parse_traceparent(event.traceparent, event.tracestate),
         kind=SpanKind.CONSUMER,
         attributes=attributes,
         links=links,
