@@ -190,16 +190,8 @@ async def test_trace_headers_are_believed_from_trusted_peers_only() -> None:
 
 
 @pytest.fixture
-def recorded(monkeypatch: pytest.MonkeyPatch) -> InMemorySpanExporter:
-    """Spans recorded in memory (not the process's global provider)."""
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    processor = SimpleSpanProcessor(exporter)
-    provider.add_span_processor(processor)
-    monkeypatch.setattr(tracing, "_tracer", provider.get_tracer("test"))
-    monkeypatch.setattr(tracing, "_spans", KitSpans(provider, processor, "kit"))
-    monkeypatch.setattr(tracing, "enabled", True)
-    return exporter
+def recorded(recorded_spans: InMemorySpanExporter) -> InMemorySpanExporter:
+    return recorded_spans
 
 
 def test_consumer_span_parent_link_and_queue_wait(recorded: InMemorySpanExporter) -> None:

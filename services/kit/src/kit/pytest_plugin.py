@@ -260,3 +260,25 @@ def redis_prefix() -> str:
 @pytest.fixture
 async def anyio_backend() -> AsyncIterator[str]:
     yield "asyncio"
+
+
+@pytest.fixture
+def recorded_spans(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Tracing on in this test's process, the spans kept in memory (an
+    `InMemorySpanExporter`: `.get_finished_spans()`); the process's own state, off, comes
+    back after the test. For a process exporting over OTLP, use kit.trace_receiver."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from kit import tracing
+    from kit.spans import KitSpans
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    processor = SimpleSpanProcessor(exporter)
+    provider.add_span_processor(processor)
+    monkeypatch.setattr(tracing, "_tracer", provider.get_tracer("kit"))
+    monkeypatch.setattr(tracing, "_spans", KitSpans(provider, processor, "kit"))
+    monkeypatch.setattr(tracing, "enabled", True)
+    return exporter

@@ -245,6 +245,22 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def child_span(
+    name: str,
+    *,
+    traceparent: Any,
+    tracestate: Any,
+    kind: SpanKind,
+    attributes: dict[str, Any],
+) -> Span:
+    """A span of the kit's continuing a stored span context (a child of it), or a new
+    trace when there is none or it does not parse."""
+    assert _spans is not None, "tracing is off"
+    return _spans.start(
+        name, parent=parse_traceparent(traceparent, tracestate), kind=kind, attributes=attributes
+    )
+
+
 def publish_span(
     *,
     exchange: str,
@@ -264,10 +280,10 @@ def publish_span(
     }
     if outbox_wait_s is not None:
         attributes["kohtaamo.outbox.wait_s"] = max(0.0, outbox_wait_s)
-    assert _spans is not None, "tracing is off"
-    return _spans.start(
+    return child_span(
         f"publish {exchange}",
-        parent=parse_traceparent(traceparent, tracestate),
+        traceparent=traceparent,
+        tracestate=tracestate,
         kind=SpanKind.PRODUCER,
         attributes=attributes,
     )

@@ -16,6 +16,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts import notifications as nc
+from kit import tracing
 from kit.context import correlation_id
 from notifications import preferences
 from notifications.contacts import contacts_of
@@ -76,6 +77,10 @@ async def queue(
     overrides = {p["_id"]: p for p in await find_by_ids(db.preferences, ids, session)}
     docs: list[dict[str, Any]] = []
     seen: set[str] = set()
+    # The span the notice was queued in (the message's that caused it, tracing on): its
+    # sending and its notice.sent / notice.failed continue that trace.
+    parent, state = tracing.current_traceparent()
+    trace = {"traceparent": parent, **({"tracestate": state} if state else {})} if parent else {}
     for recipient in recipients:
         if recipient.user_id in seen:
             continue
@@ -107,6 +112,7 @@ async def queue(
                     "created": now,
                     "read_at": None,
                     "log": [log_entry(status, held_until=due) if due > now else log_entry(status)],
+                    **trace,
                 }
             )
     if docs:

@@ -19,6 +19,7 @@ from typing import Any
 import structlog
 
 from contracts import notifications as nc
+from kit import tracing
 from kit.app import Service
 from kit.context import causation_id, correlation_id
 from kit.uow import UnitOfWork
@@ -38,6 +39,8 @@ WAKE_RECHECKS, WAKE_RECHECK_S = 5, 0.02
 # Sent batches being settled at once: a slow transaction does not hold up the next send.
 SETTLING = 2
 Settled = Callable[[UnitOfWork, list[dict[str, Any]]], Awaitable[None]]
+# A W3C traceparent and tracestate (either may be None).
+Trace = tuple[str | None, str | None]
 
 
 class Sender:
@@ -133,7 +136,9 @@ class Sender:
                 if len(settling) >= SETTLING:
                     await settling.pop(0)
                 settling.append(
-                    asyncio.create_task(self._settle(batch.claim, batch.notices, results))
+                    asyncio.create_task(
+                        self._settle(batch.claim, batch.notices, results, batch.traces)
+                    )
                 )
                 handled += len(batch.notices)
                 batch = await following if following else None
@@ -186,9 +191,53 @@ class Sender:
 
     async def _send(self, batch: _Batch) -> list[Any]:
         return await asyncio.gather(
-            *(self._deliver(n, batch.contacts.get(n["user_id"])) for n in batch.notices),
+            *(self._deliver_traced(n, batch) for n in batch.notices),
             return_exceptions=True,
         )
+
+    async def _deliver_traced(self, notice: dict[str, Any], batch: _Batch) -> None:
+        """Deliver in a span continuing the trace the notice was queued in (tracing on);
+        its notice.sent / notice.failed event continues that span (`batch.traces`), or,
+        tracing off here, the stored context itself, so the chain holds downstream."""
+        contact = batch.contacts.get(notice["user_id"])
+        stored = notice.get("traceparent"), notice.get("tracestate")
+        if not tracing.enabled:
+            batch.traces[notice["_id"]] = stored
+            await self._deliver(notice, contact)
+            return
+        attributes: dict[str, Any] = {
+            "kohtaamo.notice.channel": notice["channel"],
+            "kohtaamo.notice.kind": notice["kind"],
+            "kohtaamo.notice.attempt": notice.get("attempts", 0) + 1,
+        }
+        if notice.get("correlation_id"):
+            attributes["kohtaamo.correlation_id"] = notice["correlation_id"]
+        due = notice.get("due")
+        if isinstance(due, datetime):
+            # How long it waited for the sender (quiet hours, retries, a busy queue).
+            waited = datetime.now(UTC) - (due if due.tzinfo else due.replace(tzinfo=UTC))
+            attributes["kohtaamo.notice.wait_s"] = max(0.0, waited.total_seconds())
+        span = tracing.child_span(
+            f"send {notice['channel']}",
+            traceparent=stored[0],
+            tracestate=stored[1],
+            kind=tracing.SpanKind.CLIENT,
+            attributes=attributes,
+        )
+        context = tracing.format_context(span.get_span_context())
+        batch.traces[notice["_id"]] = context if context[0] else stored
+        try:
+            with tracing.activated(span):
+                await self._deliver(notice, contact)
+        except Exception as exc:
+            span.record_exception(exc)
+            span.set_status(tracing.error_status(exc))
+            span.set_attribute("kohtaamo.outcome", "failed")
+            raise
+        else:
+            span.set_attribute("kohtaamo.outcome", "sent")
+        finally:
+            span.end()
 
     async def _deliver(self, notice: dict[str, Any], contact: dict[str, Any] | None) -> None:
         if contact is None or "display_name" not in contact:
@@ -226,7 +275,13 @@ class Sender:
         else:
             raise PermanentFailure(f"unknown channel {notice['channel']}")
 
-    async def _settle(self, claim: str, claimed: list[dict[str, Any]], results: list[Any]) -> None:
+    async def _settle(
+        self,
+        claim: str,
+        claimed: list[dict[str, Any]],
+        results: list[Any],
+        traces: dict[str, Trace],
+    ) -> None:
         delays = self.settings.notice_retry_delays_s
         now = datetime.now(UTC)
         sent = [n for n, r in zip(claimed, results, strict=True) if r is None]
@@ -236,7 +291,9 @@ class Sender:
         async def work(uow: UnitOfWork) -> None:
             session = uow.session
             settled[:] = list(sent)
-            events = [self._event(nc.NOTICE_SENT, n, sent_event(n)) for n in sent]
+            events = [
+                self._event(nc.NOTICE_SENT, n, sent_event(n), traces.get(n["_id"])) for n in sent
+            ]
             for notice, error in failures:
                 reason = _reason(error)
                 attempts = notice.get("attempts", 0) + 1
@@ -249,7 +306,12 @@ class Sender:
                     update["$set"]["status"] = FAILED
                     update["$push"] = {"log": log_entry(FAILED, reason, attempt=attempts)}
                     events.append(
-                        self._event(nc.NOTICE_FAILED, notice, failed_event(notice, reason))
+                        self._event(
+                            nc.NOTICE_FAILED,
+                            notice,
+                            failed_event(notice, reason),
+                            traces.get(notice["_id"]),
+                        )
                     )
                     settled.append(notice)
                 else:
@@ -294,12 +356,16 @@ class Sender:
                 error=_reason(error),
             )
 
-    def _event(self, type_: str, notice: dict[str, Any], data: Any) -> Any:
+    def _event(self, type_: str, notice: dict[str, Any], data: Any, trace: Trace | None) -> Any:
         correlation_id.set(notice.get("correlation_id"))
         causation_id.set(notice["cause_event_id"])
-        return self.svc.event(
+        event = self.svc.event(
             type_, data, municipality=notice["municipality"], subject=f"notice/{notice['_id']}"
         )
+        if trace and trace[0]:
+            # The notice's own trace: the settling transaction serves many notices.
+            event = event.model_copy(update={"traceparent": trace[0], "tracestate": trace[1]})
+        return event
 
 
 @dataclass
@@ -317,6 +383,8 @@ class _Batch:
     claim: str
     notices: list[dict[str, Any]]
     contacts: dict[str, dict[str, Any]]
+    # Per notice id: the span context its notice.sent / notice.failed continues.
+    traces: dict[str, Trace] = field(default_factory=dict)
 
 
 def _reason(error: BaseException) -> str:

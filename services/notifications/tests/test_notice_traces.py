@@ -1,0 +1,130 @@
+"""A notice continues the trace of the message that caused it (tracing on): the queued
+notice keeps that message's span context, the sender's span for delivering it is a child
+of the consumer's span, and the notice.sent / notice.failed event carries the sender's
+span on to its consumers. Real broker, store and SMTP server; spans kept in memory."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from contracts import events as ec
+from contracts import notifications as nc
+from kit.testing import envelope, eventually, publish_as_producer
+
+from .conftest import add_contact, mails_for, published
+from .test_registration_notices import registration
+
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+CAUSE = "00f067aa0ba902b7"
+
+
+async def _email_event(svc: Any, type_: str, user: str) -> dict[str, Any]:
+    """The notice event of `user`'s email notice (in-app ones are announced at once)."""
+    found: list[dict[str, Any]] = []
+
+    async def seen() -> bool:
+        found[:] = [
+            e
+            for e in await published(svc, type_, timeout=20)
+            if e["data"]["channel"] == "email" and e["data"]["user_id"] == user
+        ]
+        return bool(found)
+
+    await eventually(seen, timeout=20)
+    [event] = found
+    return event
+
+
+def _hex(value: int, width: int) -> str:
+    return f"{value:0{width}x}"
+
+
+async def test_sent_and_failed_notices_continue_the_cause_trace(
+    started: Any, mailbox: Any, recorded_spans: InMemorySpanExporter
+) -> None:
+    svc = await started()
+    box, _ = mailbox
+    ok, refused = (f"u-{uuid.uuid4().hex[:6]}" for _ in range(2))
+    address = await add_contact(svc, ok)
+    box.refuse.add(await add_contact(svc, refused))  # a permanent failure: failed at once
+    causes = {}
+    for user in (ok, refused):
+        cause = envelope(
+            ec.REGISTRATION_CONFIRMED,
+            registration(user, f"e-{uuid.uuid4().hex[:6]}"),
+            traceparent=f"00-{TRACE}-{CAUSE}-01",
+        )
+        causes[user] = cause.id
+        await publish_as_producer(svc.settings, cause)
+    await mails_for(box, address)
+    failed = await _email_event(svc, nc.NOTICE_FAILED, refused)
+    sent = await _email_event(svc, nc.NOTICE_SENT, ok)
+
+    spans = recorded_spans.get_finished_spans()
+
+    def consumed(cause_id: str) -> Any:
+        [span] = [
+            s
+            for s in spans
+            if s.kind.name == "CONSUMER"
+            and (s.attributes or {}).get("messaging.message.id") == cause_id
+        ]
+        return span
+
+    for user, event, outcome in ((ok, sent, "sent"), (refused, failed, "failed")):
+        consumer = consumed(causes[user])
+        assert consumer.parent is not None and _hex(consumer.parent.span_id, 16) == CAUSE
+        assert consumer.context is not None
+        # The notice stored with the consumer's span context.
+        notice = await svc.store.db.notices.find_one({"_id": event["data"]["notice_id"]})
+        assert notice is not None
+        trace_id, span_id = notice["traceparent"].split("-")[1:3]
+        assert trace_id == TRACE and span_id == _hex(consumer.context.span_id, 16)
+        # The sender's span: a child of the consumer's, in the same trace, with the outcome.
+        [delivered] = [
+            s
+            for s in spans
+            if s.name == "send email" and s.parent and s.parent.span_id == consumer.context.span_id
+        ]
+        assert delivered.context is not None and _hex(delivered.context.trace_id, 32) == TRACE
+        attributes = delivered.attributes or {}
+        assert attributes["kohtaamo.outcome"] == outcome, user
+        assert attributes["kohtaamo.notice.wait_s"] >= 0
+        # The event continues the sender's span (signed with it, as every event).
+        assert event["traceparent"].split("-")[1:3] == [
+            TRACE,
+            _hex(delivered.context.span_id, 16),
+        ], user
+    failed_send = next(
+        s for s in spans if s.name == "send email" and s.status.status_code.name == "ERROR"
+    )
+    assert [e.name for e in failed_send.events] == ["exception"]
+
+
+async def test_tracing_off_stores_and_sends_no_span_context(started: Any, mailbox: Any) -> None:
+    """Tracing off here (whatever the cause carried): the notice stores no span context and
+    its notice.sent carries none, as before tracing."""
+    svc = await started()
+    box, _ = mailbox
+    user = f"u-{uuid.uuid4().hex[:6]}"
+    address = await add_contact(svc, user)
+    cause = envelope(
+        ec.REGISTRATION_CONFIRMED,
+        registration(user, f"e-{uuid.uuid4().hex[:6]}"),
+        traceparent=f"00-{TRACE}-{CAUSE}-01",
+    )
+    await publish_as_producer(svc.settings, cause)
+    await mails_for(box, address)
+    sent = await _email_event(svc, nc.NOTICE_SENT, user)
+
+    async def stored() -> bool:
+        notice = await svc.store.db.notices.find_one({"_id": sent["data"]["notice_id"]})
+        return notice is not None
+
+    await eventually(stored)
+    notice = await svc.store.db.notices.find_one({"_id": sent["data"]["notice_id"]})
+    assert notice is not None and "traceparent" not in notice
+    assert "traceparent" not in sent
