@@ -342,6 +342,7 @@ async def settle(mongo_url: str, database: str, pid: int, limit_s: float = 600) 
 
     began = time.perf_counter()
     pending = None
+    client: AsyncMongoClient[dict[str, Any]]
     async with AsyncMongoClient(mongo_url) as client:
         while time.perf_counter() - began < limit_s:
             pending = await client[database]["outbox"].count_documents({})
@@ -353,22 +354,47 @@ async def settle(mongo_url: str, database: str, pid: int, limit_s: float = 600) 
     return {"seconds": round(time.perf_counter() - began, 1), "outbox_pending": pending}
 
 
-async def measure(base: str, ids: list[str], seconds: float, rounds: int) -> dict[str, Any]:
+async def measure(
+    base: str, ids: list[str], seconds: float, rounds: int, pid: int
+) -> dict[str, Any]:
+    """Each kind of request in `rounds` interleaved rounds: the median round's figures, and
+    the events process's CPU time per request (which the machine's load does not set)."""
     paths = requests(ids, len(ids))
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in paths}
     for _ in range(rounds):  # interleaved: the machine's load swings between them alike
         for name, those in paths.items():
-            runs[name].append(await hammer(base, those, seconds))
+            was = cpu_seconds(pid)
+            run = await hammer(base, those, seconds)
+            now = cpu_seconds(pid)
+            if was is not None and now is not None and run["requests"]:
+                run["cpu_ms_per_request"] = round((now - was) / run["requests"] * 1000, 3)
+            runs[name].append(run)
     figures: dict[str, Any] = {}
-    for name, those in runs.items():
-        best = sorted(those, key=lambda r: r["req_per_s"])[len(those) // 2]  # the median
-        figures[name] = {**best, "rounds_req_per_s": [r["req_per_s"] for r in those]}
+    for name, done in runs.items():
+        best = sorted(done, key=lambda r: r["req_per_s"])[len(done) // 2]  # the median
+        figures[name] = {**best, "rounds_req_per_s": [r["req_per_s"] for r in done]}
     base_rate = figures["healthz"]["req_per_s"]
     for name, target in TARGETS.items():
         figures[name]["ratio"] = round(figures[name]["req_per_s"] / base_rate, 4)
         figures[name]["target"] = target
         figures[name]["p99_under_400ms"] = figures[name]["p99_ms"] < P99_MS
     return figures
+
+
+def summary(size: int, figures: dict[str, Any]) -> str:
+    """One line per request: what the targets are judged on."""
+    lines = [
+        f"{size} events (load average {figures['machine']['load_avg']}), "
+        f"resident {figures['resident_mb']} MB (target < {figures['resident_target_mb']})"
+    ]
+    for name in ("healthz", *TARGETS):
+        f = figures[name]
+        ratio = f" ratio {f['ratio']} (target {f['target']})" if name in TARGETS else ""
+        lines.append(
+            f"  {name:9} {f['req_per_s']:8.1f} req/s  p50 {f['p50_ms']:7.1f} ms  "
+            f"p99 {f['p99_ms']:7.1f} ms  CPU {f.get('cpu_ms_per_request', '-')} ms/request{ratio}"
+        )
+    return "\n".join(lines)
 
 
 # -- the run -----------------------------------------------------------------------------
@@ -423,7 +449,7 @@ async def catalogue(
                         ids += more
                         loading["single_at_size"] = await singles(WINDOW, size + 1)
                     loading["settled"] = await settle(env["mongo_url"], database, pid)
-                    figures = await measure(base, ids, seconds, rounds)
+                    figures = await measure(base, ids, seconds, rounds, pid)
                     rss = resident_kb(pid)
                     mb = None if rss is None else round(rss / 1024, 1)
                     result["sizes"][str(size)] = {
@@ -434,6 +460,7 @@ async def catalogue(
                         "machine": machine(),
                     }
                     write("catalogue", result)  # what is measured so far, if a size is cut
+                    print(summary(size, result["sizes"][str(size)]), flush=True)
     if len(sizes) > 1:
         small, large = (result["sizes"][str(s)] for s in (min(sizes), max(sizes)))
         result["scaling"] = {
