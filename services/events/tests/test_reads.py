@@ -11,6 +11,9 @@ from typing import Any
 from icalendar import Calendar
 
 from contracts.calendar import UID_DOMAIN
+from events import event, store
+from events.api.caching import dumps
+from events.parts import Parts
 
 from .conftest import helsinki_now
 
@@ -102,3 +105,29 @@ async def test_status_change_on_either_kind_of_store(svc: Any, api: Any, monkeyp
         assert done["revision"] == current["revision"] + 1, kind
         assert done == await svc.store.db[store.EVENTS].find_one({"_id": created["id"]})
         assert await store.update_and_read(svc, None, guard, {"$set": {"status": "x"}}) is None
+
+
+async def test_a_status_change_holds_the_event_exactly_as_stored(api: Any, svc: Any) -> None:
+    """A publish and a cancel on the embedded store apply their update to the event as read
+    instead of reading it again (store.update_and_read): what they answer and what the
+    catalogue holds must be the stored document's view, byte for byte; and an event that
+    changed since it was read is read again."""
+    created = await api.event(title={"fi": f"Kerho {unique_word()}"}, publish=False)
+    staff = api.auth("staff")
+    events = svc.store.db[store.EVENTS]
+    for action in ("publish", "cancel"):
+        r = await api.client.post(f"/events/{created['id']}/{action}", headers=staff)
+        assert r.status_code == 200, r.text
+        stored = await events.find_one({"_id": created["id"]})
+        assert r.json() == event.out(stored, detail=True)
+        held = svc.part(Parts).catalogue.get(created["id"])
+        assert held.view == dumps(event.out(stored))  # field order and times as stored
+    # Read, then changed by someone else: the update is not applied to the stale copy.
+    stale = await events.find_one({"_id": created["id"]})
+    await events.update_one({"_id": created["id"]}, {"$inc": {"revision": 1, "visits": 3}})
+    written = await store.update_and_read(
+        svc, None, {"_id": created["id"]}, {"$set": {"note": "x"}}, current=stale
+    )
+    assert written == await events.find_one({"_id": created["id"]})
+    assert written is not None and written["visits"] == 3
+    assert written["revision"] == stale["revision"] + 2

@@ -400,6 +400,7 @@ async def _set_status(
         session,
         {"_id": event["_id"], "status": event["status"]},  # no double transition
         {"$set": {"status": status, "updated_at": now, f"{status}_at": now, **more}},
+        current=event,
     )
     if result is None:
         raise conflict("The event changed meanwhile; reload it.", field="status")
