@@ -257,6 +257,26 @@ async def _serious_violations(page: Page) -> list[dict[str, Any]]:
     return [v for v in violations if v["impact"] in ("serious", "critical")]
 
 
+async def _wider_than_the_screen(page: Page) -> list[str]:
+    """Elements reaching past the viewport's right edge (empty when the page fits)."""
+    return await page.evaluate(
+        """() => {
+            const width = document.documentElement.clientWidth;
+            if (document.documentElement.scrollWidth <= width + 1) return [];
+            return [...document.querySelectorAll("body *")]
+                .filter((el) => el.getBoundingClientRect().right > width + 1)
+                .slice(0, 8)
+                .map((el) => `${el.tagName}.${el.className}`);
+        }"""
+    )
+
+
+@pytest.fixture
+def wider_than_the_screen() -> Callable[..., Any]:
+    """`await wider_than_the_screen(page)`: elements past the viewport's right edge."""
+    return _wider_than_the_screen
+
+
 @pytest.fixture
 def shot() -> Callable[..., Any]:
     """`await shot(page, name)`: a full-page screenshot in test-artifacts/ui/."""

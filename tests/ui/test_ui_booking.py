@@ -27,20 +27,6 @@ def next_sunday() -> date:
     return day + timedelta(days=(6 - day.weekday()) % 7)
 
 
-async def wider_than_the_screen(page: Any) -> list[str]:
-    """Elements reaching past the viewport's right edge (empty when the page fits)."""
-    return await page.evaluate(
-        """() => {
-            const width = document.documentElement.clientWidth;
-            if (document.documentElement.scrollWidth <= width + 1) return [];
-            return [...document.querySelectorAll("body *")]
-                .filter((el) => el.getBoundingClientRect().right > width + 1)
-                .slice(0, 8)
-                .map((el) => `${el.tagName}.${el.className}`);
-        }"""
-    )
-
-
 async def test_booking_paths_end_in_a_booking_or_a_next_step(
     platform: Any,
     api: Any,
@@ -50,6 +36,7 @@ async def test_booking_paths_end_in_a_booking_or_a_next_step(
     axe: Any,
     ui_text: Any,
     log_in: Any,
+    wider_than_the_screen: Any,
 ) -> None:
     text = ui_text["fi"]
     app = platform.gateway + "/app/"
@@ -164,6 +151,7 @@ async def test_long_names_wrap_and_keep_the_page_the_screens_width(
     axe: Any,
     ui_text: Any,
     log_in: Any,
+    wider_than_the_screen: Any,
 ) -> None:
     text = ui_text["fi"]
     app = platform.gateway + "/app/"
@@ -231,7 +219,14 @@ async def test_long_names_wrap_and_keep_the_page_the_screens_width(
 
 
 async def test_event_details_paging_and_calendar_links_on_a_phone(
-    platform: Any, api: Any, staff: Any, new_page: Any, shot: Any, axe: Any, ui_text: Any
+    platform: Any,
+    api: Any,
+    staff: Any,
+    new_page: Any,
+    shot: Any,
+    axe: Any,
+    ui_text: Any,
+    wider_than_the_screen: Any,
 ) -> None:
     text = ui_text["fi"]
     app = platform.gateway + "/app/"

@@ -83,8 +83,8 @@ async function reach(target, init) {
   }
 }
 
-async function send(method, path, { body, query } = {}, s = session.load()) {
-  const headers = { Accept: "application/json", "Accept-Language": language };
+async function send(method, path, { body, query, headers: extra } = {}, s = session.load()) {
+  const headers = { Accept: "application/json", "Accept-Language": language, ...extra };
   if (s) headers.Authorization = `Bearer ${s.access}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   return reach(url(path, query), {
@@ -163,6 +163,18 @@ export async function api(method, path, options = {}) {
   const response = await raw(method, path, options);
   if (response.status === 204) return null;
   return response.json();
+}
+
+// A single resource with its ETag, to send a change back with If-Match: of two people
+// editing the same thing, the second gets 412 instead of overwriting the first.
+export async function getTagged(path) {
+  const response = await raw("GET", path);
+  return { body: await response.json(), etag: response.headers.get("ETag") };
+}
+
+export async function patchIfMatch(path, body, etag) {
+  const response = await raw("PATCH", path, { body, headers: etag ? { "If-Match": etag } : {} });
+  return { body: await response.json(), etag: response.headers.get("ETag") };
 }
 
 export const get = (path, query) => api("GET", path, { query });

@@ -55,6 +55,7 @@ const BY_STATUS = {
   403: "problem.forbidden",
   404: "problem.notFound",
   409: "problem.conflict",
+  412: "problem.stale",
   413: "problem.tooLarge",
   422: "problem.invalid",
   429: "problem.tooManyAttempts",

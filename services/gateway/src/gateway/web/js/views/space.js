@@ -11,7 +11,7 @@ import { dayGrid } from "./book.js";
 const today = () => new Date().toISOString().slice(0, 10);
 const DAYS = [0, 1, 2, 3, 4, 5, 6]; // Monday first, as the API numbers them
 
-function mapLink(address) {
+export function mapLink(address) {
   const url = new URL("https://www.openstreetmap.org/search");
   url.search = new URLSearchParams({ query: address }).toString();
   return h("a", { href: url.toString(), rel: "noopener", target: "_blank", text: t("space.map") });

@@ -7,6 +7,7 @@ import { announce, announceProblem, problemText, route } from "../app.js";
 import { EVENT_KINDS } from "./events.js";
 import { RESOURCE_KINDS } from "./book.js";
 import { scanTab } from "./scan.js";
+import { placeForm, spaceForm } from "./places.js";
 
 const TABS = ["events", "bookings", "resources", "scan"];
 const today = () => new Date().toISOString().slice(0, 10);
@@ -280,6 +281,8 @@ async function resourcesTab() {
     card("staff.resources", resources.length ? h("ul", { class: "rows" }, resources.map(resourceRow)) : h("p", { text: t("book.noResources") })),
     card("staff.newResource", newResourceForm(locations)),
     card("staff.hours", hoursForm(locations)),
+    card("places.placeTitle", await placeForm(locations)),
+    card("places.spaceTitle", await spaceForm(resources)),
   ];
 }
 
