@@ -164,6 +164,21 @@ async def test_qr_check_in_from_booking_and_registration_to_staff_on_a_phone(
     await feed_box.scroll_into_view_if_needed()
     await shot(page, "feed-links")
     assert await axe(page) == []
+    # On a phone the address, its copy button and the links fit the screen.
+    await page.evaluate("navigator.clipboard.writeText('')")
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await feed_box.get_by_role("button", name=text["feed.copy"]).click()
+    assert await page.evaluate("navigator.clipboard.readText()") == feed_url
+    for control in (address, feed_box.get_by_role("link", name=text["feed.outlook"])):
+        box = await control.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    assert await page.evaluate(
+        "document.documentElement.scrollWidth <= document.documentElement.clientWidth + 1"
+    )
+    await feed_box.scroll_into_view_if_needed()
+    await shot(page, "feed-links-phone")
+    assert await axe(page) == []
+    await page.set_viewport_size({"width": 1280, "height": 800})
     uids = {f"{booking['id']}@kohtaamo.fi", f"{registration['id']}@kohtaamo.fi"}
 
     async def both_in_feed() -> bool:

@@ -139,13 +139,16 @@ async def test_problems_are_translated_marked_and_offer_a_retry(
     await expect(page.locator("h1")).to_have_text(text["book.title"])
 
 
+@pytest.mark.parametrize("size", ["desktop", "phone"])
 async def test_an_expiring_session_refreshes_once_and_then_asks_to_sign_in_once(
-    platform: Any, api: Any, new_page: Any, shot: Any, axe: Any, ui_text: Any, log_in: Any
-) -> None:
+    platform: Any, api: Any, new_page: Any, shot: Any, axe: Any, ui_text: Any, log_in: Any,
+    size: str,
+) -> None:  # fmt: skip
     text = ui_text["fi"]
     app = platform.gateway + "/app/"
     person = api.sign_up("Istunto")
-    page = await new_page()
+    width, height = {"desktop": (1280, 800), "phone": (390, 844)}[size]
+    page = await new_page(width=width, height=height)
     refreshes: list[str] = []
     page.on(
         "request", lambda r: refreshes.append(r.url) if r.url.endswith("/auth/refresh") else None
@@ -170,7 +173,7 @@ async def test_an_expiring_session_refreshes_once_and_then_asks_to_sign_in_once(
     await expect(account.get_by_role("link", name=text["auth.login"])).to_be_visible()
     await expect(account.get_by_role("button", name=text["auth.logout"])).to_have_count(0)
     assert len(refreshes) == 2
-    await shot(page, "session-ended")
+    await shot(page, f"session-ended-{size}")
     assert await axe(page) == []
 
     # Signing in again leads back to the page the person was on.
@@ -188,4 +191,5 @@ async def test_an_expiring_session_refreshes_once_and_then_asks_to_sign_in_once(
     # (the welcome toast of the sign-in may still be there: count the saved ones)
     saved = page.locator("#status .toast", has_text=text["saved"])
     await expect(saved).to_have_count(2)
+    await shot(page, f"toasts-{size}")
     await expect(page.locator("#status .toast")).to_have_count(0, timeout=20_000)

@@ -114,11 +114,24 @@ async def test_staff_manage_bookings_resources_and_check_people_in(
     }
     second = api.call("POST", "/bookings", resident, json={"resource_id": ROOM, **later})
     assert second["status"] == "pending"
+    # This one on a phone: who asked and for how many, the buttons within the screen.
+    await page.set_viewport_size({"width": 390, "height": 844})
     await page.reload()
     pending = page.locator("#pending-bookings li.row", has_text="Neuvotteluhuone A")
+    await expect(pending.locator(".requester")).to_contain_text(resident.email)
+    await expect(pending.locator(".party")).to_have_text("Henkilöitä: 1")
+    deny = pending.get_by_role("button", name="Hylkää")
+    box = await deny.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    assert await page.evaluate(
+        "document.documentElement.scrollWidth <= document.documentElement.clientWidth + 1"
+    )
+    await shot(page, "12-staff-bookings-phone")
+    assert await axe(page) == []
     await pending.get_by_label("Hylkäyksen syy").fill("Tila on varattu tapahtumalle")
-    await pending.get_by_role("button", name="Hylkää").click()
+    await deny.click()
     await expect(page.locator("#status")).to_contain_text("Varaus hylätty.")
+    await page.set_viewport_size({"width": 1280, "height": 900})
     denied = api.call("GET", f"/bookings/{second['id']}", staff)
     assert (denied["status"], denied["reason"]) == ("denied", "Tila on varattu tapahtumalle")
 
