@@ -95,6 +95,8 @@ def build_router(svc: Service, settings: AnalyticsSettings) -> APIRouter:
         period: str | None = period_query,
         municipality: str | None = municipality_query,
     ) -> dict[str, Any]:
+        """A report for the caller's municipality and a period as JSON tables; cells under the
+        suppression threshold are null so that no small group can be singled out."""
         return (await build(name.value, principal, period, municipality)).as_dict()
 
     @router.get(
@@ -109,6 +111,8 @@ def build_router(svc: Service, settings: AnalyticsSettings) -> APIRouter:
         period: str | None = period_query,
         municipality: str | None = municipality_query,
     ) -> Response:
+        """A report as a file: CSV in long format (one figure per row) or an XLSX workbook, with the
+        same suppression as the JSON report."""
         # The audit entry is the export's scope (a municipality or `network`), not the caller's.
         async with svc.audit.action(
             principal, "report.export", "report", name.value, format=fmt.value, period=period
@@ -132,6 +136,8 @@ def build_router(svc: Service, settings: AnalyticsSettings) -> APIRouter:
         period: str | None = period_query,
         municipality: str | None = municipality_query,
     ) -> Response:
+        """The main chart of a report drawn as PNG or SVG, from the same suppressed figures as the
+        report."""
         report = await build(name.value, principal, period, municipality)
         body = await asyncio.to_thread(charts.render, report, fmt.value)
         return Response(body, media_type=MEDIA[fmt.value])
@@ -147,6 +153,8 @@ def build_router(svc: Service, settings: AnalyticsSettings) -> APIRouter:
         period: str | None = period_query,
         municipality: str | None = municipality_query,
     ) -> dict[str, Any]:
+        """Headline figures and the chart series the web UI's dashboard draws, for the caller's
+        municipality."""
         reports = {
             name: await build(name, principal, period, municipality) for name in catalog.REPORTS
         }
@@ -159,6 +167,7 @@ def build_router(svc: Service, settings: AnalyticsSettings) -> APIRouter:
         **returns(Rebuilt, "How many facts were replayed"),
     )
     async def post_rebuild(principal: Principal = admin) -> dict[str, Any]:
+        """Drops the read projections and rebuilds them from the stored facts (admins)."""
         # Projections hold every municipality this site serves: only its own admins.
         async with svc.audit.action(
             principal, "projections.rebuild", "projections", settings.municipality

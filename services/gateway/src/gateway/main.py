@@ -18,7 +18,7 @@ from gateway.api import proxy_route, signed_in
 from gateway.edge import Edge
 from gateway.errors import install_edge_problems
 from gateway.my_page import my_page_router
-from gateway.openapi import Aggregator, docs_router, drop_default_docs
+from gateway.openapi import OWN_TAG_LIST, Aggregator, docs_router, drop_default_docs
 from gateway.rate_limits import RateLimits
 from gateway.routes import RouteTable
 from gateway.security_headers import install_browser_protections
@@ -26,7 +26,7 @@ from gateway.settings import GatewaySettings
 from gateway.shortcut import ProxyShortcut
 from gateway.upstreams import Upstreams
 from gateway.web_mount import mount_web
-from kit.openapi import returns
+from kit.openapi import CONTACT, returns
 from kit.web import WebService
 
 DESCRIPTION = (
@@ -87,6 +87,8 @@ class GatewayService(WebService[GatewaySettings]):
             **returns(dict[str, UpstreamState], "Each service by name"),
         )
         async def upstreams() -> dict[str, dict[str, Any]]:
+            """The services the gateway routes to: each one's address, circuit breaker state and
+            last readiness, for operators."""
             return await self.upstreams.status()
 
         app.include_router(ops)
@@ -98,6 +100,9 @@ class GatewayService(WebService[GatewaySettings]):
                 version=self.version,
                 description=self.description,
                 routes=app.routes,
+                contact=CONTACT,
+                tags=OWN_TAG_LIST,
+                servers=[{"url": "/", "description": "This site's gateway"}],
             )
 
         aggregator = Aggregator(self.upstreams, self.table, own)

@@ -129,6 +129,10 @@ def my_page_router(upstreams: Upstreams, principal: Any) -> APIRouter:
         responses={401: {"description": "No or invalid token"}},
     )
     async def overview(request: Request, who: Principal = Depends(principal)) -> Overview:
+        """My page in one call: the caller's bookings, registrations and unread notices, fetched
+        concurrently from their services as the caller. A part whose service refuses, fails or is
+        not deployed is reported in its own `status`; the rest still arrive (`complete` is false
+        then)."""
         headers = {
             "authorization": request.headers["authorization"],
             CORRELATION_HEADER: request.state.correlation_id,

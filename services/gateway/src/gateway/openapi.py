@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from gateway.routes import API_PREFIX, RouteTable
 from gateway.upstreams import Upstreams
-from kit.openapi import PROBLEM_JSON, PROBLEM_SCHEMA
+from kit.openapi import CONTACT, PROBLEM_JSON, PROBLEM_SCHEMA
 
 log = structlog.get_logger("gateway.openapi")
 REF = "#/components/schemas/"
@@ -191,6 +191,14 @@ def _with_gateway_answers(operation: dict[str, Any]) -> None:
             answer["content"] = {PROBLEM_JSON: content["application/json"]}
 
 
+# What the gateway's own tags hold, for the aggregated document's tag list.
+OWN_TAGS = {
+    "operations": "Health, readiness, metrics and upstreams, for operators and orchestrators.",
+    "my page": "The caller's own page, gathered from several services in one call.",
+}
+OWN_TAG_LIST = [{"name": name, "description": text} for name, text in OWN_TAGS.items()]
+
+
 def merge(
     own: dict[str, Any], upstream_docs: dict[str, dict[str, Any]], table: RouteTable
 ) -> dict[str, Any]:
@@ -199,6 +207,10 @@ def merge(
     schemas["Problem"] = PROBLEM_SCHEMA
     security = doc["components"].setdefault("securitySchemes", {})
     tags = {t["name"]: t for t in doc.get("tags", [])}
+    for item in doc.get("paths", {}).values():  # the gateway's own operations' tags
+        for method, operation in item.items():
+            for tag in operation.get("tags", []) if method in METHODS else []:
+                tags.setdefault(tag, {"name": tag, "description": OWN_TAGS.get(tag, "")})
     operation_ids = {
         op.get("operationId")
         for item in doc.get("paths", {}).values()
@@ -234,6 +246,9 @@ def merge(
             doc.setdefault("paths", {})[API_PREFIX + routed] = item
     if tags:
         doc["tags"] = list(tags.values())
+    # Relative: the site that serves this document (its paths start with /api/v1).
+    doc["servers"] = [{"url": "/", "description": "This site's gateway"}]
+    doc["info"].setdefault("contact", CONTACT)
     if not security:
         doc["components"].pop("securitySchemes")
     return doc

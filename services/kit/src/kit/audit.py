@@ -428,6 +428,8 @@ def router(svc: Service[Any]) -> APIRouter:
         pages: Paging = paging,
         principal: Principal = reader,
     ) -> dict[str, Any]:
+        """The audit log of this service's privileged actions (who, what, on which object, with what
+        outcome), newest first, a page at a time; admins of the municipality only."""
         query = filters.query(principal)
         docs = await svc.audit.find(query, limit=pages.limit + 1, offset=pages.offset)
         items = [entry_out(d).model_dump(mode="json") for d in docs[: pages.limit]]

@@ -50,6 +50,8 @@ def health_router(service: WebService) -> APIRouter:
 
     @router.get("/healthz", summary="Process is alive", **returns(Alive, "Alive"))
     async def healthz() -> dict[str, str]:
+        """Liveness: 200 while the process runs, whatever its dependencies; for the orchestrator's
+        restart decision, not for routing traffic."""
         return {"status": "ok", "service": service.name}
 
     @router.get(
@@ -61,6 +63,8 @@ def health_router(service: WebService) -> APIRouter:
         },
     )
     async def readyz() -> JSONResponse:
+        """Readiness for HTTP traffic: 503 while the store (or another dependency HTTP needs) is
+        unreachable; a broker outage only degrades the answer, as requests can still be served."""
         return report(service.name, await service.readiness())
 
     @router.get(
@@ -72,6 +76,8 @@ def health_router(service: WebService) -> APIRouter:
         },
     )
     async def consumers() -> JSONResponse:
+        """Whether the broker is reachable and every consumer is attached and making progress; 503
+        otherwise, with each check's details."""
         return report(service.name, await service.consumer_health())
 
     @router.get(
@@ -80,6 +86,8 @@ def health_router(service: WebService) -> APIRouter:
         **returns(Jwks, "The keys"),
     )
     async def event_keys() -> dict[str, Any]:
+        """The public keys (JWKS) that verify the signatures of this site's published messages;
+        cacheable, rotated keys stay listed while messages signed with them may still arrive."""
         # Partner sites verify this site's signed events with these (kit.signatures).
         return service.settings.site_jwks()
 
@@ -89,6 +97,8 @@ def health_router(service: WebService) -> APIRouter:
         **file_response("Prometheus text format", "text/plain"),
     )
     async def metrics() -> Response:
+        """Prometheus metrics of this process in the text exposition format; for the site's scraper,
+        not for clients."""
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router

@@ -26,7 +26,7 @@ from kit.links import ProxyPeer
 from kit.logging import configure_logging
 from kit.metrics import record_build
 from kit.not_modified import NotModified
-from kit.openapi import operation_ids
+from kit.openapi import CONTACT, documented, operation_ids
 from kit.problems import Problem, install_error_mapping, install_problem_handlers
 from kit.query import known_query
 from kit.settings import KitSettings
@@ -142,6 +142,7 @@ class WebService(Generic[SettingsT]):
             version=self.version,
             lifespan=lifespan,
             generate_unique_id_function=operation_ids(self.name),
+            contact=CONTACT,
             # Every route refuses query parameters it does not take (422, kit.query).
             dependencies=[Depends(known_query)],
             # With tracing off FastAPI's own OpenTelemetry still asks the global providers
@@ -177,6 +178,7 @@ class WebService(Generic[SettingsT]):
         app.include_router(health_router(self))
         for router in self.routers:
             app.include_router(router)
+        documented(app)
         tracing.instrument_app(app, trusted=self.settings.trusted_proxies)
         record_build(self.name, _version(self.name, self.version), self.settings.build_revision)
         return app

@@ -46,6 +46,9 @@ def build_router(svc: Service) -> APIRouter:
         "/bookings", name="create", dependencies=[once], **returns(BookingOut, "The booking", 201)
     )
     async def book(data: BookingIn, principal: Principal = booker) -> dict[str, Any]:
+        """Books a resource for a time in the caller's name (or, for staff, on someone's behalf).
+        Checked against the resource's rules, quota and availability in one write, so two people
+        never get the same time. Takes an Idempotency-Key."""
         return booking_out(await place_booking(svc, principal=principal, data=data))
 
     @router.get("/bookings/mine", **returns(Page[BookingOut], "The caller's bookings"))
@@ -87,6 +90,7 @@ def build_router(svc: Service) -> APIRouter:
     async def get(
         booking_id: str, response: Response, principal: Principal = booker
     ) -> dict[str, Any]:
+        """One booking: the booker's own, or any of the municipality for staff; with its ETag."""
         doc = await load_booking(svc, booking_id, principal)
         tag(response, doc)
         return booking_out(doc)
@@ -95,6 +99,8 @@ def build_router(svc: Service) -> APIRouter:
     async def cancel_booking(
         booking_id: str, data: Reason | None = None, principal: Principal = booker
     ) -> dict[str, Any]:
+        """Cancels a booking: the booker before the resource's cancellation deadline, staff at any
+        time."""
         booking = await load_booking(svc, booking_id, principal)
         reason = data.reason if data else None
         if booking["user_id"] == principal.subject or not is_staff_of(
@@ -115,6 +121,7 @@ def build_router(svc: Service) -> APIRouter:
 
     @router.post("/bookings/{booking_id}/approve", **returns(BookingOut, "Confirmed"))
     async def approve(booking_id: str, principal: Principal = staff) -> dict[str, Any]:
+        """Approves a pending booking of a resource that needs approval (municipal staff)."""
         async with svc.audit.action(principal, "booking.approve", "booking", booking_id) as entry:
             booking = await load_booking(svc, booking_id, principal)
             entry.municipality = booking["municipality"]
@@ -138,6 +145,8 @@ def build_router(svc: Service) -> APIRouter:
     async def deny(
         booking_id: str, data: Reason | None = None, principal: Principal = staff
     ) -> dict[str, Any]:
+        """Denies a pending booking, with an optional reason told to the booker (staff of its
+        municipality)."""
         reason = data.reason if data else None
         async with svc.audit.action(
             principal, "booking.deny", "booking", booking_id, reason=reason
@@ -164,6 +173,8 @@ def build_router(svc: Service) -> APIRouter:
         "/bookings/{booking_id}/check-in", name="check_in", **returns(BookingOut, "Checked in")
     )
     async def check_in_booking(booking_id: str, principal: Principal = booker) -> dict[str, Any]:
+        """Checks the booker in to their confirmed booking in the check-in window; a booking not
+        checked in may be released as a no-show."""
         booking = await load_booking(svc, booking_id, principal)
         return booking_out(await check_in(svc, booking))
 
@@ -174,12 +185,15 @@ def build_router(svc: Service) -> APIRouter:
         **returns(SeriesOut, "Each occurrence's outcome", 201),
     )
     async def new_series(data: SeriesIn, principal: Principal = booker) -> dict[str, Any]:
+        """Books a weekly series of the same time; each occurrence is a booking of its own, checked
+        like one. Takes an Idempotency-Key."""
         return series_out(await create_series(svc, principal=principal, data=data))
 
     @router.get("/series/{series_id}", name="series_get", **returns(SeriesOut, "The series"))
     async def get_series(
         series_id: str, response: Response, principal: Principal = booker
     ) -> dict[str, Any]:
+        """One booking series with its occurrences (the booker's own, or its staff's)."""
         doc = await load_series(svc, series_id, principal)
         tag(response, doc)
         return series_out(doc)
@@ -192,6 +206,7 @@ def build_router(svc: Service) -> APIRouter:
     async def cancel_whole_series(
         series_id: str, data: Reason | None = None, principal: Principal = booker
     ) -> dict[str, Any]:
+        """Cancels the occurrences of a series that have not started yet."""
         series = await load_series(svc, series_id, principal)
         if series["status"] != "active":
             raise Problem(409, "Conflict", "The series is already cancelled.", field="series_id")

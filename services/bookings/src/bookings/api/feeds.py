@@ -28,6 +28,8 @@ def build_router(svc: Service) -> APIRouter:
 
     @router.delete("/me/feed", status_code=204)
     async def revoke(principal: Principal = booker) -> Response:
+        """Revokes the caller's personal calendar feed link: the old address stops answering at
+        once."""
         await revoke_feed(svc, principal)
         return Response(status_code=204)
 
@@ -35,6 +37,9 @@ def build_router(svc: Service) -> APIRouter:
         "/feeds/{token}.ics", **file_response("The caller's bookings as iCalendar", "text/calendar")
     )
     async def ics(token: str) -> Response:
+        """The personal calendar feed (iCalendar) of the holder of the link's token: their bookings
+        and event registrations. No other authentication: the token is the secret, revoked with
+        DELETE /me/feed."""
         return Response(await feed_ics(svc, token), media_type="text/calendar; charset=utf-8")
 
     return router

@@ -42,6 +42,8 @@ def build_router(svc: Service) -> APIRouter:
 
     @router.post("/locations", **returns(LocationOut, "The location", 201))
     async def create(data: LocationIn, principal: Principal = staff) -> dict[str, Any]:
+        """Creates a location (a place with opening hours and a time zone) in the caller's
+        municipality; staff only."""
         doc = await create_location(svc, data=data, municipality=principal.municipality)
         return location_out(doc)
 
@@ -60,6 +62,8 @@ def build_router(svc: Service) -> APIRouter:
     async def get(
         location_id: str, response: Response, principal: Principal = anyone
     ) -> dict[str, Any]:
+        """One location of the caller's municipality with its opening hours, description and
+        accessibility; with its ETag for If-Match and If-None-Match."""
         doc = await load_location(svc, location_id, principal)
         tag(response, doc)
         return location_out(doc)
@@ -90,6 +94,8 @@ def build_router(svc: Service) -> APIRouter:
         precondition: Annotated[Precondition, Depends(if_match)],
         principal: Principal = staff,
     ) -> dict[str, Any]:
+        """Replaces a location's weekly opening hours and exceptions (staff of its municipality);
+        honours If-Match. Bookings already made are kept."""
         async with svc.audit.action(principal, "location.hours", "location", location_id):
             location = await load_location(svc, location_id, principal)
             doc = await set_hours(

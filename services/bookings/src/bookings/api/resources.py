@@ -41,6 +41,8 @@ def build_router(svc: Service) -> APIRouter:
 
     @router.post("/resources", **returns(ResourceOut, "The resource", 201))
     async def create(data: ResourceIn, principal: Principal = staff_or_mentor) -> dict[str, Any]:
+        """Creates a bookable resource at a location of the caller's municipality (staff), or a
+        mentor's own office hours (mentors)."""
         # A mentor may open office hours for themselves only.
         if not principal.has(*STAFF_ROLES) and (
             data.kind != ResourceKind.mentor_hours or data.mentor_user_id != principal.subject
@@ -70,6 +72,7 @@ def build_router(svc: Service) -> APIRouter:
     async def get(
         resource_id: str, response: Response, principal: Principal = anyone
     ) -> dict[str, Any]:
+        """One resource with its rules, terms and hours, and its ETag."""
         doc = await load_resource(svc, resource_id, principal)
         tag(response, doc)
         return resource_out(doc)
@@ -84,6 +87,8 @@ def build_router(svc: Service) -> APIRouter:
         precondition: Annotated[Precondition, Depends(if_match)],
         principal: Principal = staff,
     ) -> dict[str, Any]:
+        """Changes a resource's details or rules (staff of its municipality); honours If-Match (412
+        on a stale version)."""
         resource = await load_resource(svc, resource_id)
         ensure_municipality(principal, resource["municipality"])
         doc = await update_resource(svc, resource=resource, patch=data, precondition=precondition)
@@ -159,6 +164,8 @@ def build_router(svc: Service) -> APIRouter:
     async def block(
         resource_id: str, data: BlockIn, principal: Principal = staff
     ) -> dict[str, Any]:
+        """Blocks a resource for a time (maintenance, an event) so that it cannot be booked then;
+        the answer says what the block did to bookings already there. Staff of its municipality."""
         details = {"starts_at": data.starts_at.isoformat(), "ends_at": data.ends_at.isoformat()}
         async with svc.audit.action(
             principal, "resource.block", "resource", resource_id, **details
@@ -171,6 +178,7 @@ def build_router(svc: Service) -> APIRouter:
 
     @router.delete("/blocks/{block_id}", status_code=204)
     async def lift(block_id: str, principal: Principal = staff) -> Response:
+        """Lifts a block: the time becomes bookable again (staff of its municipality)."""
         async with svc.audit.action(principal, "block.lift", "block", block_id):
             await lift_block(svc, block_id=block_id, principal=principal)
         return Response(status_code=204)

@@ -168,6 +168,9 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
         ),
         principal: Principal | None = anyone,
     ) -> Response:
+        """The events catalogue: published events by time, filtered by words, kind, dates,
+        municipality, audience and more, a page at a time (no total: the filters are not counted).
+        """
         filters = params.filters(svc, principal)
         limit = min(limit, page_max)
         if reads.answers(filters):
@@ -186,6 +189,8 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
 
     @api.post("", **returns(EventOut, "The draft", 201))
     async def create(data: event.EventIn, principal: Principal = organisers) -> dict[str, Any]:
+        """Creates an event as a draft (or published at once) in the caller's municipality; staff
+        and admins."""
         doc = await event.create(
             svc,
             data=data,
@@ -225,6 +230,8 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
         ),
         principal: Principal | None = anyone,
     ) -> Response:
+        """One event: public once published, drafts for its managers; with its ETag and caching
+        headers (304 on If-None-Match)."""
         entry = await reads.at_least(event_id, min_revision)
         if entry is not None and not access.is_manager(principal, entry.municipality):
             # Public and not shown in detail: as held, with its sub-events spliced in.
@@ -252,6 +259,7 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
         precondition: Annotated[conditional.Precondition, Depends(conditional.if_match)],
         principal: Principal = organisers,
     ) -> dict[str, Any]:
+        """Changes an event (its managers); honours If-Match (412 on a stale version)."""
         doc = await event.get(svc, event_id)
         access.ensure_can_edit(principal, doc)
         fresh = await event.update(svc, event=doc, patch=patch, precondition=precondition)
@@ -262,6 +270,7 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
 
     @api.post("/{event_id}/publish", **returns(EventOut, "The published event"))
     async def publish(event_id: str, principal: Principal = managers) -> dict[str, Any]:
+        """Publishes a draft event: it appears in the catalogue and opens for registration."""
         async with svc.audit.action(principal, "event.publish", "event", event_id) as entry:
             doc = await event.get(svc, event_id)
             entry.municipality = doc["municipality"]
@@ -273,6 +282,7 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
     async def cancel(
         event_id: str, body: CancelIn | None = None, principal: Principal = organisers
     ) -> dict[str, Any]:
+        """Cancels an event (its managers)."""
         reason = body.reason if body else None
         async with svc.audit.action(
             principal, "event.cancel", "event", event_id, reason=reason
@@ -285,6 +295,7 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
 
     @api.post("/{event_id}/complete", **returns(EventOut, "The completed event"))
     async def complete(event_id: str, principal: Principal = managers) -> dict[str, Any]:
+        """Marks a held event completed (its managers)."""
         doc = await event.get(svc, event_id)
         access.ensure_manager(principal, doc["municipality"])
         return event.out(await event.complete(svc, event=doc), detail=True)

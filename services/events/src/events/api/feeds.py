@@ -37,6 +37,8 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
         limit: int = Query(default=200, ge=1, le=500),
         principal: Principal | None = anyone,
     ) -> Response:
+        """The public events of a municipality as an iCalendar feed, for calendar apps to subscribe
+        to."""
         base = public_base(request, svc.settings)
         filters = params.filters(svc, principal)
         reads = svc.part(Parts).catalogue
@@ -61,6 +63,7 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
         lang: str = Query(default="fi", pattern="^[a-z]{2,3}$"),
         principal: Principal | None = anyone,
     ) -> Response:
+        """One public event as an iCalendar file, to add it to a calendar."""
         doc = await event.get(svc, event_id)
         access.ensure_visible(principal, doc)
         base = public_base(request, svc.settings)
@@ -87,6 +90,7 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
         lang: str = Query(default="fi", pattern="^[a-z]{2,3}$"),
         principal: Principal | None = anyone,
     ) -> Response:
+        """One public event as schema.org JSON-LD, for search engines and linked-data partners."""
         doc = await event.get(svc, event_id)
         access.ensure_visible(principal, doc)
         venue_doc = (await venues_of([doc])).get(doc.get("venue_id") or "")

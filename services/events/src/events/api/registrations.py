@@ -81,6 +81,9 @@ def router(svc: Service[EventsSettings], who: Who, registrar: registration.Regis
     async def register(
         event_id: str, data: registration.RegistrationIn, principal: Principal = signed_in
     ) -> dict[str, Any]:
+        """Signs the caller (and their group) up to an event: a seat when one is free, else a place
+        on the waiting list. Age limits and registration times are checked; takes an Idempotency-
+        Key."""
         doc = await event.get(svc, event_id)
         access.ensure_visible(principal, doc)
         ensure_municipality(principal, doc["municipality"])
@@ -101,6 +104,8 @@ def router(svc: Service[EventsSettings], who: Who, registrar: registration.Regis
         paging: Paging = pages_of_500,
         principal: Principal = managers,
     ) -> dict[str, Any]:
+        """The check-in list of an event (its managers): confirmed registrations, then the waiting
+        list in order with each one's place, a page at a time, with the event's seat counts."""
         doc = await managed_event(event_id, principal)
         items = await attendance.check_in_list(svc, event_id)
         waiting = 0
@@ -120,6 +125,8 @@ def router(svc: Service[EventsSettings], who: Who, registrar: registration.Regis
         **file_response("The registrations as CSV", "text/csv"),
     )
     async def export_csv(event_id: str, principal: Principal = managers) -> Response:
+        """The event's registrations as CSV for its managers (UTF-8 with a byte order mark, for
+        spreadsheets)."""
         _, rows = await exported(event_id, principal, "csv")
         return Response(
             export.to_csv(rows),
@@ -132,6 +139,7 @@ def router(svc: Service[EventsSettings], who: Who, registrar: registration.Regis
         **file_response("The registrations as a spreadsheet", export.XLSX),
     )
     async def export_xlsx(event_id: str, principal: Principal = managers) -> Response:
+        """The event's registrations as an XLSX workbook for its managers."""
         doc, rows = await exported(event_id, principal, "xlsx")
         return Response(
             export.to_xlsx(rows, title=export.sheet_title(doc)),
@@ -143,6 +151,7 @@ def router(svc: Service[EventsSettings], who: Who, registrar: registration.Regis
     async def mine(
         request: Request, paging: Paging = pages_of_200, principal: Principal = signed_in
     ) -> dict[str, Any]:
+        """The caller's registrations, newest first, a page at a time."""
         limit, offset = paging.limit, paging.offset
         # One past the page: whether another follows, without a count.
         found = await registration.of_user(svc, principal.subject, limit + 1, offset)
@@ -157,6 +166,7 @@ def router(svc: Service[EventsSettings], who: Who, registrar: registration.Regis
     async def get(
         registration_id: str, response: Response, principal: Principal = signed_in
     ) -> dict[str, Any]:
+        """One registration: the registrant's own, or the event's managers'."""
         reg = await own_or_managed(registration_id, principal)
         tz = svc.settings.timezone_of(reg["municipality"])
         place = await registration.place(svc, reg)
@@ -169,6 +179,7 @@ def router(svc: Service[EventsSettings], who: Who, registrar: registration.Regis
         **returns(RegistrationOut, "The cancelled registration"),
     )
     async def cancel(registration_id: str, principal: Principal = signed_in) -> dict[str, Any]:
+        """Cancels a registration; a freed seat goes to the waiting list in order."""
         reg = await own_or_managed(registration_id, principal)
         by = "user" if reg["user_id"] == principal.subject else "staff"
         done = await registrar.cancel(
@@ -184,6 +195,8 @@ def router(svc: Service[EventsSettings], who: Who, registrar: registration.Regis
     async def give_feedback(
         registration_id: str, data: feedback.FeedbackIn, principal: Principal = signed_in
     ) -> dict[str, Any]:
+        """Gives feedback (a rating from 1 to 5 and an optional comment) on an event the caller
+        attended."""
         reg = await own_or_managed(registration_id, principal)
         if reg["user_id"] != principal.subject:
             raise forbidden("Feedback is given by the participant.")
@@ -193,6 +206,8 @@ def router(svc: Service[EventsSettings], who: Who, registrar: registration.Regis
 
     @api.get("/events/{event_id}/feedback", **returns(FeedbackSummary, "Ratings and comments"))
     async def feedback_summary(event_id: str, principal: Principal = managers) -> dict[str, Any]:
+        """The feedback summary of an event for its managers: count, average, histogram and
+        comments."""
         await managed_event(event_id, principal)
         return await feedback.summary(svc, event_id)
 
@@ -202,6 +217,8 @@ def router(svc: Service[EventsSettings], who: Who, registrar: registration.Regis
     async def mark(
         event_id: str, data: attendance.Mark, principal: Principal = managers
     ) -> dict[str, Any]:
+        """Marks a registrant present or absent, by registration id or by the code of their pass
+        (the event's managers)."""
         doc = await managed_event(event_id, principal)
         reg = await attendance.mark(svc, event=doc, data=data)
         return registration.out(reg, doc["timezone"])
@@ -238,6 +255,7 @@ def router(svc: Service[EventsSettings], who: Who, registrar: registration.Regis
     async def visits(
         event_id: str, data: attendance.Visits, principal: Principal = managers
     ) -> dict[str, Any]:
+        """Records the count of visitors of an event without registration (the event's managers)."""
         doc = await managed_event(event_id, principal)
         updated = await attendance.count_visits(svc, event=doc, data=data)
         return {"event_id": event_id, "visits": updated["visits"]}

@@ -38,6 +38,8 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
         **returns(SeriesOut, "The series and its draft occurrences", 201),
     )
     async def create(data: series.SeriesIn, principal: Principal = organisers) -> dict[str, Any]:
+        """Creates a weekly series of draft events from a first event and a recurrence rule; takes
+        an Idempotency-Key."""
         doc, members = await series.create(
             svc,
             data=data,
@@ -51,6 +53,7 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
     async def get(
         series_id: str, response: Response, principal: Principal | None = anyone
     ) -> dict[str, Any]:
+        """One series with its occurrences."""
         doc = await series.get(svc, series_id)
         visible = []
         for member in await series.members(svc, series_id):
@@ -69,6 +72,7 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
 
     @api.post("/{series_id}/publish", **returns(SeriesPublished, "How many were published"))
     async def publish(series_id: str, principal: Principal = managers) -> dict[str, Any]:
+        """Publishes every draft occurrence of a series at once."""
         async with svc.audit.action(principal, "series.publish", "series", series_id) as entry:
             doc = await series.get(svc, series_id)
             entry.municipality = doc["municipality"]
@@ -81,6 +85,7 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
     async def cancel(
         series_id: str, body: CancelIn | None = None, principal: Principal = managers
     ) -> dict[str, Any]:
+        """Cancels the occurrences of a series that have not started."""
         reason = body.reason if body else None
         async with svc.audit.action(
             principal, "series.cancel", "series", series_id, reason=reason

@@ -27,6 +27,8 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
 
     @api.post("", **returns(VenueOut, "The venue", 201))
     async def create(data: venue.VenueIn, principal: Principal = managers) -> dict[str, Any]:
+        """Creates a venue (a place events are held at) in the caller's municipality; staff and
+        admins."""
         return venue.out(await venue.create(svc, data=data, municipality=principal.municipality))
 
     @api.get("", **returns(VenueList, "Venues, nearest first when searched `near`"))
@@ -39,6 +41,8 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
         paging: Paging = pages_of_50,
         principal: Principal | None = anyone,
     ) -> dict[str, Any]:
+        """Venues of a municipality (the caller's by default), by name or nearest first from a
+        point, a page at a time with the total."""
         point = None
         if near is not None:
             try:
@@ -60,6 +64,7 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
 
     @api.get("/{venue_id}", **returns(VenueOut, "The venue"))
     async def get(venue_id: str, response: Response) -> dict[str, Any]:
+        """One venue: address, coordinates and accessibility; with its ETag."""
         doc = await venue.get(svc, venue_id)
         conditional.tag(response, doc)
         return venue.out(doc)
@@ -72,6 +77,7 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
         precondition: Annotated[conditional.Precondition, Depends(conditional.if_match)],
         principal: Principal = managers,
     ) -> dict[str, Any]:
+        """Changes a venue of the caller's municipality (staff and admins); honours If-Match."""
         found = await venue.get(svc, venue_id)
         ensure_municipality(principal, found["municipality"])
         doc = await venue.update(svc, venue=found, patch=patch, precondition=precondition)

@@ -34,6 +34,7 @@ def router(ctx: Identity) -> APIRouter:
         responses={409: {"description": "Already verified"}},
     )
     async def send_verification(principal: Principal = signed_in) -> Accepted:
+        """Mails the caller a new link to verify their email address."""
         account = await own_account(ctx, principal)
         if account.get("email_verified"):
             raise Problem(409, "Already verified", "Your email is verified.", field="email")
@@ -46,6 +47,7 @@ def router(ctx: Identity) -> APIRouter:
         responses={400: {"description": "Invalid, expired or used link"}},
     )
     async def verify(data: TokenIn) -> Verified:
+        """Verifies an email address with the token of the mailed link (single use)."""
         user = await account_links.verify_email(ctx, data.token)
         return Verified(email=user["email"], email_verified=True)
 
@@ -55,6 +57,8 @@ def router(ctx: Identity) -> APIRouter:
         summary="Mail a password reset link (the same answer whether or not there is one)",
     )
     async def forgot(data: ForgotIn, background: BackgroundTasks) -> Accepted:
+        """Mails a password reset link; the answer is the same whether or not an account has that
+        email."""
         # The lookup and the mail happen after the answer is sent: its words and its
         # timing are the same for every email.
         background.add_task(account_links.forgot, ctx, data.municipality, data.email)
@@ -67,6 +71,8 @@ def router(ctx: Identity) -> APIRouter:
         responses={400: {"description": "Invalid, expired or used link"}},
     )
     async def reset(data: ResetIn) -> Response:
+        """Sets a new password with the token of the mailed link (single use); every session of the
+        account ends."""
         await account_links.reset_password(ctx, data)
         return Response(status_code=204)
 

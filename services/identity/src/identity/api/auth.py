@@ -26,6 +26,8 @@ def router(ctx: Identity) -> APIRouter:
 
     @api.post("/signup", status_code=201, summary="Create a resident account")
     async def sign_up(data: SignUp) -> SignedUp:
+        """Creates a resident account in a municipality with an email and password; accepting the
+        terms is required. Answers the account and its first tokens."""
         user, tokens = await users.sign_up(ctx, data)
         try:
             await account_links.issue(ctx, user, account_links.Purpose.verify_email)
@@ -42,6 +44,8 @@ def router(ctx: Identity) -> APIRouter:
         },
     )
     async def login(data: Login, request: Request) -> Tokens:
+        """Logs in with email and password; rate-limited per account and per client address (429
+        with Retry-After)."""
         pair = await users.login(ctx, data, address=caller_address(request))
         return users.tokens_out(pair)
 
@@ -51,10 +55,13 @@ def router(ctx: Identity) -> APIRouter:
         responses={401: {"description": "The refresh token is not valid"}},
     )
     async def refresh(data: RefreshIn) -> Tokens:
+        """Swaps a refresh token for new access and refresh tokens; a refresh token works once
+        (rotating)."""
         return users.tokens_out(await ctx.sessions.refresh(data.refresh_token))
 
     @api.post("/logout", status_code=204, summary="End the session of a refresh token")
     async def logout(data: RefreshIn) -> Response:
+        """Ends the session of a refresh token."""
         # Holding the refresh token is the credential; an unknown token changes nothing.
         await ctx.sessions.logout(data.refresh_token)
         return Response(status_code=204)

@@ -44,6 +44,8 @@ def router(ctx: Identity) -> APIRouter:
         responses={404: {"description": "No city login there"}, 502: {"description": "Down"}},
     )
     async def start(municipality: str, data: StartIn) -> StartOut:
+        """Starts a sign-in with the municipality's city login (OpenID Connect): answers where to
+        send the browser."""
         return await city_login.start(ctx, municipality, data)
 
     @api.post(
@@ -51,6 +53,8 @@ def router(ctx: Identity) -> APIRouter:
         summary="Link my (password) account to the city login: start a city sign-in",
     )
     async def link(municipality: str, principal: Principal = signed_in) -> StartOut:
+        """Links the caller's password account to the municipality's city login: starts a city sign-
+        in whose callback links it."""
         account = await own_account(ctx, principal)
         return await city_login.start(
             ctx,
@@ -69,11 +73,14 @@ def router(ctx: Identity) -> APIRouter:
         },
     )
     async def callback(data: CallbackIn) -> SignedIn:
+        """Finishes a city sign-in with the provider's code and the attempt's state: signs in, or
+        creates the account on first sign-in."""
         user, pair, created = await city_login.callback(ctx, data)
         return SignedIn(user=users.to_out(user), tokens=users.tokens_out(pair), created=created)
 
     @api.post("/logout", summary="End the session, and say where the provider's logout is")
     async def logout(data: RefreshIn) -> LoggedOut:
+        """Ends the session and says where the provider's own logout is, if it has one."""
         return LoggedOut(end_session_url=await city_login.logout(ctx, data.refresh_token))
 
     return api

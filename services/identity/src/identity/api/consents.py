@@ -36,6 +36,8 @@ def router(ctx: Identity) -> APIRouter:
     async def set_consent(
         purpose: Purpose, data: ConsentIn, principal: Principal = signed_in
     ) -> ConsentOut:
+        """Gives or withdraws the caller's consent for a purpose; the history is kept. The terms
+        cannot be withdrawn (erase the account instead)."""
         account = await own_account(ctx, principal)
         return consents.to_out(await consents.change(ctx, account, purpose, data.granted))
 
@@ -49,6 +51,7 @@ def router(ctx: Identity) -> APIRouter:
         },
     )
     async def my_participant(principal: Principal = signed_in) -> dict[str, Any]:
+        """The caller's ESF participant profile, 404 when not filled in."""
         account = await own_account(ctx, principal)
         doc = await ctx.db.participant_profiles.find_one({"_id": account["_id"]})
         if doc is None:
@@ -63,6 +66,8 @@ def router(ctx: Identity) -> APIRouter:
     async def set_participant(
         data: ParticipantIn, principal: Principal = signed_in
     ) -> dict[str, Any]:
+        """Fills in or replaces the caller's ESF participant profile; it is shared, pseudonymously,
+        only with the ESF statistics consent."""
         doc = await participants.save(ctx, await own_account(ctx, principal), data)
         return {**doc["answers"], "shared": doc.get("published", False)}
 
@@ -73,6 +78,7 @@ def router(ctx: Identity) -> APIRouter:
         responses={404: {"description": "There is none"}},
     )
     async def delete_participant(principal: Principal = signed_in) -> Response:
+        """Deletes the caller's ESF participant profile."""
         if not await participants.remove(ctx, await own_account(ctx, principal)):
             raise Problem(404, "Not found", "You have no ESF profile.")
         return Response(status_code=204)

@@ -54,6 +54,8 @@ def router(ctx: Identity) -> APIRouter:
         **returns(DataExport, "The records as held"),
     )
     async def export(principal: Principal = signed_in) -> dict[str, Any]:
+        """Everything identity holds about the caller (GDPR access): account, consents, profiles,
+        organisations and sessions."""
         return jsonable_encoder(await gdpr.export(ctx, await own_account(ctx, principal)))
 
     @api.post(
@@ -62,6 +64,8 @@ def router(ctx: Identity) -> APIRouter:
         responses={429: {"description": "Too many wrong passwords; see Retry-After"}},
     )
     async def erase_me(data: EraseIn, request: Request, principal: Principal = signed_in) -> Erased:
+        """Erases the caller's account here and, by message, in every service (the password confirms
+        it); answers a receipt to follow the progress."""
         account = await own_account(ctx, principal)
         address = caller_address(request)
         if not account.get("password_hash"):
@@ -82,6 +86,7 @@ def router(ctx: Identity) -> APIRouter:
 
     @api.get("/erasures/{receipt}", summary="Erasure progress per service, by receipt")
     async def by_receipt(receipt: str) -> ErasureStatus:
+        """The progress of an erasure in each service, by the receipt it answered."""
         # The receipt is an unguessable secret given only to the person who erased.
         return await gdpr.status_by_receipt(ctx, receipt)
 
@@ -90,6 +95,8 @@ def router(ctx: Identity) -> APIRouter:
         summary="Erase a user's account (admins, in their own municipality)",
     )
     async def erase_user(municipality: str, user_id: str, principal: Principal = admin) -> Erased:
+        """Erases a user's account and their data in every service (admins, in their own
+        municipality)."""
         ensure_municipality(principal, municipality)
         async with ctx.svc.audit.action(principal, "user.erase", "user", user_id):
             account = await users.get_active(ctx, user_id, municipality)
@@ -103,6 +110,7 @@ def router(ctx: Identity) -> APIRouter:
     async def erasure_status(
         municipality: str, user_id: str, principal: Principal = admin
     ) -> ErasureStatus:
+        """The progress of a user's erasure in each service (admins, in their own municipality)."""
         ensure_municipality(principal, municipality)
         return await gdpr.status_for_user(ctx, municipality, user_id)
 

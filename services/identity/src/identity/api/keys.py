@@ -27,10 +27,14 @@ def router(ctx: Identity) -> APIRouter:
         **returns(Jwks, "Active keys and retired ones whose tokens may be valid"),
     )
     async def jwks() -> dict[str, Any]:
+        """The public keys (JWKS) that verify the access tokens this site issues; services and
+        partners cache it."""
         return await ctx.keys.jwks()
 
     @api.post("/admin/keys/rotate", summary="Start signing with a new key")
     async def rotate(principal: Principal = platform_admin) -> Rotated:
+        """Starts signing tokens with a new key (platform admins); the old key stays published until
+        the tokens it signed have expired."""
         # The key is made in one transaction with its audit entry (keys.rotate).
         async with ctx.svc.audit.action(principal, "keys.rotate", "signing_key", "new") as entry:
             kid = await ctx.keys.rotate(ctx.svc.uow, entry)

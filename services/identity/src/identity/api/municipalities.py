@@ -25,6 +25,7 @@ def router(ctx: Identity) -> APIRouter:
 
     @api.get("/{slug}", summary="One municipality (public)")
     async def get(slug: str, response: Response) -> MunicipalityOut:
+        """One municipality by its slug (public); with its ETag."""
         found = await municipalities.get(ctx, slug, field="slug")
         tag(response, found)
         return municipalities.to_out(found)
@@ -33,6 +34,8 @@ def router(ctx: Identity) -> APIRouter:
     async def create(
         data: MunicipalityIn, principal: Principal = platform_admin
     ) -> MunicipalityOut:
+        """Adds a municipality (a tenant) to the site: its slug, names, languages and time zone
+        (platform admins)."""
         async with ctx.svc.audit.action(
             principal, "municipality.create", "municipality", data.slug, municipality=data.slug
         ):

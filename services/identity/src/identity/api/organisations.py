@@ -21,6 +21,7 @@ def router(ctx: Identity) -> APIRouter:
 
     @api.post("", status_code=201, summary="Register an organisation (I become its contact)")
     async def register(data: OrganisationIn, principal: Principal = signed_in) -> OrganisationOut:
+        """Registers an organisation in the caller's municipality, the caller as its contact."""
         return await orgs.to_out(ctx, await orgs.register(ctx, principal, data), principal)
 
     @api.get("", name="list", summary="Organisations of my municipality")
@@ -30,6 +31,7 @@ def router(ctx: Identity) -> APIRouter:
         paging: Paging = pages_of_50,
         principal: Principal = signed_in,
     ) -> Page[OrganisationOut]:
+        """The organisations of the caller's municipality, a page at a time with the total."""
         query: dict[str, str] = {"municipality": principal.municipality}
         if kind:
             query["kind"] = kind.value
@@ -47,6 +49,7 @@ def router(ctx: Identity) -> APIRouter:
     async def get(
         org_id: str, response: Response, principal: Principal = signed_in
     ) -> OrganisationOut:
+        """One organisation; its members are shown to its members and staff only."""
         org = await orgs.get(ctx, principal, org_id)
         tag(response, org)
         return await orgs.to_out(ctx, org, principal)
@@ -59,6 +62,7 @@ def router(ctx: Identity) -> APIRouter:
         precondition: Annotated[Precondition, Depends(if_match)],
         principal: Principal = signed_in,
     ) -> OrganisationOut:
+        """Adds a member to an organisation or changes their role in it (its contacts and staff)."""
         org = await orgs.add_member(ctx, principal, org_id, data, precondition)
         tag(response, org)
         return await orgs.to_out(ctx, org, principal)
@@ -71,6 +75,8 @@ def router(ctx: Identity) -> APIRouter:
         precondition: Annotated[Precondition, Depends(if_match)],
         principal: Principal = signed_in,
     ) -> OrganisationOut:
+        """Removes a member from an organisation, or lets a member leave; the last contact cannot
+        leave (409)."""
         org = await orgs.remove_member(ctx, principal, org_id, user_id, precondition)
         tag(response, org)
         return await orgs.to_out(ctx, org, principal)

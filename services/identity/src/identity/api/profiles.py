@@ -27,6 +27,7 @@ def router(ctx: Identity) -> APIRouter:
 
     @api.get("/me/profile", summary="My profile")
     async def my_profile(response: Response, principal: Principal = signed_in) -> ProfileOut:
+        """The caller's profile: languages, skills, interests, who may see them; its ETag."""
         found, response.headers["ETag"] = await profiles.read(
             ctx, await own_account(ctx, principal)
         )
@@ -39,6 +40,7 @@ def router(ctx: Identity) -> APIRouter:
         precondition: Annotated[Precondition, Depends(if_match)],
         principal: Principal = signed_in,
     ) -> ProfileOut:
+        """Sets the caller's profile; honours If-Match ("r0": only if there is none yet)."""
         account = await own_account(ctx, principal)
         saved, response.headers["ETag"] = await profiles.save(ctx, account, data, precondition)
         return saved
@@ -47,6 +49,7 @@ def router(ctx: Identity) -> APIRouter:
     async def someone(
         user_id: str, response: Response, principal: Principal | None = anyone
     ) -> ProfileOut:
+        """Someone's profile, showing only what its visibility allows the caller to see."""
         owner = await ctx.db.users.find_one({"_id": user_id, "status": "active"})
         doc = await ctx.db.profiles.find_one({"_id": user_id}) if owner else None
         visibility = Visibility(doc["visibility"]) if doc else Visibility.municipality
@@ -64,6 +67,8 @@ def router(ctx: Identity) -> APIRouter:
         precondition: Annotated[Precondition, Depends(if_match)],
         principal: Principal = signed_in,
     ) -> OfferOut:
+        """Publishes the caller's mentor offer (topics and languages), which lists them in the
+        mentor directory; honours If-Match."""
         account = await own_account(ctx, principal)
         published, response.headers["ETag"] = await mentors.publish(
             ctx, account, data, precondition
@@ -80,6 +85,7 @@ def router(ctx: Identity) -> APIRouter:
         precondition: Annotated[Precondition, Depends(if_match)],
         principal: Principal = signed_in,
     ) -> Response:
+        """Withdraws the caller's mentor offer: they leave the directory; honours If-Match."""
         account = await own_account(ctx, principal)
         if await mentors.withdraw(ctx, account, precondition) is None:
             raise Problem(404, "Not found", "You have no active mentor offer.")
@@ -93,6 +99,8 @@ def router(ctx: Identity) -> APIRouter:
         paging: Paging = pages_of_50,
         principal: Principal = signed_in,
     ) -> Page[OfferOut]:
+        """The mentor directory of the caller's municipality: who can help with a skill, in a
+        language, a page at a time."""
         found, more = await mentors.directory(
             ctx,
             principal.municipality,

@@ -29,6 +29,7 @@ def router(ctx: Identity) -> APIRouter:
 
     @api.get("/me", summary="My account")
     async def me(response: Response, principal: Principal = signed_in) -> UserOut:
+        """The caller's own account; with its ETag for If-Match on changes."""
         account = await own_account(ctx, principal)
         tag(response, account)
         return users.to_out(account)
@@ -40,6 +41,8 @@ def router(ctx: Identity) -> APIRouter:
         precondition: Annotated[Precondition, Depends(if_match)],
         principal: Principal = signed_in,
     ) -> UserOut:
+        """Changes the caller's display name, phone, language and notification preferences; honours
+        If-Match."""
         account = await own_account(ctx, principal)
         changed = await users.update_contact(ctx, account["_id"], data, precondition)
         tag(response, changed)
@@ -67,6 +70,7 @@ def router(ctx: Identity) -> APIRouter:
     async def password(
         data: PasswordChange, request: Request, principal: Principal = signed_in
     ) -> Response:
+        """Changes the caller's password (the current one is required); other sessions end."""
         account = await own_account(ctx, principal)
         await users.change_password(ctx, account["_id"], data, address=caller_address(request))
         return Response(status_code=204)
@@ -83,6 +87,8 @@ def router(ctx: Identity) -> APIRouter:
         paging: Paging = pages_of_50,
         principal: Principal = staff,
     ) -> Page[UserOut]:
+        """The active users of a municipality, optionally of one role, a page at a time with the
+        total (staff of that municipality)."""
         ensure_municipality(principal, municipality)
         query: dict[str, Any] = {"municipality": municipality, "status": "active"}
         if role:
@@ -99,6 +105,7 @@ def router(ctx: Identity) -> APIRouter:
     async def get_user(
         municipality: str, user_id: str, response: Response, principal: Principal = staff
     ) -> UserOut:
+        """One user of a municipality (staff of that municipality); with its ETag."""
         ensure_municipality(principal, municipality)
         found = await users.get_active(ctx, user_id, municipality)
         tag(response, found)
@@ -116,6 +123,7 @@ def router(ctx: Identity) -> APIRouter:
         precondition: Annotated[Precondition, Depends(if_match)],
         principal: Principal = admin,
     ) -> UserOut:
+        """Grants a role to a user (admins, in their own municipality); 422 for an unknown role."""
         async with ctx.svc.audit.action(
             principal, "role.grant", "user", user_id, municipality=municipality, role=role
         ):
@@ -143,6 +151,8 @@ def router(ctx: Identity) -> APIRouter:
         precondition: Annotated[Precondition, Depends(if_match)],
         principal: Principal = admin,
     ) -> UserOut:
+        """Revokes a role from a user (admins, in their own municipality); an admin cannot revoke
+        their own admin role (409)."""
         async with ctx.svc.audit.action(
             principal, "role.revoke", "user", user_id, municipality=municipality, role=role
         ):
@@ -163,6 +173,8 @@ def router(ctx: Identity) -> APIRouter:
         summary="Disable an account: no login, every session and token ends (admins)",
     )
     async def disable(municipality: str, user_id: str, principal: Principal = own_admin) -> UserOut:
+        """Disables an account: it cannot log in and every session and token of it ends (admins, in
+        their own municipality)."""
         ensure_municipality(principal, municipality)
         async with ctx.svc.audit.action(principal, "user.disable", "user", user_id):
             changed = await users.set_disabled(ctx, principal, user_id, municipality, True)
@@ -173,6 +185,7 @@ def router(ctx: Identity) -> APIRouter:
         summary="Enable a disabled account again (admins)",
     )
     async def enable(municipality: str, user_id: str, principal: Principal = own_admin) -> UserOut:
+        """Enables a disabled account again (admins, in their own municipality)."""
         ensure_municipality(principal, municipality)
         async with ctx.svc.audit.action(principal, "user.enable", "user", user_id):
             changed = await users.set_disabled(ctx, principal, user_id, municipality, False)

@@ -62,6 +62,7 @@ def build_router(svc: Service, wake_sender: Any) -> APIRouter:
         status: NoticeStatus = NoticeStatus.failed,
         paging: Paging = pages_of_100,
     ) -> Page[DeliveryOut]:
+        """Deliveries of notices in the caller's municipality, a page at a time (staff)."""
         limit, offset = paging.limit, paging.offset
         found = await svc.store.db.notices.find(
             {"municipality": principal.municipality, "status": status},
@@ -85,10 +86,12 @@ def build_router(svc: Service, wake_sender: Any) -> APIRouter:
 
     @router.get("/{notice_id}", name="get")
     async def delivery(notice_id: str, principal: Principal = staff) -> DeliveryOut:
+        """One delivery with its attempts and log (staff and admins of its municipality)."""
         return _out(await load(notice_id, principal))
 
     @router.post("/{notice_id}/retry", status_code=202)
     async def retry(notice_id: str, principal: Principal = staff) -> DeliveryOut:
+        """Sends a failed delivery again (staff and admins of its municipality)."""
         notice = await load(notice_id, principal)
         if notice["user_id"] == "erased":
             raise Problem(409, "Conflict", "The recipient was erased.", field="notice_id")

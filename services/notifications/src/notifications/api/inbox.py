@@ -62,6 +62,9 @@ def build_router(svc: Service, templates: Templates) -> APIRouter:
         paging: Paging = pages_of_50,
         lang: str | None = Query(None, pattern=r"^[a-z]{2}$"),
     ) -> InboxPage:
+        """The caller's in-app notices, newest first, a page at a time with the total and the count
+        of unread ones; `unread=true` for only those not read yet. Rendered in the reader's language
+        when read."""
         if unread is not None and unread_only is not None and unread != unread_only:
             raise Problem(
                 422,
@@ -104,6 +107,7 @@ def build_router(svc: Service, templates: Templates) -> APIRouter:
 
     @router.post("/{notice_id}/read")
     async def mark_read(notice_id: str, principal: Principal = me) -> NoticeRead:
+        """Marks one of the caller's notices read (404 for someone else's)."""
         result = await svc.store.db.notices.update_one(
             {"_id": notice_id, **own(principal)},
             {"$set": {"read_at": datetime.now(UTC)}},
@@ -117,6 +121,7 @@ def build_router(svc: Service, templates: Templates) -> APIRouter:
 
     @router.post("/read-all")
     async def mark_all_read(principal: Principal = me) -> MarkedRead:
+        """Marks every notice of the caller read; answers how many were unread."""
         result = await svc.store.db.notices.update_many(
             {**own(principal), "read_at": None}, {"$set": {"read_at": datetime.now(UTC)}}
         )

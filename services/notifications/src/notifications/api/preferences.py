@@ -81,6 +81,8 @@ def build_router(svc: Service) -> APIRouter:
 
     @router.get("")
     async def get(response: Response, principal: Principal = me) -> PreferencesOut:
+        """The caller's effective notification preferences (their own choices over identity's
+        defaults); with its ETag."""
         return await current(principal, response)
 
     @router.put("")
