@@ -126,10 +126,11 @@ class Transactions:
             try:
                 yield uow
                 # The entry of a privileged action under way commits with it (kit.audit).
-                changed = bool(uow.staged) or (
-                    self.outbox is not None and self.outbox.has_staged(session)
-                )
-                entry = await audit.claim(session, uow.db[audit.COLLECTION], changed=changed)
+                if audit.pending() is not None:  # a privileged action under way
+                    changed = bool(uow.staged) or (
+                        self.outbox is not None and self.outbox.has_staged(session)
+                    )
+                    entry = await audit.claim(session, uow.db[audit.COLLECTION], changed=changed)
             except BaseException:
                 audit.settle(entry, committed=False)
                 self._staged_in(session)  # forgotten: nothing to wake the relay for
