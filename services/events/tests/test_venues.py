@@ -91,3 +91,12 @@ async def test_search_by_kind_and_distance(api: Any) -> None:
     assert [v["id"] for v in first["items"]] == [near["id"]] and first["total"] >= 2
     following = (await api.client.get(first["next"])).json()
     assert following["offset"] == 1 and following["items"][0]["id"] == far["id"]
+    # Query strings are bounded like bodies: a 422 naming the parameter.
+    for params, field in (
+        ({"near": "1" * 61}, "near"),
+        ({"municipality": "X" * 50}, "municipality"),
+    ):
+        refused = await api.client.get("/venues", params=params)
+        assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == field
+    refused = await api.client.get("/events", params={"venue_id": "v" * 101})
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "venue_id"

@@ -110,9 +110,9 @@ async def list_params(
     topic: list[str] | None = Query(default=None),
     language: list[str] | None = Query(default=None),
     venue_kind: list[VenueKind] | None = Query(default=None),
-    venue_id: str | None = None,
-    series_id: str | None = None,
-    parent_event_id: str | None = None,
+    venue_id: str | None = Query(default=None, max_length=100),
+    series_id: str | None = Query(default=None, max_length=100),
+    parent_event_id: str | None = Query(default=None, max_length=100),
     q: str | None = Query(default=None, max_length=200),
     status: list[EventStatus] | None = Query(default=None),
 ) -> ListParams:

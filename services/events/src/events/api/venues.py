@@ -34,9 +34,11 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
     @api.get("", **returns(VenueList, "Venues, nearest first when searched `near`"))
     async def search(
         request: Request,
-        municipality: str | None = None,
+        municipality: str | None = Query(default=None, pattern=r"^[a-z][a-z0-9-]{1,39}$"),
         kind: VenueKind | None = None,
-        near: str | None = Query(default=None, description="lat,lon", examples=["60.17,24.94"]),
+        near: str | None = Query(
+            default=None, max_length=60, description="lat,lon", examples=["60.17,24.94"]
+        ),
         within_km: float | None = Query(default=None, gt=0, le=1000),
         paging: Paging = pages_of_50,
         principal: Principal | None = anyone,
