@@ -11,22 +11,27 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import subprocess
+import sys
 import uuid
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import aio_pika
+import httpx
 import pytest
 from aiormq.exceptions import ChannelAccessRefused
 from prometheus_client import REGISTRY
 from pydantic import BaseModel
 
 from contracts import bookings, events, identity, notifications, topology
+from kit import localstore
 from kit.app import Service
 from kit.bus import Bus
 from kit.consumer import Delivery, Handler
@@ -34,10 +39,12 @@ from kit.pytest_plugin import SITE, SITE_KEY, base_url
 from kit.rabbit_env import with_credentials
 from kit.settings import KitSettings
 from kit.signatures import EventSigner, new_key, public_jwk
-from kit.testing import drain, envelope, eventually, publish_as_producer
+from kit.testing import drain, envelope, eventually, publish_as_producer, service_env
+from kit.trace_receiver import TraceReceiver
 
 from .conftest import DEPLOY, Broker, ctl, pod_config, render, site_definitions
 
+APPS = Path(__file__).parents[1] / "apps"
 # Both sites name their services' users alike; in one broker that is one user, one password.
 pytestmark = pytest.mark.broker
 
@@ -505,3 +512,150 @@ async def test_kouvola_cannot_speak_for_helsinki_and_helsinki_erasure_reaches_ko
         counts = await kvl_notices.admin.queue_counts(f"{queue_of(kvl_notices, 'guarded')}.dlq")
         assert counts is not None and counts[0] == 0
         assert seen == {"analytics": set(), "identity": set(), "kvl": {"kouvola:kvl-user"}}
+
+
+async def test_a_federated_event_keeps_its_trace(
+    federation_plugin: None, broker: Broker, make_settings: Callable[..., Any], tmp_path: Path
+) -> None:
+    """With tracing on at both sites, an event a Kouvola request stages is one trace with
+    Helsinki's consumer of it: the consumer's span (at the other site, in another process)
+    is a child of the Kouvola request's span (the envelope's signed `traceparent`) and is
+    linked to Kouvola's relay publish (the AMQP header, through the federation link), with
+    its queue wait. Both sides are service processes exporting OTLP/HTTP to a real
+    receiver of this test."""
+    sites = load_sites(broker)
+    helsinki, kouvola = render("helsinki"), render("kouvola")
+    receiving = site_settings(make_settings, helsinki, "analytics", sites.helsinki)
+    sending = site_settings(
+        make_settings,
+        kouvola,
+        "events",
+        sites.kouvola,
+        site="kouvola",
+        event_signing_key=json.dumps(KOUVOLA_KEY),
+        event_signers=[HELSINKI],
+    )
+    with TraceReceiver() as receiver:
+        async with AsyncExitStack() as stack:
+            ports: dict[str, int] = {}
+            processes: dict[str, Any] = {}
+            # Kouvola's events service as its own user of the site's definitions (its
+            # exchange and queues are its own); Helsinki's stand-in as the run's.
+            for role, settings, amqp_url in (
+                ("receiver", receiving, receiving.amqp_url.get_secret_value()),
+                ("sender", sending, sites.kouvola["events"]),
+            ):
+                ports[role] = localstore.free_port()
+                log = stack.enter_context((tmp_path / f"{role}.log").open("wb"))
+                processes[role] = _start(role, settings, amqp_url, receiver, ports[role], log)
+                stack.callback(_stop, processes[role])
+            try:
+                event_id = await _cancel_at_kouvola(stack, sites, ports, processes)
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}: {_tails(tmp_path)}") from exc
+
+            def consumer() -> Any:
+                return next(
+                    (
+                        s
+                        for s in receiver.received()
+                        if s.service == "kohtaamo-fedanalytics"
+                        and s.kind == "consumer"
+                        and s.attributes.get("messaging.message.id") == event_id
+                    ),
+                    None,
+                )
+
+            async def consumed() -> bool:
+                return consumer() is not None
+
+            try:
+                await eventually(consumed, timeout=60)
+            except AssertionError as exc:
+                raise AssertionError(f"not consumed at Helsinki: {_tails(tmp_path)}") from exc
+        span = consumer()
+        spans = receiver.trace(span.trace_id)
+    [request] = [s for s in spans if s.service == "kohtaamo-events" and s.kind == "server"]
+    [relay] = [
+        s
+        for s in spans
+        if s.service == "kohtaamo-events"
+        and s.kind == "producer"
+        and s.attributes.get("messaging.message.id") == event_id
+    ]
+    assert request.parent_span_id == ""  # the trace began with Kouvola's request
+    assert relay.parent_span_id == request.span_id
+    assert span.parent_span_id == request.span_id
+    assert (relay.trace_id, relay.span_id) in span.links
+    assert span.attributes["kohtaamo.outcome"] == "applied"
+    assert span.attributes["kohtaamo.queue.wait_s"] >= 0
+    assert span.start_ns >= relay.start_ns
+
+
+async def _cancel_at_kouvola(
+    stack: AsyncExitStack, sites: Sites, ports: dict[str, int], processes: dict[str, Any]
+) -> str:
+    """Once both sides answer and the link is up to Helsinki's queue: a request at
+    Kouvola's events that stages an event.cancelled; its id."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        for role, port in ports.items():
+            await _ready(client, f"http://127.0.0.1:{port}", processes[role])
+        hki, kvl = await channels(stack, sites.helsinki), await channels(stack, sites.kouvola)
+        probes = await hki["analytics"].declare_queue(
+            "kohtaamo.analytics.deploycheck-probes", exclusive=True
+        )
+        await probes.bind("kohtaamo.events.events", routing_key="events.probe.v1")
+        await until_linked(kvl["events"], "kohtaamo.events.events", "events.probe.v1", probes)
+        answer = await client.post(
+            f"http://127.0.0.1:{ports['sender']}/cancel", json={"event_id": "e-traced"}
+        )
+        assert answer.status_code == 202, answer.text
+        event_id: str = answer.json()["id"]
+        return event_id
+
+
+def _start(
+    role: str, settings: Any, amqp_url: str, receiver: TraceReceiver, port: int, log: Any
+) -> Any:
+    """One side as a service process (tests/apps/traced_federation.py), exporting spans."""
+    env = {
+        **os.environ,
+        **service_env(
+            settings,
+            PYTHONPATH=str(APPS),
+            KOHTAAMO_OUTBOX_POLL_S="0.2",
+            KOHTAAMO_AMQP_URL=amqp_url,
+        ),
+        **receiver.env(),
+    }
+    command = ["kit.cli", "run", f"traced_federation:{role}", "--port", str(port)]
+    return subprocess.Popen(
+        [sys.executable, "-m", *command],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def _tails(logs: Path) -> dict[str, str]:
+    return {p.name: p.read_text()[-2000:] for p in logs.glob("*.log")}
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+
+
+async def _ready(client: httpx.AsyncClient, url: str, process: Any, timeout: float = 180.0) -> None:
+    async def answers() -> bool:
+        assert process.poll() is None, f"{url}: the process exited"
+        try:
+            return (await client.get(f"{url}/readyz")).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    await eventually(answers, timeout=timeout)
