@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import hashlib
 import heapq
 import itertools
 import json
@@ -98,9 +99,12 @@ class Entry:
     brief: bytes  # {"id", "title"}: as a sub-event of its parent
     # (starts, id): one tuple shared by every ordered list the event is in.
     key: Key = field(init=False)
+    # A hash of `view`: a page's ETag hashes its entries' digests, not its ~55 KB.
+    digest: bytes = field(init=False)
 
     def __post_init__(self) -> None:
         self.key = (self.starts, self.id)
+        self.digest = hashlib.blake2b(self.view, digest_size=16).digest()
 
     @classmethod
     def of(cls, doc: dict[str, Any]) -> Entry:

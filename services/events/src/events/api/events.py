@@ -181,11 +181,15 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
             items = b",".join(e.view for e in entries)
             paging = caching.dumps(page_fields(request, limit, offset, next_offset))
             body = b'{"items":[%b],%b' % (items, paging[1:])
+            # Strong: the body is these views in this order and these paging bytes, and
+            # each view's digest was made once; hashing ~55 KB per answer was 6% of it.
+            etag = caching.etag_of(b"".join(e.digest for e in entries) + paging)
         else:  # drafts: from the store
             docs, next_offset = await search.find(svc, filters, limit=limit, offset=offset)
             paged = page_fields(request, limit, offset, next_offset)
             body = caching.dumps({"items": [event.out(d) for d in docs], **paged})
-        return caching.respond(request, body, public=principal is None, max_age=max_age)
+            etag = caching.etag_of(body)
+        return caching.respond(request, body, public=principal is None, max_age=max_age, etag=etag)
 
     @api.post("", **returns(EventOut, "The draft", 201))
     async def create(data: event.EventIn, principal: Principal = organisers) -> dict[str, Any]:
