@@ -23,6 +23,9 @@ OTLP/HTTP to a real receiver in a process of its own (`kit.trace_receiver`); the
 carry a trace context as staged ones do; results in `kit_delivery_tracing.json`.
 `--tracing --sampled 0.1`: a tenth of the events' traces sampled (the others' context says
 not sampled, as behind a gateway with a ratio sampler); `kit_delivery_tracing_sampled.json`.
+`--only consume`: just the consume-only pair, five rounds, with the process's CPU time per
+message (raw and kit); with `--tracing` also the kit's path untraced in the same process
+and minute (`tracing_cpu_us`: what tracing adds); `..._consume.json`.
 """
 
 from __future__ import annotations
