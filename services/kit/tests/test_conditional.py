@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-import pytest
+from typing import Annotated, Any
 
-from kit.conditional import bump, etag, parse_if_match
+import httpx
+import pytest
+from fastapi import APIRouter, Depends
+
+from kit.conditional import Precondition, bump, etag, if_match, parse_if_match
 from kit.idempotency import fingerprint
 from kit.problems import Problem
+from kit.settings import KitSettings
+from kit.web import WebService
 
 
 def test_etags_come_from_the_revision() -> None:
@@ -55,3 +61,24 @@ def test_request_fingerprints_compare_json_by_meaning() -> None:
     assert a != fingerprint("POST", "/bookings", b'{"a": 1, "b": [2, 1]}')
     assert a != fingerprint("POST", "/series", b'{"a": 1, "b": [1, 2]}')
     assert fingerprint("POST", "/x", b"not json") != fingerprint("POST", "/x", b"not json!")
+
+
+@pytest.mark.parametrize("required", [False, True])
+async def test_the_service_settings_say_whether_if_match_is_required(required: bool) -> None:
+    """`if_match` reads `require_if_match` from the serving app's own service settings."""
+    web = WebService(
+        "kittest", settings=KitSettings(mongo_kind="mongodb", require_if_match=required)
+    )
+    router = APIRouter()
+
+    @router.patch("/things/t1")
+    async def change(precondition: Annotated[Precondition, Depends(if_match)]) -> dict[str, Any]:
+        return precondition.filter()
+
+    web.include_router(router)
+    transport = httpx.ASGITransport(app=web.create_app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+        bare = await client.patch("/things/t1")
+        assert bare.status_code == (428 if required else 200), bare.text
+        tagged = await client.patch("/things/t1", headers={"If-Match": '"r4"'})
+        assert tagged.status_code == 200 and tagged.json() == {"revision": 4}

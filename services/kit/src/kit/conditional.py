@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from fastapi import Header, Request, Response
 
 from kit.problems import Problem
+from kit.settings import KitSettings
 
 REVISION = "revision"
 HEADER = "If-Match"
@@ -140,7 +141,5 @@ async def if_match(
     """FastAPI dependency: the request's `If-Match`, required when the service's settings
     say so (`require_if_match`). Async although it awaits nothing: FastAPI runs a plain
     function dependency in its thread pool, a hand-off that costs more than the parse."""
-    service = getattr(request.app.state, "service", None)
-    settings = getattr(service, "settings", None)
-    required = bool(getattr(settings, "require_if_match", False))
-    return parse_if_match(value, required=required)
+    settings: KitSettings = request.app.state.service.settings  # every kit app keeps it
+    return parse_if_match(value, required=settings.require_if_match)
