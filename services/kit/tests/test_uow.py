@@ -19,7 +19,7 @@ from kit.events import new_event
 from kit.mongo import Store
 from kit.outbox import Outbox
 from kit.testing import envelope
-from kit.uow import Busy, Transactions, UnitOfWork
+from kit.uow import Busy, Transactions, UnitOfWork, WriteConflict, transient
 
 TYPE = "kohtaamo.kittest.thing.happened.v1"
 
@@ -170,3 +170,10 @@ def test_a_delivery_context_carries_its_chain_into_events() -> None:
         assert correlation_id.get() == "outer" and causation_id.get() is None
     finally:
         correlation_id.reset(token)
+
+
+def test_a_write_conflict_the_work_finds_is_the_stores_own() -> None:
+    """`WriteConflict` (what a unit read changed under it) is transient, as the store's
+    write conflict is: `run` reruns the work, and an HTTP request answers 409 retry."""
+    conflict = WriteConflict("waiting list changed")
+    assert transient(conflict) and conflict.code == 112

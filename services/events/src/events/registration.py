@@ -21,7 +21,6 @@ from datetime import date
 from typing import Any
 
 from pydantic import Field
-from pymongo.errors import OperationFailure
 
 from contracts import events as ev
 from events import clock, store
@@ -35,7 +34,7 @@ from kit.app import Service
 from kit.batch_writer import BatchWriter, Submitted
 from kit.conditional import REVISION, bump
 from kit.requests import Strict
-from kit.uow import UnitOfWork
+from kit.uow import UnitOfWork, WriteConflict
 
 ACTIVE = (RegistrationStatus.CONFIRMED, RegistrationStatus.WAITLISTED)
 
@@ -340,9 +339,7 @@ async def promote(
     if changed.modified_count != len(lucky):
         # Someone else promoted or cancelled one of them since this transaction's snapshot:
         # start over (the driver retries transient errors) rather than promote twice.
-        raise OperationFailure(
-            "waiting list changed", 112, {"errorLabels": ["TransientTransactionError"]}
-        )
+        raise WriteConflict("waiting list changed")
     seats = sum(r["seats"] for r in lucky)
     updated = await store.update_and_read(
         svc, session, {"_id": event["_id"]}, {"$inc": {"seats_taken": seats, "waiting": -count}}

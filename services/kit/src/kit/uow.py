@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import PyMongoError
+from pymongo.errors import OperationFailure, PyMongoError
 
 from contracts import CloudEvent
 from kit import audit
@@ -53,6 +53,15 @@ class Busy(Problem):
             "The data is very busy; try again.",
             extra={"attempts": attempts},
         )
+
+
+class WriteConflict(OperationFailure):
+    """Raise when what a unit of work read changed under it (a conditional write matched
+    fewer documents than it read): the store's own write conflict (code 112, transient),
+    so `run` reruns the work from a fresh snapshot and everything else treats it alike."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what, 112, {"errorLabels": ["TransientTransactionError"]})
 
 
 class UnitOfWork:
