@@ -57,10 +57,11 @@ async def two_replicas(
         "KOHTAAMO_TRUST_OWN_IDENTITY": "false",
         "KOHTAAMO_TRUSTED_ISSUERS": json.dumps([{"issuer": issuer.issuer, "jwks_url": jwks_url}]),
     }
-    processes, urls = [], []
+    processes, urls, logs = [], [], []
     for i in range(2):
         port = localstore.free_port()
-        log = (tmp_path / f"bookings-{i}.log").open("wb")
+        logs.append(tmp_path / f"bookings-{i}.log")
+        log = logs[-1].open("wb")
         processes.append(
             subprocess.Popen(  # noqa: ASYNC220 - a long-lived child, not awaited
                 [sys.executable, "-m", "kit.cli", "run", "bookings", "--port", str(port)],
@@ -71,8 +72,8 @@ async def two_replicas(
         )
         urls.append(f"http://127.0.0.1:{port}")
     try:
-        for url in urls:
-            await _wait_ready(url)
+        for url, process, log_path in zip(urls, processes, logs, strict=True):
+            await _wait_ready(url, process, log_path)
         yield urls
     finally:
         for process in processes:
@@ -81,17 +82,27 @@ async def two_replicas(
             process.wait(30)
 
 
-async def _wait_ready(url: str, timeout: float = 60.0) -> None:
+async def _wait_ready(
+    url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 240.0
+) -> None:
+    """Ready, or the process ended (fails at once, with its log). The deadline only stops a
+    hung start: a loaded machine starts a process slowly (over 60 s seen at load 19)."""
     deadline = time.monotonic() + timeout
     async with httpx.AsyncClient() as client:
         while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise AssertionError(f"{url} exited {process.returncode}:\n{_tail(log)}")
             try:
                 if (await client.get(f"{url}/readyz", timeout=5)).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             await asyncio.sleep(0.3)
-    raise AssertionError(f"{url} not ready")
+    raise AssertionError(f"{url} not ready:\n{_tail(log)}")
+
+
+def _tail(log: Path) -> str:
+    return log.read_text()[-3000:]
 
 
 def _overlap(a: tuple[datetime, datetime], b: tuple[datetime, datetime]) -> bool:
