@@ -248,3 +248,10 @@ async def test_listing_filters_and_pages(api: Any) -> None:
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "kind.0"
     r = await api.client.get("/events", params={"limit": 1000})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "limit"
+    # repeated filters are bounded in number and each value in length
+    r = await api.client.get("/events", params={"topic": [f"t{i}" for i in range(21)]})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "topic"
+    r = await api.client.get("/events", params={"topic": [f"t{i}" for i in range(20)]})
+    assert r.status_code == 200, r.text
+    r = await api.client.get("/events", params={"language": ["fi", "x" * 101]})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "language.1"

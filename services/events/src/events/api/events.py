@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from contracts.common import Audience
 from contracts.events import EventKind, VenueKind
@@ -100,21 +100,27 @@ class ListParams:
         return f
 
 
+# A topic or a language code as a filter value, and how many of each a listing takes: a
+# query string is as hostile as a body (issue 24), and every value is compared per event.
+FilterWord = Annotated[str, StringConstraints(max_length=100)]
+FILTER_VALUES_MAX = 20
+
+
 async def list_params(
     # A slug, as identity makes them: it is also the feed's calendar name.
     municipality: str | None = Query(default=None, pattern=r"^[a-z][a-z0-9-]{1,39}$"),
     start: Annotated[Moment | None, Query(alias="from")] = None,
     end: Annotated[Moment | None, Query(alias="to")] = None,
-    kind: list[EventKind] | None = Query(default=None),
-    audience: list[Audience] | None = Query(default=None),
-    topic: list[str] | None = Query(default=None),
-    language: list[str] | None = Query(default=None),
-    venue_kind: list[VenueKind] | None = Query(default=None),
+    kind: list[EventKind] | None = Query(default=None, max_length=FILTER_VALUES_MAX),
+    audience: list[Audience] | None = Query(default=None, max_length=FILTER_VALUES_MAX),
+    topic: list[FilterWord] | None = Query(default=None, max_length=FILTER_VALUES_MAX),
+    language: list[FilterWord] | None = Query(default=None, max_length=FILTER_VALUES_MAX),
+    venue_kind: list[VenueKind] | None = Query(default=None, max_length=FILTER_VALUES_MAX),
     venue_id: str | None = Query(default=None, max_length=100),
     series_id: str | None = Query(default=None, max_length=100),
     parent_event_id: str | None = Query(default=None, max_length=100),
     q: str | None = Query(default=None, max_length=200),
-    status: list[EventStatus] | None = Query(default=None),
+    status: list[EventStatus] | None = Query(default=None, max_length=FILTER_VALUES_MAX),
 ) -> ListParams:
     """FastAPI dependency: a listing's parameters. A coroutine, not the class itself: FastAPI
     runs a plain callable dependency in its thread pool, a hand-off per request that cost
