@@ -100,7 +100,7 @@ async def test_resident_journey(platform: Any) -> None:
 
         await eventually(page_complete, timeout=30)
         page = (await client.get("/api/v1/me/overview", headers=auth)).json()
-        assert [b["id"] for b in page["parts"]["bookings"]["data"]] == [booking["id"]]
+        assert [b["id"] for b in page["parts"]["bookings"]["data"]["items"]] == [booking["id"]]
         regs = page["parts"]["registrations"]["data"]["items"]
         assert [r["id"] for r in regs] == [registration["id"]]
         assert page["parts"]["notices"]["data"]["unread"] >= 1
@@ -117,7 +117,7 @@ async def test_resident_journey(platform: Any) -> None:
         assert unregistered.status_code == 200, unregistered.text
         assert unregistered.json()["status"] == "cancelled"
         page = (await client.get("/api/v1/me/overview", headers=auth)).json()
-        mine = {b["id"]: b["status"] for b in page["parts"]["bookings"]["data"]}
+        mine = {b["id"]: b["status"] for b in page["parts"]["bookings"]["data"]["items"]}
         assert mine[booking["id"]] == "cancelled"
         states = {r["id"]: r["status"] for r in page["parts"]["registrations"]["data"]["items"]}
         assert states[registration["id"]] == "cancelled"
