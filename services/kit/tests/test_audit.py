@@ -243,3 +243,15 @@ async def test_the_export_is_formula_safe_and_logged(
     assert sorted(e["details"]["format"] for e in logged) == ["csv", "xlsx"]
     assert {e["action"] for e in logged} == {"audit.export"}
     assert all(e["correlation_id"] == admin["X-Correlation-ID"] for e in logged)
+    # The export's file name comes from the municipality: only a slug is taken (a
+    # right-to-left mark once made the header unencodable, a 500).
+    for bad in ("hel\u202esinki", "Helsinki", "x" * 41):
+        refused = await client.get(
+            "/audit/export", params={"municipality": bad}, headers=caller("platform_admin")
+        )
+        assert refused.status_code == 422, (bad, refused.text)
+        assert refused.json()["errors"][0]["field"] == "municipality"
+    named = await client.get("/audit/export", headers=admin)
+    assert named.headers["content-disposition"] == (
+        f'attachment; filename="audit-audittest-{HERE}.csv"'
+    )

@@ -26,6 +26,7 @@ Hot paths pay one context variable read per unit of work (no entry pending: noth
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -320,8 +321,11 @@ class AuditFilters:
 
     def __init__(
         self,
+        # A slug, as identity makes them: it also names the export's file (a header).
         municipality: str | None = Query(
-            default=None, max_length=100, description="Whose log (default: the caller's)"
+            default=None,
+            pattern=r"^[a-z][a-z0-9-]{1,39}$",
+            description="Whose log (default: the caller's)",
         ),
         actor: str | None = Query(
             default=None, min_length=1, max_length=200, description="The actor's user id"
@@ -456,7 +460,10 @@ def router(svc: Service[Any]) -> APIRouter:
             docs = await svc.audit.find(query, limit=most)
             entry.note(format=format.value, rows=len(docs))
         rows = [row(entry_out(d)) for d in docs]
-        name = f"audit-{svc.name}-{query['municipality']}"
+        # A header is latin-1: the file's name keeps only what is safe in one (a caller's
+        # own municipality is not checked against the slug pattern above).
+        safe = re.sub(r"[^a-z0-9-]", "", str(query["municipality"]).lower())[:40]
+        name = f"audit-{svc.name}-{safe or 'log'}"
         if format is ExportFormat.csv:
             body: str | bytes = to_csv(HEADER, rows, bom=True)
             media = "text/csv; charset=utf-8"
