@@ -5,7 +5,8 @@ Capacity is enforced inside a transaction that updates the event's seat counters
 condition that they are still what was read. Concurrent sign-ups for one event in this
 process are written in batches (group commit): one transaction for a batch instead of one
 per sign-up, which avoids a storm of write conflicts on the event document. Sign-ups from
-other processes conflict and are retried by the driver, so the counters stay exact.
+other processes conflict and their units of work rerun (kit.uow), so the counters stay
+exact.
 """
 
 from __future__ import annotations
@@ -224,7 +225,10 @@ async def write_batch(
             session=session,
         )
         if changed.matched_count != 1:
-            raise RuntimeError("event seats changed during the transaction")
+            # Someone changed the event since this transaction read it (a store that
+            # checks no write conflict of its own lets that through): start over from a
+            # fresh snapshot rather than fail the sign-ups.
+            raise WriteConflict("event seats changed during the transaction")
         written.append(
             {
                 **event,
