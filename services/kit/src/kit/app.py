@@ -365,7 +365,13 @@ class Service(WebService[SettingsT]):
             stalled = any(now - since > stall for since, _ in holding.values())
         if not stalled:
             detected = self._stalled.get(queue)
-            if detected is not None and (not holding or self._progress[queue] > detected):
+            # Reported until a message is settled after the restart, or until nothing is
+            # held a stall period after it (the stuck one dead-lettered by its limit).
+            # Not merely because the restart requeued what was held: a message that hangs
+            # on every delivery would then be reported only for a moment per restart.
+            if detected is not None and (
+                self._progress[queue] > detected or (not holding and now - detected > stall)
+            ):
                 del self._stalled[queue]
                 CONSUMER_STALLED.labels(self.name, queue).set(0)
                 log.info("consumer.progressing", queue=queue)
