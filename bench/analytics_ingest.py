@@ -62,7 +62,7 @@ EDU = ["isced_0_2", "isced_3_4", "isced_5_8", "not_given"]
 
 
 def settings(env: dict[str, str], db: str) -> AnalyticsSettings:
-    return AnalyticsSettings(  # type: ignore[call-arg]
+    return AnalyticsSettings(  # type: ignore[call-arg]  # the rest from the environment
         amqp_url=env["amqp_url"],
         mongo_url=env["mongo_url"],
         mongo_db=db,
@@ -250,7 +250,7 @@ async def esf_over_facts(env: dict[str, str]) -> dict[str, Any]:
     mem = MemoryDatabase()
     for doc in sorted(docs, key=lambda d: (d["at"], d["_id"])):
         # The memory store answers the projections' calls as the store does (by _id).
-        await projections.project(mem, doc, None, TZ)  # type: ignore[arg-type]
+        await projections.project(mem, doc, None, TZ)  # type: ignore[arg-type]  # memory for Db
     await projections.ensure_indexes(db)
     # Only what the ESF report reads is loaded (the store takes minutes per 100k documents):
     # its counters, which the real projection code built from all 100,000 facts.

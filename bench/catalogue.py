@@ -227,7 +227,7 @@ async def bulk(
     spent = progress.cpu()
     cpu_ms = {
         name: None if was is None or spent[name] is None
-        else round((spent[name] - was) / count * 1000, 2)  # type: ignore[operator]
+        else round((spent[name] - was) / count * 1000, 2)  # type: ignore[operator]  # None excluded above
         for name, was in cpu.items()
     }  # fmt: skip
     return ids, {

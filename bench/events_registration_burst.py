@@ -51,7 +51,7 @@ VENUE_KINDS = ["library", "park", "shopping_centre", "cafe", "public_building", 
 
 
 def settings(env: dict[str, str]) -> EventsSettings:
-    return EventsSettings(  # type: ignore[call-arg]
+    return EventsSettings(  # type: ignore[call-arg]  # the rest from the environment
         amqp_url=env["amqp_url"],
         mongo_url=env["mongo_url"],
         mongo_db_prefix=f"bench{env['run']}_",

@@ -54,7 +54,7 @@ def rate(n: int, seconds: float) -> float:
 
 
 async def run(env: dict[str, str]) -> dict[str, Any]:
-    settings = IdentitySettings(  # type: ignore[call-arg]
+    settings = IdentitySettings(  # type: ignore[call-arg]  # the rest from the environment
         amqp_url=env["amqp_url"],
         mongo_url=env["mongo_url"],
         mongo_db_prefix=f"b{env['run']}_",

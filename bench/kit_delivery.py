@@ -197,20 +197,20 @@ async def kit_consume_rate(
     first_cpu = 0.0
     purpose = ("batched" if batch else "applied") if with_db else "noop"
 
-    async def apply(delivery: Delivery) -> None:
+    async def apply(delivery: Delivery[Tick]) -> None:
         nonlocal count, first, first_cpu
         if not first:
             first, first_cpu = time.perf_counter(), time.process_time()
         if with_db:
             await svc.store.db.ticks.insert_one(
-                {"n": delivery.data.n},  # type: ignore[union-attr]
+                {"n": delivery.data.n},
                 session=delivery.session,
             )
         count += 1
         if count >= n:
             done.set()
 
-    async def apply_batch(deliveries: list[Delivery]) -> None:
+    async def apply_batch(deliveries: list[Delivery[Tick]]) -> None:
         for delivery in deliveries:  # the same work per event as the single handler
             await apply(delivery)
 

@@ -141,7 +141,7 @@ async def fanout(env: dict[str, str], n: int) -> dict[str, float]:
         [{"_id": f"r{u}", "event_id": event_id, "user_id": u, "status": "confirmed"} for u in users]
     )
     # Something must consume notifications' events for the outbox to route them.
-    channel = await svc.bus.broker._connection.channel()  # type: ignore[union-attr]
+    channel = await svc.bus.broker._connection.channel()  # type: ignore[union-attr]  # connected once started
     sink = await channel.declare_queue("bench-sink", auto_delete=True)
     await sink.bind("kohtaamo.notifications.events", routing_key="#")
     event = envelope(

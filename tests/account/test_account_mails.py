@@ -43,9 +43,11 @@ class Mailbox:
         self._lock = threading.Lock()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = email.message_from_bytes(envelope.content, policy=policy.default)
+        message = email.message_from_bytes(
+            envelope.content, _class=EmailMessage, policy=policy.default
+        )
         with self._lock:
-            self.messages.append(message)  # type: ignore[arg-type]
+            self.messages.append(message)
         return "250 OK"
 
     def to(self, address: str) -> list[EmailMessage]:

@@ -22,15 +22,14 @@ def stream_facts() -> list[dict[str, Any]]:
 async def project(docs: list[dict[str, Any]]) -> MemoryDatabase:
     db = MemoryDatabase()
     for doc in docs:
-        # The memory store answers the projections' calls as the store does (by _id);
-        # it is not typed as pymongo's database.
-        await projections.project(db, doc, None, TZ)  # type: ignore[arg-type]
+        # The memory store answers the projections' calls as the store does (by _id).
+        await projections.project(db, doc, None, TZ)  # type: ignore[arg-type]  # memory for Db
     return db
 
 
 async def counted(db: MemoryDatabase, scope: str, period: str = "2026-Q1") -> dict[str, int]:
     """The non-zero counters (a counter added to and taken from again stays, at 0)."""
-    found = await esf_counts.counts(db, scope, period)  # type: ignore[arg-type]  # as above
+    found = await esf_counts.counts(db, scope, period)  # type: ignore[arg-type]  # memory for Db
     return {k: v for k, v in found.items() if v}
 
 

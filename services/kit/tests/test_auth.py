@@ -21,9 +21,8 @@ class Issuer(TestIssuer):
     def __init__(self) -> None:
         super().__init__(ISSUER)
 
-    # A narrower signature than TestIssuer.token on purpose: these tests name the key and
-    # the issuer of each token.
-    def token(self, kid: str, *, exp_in: int = 300, iss: str = ISSUER, **claims: Any) -> str:  # type: ignore[override]
+    # These tests name the key and the issuer of each token.
+    def token(self, kid: str, *, exp_in: int = 300, iss: str = ISSUER, **claims: Any) -> str:  # type: ignore[override]  # narrower on purpose
         claims.setdefault("sub", "user-1")
         claims.setdefault("roles", ["resident"])
         self.issuer = iss

@@ -349,8 +349,8 @@ async def test_a_delivery_still_being_dead_lettered_is_not_swept_by_a_batch_ack(
         await gate.wait()
         await dead_letter(*args, **kwargs)
 
-    # Replaced on the instance to hold dead-lettering open (the order under test).
-    batcher.processor._dead_letter = held  # type: ignore[method-assign]
+    # Held open: the order under test.
+    batcher.processor._dead_letter = held  # type: ignore[method-assign]  # on the instance
     try:
         await svc.bus.publish(
             b"{not json",

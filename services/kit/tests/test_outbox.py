@@ -163,8 +163,8 @@ async def test_entry_deleted_during_the_next_read_is_not_published_again(
     await svc.relay.stop()
     relay = Relay(outbox=svc.outbox, bus=svc.bus, service="kittest", poll_s=0.1, batch=10)
     relay.outbox = Outbox(svc.store)
-    # A stand-in of the collection that deletes between the relay's read and its publish.
-    relay.outbox.collection = _ReadThenDelete(svc.outbox.collection, relay)  # type: ignore[assignment]
+    # It deletes between the relay's read and its publish.
+    relay.outbox.collection = _ReadThenDelete(svc.outbox.collection, relay)  # type: ignore[assignment]  # a stand-in
     channel = await amqp.channel()
     queue = await channel.declare_queue("", exclusive=True)
     await queue.bind(topology.exchange("kittest"), routing_key="kittest.#")

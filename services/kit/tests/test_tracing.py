@@ -280,6 +280,7 @@ def test_kit_spans_follow_the_sampler_and_parent_their_children() -> None:
 
     spans, exporter, provider = _kit_spans(ParentBased(TraceIdRatioBased(0.0)))
     parent = tracing.parse_traceparent(PARENT)
+    assert parent is not None
     not_sampled = tracing.parse_traceparent(PARENT[:-2] + "00")
     quiet = spans.start(
         "process q", parent=not_sampled, kind=tracing.SpanKind.CONSUMER, attributes={}
@@ -308,7 +309,7 @@ def test_kit_spans_follow_the_sampler_and_parent_their_children() -> None:
     span.end()  # once
     child, done = exporter.get_finished_spans()
     assert child.parent is not None and child.parent.span_id == span.get_span_context().span_id
-    assert child.context is not None and child.context.trace_id == parent.trace_id  # type: ignore[union-attr]
+    assert child.context is not None and child.context.trace_id == parent.trace_id
     assert done is span and dict(done.attributes or {}) == {"a": 1, "kohtaamo.outcome": "applied"}
     assert [e.name for e in done.events] == ["exception"]
     event_attributes = done.events[0].attributes or {}

@@ -47,10 +47,11 @@ class Mailbox:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = email.message_from_bytes(envelope.content, policy=policy.default)
+        message = email.message_from_bytes(
+            envelope.content, _class=EmailMessage, policy=policy.default
+        )
         with self._lock:
-            # policy.default makes an EmailMessage; typeshed says Message.
-            self.messages.append(message)  # type: ignore[arg-type]
+            self.messages.append(message)
         return "250 OK"
 
     def to(self, address: str) -> list[EmailMessage]:

@@ -19,6 +19,7 @@ from analytics import erasure, facts, projections
 from analytics import projections as p
 from analytics.overlay import Overlay
 from analytics.projections import Db
+from contracts import Payload
 from kit.consumer import Delivery
 from kit.inbox import duplicates_in
 
@@ -49,7 +50,7 @@ _PERSONAL: dict[str, str] = {
 
 
 async def ingest_one(
-    db: Db, delivery: Delivery, key: str, tz: str, session: AsyncClientSession | None
+    db: Db, delivery: Delivery[Payload], key: str, tz: str, session: AsyncClientSession | None
 ) -> None:
     fact = facts.make_fact(delivery.event, delivery.data, key, delivery.time)
     fact = await erasure.screen(db, fact, session)
@@ -59,7 +60,7 @@ async def ingest_one(
 
 async def ingest_batch(
     db: Db,
-    deliveries: list[Delivery],
+    deliveries: list[Delivery[Payload]],
     key: str,
     tz: str,
     session: AsyncClientSession | None,
@@ -73,7 +74,7 @@ async def ingest_batch(
     await _prefetch(overlay, made)
     # The overlay answers the reads and writes of screening and projecting as the database
     # would (find_one, update_one, delete_one), held in memory: it stands in for `Db`.
-    kept = [await erasure.screen(overlay, fact, session, erased) for fact in made]  # type: ignore[arg-type]
+    kept = [await erasure.screen(overlay, fact, session, erased) for fact in made]  # type: ignore[arg-type]  # an Overlay for Db
     # The store inserts the facts (its own process, the other core) while the projections
     # run here in memory; a read the overlay still needs waits for the insert first.
     insert = db[facts.COLLECTION].insert_many(kept, ordered=False, session=session)
@@ -81,7 +82,7 @@ async def ingest_batch(
     try:
         try:
             for fact in kept:
-                await projections.project(overlay, fact, session, tz)  # type: ignore[arg-type]  # as above
+                await projections.project(overlay, fact, session, tz)  # type: ignore[arg-type]  # an Overlay for Db
                 await asyncio.sleep(0)  # lets the insert reach the store
         except BaseException:
             await asyncio.gather(overlay.settle(), return_exceptions=True)  # the session idle

@@ -14,6 +14,7 @@ from analytics import erasure, facts, projections
 from analytics.api import build_router
 from analytics.ingest import ingest_batch
 from analytics.settings import AnalyticsSettings
+from contracts import Payload
 from contracts import identity as idc
 from contracts.analytics import ERASURE_COMPLETED, AnalyticsErasureCompleted
 from contracts.pseudonym import participant_key
@@ -68,7 +69,7 @@ def service(settings: AnalyticsSettings | None = None) -> Service[AnalyticsSetti
         if outdated:
             log.warning("analytics.rebuild_needed", outdated_collections=outdated)
 
-    async def ingest(deliveries: list[Delivery]) -> None:
+    async def ingest(deliveries: list[Delivery[Payload]]) -> None:
         """Append the events as facts and apply them to the projections, atomically (an
         event whose fact exists raises Duplicates: the facts are the inbox)."""
         await ingest_batch(db, deliveries, key, tz, deliveries[0].session, tombstones)
@@ -102,13 +103,13 @@ def service(settings: AnalyticsSettings | None = None) -> Service[AnalyticsSetti
         "deduplicates": True,
     }
 
-    async def ingest_run(deliveries: list[Delivery], positions: list[int]) -> None:
+    async def ingest_run(deliveries: list[Delivery[Payload]], positions: list[int]) -> None:
         if positions:
             with in_batch(positions):
                 await ingest([deliveries[i] for i in positions])
 
     @svc.consumer("identity", [*facts.IDENTITY_TYPES, idc.USER_ERASED], network=True, **batch)
-    async def on_identity(deliveries: list[Delivery]) -> None:
+    async def on_identity(deliveries: list[Delivery[Payload]]) -> None:
         """Identity's PII-free events (never contact.changed), and erasures."""
         # An erasure splits the batch: what came before it is applied first, so it sweeps
         # that too, and what comes after sees its tombstone, as one by one.
@@ -120,16 +121,16 @@ def service(settings: AnalyticsSettings | None = None) -> Service[AnalyticsSetti
             await ingest_run(deliveries, run)
             run = []
             with in_batch([position]):
-                await forget(delivery)
+                await forget(delivery.of(idc.UserErased))
         await ingest_run(deliveries, run)
 
     @svc.consumer("events", facts.EVENTS_TYPES, network=True, **batch)
-    async def on_events(deliveries: list[Delivery]) -> None:
+    async def on_events(deliveries: list[Delivery[Payload]]) -> None:
         """Venues, events, registrations, attendance and visit counts."""
         await ingest(deliveries)
 
     @svc.consumer("bookings", facts.BOOKINGS_TYPES, network=True, **batch)
-    async def on_bookings(deliveries: list[Delivery]) -> None:
+    async def on_bookings(deliveries: list[Delivery[Payload]]) -> None:
         """Opening hours, resources and bookings."""
         await ingest(deliveries)
 

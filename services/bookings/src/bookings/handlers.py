@@ -81,9 +81,9 @@ def register_handlers(svc: Service) -> None:
         registrations.TYPES,
         description="Event registrations for the personal calendar feed",
     )
-    async def on_registration(delivery: Delivery) -> None:
-        data: Any = delivery.data
-        if delivery.event.type == ec.EVENT_CHANGED:
+    async def on_registration(delivery: Delivery[ec.RegistrationFacts | ec.EventChanged]) -> None:
+        data = delivery.data
+        if isinstance(data, ec.EventChanged):
             await registrations.on_event_changed(svc.store.db, delivery.session, data)
         else:
             await registrations.on_registration(

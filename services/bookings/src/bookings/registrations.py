@@ -25,7 +25,11 @@ TYPES = [*STATUS, ec.EVENT_CHANGED]
 
 
 async def on_registration(
-    db: Any, session: AsyncClientSession | None, type_: str, municipality: str, data: Any
+    db: Any,
+    session: AsyncClientSession | None,
+    type_: str,
+    municipality: str,
+    data: ec.RegistrationFacts,
 ) -> None:
     status = STATUS[type_]
     rank = entries.sequence(status)
@@ -54,7 +58,9 @@ async def on_registration(
     )
 
 
-async def on_event_changed(db: Any, session: AsyncClientSession | None, data: Any) -> None:
+async def on_event_changed(
+    db: Any, session: AsyncClientSession | None, data: ec.EventChanged
+) -> None:
     """A moved or renamed event moves its registrations' entries along."""
     await db[COLLECTION].update_many(
         {"event_id": data.event_id},

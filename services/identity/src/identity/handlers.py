@@ -7,7 +7,7 @@ from contracts import analytics, bookings, events, notifications
 from contracts.common import ErasureCompleted
 from identity.core import Identity
 from kit.app import Service
-from kit.consumer import Delivery, Rejected
+from kit.consumer import Delivery
 
 ERASURE_ANSWERS = [
     events.ERASURE_COMPLETED,
@@ -19,11 +19,9 @@ ERASURE_ANSWERS = [
 
 def register(svc: Service, ctx: Identity) -> None:
     @svc.consumer("erasures", ERASURE_ANSWERS)
-    async def on_erasure_completed(delivery: Delivery) -> None:
+    async def on_erasure_completed(delivery: Delivery[ErasureCompleted]) -> None:
         """Record that a service has erased a user's data."""
         data = delivery.data
-        if not isinstance(data, ErasureCompleted):
-            raise Rejected(f"unexpected payload for {delivery.event.type}")
         service = delivery.event.producer
         await ctx.db.erasures.update_one(
             {"_id": data.user_id},

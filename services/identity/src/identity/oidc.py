@@ -129,9 +129,8 @@ class Providers:
         if entry.keys is None or refetch:
             try:
                 entry.keys = KeySet.import_key_set(
-                    # A JWKS document is a dict, which joserfc's typed dict cannot show mypy;
-                    # import_key_set validates it and raises ValueError/TypeError otherwise.
-                    await self._get_json(entry.metadata["jwks_uri"])  # type: ignore[arg-type]
+                    # import_key_set validates the document: ValueError/TypeError otherwise.
+                    await self._get_json(entry.metadata["jwks_uri"])  # type: ignore[arg-type]  # a JWKS dict is no joserfc TypedDict to mypy
                 )
             except (JoseError, ValueError, TypeError) as exc:
                 raise unavailable("The city's sign-in keys are unreadable.") from exc

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import structlog
 from aio_pika.abc import AbstractIncomingMessage
@@ -47,6 +47,7 @@ class Unreadable(Exception):
 
 
 Data = TypeVar("Data")
+Model = TypeVar("Model")
 
 
 @dataclass
@@ -76,6 +77,14 @@ class Delivery(Generic[Data]):
         sent = self.event.time
         sent = sent if sent.tzinfo else sent.replace(tzinfo=UTC)
         return min(sent.astimezone(UTC), self.received_at)
+
+    def of(self, model: type[Model]) -> Delivery[Model]:
+        """This delivery typed by one of its consumer's payload models, checked: a handler
+        of several event types that routes each to a handler typed by its own model
+        (`delivery.of(ResourceBlocked)`). A payload of another model is Rejected."""
+        if not isinstance(self.data, model):
+            raise Rejected(f"{self.event.type} carries no {model.__name__}")
+        return cast("Delivery[Model]", self)
 
     @contextmanager
     def context(self) -> Iterator[None]:

@@ -265,5 +265,4 @@ def install_openapi(app: FastAPI) -> None:
             app.openapi_schema = add_problem_responses(build(), app.routes)
         return app.openapi_schema
 
-    # FastAPI's documented way to extend its schema is to replace this method.
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override

@@ -88,7 +88,7 @@ class KitSpans:
             instrumentation_scope=self.scope,
         )
         span.processor = self.processor
-        self.processor.on_start(span, parent_context=context)  # type: ignore[arg-type]
+        self.processor.on_start(span, parent_context=context)  # type: ignore[arg-type]  # a KitSpan is read as the SDK's Span
         return span
 
 

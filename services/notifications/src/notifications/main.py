@@ -31,6 +31,8 @@ REGISTRATIONS = [
     ec.REGISTRATION_PROMOTED,
     ec.REGISTRATION_CANCELLED,
 ]
+BookingData = bc.BookingFacts | bc.ResourceBlocked | bc.MentorHoursClosed
+EventData = ec.RegistrationFacts | ec.EventCancelled | ec.EventChanged
 IDENTITY = [
     idc.CONTACT_CHANGED,
     idc.USER_REGISTERED,
@@ -87,28 +89,31 @@ def service(settings: NotificationsSettings | None = None) -> Service[Notificati
     # One queue per producer stream keeps each stream's order (a contact before its
     # erasure, a registration before its event's cancellation).
     @svc.consumer("identity", IDENTITY, description="Contacts, welcome, account links, erasure")
-    async def identity_events(delivery: Delivery) -> None:
+    async def identity_events(delivery: Delivery[on_identity.IdentityData]) -> None:
         await on_identity.on_identity(notifier, delivery)
 
+    # Each handler below routes by type to one typed by its payload's model (Delivery.of).
     @svc.consumer("bookings", BOOKINGS + CLOSURES, description="Booking notices and reminders")
-    async def booking_events(delivery: Delivery) -> None:
-        if delivery.event.type in CLOSURES:
-            await on_bookings.on_closure(notifier, delivery)
+    async def booking_events(delivery: Delivery[BookingData]) -> None:
+        if delivery.event.type == bc.RESOURCE_BLOCKED:
+            await on_bookings.on_closure(notifier, delivery.of(bc.ResourceBlocked))
+        elif delivery.event.type == bc.MENTOR_HOURS_CLOSED:
+            await on_bookings.on_closure(notifier, delivery.of(bc.MentorHoursClosed))
         else:
-            await on_bookings.on_booking(notifier, delivery)
+            await on_bookings.on_booking(notifier, delivery.of(bc.BookingFacts))
 
     @svc.consumer(
         "events",
         [*REGISTRATIONS, ec.EVENT_CANCELLED, ec.EVENT_CHANGED],
         description="Registration and event notices, reminders",
     )
-    async def event_events(delivery: Delivery) -> None:
+    async def event_events(delivery: Delivery[EventData]) -> None:
         if delivery.event.type == ec.EVENT_CANCELLED:
-            await on_events.on_event_cancelled(notifier, delivery)
+            await on_events.on_event_cancelled(notifier, delivery.of(ec.EventCancelled))
         elif delivery.event.type == ec.EVENT_CHANGED:
-            await on_events.on_event_changed(notifier, delivery)
+            await on_events.on_event_changed(notifier, delivery.of(ec.EventChanged))
         else:
-            await on_events.on_registration(notifier, delivery)
+            await on_events.on_registration(notifier, delivery.of(ec.RegistrationFacts))
 
     @svc.on_startup
     async def start_loops() -> None:

@@ -31,7 +31,7 @@ class Notifier:
 
     async def tell(
         self,
-        delivery: Delivery,
+        delivery: Delivery[Any],  # any payload: its envelope and unit of work are used
         kind: str,
         recipients: list[Recipient],
         *,

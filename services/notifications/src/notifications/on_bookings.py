@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from pymongo.asynchronous.client_session import AsyncClientSession
+
 from contracts import bookings as bc
 from kit.consumer import Delivery
 from notifications import reminders
@@ -20,7 +22,9 @@ def _context(data: bc.BookingFacts) -> dict[str, Any]:
     return data.model_dump(mode="json")
 
 
-async def _remember(n: Notifier, delivery: Delivery, data: bc.BookingFacts, status: str) -> None:
+async def _remember(
+    n: Notifier, delivery: Delivery[bc.BookingFacts], data: bc.BookingFacts, status: str
+) -> None:
     await n.db.bookings.update_one(
         {"_id": data.booking_id},
         {
@@ -37,8 +41,10 @@ async def _remember(n: Notifier, delivery: Delivery, data: bc.BookingFacts, stat
     )
 
 
-async def _settle_approval(n: Notifier, delivery: Delivery, booking_id: str) -> None:
-    await n.db.approvals.delete_one({"_id": booking_id}, session=delivery.session)
+async def _settle_approval(
+    n: Notifier, session: AsyncClientSession | None, booking_id: str
+) -> None:
+    await n.db.approvals.delete_one({"_id": booking_id}, session=session)
 
 
 async def on_booking(n: Notifier, delivery: Delivery[bc.BookingFacts]) -> None:
@@ -68,7 +74,7 @@ async def on_booking(n: Notifier, delivery: Delivery[bc.BookingFacts]) -> None:
         )
     elif type_ == bc.BOOKING_CONFIRMED:
         await _remember(n, delivery, data, "confirmed")
-        await _settle_approval(n, delivery, data.booking_id)
+        await _settle_approval(n, delivery.session, data.booking_id)
         await n.tell(delivery, "booking_confirmed", me)
         await reminders.schedule(
             n.db,
@@ -82,31 +88,33 @@ async def on_booking(n: Notifier, delivery: Delivery[bc.BookingFacts]) -> None:
         )
     elif type_ == bc.BOOKING_DENIED:
         await _remember(n, delivery, data, "denied")
-        await _settle_approval(n, delivery, data.booking_id)
+        await _settle_approval(n, delivery.session, data.booking_id)
         await reminders.cancel(n.db, [ref], delivery.session)
         await n.tell(delivery, "booking_denied", me)
     elif type_ == bc.BOOKING_CANCELLED:
         known = await n.db.bookings.find_one({"_id": data.booking_id}, session=delivery.session)
         await _remember(n, delivery, data, "cancelled")
-        await _settle_approval(n, delivery, data.booking_id)
+        await _settle_approval(n, delivery.session, data.booking_id)
         await reminders.cancel(n.db, [ref], delivery.session)
         told = bool(known and known.get("cancel_told"))
         cancelled_by = data.cancelled_by if isinstance(data, bc.BookingCancelled) else None
         if cancelled_by not in TOLD_ELSEWHERE and not told:
             await n.tell(delivery, "booking_cancelled", me)
-            await _mark_told(n, delivery, [data.booking_id])
+            await _mark_told(n, delivery.session, [data.booking_id])
 
 
-async def _mark_told(n: Notifier, delivery: Delivery, booking_ids: list[str]) -> None:
+async def _mark_told(
+    n: Notifier, session: AsyncClientSession | None, booking_ids: list[str]
+) -> None:
     # Closing mentor hours cancels bookings with cancelled_by=staff beside its own event:
     # whichever message comes first tells the booker, the other one stays quiet.
     await n.db.bookings.update_many(
-        {"_id": {"$in": booking_ids}}, {"$set": {"cancel_told": True}}, session=delivery.session
+        {"_id": {"$in": booking_ids}}, {"$set": {"cancel_told": True}}, session=session
     )
 
 
 async def on_closure(
-    n: Notifier, delivery: Delivery[bc.ResourceBlocked | bc.MentorHoursClosed]
+    n: Notifier, delivery: Delivery[bc.ResourceBlocked] | Delivery[bc.MentorHoursClosed]
 ) -> None:
     """Resource blocked or mentor hours closed: tell the owner of every cancelled booking
     (known from this service's own copy of bookings), once per owner."""
@@ -116,7 +124,7 @@ async def on_closure(
     found = await n.db.bookings.find(
         {"_id": {"$in": ids}, "cancel_told": {"$ne": True}}, session=delivery.session
     ).to_list()
-    await _mark_told(n, delivery, ids)
+    await _mark_told(n, delivery.session, ids)
     by_user: dict[str, list[dict[str, Any]]] = {}
     for booking in found:
         by_user.setdefault(booking["user_id"], []).append(booking["context"])

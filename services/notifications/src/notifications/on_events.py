@@ -69,7 +69,11 @@ async def on_registration(n: Notifier, delivery: Delivery[ec.RegistrationFacts])
 
 
 async def _registrants(
-    n: Notifier, delivery: Delivery, event_id: str, *, cancelled: bool
+    n: Notifier,
+    delivery: Delivery[ec.EventCancelled] | Delivery[ec.EventChanged],
+    event_id: str,
+    *,
+    cancelled: bool,
 ) -> list[str]:
     query: dict[str, Any] = {"event_id": event_id, "status": {"$in": list(ACTIVE)}}
     if cancelled:

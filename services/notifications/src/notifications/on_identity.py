@@ -75,7 +75,7 @@ async def _anonymise(n: Notifier, query: dict[str, Any], session: AsyncClientSes
     return int(result.modified_count)
 
 
-async def erase(n: Notifier, delivery: Delivery, user_id: str) -> None:
+async def erase(n: Notifier, delivery: Delivery[IdentityData], user_id: str) -> None:
     assert delivery.uow is not None  # consumed through the inbox
     session = delivery.session
     db = n.db
