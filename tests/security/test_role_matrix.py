@@ -22,7 +22,8 @@ ownership) is held to these invariants:
 - every GET answers 2xx to someone (the records are real and the matrix is not vacuous);
 - every privileged action (`AUDITED`) leaves exactly one audit entry (kit.audit) with the
   caller as actor, the object the path names and the request's correlation id: `success`
-  when it answered 2xx; several of them sent at once leave one entry each; the audit log
+  when it answered 2xx; several of them sent at once leave one entry each; no change's
+  entry was written after its transaction (`AuditLog.outside` is empty); the audit log
   is read by the owner municipality's admins (and platform admins) only, and nothing in
   the API changes or deletes an entry.
 """
@@ -791,6 +792,12 @@ async def audit_log_checks(
         wrong += await audit_verdicts(svc, name, op, caller, answer, cid, path)
     if not any(a.status_code < 300 for a in answers):
         wrong.append(f"parallel {op.method} {path}: none answered 2xx")
+    # Every change's entry committed in its transaction (a no-op's too): none was written
+    # after it, where a crash in between would have lost it (kit.audit, "Standalone").
+    wrong += [
+        f"{name}: {action}'s entry written after its transaction, {n}x"
+        for action, n in sorted(svc.audit.outside.items())
+    ]
     return wrong
 
 

@@ -116,13 +116,41 @@ async def test_an_action_and_its_entry_commit_together(
     assert [(e["outcome"], e["status"]) for e in entries] == [("refused", 409)]
 
 
-async def test_an_action_without_a_transaction_is_written_when_it_ends(svc: Service) -> None:
+async def test_a_standalone_action_is_written_when_it_ends(
+    svc: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
     who = Principal("p-1", HERE, frozenset({"admin"}), ISSUER.issuer)
-    async with svc.audit.action(who, "report.export", "report", "usage", fmt="csv") as entry:
+    units: list[int] = []
+    # Its own small unit of work (svc.uow), not a bare insert.
+    monkeypatch.setattr(svc.uow, "committed", lambda uow, staged=False: units.append(uow.staged))
+    async with svc.audit.action(
+        who, "report.export", "report", "usage", standalone=True, fmt="csv"
+    ) as entry:
         assert await svc.audit.collection.find_one({"_id": entry.id}) is None
+    assert units == [0]
     written = await svc.audit.collection.find_one({"_id": entry.id})
     assert written is not None and written["details"] == {"fmt": "csv"}
     assert audit.pending() is None  # the context is left as it was
+    assert "report.export" not in svc.audit.outside
+
+
+async def test_a_change_without_its_entry_in_its_transaction_is_counted(svc: Service) -> None:
+    who = Principal("p-1", HERE, frozenset({"admin"}), ISSUER.issuer)
+    before = svc.audit.outside["thing.touch"]
+    async with svc.audit.action(who, "thing.touch", "thing", "t-quiet") as entry:
+        async with svc.uow() as uow:  # commits a change that stages no events
+            await uow.db.things.insert_one({"_id": f"q-{uuid.uuid4().hex}"}, session=uow.session)
+    # Still written (not lost), but after the commit: counted and logged as a defect.
+    assert await svc.audit.collection.find_one({"_id": entry.id}) is not None
+    assert svc.audit.outside["thing.touch"] == before + 1
+    # Declared (`any_transaction`), the same transaction takes the entry.
+    async with svc.audit.action(who, "thing.touch", "thing", "t-quiet") as entry:
+        entry.any_transaction = True
+        async with svc.uow() as uow:
+            await uow.db.things.insert_one({"_id": f"q-{uuid.uuid4().hex}"}, session=uow.session)
+            assert await svc.audit.collection.find_one({"_id": entry.id}) is None
+    assert await svc.audit.collection.find_one({"_id": entry.id}) is not None
+    assert svc.audit.outside["thing.touch"] == before + 1
 
 
 async def test_many_parallel_actions_write_one_entry_each(
@@ -255,3 +283,30 @@ async def test_the_export_is_formula_safe_and_logged(
     assert named.headers["content-disposition"] == (
         f'attachment; filename="audit-audittest-{HERE}.csv"'
     )
+
+
+async def test_an_export_is_never_served_without_its_entry(
+    svc: Service, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin = caller("admin")
+    answer = await client.get("/audit/export", headers=admin)
+    assert answer.status_code == 200
+    # The entry is there when the answer arrives.
+    [entry] = await svc.audit.collection.find(
+        {"correlation_id": admin["X-Correlation-ID"]}
+    ).to_list()
+    assert (entry["action"], entry["outcome"]) == ("audit.export", "success")
+
+    async def lost(*_: Any) -> None:
+        raise RuntimeError("the store went away")
+
+    monkeypatch.setattr(svc.audit, "_alone", lost)
+    quiet = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=svc.create_app(), raise_app_exceptions=False),
+        base_url="http://svc",
+    )
+    async with quiet:
+        failed = await quiet.get("/audit/export", headers=caller("admin"))
+    # A problem, not the file (its header names `actor_roles`).
+    assert failed.status_code == 500 and "actor_roles" not in failed.text
+    assert failed.headers["content-type"] == "application/problem+json"

@@ -115,7 +115,13 @@ def build_router(svc: Service, settings: AnalyticsSettings) -> APIRouter:
         same suppression as the JSON report."""
         # The audit entry is the export's scope (a municipality or `network`), not the caller's.
         async with svc.audit.action(
-            principal, "report.export", "report", name.value, format=fmt.value, period=period
+            principal,
+            "report.export",
+            "report",
+            name.value,
+            standalone=True,
+            format=fmt.value,
+            period=period,
         ) as entry:
             report = await build(name.value, principal, period, municipality)
             entry.municipality = report.scope
@@ -168,9 +174,14 @@ def build_router(svc: Service, settings: AnalyticsSettings) -> APIRouter:
     )
     async def post_rebuild(principal: Principal = admin) -> dict[str, Any]:
         """Drops the read projections and rebuilds them from the stored facts (admins)."""
-        # Projections hold every municipality this site serves: only its own admins.
+        # Projections hold every municipality this site serves: only its own admins. The
+        # rebuild drops collections, which no transaction holds: its entry is standalone.
         async with svc.audit.action(
-            principal, "projections.rebuild", "projections", settings.municipality
+            principal,
+            "projections.rebuild",
+            "projections",
+            settings.municipality,
+            standalone=True,
         ) as entry:
             ensure_municipality(principal, settings.municipality)
             done = await rebuild(db, tz=tz)

@@ -144,11 +144,12 @@ async def block_resource(
 
 
 async def lift_block(svc: Service, *, block_id: str, principal: Principal) -> None:
-    async def work(uow: UnitOfWork) -> bool:
+    # Refused inside the transaction, so that it commits nothing (its audit entry either).
+    async def work(uow: UnitOfWork) -> None:
         session = uow.session
         block = await svc.store.db.bookings.find_one({"_id": block_id}, session=session)
         if block is None:
-            return False
+            raise NotFound(f"No active block {block_id}.", field="block_id")
         result = await svc.store.db.bookings.update_one(
             {
                 "_id": block_id,
@@ -160,12 +161,10 @@ async def lift_block(svc: Service, *, block_id: str, principal: Principal) -> No
             session=session,
         )
         if result.modified_count != 1:
-            return False
+            raise NotFound(f"No active block {block_id}.", field="block_id")
         await release(svc.store, session, block["resource_id"])
-        return True
 
-    if not await svc.uow.run(work):
-        raise NotFound(f"No active block {block_id}.", field="block_id")
+    await svc.uow.run(work)
 
 
 def block_out(doc: dict[str, Any]) -> dict[str, Any]:

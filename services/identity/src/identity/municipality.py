@@ -12,6 +12,7 @@ from identity.core import Identity
 from identity.errors import Conflict, IdentityError, NotFound
 from identity.fields import Languages, Slug, TimeZone
 from kit.requests import LocalizedName, Strict
+from kit.uow import UnitOfWork
 
 
 class MunicipalityIn(Strict):
@@ -42,8 +43,13 @@ async def create(ctx: Identity, data: MunicipalityIn) -> dict[str, Any]:
         "timezone": data.timezone,
         "created_at": datetime.now(UTC),
     }
+
+    # A unit of work (for the audit entry of the action creating it), rerun on a conflict.
+    async def insert(uow: UnitOfWork) -> None:
+        await ctx.db.municipalities.insert_one(doc, session=uow.session)
+
     try:
-        await ctx.db.municipalities.insert_one(doc)
+        await ctx.svc.uow.run(insert)
     except DuplicateKeyError as exc:
         raise Conflict(f"Municipality {data.slug} exists.", field="slug") from exc
     return doc

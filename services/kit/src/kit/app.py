@@ -98,7 +98,7 @@ class Service(WebService[SettingsT]):
         self.uow = Transactions(self.store, self.outbox)
         self.inbox = Inbox(self.store, self.uow)
         # `async with svc.audit.action(...)`: privileged actions' entries (kit.audit).
-        self.audit = AuditLog(self.store, self.settings, self._error_maps)
+        self.audit = AuditLog(self.store, self.settings, self._error_maps, self.uow)
         self.relay = Relay(
             outbox=self.outbox,
             bus=self.bus,

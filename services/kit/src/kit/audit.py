@@ -10,8 +10,14 @@ correlation id and the outcome.
 - **With the action**: while the block runs, the first unit of work (`kit.uow`) that
   commits a change (it stages events, as every change of a service does) inserts the entry
   in its own transaction, so the action and its entry commit together or not at all. An
-  action without such a transaction (an export, a read, a change already made) gets its
-  entry written when the block ends, before the answer goes out.
+  action whose transaction may commit without events (a no-op, a change no other service
+  hears of) says so: `entry.any_transaction = True`.
+- **Standalone**: an action with no transaction of its own (an export or another read, a
+  rebuild that drops collections) is declared `standalone=True`: its entry is written in a
+  small unit of work of its own when the block ends, before the answer goes out, so an
+  export is never served without its entry. A change whose success no transaction took
+  is still written so, but logged as `audit.outside_transaction` and counted in
+  `AuditLog.outside` (the role matrix requires none).
 - **Refusals too**: a `Problem` raised in the block (the action's transaction aborted, so
   nothing of it stays) is written as outcome `refused` with its status; another error as
   `failed`.
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -53,6 +60,7 @@ if TYPE_CHECKING:
     from kit.app import Service
     from kit.mongo import Store
     from kit.settings import KitSettings
+    from kit.uow import Transactions
 
 log = structlog.get_logger("kit.audit")
 COLLECTION = "audit_log"
@@ -103,6 +111,8 @@ class Pending:
         self.written = False
         # Any unit of work that commits is the action (one that stages no events).
         self.any_transaction = False
+        # No transaction is the action (see AuditLog.action): written alone, not an error.
+        self.standalone = False
         self.note(**details)
 
     def note(self, **details: Any) -> None:
@@ -175,8 +185,15 @@ class AuditLog:
         store: Store,
         settings: KitSettings,
         error_maps: list[tuple[type[Any], Callable[[Any], Problem]]] | None = None,
+        transactions: Transactions | None = None,
     ) -> None:
         self.collection = store.db[COLLECTION]
+        # The small units of work entries written alone go in (the service's `svc.uow`);
+        # without them (a bare log, as in a test) a plain insert.
+        self.transactions = transactions
+        # Actions (by name) whose success no transaction took although they were not
+        # standalone: each a change whose entry a crash could have lost.
+        self.outside: Counter[str] = Counter()
         self.retention_s = int(settings.audit_retention_days * 86_400)
         # The service's domain errors and the problems they answer (WebService.map_errors).
         self.error_maps = error_maps if error_maps is not None else []
@@ -229,12 +246,16 @@ class AuditLog:
         object_id: str,
         *,
         municipality: str | None = None,
+        standalone: bool = False,
         **details: Any,
     ) -> AsyncIterator[Pending]:
-        """The block is the action; its entry is written with it (see the module)."""
+        """The block is the action; its entry is written with it (see the module).
+        `standalone`: the action has no transaction (an export): its entry is written in
+        a unit of work of its own when the block ends, before the answer."""
         entry = Pending(
             principal, action, kind, object_id, municipality or principal.municipality, details
         )
+        entry.standalone = standalone
         token = _pending.set(entry)
         try:
             yield entry
@@ -243,17 +264,28 @@ class AuditLog:
             status = self.status_of(exc)
             try:
                 await self._alone(entry, "refused" if status < 500 else "failed", status)
-            except PyMongoError as lost:  # must not hide why the action failed
+            except (PyMongoError, Problem) as lost:  # must not hide why the action failed
                 log.error("audit.unrecorded", action=entry.action, error=str(lost)[:200])
             raise
         _pending.reset(token)
         if not entry.written:
+            if not entry.standalone:  # a change committed without its entry: a defect
+                self.outside[entry.action] += 1
+                log.error("audit.outside_transaction", action=entry.action)
             await self._alone(entry, "success", None)
 
     async def _alone(self, entry: Pending, outcome: Outcome, status: int | None) -> None:
         if entry.written:  # the action committed, then something after it failed
             return
-        await self.collection.insert_one(entry.document(outcome, status))
+        document = entry.document(outcome, status)
+        if self.transactions is None:
+            await self.collection.insert_one(document)
+        else:
+            # Its own small unit of work, rerun on a transient error like any other.
+            async def insert(session: AsyncClientSession) -> None:
+                await self.collection.insert_one(document, session=session)
+
+            await self.transactions.run_session(insert)
         entry.written = True
         log.info("audit.recorded", action=entry.action, outcome=outcome, status=status)
 
@@ -455,7 +487,12 @@ def router(svc: Service[Any]) -> APIRouter:
     ) -> Response:
         query = filters.query(principal)
         async with svc.audit.action(
-            principal, "audit.export", "audit_log", svc.name, municipality=query["municipality"]
+            principal,
+            "audit.export",
+            "audit_log",
+            svc.name,
+            municipality=query["municipality"],
+            standalone=True,
         ) as entry:
             docs = await svc.audit.find(query, limit=most)
             entry.note(format=format.value, rows=len(docs))

@@ -204,5 +204,7 @@ def use_memory(svc: Any) -> Memory:
     svc.store = memory.store
     svc.outbox = memory.outbox
     svc.uow = memory.uow
-    svc.audit = audit.AuditLog(cast(Any, memory.store), svc.settings, svc._error_maps)
+    svc.audit = audit.AuditLog(
+        cast(Any, memory.store), svc.settings, svc._error_maps, cast(Any, memory.uow)
+    )
     return memory

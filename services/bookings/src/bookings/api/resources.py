@@ -166,7 +166,10 @@ def build_router(svc: Service) -> APIRouter:
     ) -> dict[str, Any]:
         """Blocks a resource for a time (maintenance, an event) so that it cannot be booked then;
         the answer says what the block did to bookings already there. Staff of its municipality."""
-        details = {"starts_at": data.starts_at.isoformat(), "ends_at": data.ends_at.isoformat()}
+        details: dict[str, Any] = {
+            "starts_at": data.starts_at.isoformat(),
+            "ends_at": data.ends_at.isoformat(),
+        }
         async with svc.audit.action(
             principal, "resource.block", "resource", resource_id, **details
         ) as entry:
@@ -179,7 +182,8 @@ def build_router(svc: Service) -> APIRouter:
     @router.delete("/blocks/{block_id}", status_code=204)
     async def lift(block_id: str, principal: Principal = staff) -> Response:
         """Lifts a block: the time becomes bookable again (staff of its municipality)."""
-        async with svc.audit.action(principal, "block.lift", "block", block_id):
+        async with svc.audit.action(principal, "block.lift", "block", block_id) as entry:
+            entry.any_transaction = True  # a lift tells no other service
             await lift_block(svc, block_id=block_id, principal=principal)
         return Response(status_code=204)
 

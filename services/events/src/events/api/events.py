@@ -221,6 +221,7 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
         async with svc.audit.action(
             principal, "event.import", "municipality", made, events=len(data.events)
         ) as entry:
+            entry.any_transaction = True  # drafts, or nothing new, stage no events
             done = await imports.run(
                 svc, data=data, municipality=made, created_by=principal.subject
             )
@@ -299,6 +300,7 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
         ) as entry:
             doc = await event.get(svc, event_id)
             entry.municipality = doc["municipality"]
+            entry.any_transaction = True  # a draft's cancel tells no other service
             access.ensure_can_edit(principal, doc)  # organisers may withdraw their own drafts
             cancelled = await event.cancel(svc, event=doc, reason=reason)
         return event.out(cancelled, detail=True)

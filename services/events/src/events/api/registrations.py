@@ -55,7 +55,7 @@ def router(svc: Service[EventsSettings], who: Who, registrar: registration.Regis
     ) -> tuple[dict[str, Any], list[list[Any]]]:
         """The participants of an event for an export, which the audit log records."""
         async with svc.audit.action(
-            principal, "registrations.export", "event", event_id, format=fmt
+            principal, "registrations.export", "event", event_id, standalone=True, format=fmt
         ) as entry:
             doc = await event.get(svc, event_id)
             entry.municipality = doc["municipality"]

@@ -92,6 +92,7 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
         ) as entry:
             doc = await series.get(svc, series_id)
             entry.municipality = doc["municipality"]
+            entry.any_transaction = True  # drafts' cancels tell no other service
             access.ensure_manager(principal, doc["municipality"])
             cancelled = await series.cancel(svc, series=doc, reason=reason)
             entry.note(cancelled=cancelled)

@@ -38,7 +38,8 @@ def router(ctx: Identity) -> APIRouter:
         (platform admins)."""
         async with ctx.svc.audit.action(
             principal, "municipality.create", "municipality", data.slug, municipality=data.slug
-        ):
+        ) as entry:
+            entry.any_transaction = True  # a new municipality tells no other service
             made = await municipalities.create(ctx, data)
         return municipalities.to_out(made)
 

@@ -111,6 +111,34 @@ def router(ctx: Identity) -> APIRouter:
         tag(response, found)
         return users.to_out(found)
 
+    async def change_role(
+        municipality: str,
+        user_id: str,
+        role: str,
+        grant: bool,
+        response: Response,
+        precondition: Precondition,
+        principal: Principal,
+    ) -> UserOut:
+        """A grant or a revoke, with its audit entry in its transaction."""
+        action = "role.grant" if grant else "role.revoke"
+        async with ctx.svc.audit.action(
+            principal, action, "user", user_id, municipality=municipality, role=role
+        ) as entry:
+            # A no-op (the role already so) commits without events: still the action's.
+            entry.any_transaction = True
+            changed = await roles.change_role(
+                ctx,
+                principal,
+                municipality=municipality,
+                user_id=user_id,
+                role=role,
+                grant=grant,
+                precondition=precondition,
+            )
+        tag(response, changed)
+        return users.to_out(changed)
+
     @api.put(
         "/municipalities/{municipality}/users/{user_id}/roles/{role}",
         summary="Grant a role (admins, in their own municipality)",
@@ -124,20 +152,9 @@ def router(ctx: Identity) -> APIRouter:
         principal: Principal = admin,
     ) -> UserOut:
         """Grants a role to a user (admins, in their own municipality); 422 for an unknown role."""
-        async with ctx.svc.audit.action(
-            principal, "role.grant", "user", user_id, municipality=municipality, role=role
-        ):
-            changed = await roles.change_role(
-                ctx,
-                principal,
-                municipality=municipality,
-                user_id=user_id,
-                role=role,
-                grant=True,
-                precondition=precondition,
-            )
-        tag(response, changed)
-        return users.to_out(changed)
+        return await change_role(
+            municipality, user_id, role, True, response, precondition, principal
+        )
 
     @api.delete(
         "/municipalities/{municipality}/users/{user_id}/roles/{role}",
@@ -153,19 +170,21 @@ def router(ctx: Identity) -> APIRouter:
     ) -> UserOut:
         """Revokes a role from a user (admins, in their own municipality); an admin cannot revoke
         their own admin role (409)."""
-        async with ctx.svc.audit.action(
-            principal, "role.revoke", "user", user_id, municipality=municipality, role=role
-        ):
-            changed = await roles.change_role(
-                ctx,
-                principal,
-                municipality=municipality,
-                user_id=user_id,
-                role=role,
-                grant=False,
-                precondition=precondition,
-            )
-        tag(response, changed)
+        return await change_role(
+            municipality, user_id, role, False, response, precondition, principal
+        )
+
+    async def set_disabled(
+        municipality: str, user_id: str, disabled: bool, principal: Principal
+    ) -> UserOut:
+        """A disable or an enable, with its audit entry in its transaction."""
+        ensure_municipality(principal, municipality)
+        action = "user.disable" if disabled else "user.enable"
+        async with ctx.svc.audit.action(principal, action, "user", user_id) as entry:
+            # An enable tells no other service, and a no-op commits nothing: the
+            # transaction is the action's all the same.
+            entry.any_transaction = True
+            changed = await users.set_disabled(ctx, principal, user_id, municipality, disabled)
         return users.to_out(changed)
 
     @api.post(
@@ -175,10 +194,7 @@ def router(ctx: Identity) -> APIRouter:
     async def disable(municipality: str, user_id: str, principal: Principal = own_admin) -> UserOut:
         """Disables an account: it cannot log in and every session and token of it ends (admins, in
         their own municipality)."""
-        ensure_municipality(principal, municipality)
-        async with ctx.svc.audit.action(principal, "user.disable", "user", user_id):
-            changed = await users.set_disabled(ctx, principal, user_id, municipality, True)
-        return users.to_out(changed)
+        return await set_disabled(municipality, user_id, True, principal)
 
     @api.post(
         "/municipalities/{municipality}/users/{user_id}/enable",
@@ -186,9 +202,6 @@ def router(ctx: Identity) -> APIRouter:
     )
     async def enable(municipality: str, user_id: str, principal: Principal = own_admin) -> UserOut:
         """Enables a disabled account again (admins, in their own municipality)."""
-        ensure_municipality(principal, municipality)
-        async with ctx.svc.audit.action(principal, "user.enable", "user", user_id):
-            changed = await users.set_disabled(ctx, principal, user_id, municipality, False)
-        return users.to_out(changed)
+        return await set_disabled(municipality, user_id, False, principal)
 
     return api
