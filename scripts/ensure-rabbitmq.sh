@@ -2,8 +2,8 @@
 # Make sure a RabbitMQ broker answers on 127.0.0.1:5672: install it from Debian when absent
 # (as root), start it when stopped. Never stops a broker; one already running is left alone.
 set -euo pipefail
-
-port_open() { (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; }
+# shellcheck source=lib/ensure-service.sh
+. "$(dirname "$0")/lib/ensure-service.sh"
 
 # Sites federate their event exchanges (deploy/sites) and tests/deploy checks that on this
 # broker. Enabling a plugin does not restart the node; `federation_status` exists only while
@@ -15,32 +15,19 @@ enable_federation() {
     || echo "rabbitmq: could not enable rabbitmq_federation (tests/deploy will try again)" >&2
 }
 
-if port_open; then
+if port_open 5672; then
   echo "rabbitmq: already running on :5672"
   enable_federation
   exit 0
 fi
 
-if ! command -v rabbitmq-server >/dev/null 2>&1; then
-  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    echo "rabbitmq: installing rabbitmq-server from Debian"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq || true
-    apt-get install -y -qq rabbitmq-server >/dev/null
-  else
-    cat >&2 <<'MSG'
-RabbitMQ is not installed and this script cannot install it here.
+ensure_installed rabbitmq rabbitmq-server rabbitmq-server "RabbitMQ is not installed and this script cannot install it here.
 Install it (Debian/Ubuntu: sudo apt-get install rabbitmq-server), point
-KOHTAAMO_AMQP_URL at a broker, or run the platform with `docker compose up`.
-MSG
-    exit 1
-  fi
-fi
+KOHTAAMO_AMQP_URL at a broker, or run the platform with \`docker compose up\`."
 
 echo "rabbitmq: starting"
 rabbitmq-server -detached
 rabbitmqctl await_startup --timeout 120 >/dev/null
-for _ in $(seq 1 60); do port_open && break; sleep 1; done
-port_open || { echo "rabbitmq: did not open :5672" >&2; exit 1; }
+await_port rabbitmq 5672 60 1
 enable_federation
 echo "rabbitmq: started on :5672"
