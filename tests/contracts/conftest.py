@@ -7,13 +7,11 @@ import os
 from typing import Any
 
 import pytest
-from fastapi.openapi.utils import get_openapi
 
-from gateway.openapi import OWN_TAG_LIST, merge
+from gateway.openapi import merge, own_document
 from gateway.routes import RouteTable
 from gateway.settings import DEFAULT_ROUTES
 from kit import registry
-from kit.openapi import CONTACT
 
 
 @pytest.fixture(scope="session")
@@ -29,14 +27,8 @@ def openapi_documents() -> dict[str, dict[str, Any]]:
         svc = registry.load_factory(name)()
         app = svc.create_app()
         if name == "gateway":  # its own operations, as gateway.main builds them
-            gateway_own = get_openapi(
-                title=svc.title,
-                version=svc.version,
-                description=svc.description,
-                routes=app.routes,
-                contact=CONTACT,
-                tags=OWN_TAG_LIST,
-                servers=[{"url": "/", "description": "This site's gateway"}],
+            gateway_own = own_document(
+                app, title=svc.title, version=svc.version, description=svc.description
             )
         else:
             docs[name] = app.openapi()

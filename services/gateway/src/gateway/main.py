@@ -10,7 +10,6 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 from starlette.middleware import Middleware
 
@@ -18,7 +17,7 @@ from gateway.api import proxy_route, signed_in
 from gateway.edge import Edge
 from gateway.errors import install_edge_problems
 from gateway.my_page import my_page_router
-from gateway.openapi import OWN_TAG_LIST, Aggregator, docs_router, drop_default_docs
+from gateway.openapi import Aggregator, docs_router, drop_default_docs, own_document
 from gateway.rate_limits import RateLimits
 from gateway.routes import RouteTable
 from gateway.security_headers import install_browser_protections
@@ -26,7 +25,7 @@ from gateway.settings import GatewaySettings
 from gateway.shortcut import ProxyShortcut
 from gateway.upstreams import Upstreams
 from gateway.web_mount import mount_web
-from kit.openapi import CONTACT, returns
+from kit.openapi import returns
 from kit.web import WebService
 
 DESCRIPTION = (
@@ -95,14 +94,8 @@ class GatewayService(WebService[GatewaySettings]):
         app.include_router(my_page_router(self.upstreams, signed_in(self.edge)))
 
         def own() -> dict[str, Any]:
-            return get_openapi(
-                title=self.title,
-                version=self.version,
-                description=self.description,
-                routes=app.routes,
-                contact=CONTACT,
-                tags=OWN_TAG_LIST,
-                servers=[{"url": "/", "description": "This site's gateway"}],
+            return own_document(
+                app, title=self.title, version=self.version, description=self.description
             )
 
         aggregator = Aggregator(self.upstreams, self.table, own)

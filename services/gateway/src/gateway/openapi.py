@@ -18,6 +18,7 @@ import httpx
 import structlog
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from gateway.routes import API_PREFIX, RouteTable
@@ -197,6 +198,20 @@ OWN_TAGS = {
     "my page": "The caller's own page, gathered from several services in one call.",
 }
 OWN_TAG_LIST = [{"name": name, "description": text} for name, text in OWN_TAGS.items()]
+
+
+def own_document(app: FastAPI, *, title: str, version: str, description: str) -> dict[str, Any]:
+    """The gateway's own operations as a document: what `merge` starts the aggregated one
+    from (built here once, for the gateway and for the contract tests)."""
+    return get_openapi(
+        title=title,
+        version=version,
+        description=description,
+        routes=app.routes,
+        contact=CONTACT,
+        tags=OWN_TAG_LIST,
+        servers=[{"url": "/", "description": "This site's gateway"}],
+    )
 
 
 def merge(
