@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
@@ -159,12 +160,61 @@ def search_text(doc: dict[str, Any]) -> str:
 async def _venue_snapshot(
     svc: Service[EventsSettings], venue_id: str | None, municipality: str
 ) -> dict[str, Any]:
+    venue = None
+    if venue_id is not None:
+        venue = await svc.store.db[store.VENUES].find_one({"_id": venue_id})
+    return place(venue_id, venue, municipality)
+
+
+def place(venue_id: str | None, venue: dict[str, Any] | None, municipality: str) -> dict[str, Any]:
+    """An event's copy of its venue's kind and name (`venue` as read for `venue_id`)."""
     if venue_id is None:
         return {"venue_kind": None, "venue_name": {}}
-    venue = await svc.store.db[store.VENUES].find_one({"_id": venue_id})
     if venue is None or venue["municipality"] != municipality:
         raise invalid("venue_id", f"No venue {venue_id!r} in {municipality}.")
     return {"venue_kind": venue["kind"], "venue_name": venue["name"]}
+
+
+def check_parent(parent_id: str, parent: dict[str, Any] | None, municipality: str) -> None:
+    """A sub-event's parent (`parent` as read for `parent_id`): an event here, itself no
+    sub-event."""
+    if parent is None or parent["municipality"] != municipality:
+        raise invalid("parent_event_id", f"No event {parent_id!r} here.")
+    if parent.get("parent_event_id"):
+        raise invalid("parent_event_id", "Sub-events cannot have sub-events.")
+
+
+def draft(
+    values: dict[str, Any],
+    *,
+    municipality: str,
+    tz: str,
+    venue: dict[str, Any],
+    created_by: str,
+    now: datetime,
+    series_id: str | None = None,
+) -> dict[str, Any]:
+    """A new draft's document from its given `values` and `venue` (`place`): nothing taken
+    or waiting yet, revision 1, every rule checked."""
+    doc = {
+        "_id": new_id(),
+        "municipality": municipality,
+        "timezone": tz,
+        "status": EventStatus.DRAFT.value,
+        **values,
+        **venue,
+        "series_id": series_id,
+        "seats_taken": 0,
+        "waiting": 0,
+        "revision": 1,
+        "waitlist_seq": 0,
+        "created_by": created_by,
+        "created_at": now,
+        "updated_at": now,
+    }
+    check_rules(doc)
+    normalise(doc)
+    return doc
 
 
 def times(data: BaseModel, tz: str) -> dict[str, Any]:
@@ -204,30 +254,16 @@ async def new_document(
     values["organiser"] = {**values["organiser"], "kind": organiser_kind}
     if data.parent_event_id:
         parent = await svc.store.db[store.EVENTS].find_one({"_id": data.parent_event_id})
-        if parent is None or parent["municipality"] != municipality:
-            raise invalid("parent_event_id", f"No event {data.parent_event_id!r} here.")
-        if parent.get("parent_event_id"):
-            raise invalid("parent_event_id", "Sub-events cannot have sub-events.")
-    now = clock.now()
-    doc = {
-        "_id": new_id(),
-        "municipality": municipality,
-        "timezone": tz,
-        "status": EventStatus.DRAFT,
-        **values,
-        **await _venue_snapshot(svc, values["venue_id"], municipality),
-        "series_id": series_id,
-        "seats_taken": 0,
-        "waiting": 0,
-        "revision": 1,
-        "waitlist_seq": 0,
-        "created_by": created_by,
-        "created_at": now,
-        "updated_at": now,
-    }
-    check_rules(doc)
-    normalise(doc)
-    return doc
+        check_parent(data.parent_event_id, parent, municipality)
+    return draft(
+        values,
+        municipality=municipality,
+        tz=tz,
+        venue=await _venue_snapshot(svc, values["venue_id"], municipality),
+        created_by=created_by,
+        now=clock.now(),
+        series_id=series_id,
+    )
 
 
 async def create(svc: Service[EventsSettings], **kwargs: Any) -> dict[str, Any]:

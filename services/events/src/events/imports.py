@@ -71,7 +71,7 @@ async def run(
         for p in await db[store.EVENTS]
         .find(
             {"_id": {"$in": sorted(parent_ids)}, "municipality": municipality},
-            projection={"parent_event_id": 1},
+            projection={"parent_event_id": 1, "municipality": 1},
         )
         .to_list(None)
     }
@@ -164,33 +164,13 @@ def _document(
     values.update({k: whole_ms(v) for k, v in event.times(item, tz).items()})
     values["organiser"] = {**values["organiser"], "kind": "staff"}
     if item.parent_event_id:
-        parent = parents.get(item.parent_event_id)
-        if parent is None:
-            raise invalid("parent_event_id", f"No event {item.parent_event_id!r} here.")
-        if parent.get("parent_event_id"):
-            raise invalid("parent_event_id", "Sub-events cannot have sub-events.")
-    place: dict[str, Any] = {"venue_kind": None, "venue_name": {}}
-    if item.venue_id is not None:
-        venue = venues.get(item.venue_id)
-        if venue is None:
-            raise invalid("venue_id", f"No venue {item.venue_id!r} in {municipality}.")
-        place = {"venue_kind": venue["kind"], "venue_name": venue["name"]}
-    doc = {
-        "_id": event.new_id(),
-        "municipality": municipality,
-        "timezone": tz,
-        "status": EventStatus.DRAFT.value,
-        **values,
-        **place,
-        "series_id": None,
-        "seats_taken": 0,
-        "waiting": 0,
-        "revision": 1,
-        "waitlist_seq": 0,
-        "created_by": created_by,
-        "created_at": now,
-        "updated_at": now,
-    }
-    event.check_rules(doc)
-    event.normalise(doc)
-    return doc
+        event.check_parent(item.parent_event_id, parents.get(item.parent_event_id), municipality)
+    venue = event.place(item.venue_id, venues.get(item.venue_id or ""), municipality)
+    return event.draft(
+        values,
+        municipality=municipality,
+        tz=tz,
+        venue=venue,
+        created_by=created_by,
+        now=now,
+    )
