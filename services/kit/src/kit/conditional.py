@@ -14,7 +14,7 @@ import hashlib
 import re
 from typing import Annotated, Any
 
-from fastapi import Header, Request, Response
+from fastapi import Depends, Header, Request, Response
 
 from kit.problems import Problem
 from kit.settings import KitSettings
@@ -143,3 +143,27 @@ async def if_match(
     function dependency in its thread pool, a hand-off that costs more than the parse."""
     settings: KitSettings = request.app.state.service.settings  # every kit app keeps it
     return parse_if_match(value, required=settings.require_if_match)
+
+
+class Edit:
+    """A change of one record under `If-Match`: its `precondition`, and the answer's ETag
+    set from the version written (`tagged`). A route takes it as `edit: Editing`."""
+
+    def __init__(self, precondition: Precondition, response: Response) -> None:
+        self.precondition = precondition
+        self.response = response
+
+    def tagged(self, doc: dict[str, Any], variant: str | bytes | None = None) -> dict[str, Any]:
+        """`doc`, the version written, with the answer's ETag set from it."""
+        tag(self.response, doc, variant)
+        return doc
+
+
+async def editing(
+    response: Response, precondition: Annotated[Precondition, Depends(if_match)]
+) -> Edit:
+    return Edit(precondition, response)
+
+
+# A route's parameter: the request's If-Match (documented as `if_match` is) and its answer.
+Editing = Annotated[Edit, Depends(editing)]

@@ -28,7 +28,7 @@ from bookings.timetable import etag_of, matches, timetable_for
 from contracts.bookings import ResourceKind
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
-from kit.conditional import Precondition, if_match, tag
+from kit.conditional import Editing, tag
 from kit.dates import Day
 from kit.openapi import returns
 from kit.pages import Page, Paging, found
@@ -72,37 +72,29 @@ def build_router(svc: Service) -> APIRouter:
         "/locations/{location_id}", name="update", **returns(LocationOut, "The location as changed")
     )
     async def patch_details(
-        location_id: str,
-        data: LocationPatch,
-        response: Response,
-        precondition: Annotated[Precondition, Depends(if_match)],
-        principal: Principal = staff,
+        location_id: str, data: LocationPatch, edit: Editing, principal: Principal = staff
     ) -> dict[str, Any]:
         """Staff: what the place's page says (address, description, accessibility, photo)."""
         location = await load_location(svc, location_id, principal)
-        doc = await update_details(svc, location=location, patch=data, precondition=precondition)
-        tag(response, doc)
-        return location_out(doc)
+        doc = await update_details(
+            svc, location=location, patch=data, precondition=edit.precondition
+        )
+        return location_out(edit.tagged(doc))
 
     @router.put(
         "/locations/{location_id}/hours", **returns(LocationOut, "The location with its hours")
     )
     async def put_hours(
-        location_id: str,
-        data: HoursIn,
-        response: Response,
-        precondition: Annotated[Precondition, Depends(if_match)],
-        principal: Principal = staff,
+        location_id: str, data: HoursIn, edit: Editing, principal: Principal = staff
     ) -> dict[str, Any]:
         """Replaces a location's weekly opening hours and exceptions (staff of its municipality);
         honours If-Match. Bookings already made are kept."""
         async with svc.audit.action(principal, "location.hours", "location", location_id):
             location = await load_location(svc, location_id, principal)
             doc = await set_hours(
-                svc, location=location, hours=data.hours, precondition=precondition
+                svc, location=location, hours=data.hours, precondition=edit.precondition
             )
-        tag(response, doc)
-        return location_out(doc)
+        return location_out(edit.tagged(doc))
 
     @router.get(
         "/locations/{location_id}/availability",

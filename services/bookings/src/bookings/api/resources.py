@@ -25,7 +25,7 @@ from bookings.timetable import matches, timetable_for
 from contracts.bookings import ResourceKind
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
-from kit.conditional import Precondition, if_match, tag
+from kit.conditional import Editing, tag
 from kit.dates import Day
 from kit.openapi import returns
 from kit.pages import Page, Paging, found
@@ -81,19 +81,16 @@ def build_router(svc: Service) -> APIRouter:
         "/resources/{resource_id}", name="update", **returns(ResourceOut, "The resource as changed")
     )
     async def patch(
-        resource_id: str,
-        data: ResourcePatch,
-        response: Response,
-        precondition: Annotated[Precondition, Depends(if_match)],
-        principal: Principal = staff,
+        resource_id: str, data: ResourcePatch, edit: Editing, principal: Principal = staff
     ) -> dict[str, Any]:
         """Changes a resource's details or rules (staff of its municipality); honours If-Match (412
         on a stale version)."""
         resource = await load_resource(svc, resource_id)
         ensure_municipality(principal, resource["municipality"])
-        doc = await update_resource(svc, resource=resource, patch=data, precondition=precondition)
-        tag(response, doc)
-        return resource_out(doc)
+        doc = await update_resource(
+            svc, resource=resource, patch=data, precondition=edit.precondition
+        )
+        return resource_out(edit.tagged(doc))
 
     @router.get(
         "/resources/{resource_id}/availability",

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from identity import organisation as orgs
 from identity.core import Identity
 from identity.organisation import MemberIn, OrganisationIn, OrganisationKind, OrganisationOut
 from kit.auth import Principal
-from kit.conditional import Precondition, if_match, tag
+from kit.conditional import Editing, tag
 from kit.pages import Page, Paging, page
 
 
@@ -56,29 +54,19 @@ def router(ctx: Identity) -> APIRouter:
 
     @api.post("/{org_id}/members", summary="Add or change a member (contacts and staff)")
     async def add_member(
-        org_id: str,
-        data: MemberIn,
-        response: Response,
-        precondition: Annotated[Precondition, Depends(if_match)],
-        principal: Principal = signed_in,
+        org_id: str, data: MemberIn, edit: Editing, principal: Principal = signed_in
     ) -> OrganisationOut:
         """Adds a member to an organisation or changes their role in it (its contacts and staff)."""
-        org = await orgs.add_member(ctx, principal, org_id, data, precondition)
-        tag(response, org)
-        return await orgs.to_out(ctx, org, principal)
+        org = await orgs.add_member(ctx, principal, org_id, data, edit.precondition)
+        return await orgs.to_out(ctx, edit.tagged(org), principal)
 
     @api.delete("/{org_id}/members/{user_id}", summary="Remove a member, or leave")
     async def remove_member(
-        org_id: str,
-        user_id: str,
-        response: Response,
-        precondition: Annotated[Precondition, Depends(if_match)],
-        principal: Principal = signed_in,
+        org_id: str, user_id: str, edit: Editing, principal: Principal = signed_in
     ) -> OrganisationOut:
         """Removes a member from an organisation, or lets a member leave; the last contact cannot
         leave (409)."""
-        org = await orgs.remove_member(ctx, principal, org_id, user_id, precondition)
-        tag(response, org)
-        return await orgs.to_out(ctx, org, principal)
+        org = await orgs.remove_member(ctx, principal, org_id, user_id, edit.precondition)
+        return await orgs.to_out(ctx, edit.tagged(org), principal)
 
     return api

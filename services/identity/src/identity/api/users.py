@@ -14,7 +14,7 @@ from identity.birthdate import BirthdateIn, BirthdateOut
 from identity.core import Identity
 from identity.user import ContactIn, PasswordChange, UserOut
 from kit.auth import Principal, ensure_municipality
-from kit.conditional import Precondition, if_match, tag
+from kit.conditional import Edit, Editing, Precondition, if_match, tag
 from kit.pages import Page, Paging, page
 
 
@@ -35,18 +35,12 @@ def router(ctx: Identity) -> APIRouter:
         return users.to_out(account)
 
     @api.patch("/me/contact", summary="Change my contact details and notification preferences")
-    async def contact(
-        data: ContactIn,
-        response: Response,
-        precondition: Annotated[Precondition, Depends(if_match)],
-        principal: Principal = signed_in,
-    ) -> UserOut:
+    async def contact(data: ContactIn, edit: Editing, principal: Principal = signed_in) -> UserOut:
         """Changes the caller's display name, phone, language and notification preferences; honours
         If-Match."""
         account = await own_account(ctx, principal)
-        changed = await users.update_contact(ctx, account["_id"], data, precondition)
-        tag(response, changed)
-        return users.to_out(changed)
+        changed = await users.update_contact(ctx, account["_id"], data, edit.precondition)
+        return users.to_out(edit.tagged(changed))
 
     @api.put(
         "/me/birthdate",
@@ -116,8 +110,7 @@ def router(ctx: Identity) -> APIRouter:
         user_id: str,
         role: str,
         grant: bool,
-        response: Response,
-        precondition: Precondition,
+        edit: Edit,
         principal: Principal,
     ) -> UserOut:
         """A grant or a revoke, with its audit entry in its transaction."""
@@ -134,45 +127,30 @@ def router(ctx: Identity) -> APIRouter:
                 user_id=user_id,
                 role=role,
                 grant=grant,
-                precondition=precondition,
+                precondition=edit.precondition,
             )
-        tag(response, changed)
-        return users.to_out(changed)
+        return users.to_out(edit.tagged(changed))
 
     @api.put(
         "/municipalities/{municipality}/users/{user_id}/roles/{role}",
         summary="Grant a role (admins, in their own municipality)",
     )
     async def grant(
-        municipality: str,
-        user_id: str,
-        role: str,
-        response: Response,
-        precondition: Annotated[Precondition, Depends(if_match)],
-        principal: Principal = admin,
+        municipality: str, user_id: str, role: str, edit: Editing, principal: Principal = admin
     ) -> UserOut:
         """Grants a role to a user (admins, in their own municipality); 422 for an unknown role."""
-        return await change_role(
-            municipality, user_id, role, True, response, precondition, principal
-        )
+        return await change_role(municipality, user_id, role, True, edit, principal)
 
     @api.delete(
         "/municipalities/{municipality}/users/{user_id}/roles/{role}",
         summary="Revoke a role (admins, in their own municipality)",
     )
     async def revoke(
-        municipality: str,
-        user_id: str,
-        role: str,
-        response: Response,
-        precondition: Annotated[Precondition, Depends(if_match)],
-        principal: Principal = admin,
+        municipality: str, user_id: str, role: str, edit: Editing, principal: Principal = admin
     ) -> UserOut:
         """Revokes a role from a user (admins, in their own municipality); an admin cannot revoke
         their own admin role (409)."""
-        return await change_role(
-            municipality, user_id, role, False, response, precondition, principal
-        )
+        return await change_role(municipality, user_id, role, False, edit, principal)
 
     async def set_disabled(
         municipality: str, user_id: str, disabled: bool, principal: Principal
