@@ -43,7 +43,7 @@ def receiver() -> Service:
     service = Service("fedanalytics")
 
     @service.consumer("traced", [events.EVENT_CANCELLED], network=True)
-    async def applied(delivery: Delivery) -> None:
+    async def applied(delivery: Delivery[events.EventCancelled]) -> None:
         log.info("federated.applied", municipality=delivery.event.municipality)
 
     return service

@@ -317,7 +317,7 @@ async def test_helsinki_acts_on_federated_kouvola_messages_only_where_it_should(
     seen: dict[str, set[str]] = {"analytics": set(), "notifications": set(), "identity": set()}
 
     def recorder(name: str) -> Handler:
-        async def record(delivery: Delivery) -> None:
+        async def record(delivery: Delivery[Any]) -> None:
             seen[name].add(f"{delivery.event.municipality}:{delivery.event.type}")
 
         return record

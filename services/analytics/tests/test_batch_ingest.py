@@ -127,7 +127,7 @@ async def test_batches_equal_one_by_one(
                 chunk.append(delivery(stream[position]))
                 position += 1
 
-            async def work(session: Any, chunk: list[Delivery] = chunk) -> None:
+            async def work(session: Any, chunk: list[Delivery[Any]] = chunk) -> None:
                 await ingest_batch(batched.db, chunk, KEY, TZ, session, tombstones)
 
             await Transactions(batched).run_session(work)
@@ -195,7 +195,7 @@ async def test_concurrent_batches_of_the_same_people_lose_nothing(
             for start in range(0, len(events), 40):
                 chunk = [delivery(e) for e in events[start : start + 40]]
 
-                async def work(session: Any, chunk: list[Delivery] = chunk) -> None:
+                async def work(session: Any, chunk: list[Delivery[Any]] = chunk) -> None:
                     nonlocal attempts
                     attempts += 1
                     await ingest_batch(store.db, chunk, KEY, TZ, session)

@@ -16,7 +16,7 @@ def test_specification_lists_consumers_and_published_types(settings: Any) -> Non
     svc = Service("notifications", settings=settings)
 
     @svc.consumer("bookings", [bk.BOOKING_CONFIRMED, bk.BOOKING_CANCELLED])
-    async def on_booking(delivery: Delivery) -> None:
+    async def on_booking(delivery: Delivery[bk.BookingFacts]) -> None:
         """Tell bookers about their bookings."""
 
     spec = specification(svc)

@@ -214,7 +214,7 @@ async def test_batches_of_different_queues_take_turns(
     active, most, applied = 0, 0, 0
     other = "kohtaamo.kittest.other.happened.v1"
 
-    async def apply(deliveries: list[Delivery]) -> None:
+    async def apply(deliveries: list[Delivery[Any]]) -> None:
         nonlocal active, most, applied
         active += 1
         most = max(most, active)

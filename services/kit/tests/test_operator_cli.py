@@ -52,7 +52,7 @@ async def test_peek_then_replay_after_fix(settings: Any) -> None:
     applied: list[str] = []
 
     @svc.consumer("repairable", [TYPE])
-    async def handle(delivery: Delivery) -> None:
+    async def handle(delivery: Delivery[Any]) -> None:
         if broken:
             raise RuntimeError("bug #42: cannot handle n=13")
         applied.append(delivery.event.id)
@@ -97,7 +97,7 @@ async def test_replay_one_message_by_id(settings: Any) -> None:
     svc = Service("kittest", settings=settings)
 
     @svc.consumer("repairable", [TYPE])
-    async def handle(delivery: Delivery) -> None:
+    async def handle(delivery: Delivery[Any]) -> None:
         raise RuntimeError("always broken")
 
     await svc.start()

@@ -39,14 +39,14 @@ async def site(make_settings: Callable[..., Any]) -> AsyncIterator[Service]:
     seen = svc.provide(Seen(local=set(), network=set()))
 
     @svc.consumer("local", [TYPE])
-    async def on_local(delivery: Delivery) -> None:
+    async def on_local(delivery: Delivery[Any]) -> None:
         seen["local"].add(delivery.event.municipality)
         await svc.store.db.applied.insert_one(
             {"event_id": delivery.event.id}, session=delivery.session
         )
 
     @svc.consumer("network", [TYPE], network=True)
-    async def on_network(delivery: Delivery) -> None:
+    async def on_network(delivery: Delivery[Any]) -> None:
         seen["network"].add(delivery.event.municipality)
 
     await svc.start()
