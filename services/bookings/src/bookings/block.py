@@ -15,6 +15,7 @@ from bookings.booking import transition
 from bookings.calendar import claim, release
 from bookings.errors import Conflict, Invalid, NotFound
 from bookings.facts import booking_facts
+from bookings.status import BlockStatus
 from bookings.store import HOLDING
 from contracts import bookings as ev
 from contracts.bookings import BookingStatus
@@ -45,7 +46,7 @@ async def block_resource(
     block = {
         "_id": f"blk-{uuid.uuid4().hex}",
         "kind": "block",
-        "status": "blocked",
+        "status": BlockStatus.BLOCKED,
         "municipality": resource["municipality"],
         "resource_id": resource["_id"],
         "location_id": resource["location_id"],
@@ -154,10 +155,10 @@ async def lift_block(svc: Service, *, block_id: str, principal: Principal) -> No
             {
                 "_id": block_id,
                 "kind": "block",
-                "status": "blocked",
+                "status": BlockStatus.BLOCKED,
                 "municipality": principal.municipality,
             },
-            bump({"$set": {"status": "lifted", "updated_at": datetime.now(UTC)}}),
+            bump({"$set": {"status": BlockStatus.LIFTED, "updated_at": datetime.now(UTC)}}),
             session=session,
         )
         if result.modified_count != 1:

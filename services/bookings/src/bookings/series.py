@@ -14,6 +14,7 @@ from bookings.booking import BookingIn, is_staff_of, place_booking, transition
 from bookings.errors import AgeLimit, BookingsError, Forbidden, NotFound
 from bookings.location import load_location, zone_of
 from bookings.resource import load_resource, rules_of
+from bookings.status import SeriesStatus
 from contracts import bookings as ev
 from contracts.bookings import BookingStatus
 from kit.app import Service
@@ -84,7 +85,7 @@ async def create_series(svc: Service, *, principal: Principal, data: SeriesIn) -
         "every_weeks": data.every_weeks,
         "count": data.count,
         "occurrences": occurrences,
-        "status": "active",
+        "status": SeriesStatus.ACTIVE,
         "created_at": datetime.now(UTC),
     }
     payload = ev.SeriesCreated(
@@ -153,7 +154,7 @@ async def cancel_series(
                 cancelled.append(booking["_id"])
         await svc.store.db.series.update_one(
             {"_id": series["_id"]},
-            bump({"$set": {"status": BookingStatus.cancelled, "cancelled_at": now}}),
+            bump({"$set": {"status": SeriesStatus.CANCELLED, "cancelled_at": now}}),
             session=uow.session,
         )
         payload = ev.SeriesCancelled(

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from pymongo import ASCENDING, IndexModel
 
+from bookings.status import BlockStatus
 from contracts.bookings import BookingStatus
 from kit.mongo import Store
 
 # Statuses that hold a resource's time: no two of these may overlap on one resource.
-HOLDING = [BookingStatus.pending, BookingStatus.confirmed, BookingStatus.checked_in, "blocked"]
+HOLDING: list[str] = [
+    BookingStatus.pending,
+    BookingStatus.confirmed,
+    BookingStatus.checked_in,
+    BlockStatus.BLOCKED,
+]
 
 
 async def ensure_indexes(store: Store) -> None:

@@ -10,12 +10,17 @@ from icalendar import Calendar, Event, vGeo, vText
 
 from contracts import calendar as entries
 from events import clock
+from events.status import EventStatus
 
-STATUS_ICS = {"published": "CONFIRMED", "completed": "CONFIRMED", "cancelled": "CANCELLED"}
+STATUS_ICS = {
+    EventStatus.PUBLISHED: "CONFIRMED",
+    EventStatus.COMPLETED: "CONFIRMED",
+    EventStatus.CANCELLED: "CANCELLED",
+}
 STATUS_LD = {
-    "published": "https://schema.org/EventScheduled",
-    "completed": "https://schema.org/EventScheduled",
-    "cancelled": "https://schema.org/EventCancelled",
+    EventStatus.PUBLISHED: "https://schema.org/EventScheduled",
+    EventStatus.COMPLETED: "https://schema.org/EventScheduled",
+    EventStatus.CANCELLED: "https://schema.org/EventCancelled",
 }
 
 

@@ -17,7 +17,7 @@ from contracts import events as ev
 from events import clock, event, registration, store
 from events.errors import conflict, invalid, not_found
 from events.settings import EventsSettings
-from events.status import EventStatus
+from events.status import EventStatus, SeriesStatus
 from kit.app import Service
 from kit.conditional import bump
 from kit.dates import Day
@@ -104,7 +104,7 @@ async def create(
         "title": template.title,
         "recurrence": data.recurrence.model_dump(mode="json"),
         "created_by": created_by,
-        "status": "active",
+        "status": SeriesStatus.ACTIVE,
         "created_at": clock.now(),
     }
     async with svc.uow() as uow:
@@ -178,7 +178,9 @@ async def cancel(
                 await uow.emit(event._envelope(svc, doc, ev.EVENT_CANCELLED, payload))
                 await registration.cancel_all(svc, session, updated, reason=reason)
         await svc.store.db[store.SERIES].update_one(
-            {"_id": series["_id"]}, bump({"$set": {"status": "cancelled"}}), session=session
+            {"_id": series["_id"]},
+            bump({"$set": {"status": SeriesStatus.CANCELLED}}),
+            session=session,
         )
         return len(open_)
 

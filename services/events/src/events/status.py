@@ -1,4 +1,5 @@
-"""The states an event and a registration go through (stored and sent as their values)."""
+"""The states an event, a series of events and a registration go through (stored and sent
+as their values)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,11 @@ class EventStatus(StrEnum):
     PUBLISHED = "published"
     CANCELLED = "cancelled"
     COMPLETED = "completed"
+
+
+class SeriesStatus(StrEnum):
+    ACTIVE = "active"
+    CANCELLED = "cancelled"  # its open occurrences cancelled with it
 
 
 class RegistrationStatus(StrEnum):

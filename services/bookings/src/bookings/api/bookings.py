@@ -25,6 +25,7 @@ from bookings.booking import (
 )
 from bookings.rules import BOOKER_ROLES, STAFF_ROLES
 from bookings.series import SeriesIn, cancel_series, create_series, load_series, series_out
+from bookings.status import SeriesStatus
 from contracts.bookings import BookingStatus
 from kit.app import Service
 from kit.auth import Principal, ensure_municipality
@@ -208,7 +209,7 @@ def build_router(svc: Service) -> APIRouter:
     ) -> dict[str, Any]:
         """Cancels the occurrences of a series that have not started yet."""
         series = await load_series(svc, series_id, principal)
-        if series["status"] != "active":
+        if series["status"] != SeriesStatus.ACTIVE:
             raise Problem(409, "Conflict", "The series is already cancelled.", field="series_id")
         return await cancel_series(
             svc, series=series, principal=principal, reason=data.reason if data else None

@@ -12,6 +12,7 @@ from events.api.events import CancelIn, organiser_kind
 from events.api.views import SeriesCancelled, SeriesOut, SeriesPublished
 from events.errors import EventsError
 from events.settings import EventsSettings
+from events.status import EventStatus
 from kit import conditional
 from kit.app import Service
 from kit.auth import Principal
@@ -64,7 +65,7 @@ def router(svc: Service[EventsSettings], who: Who) -> APIRouter:
             visible.append(member)
         if not visible and not access.is_manager(principal, doc["municipality"]):
             # only drafts so far: as hidden as a draft event
-            access.ensure_visible(principal, {**doc, "_id": series_id, "status": "draft"})
+            access.ensure_visible(principal, {**doc, "_id": series_id, "status": EventStatus.DRAFT})
         # the series' own revision, and which occurrences at which revisions it shows
         shown = ",".join(f"{m['_id']}:{conditional.revision_of(m)}" for m in visible)
         conditional.tag(response, doc, shown.encode())
