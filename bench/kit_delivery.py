@@ -115,6 +115,16 @@ def ticks(n: int) -> list[CloudEvent]:
     ]
 
 
+def relay_headers(event: CloudEvent) -> dict[str, Any] | None:
+    """With tracing on, the AMQP headers the relay adds to what it publishes (its publish
+    span, a link for the consumer, and the publish time, the queue wait), so the
+    consumer reads them as it does on a site; the raw baseline's messages carry them too."""
+    if not tracing.enabled or not event.traceparent:
+        return None
+    relay = event.traceparent[:36] + f"{int(event.traceparent[36:52], 16) | 1 << 63:016x}" + "-01"
+    return {tracing.HEADER_TRACEPARENT: relay, tracing.HEADER_PUBLISHED_MS: tracing.now_ms()}
+
+
 async def prefill(
     env: dict[str, str], queue: str, events: list[CloudEvent], *, signed: bool = False
 ) -> None:
@@ -136,6 +146,7 @@ async def prefill(
                         message_id=e.id,
                         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                         user_id=user,
+                        headers=relay_headers(e),
                     ),
                     routing_key=queue,
                 )
@@ -157,6 +168,7 @@ async def prefill_raw(env: dict[str, str], queue: str, events: list[CloudEvent])
                         e.model_dump_json().encode(),
                         message_id=e.id,
                         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                        headers=relay_headers(e),
                     ),
                     routing_key=queue,
                 )

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from contracts import topology
 from kit.app import Service
@@ -53,7 +54,14 @@ async def count(svc: Service) -> int:
     return await svc.store.db.things.count_documents({})
 
 
+def lag_observed(svc: Service) -> float:
+    """How many deliveries kohtaamo_consumer_lag_seconds counted for the queue."""
+    labels = {"service": svc.name, "queue": topology.queue(svc.name, "things")}
+    return REGISTRY.get_sample_value("kohtaamo_consumer_lag_seconds_count", labels) or 0.0
+
+
 async def test_event_applied_once_under_redelivery(service: Service, calls: list[str]) -> None:
+    lagged = lag_observed(service)
     event = envelope(TYPE, {"thing_id": "a", "n": 1})
     for _ in range(3):  # the same event id delivered three times (a redelivery after a lost ack)
         await service.bus.publish_event(event)
@@ -66,6 +74,12 @@ async def test_event_applied_once_under_redelivery(service: Service, calls: list
     await eventually(lambda: _inbox_has(service, event.id))
     assert await service.store.db.things.count_documents({"event_id": event.id}) == 1
     assert await service.inbox.seen(consumer="things", event_id=event.id)
+    # Consumer lag per queue: every delivery observed, duplicates too (they waited).
+    await eventually(lambda: _lagged(service, lagged + 4), timeout=60)
+
+
+async def _lagged(svc: Service, at_least: float) -> bool:
+    return lag_observed(svc) >= at_least
 
 
 async def _inbox_has(svc: Service, event_id: str) -> bool:

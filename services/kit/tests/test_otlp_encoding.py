@@ -11,8 +11,9 @@ from typing import Any
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import (
     encode_spans as library_encode_spans,
 )
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
@@ -84,7 +85,25 @@ def _spans() -> list[Any]:
         "process q",
         parent=REMOTE,
         kind=SpanKind.CONSUMER,
-        attributes={"messaging.system": "rabbitmq", "kohtaamo.queue.wait_s": 0.5},
+        attributes={
+            "messaging.system": "rabbitmq",
+            "kohtaamo.queue.wait_s": 0.5,
+            # Values at the wire format's edges: lengths past one byte, zero and negative
+            # numbers, empty and non-ASCII text, values of no simple type.
+            "long": "ä" * 200,
+            "longer": "x" * 20_000,
+            "negative": -5,
+            "min": -(2**63),
+            "max": 2**63 - 1,
+            "zero": 0,
+            "zero_float": 0.0,
+            "empty": "",
+            "no": False,
+            "nothing": None,
+            "mixed": ["a", 1, 2.5, True],
+            "map": {"k": "v"},
+            "raw": b"\x00\x01",
+        },
         links=[Link(REMOTE)],
         start_time=1_000,
     )
@@ -93,6 +112,7 @@ def _spans() -> list[Any]:
     consumed.set_status(Status(StatusCode.ERROR, "RuntimeError: no"))
     consumed.end(2_000)
     kit.start("publish e", parent=None, kind=SpanKind.PRODUCER, attributes={}).end()
+    kit.start("n" * 300, parent=REMOTE, kind=SpanKind.INTERNAL, attributes={"a": "b"}).end()
     spans: list[Any] = list(exporter.get_finished_spans())
     # Values the exporters cannot send (out of range, a lone surrogate, an unknown type),
     # and a span without a scope.
@@ -115,14 +135,21 @@ def _remote_context() -> Any:
     return set_span_in_context(NonRecordingSpan(REMOTE))
 
 
+def _ours(spans: list[Any]) -> ExportTraceServiceRequest:
+    """Our request's bytes, as the receiver reads them."""
+    return ExportTraceServiceRequest.FromString(
+        otlp_encoding.encode_spans(spans).SerializePartialToString()
+    )
+
+
 def test_same_request_as_the_library() -> None:
     spans = _spans()
-    ours = otlp_encoding.encode_spans(spans)
+    data = otlp_encoding.encode_spans(spans).SerializePartialToString()
     theirs = library_encode_spans(spans)
+    # The very bytes protobuf writes for the library's request (fields in order).
+    assert data == theirs.SerializeToString(deterministic=True)
+    ours = ExportTraceServiceRequest.FromString(data)
     assert ours == theirs
-    assert ours.SerializeToString(deterministic=True) == theirs.SerializeToString(
-        deterministic=True
-    )
     # What the comparison covers is there: grouping, links, events, the left-off values.
     assert len(ours.resource_spans) == 2
     sent = [s for r in ours.resource_spans for scope in r.scope_spans for s in scope.spans]
@@ -156,4 +183,53 @@ def test_scope_and_resource_edge_cases_match() -> None:
             end_time=2,
         ),
     ]
-    assert otlp_encoding.encode_spans(spans) == library_encode_spans(spans)
+    theirs = library_encode_spans(spans)
+    assert _ours(spans) == theirs
+    assert otlp_encoding.encode_spans(spans).SerializePartialToString() == (
+        theirs.SerializeToString(deterministic=True)
+    )
+
+
+class _Kept(SpanProcessor):
+    """A span processor that keeps what ends."""
+
+    def __init__(self) -> None:
+        self.ended: list[Any] = []
+
+    def on_end(self, span: Any) -> None:
+        self.ended.append(span)
+
+
+def test_kit_spans_written_when_they_end_are_the_librarys_bytes() -> None:
+    """With the kit's exporter (`encode`), a kit span is written as OTLP bytes when it
+    ends: the very bytes the library writes for that span, in the same request."""
+    provider = TracerProvider(resource=Resource.create({"service.name": "kohtaamo-a"}))
+    kept = _Kept()
+    kit = KitSpans(provider, kept, "kit", encode=True)
+    span: Any = kit.start(
+        "process q",
+        parent=REMOTE,
+        kind=SpanKind.CONSUMER,
+        attributes={"messaging.message.id": "m-1", "kohtaamo.queue.wait_s": 0.25},
+        links=[Link(REMOTE)],
+    )
+    span.set_attribute("kohtaamo.outcome", "failed")
+    span.record_exception(RuntimeError("no"))
+    span.set_status(Status(StatusCode.ERROR, "RuntimeError: no"))
+    span.end()
+    (encoded,) = kept.ended
+    assert isinstance(encoded, otlp_encoding.EncodedSpan)
+    assert encoded.context == span.get_span_context() and encoded.resource is provider.resource
+    theirs = library_encode_spans([span])
+    (sent,) = theirs.resource_spans[0].scope_spans[0].spans
+    assert encoded.encoded == sent.SerializeToString(deterministic=True)
+    request = otlp_encoding.encode_spans([encoded]).SerializePartialToString()
+    assert request == theirs.SerializeToString(deterministic=True)
+    # Not sampled: nothing is written (the processor drops it as before).
+    quiet = kit.start(
+        "process q",
+        parent=SpanContext(REMOTE.trace_id, REMOTE.span_id, True, TraceFlags(0)),
+        kind=SpanKind.CONSUMER,
+        attributes={},
+    )
+    assert not quiet.is_recording()

@@ -22,6 +22,7 @@ from contracts import CloudEvent
 from kit import tracing
 from kit.signatures import EventSigner, SignatureVerifier, Signer, Unauthenticated, new_key
 from kit.spans import KitSpans
+from kit.tracing import SpanContext
 
 PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 PROBE = """
@@ -318,3 +319,56 @@ def test_kit_spans_follow_the_sampler_and_parent_their_children() -> None:
     assert done.status.status_code.name == "ERROR"
     assert done.status.description == "ValueError: later"
     assert done.parent == parent and done.start_time and done.end_time
+
+
+def _samplers() -> list[Any]:
+    from opentelemetry.sdk.trace.sampling import (
+        ALWAYS_OFF,
+        ALWAYS_ON,
+        ParentBased,
+        TraceIdRatioBased,
+    )
+
+    return [
+        ParentBased(ALWAYS_ON),  # the default
+        ParentBased(TraceIdRatioBased(0.0)),
+        ParentBased(TraceIdRatioBased(1.0), remote_parent_sampled=ALWAYS_OFF),
+        ALWAYS_ON,
+        ALWAYS_OFF,
+        TraceIdRatioBased(1.0),
+    ]
+
+
+@pytest.mark.parametrize("sampler", _samplers(), ids=lambda s: s.get_description())
+@pytest.mark.parametrize("remote", [True, False])
+@pytest.mark.parametrize("flags", ["00", "01", None])
+def test_kit_spans_decide_as_the_sdk(sampler: Any, remote: bool, flags: str | None) -> None:
+    """Where the sampler's answer is fixed the kit decides without asking it: the same
+    decision, flags and trace state as an SDK span with that parent gets."""
+    from opentelemetry import trace
+
+    spans, _, provider = _kit_spans(sampler)
+    parent = None
+    if flags is not None:
+        parsed = tracing.parse_traceparent(PARENT[:-2] + flags, "vendor=1")
+        assert parsed is not None
+        parent = SpanContext(
+            parsed.trace_id, parsed.span_id, remote, parsed.trace_flags, parsed.trace_state
+        )
+    ours = spans.start("process q", parent=parent, kind=tracing.SpanKind.CONSUMER, attributes={})
+    context = None if parent is None else parent_context(parent)
+    theirs = provider.get_tracer("sdk").start_span("process q", context=context)
+    assert ours.is_recording() is theirs.is_recording()
+    mine, sdk = ours.get_span_context(), theirs.get_span_context()
+    assert mine.trace_flags == sdk.trace_flags
+    assert mine.trace_state == sdk.trace_state
+    if parent is not None:
+        assert mine.trace_id == sdk.trace_id == parent.trace_id
+    assert isinstance(trace.get_current_span(), trace.NonRecordingSpan)  # nothing attached
+
+
+def parent_context(parent: SpanContext) -> Any:
+    from opentelemetry import trace
+    from opentelemetry.context import Context
+
+    return trace.set_span_in_context(trace.NonRecordingSpan(parent), Context())

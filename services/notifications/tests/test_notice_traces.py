@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client import REGISTRY
 
 from contracts import events as ec
 from contracts import notifications as nc
@@ -38,6 +39,12 @@ async def _email_event(svc: Any, type_: str, user: str) -> dict[str, Any]:
     return event
 
 
+def _notices(outcome: str) -> float:
+    """kohtaamo_notices_<outcome>_total for email."""
+    name = f"kohtaamo_notices_{outcome}_total"
+    return REGISTRY.get_sample_value(name, {"channel": "email"}) or 0.0
+
+
 def _hex(value: int, width: int) -> str:
     return f"{value:0{width}x}"
 
@@ -47,6 +54,7 @@ async def test_sent_and_failed_notices_continue_the_cause_trace(
 ) -> None:
     svc = await started()
     box, _ = mailbox
+    sent_before, failed_before = _notices("sent"), _notices("failed")
     ok, refused = (f"u-{uuid.uuid4().hex[:6]}" for _ in range(2))
     address = await add_contact(svc, ok)
     box.refuse.add(await add_contact(svc, refused))  # a permanent failure: failed at once
@@ -62,6 +70,13 @@ async def test_sent_and_failed_notices_continue_the_cause_trace(
     await mails_for(box, address)
     failed = await _email_event(svc, nc.NOTICE_FAILED, refused)
     sent = await _email_event(svc, nc.NOTICE_SENT, ok)
+
+    # The notices' metrics by channel: the one sent, the one failed for good (counted
+    # once their transaction committed, which may be after its events went out).
+    async def counted() -> bool:
+        return _notices("sent") >= sent_before + 1 and _notices("failed") >= failed_before + 1
+
+    await eventually(counted, timeout=30)
 
     spans = recorded_spans.get_finished_spans()
 

@@ -167,6 +167,7 @@ class MessageProcessor:
         self.max_skew_s = bus.settings.max_clock_skew_s
         self.retries_exchange = topology.retry_exchange(topology.consumer_of(self.queue))
         self.lag = CONSUMER_LAG.labels(service, self.queue)
+        self._consumed: dict[str, Any] = {}
 
     async def __call__(self, message: AbstractIncomingMessage) -> None:
         if tracing.enabled:
@@ -287,10 +288,11 @@ class MessageProcessor:
             await self._finish(message, delivery)
             return
         outcome = "interrupted"
+        token = tracing.attach(span)
         try:
-            with tracing.activated(span):
-                outcome = await self._finish(message, delivery)
+            outcome = await self._finish(message, delivery)
         finally:
+            tracing.detach(token)
             span.set_attribute("kohtaamo.outcome", outcome)
             if delivery.retries:
                 span.set_attribute("kohtaamo.retries", delivery.retries)
@@ -313,7 +315,10 @@ class MessageProcessor:
             structlog.contextvars.unbind_contextvars("event_id", "event_type")
         await message.ack()
         outcome = "applied" if applied else "duplicate"
-        CONSUMED.labels(self.service, self.queue, outcome).inc()
+        counted = self._consumed.get(outcome)
+        if counted is None:  # the labelled counter once, not its lookup per message
+            counted = self._consumed[outcome] = CONSUMED.labels(self.service, self.queue, outcome)
+        counted.inc()
         if not applied:
             log.info("message.duplicate_skipped", queue=self.queue)
         return outcome

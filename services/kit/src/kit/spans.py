@@ -4,9 +4,14 @@ SDK's span cost three times as much as this one per message (docs/performance.md
 
 A `KitSpan` is what the SDK exports (a `ReadableSpan`) and what the API's users see (a
 `Span`): children started by the instrumentations (store commands, HTTP calls) take it as
-their parent, and ended it goes to the same span processor as every SDK span. The sampler
-is the provider's (`OTEL_TRACES_SAMPLER`), asked as the SDK asks it. Its attributes are
-the kit's own, few and of checked types; only the event loop's thread touches a span."""
+their parent, and ended it goes to the same span processor as every SDK span. With the
+kit's exporter it is written as OTLP bytes when it ends (kit.otlp_encoding): the batch
+processor then holds one small object per span, not a span's dozen. The sampler is the
+provider's (`OTEL_TRACES_SAMPLER`), asked as the SDK asks it, except where its answer is
+fixed (the default sampler's, and the ratio sampler's for a message, which always has a
+parent): then the kit takes that answer without the call and the context objects it
+needs. Its attributes are the kit's own, few and of checked types; only the event loop's
+thread touches a span."""
 
 from __future__ import annotations
 
@@ -18,11 +23,14 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.sampling import Decision
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler, StaticSampler
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, TraceFlags
 from opentelemetry.trace.status import Status, StatusCode
 from opentelemetry.util.types import Attributes, AttributeValue
+
+from kit.otlp_encoding import EncodedSpan, span_bytes
 
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _NOT_SAMPLED = TraceFlags(TraceFlags.DEFAULT)
@@ -32,12 +40,29 @@ class KitSpans:
     """Starts the kit's spans for one tracer provider, sending them to `processor` (the
     provider's batch processor) when they end."""
 
-    def __init__(self, provider: TracerProvider, processor: SpanProcessor, name: str) -> None:
+    def __init__(
+        self,
+        provider: TracerProvider,
+        processor: SpanProcessor,
+        name: str,
+        *,
+        encode: bool = False,
+    ) -> None:
         self.sampler = provider.sampler
         self.ids = provider.id_generator
         self.resource = provider.resource
         self.processor = processor
         self.scope = InstrumentationScope(name)
+        # True when the processor's exporter is the kit's OTLP one: a span is written as
+        # OTLP bytes when it ends (kit.otlp_encoding.EncodedSpan).
+        self.encode = encode
+        # What the sampler decides without being asked, where its answer is fixed (the
+        # default parent-based one's; the ratio sampler's for a span with a parent): the
+        # same result (the parent's trace state, no attributes of its own) at a tenth of
+        # the cost. None: it is asked.
+        self.decided = _fixed_decisions(self.sampler)
+        # The SDK's processors do nothing when a span starts: no context is made for them.
+        self.notify_start = type(processor).on_start not in _NOTHING_ON_START
 
     def start(
         self,
@@ -54,13 +79,23 @@ class KitSpans:
         carries the trace on (to the events the handler stages, say)."""
         if parent is not None and parent.is_valid:
             trace_id = parent.trace_id
-            context = trace.set_span_in_context(trace.NonRecordingSpan(parent), Context())
+            decision = self.decided[1 + 2 * parent.is_remote + parent.trace_flags.sampled]
+            trace_state = parent.trace_state
         else:
             parent = None
             trace_id = self.ids.generate_trace_id()
+            decision = self.decided[0]
+            trace_state = None
+        context: Context | None = None
+        if decision is None:  # asked as the SDK asks it
             context = Context()
-        sampled = self.sampler.should_sample(context, trace_id, name, kind, attributes, links)
-        flags = _SAMPLED if sampled.decision is Decision.RECORD_AND_SAMPLE else _NOT_SAMPLED
+            if parent is not None:
+                context = trace.set_span_in_context(trace.NonRecordingSpan(parent), context)
+            sampled = self.sampler.should_sample(context, trace_id, name, kind, attributes, links)
+            decision, trace_state = sampled.decision, sampled.trace_state
+            if sampled.attributes and decision is not Decision.DROP:
+                attributes = {**attributes, **sampled.attributes}
+        flags = _SAMPLED if decision is Decision.RECORD_AND_SAMPLE else _NOT_SAMPLED
         if parent is None and self.ids.is_trace_id_random():
             flags = TraceFlags(flags | TraceFlags.RANDOM_TRACE_ID)
         elif parent is not None and parent.trace_flags.random_trace_id:
@@ -70,12 +105,10 @@ class KitSpans:
             self.ids.generate_span_id(),
             is_remote=False,
             trace_flags=flags,
-            trace_state=sampled.trace_state,
+            trace_state=trace_state,
         )
-        if sampled.decision is Decision.DROP:
+        if decision is Decision.DROP:
             return trace.NonRecordingSpan(span_context)
-        if sampled.attributes:
-            attributes = {**attributes, **sampled.attributes}
         span = KitSpan(
             name,
             context=span_context,
@@ -88,14 +121,45 @@ class KitSpans:
             instrumentation_scope=self.scope,
         )
         span.processor = self.processor
-        self.processor.on_start(span, parent_context=context)  # type: ignore[arg-type]  # a KitSpan is read as the SDK's Span
+        span.encode = self.encode and flags.sampled
+        if self.notify_start:
+            if context is None:
+                context = Context()
+                if parent is not None:
+                    context = trace.set_span_in_context(trace.NonRecordingSpan(parent), context)
+            self.processor.on_start(span, parent_context=context)  # type: ignore[arg-type]  # a KitSpan is read as the SDK's Span
         return span
+
+
+def _fixed_decisions(sampler: Sampler) -> tuple[Decision | None, ...]:
+    """Per case (a new trace; a local parent not sampled, sampled; a remote parent not
+    sampled, sampled) the decision of a sampler that always answers it the same way."""
+
+    def fixed(each: Any) -> Decision | None:
+        return each._decision if type(each) is StaticSampler else None
+
+    if type(sampler) is ParentBased:
+        cases = (
+            "_root",
+            "_local_parent_not_sampled",
+            "_local_parent_sampled",
+            "_remote_parent_not_sampled",
+            "_remote_parent_sampled",
+        )
+        return tuple(fixed(getattr(sampler, case, None)) for case in cases)
+    return (fixed(sampler),) * 5
+
+
+_NOTHING_ON_START = frozenset(
+    {SpanProcessor.on_start, BatchSpanProcessor.on_start, SimpleSpanProcessor.on_start}
+)
 
 
 class KitSpan(trace.Span, ReadableSpan):
     """A recording span of the kit's (see the module): its attributes a plain dict."""
 
     processor: SpanProcessor
+    encode: bool
     _attributes: dict[str, AttributeValue]
 
     def get_span_context(self) -> SpanContext:
@@ -162,4 +226,25 @@ class KitSpan(trace.Span, ReadableSpan):
         if self._end_time is not None:
             return
         self._end_time = end_time or time.time_ns()
+        if self.encode:
+            try:
+                context = self.get_span_context()
+                data = span_bytes(
+                    context,
+                    self._parent,
+                    self._name,
+                    self._kind.value,
+                    self._start_time,
+                    self._end_time,
+                    self._attributes,
+                    self._events,
+                    self._links,
+                    self._status,
+                )
+                encoded = EncodedSpan(context, self._resource, self._instrumentation_scope, data)
+            except Exception:  # never the message's failure: the exporter tries it again
+                self.processor.on_end(self)
+                return
+            self.processor.on_end(encoded)  # type: ignore[arg-type]  # the kit's exporter reads an EncodedSpan
+            return
         self.processor.on_end(self)
