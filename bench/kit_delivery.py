@@ -465,7 +465,7 @@ async def main() -> dict[str, Any]:
                 ),
             }
         return figures
-    med = {k: statistics.median(v) for k, v in rounds.items()}
+    med = {k: statistics.median(v) for k, v in rounds.items() if v}  # untraced: --only
     figures = {
         "rounds": ROUNDS,
         "tracing": tracing.enabled,
