@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -20,7 +21,7 @@ import httpx
 import uvicorn
 from common import environment
 
-from kit import localstore
+from kit import localstore, registry
 from kit.testing import TestIssuer
 
 KOHTAAMO = [sys.executable, "-m", "kit.cli"]
@@ -74,6 +75,44 @@ def service_env(env: dict[str, str], issuer: TestIssuer, jwks_url: str) -> dict[
         "KOHTAAMO_TRUSTED_ISSUERS": trusted,
         "KOHTAAMO_TRUST_OWN_IDENTITY": "false",
     }
+
+
+@contextmanager
+def environ(values: dict[str, str]) -> Iterator[None]:
+    """os.environ with `values`, restored afterwards."""
+    saved = dict(os.environ)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+async def platform_queues(env: dict[str, str]) -> list[str]:
+    """Declare every installed service's consumer queues on the run's vhost (`env`: a
+    service's environment, `service_env`), as the platform has them, and return their
+    names. Without them nothing is bound to the measured service's exchange: each message
+    it publishes comes back unroutable, and its relay retries and parks every one of them
+    (minutes of work after a bulk load, and none of it happens on the platform)."""
+    from kit.app import Service
+
+    declared: list[str] = []
+    # Analytics refuses to start without the network's pseudonym key; nothing is stored.
+    key = {"KOHTAAMO_PSEUDONYM_KEY": os.environ.get("KOHTAAMO_PSEUDONYM_KEY")
+           or secrets.token_urlsafe(32)}  # fmt: skip
+    with environ({**env, **key}):
+        for name in registry.installed():
+            svc = registry.load_factory(name)()
+            if not isinstance(svc, Service):
+                continue  # HTTP only (the gateway): consumes nothing
+            try:
+                await svc.declare_topology()
+            finally:
+                await svc.bus.stop()
+                await svc.store.close()
+            declared += [c.queue for c in svc.consumers]
+    return declared
 
 
 @contextmanager
@@ -155,6 +194,46 @@ async def closed_loop(
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return started, samples
+
+
+async def raw_load(
+    base: str, requests: list[tuple[str, str]], seconds: float, connections: int
+) -> tuple[float, list[float], int]:
+    """Closed-loop GETs on `connections` keep-alive HTTP/1.1 connections for `seconds`,
+    each sending its next request as soon as the last answer is read; `requests` are
+    (path, extra header lines) taken round robin. A raw client: httpx costs more CPU per
+    request than a service's /healthz, on the same 2 cores, so with it the load generator
+    sets the pace. Returns the rate, every latency, and how many answers were not 200."""
+    host, port = base.removeprefix("http://").split(":")
+    latencies: list[float] = []
+    bad = 0
+    deadline = time.perf_counter() + seconds
+
+    async def connection(n: int) -> None:
+        nonlocal bad
+        reader, writer = await asyncio.open_connection(host, int(port))
+        at = n
+        try:
+            while time.perf_counter() < deadline:
+                path, headers = requests[at % len(requests)]
+                at += connections
+                began = time.perf_counter()
+                writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{headers}\r\n".encode())
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                await reader.readexactly(length)
+                latencies.append(time.perf_counter() - began)
+                if head[9:12] != b"200":
+                    bad += 1
+        finally:
+            writer.close()
+
+    began = time.perf_counter()
+    await asyncio.gather(*(connection(n) for n in range(connections)))
+    return len(latencies) / (time.perf_counter() - began), latencies, bad
 
 
 def machine() -> dict[str, Any]:

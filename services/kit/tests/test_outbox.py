@@ -264,6 +264,7 @@ async def test_unroutable_entry_is_parked_then_unparked_when_someone_listens(
         await svc.outbox.collection.update_one(
             {"_id": event.id}, {"$set": {"due": datetime.now(UTC)}}
         )
+        relay._held[lonely] = 0.0  # and its type's hold is over
         assert await relay.publish_pending() == 0  # attempt 2: parked
         assert await svc.outbox.collection.find_one({"_id": event.id}) is None
         [parked] = await svc.outbox.list_parked()
@@ -277,6 +278,7 @@ async def test_unroutable_entry_is_parked_then_unparked_when_someone_listens(
         await queue.bind(topology.exchange("kittest"), routing_key="kittest.nobody.#")
         assert await svc.outbox.unpark(event_type="kohtaamo.kittest.other.v1") == 0
         assert await svc.outbox.unpark(event_type=lonely) == 1
+        relay._held[lonely] = 0.0  # its type's hold is over (HOLD_MAX_S at most)
         assert await relay.publish_pending() == 1
         [got] = await drain(queue, 1)
         assert got["body"]["id"] == event.id
@@ -353,6 +355,7 @@ async def test_type_unroutable_for_a_whole_backoff_is_parked_at_first_refusal(
         await svc.outbox.collection.update_one(
             {"_id": first.id}, {"$set": {"due": datetime.now(UTC)}}
         )
+        relay._held[lonely] = 0.0  # the type's hold is over: first is the probe
         assert await relay.publish_pending() == 0
         parked = {p["_id"]: p["attempts"] for p in await svc.outbox.list_parked()}
         assert parked == {first.id: 2, second.id: 1}
@@ -361,8 +364,9 @@ async def test_type_unroutable_for_a_whole_backoff_is_parked_at_first_refusal(
         queue = await channel.declare_queue("", exclusive=True)
         await queue.bind(topology.exchange("kittest"), routing_key="kittest.nobody.#")
         await svc.outbox.stage(None, envelope(lonely, {}))
+        relay._held[lonely] = 0.0
         assert await relay.publish_pending() == 1  # delivered: the type is routable again
-        assert lonely not in relay._unroutable_since
+        assert lonely not in relay._unroutable_since and lonely not in relay._held
         await drain(queue, 1)
     finally:
         await svc.stop()
@@ -417,5 +421,89 @@ async def test_entries_not_yet_due_do_not_hide_the_ones_behind_them(
         assert await queue.get(fail=False) is None
         await relay.flush()
         assert (await svc.outbox.lag())["pending"] == len(held)
+    finally:
+        await svc.stop()
+
+
+async def test_a_refused_type_is_probed_with_one_entry_and_the_rest_ride_on_it(
+    settings: Any, amqp: Any
+) -> None:
+    """Entries of a type the broker refused wait untouched (marked unroutable, for an
+    erasure) while the type is held, and then one of them is tried: refused, the others
+    are not published at all; once it is delivered, they all go out in the same pass.
+    Entries of other types behind them are not held up."""
+    svc = Service("kittest", settings=settings)
+    await svc.start()
+    await svc.relay.stop()
+    relay = Relay(outbox=svc.outbox, bus=svc.bus, service="kittest", poll_s=0.1, batch=10)
+    things = await (await amqp.channel()).declare_queue("", exclusive=True)
+    await things.bind(topology.exchange("kittest"), routing_key="kittest.thing.#")
+    lonely = "kohtaamo.kittest.nobody.cares.v1"
+    tried: list[str] = []
+    publish = relay._publish
+
+    async def counted(entry: dict[str, Any]) -> None:
+        tried.append(entry["_id"])
+        await publish(entry)
+
+    relay._publish = counted  # type: ignore[method-assign]
+    try:
+        first = [envelope(lonely, {"n": i}) for i in range(3)]
+        await svc.outbox.stage(None, *first)
+        assert await relay.publish_pending() == 0  # refused: every entry once, type held
+        assert len(tried) == 3
+        later = [envelope(lonely, {"n": 3 + i}) for i in range(20)]
+        other = envelope(TYPE, {"thing_id": "behind"})
+        await svc.outbox.stage(None, *later, other)
+        assert await relay.publish_pending() == 1  # only the other type's entry went out
+        assert tried[3:] == [other.id]
+        await drain(things, 1)
+        entries = await svc.outbox.collection.find({"type": lonely}).to_list()
+        assert len(entries) == 23 and all(e["unroutable"] for e in entries)
+        assert {e["_id"]: e.get("attempts", 0) for e in entries} == {
+            **{e.id: 1 for e in first},
+            **{e.id: 0 for e in later},
+        }
+
+        await svc.outbox.collection.update_many({}, {"$set": {"due": datetime.now(UTC)}})
+        relay._held[lonely] = 0.0  # the hold is over: one probe, refused again
+        assert await relay.publish_pending() == 0
+        assert len(tried) == 5
+        probe = tried[-1]
+        attempts = {e["_id"]: e.get("attempts", 0) for e in await svc.outbox.collection.find(
+            {"type": lonely}).to_list()}  # fmt: skip
+        assert attempts[probe] == 2 and sum(attempts.values()) == 3 + 1
+        assert relay._refusals[lonely] == 2
+
+        listening = await (await amqp.channel()).declare_queue("", exclusive=True)
+        await listening.bind(topology.exchange("kittest"), routing_key="kittest.nobody.#")
+        await svc.outbox.collection.update_many({}, {"$set": {"due": datetime.now(UTC)}})
+        relay._held[lonely] = 0.0
+        assert await relay.publish_pending() == 23  # the probe delivered, the rest with it
+        assert len(tried) == 5 + 23 and lonely not in relay._held
+        got = await drain(listening, 23)
+        assert {g["body"]["id"] for g in got} == {e.id for e in first + later}
+    finally:
+        await svc.stop()
+
+
+async def test_a_hopeless_type_is_parked_whole_at_its_probe(settings: Any) -> None:
+    """A type refused for as long as an entry's whole backoff: when its probe is refused,
+    the entries riding on it are parked with it, without publishing each."""
+    svc = Service("kittest", settings=settings)
+    await svc.start()
+    await svc.relay.stop()
+    relay = Relay(outbox=svc.outbox, bus=svc.bus, service="kittest", poll_s=0.1, batch=10)
+    lonely = "kohtaamo.kittest.nobody.cares.v1"
+    try:
+        await svc.outbox.stage(None, envelope(lonely, {}))
+        assert await relay.publish_pending() == 0
+        await svc.outbox.stage(None, *(envelope(lonely, {"n": i}) for i in range(30)))
+        relay._unroutable_since[lonely] -= relay._park_window + 1
+        relay._held[lonely] = 0.0
+        await svc.outbox.collection.update_many({}, {"$set": {"due": datetime.now(UTC)}})
+        assert await relay.publish_pending() == 0
+        assert await svc.outbox.collection.count_documents({}) == 0
+        assert len(await svc.outbox.list_parked()) == 31
     finally:
         await svc.stop()
