@@ -5,7 +5,8 @@ the resource's calendar document on every read.
 Every change to a resource's held time moves its calendar's `version` in the same
 transaction (a booking or block through the claim in `calendar.py`; a cancellation,
 denial, no-show or lifted block through `calendar.release`), and every change to its
-rules or hours moves `rules_version`. A read fetches that one document by `_id` and serves
+rules or hours moves `rules_version`. A read fetches that one document by `_id` (with the
+other requests' waiting at that moment, `versions.py`) and serves
 the view only when it was computed at the same two numbers, so a writer reads its own
 write at once and a change made through any replica is seen by every replica's next read:
 there is no lag to wait for and no bus to follow. A view that is not current is computed
@@ -43,6 +44,7 @@ from bookings.opening_hours import (
     open_intervals,
 )
 from bookings.resource import rules_of
+from bookings.versions import Version, Versions
 from kit.app import Service
 from kit.auth import Principal
 
@@ -51,8 +53,6 @@ MAX_DAYS = 62
 PAD = timedelta(hours=5)
 # Free slots whatever the clock: the clock's cut is made at read time.
 DAWN = datetime(1, 1, 2, tzinfo=UTC)
-
-Version = tuple[int | None, int | None]
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,7 @@ class Timetable:
         self.max_slots = max_slots
         self.views: OrderedDict[tuple[str, date, date], View] = OrderedDict()
         self.slots = 0  # held in `views`
+        self.versions = Versions(svc.store)
 
     async def read(
         self,
@@ -153,11 +154,8 @@ class Timetable:
         return view, known
 
     async def _version(self, resource_id: str) -> Version:
-        calendar = await self.svc.store.db.calendars.find_one(
-            {"_id": resource_id}, {"version": 1, "rules_version": 1}
-        )
-        calendar = calendar or {}
-        return calendar.get("version"), calendar.get("rules_version")
+        # Read together with the other requests' waiting at that moment (versions.py).
+        return await self.versions.of(resource_id)
 
     async def _versions(self, resource_ids: list[str]) -> dict[str, Version]:
         found = self.svc.store.db.calendars.find(
