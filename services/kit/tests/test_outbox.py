@@ -446,7 +446,7 @@ async def test_a_refused_type_is_probed_with_one_entry_and_the_rest_ride_on_it(
         tried.append(entry["_id"])
         await publish(entry)
 
-    relay._publish = counted  # type: ignore[method-assign]
+    relay._publish = counted  # type: ignore[method-assign]  # counts what is published
     try:
         first = [envelope(lonely, {"n": i}) for i in range(3)]
         await svc.outbox.stage(None, *first)

@@ -23,6 +23,9 @@ READ_FACTOR = 8  # a relay pass reads this many times its batch (see Relay)
 # A refused type's next probe comes after its backoff, but at most this long: a probe is
 # one publish, and entries unparked by an operator (the consumer deployed) go out soon.
 HOLD_MAX_S = 5.0
+# Riders parked with a refused probe per pass: parking is a transaction of inserts and
+# deletes, and 8,000 at once took the embedded store 243 s (load ~20), starving reads.
+PARK_RIDERS = 200
 log = structlog.get_logger("kit.outbox")
 Entries = list[dict[str, Any]]
 
@@ -240,7 +243,8 @@ class Relay:
                 if result is None:
                     rest += group
                 elif isinstance(result, Unroutable) and self._hopeless(probe["type"]):
-                    outcomes += [(e, result) for e in group]  # parked with it
+                    # parked with it, a bounded number a pass (the rest at the next probe)
+                    outcomes += [(e, result) for e in group[:PARK_RIDERS]]
                 else:
                     unmarked += [e["_id"] for e in group if not e.get("unroutable")]
             if unmarked:
