@@ -37,6 +37,7 @@ from serving import (
     cpu_seconds,
     issuer_server,
     machine,
+    raw_load,
     resident_kb,
     service_env,
     service_process,
@@ -275,40 +276,13 @@ async def places(http: httpx.AsyncClient, base: str, staff: dict[str, str]) -> l
 
 async def hammer(base: str, paths: list[str], seconds: float) -> dict[str, Any]:
     """CONNECTIONS keep-alive HTTP/1.1 connections, each sending its next GET as soon as
-    the last answer is read (a raw client: httpx would be the bottleneck of /healthz)."""
-    host, port = base.removeprefix("http://").split(":")
-    latencies: list[float] = []
-    errors = 0
-    deadline = time.perf_counter() + seconds
-
-    async def connection(n: int) -> None:
-        nonlocal errors
-        reader, writer = await asyncio.open_connection(host, int(port))
-        at = n
-        try:
-            while time.perf_counter() < deadline:
-                path = paths[at % len(paths)]
-                at += CONNECTIONS
-                began = time.perf_counter()
-                writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line[:15].lower() == b"content-length:":
-                        length = int(line[15:])
-                await reader.readexactly(length)
-                latencies.append(time.perf_counter() - began)
-                if head[9:12] != b"200":
-                    errors += 1
-        finally:
-            writer.close()
-
-    began = time.perf_counter()
-    await asyncio.gather(*(connection(n) for n in range(CONNECTIONS)))
-    elapsed = time.perf_counter() - began
+    the last answer is read (serving.raw_load: httpx would be the bottleneck of /healthz)."""
+    rate, latencies, errors = await raw_load(
+        base, [(path, "") for path in paths], seconds, CONNECTIONS
+    )
     return {
         "requests": len(latencies),
-        "req_per_s": round(len(latencies) / elapsed, 1),
+        "req_per_s": round(rate, 1),
         "errors": errors,
         **percentiles(latencies),
     }
